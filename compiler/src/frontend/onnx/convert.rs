@@ -1,0 +1,230 @@
+//! Turns onnx-ir's typed nodes into IR operators, reading weights out of the constants.
+
+use super::names::OriginalNode;
+use crate::ir::{Activation, BatchNorm, Conv, ConvGeometry, Dense, Op, Tensor};
+use crate::{Error, Result};
+use onnx_ir::node::padding::{AutoPad, PaddingConfig1d, PaddingConfig2d};
+use onnx_ir::{Argument, Node, TensorDataExt};
+
+pub const SUPPORTED: &str = "Gemm, MatMul, Add, Relu, LeakyRelu, Sigmoid, Tanh, BatchNormalization, \
+Conv (1-D, 2-D), ConvTranspose (1-D, 2-D), Flatten, Reshape, Identity, Dropout, Constant";
+
+/// The IR operator for one onnx-ir node, and which of its inputs carry run-time data.
+pub struct Converted {
+    pub op: Op,
+    pub dynamic_inputs: Vec<usize>,
+}
+
+impl Converted {
+    fn unary(op: Op) -> Self {
+        Converted { op, dynamic_inputs: vec![0] }
+    }
+}
+
+pub fn convert(node: &Node, original: &OriginalNode) -> Result<Converted> {
+    let ctx = Context { original };
+    let inputs = node.inputs();
+    let converted = match node {
+        Node::Constant(c) => {
+            let arg = c.outputs.first().filter(|a| a.value().is_some()).or(c.inputs.first());
+            Converted {
+                op: Op::Constant(ctx.constant(arg.expect("a constant has a value"), "value")?),
+                dynamic_inputs: vec![],
+            }
+        }
+        Node::Linear(n) => {
+            let weight = ctx.constant(&n.inputs[1], "weight")?;
+            ctx.rank(&weight, 2, "weight")?;
+            // Gemm-sourced weights are [out, in] already; MatMul-sourced ones are [in, out].
+            let weight = if n.config.transpose_weight { weight } else { weight.transposed() };
+            let bias = ctx.bias(inputs.get(2), weight.shape[0])?;
+            Converted::unary(Op::Dense(Dense { weight, bias, activation: None }))
+        }
+        Node::Gemm(n) => {
+            let c = &n.config;
+            if c.trans_a != 0 {
+                return Err(ctx.unsupported("transA=1 (a transposed run-time operand)"));
+            }
+            let b = ctx.constant(&n.inputs[1], "B")?;
+            ctx.rank(&b, 2, "B")?;
+            let mut weight = if c.trans_b != 0 { b } else { b.transposed() };
+            weight.data.iter_mut().for_each(|w| *w *= c.alpha as f64);
+            let mut bias = ctx.bias(inputs.get(2), weight.shape[0])?;
+            bias.iter_mut().for_each(|b| *b *= c.beta as f64);
+            Converted::unary(Op::Dense(Dense { weight, bias, activation: None }))
+        }
+        Node::MatMul(n) => {
+            let weight = ctx.constant(&n.inputs[1], "B").map_err(|_| ctx.unsupported("its second operand is not a constant weight matrix"))?;
+            ctx.rank(&weight, 2, "B")?;
+            let bias = vec![0.0; weight.shape[1]];
+            Converted::unary(Op::Dense(Dense { weight: weight.transposed(), bias, activation: None }))
+        }
+        Node::Add(_) => Converted { op: Op::Add, dynamic_inputs: vec![0, 1] },
+        Node::Relu(_) => Converted::unary(Op::Activation(Activation::Relu)),
+        Node::LeakyRelu(n) => Converted::unary(Op::Activation(Activation::LeakyRelu { alpha: n.config.alpha })),
+        Node::Sigmoid(_) => Converted::unary(Op::Activation(Activation::Sigmoid)),
+        Node::Tanh(_) => Converted::unary(Op::Activation(Activation::Tanh)),
+        Node::BatchNormalization(n) => Converted::unary(Op::BatchNorm(ctx.batch_norm(&n.inputs, &n.config)?)),
+        Node::Conv1d(n) => {
+            let c = &n.config;
+            ctx.plain_conv(c.groups, &c.auto_pad)?;
+            let padding = match c.padding {
+                PaddingConfig1d::Valid => (0, 0),
+                PaddingConfig1d::Explicit(begin, end) => (begin, end),
+            };
+            let geometry = ConvGeometry {
+                kernel: vec![c.kernel_size],
+                stride: vec![c.stride],
+                dilation: vec![c.dilation],
+                padding: vec![padding],
+                output_padding: vec![0],
+            };
+            Converted::unary(Op::Conv(ctx.conv(&n.inputs, geometry, false)?))
+        }
+        Node::Conv2d(n) => {
+            let c = &n.config;
+            ctx.plain_conv(c.groups, &c.auto_pad)?;
+            let padding = match c.padding {
+                PaddingConfig2d::Valid => vec![(0, 0), (0, 0)],
+                PaddingConfig2d::Explicit(top, left, bottom, right) => vec![(top, bottom), (left, right)],
+            };
+            let geometry = ConvGeometry {
+                kernel: c.kernel_size.to_vec(),
+                stride: c.stride.to_vec(),
+                dilation: c.dilation.to_vec(),
+                padding,
+                output_padding: vec![0, 0],
+            };
+            Converted::unary(Op::Conv(ctx.conv(&n.inputs, geometry, false)?))
+        }
+        Node::ConvTranspose1d(n) => {
+            let c = &n.config;
+            ctx.plain_conv(c.groups, &c.auto_pad)?;
+            ctx.no_output_shape(c.output_shape.is_some())?;
+            let geometry = ConvGeometry {
+                kernel: vec![c.kernel_size],
+                stride: vec![c.stride],
+                dilation: vec![c.dilation],
+                padding: vec![(c.padding, c.padding)],
+                output_padding: vec![c.padding_out],
+            };
+            Converted::unary(Op::Conv(ctx.conv(&n.inputs, geometry, true)?))
+        }
+        Node::ConvTranspose2d(n) => {
+            let c = &n.config;
+            ctx.plain_conv(c.groups, &c.auto_pad)?;
+            ctx.no_output_shape(c.output_shape.is_some())?;
+            let geometry = ConvGeometry {
+                kernel: c.kernel_size.to_vec(),
+                stride: c.stride.to_vec(),
+                dilation: c.dilation.to_vec(),
+                padding: c.padding.iter().map(|&p| (p, p)).collect(),
+                output_padding: c.padding_out.to_vec(),
+            };
+            Converted::unary(Op::Conv(ctx.conv(&n.inputs, geometry, true)?))
+        }
+        Node::Flatten(n) => Converted::unary(Op::Flatten { axis: n.config.axis }),
+        Node::Reshape(n) => match &n.config.shape {
+            onnx_ir::node::reshape::ReshapeInput::Static(shape) => Converted::unary(Op::Reshape { shape: shape.clone() }),
+            onnx_ir::node::reshape::ReshapeInput::Runtime(_) => {
+                return Err(ctx.unsupported("its target shape is only known at run time"))
+            }
+        },
+        Node::Identity(_) => Converted::unary(Op::Identity),
+        Node::Dropout(_) => Converted::unary(Op::Dropout),
+        _ => {
+            return Err(Error::unsupported(
+                &original.op_type,
+                &original.name,
+                format!("the operator is not supported (supported: {SUPPORTED})"),
+            ))
+        }
+    };
+    Ok(converted)
+}
+
+struct Context<'a> {
+    original: &'a OriginalNode,
+}
+
+impl Context<'_> {
+    fn unsupported(&self, what: impl Into<String>) -> Error {
+        Error::unsupported(&self.original.op_type, &self.original.name, what)
+    }
+
+    fn constant(&self, arg: &Argument, role: &str) -> Result<Tensor> {
+        let data = arg
+            .value()
+            .ok_or_else(|| self.unsupported(format!("its {role} is not a constant")))?;
+        let shape: Vec<usize> = data.shape().iter().copied().collect();
+        let values = data
+            .to_f64_vec()
+            .map_err(|e| self.unsupported(format!("its {role} has unreadable data ({e:?})")))?;
+        if let Some(bad) = values.iter().position(|v| !v.is_finite()) {
+            return Err(self.unsupported(format!("its {role} holds {} at index {bad}", values[bad])));
+        }
+        Ok(Tensor::new(shape, values))
+    }
+
+    fn rank(&self, tensor: &Tensor, rank: usize, role: &str) -> Result<()> {
+        if tensor.shape.len() == rank {
+            Ok(())
+        } else {
+            Err(self.unsupported(format!("its {role} has shape {:?}, expected rank {rank}", tensor.shape)))
+        }
+    }
+
+    /// A per-output bias, broadcast from a scalar if need be; zeros when absent.
+    fn bias(&self, arg: Option<&Argument>, outputs: usize) -> Result<Vec<f64>> {
+        let Some(arg) = arg.filter(|a| !a.is_optional()) else {
+            return Ok(vec![0.0; outputs]);
+        };
+        let bias = self.constant(arg, "bias")?;
+        match bias.len() {
+            n if n == outputs => Ok(bias.data),
+            1 => Ok(vec![bias.data[0]; outputs]),
+            n => Err(self.unsupported(format!("its bias has {n} values for {outputs} outputs"))),
+        }
+    }
+
+    fn batch_norm(&self, inputs: &[Argument], config: &onnx_ir::node::batch_norm::BatchNormConfig) -> Result<BatchNorm> {
+        use onnx_ir::node::batch_norm::BatchNormConfig;
+        let epsilon = match config {
+            BatchNormConfig::Static(c) => c.epsilon,
+            BatchNormConfig::Runtime(c) => c.epsilon,
+        };
+        let gamma = self.constant(&inputs[1], "scale")?.data;
+        let beta = self.constant(&inputs[2], "bias")?.data;
+        let mean = self.constant(&inputs[3], "mean")?.data;
+        let var = self.constant(&inputs[4], "variance")?.data;
+        let scale: Vec<f64> = gamma.iter().zip(&var).map(|(g, v)| g / (v + epsilon).sqrt()).collect();
+        let shift = beta.iter().zip(&mean).zip(&scale).map(|((b, m), s)| b - m * s).collect();
+        Ok(BatchNorm { scale, shift })
+    }
+
+    fn plain_conv(&self, groups: usize, auto_pad: &AutoPad) -> Result<()> {
+        if groups != 1 {
+            return Err(self.unsupported(format!("group={groups} (only group=1 is supported)")));
+        }
+        if !matches!(auto_pad, AutoPad::NotSet | AutoPad::Valid) {
+            return Err(self.unsupported(format!("auto_pad={auto_pad} (give explicit pads)")));
+        }
+        Ok(())
+    }
+
+    fn no_output_shape(&self, given: bool) -> Result<()> {
+        if given {
+            Err(self.unsupported("the output_shape attribute (give pads and output_padding instead)"))
+        } else {
+            Ok(())
+        }
+    }
+
+    fn conv(&self, inputs: &[Argument], geometry: ConvGeometry, transposed: bool) -> Result<Conv> {
+        let weight = self.constant(&inputs[1], "weight")?;
+        self.rank(&weight, geometry.kernel.len() + 2, "weight")?;
+        let out_channels = weight.shape[if transposed { 1 } else { 0 }];
+        let bias = self.bias(inputs.get(2), out_channels)?;
+        Ok(Conv { transposed, weight, bias, geometry, activation: None })
+    }
+}

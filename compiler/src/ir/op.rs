@@ -1,0 +1,199 @@
+//! The operators of the dataflow IR. Shapes never include the batch dimension: every
+//! tensor is one sample, laid out row-major (channels first for images, as in ONNX).
+
+use super::Tensor;
+
+/// An elementwise activation. Relu and LeakyRelu may be fused into a linear layer;
+/// Sigmoid and Tanh become lookup tables in hardware.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Activation {
+    Relu,
+    LeakyRelu { alpha: f64 },
+    Sigmoid,
+    Tanh,
+}
+
+impl Activation {
+    /// Piecewise-linear activations commute with a final rounding step, so they can be
+    /// applied to a linear layer's exact accumulator.
+    pub fn is_fusable(self) -> bool {
+        matches!(self, Activation::Relu | Activation::LeakyRelu { .. })
+    }
+
+    pub fn eval(self, x: f64) -> f64 {
+        match self {
+            Activation::Relu => x.max(0.0),
+            Activation::LeakyRelu { alpha } => {
+                if x >= 0.0 {
+                    x
+                } else {
+                    x * alpha
+                }
+            }
+            Activation::Sigmoid => 1.0 / (1.0 + (-x).exp()),
+            Activation::Tanh => x.tanh(),
+        }
+    }
+}
+
+impl std::fmt::Display for Activation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Activation::Relu => write!(f, "relu"),
+            Activation::LeakyRelu { alpha } => write!(f, "leaky_relu(alpha={alpha})"),
+            Activation::Sigmoid => write!(f, "sigmoid"),
+            Activation::Tanh => write!(f, "tanh"),
+        }
+    }
+}
+
+/// y = act(W x + b) on a flat vector.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dense {
+    /// Shape [out, in].
+    pub weight: Tensor,
+    /// One value per output.
+    pub bias: Vec<f64>,
+    pub activation: Option<Activation>,
+}
+
+impl Dense {
+    pub fn inputs(&self) -> usize {
+        self.weight.shape[1]
+    }
+
+    pub fn outputs(&self) -> usize {
+        self.weight.shape[0]
+    }
+}
+
+/// Geometry of a convolution over 1 or 2 spatial dimensions (groups = 1).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConvGeometry {
+    pub kernel: Vec<usize>,
+    pub stride: Vec<usize>,
+    pub dilation: Vec<usize>,
+    /// Padding at the start and at the end of each spatial dimension.
+    pub padding: Vec<(usize, usize)>,
+    /// Extra rows/columns at the end of a transposed convolution's output.
+    pub output_padding: Vec<usize>,
+}
+
+/// Convolution (cross-correlation, as ONNX Conv) or transposed convolution.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Conv {
+    pub transposed: bool,
+    /// Conv: [c_out, c_in, k...]; ConvTranspose: [c_in, c_out, k...] as in ONNX.
+    pub weight: Tensor,
+    /// One value per output channel.
+    pub bias: Vec<f64>,
+    pub geometry: ConvGeometry,
+    pub activation: Option<Activation>,
+}
+
+impl Conv {
+    pub fn in_channels(&self) -> usize {
+        if self.transposed {
+            self.weight.shape[0]
+        } else {
+            self.weight.shape[1]
+        }
+    }
+
+    pub fn out_channels(&self) -> usize {
+        if self.transposed {
+            self.weight.shape[1]
+        } else {
+            self.weight.shape[0]
+        }
+    }
+
+    pub fn spatial_dims(&self) -> usize {
+        self.geometry.kernel.len()
+    }
+
+    /// The output extent of each spatial dimension for the given input extents.
+    pub fn output_extent(&self, input: &[usize]) -> Result<Vec<usize>, String> {
+        let g = &self.geometry;
+        input
+            .iter()
+            .enumerate()
+            .map(|(d, &n)| {
+                let span = g.dilation[d] * (g.kernel[d] - 1) + 1;
+                let (pad_begin, pad_end) = g.padding[d];
+                if self.transposed {
+                    let full = (n - 1) * g.stride[d] + span + g.output_padding[d];
+                    full.checked_sub(pad_begin + pad_end)
+                        .filter(|&e| e > 0)
+                        .ok_or_else(|| format!("padding {pad_begin}+{pad_end} removes the whole output of extent {full}"))
+                } else {
+                    let padded = n + pad_begin + pad_end;
+                    if padded < span {
+                        Err(format!("kernel span {span} exceeds the padded input extent {padded}"))
+                    } else {
+                        Ok((padded - span) / g.stride[d] + 1)
+                    }
+                }
+            })
+            .collect()
+    }
+}
+
+/// Inference-time batch normalization, kept as y = x * scale + shift per channel
+/// (channel = first per-sample axis).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchNorm {
+    pub scale: Vec<f64>,
+    pub shift: Vec<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Op {
+    /// A graph input with its per-sample shape.
+    Input { shape: Vec<usize> },
+    /// A graph output; its one operand is the tensor it names.
+    Output,
+    Constant(Tensor),
+    Dense(Dense),
+    Conv(Conv),
+    BatchNorm(BatchNorm),
+    Activation(Activation),
+    /// Reshape to an ONNX shape that includes the batch dimension first
+    /// (0 copies an input extent, -1 is inferred).
+    Reshape { shape: Vec<i64> },
+    /// ONNX Flatten at `axis` (axis 1 keeps the batch and flattens each sample).
+    Flatten { axis: usize },
+    /// MatMul with a constant right operand, before constant folding makes it Dense.
+    MatMul,
+    /// Elementwise addition, before constant folding absorbs a constant into a bias.
+    Add,
+    Identity,
+    Dropout,
+}
+
+impl Op {
+    /// A short lowercase name for dumps and reports.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Op::Input { .. } => "input",
+            Op::Output => "output",
+            Op::Constant(_) => "constant",
+            Op::Dense(_) => "dense",
+            Op::Conv(c) if c.transposed => "conv_transpose",
+            Op::Conv(_) => "conv",
+            Op::BatchNorm(_) => "batch_norm",
+            Op::Activation(_) => "activation",
+            Op::Reshape { .. } => "reshape",
+            Op::Flatten { .. } => "flatten",
+            Op::MatMul => "matmul",
+            Op::Add => "add",
+            Op::Identity => "identity",
+            Op::Dropout => "dropout",
+        }
+    }
+
+    /// A layer with weights, whose outputs are a weighted sum of its inputs.
+    pub fn is_linear(&self) -> bool {
+        matches!(self, Op::Dense(_) | Op::Conv(_))
+    }
+}

@@ -1,0 +1,8 @@
+//! balerc's compiler: ONNX models in, a quantized dataflow IR out, and the bit-exact
+//! simulator that defines what the generated hardware computes.
+
+pub mod error;
+pub mod frontend;
+pub mod ir;
+
+pub use error::{Error, Result};
