@@ -4,5 +4,7 @@
 pub mod error;
 pub mod frontend;
 pub mod ir;
+pub mod passes;
+pub mod sim;
 
 pub use error::{Error, Result};

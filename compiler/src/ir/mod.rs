@@ -3,9 +3,11 @@
 
 mod display;
 mod op;
+mod taps;
 mod tensor;
 
 pub use op::{Activation, BatchNorm, Conv, ConvGeometry, Dense, Op};
+pub use taps::Taps;
 pub use tensor::Tensor;
 
 use petgraph::stable_graph::{NodeIndex, StableDiGraph};

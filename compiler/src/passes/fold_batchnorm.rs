@@ -1,0 +1,159 @@
+//! Inference-time BatchNorm is a per-channel affine map; after a linear layer it folds
+//! into that layer's weights and bias, costing nothing in hardware.
+
+use super::Pass;
+use crate::ir::{BatchNorm, Conv, Dense, Graph, Op};
+use crate::Result;
+
+pub struct FoldBatchNorm;
+
+impl Pass for FoldBatchNorm {
+    fn name(&self) -> &'static str {
+        "fold-batchnorm"
+    }
+
+    fn run(&self, graph: &mut Graph) -> Result<bool> {
+        let mut changed = false;
+        for id in graph.topological_order() {
+            let Op::BatchNorm(bn) = graph.node(id).op.clone() else { continue };
+            let producer = graph.operand(id);
+            if graph.consumers(producer).len() != 1 {
+                continue;
+            }
+            let folded = match &mut graph.node_mut(producer).op {
+                Op::Dense(d) if d.activation.is_none() => fold_into_dense(d, &bn),
+                Op::Conv(c) if c.activation.is_none() => fold_into_conv(c, &bn),
+                _ => false,
+            };
+            if folded {
+                graph.bypass(id);
+                changed = true;
+            }
+        }
+        Ok(changed)
+    }
+}
+
+fn fold_into_dense(dense: &mut Dense, bn: &BatchNorm) -> bool {
+    let (outputs, inputs) = (dense.outputs(), dense.inputs());
+    if bn.scale.len() != outputs {
+        return false;
+    }
+    for j in 0..outputs {
+        dense.weight.data[j * inputs..(j + 1) * inputs]
+            .iter_mut()
+            .for_each(|w| *w *= bn.scale[j]);
+        dense.bias[j] = dense.bias[j] * bn.scale[j] + bn.shift[j];
+    }
+    true
+}
+
+fn fold_into_conv(conv: &mut Conv, bn: &BatchNorm) -> bool {
+    let channels = conv.out_channels();
+    if bn.scale.len() != channels {
+        return false;
+    }
+    let kernel: usize = conv.weight.shape[2..].iter().product();
+    let (c_in_outer, c_out_inner) = if conv.transposed {
+        (conv.weight.shape[0], channels)
+    } else {
+        (1, channels)
+    };
+    let per_out = conv.weight.len() / (c_in_outer * c_out_inner);
+    // Conv weights are [out, in, k]: one contiguous block per output channel.
+    // ConvTranspose weights are [in, out, k]: one block per (input, output) pair.
+    for outer in 0..c_in_outer {
+        for c in 0..c_out_inner {
+            let start = (outer * c_out_inner + c) * per_out;
+            conv.weight.data[start..start + per_out]
+                .iter_mut()
+                .for_each(|w| *w *= bn.scale[c]);
+        }
+    }
+    debug_assert_eq!(per_out % kernel, 0);
+    for c in 0..channels {
+        conv.bias[c] = conv.bias[c] * bn.scale[c] + bn.shift[c];
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::{ConvGeometry, Tensor};
+    use crate::passes::test_graphs::*;
+    use crate::passes::InferShapes;
+    use crate::sim::float::run_float;
+
+    fn bn(channels: usize) -> Op {
+        Op::BatchNorm(BatchNorm {
+            scale: (0..channels).map(|c| 0.5 + c as f64).collect(),
+            shift: (0..channels).map(|c| c as f64 - 1.0).collect(),
+        })
+    }
+
+    fn assert_same_function(mut g: crate::ir::Graph, input: &[f64]) {
+        InferShapes.run(&mut g).unwrap();
+        let before = run_float(&g, input, 1).unwrap();
+        assert!(FoldBatchNorm.run(&mut g).unwrap());
+        assert!(!kinds(&g).contains(&"batch_norm"));
+        let after = run_float(&g, input, 1).unwrap();
+        for (a, b) in before.iter().zip(&after) {
+            assert!((a - b).abs() < 1e-12, "{a} != {b}");
+        }
+    }
+
+    #[test]
+    fn folds_into_dense_without_changing_the_function() {
+        let (g, _) = chain(4, vec![dense(4, 3), bn(3)]);
+        assert_same_function(g, &[0.3, -1.0, 2.0, 0.5]);
+    }
+
+    fn conv(transposed: bool) -> Op {
+        let weight: Vec<f64> = (0..2 * 3 * 2 * 2).map(|i| (i as f64 * 0.7).cos()).collect();
+        Op::Conv(Conv {
+            transposed,
+            weight: Tensor::new(vec![2, 3, 2, 2], weight),
+            bias: vec![0.1; if transposed { 3 } else { 2 }],
+            geometry: ConvGeometry {
+                kernel: vec![2, 2],
+                stride: vec![1, 1],
+                dilation: vec![1, 1],
+                padding: vec![(0, 0), (0, 0)],
+                output_padding: vec![0, 0],
+            },
+            activation: None,
+        })
+    }
+
+    #[test]
+    fn folds_into_conv_and_conv_transpose() {
+        let mut g = crate::ir::Graph::new("t");
+        let x = g.add("x", Op::Input { shape: vec![3, 3, 3] });
+        let c = g.add("c", conv(false));
+        let b = g.add("b", bn(2));
+        let y = g.add("y", Op::Output);
+        g.connect(x, c, 0);
+        g.connect(c, b, 0);
+        g.connect(b, y, 0);
+        let input: Vec<f64> = (0..27).map(|i| (i as f64).sin()).collect();
+        assert_same_function(g, &input);
+
+        let mut g = crate::ir::Graph::new("t");
+        let x = g.add("x", Op::Input { shape: vec![2, 2, 2] });
+        let c = g.add("c", conv(true));
+        let b = g.add("b", bn(3));
+        let y = g.add("y", Op::Output);
+        g.connect(x, c, 0);
+        g.connect(c, b, 0);
+        g.connect(b, y, 0);
+        let input: Vec<f64> = (0..8).map(|i| (i as f64).cos()).collect();
+        assert_same_function(g, &input);
+    }
+
+    #[test]
+    fn keeps_a_batchnorm_after_an_activation() {
+        let (mut g, _) = chain(3, vec![relu(), bn(3)]);
+        assert!(!FoldBatchNorm.run(&mut g).unwrap());
+    }
+}

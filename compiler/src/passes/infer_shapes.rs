@@ -1,0 +1,143 @@
+//! Gives every node its per-sample output shape and checks that operands fit.
+
+use super::Pass;
+use crate::ir::{Graph, NodeId, Op};
+use crate::{Error, Result};
+
+pub struct InferShapes;
+
+impl Pass for InferShapes {
+    fn name(&self) -> &'static str {
+        "infer-shapes"
+    }
+
+    fn run(&self, graph: &mut Graph) -> Result<bool> {
+        let mut changed = false;
+        for id in graph.topological_order() {
+            let shape = output_shape(graph, id)?;
+            let node = graph.node_mut(id);
+            changed |= node.shape != shape;
+            node.shape = shape;
+        }
+        Ok(changed)
+    }
+}
+
+fn output_shape(graph: &Graph, id: NodeId) -> Result<Vec<usize>> {
+    let node = graph.node(id);
+    let operand_shapes: Vec<&Vec<usize>> = graph.operands(id).iter().map(|&o| &graph.node(o).shape).collect();
+    let input = || operand_shapes[0].clone();
+    let fail = |message: String| Err(Error::shape(&node.name, message));
+    match &node.op {
+        Op::Input { shape } => Ok(shape.clone()),
+        Op::Constant(t) => Ok(t.shape.clone()),
+        Op::Output | Op::Activation(_) | Op::Identity | Op::Dropout => Ok(input()),
+        Op::Dense(d) => {
+            let x = input();
+            if x.len() != 1 || x[0] != d.inputs() {
+                return fail(format!("a dense layer with {} inputs receives a tensor of shape {x:?}", d.inputs()));
+            }
+            Ok(vec![d.outputs()])
+        }
+        Op::Conv(c) => {
+            let x = input();
+            let dims = c.spatial_dims();
+            if x.len() != dims + 1 || x[0] != c.in_channels() {
+                return fail(format!(
+                    "a {dims}-D convolution with {} input channels receives a tensor of shape {x:?}",
+                    c.in_channels()
+                ));
+            }
+            let extent = c.output_extent(&x[1..]).or_else(fail)?;
+            Ok(std::iter::once(c.out_channels()).chain(extent).collect())
+        }
+        Op::BatchNorm(b) => {
+            let x = input();
+            if x.first() != Some(&b.scale.len()) {
+                return fail(format!("batch normalization over {} channels receives shape {x:?}", b.scale.len()));
+            }
+            Ok(x)
+        }
+        Op::Reshape { shape } => reshape(&input(), shape).or_else(fail),
+        Op::Flatten { axis } => {
+            let x = input();
+            // Axis 1 flattens each sample; a larger axis would fold sample extents into
+            // the batch, which only makes sense when they are all 1.
+            if *axis == 0 || x[..(*axis - 1).min(x.len())].iter().any(|&d| d != 1) {
+                return fail(format!("flatten at axis {axis} of shape {x:?} would change the batch"));
+            }
+            Ok(vec![x.iter().product()])
+        }
+        Op::Add => {
+            let (a, b) = (operand_shapes[0], operand_shapes[1]);
+            if a != b {
+                return fail(format!("adds tensors of shapes {a:?} and {b:?}"));
+            }
+            Ok(a.clone())
+        }
+        Op::MatMul => fail("matrix product of two run-time tensors".into()),
+    }
+}
+
+/// Resolves an ONNX target shape whose first entry stands for the batch.
+fn reshape(input: &[usize], target: &[i64]) -> std::result::Result<Vec<usize>, String> {
+    let count: usize = input.iter().product();
+    let Some((_, per_sample)) = target.split_first() else {
+        return Err("reshape to a scalar".into());
+    };
+    let mut shape = Vec::with_capacity(per_sample.len());
+    let mut hole = None;
+    for (i, &d) in per_sample.iter().enumerate() {
+        match d {
+            -1 if hole.is_none() => {
+                hole = Some(i);
+                shape.push(1);
+            }
+            // 0 copies the extent at the same position of the input (batch excluded).
+            0 => shape.push(*input.get(i).ok_or("reshape copies an extent the input does not have")?),
+            d if d > 0 => shape.push(d as usize),
+            _ => return Err(format!("reshape target {target:?} is not valid")),
+        }
+    }
+    let known: usize = shape.iter().product();
+    if let Some(i) = hole {
+        if known == 0 || count % known != 0 {
+            return Err(format!("cannot reshape {input:?} to {target:?}"));
+        }
+        shape[i] = count / known;
+    }
+    if shape.iter().product::<usize>() != count {
+        return Err(format!("cannot reshape {input:?} ({count} values per sample) to {target:?}"));
+    }
+    Ok(shape)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::passes::test_graphs::*;
+
+    #[test]
+    fn infers_dense_and_reshape_shapes() {
+        let (mut g, ids) = chain(16, vec![dense(16, 32), Op::Reshape { shape: vec![-1, 2, 4, 4] }, Op::Flatten { axis: 1 }]);
+        InferShapes.run(&mut g).unwrap();
+        let shapes: Vec<_> = ids.iter().map(|&n| g.node(n).shape.clone()).collect();
+        assert_eq!(shapes, vec![vec![16], vec![32], vec![2, 4, 4], vec![32], vec![32]]);
+    }
+
+    #[test]
+    fn reports_a_mismatch_by_node_name() {
+        let (mut g, _) = chain(16, vec![dense(15, 4)]);
+        let err = InferShapes.run(&mut g).unwrap_err().to_string();
+        assert!(err.contains("'n0'") && err.contains("15 inputs"), "{err}");
+    }
+
+    #[test]
+    fn resolves_reshape_targets() {
+        assert_eq!(reshape(&[32], &[-1, 2, 4, 4]).unwrap(), vec![2, 4, 4]);
+        assert_eq!(reshape(&[8, 4], &[1, 0, -1]).unwrap(), vec![8, 4]);
+        assert_eq!(reshape(&[5], &[0, 5, 1]).unwrap(), vec![5, 1]);
+        assert!(reshape(&[32], &[-1, 3, -1]).is_err());
+        assert!(reshape(&[32], &[-1, 5, 7]).is_err());
+    }
+}

@@ -1,0 +1,158 @@
+//! The same IR evaluated in floating point (f64): the reference the quantization error
+//! is measured against, and what `simulate --float` prints.
+
+use crate::ir::{Activation, Graph, NodeId, Op, Taps};
+use crate::{Error, Result};
+use rayon::prelude::*;
+use std::collections::HashMap;
+
+enum Step {
+    Input,
+    Copy(usize),
+    Constant(Vec<f64>),
+    Dense { from: usize, weight: Vec<f64>, bias: Vec<f64>, inputs: usize, activation: Option<Activation> },
+    Conv { from: usize, taps: Taps, weight: Vec<f64>, bias: Vec<f64>, activation: Option<Activation> },
+    Affine { from: usize, scale: Vec<f64>, shift: Vec<f64>, per_channel: usize },
+    Activation { from: usize, activation: Activation },
+    Add(usize, usize),
+}
+
+/// A graph prepared for repeated evaluation: steps in topological order, each reading
+/// earlier steps' results by position.
+pub struct FloatProgram {
+    steps: Vec<Step>,
+    input_len: usize,
+    output: usize,
+    output_len: usize,
+}
+
+impl FloatProgram {
+    pub fn new(graph: &Graph) -> Result<Self> {
+        let (inputs, outputs) = (graph.inputs(), graph.outputs());
+        if inputs.len() != 1 || outputs.len() != 1 {
+            return Err(Error::Other(format!(
+                "simulation needs one input and one output; the model has {} and {}",
+                inputs.len(),
+                outputs.len()
+            )));
+        }
+        let order = graph.topological_order();
+        let position: HashMap<NodeId, usize> = order.iter().enumerate().map(|(i, &n)| (n, i)).collect();
+        let from = |n: NodeId| position[&graph.operand(n)];
+        let steps = order
+            .iter()
+            .map(|&n| {
+                let node = graph.node(n);
+                Ok(match &node.op {
+                    Op::Input { .. } => Step::Input,
+                    Op::Output | Op::Reshape { .. } | Op::Flatten { .. } | Op::Identity | Op::Dropout => Step::Copy(from(n)),
+                    Op::Constant(t) => Step::Constant(t.data.clone()),
+                    Op::Dense(d) => Step::Dense {
+                        from: from(n),
+                        weight: d.weight.data.clone(),
+                        bias: d.bias.clone(),
+                        inputs: d.inputs(),
+                        activation: d.activation,
+                    },
+                    Op::Conv(c) => Step::Conv {
+                        from: from(n),
+                        taps: c.taps(&graph.node(graph.operand(n)).shape),
+                        weight: c.weight.data.clone(),
+                        bias: c.bias.clone(),
+                        activation: c.activation,
+                    },
+                    Op::BatchNorm(b) => Step::Affine {
+                        from: from(n),
+                        scale: b.scale.clone(),
+                        shift: b.shift.clone(),
+                        per_channel: node.shape[1..].iter().product(),
+                    },
+                    Op::Activation(a) => Step::Activation { from: from(n), activation: *a },
+                    Op::Add => {
+                        let ops = graph.operands(n);
+                        Step::Add(position[&ops[0]], position[&ops[1]])
+                    }
+                    Op::MatMul => return Err(Error::unsupported("MatMul", &node.name, "a product of two run-time tensors")),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(FloatProgram {
+            steps,
+            input_len: graph.node(inputs[0]).shape.iter().product(),
+            output: position[&outputs[0]],
+            output_len: graph.node(outputs[0]).shape.iter().product(),
+        })
+    }
+
+    pub fn input_len(&self) -> usize {
+        self.input_len
+    }
+
+    pub fn output_len(&self) -> usize {
+        self.output_len
+    }
+
+    /// Evaluates one sample and returns every step's result (for range analysis).
+    pub fn trace(&self, input: &[f64]) -> Vec<Vec<f64>> {
+        let mut values: Vec<Vec<f64>> = Vec::with_capacity(self.steps.len());
+        for step in &self.steps {
+            let value = match step {
+                Step::Input => input.to_vec(),
+                Step::Copy(from) => values[*from].clone(),
+                Step::Constant(c) => c.clone(),
+                Step::Dense { from, weight, bias, inputs, activation } => {
+                    let x = &values[*from];
+                    bias.iter()
+                        .enumerate()
+                        .map(|(j, b)| {
+                            let sum = b + weight[j * inputs..(j + 1) * inputs].iter().zip(x).map(|(w, x)| w * x).sum::<f64>();
+                            activation.map_or(sum, |a| a.eval(sum))
+                        })
+                        .collect()
+                }
+                Step::Conv { from, taps, weight, bias, activation } => {
+                    let x = &values[*from];
+                    (0..taps.outputs())
+                        .map(|o| {
+                            let sum = bias[taps.channel(o)]
+                                + taps.of(o).iter().map(|&(i, w)| x[i as usize] * weight[w as usize]).sum::<f64>();
+                            activation.map_or(sum, |a| a.eval(sum))
+                        })
+                        .collect()
+                }
+                Step::Affine { from, scale, shift, per_channel } => values[*from]
+                    .iter()
+                    .enumerate()
+                    .map(|(i, x)| x * scale[i / per_channel] + shift[i / per_channel])
+                    .collect(),
+                Step::Activation { from, activation } => values[*from].iter().map(|&x| activation.eval(x)).collect(),
+                Step::Add(a, b) => values[*a].iter().zip(&values[*b]).map(|(x, y)| x + y).collect(),
+            };
+            values.push(value);
+        }
+        values
+    }
+
+    /// Evaluates a batch of samples laid out one after another, using all cores.
+    pub fn run(&self, input: &[f64]) -> Vec<f64> {
+        let mut output = vec![0.0; input.len() / self.input_len * self.output_len];
+        output
+            .par_chunks_mut(self.output_len)
+            .zip(input.par_chunks(self.input_len))
+            .for_each(|(y, x)| y.copy_from_slice(&self.trace(x)[self.output]));
+        output
+    }
+}
+
+/// Evaluates `batch` samples of the graph in floating point.
+pub fn run_float(graph: &Graph, input: &[f64], batch: usize) -> Result<Vec<f64>> {
+    let program = FloatProgram::new(graph)?;
+    if input.len() != batch * program.input_len {
+        return Err(Error::Data(format!(
+            "{} values do not make {batch} samples of {} values",
+            input.len(),
+            program.input_len
+        )));
+    }
+    Ok(program.run(input))
+}
