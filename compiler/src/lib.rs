@@ -2,6 +2,7 @@
 //! simulator that defines what the generated hardware computes.
 
 pub mod error;
+pub mod fixed;
 pub mod frontend;
 pub mod ir;
 pub mod passes;
