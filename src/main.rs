@@ -1,1 +1,153 @@
-fn main() {}
+//! The `balerc` command line: argument parsing only; the work lives in the crates.
+
+use anyhow::{bail, Context, Result};
+use balerc_compiler::fixed::FixedType;
+use balerc_compiler::passes::Part;
+use balerc_compiler::quant::{precision_report, PrecisionConfig};
+use balerc_compiler::sim::{FloatProgram, Simulator};
+use balerc_compiler::{lower, LowerOptions, Lowered};
+use balerc_runtime::array::{read_npy, write_npy_f32, write_npy_i64, Array};
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::time::Instant;
+
+#[derive(Parser)]
+#[command(name = "balerc", version, about = "Autoencoder compression for scientific data, compiled to bit-exact FPGA hardware")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Lower a model to the quantized IR and print its per-layer precision table.
+    Lower {
+        #[command(flatten)]
+        model: ModelArgs,
+        /// Print the optimized dataflow graph.
+        #[arg(long)]
+        dump_ir: bool,
+    },
+    /// Run a model bit-exactly (or in floating point) on a batch of inputs.
+    Simulate {
+        #[command(flatten)]
+        model: ModelArgs,
+        /// Input samples (.npy), batch dimension first.
+        #[arg(long)]
+        input: PathBuf,
+        /// Where to write the outputs (.npy), batch dimension first.
+        #[arg(long)]
+        output: PathBuf,
+        /// Write the raw integer codes (int64) instead of their values.
+        #[arg(long, conflicts_with = "float")]
+        raw: bool,
+        /// Run the optimized graph in floating point instead of fixed point.
+        #[arg(long)]
+        float: bool,
+    },
+}
+
+#[derive(Args)]
+struct ModelArgs {
+    /// An ONNX model file.
+    model: PathBuf,
+    /// Which part of an autoencoder to take: full, encoder or decoder.
+    #[arg(long, default_value = "full")]
+    part: Part,
+    /// The default type of every tensor, e.g. 'ap_fixed<16,6>'.
+    #[arg(long, default_value = "ap_fixed<16,6>")]
+    precision: FixedType,
+    /// A precision TOML file (per model, per layer, per tensor); overrides --precision.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Calibration samples (.npy): integer bits are chosen so none of them overflows.
+    #[arg(long)]
+    calibration: Option<PathBuf>,
+}
+
+impl ModelArgs {
+    fn lower(&self) -> Result<(Lowered, Option<Array>)> {
+        let precision = match &self.config {
+            Some(path) => PrecisionConfig::from_toml(path)?,
+            None => PrecisionConfig::uniform(self.precision),
+        };
+        let calibration = self.calibration.as_deref().map(read_npy).transpose()?;
+        let options = LowerOptions {
+            part: self.part,
+            precision,
+            calibration: calibration.as_ref().map(|a| a.data.clone()),
+        };
+        Ok((lower(&self.model, &options)?, calibration))
+    }
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if let Err(error) = run(cli) {
+        let chain: Vec<String> = error.chain().map(|e| e.to_string()).collect();
+        eprintln!("error: {}", chain.join(": "));
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Lower { model, dump_ir } => {
+            let started = Instant::now();
+            let (lowered, calibration) = model.lower()?;
+            let elapsed = started.elapsed();
+            if dump_ir {
+                print!("{}", lowered.graph);
+            }
+            let data = calibration.as_ref().map(|a| a.data.as_slice());
+            print!("{}", precision_report(&lowered.graph, &lowered.model, data)?);
+            eprintln!("lowered {} in {:.1} ms", model.model.display(), elapsed.as_secs_f64() * 1e3);
+            Ok(())
+        }
+        Command::Simulate { model, input, output, raw, float } => {
+            let (lowered, _) = model.lower()?;
+            let x = read_npy(&input)?;
+            let per_sample = lowered.model.input().len();
+            let batch = batch_size(&x, per_sample).with_context(|| format!("input {}", input.display()))?;
+            let mut shape = vec![batch];
+            shape.extend(&lowered.model.output().shape);
+            let started = Instant::now();
+            if float {
+                let program = FloatProgram::new(&lowered.graph)?;
+                write_npy_f32(&output, &shape, &program.run(&x.data))?;
+            } else {
+                let simulator = Simulator::new(&lowered.model);
+                let codes = simulator.quantize_input(&x.data).with_context(|| format!("input {}", input.display()))?;
+                let y = simulator.run(&codes);
+                if raw {
+                    write_npy_i64(&output, &shape, &y)?;
+                } else {
+                    let ty = lowered.model.output().ty;
+                    write_npy_f32(&output, &shape, &y.iter().map(|&c| ty.to_f64(c)).collect::<Vec<_>>())?;
+                }
+            }
+            let seconds = started.elapsed().as_secs_f64();
+            eprintln!(
+                "simulated {batch} samples in {:.1} ms ({:.0} samples/s); output {} {:?} {}",
+                seconds * 1e3,
+                batch as f64 / seconds,
+                output.display(),
+                shape,
+                if float { "f32".to_string() } else if raw { format!("int64 codes of {}", lowered.model.output().ty) } else { format!("values of {}", lowered.model.output().ty) }
+            );
+            Ok(())
+        }
+    }
+}
+
+/// The number of samples in an array whose trailing dimensions hold one sample each.
+fn batch_size(x: &Array, per_sample: usize) -> Result<usize> {
+    let trailing: usize = x.shape.iter().skip(1).product();
+    match x.shape.len() {
+        0 => bail!("is a scalar; expected samples of {per_sample} values"),
+        1 if x.shape[0] == per_sample => Ok(1),
+        _ if trailing == per_sample => Ok(x.shape[0]),
+        _ => bail!("has shape {:?}, but the model takes samples of {per_sample} values", x.shape),
+    }
+}
+

@@ -5,7 +5,10 @@ pub mod error;
 pub mod fixed;
 pub mod frontend;
 pub mod ir;
+pub mod lower;
 pub mod passes;
+pub mod quant;
 pub mod sim;
 
 pub use error::{Error, Result};
+pub use lower::{load_and_optimize, lower, LowerOptions, Lowered};

@@ -170,6 +170,11 @@ pub struct Caster {
 }
 
 impl Caster {
+    /// The general conversion, for values that need more than 64 bits.
+    pub fn apply_wide(&self, raw: i128) -> i64 {
+        self.target.cast(raw, self.from_frac_bits)
+    }
+
     #[inline]
     pub fn apply(&self, raw: i64) -> i64 {
         if !self.simple || !(0..63).contains(&self.shift) {

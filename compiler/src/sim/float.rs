@@ -21,6 +21,8 @@ enum Step {
 /// earlier steps' results by position.
 pub struct FloatProgram {
     steps: Vec<Step>,
+    /// The node name behind each step.
+    names: Vec<String>,
     input_len: usize,
     output: usize,
     output_len: usize,
@@ -78,6 +80,7 @@ impl FloatProgram {
             .collect::<Result<Vec<_>>>()?;
         Ok(FloatProgram {
             steps,
+            names: order.iter().map(|&n| graph.node(n).name.clone()).collect(),
             input_len: graph.node(inputs[0]).shape.iter().product(),
             output: position[&outputs[0]],
             output_len: graph.node(outputs[0]).shape.iter().product(),
@@ -90,6 +93,11 @@ impl FloatProgram {
 
     pub fn output_len(&self) -> usize {
         self.output_len
+    }
+
+    /// The step that computes the node of this name.
+    pub fn step_of(&self, name: &str) -> Option<usize> {
+        self.names.iter().position(|n| n == name)
     }
 
     /// Evaluates one sample and returns every step's result (for range analysis).

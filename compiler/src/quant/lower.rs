@@ -1,0 +1,211 @@
+//! Assigns fixed-point types to a shaped IR graph and turns every constant into codes.
+
+use super::config::{Accumulator, PrecisionConfig};
+use super::model::*;
+use super::range::Interval;
+use crate::fixed::FixedType;
+use crate::ir::{Activation, Graph, NodeId, Op};
+use crate::{Error, Result};
+use std::collections::HashMap;
+
+/// Sigmoid saturates by |x| = 8 and tanh by |x| = 4 at the precisions used here, as in
+/// hls4ml's tables.
+const SIGMOID_RANGE_LOG2: u32 = 3;
+const TANH_RANGE_LOG2: u32 = 2;
+/// LeakyReLU slopes are held with this many fractional bits.
+const ALPHA_FRAC_BITS: i32 = 17;
+
+pub fn quantize(graph: &Graph, config: &PrecisionConfig) -> Result<QuantizedModel> {
+    config.check_layer_names(graph.nodes.node_weights().map(|n| n.name.as_str()))?;
+    let (inputs, outputs) = (graph.inputs(), graph.outputs());
+    if inputs.len() != 1 || outputs.len() != 1 {
+        return Err(Error::Other(format!(
+            "hardware needs one input and one output; the model has {} and {}",
+            inputs.len(),
+            outputs.len()
+        )));
+    }
+    let mut model = QuantizedModel {
+        name: graph.name.clone(),
+        values: Vec::new(),
+        layers: Vec::new(),
+        input: 0,
+        output: 0,
+    };
+    let mut value_of: HashMap<NodeId, usize> = HashMap::new();
+    for id in graph.topological_order() {
+        let node = graph.node(id);
+        let operand_values: Vec<usize> = graph.operands(id).iter().map(|o| value_of[o]).collect();
+        match &node.op {
+            Op::Input { shape } => {
+                model.values.push(Value { name: node.name.clone(), shape: shape.clone(), ty: config.input_type() });
+                model.input = model.values.len() - 1;
+                value_of.insert(id, model.input);
+            }
+            Op::Output => {
+                model.output = operand_values[0];
+                value_of.insert(id, model.output);
+            }
+            _ => {
+                let input = operand_values.first().map(|&v| model.values[v].clone());
+                let (op, ty) = lower_node(graph, id, input.as_ref(), config)?;
+                model.values.push(Value { name: node.name.clone(), shape: node.shape.clone(), ty });
+                let output = model.values.len() - 1;
+                model.layers.push(Layer { name: node.name.clone(), op, inputs: operand_values, output });
+                value_of.insert(id, output);
+            }
+        }
+    }
+    Ok(model)
+}
+
+fn precision_error(node: &str, message: impl std::fmt::Display) -> Error {
+    Error::Precision(format!("layer '{node}': {message}"))
+}
+
+fn codes(values: &[f64], ty: FixedType, node: &str, role: &str) -> Result<Codes> {
+    let codes = values
+        .iter()
+        .map(|&v| ty.from_f64(v).map_err(|e| precision_error(node, format!("{role}: {e}"))))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Codes { ty, codes })
+}
+
+fn lower_node(graph: &Graph, id: NodeId, input: Option<&Value>, config: &PrecisionConfig) -> Result<(LayerOp, FixedType)> {
+    let node = graph.node(id);
+    let layer = config.layer(&node.name);
+    let result = layer.result.unwrap_or(config.default);
+    let input = input.expect("every layer has an operand");
+    let op = match &node.op {
+        Op::Dense(d) => {
+            let linear = linear(&node.name, &d.weight.data, &d.bias, d.activation, input.ty, &layer, config, |weights| {
+                (0..d.outputs()).map(|j| (0..d.inputs()).map(|i| weights[j * d.inputs() + i]).collect()).collect()
+            })?;
+            LayerOp::Dense { linear, inputs: d.inputs() }
+        }
+        Op::Conv(c) => {
+            let taps = c.taps(&input.shape);
+            let linear = linear(&node.name, &c.weight.data, &c.bias, c.activation, input.ty, &layer, config, |weights| {
+                (0..taps.outputs()).map(|o| taps.of(o).iter().map(|&(_, w)| weights[w as usize]).collect()).collect()
+            })?;
+            LayerOp::Conv { linear, taps, transposed: c.transposed }
+        }
+        Op::BatchNorm(b) => {
+            let scale = codes(&b.scale, layer.weight.unwrap_or(config.default), &node.name, "scale")?;
+            let shift = codes(&b.shift, layer.bias.unwrap_or(config.default), &node.name, "shift")?;
+            let frac = (input.ty.frac_bits() + scale.ty.frac_bits()).max(shift.ty.frac_bits());
+            let range = Interval::of_type(input.ty);
+            let sums = scale.codes.iter().zip(&shift.codes).map(|(&s, &t)| {
+                range.scale(s).shift_frac(input.ty.frac_bits() + scale.ty.frac_bits(), frac)
+                    .add(Interval::point(t).shift_frac(shift.ty.frac_bits(), frac))
+            });
+            let accumulator = exact_type(sums.fold(Interval::point(0), Interval::hull), frac, &node.name)?;
+            let per_channel = node.shape[1..].iter().product();
+            LayerOp::Affine { scale, shift, accumulator, per_channel }
+        }
+        Op::Activation(Activation::Relu) => LayerOp::Relu,
+        Op::Activation(Activation::LeakyRelu { alpha }) => {
+            let alpha_ty = alpha_type(*alpha);
+            LayerOp::LeakyRelu { alpha: alpha_ty.from_f64(*alpha).expect("finite"), alpha_ty }
+        }
+        Op::Activation(a @ (Activation::Sigmoid | Activation::Tanh)) => {
+            let size = layer.table_size.unwrap_or(config.table_size);
+            table(*a, size, input.ty, result, &node.name)?
+        }
+        Op::Reshape { .. } | Op::Flatten { .. } | Op::Identity | Op::Dropout => return Ok((LayerOp::Reshape, input.ty)),
+        other => {
+            return Err(precision_error(&node.name, format!("a {} node cannot be quantized", other.kind())));
+        }
+    };
+    Ok((op, result))
+}
+
+/// The type holding an alpha slope exactly enough: 1 sign/integer bit above the value.
+fn alpha_type(alpha: f64) -> FixedType {
+    let int_bits = (alpha.abs().max(1e-9).log2().floor() as i32 + 2).max(1);
+    FixedType::new((ALPHA_FRAC_BITS + int_bits) as u32, int_bits, true).expect("a small valid type")
+}
+
+fn linear(
+    name: &str,
+    weights: &[f64],
+    biases: &[f64],
+    activation: Option<Activation>,
+    input: FixedType,
+    layer: &super::config::LayerPrecision,
+    config: &PrecisionConfig,
+    // The weights feeding each output, for the interval analysis.
+    per_output: impl Fn(&[i64]) -> Vec<Vec<i64>>,
+) -> Result<Linear> {
+    let weight = codes(weights, layer.weight.unwrap_or(config.default), name, "weight")?;
+    let bias = codes(biases, layer.bias.unwrap_or(config.default), name, "bias")?;
+    let activation = match activation {
+        None => FusedActivation::None,
+        Some(Activation::Relu) => FusedActivation::Relu,
+        Some(Activation::LeakyRelu { alpha }) => {
+            let ty = alpha_type(alpha);
+            FusedActivation::LeakyRelu { alpha: ty.from_f64(alpha).expect("finite"), ty }
+        }
+        Some(other) => return Err(precision_error(name, format!("{other} cannot be fused"))),
+    };
+    let (accumulator, exact) = match layer.accumulator.unwrap_or(config.accumulator) {
+        Accumulator::Type(t) => {
+            if !matches!(t.overflow, crate::fixed::Overflow::Wrap) || t.saturation_bits != 0 {
+                return Err(precision_error(
+                    name,
+                    format!("accumulator {t} saturates, which makes the result depend on the order of additions; use AP_WRAP"),
+                ));
+            }
+            (t, false)
+        }
+        Accumulator::Exact => {
+            let product_frac = input.frac_bits() + weight.ty.frac_bits();
+            let frac = product_frac.max(bias.ty.frac_bits());
+            let x = Interval::of_type(input);
+            let rows = per_output(&weight.codes);
+            let channels = bias.codes.len();
+            let per_channel = rows.len() / channels.max(1);
+            let hull = rows.iter().enumerate().fold(Interval::point(0), |hull, (o, row)| {
+                let products = row.iter().fold(Interval::point(0), |sum, &w| sum.add(x.scale(w)));
+                let b = bias.codes[o / per_channel.max(1)];
+                hull.hull(products.shift_frac(product_frac, frac).add(Interval::point(b).shift_frac(bias.ty.frac_bits(), frac)))
+            });
+            (exact_type(hull, frac, name)?, true)
+        }
+    };
+    Ok(Linear { weight, bias, accumulator, exact, activation })
+}
+
+/// The narrowest signed type with `frac` fractional bits that holds every value of the
+/// interval (given in codes with `frac` fractional bits).
+fn exact_type(range: Interval, frac: i32, name: &str) -> Result<FixedType> {
+    let width = range.signed_bits();
+    if width > 64 {
+        return Err(precision_error(
+            name,
+            format!("an exact accumulator needs {width} bits, more than 64; choose narrower weights or inputs, or an explicit accumulator type"),
+        ));
+    }
+    FixedType::new(width, width as i32 - frac, true).map_err(|e| precision_error(name, e))
+}
+
+fn table(activation: Activation, size: usize, input: FixedType, result: FixedType, name: &str) -> Result<LayerOp> {
+    if !size.is_power_of_two() || !(2..=1 << 20).contains(&size) {
+        return Err(precision_error(name, format!("table size {size} is not a power of two between 2 and 2^20")));
+    }
+    let (function, range_log2) = match activation {
+        Activation::Sigmoid => (TableFunction::Sigmoid, SIGMOID_RANGE_LOG2),
+        _ => (TableFunction::Tanh, TANH_RANGE_LOG2),
+    };
+    let size_log2 = size.trailing_zeros() as i32;
+    // index = floor(x * N / 2R) + N/2 with x = code * 2^-frac.
+    let index_shift = size_log2 - input.frac_bits() - range_log2 as i32 - 1;
+    let range = (range_log2 as f64).exp2();
+    let entries = (0..size)
+        .map(|k| {
+            let x = -range + k as f64 * 2.0 * range / size as f64;
+            result.from_f64(activation.eval(x)).map_err(|e| precision_error(name, e))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(LayerOp::Table { function, entries, range_log2, index_shift })
+}

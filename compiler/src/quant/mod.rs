@@ -1,0 +1,13 @@
+//! Quantization: precision configuration, types chosen per tensor, exact accumulators.
+
+pub mod auto;
+pub mod config;
+mod lower;
+pub mod model;
+mod range;
+pub mod report;
+
+pub use config::{Accumulator, LayerPrecision, PrecisionConfig};
+pub use lower::quantize;
+pub use model::QuantizedModel;
+pub use report::{precision_report, PrecisionReport};

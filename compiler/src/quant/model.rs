@@ -1,0 +1,130 @@
+//! The quantized model: every tensor has a fixed-point type and every constant is an
+//! integer code. Backends print it; the simulator executes it. Nothing downstream
+//! re-derives arithmetic.
+
+use crate::fixed::FixedType;
+use crate::ir::Taps;
+
+/// A tensor between layers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Value {
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub ty: FixedType,
+}
+
+impl Value {
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Integer codes of one constant tensor and their type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Codes {
+    pub ty: FixedType,
+    pub codes: Vec<i64>,
+}
+
+/// The activation applied to a linear layer's accumulator before the final cast.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FusedActivation {
+    None,
+    Relu,
+    /// Negative accumulators are multiplied by the code `alpha` of type `ty`.
+    LeakyRelu { alpha: i64, ty: FixedType },
+}
+
+/// Weights and sums shared by dense, conv and transposed-conv layers:
+/// `y = cast_result(act(cast_acc(b) + sum cast_acc(x * w)))`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Linear {
+    pub weight: Codes,
+    pub bias: Codes,
+    pub accumulator: FixedType,
+    /// Whether the accumulator was derived to be exact (products and bias never rounded
+    /// or wrapped), which lets backends add in any order and trim widths.
+    pub exact: bool,
+    pub activation: FusedActivation,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum LayerOp {
+    /// Weights are [out][in].
+    Dense { linear: Linear, inputs: usize },
+    /// Conv or transposed conv, as a table of taps per output element.
+    Conv { linear: Linear, taps: Taps, transposed: bool },
+    /// y = cast_result(x * scale[c] + shift[c]) per channel (a BatchNorm that could not
+    /// be folded); `accumulator` holds the exact sum.
+    Affine { scale: Codes, shift: Codes, accumulator: FixedType, per_channel: usize },
+    Relu,
+    LeakyRelu { alpha: i64, alpha_ty: FixedType },
+    /// A lookup table over the input range [-2^range_log2, 2^range_log2): entry k
+    /// holds f(-R + k * 2R / N); the index is the input code shifted by
+    /// `index_shift` (left if positive) plus N/2, clamped to the table.
+    Table { function: TableFunction, entries: Vec<i64>, range_log2: u32, index_shift: i32 },
+    /// Same codes under another shape.
+    Reshape,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableFunction {
+    Sigmoid,
+    Tanh,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Layer {
+    /// The original node name.
+    pub name: String,
+    pub op: LayerOp,
+    /// Value indices read, in operand order.
+    pub inputs: Vec<usize>,
+    pub output: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuantizedModel {
+    pub name: String,
+    pub values: Vec<Value>,
+    pub layers: Vec<Layer>,
+    pub input: usize,
+    pub output: usize,
+}
+
+impl QuantizedModel {
+    pub fn input(&self) -> &Value {
+        &self.values[self.input]
+    }
+
+    pub fn output(&self) -> &Value {
+        &self.values[self.output]
+    }
+}
+
+impl LayerOp {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            LayerOp::Dense { .. } => "dense",
+            LayerOp::Conv { transposed: true, .. } => "conv_transpose",
+            LayerOp::Conv { .. } => "conv",
+            LayerOp::Affine { .. } => "affine",
+            LayerOp::Relu => "relu",
+            LayerOp::LeakyRelu { .. } => "leaky_relu",
+            LayerOp::Table { function: TableFunction::Sigmoid, .. } => "sigmoid",
+            LayerOp::Table { .. } => "tanh",
+            LayerOp::Reshape => "reshape",
+        }
+    }
+
+    pub fn linear(&self) -> Option<&Linear> {
+        match self {
+            LayerOp::Dense { linear, .. } | LayerOp::Conv { linear, .. } => Some(linear),
+            _ => None,
+        }
+    }
+}

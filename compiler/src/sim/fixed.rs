@@ -1,0 +1,242 @@
+//! The bit-exact simulator: executes a quantized model on integer codes exactly as the
+//! generated hardware does. This is the definition the backends are tested against.
+
+use crate::fixed::{Caster, FixedType};
+use crate::quant::model::{FusedActivation, LayerOp, Linear, QuantizedModel};
+use crate::{Error, Result};
+use rayon::prelude::*;
+
+/// Samples per work unit: large enough to amortize buffers, small enough to spread
+/// over cores and stay in cache.
+const CHUNK: usize = 256;
+
+/// A linear layer prepared for integer execution.
+struct LinearKernel {
+    /// For every output, (input index, weight) pairs; weights pre-shifted to the
+    /// accumulator's scale when the accumulator is exact.
+    rows: Vec<Vec<(u32, i64)>>,
+    /// Bias per output, already in accumulator codes.
+    bias: Vec<i64>,
+    accumulate: Accumulate,
+    activation: FusedActivation,
+    acc_frac: i32,
+    to_result: Caster,
+    result: FixedType,
+}
+
+enum Accumulate {
+    /// Plain integer sums: no product or partial sum can leave the accumulator.
+    Exact,
+    /// Each product is cast to the accumulator type; sums wrap at its width.
+    Cast { product: Caster, accumulator: FixedType },
+}
+
+enum Kernel {
+    Linear(LinearKernel),
+    Affine { scale: Vec<i64>, shift: Vec<i64>, per_channel: usize, to_result: Caster },
+    Relu(Caster),
+    LeakyRelu { alpha: i64, product_frac: i32, to_result: Caster, result: FixedType },
+    Table { entries: Vec<i64>, index_shift: i32 },
+    Copy,
+}
+
+/// A quantized model prepared for repeated bit-exact execution.
+pub struct Simulator<'m> {
+    model: &'m QuantizedModel,
+    kernels: Vec<Kernel>,
+}
+
+impl<'m> Simulator<'m> {
+    pub fn new(model: &'m QuantizedModel) -> Self {
+        let kernels = model
+            .layers
+            .iter()
+            .map(|layer| {
+                let input = &model.values[layer.inputs[0]];
+                let result = model.values[layer.output].ty;
+                match &layer.op {
+                    LayerOp::Dense { linear, inputs } => {
+                        let rows = (0..linear.bias.codes.len())
+                            .map(|j| (0..*inputs).map(|i| (i as u32, linear.weight.codes[j * inputs + i])).collect())
+                            .collect();
+                        Kernel::Linear(LinearKernel::new(linear, rows, 1, input.ty, result))
+                    }
+                    LayerOp::Conv { linear, taps, .. } => {
+                        let rows = (0..taps.outputs())
+                            .map(|o| taps.of(o).iter().map(|&(i, w)| (i, linear.weight.codes[w as usize])).collect())
+                            .collect();
+                        Kernel::Linear(LinearKernel::new(linear, rows, taps.per_channel, input.ty, result))
+                    }
+                    LayerOp::Affine { scale, shift, accumulator, per_channel } => {
+                        let frac = accumulator.frac_bits();
+                        let product_shift = frac - input.ty.frac_bits() - scale.ty.frac_bits();
+                        Kernel::Affine {
+                            scale: scale.codes.iter().map(|&s| s << product_shift).collect(),
+                            shift: shift.codes.iter().map(|&t| t << (frac - shift.ty.frac_bits())).collect(),
+                            per_channel: *per_channel,
+                            to_result: result.caster(frac),
+                        }
+                    }
+                    LayerOp::Relu => Kernel::Relu(result.caster(input.ty.frac_bits())),
+                    LayerOp::LeakyRelu { alpha, alpha_ty } => Kernel::LeakyRelu {
+                        alpha: *alpha,
+                        product_frac: input.ty.frac_bits() + alpha_ty.frac_bits(),
+                        to_result: result.caster(input.ty.frac_bits()),
+                        result,
+                    },
+                    LayerOp::Table { entries, index_shift, .. } => Kernel::Table { entries: entries.clone(), index_shift: *index_shift },
+                    LayerOp::Reshape => Kernel::Copy,
+                }
+            })
+            .collect();
+        Simulator { model, kernels }
+    }
+
+    pub fn input_len(&self) -> usize {
+        self.model.input().len()
+    }
+
+    pub fn output_len(&self) -> usize {
+        self.model.output().len()
+    }
+
+    /// Converts floats to input codes as `ap_fixed` assignment from double does.
+    pub fn quantize_input(&self, input: &[f64]) -> Result<Vec<i64>> {
+        let ty = self.model.input().ty;
+        let width = self.input_len();
+        input
+            .iter()
+            .enumerate()
+            .map(|(k, &x)| {
+                ty.from_f64(x).map_err(|_| {
+                    Error::Data(format!("sample {}, element {} is {x}; inputs must be finite numbers", k / width, k % width))
+                })
+            })
+            .collect()
+    }
+
+    /// Runs a batch of input codes (samples one after another) on all cores and returns
+    /// the output codes.
+    pub fn run(&self, input: &[i64]) -> Vec<i64> {
+        let (n_in, n_out) = (self.input_len(), self.output_len());
+        let mut output = vec![0; input.len() / n_in * n_out];
+        output
+            .par_chunks_mut(CHUNK * n_out)
+            .zip(input.par_chunks(CHUNK * n_in))
+            .for_each(|(y, x)| y.copy_from_slice(&self.run_chunk(x)[self.model.output]));
+        output
+    }
+
+    /// Every value of the model for a chunk of samples (for reports and tests).
+    pub fn run_chunk(&self, input: &[i64]) -> Vec<Vec<i64>> {
+        let samples = input.len() / self.input_len();
+        let mut values: Vec<Vec<i64>> = vec![Vec::new(); self.model.values.len()];
+        values[self.model.input] = input.to_vec();
+        for (layer, kernel) in self.model.layers.iter().zip(&self.kernels) {
+            let n_in = self.model.values[layer.inputs[0]].len();
+            let n_out = self.model.values[layer.output].len();
+            let x = &values[layer.inputs[0]];
+            let mut y = vec![0i64; samples * n_out];
+            for (xs, ys) in x.chunks_exact(n_in).zip(y.chunks_exact_mut(n_out)) {
+                kernel.apply(xs, ys);
+            }
+            values[layer.output] = y;
+        }
+        values
+    }
+}
+
+impl LinearKernel {
+    fn new(linear: &Linear, rows: Vec<Vec<(u32, i64)>>, per_channel: usize, input: FixedType, result: FixedType) -> Self {
+        let acc = linear.accumulator;
+        let acc_frac = acc.frac_bits();
+        let product_frac = input.frac_bits() + linear.weight.ty.frac_bits();
+        let bias_codes = |o: usize| linear.bias.codes[o / per_channel];
+        let (rows, bias, accumulate) = if linear.exact {
+            let up = acc_frac - product_frac;
+            let rows = rows.into_iter().map(|r| r.into_iter().map(|(i, w)| (i, w << up)).collect()).collect::<Vec<Vec<_>>>();
+            let bias = (0..rows.len()).map(|o| bias_codes(o) << (acc_frac - linear.bias.ty.frac_bits())).collect();
+            (rows, bias, Accumulate::Exact)
+        } else {
+            let bias = (0..rows.len()).map(|o| acc.cast(bias_codes(o) as i128, linear.bias.ty.frac_bits())).collect();
+            (rows, bias, Accumulate::Cast { product: acc.caster(product_frac), accumulator: acc })
+        };
+        LinearKernel { rows, bias, accumulate, activation: linear.activation, acc_frac, to_result: result.caster(acc_frac), result }
+    }
+
+    #[inline]
+    fn output(&self, acc: i64) -> i64 {
+        match self.activation {
+            FusedActivation::None => self.to_result.apply(acc),
+            FusedActivation::Relu => self.to_result.apply(acc.max(0)),
+            FusedActivation::LeakyRelu { alpha, ty } => {
+                if acc >= 0 {
+                    self.to_result.apply(acc)
+                } else {
+                    self.result.cast(acc as i128 * alpha as i128, self.acc_frac + ty.frac_bits())
+                }
+            }
+        }
+    }
+}
+
+impl Kernel {
+    fn apply(&self, x: &[i64], y: &mut [i64]) {
+        match self {
+            Kernel::Linear(k) => match &k.accumulate {
+                Accumulate::Exact => {
+                    for ((out, row), &bias) in y.iter_mut().zip(&k.rows).zip(&k.bias) {
+                        let acc = row.iter().fold(bias, |acc, &(i, w)| acc + x[i as usize] * w);
+                        *out = k.output(acc);
+                    }
+                }
+                Accumulate::Cast { product, accumulator } => {
+                    for ((out, row), &bias) in y.iter_mut().zip(&k.rows).zip(&k.bias) {
+                        let sum = row
+                            .iter()
+                            .fold(bias, |acc, &(i, w)| acc.wrapping_add(product_of(product, x[i as usize], w)));
+                        *out = k.output(accumulator.cast(sum as i128, accumulator.frac_bits()));
+                    }
+                }
+            },
+            Kernel::Affine { scale, shift, per_channel, to_result } => {
+                for (k, (out, &v)) in y.iter_mut().zip(x).enumerate() {
+                    let c = k / per_channel;
+                    *out = to_result.apply(v * scale[c] + shift[c]);
+                }
+            }
+            Kernel::Relu(cast) => y.iter_mut().zip(x).for_each(|(out, &v)| *out = cast.apply(v.max(0))),
+            Kernel::LeakyRelu { alpha, product_frac, to_result, result } => {
+                for (out, &v) in y.iter_mut().zip(x) {
+                    *out = if v >= 0 {
+                        to_result.apply(v)
+                    } else {
+                        result.cast(v as i128 * *alpha as i128, *product_frac)
+                    };
+                }
+            }
+            Kernel::Table { entries, index_shift } => {
+                let half = (entries.len() / 2) as i128;
+                let last = entries.len() as i128 - 1;
+                for (out, &v) in y.iter_mut().zip(x) {
+                    let scaled = if *index_shift >= 0 {
+                        (v as i128) << (*index_shift).min(64)
+                    } else {
+                        (v as i128) >> (-*index_shift).min(127)
+                    };
+                    *out = entries[(scaled + half).clamp(0, last) as usize];
+                }
+            }
+            Kernel::Copy => y.copy_from_slice(x),
+        }
+    }
+}
+
+/// A product cast to the accumulator type (hls4ml's `(accum_t)(x * w)`), exact in i128.
+#[inline]
+fn product_of(cast: &Caster, x: i64, w: i64) -> i64 {
+    match x.checked_mul(w) {
+        Some(p) => cast.apply(p),
+        None => cast.apply_wide(x as i128 * w as i128),
+    }
+}
