@@ -36,6 +36,7 @@ pub fn standard_pipeline(part: Part) -> Vec<Box<dyn Pass>> {
         Box::new(InferShapes),
         Box::new(SplitAtBottleneck { part }),
         Box::new(RemoveDeadNodes),
+        Box::new(InferShapes),
     ]
 }
 

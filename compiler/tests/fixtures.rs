@@ -1,0 +1,153 @@
+//! Every PyTorch-exported fixture (see tests/fixtures/README.md) through the frontend,
+//! the passes, quantization and both simulators.
+
+use balerc_compiler::fixed::FixedType;
+use balerc_compiler::passes::Part;
+use balerc_compiler::quant::PrecisionConfig;
+use balerc_compiler::sim::{FloatProgram, Simulator};
+use balerc_compiler::{load_and_optimize, lower, LowerOptions};
+use ndarray::ArrayD;
+use ndarray_npy::ReadNpyExt;
+use std::path::PathBuf;
+
+const MODELS: [&str; 15] = [
+    "fpga_encoder_ts13",
+    "fpga_ae_ts17",
+    "burn_style_matmul_add",
+    "fixed_batch_dynamo18",
+    "baler_ae_dynamo18",
+    "baler_ae_ts13",
+    "bn_dropout_ts13",
+    "bn_dropout_dynamo21",
+    "sigmoid_tanh_ts17",
+    "conv1d_ts13",
+    "conv2d_ae_ts17",
+    "conv2d_ae_dynamo18",
+    "convtranspose1d_ts13",
+    "cfd_encoder_ts17",
+    "identity_flatten_ts13",
+];
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+}
+
+fn npy(path: PathBuf) -> (Vec<usize>, Vec<f64>) {
+    let bytes = std::fs::read(&path).unwrap();
+    let a = ArrayD::<f32>::read_npy(&bytes[..]).unwrap();
+    (a.shape().to_vec(), a.iter().map(|&v| v as f64).collect())
+}
+
+#[test]
+fn float_path_matches_onnxruntime_on_every_model() {
+    for name in MODELS {
+        let graph = load_and_optimize(&fixture(&format!("{name}.onnx")), Part::Full).unwrap();
+        let (_, input) = npy(fixture(&format!("{name}.input.npy")));
+        let (out_shape, expected) = npy(fixture(&format!("{name}.ort.npy")));
+        let program = FloatProgram::new(&graph).unwrap();
+        assert_eq!(graph.node(graph.outputs()[0]).shape, out_shape[1..], "{name}: output shape");
+        let got = program.run(&input);
+        assert_eq!(got.len(), expected.len(), "{name}");
+        let scale = expected.iter().fold(1e-3f64, |m, v| m.max(v.abs()));
+        for (k, (g, e)) in got.iter().zip(&expected).enumerate() {
+            assert!((g - e).abs() <= 1e-5 * scale, "{name}[{k}]: {g} vs onnxruntime {e}");
+        }
+    }
+}
+
+#[test]
+fn fixed_path_tracks_the_float_model_with_calibrated_types() {
+    for name in MODELS {
+        let (_, input) = npy(fixture(&format!("{name}.input.npy")));
+        let options = LowerOptions {
+            part: Part::Full,
+            precision: PrecisionConfig::uniform("ap_fixed<18,8,AP_RND_CONV,AP_SAT>".parse().unwrap()),
+            calibration: Some(input.clone()),
+        };
+        let lowered = lower(&fixture(&format!("{name}.onnx")), &options).unwrap();
+        let simulator = Simulator::new(&lowered.model);
+        let codes = simulator.run(&simulator.quantize_input(&input).unwrap());
+        let float = FloatProgram::new(&lowered.graph).unwrap().run(&input);
+        let ty = lowered.model.output().ty;
+        let range = float.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(1e-3);
+        let worst = codes.iter().zip(&float).map(|(&c, f)| (ty.to_f64(c) - f).abs()).fold(0.0, f64::max);
+        assert!(worst < 0.02 * range, "{name}: worst error {worst} against a range of {range}");
+    }
+}
+
+#[test]
+fn a_fixed_batch_in_the_file_is_free() {
+    let graph = load_and_optimize(&fixture("fixed_batch_dynamo18.onnx"), Part::Full).unwrap();
+    let (_, input) = npy(fixture("fixed_batch_dynamo18.input.npy"));
+    assert_eq!(FloatProgram::new(&graph).unwrap().run(&input).len(), 64 * 8);
+}
+
+#[test]
+fn the_same_model_from_both_exporters_gives_the_same_function() {
+    for (a, b) in [("baler_ae_ts13", "baler_ae_dynamo18"), ("conv2d_ae_ts17", "conv2d_ae_dynamo18"), ("bn_dropout_ts13", "bn_dropout_dynamo21")] {
+        let (_, input) = npy(fixture(&format!("{a}.input.npy")));
+        let run = |name: &str| {
+            let g = load_and_optimize(&fixture(&format!("{name}.onnx")), Part::Full).unwrap();
+            FloatProgram::new(&g).unwrap().run(&input)
+        };
+        for (x, y) in run(a).iter().zip(run(b)) {
+            assert!((x - y).abs() < 1e-4, "{a} vs {b}: {x} != {y}");
+        }
+    }
+}
+
+#[test]
+fn encoder_then_decoder_is_the_full_model() {
+    let path = fixture("fpga_ae_ts17.onnx");
+    let (_, input) = npy(fixture("fpga_ae_ts17.input.npy"));
+    let full = load_and_optimize(&path, Part::Full).unwrap();
+    let encoder = load_and_optimize(&path, Part::Encoder).unwrap();
+    let decoder = load_and_optimize(&path, Part::Decoder).unwrap();
+    assert_eq!(encoder.node(encoder.outputs()[0]).shape, vec![8]);
+    assert_eq!(decoder.node(decoder.inputs()[0]).shape, vec![8]);
+    let latent = FloatProgram::new(&encoder).unwrap().run(&input);
+    let twice = FloatProgram::new(&decoder).unwrap().run(&latent);
+    for (x, y) in twice.iter().zip(FloatProgram::new(&full).unwrap().run(&input)) {
+        assert!((x - y).abs() < 1e-12);
+    }
+}
+
+#[test]
+fn the_encoder_split_matches_the_exported_encoder_bit_for_bit() {
+    let options = |part| LowerOptions {
+        part,
+        precision: PrecisionConfig::uniform(FixedType::new(16, 6, true).unwrap()),
+        calibration: None,
+    };
+    let (_, input) = npy(fixture("fpga_ae_ts17.input.npy"));
+    let run = |name: &str, part| {
+        let lowered = lower(&fixture(name), &options(part)).unwrap();
+        let simulator = Simulator::new(&lowered.model);
+        simulator.run(&simulator.quantize_input(&input).unwrap())
+    };
+    assert_eq!(run("fpga_ae_ts17.onnx", Part::Encoder), run("fpga_encoder_ts13.onnx", Part::Full));
+    assert_eq!(run("burn_style_matmul_add.onnx", Part::Full), run("fpga_encoder_ts13.onnx", Part::Full));
+}
+
+#[test]
+fn unsupported_operators_are_named_with_their_node() {
+    let err = load_and_optimize(&fixture("unsupported_softmax.onnx"), Part::Full).unwrap_err().to_string();
+    assert!(err.contains("Softmax") && err.contains("'/1/Softmax'") && err.contains("not supported"), "{err}");
+}
+
+#[test]
+fn original_node_names_survive_import() {
+    let graph = load_and_optimize(&fixture("conv2d_ae_ts17.onnx"), Part::Full).unwrap();
+    let names: Vec<&str> = graph.nodes.node_weights().map(|n| n.name.as_str()).collect();
+    for expected in ["/encoder/encoder.0/Conv", "/encoder/encoder.6/Gemm", "/decoder/decoder.3/ConvTranspose"] {
+        assert!(names.contains(&expected), "{expected} missing from {names:?}");
+    }
+}
+
+#[test]
+fn ir_dumps_are_stable() {
+    for name in ["fpga_ae_ts17", "bn_dropout_ts13", "conv2d_ae_ts17", "identity_flatten_ts13", "burn_style_matmul_add"] {
+        let graph = load_and_optimize(&fixture(&format!("{name}.onnx")), Part::Full).unwrap();
+        insta::assert_snapshot!(name, graph.to_string());
+    }
+}
