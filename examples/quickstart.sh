@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Lowers the bundled autoencoder (Baler's FPGA prototype, 16-20-10-8-10-20-16, trained on
+# jets) to fixed point and runs it bit-exactly on 1000 held-out jets.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p examples/output
+balerc() { cargo run --release --quiet -- "$@"; }
+
+model=examples/models/fpga_autoencoder.onnx
+data=examples/data/jets16_sample.npy
+
+echo "== the encoder at ap_fixed<16,6>, as a hardware designer would start"
+balerc lower "$model" --part encoder --precision 'ap_fixed<16,6>' --dump-ir
+
+echo "== the full autoencoder with integer bits calibrated on the data"
+balerc lower "$model" --precision 'ap_fixed<16,6,AP_RND_CONV,AP_SAT>' --calibration "$data"
+
+echo "== bit-exact simulation: values, raw codes, and the float reference"
+balerc simulate "$model" --precision 'ap_fixed<16,6,AP_RND_CONV,AP_SAT>' --calibration "$data" \
+    --input "$data" --output examples/output/reconstructed.npy
+balerc simulate "$model" --precision 'ap_fixed<16,6,AP_RND_CONV,AP_SAT>' --calibration "$data" \
+    --input "$data" --output examples/output/reconstructed_codes.npy --raw
+balerc simulate "$model" --float --input "$data" --output examples/output/reconstructed_float.npy
