@@ -1,0 +1,136 @@
+//! The `balerc` binary as a user runs it: outputs, shapes, and one clear error with a
+//! non-zero exit for bad input, never a half-written file.
+
+use ndarray::ArrayD;
+use ndarray_npy::{ReadNpyExt, WriteNpyExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("compiler/tests/fixtures").join(name)
+}
+
+fn balerc(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_balerc")).args(args).output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn read<T: ndarray_npy::ReadableElement>(path: &Path) -> ArrayD<T> {
+    ArrayD::<T>::read_npy(std::fs::File::open(path).unwrap()).unwrap()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn simulate_writes_values_codes_and_floats_in_the_output_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = fixture("conv2d_ae_ts17.onnx");
+    let input = fixture("conv2d_ae_ts17.input.npy");
+    let values = dir.path().join("y.npy");
+    let codes = dir.path().join("codes.npy");
+    let float = dir.path().join("float.npy");
+    for (out, extra) in [(&values, None), (&codes, Some("--raw")), (&float, Some("--float"))] {
+        let mut args = vec!["simulate", s(&model), "--input", s(&input), "--output", s(out), "--precision", "ap_fixed<18,8>"];
+        args.extend(extra);
+        let run = balerc(&args);
+        assert!(run.status.success(), "{}", text(&run.stderr));
+    }
+    let y = read::<f32>(&values);
+    let c = read::<i64>(&codes);
+    assert_eq!(y.shape(), &[64, 1, 16, 16]);
+    assert_eq!(c.shape(), &[64, 1, 16, 16]);
+    // ap_fixed<18,8> has 10 fractional bits: values are codes / 1024.
+    for (v, k) in y.iter().zip(c.iter()) {
+        assert_eq!(*v as f64, *k as f64 / 1024.0);
+    }
+    let f = read::<f32>(&float);
+    let ort = read::<f32>(&fixture("conv2d_ae_ts17.ort.npy"));
+    assert!(f.iter().zip(ort.iter()).all(|(a, b)| (a - b).abs() < 1e-5));
+}
+
+#[test]
+fn lower_prints_the_ir_and_the_precision_table_with_original_names() {
+    let run = balerc(&["lower", s(&fixture("bn_dropout_ts13.onnx")), "--dump-ir", "--calibration", s(&fixture("bn_dropout_ts13.input.npy"))]);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let out = text(&run.stdout);
+    assert!(out.contains("dense \"/0/Gemm\""), "{out}");
+    assert!(!out.contains("batch_norm"), "BatchNorm should be folded:\n{out}");
+    assert!(out.contains("(exact)") && out.contains("max |err|"), "{out}");
+}
+
+#[test]
+fn a_precision_file_is_applied_per_layer() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("p.toml");
+    std::fs::write(&config, "default = \"ap_fixed<16,6>\"\n[layers.\"/2/Gemm\"]\nweight = \"ap_fixed<8,2,AP_RND,AP_SAT>\"\n").unwrap();
+    let run = balerc(&["lower", s(&fixture("fpga_encoder_ts13.onnx")), "--config", s(&config)]);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let line = text(&run.stdout).lines().find(|l| l.starts_with("/2/Gemm")).unwrap().to_string();
+    assert!(line.contains("ap_fixed<8,2,AP_RND,AP_SAT>"), "{line}");
+
+    std::fs::write(&config, "default = \"ap_fixed<16,6>\"\n[layers.\"/9/Gemm\"]\nweight = \"ap_fixed<8,2>\"\n").unwrap();
+    let run = balerc(&["lower", s(&fixture("fpga_encoder_ts13.onnx")), "--config", s(&config)]);
+    assert!(!run.status.success());
+    assert!(text(&run.stderr).contains("'/9/Gemm'"), "{}", text(&run.stderr));
+}
+
+/// Runs a failing command and returns its one-line error.
+fn failure(args: &[&str]) -> String {
+    let run = balerc(args);
+    assert!(!run.status.success(), "expected failure: {args:?}");
+    let err = text(&run.stderr);
+    assert!(err.starts_with("error: ") || err.contains("error:"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    err
+}
+
+#[test]
+fn bad_input_gives_one_clear_error_and_no_output_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("y.npy");
+    let model = fixture("fpga_encoder_ts13.onnx");
+    let good = fixture("fpga_encoder_ts13.input.npy");
+
+    let err = failure(&["simulate", "missing.onnx", "--input", s(&good), "--output", s(&out)]);
+    assert!(err.contains("missing.onnx"), "{err}");
+
+    let corrupt = dir.path().join("corrupt.onnx");
+    std::fs::write(&corrupt, b"\x08\x07garbage that is not protobuf\xff\xff").unwrap();
+    let err = failure(&["lower", s(&corrupt)]);
+    assert!(err.contains("corrupt.onnx"), "{err}");
+
+    let err = failure(&["lower", s(&fixture("unsupported_softmax.onnx"))]);
+    assert!(err.contains("Softmax") && err.contains("/1/Softmax"), "{err}");
+
+    let nan = dir.path().join("nan.npy");
+    let mut x = ArrayD::<f32>::zeros(ndarray::IxDyn(&[3, 16]));
+    x[[1, 5]] = f32::NAN;
+    x.write_npy(std::fs::File::create(&nan).unwrap()).unwrap();
+    let err = failure(&["simulate", s(&model), "--input", s(&nan), "--output", s(&out)]);
+    assert!(err.contains("sample 1, element 5"), "{err}");
+
+    let wrong = dir.path().join("wrong.npy");
+    ArrayD::<f32>::zeros(ndarray::IxDyn(&[3, 15])).write_npy(std::fs::File::create(&wrong).unwrap()).unwrap();
+    let err = failure(&["simulate", s(&model), "--input", s(&wrong), "--output", s(&out)]);
+    assert!(err.contains("[3, 15]") && err.contains("16"), "{err}");
+
+    let err = failure(&["lower", s(&model), "--precision", "ap_fixed<70,6>"]);
+    assert!(err.contains("width 70"), "{err}");
+
+    let err = failure(&["lower", s(&model), "--precision", "ap_fixed<40,6>", "--config", "/nonexistent/p.toml"]);
+    assert!(err.contains("/nonexistent/p.toml"), "{err}");
+
+    assert!(!out.exists(), "a failed run left {out:?} behind");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 3, "stray temporary files");
+}
+
+#[test]
+fn an_impossible_exact_accumulator_is_refused() {
+    let err = failure(&["lower", s(&fixture("baler_ae_ts13.onnx")), "--precision", "ap_fixed<40,20>"]);
+    assert!(err.contains("accumulator") && err.contains("64"), "{err}");
+}
