@@ -84,8 +84,14 @@ impl ModelArgs {
 fn main() {
     let cli = Cli::parse();
     if let Err(error) = run(cli) {
-        let chain: Vec<String> = error.chain().map(|e| e.to_string()).collect();
-        eprintln!("error: {}", chain.join(": "));
+        // Errors already quote their causes; print each message once.
+        let mut message = String::new();
+        for cause in error.chain().map(|e| e.to_string()) {
+            if !message.ends_with(&cause) {
+                message += &if message.is_empty() { cause } else { format!(": {cause}") };
+            }
+        }
+        eprintln!("error: {message}");
         std::process::exit(1);
     }
 }
