@@ -12,9 +12,7 @@ const CHUNK: usize = 256;
 
 /// A linear layer prepared for integer execution.
 struct LinearKernel {
-    /// For every output, (input index, weight) pairs; weights pre-shifted to the
-    /// accumulator's scale when the accumulator is exact.
-    rows: Vec<Vec<(u32, i64)>>,
+    rows: Rows,
     /// Bias per output, already in accumulator codes.
     bias: Vec<i64>,
     accumulate: Accumulate,
@@ -22,6 +20,31 @@ struct LinearKernel {
     acc_frac: i32,
     to_result: Caster,
     result: FixedType,
+}
+
+/// The weights feeding each output, pre-shifted to the accumulator's scale when the
+/// accumulator is exact.
+enum Rows {
+    /// A dense layer: weights [out][in], contiguous so the dot products vectorize.
+    Dense { weights: Vec<i64>, inputs: usize },
+    /// A convolution: (input index, weight) pairs per output.
+    Sparse(Vec<Vec<(u32, i64)>>),
+}
+
+impl Rows {
+    fn len(&self) -> usize {
+        match self {
+            Rows::Dense { weights, inputs } => weights.len() / inputs,
+            Rows::Sparse(rows) => rows.len(),
+        }
+    }
+
+    fn map_weights(self, f: impl Fn(i64) -> i64) -> Rows {
+        match self {
+            Rows::Dense { weights, inputs } => Rows::Dense { weights: weights.into_iter().map(f).collect(), inputs },
+            Rows::Sparse(rows) => Rows::Sparse(rows.into_iter().map(|r| r.into_iter().map(|(i, w)| (i, f(w))).collect()).collect()),
+        }
+    }
 }
 
 enum Accumulate {
@@ -56,15 +79,15 @@ impl<'m> Simulator<'m> {
                 let result = model.values[layer.output].ty;
                 match &layer.op {
                     LayerOp::Dense { linear, inputs } => {
-                        let rows = (0..linear.bias.codes.len())
-                            .map(|j| (0..*inputs).map(|i| (i as u32, linear.weight.codes[j * inputs + i])).collect())
-                            .collect();
+                        let rows = Rows::Dense { weights: linear.weight.codes.clone(), inputs: *inputs };
                         Kernel::Linear(LinearKernel::new(linear, rows, 1, input.ty, result))
                     }
                     LayerOp::Conv { linear, taps, .. } => {
-                        let rows = (0..taps.outputs())
-                            .map(|o| taps.of(o).iter().map(|&(i, w)| (i, linear.weight.codes[w as usize])).collect())
-                            .collect();
+                        let rows = Rows::Sparse(
+                            (0..taps.outputs())
+                                .map(|o| taps.of(o).iter().map(|&(i, w)| (i, linear.weight.codes[w as usize])).collect())
+                                .collect(),
+                        );
                         Kernel::Linear(LinearKernel::new(linear, rows, taps.per_channel, input.ty, result))
                     }
                     LayerOp::Affine { scale, shift, accumulator, per_channel } => {
@@ -147,14 +170,14 @@ impl<'m> Simulator<'m> {
 }
 
 impl LinearKernel {
-    fn new(linear: &Linear, rows: Vec<Vec<(u32, i64)>>, per_channel: usize, input: FixedType, result: FixedType) -> Self {
+    fn new(linear: &Linear, rows: Rows, per_channel: usize, input: FixedType, result: FixedType) -> Self {
         let acc = linear.accumulator;
         let acc_frac = acc.frac_bits();
         let product_frac = input.frac_bits() + linear.weight.ty.frac_bits();
         let bias_codes = |o: usize| linear.bias.codes[o / per_channel];
         let (rows, bias, accumulate) = if linear.exact {
             let up = acc_frac - product_frac;
-            let rows = rows.into_iter().map(|r| r.into_iter().map(|(i, w)| (i, w << up)).collect()).collect::<Vec<Vec<_>>>();
+            let rows = rows.map_weights(|w| w << up);
             let bias = (0..rows.len()).map(|o| bias_codes(o) << (acc_frac - linear.bias.ty.frac_bits())).collect();
             (rows, bias, Accumulate::Exact)
         } else {
@@ -183,18 +206,29 @@ impl LinearKernel {
 impl Kernel {
     fn apply(&self, x: &[i64], y: &mut [i64]) {
         match self {
-            Kernel::Linear(k) => match &k.accumulate {
-                Accumulate::Exact => {
-                    for ((out, row), &bias) in y.iter_mut().zip(&k.rows).zip(&k.bias) {
+            Kernel::Linear(k) => match (&k.accumulate, &k.rows) {
+                (Accumulate::Exact, Rows::Dense { weights, inputs }) => {
+                    for ((out, row), &bias) in y.iter_mut().zip(weights.chunks_exact(*inputs)).zip(&k.bias) {
+                        let dot: i64 = row.iter().zip(x).map(|(w, v)| w * v).sum();
+                        *out = k.output(bias + dot);
+                    }
+                }
+                (Accumulate::Exact, Rows::Sparse(rows)) => {
+                    for ((out, row), &bias) in y.iter_mut().zip(rows).zip(&k.bias) {
                         let acc = row.iter().fold(bias, |acc, &(i, w)| acc + x[i as usize] * w);
                         *out = k.output(acc);
                     }
                 }
-                Accumulate::Cast { product, accumulator } => {
-                    for ((out, row), &bias) in y.iter_mut().zip(&k.rows).zip(&k.bias) {
-                        let sum = row
-                            .iter()
-                            .fold(bias, |acc, &(i, w)| acc.wrapping_add(product_of(product, x[i as usize], w)));
+                (Accumulate::Cast { product, accumulator }, rows) => {
+                    for (o, (out, &bias)) in y.iter_mut().zip(&k.bias).enumerate() {
+                        let term = |(i, w): (usize, i64)| product_of(product, x[i], w);
+                        let sum = match rows {
+                            Rows::Dense { weights, inputs } => weights[o * inputs..(o + 1) * inputs]
+                                .iter()
+                                .enumerate()
+                                .fold(bias, |acc, (i, &w)| acc.wrapping_add(term((i, w)))),
+                            Rows::Sparse(rows) => rows[o].iter().fold(bias, |acc, &(i, w)| acc.wrapping_add(term((i as usize, w)))),
+                        };
                         *out = k.output(accumulator.cast(sum as i128, accumulator.frac_bits()));
                     }
                 }
