@@ -9,14 +9,14 @@
 
 
 use balerc_compiler::fixed::{FixedType, Overflow, Quantization};
+use balerc_testbench::{ap_types, gxx, require};
 
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 use std::{env, fs};
 
@@ -280,71 +280,11 @@ fn oracle_input(batch: &Batch) -> String {
     input
 }
 
-/// The header directory, or why there is none.
-fn headers() -> Result<PathBuf, String> {
-    let dir = match env::var_os("AP_TYPES_INCLUDE") {
-        Some(dir) => PathBuf::from(dir),
-        None => {
-            let out = Command::new("python3")
-                .args([
-                    "-c",
-                    "import hls4ml,os;print(os.path.dirname(hls4ml.__file__))",
-                ])
-                .output()
-                .map_err(|e| format!("AP_TYPES_INCLUDE is unset and python3 cannot run ({e})"))?;
-            if !out.status.success() {
-                return Err("AP_TYPES_INCLUDE is unset and python3 cannot import hls4ml".into());
-            }
-            Path::new(String::from_utf8_lossy(&out.stdout).trim()).join("templates/vivado/ap_types")
-        }
-    };
-    if dir.join("ap_fixed.h").is_file() {
-        Ok(dir)
-    } else {
-        Err(format!("no ap_fixed.h in {}", dir.display()))
-    }
-}
-
 /// Compiles and runs the oracle in `dir`, returning its output lines.
 fn run_oracle(dir: &Path, include: &Path, batch: &Batch) -> Result<Vec<String>, String> {
-    let cpp = dir.join("oracle.cpp");
-    let exe = dir.join("oracle");
     let input = dir.join("input.txt");
-    fs::write(&cpp, cpp_program(batch)).map_err(|e| e.to_string())?;
     fs::write(&input, oracle_input(batch)).map_err(|e| e.to_string())?;
-    // NDEBUG: ap_private's asserts abort a rounding conversion that drops more bits than the
-    // source has (see cast.rs); without them the header computes a value, which we check.
-    let out = Command::new("g++")
-        .args(["-std=c++14", "-O0", "-w", "-DNDEBUG", "-I"])
-        .arg(include)
-        .arg(&cpp)
-        .arg("-o")
-        .arg(&exe)
-        .output()
-        .map_err(|e| format!("cannot run g++: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "g++ failed on {}:\n{}",
-            cpp.display(),
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    let stdin = fs::File::open(&input).map_err(|e| e.to_string())?;
-    let out = Command::new(&exe)
-        .stdin(Stdio::from(stdin))
-        .output()
-        .map_err(|e| e.to_string())?;
-    if !out.status.success() {
-        return Err(format!(
-            "oracle failed ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_owned)
-        .collect())
+    gxx::compile(dir, "oracle", &cpp_program(batch), include)?.run(&input)
 }
 
 /// Compares every answer; mismatches are grouped by target type.
@@ -405,10 +345,8 @@ fn report(bad: &BTreeMap<String, Vec<String>>) -> String {
 
 #[test]
 fn fixed_matches_ap_fixed_headers() {
-    let include = match headers() {
-        Ok(dir) if Command::new("g++").arg("--version").output().is_ok() => dir,
-        Ok(_) => return skip("g++ is not installed"),
-        Err(why) => return skip(&why),
+    let Some(include) = require(gxx::available().and_then(|()| ap_types::include_dir())) else {
+        return;
     };
     let seed = env::var("FIXED_ORACLE_SEED")
         .ok()
@@ -455,11 +393,4 @@ fn fixed_matches_ap_fixed_headers() {
         dir.display(),
         report(&bad)
     );
-}
-
-fn skip(reason: &str) {
-    if env::var_os("CI").is_some() {
-        panic!("the ap_fixed oracle must run under CI but cannot: {reason}");
-    }
-    eprintln!("skipped: {reason}");
 }
