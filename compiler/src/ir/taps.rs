@@ -65,35 +65,25 @@ impl Conv {
                 };
                 for k in indices(kernel) {
                     let w_index = w_base + k.iter().zip(&w_strides[2..]).map(|(a, b)| a * b).sum::<usize>();
-                    if self.transposed {
-                        // Input position i feeds output i*stride - pad + k*dilation.
-                        for i in indices(spatial_in) {
-                            let position: Option<Vec<usize>> = (0..k.len())
-                                .map(|d| {
-                                    let o = (i[d] * g.stride[d] + k[d] * g.dilation[d]) as isize - g.padding[d].0 as isize;
-                                    (o >= 0 && (o as usize) < spatial_out[d]).then_some(o as usize)
-                                })
-                                .collect();
-                            if let Some(o) = position {
-                                let out = co * per_channel + flat(&o, &spatial_out);
-                                let inp = ci * in_strides[0] + flat(&i, spatial_in);
-                                lists[out].push((inp as u32, w_index as u32));
-                            }
-                        }
+                    // A plain conv reads input o*stride - pad + k*dilation for output o;
+                    // a transposed one writes input i to output i*stride - pad + k*dilation.
+                    let (from_shape, to_extent) = if self.transposed {
+                        (spatial_in, &spatial_out[..])
                     } else {
-                        // Output position o reads input o*stride - pad + k*dilation.
-                        for o in indices(&spatial_out) {
-                            let position: Option<Vec<usize>> = (0..k.len())
-                                .map(|d| {
-                                    let i = (o[d] * g.stride[d] + k[d] * g.dilation[d]) as isize - g.padding[d].0 as isize;
-                                    (i >= 0 && (i as usize) < spatial_in[d]).then_some(i as usize)
-                                })
-                                .collect();
-                            if let Some(i) = position {
-                                let out = co * per_channel + flat(&o, &spatial_out);
-                                let inp = ci * in_strides[0] + flat(&i, spatial_in);
-                                lists[out].push((inp as u32, w_index as u32));
-                            }
+                        (&spatial_out[..], spatial_in)
+                    };
+                    for a in indices(from_shape) {
+                        let reached: Option<Vec<usize>> = (0..k.len())
+                            .map(|d| {
+                                let p = (a[d] * g.stride[d] + k[d] * g.dilation[d]) as isize - g.padding[d].0 as isize;
+                                (p >= 0 && (p as usize) < to_extent[d]).then_some(p as usize)
+                            })
+                            .collect();
+                        if let Some(b) = reached {
+                            let (o, i) = if self.transposed { (b, a) } else { (a, b) };
+                            let out = co * per_channel + flat(&o, &spatial_out);
+                            let inp = ci * in_strides[0] + flat(&i, spatial_in);
+                            lists[out].push((inp as u32, w_index as u32));
                         }
                     }
                 }
