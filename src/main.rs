@@ -6,6 +6,7 @@ use balerc_compiler::passes::Part;
 use balerc_compiler::quant::{precision_report, PrecisionConfig};
 use balerc_compiler::sim::{FloatProgram, Simulator};
 use balerc_compiler::{lower, LowerOptions, Lowered};
+use balerc_verilog::Multipliers;
 use balerc_runtime::array::{read_npy, write_npy_f32, write_npy_i64, Array};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -27,6 +28,14 @@ enum Command {
         /// Print the optimized dataflow graph.
         #[arg(long)]
         dump_ir: bool,
+        /// Generate hardware: verilog.
+        #[arg(long, requires = "out")]
+        target: Option<Target>,
+        /// The build directory to write.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        hardware: HardwareArgs,
     },
     /// Run a model bit-exactly (or in floating point) on a batch of inputs.
     Simulate {
@@ -45,6 +54,24 @@ enum Command {
         #[arg(long)]
         float: bool,
     },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Target {
+    Verilog,
+}
+
+#[derive(Args)]
+struct HardwareArgs {
+    /// Name of the top module.
+    #[arg(long, default_value = "balerc_top")]
+    top: String,
+    /// Constant multipliers: shift-add (no DSPs) or dsp.
+    #[arg(long, default_value = "shift-add")]
+    multipliers: Multipliers,
+    /// Target clock period in nanoseconds (for the constraint file).
+    #[arg(long, default_value_t = 5.0)]
+    clock_ns: f64,
 }
 
 #[derive(Args)]
@@ -98,7 +125,7 @@ fn main() {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Lower { model, dump_ir } => {
+        Command::Lower { model, dump_ir, target, out, hardware } => {
             let started = Instant::now();
             let (lowered, calibration) = model.lower()?;
             let elapsed = started.elapsed();
@@ -108,6 +135,24 @@ fn run(cli: Cli) -> Result<()> {
             let data = calibration.as_ref().map(|a| a.data.as_slice());
             print!("{}", precision_report(&lowered.graph, &lowered.model, data)?);
             eprintln!("lowered {} in {:.1} ms", model.model.display(), elapsed.as_secs_f64() * 1e3);
+            if let (Some(Target::Verilog), Some(dir)) = (target, out) {
+                let started = Instant::now();
+                let options = balerc_verilog::Options {
+                    top: hardware.top,
+                    multipliers: hardware.multipliers,
+                    clock_ns: hardware.clock_ns,
+                };
+                let report = balerc_verilog::write_project(&lowered.model, &options, &dir)?;
+                eprintln!(
+                    "wrote {} in {:.1} ms: latency {} cycles, {} adders ({} adder bits), {} register bits",
+                    dir.display(),
+                    started.elapsed().as_secs_f64() * 1e3,
+                    report.latency_cycles,
+                    report.resources.adders,
+                    report.resources.adder_bits,
+                    report.resources.register_bits
+                );
+            }
             Ok(())
         }
         Command::Simulate { model, input, output, raw, float } => {

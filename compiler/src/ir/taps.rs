@@ -4,7 +4,7 @@
 
 use super::Conv;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Taps {
     /// `entries[starts[o]..starts[o + 1]]` feed output element `o`.
     pub starts: Vec<usize>,

@@ -4,7 +4,7 @@ pub mod auto;
 pub mod config;
 mod lower;
 pub mod model;
-mod range;
+pub mod range;
 pub mod report;
 
 pub use config::{Accumulator, LayerPrecision, PrecisionConfig};

@@ -4,9 +4,10 @@
 
 use crate::fixed::FixedType;
 use crate::ir::Taps;
+use serde::{Deserialize, Serialize};
 
 /// A tensor between layers.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Value {
     pub name: String,
     pub shape: Vec<usize>,
@@ -24,14 +25,14 @@ impl Value {
 }
 
 /// Integer codes of one constant tensor and their type.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Codes {
     pub ty: FixedType,
     pub codes: Vec<i64>,
 }
 
 /// The activation applied to a linear layer's accumulator before the final cast.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum FusedActivation {
     None,
     Relu,
@@ -41,7 +42,7 @@ pub enum FusedActivation {
 
 /// Weights and sums shared by dense, conv and transposed-conv layers:
 /// `y = cast_result(act(cast_acc(b) + sum cast_acc(x * w)))`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Linear {
     pub weight: Codes,
     pub bias: Codes,
@@ -52,7 +53,7 @@ pub struct Linear {
     pub activation: FusedActivation,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum LayerOp {
     /// Weights are [out][in].
     Dense { linear: Linear, inputs: usize },
@@ -71,13 +72,13 @@ pub enum LayerOp {
     Reshape,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TableFunction {
     Sigmoid,
     Tanh,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Layer {
     /// The original node name.
     pub name: String,
@@ -87,7 +88,7 @@ pub struct Layer {
     pub output: usize,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QuantizedModel {
     pub name: String,
     pub values: Vec<Value>,

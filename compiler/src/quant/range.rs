@@ -29,6 +29,15 @@ impl Interval {
         Interval { lo: self.lo + other.lo, hi: self.hi + other.hi }
     }
 
+    pub fn sub(self, other: Self) -> Self {
+        Interval { lo: self.lo - other.hi, hi: self.hi - other.lo }
+    }
+
+    /// The interval times 2^shift.
+    pub fn shifted(self, shift: u32) -> Self {
+        Interval { lo: self.lo << shift, hi: self.hi << shift }
+    }
+
     pub fn hull(self, other: Self) -> Self {
         Interval { lo: self.lo.min(other.lo), hi: self.hi.max(other.hi) }
     }

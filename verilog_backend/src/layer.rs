@@ -1,0 +1,239 @@
+//! One layer of the datapath: combinational logic from the previous layer's register
+//! to this layer's output vector.
+
+use crate::cast::{Conversion, Conversions};
+use crate::csd;
+use crate::text::{element, fit, literal, range};
+use crate::tree::{sum, Cost, Term};
+use crate::{Error, Multipliers};
+use balerc_compiler::fixed::FixedType;
+use balerc_compiler::quant::model::{FusedActivation, Layer, LayerOp, Linear, QuantizedModel};
+use balerc_compiler::quant::range::Interval;
+use std::fmt::Write;
+
+/// What a layer's emitter needs from the surrounding design.
+pub struct Context<'a> {
+    pub body: &'a mut String,
+    pub conversions: &'a mut Conversions,
+    pub cost: &'a mut Cost,
+    pub multipliers: Multipliers,
+    /// This layer's prefix for wire names, e.g. `l3`.
+    pub prefix: String,
+    /// The packed input vector and the packed output vector to drive.
+    pub input: String,
+    pub output: String,
+}
+
+/// An input element as a named wire with its type.
+struct Element {
+    name: String,
+    ty: FixedType,
+}
+
+impl Element {
+    fn range(&self) -> Interval {
+        Interval::of_type(self.ty)
+    }
+}
+
+pub fn emit(model: &QuantizedModel, layer: &Layer, cx: &mut Context) -> Result<(), Error> {
+    let input = &model.values[layer.inputs[0]];
+    let output = &model.values[layer.output];
+    let p = cx.prefix.clone();
+    writeln!(cx.body, "    // {} '{}': {} x {} -> {} x {}", layer.op.kind(), layer.name, input.len(), input.ty, output.len(), output.ty).unwrap();
+    let elements: Vec<Element> = (0..input.len())
+        .map(|i| {
+            let name = format!("{p}_x{i}");
+            writeln!(cx.body, "    wire {} {name} = {};", range(input.ty.width), element(&cx.input, i, input.ty.width)).unwrap();
+            Element { name, ty: input.ty }
+        })
+        .collect();
+    let outputs: Vec<String> = match &layer.op {
+        LayerOp::Dense { linear, inputs } => {
+            let rows: Vec<Vec<(usize, i64)>> = (0..linear.bias.codes.len())
+                .map(|j| (0..*inputs).map(|i| (i, linear.weight.codes[j * inputs + i])).collect())
+                .collect();
+            linear_layer(linear, &rows, 1, &elements, output.ty, cx, &layer.name)?
+        }
+        LayerOp::Conv { linear, taps, .. } => {
+            let rows: Vec<Vec<(usize, i64)>> = (0..taps.outputs())
+                .map(|o| taps.of(o).iter().map(|&(i, w)| (i as usize, linear.weight.codes[w as usize])).collect())
+                .collect();
+            linear_layer(linear, &rows, taps.per_channel, &elements, output.ty, cx, &layer.name)?
+        }
+        LayerOp::Affine { scale, shift, accumulator, per_channel } => {
+            let frac = accumulator.frac_bits();
+            let up = (frac - input.ty.frac_bits() - scale.ty.frac_bits()) as u32;
+            let shift_up = (frac - shift.ty.frac_bits()) as u32;
+            let mut outs = Vec::new();
+            for (i, x) in elements.iter().enumerate() {
+                let c = i / per_channel;
+                let mut terms = products(x, scale.codes[c], up, cx, &format!("{p}_o{i}"));
+                terms.push(Term::constant((shift.codes[c] as i128) << shift_up));
+                let s = sum(cx.body, &format!("{p}_o{i}"), terms, cx.cost);
+                outs.push(convert(cx, &s.name, s.width, true, frac, output.ty, &format!("{p}_o{i}"))?);
+            }
+            outs
+        }
+        LayerOp::Relu => elements
+            .iter()
+            .enumerate()
+            .map(|(i, x)| {
+                let w = x.ty.width;
+                let name = format!("{p}_r{i}");
+                let zero = literal(0, w);
+                let rectified = if x.ty.signed { format!("{}[{}] ? {zero} : {}", x.name, w - 1, x.name) } else { x.name.clone() };
+                writeln!(cx.body, "    wire {} {name} = {rectified};", range(w)).unwrap();
+                convert(cx, &name, w, x.ty.signed, x.ty.frac_bits(), output.ty, &format!("{p}_o{i}"))
+            })
+            .collect::<Result<_, _>>()?,
+        LayerOp::LeakyRelu { alpha, alpha_ty } => elements
+            .iter()
+            .enumerate()
+            .map(|(i, x)| {
+                leaky(cx, &x.name, x.ty.width, x.ty.signed, x.range(), x.ty.frac_bits(), *alpha, *alpha_ty, output.ty, &format!("{p}_o{i}"))
+            })
+            .collect::<Result<_, _>>()?,
+        LayerOp::Table { entries, index_shift, function, .. } => {
+            let rom = format!("{p}_rom");
+            let bits = entries.len().trailing_zeros();
+            write_rom(cx.body, &rom, entries, bits, output.ty.width, *function);
+            elements
+                .iter()
+                .enumerate()
+                .map(|(i, x)| {
+                    let index = table_index(cx.body, x, *index_shift, bits, &format!("{p}_i{i}"));
+                    let name = format!("{p}_o{i}_y");
+                    writeln!(cx.body, "    wire {} {name} = {rom}({index});", range(output.ty.width)).unwrap();
+                    name
+                })
+                .collect()
+        }
+        LayerOp::Reshape => elements.iter().map(|x| x.name.clone()).collect(),
+    };
+    let packed: Vec<&str> = outputs.iter().rev().map(String::as_str).collect();
+    writeln!(cx.body, "    assign {} = {{{}}};", cx.output, packed.join(", ")).unwrap();
+    Ok(())
+}
+
+/// The terms of `x * weight` (weight already at the accumulator's scale after `up`).
+fn products(x: &Element, weight: i64, up: u32, cx: &mut Context, prefix: &str) -> Vec<Term> {
+    if weight == 0 {
+        return Vec::new();
+    }
+    match cx.multipliers {
+        Multipliers::ShiftAdd => csd::digits(weight)
+            .into_iter()
+            .map(|(k, negative)| Term::wire(x.name.clone(), x.ty.width, x.ty.signed, x.range(), k + up, negative))
+            .collect(),
+        Multipliers::Dsp => {
+            let product = x.range().scale(weight);
+            let width = product.signed_bits();
+            let name = format!("{prefix}_p{}", x.name);
+            writeln!(cx.body, "    wire {} {name} = {} * {};", range(width), fit(&x.name, x.ty.width, x.ty.signed, 0, width), literal(weight as i128, width)).unwrap();
+            vec![Term::wire(name, width, true, product, up, false)]
+        }
+    }
+}
+
+fn linear_layer(
+    linear: &Linear,
+    rows: &[Vec<(usize, i64)>],
+    per_channel: usize,
+    elements: &[Element],
+    result: FixedType,
+    cx: &mut Context,
+    name: &str,
+) -> Result<Vec<String>, Error> {
+    if !linear.exact {
+        return Err(Error::Unsupported(format!(
+            "layer '{name}' uses the explicit accumulator {}; the Verilog backend sizes every adder exactly, so use accumulator = \"exact\"",
+            linear.accumulator
+        )));
+    }
+    let acc_frac = linear.accumulator.frac_bits();
+    let up = (acc_frac - elements[0].ty.frac_bits() - linear.weight.ty.frac_bits()) as u32;
+    let bias_up = (acc_frac - linear.bias.ty.frac_bits()) as u32;
+    let p = cx.prefix.clone();
+    let mut outs = Vec::with_capacity(rows.len());
+    for (o, row) in rows.iter().enumerate() {
+        let prefix = format!("{p}_o{o}");
+        let mut terms: Vec<Term> = row.iter().flat_map(|&(i, w)| products(&elements[i], w, up, cx, &prefix)).collect();
+        terms.push(Term::constant((linear.bias.codes[o / per_channel] as i128) << bias_up));
+        let s = sum(cx.body, &format!("{prefix}_s"), terms, cx.cost);
+        let y = match linear.activation {
+            FusedActivation::None => convert(cx, &s.name, s.width, true, acc_frac, result, &prefix)?,
+            FusedActivation::Relu => {
+                let name = format!("{prefix}_relu");
+                writeln!(cx.body, "    wire {} {name} = {}[{}] ? {} : {};", range(s.width), s.name, s.width - 1, literal(0, s.width), s.name).unwrap();
+                convert(cx, &name, s.width, true, acc_frac, result, &prefix)?
+            }
+            FusedActivation::LeakyRelu { alpha, ty } => leaky(cx, &s.name, s.width, true, s.range, acc_frac, alpha, ty, result, &prefix)?,
+        };
+        outs.push(y);
+    }
+    Ok(outs)
+}
+
+/// `x >= 0 ? cast(x) : cast(x * alpha)`.
+#[allow(clippy::too_many_arguments)]
+fn leaky(cx: &mut Context, x: &str, width: u32, signed: bool, values: Interval, frac: i32, alpha: i64, alpha_ty: FixedType, result: FixedType, prefix: &str) -> Result<String, Error> {
+    let product = values.scale(alpha);
+    let pw = product.signed_bits();
+    let scaled = format!("{prefix}_leak");
+    writeln!(cx.body, "    wire {} {scaled} = {} * {};", range(pw), fit(x, width, signed, 0, pw), literal(alpha as i128, pw)).unwrap();
+    let positive = convert(cx, x, width, signed, frac, result, &format!("{prefix}_pos"))?;
+    let negative = convert(cx, &scaled, pw, true, frac + alpha_ty.frac_bits(), result, &format!("{prefix}_neg"))?;
+    let name = format!("{prefix}_y");
+    let is_negative = if signed { format!("{x}[{}]", width - 1) } else { "1'b0".into() };
+    writeln!(cx.body, "    wire {} {name} = {is_negative} ? {negative} : {positive};", range(result.width)).unwrap();
+    Ok(name)
+}
+
+/// Instantiates the conversion of `x` to `target`; returns the result wire.
+fn convert(cx: &mut Context, x: &str, width: u32, signed: bool, frac: i32, target: FixedType, prefix: &str) -> Result<String, Error> {
+    let module = cx.conversions.module(Conversion::new(width, signed, frac, target)?, target);
+    let y = format!("{prefix}_c");
+    writeln!(cx.body, "    wire {} {y};\n    {module} {prefix}_cast (.x({x}), .y({y}));", range(target.width)).unwrap();
+    Ok(y)
+}
+
+/// The table index floor(x * 2^shift) + N/2, clamped to [0, N-1].
+fn table_index(body: &mut String, x: &Element, shift: i32, bits: u32, prefix: &str) -> String {
+    let w = x.ty.width;
+    let values = x.range();
+    // floor(x * 2^shift): a left shift, or the bits above the dropped ones.
+    let (scaled, scaled_range) = if shift >= 0 {
+        let r = values.shifted(shift as u32);
+        (fit(&x.name, w, x.ty.signed, shift as u32, r.signed_bits()), r)
+    } else {
+        let s = (-shift) as u32;
+        let r = Interval { lo: values.lo >> s, hi: values.hi >> s };
+        let (kept, kept_width, kept_signed) = match (s >= w, x.ty.signed) {
+            (true, true) => (format!("{}[{}]", x.name, w - 1), 1, true),
+            (true, false) => ("1'b0".to_string(), 1, true),
+            (false, signed) => (format!("{}[{}:{}]", x.name, w - 1, s), w - s, signed),
+        };
+        writeln!(body, "    wire {} {prefix}_t = {kept};", range(kept_width)).unwrap();
+        (fit(&format!("{prefix}_t"), kept_width, kept_signed, 0, r.signed_bits()), r)
+    };
+    let scaled_width = scaled_range.signed_bits();
+    let half = 1i128 << (bits - 1);
+    let tw = scaled_range.add(Interval { lo: half, hi: half }).signed_bits().max(bits + 1);
+    let value = format!("{prefix}_v");
+    writeln!(body, "    wire {} {prefix}_s = {scaled};", range(scaled_width)).unwrap();
+    writeln!(body, "    wire {} {value} = {} + {};", range(tw), fit(&format!("{prefix}_s"), scaled_width, true, 0, tw), literal(half, tw)).unwrap();
+    let last = literal((1i128 << bits) - 1, bits);
+    let too_big = if tw > bits + 1 { format!("|{value}[{}:{}]", tw - 2, bits) } else { "1'b0".into() };
+    writeln!(body, "    wire {} {prefix} = {value}[{}] ? {} : ({too_big}) ? {last} : {value}[{}:0];", range(bits), tw - 1, literal(0, bits), bits - 1).unwrap();
+    prefix.to_string()
+}
+
+fn write_rom(body: &mut String, name: &str, entries: &[i64], bits: u32, width: u32, function: balerc_compiler::quant::model::TableFunction) {
+    writeln!(body, "    // {function:?} table: entry k holds f(-R + k * 2R / N) as computed by the compiler").unwrap();
+    writeln!(body, "    function {} {name};\n        input {} index;\n        case (index)", range(width), range(bits)).unwrap();
+    for (k, &e) in entries.iter().enumerate() {
+        writeln!(body, "            {}: {name} = {};", literal(k as i128, bits), literal(e as i128, width)).unwrap();
+    }
+    writeln!(body, "            default: {name} = {};\n        endcase\n    endfunction", literal(0, width)).unwrap();
+}

@@ -1,0 +1,70 @@
+//! balerc's Verilog backend: plain, synthesizable Verilog-2001 for a quantized model,
+//! fully parallel and pipelined at one sample per clock, following the RTL port
+//! contract (clk, rst, in_valid, in_data, out_valid, out_data).
+
+mod cast;
+mod csd;
+mod layer;
+mod project;
+mod text;
+mod top;
+mod tree;
+
+pub use project::{write_project, Report};
+pub use tree::Cost;
+
+use balerc_compiler::quant::QuantizedModel;
+
+/// How constant multiplications are built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Multipliers {
+    /// Canonical-signed-digit shift-add terms summed in one adder tree per output:
+    /// no DSP slices.
+    #[default]
+    ShiftAdd,
+    /// `*` by a constant, which synthesis maps to DSP slices.
+    Dsp,
+}
+
+impl std::str::FromStr for Multipliers {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "shift-add" => Ok(Multipliers::ShiftAdd),
+            "dsp" => Ok(Multipliers::Dsp),
+            _ => Err(format!("unknown multiplier style '{s}' (expected shift-add or dsp)")),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The top module's name.
+    pub top: String,
+    pub multipliers: Multipliers,
+    /// Target clock period, for the constraint file.
+    pub clock_ns: f64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("the Verilog backend cannot build this model: {0}")]
+    Unsupported(String),
+    #[error("cannot write {path}: {source}")]
+    Io { path: std::path::PathBuf, source: std::io::Error },
+}
+
+/// The generated design, in memory.
+pub struct Design {
+    /// (module name, Verilog source), the top first; each goes to `<name>.v`.
+    pub modules: Vec<(String, String)>,
+    pub latency: usize,
+    pub cost: Cost,
+    pub register_bits: u64,
+}
+
+/// Generates the Verilog of a quantized model.
+pub fn generate(model: &QuantizedModel, options: &Options) -> Result<Design, Error> {
+    top::generate(model, options)
+}
