@@ -69,9 +69,13 @@ struct HardwareArgs {
     /// Constant multipliers: shift-add (no DSPs) or dsp.
     #[arg(long, default_value = "shift-add")]
     multipliers: Multipliers,
-    /// Target clock period in nanoseconds (for the constraint file).
+    /// Target clock period in nanoseconds: sets the constraint file and, unless
+    /// --adder-levels-per-stage is given, how deep adder trees are pipelined.
     #[arg(long, default_value_t = 5.0)]
     clock_ns: f64,
+    /// A register stage after every K adder levels inside a layer.
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(1..))]
+    adder_levels_per_stage: Option<u32>,
 }
 
 #[derive(Args)]
@@ -141,6 +145,9 @@ fn run(cli: Cli) -> Result<()> {
                     top: hardware.top,
                     multipliers: hardware.multipliers,
                     clock_ns: hardware.clock_ns,
+                    adder_levels_per_stage: Some(
+                        hardware.adder_levels_per_stage.unwrap_or_else(|| balerc_verilog::adder_levels_for_clock(hardware.clock_ns)),
+                    ),
                 };
                 let report = balerc_verilog::write_project(&lowered.model, &options, &dir)?;
                 eprintln!(

@@ -4,7 +4,7 @@
 use crate::cast::{Conversion, Conversions};
 use crate::csd;
 use crate::text::{element, fit, literal, range};
-use crate::tree::{sum, Cost, Term};
+use crate::tree::{sum, sum_pipelined, Cost, Registers, Stages, Term};
 use crate::{Error, Multipliers};
 use balerc_compiler::fixed::FixedType;
 use balerc_compiler::quant::model::{FusedActivation, Layer, LayerOp, Linear, QuantizedModel};
@@ -17,6 +17,9 @@ pub struct Context<'a> {
     pub conversions: &'a mut Conversions,
     pub cost: &'a mut Cost,
     pub multipliers: Multipliers,
+    pub stages: Stages,
+    /// Pipeline registers inside this layer.
+    pub registers: Registers,
     /// This layer's prefix for wire names, e.g. `l3`.
     pub prefix: String,
     /// The packed input vector and the packed output vector to drive.
@@ -36,7 +39,9 @@ impl Element {
     }
 }
 
-pub fn emit(model: &QuantizedModel, layer: &Layer, cx: &mut Context) -> Result<(), Error> {
+/// Emits the layer; returns how many register stages it has inside (its output
+/// register not counted).
+pub fn emit(model: &QuantizedModel, layer: &Layer, cx: &mut Context) -> Result<u32, Error> {
     let input = &model.values[layer.inputs[0]];
     let output = &model.values[layer.output];
     let p = cx.prefix.clone();
@@ -48,18 +53,23 @@ pub fn emit(model: &QuantizedModel, layer: &Layer, cx: &mut Context) -> Result<(
             Element { name, ty: input.ty }
         })
         .collect();
+    let mut inner_stages = 0;
     let outputs: Vec<String> = match &layer.op {
         LayerOp::Dense { linear, inputs } => {
             let rows: Vec<Vec<(usize, i64)>> = (0..linear.bias.codes.len())
                 .map(|j| (0..*inputs).map(|i| (i, linear.weight.codes[j * inputs + i])).collect())
                 .collect();
-            linear_layer(linear, &rows, 1, &elements, output.ty, cx, &layer.name)?
+            let (outs, stages) = linear_layer(linear, &rows, 1, &elements, output.ty, cx, &layer.name)?;
+            inner_stages = stages;
+            outs
         }
         LayerOp::Conv { linear, taps, .. } => {
             let rows: Vec<Vec<(usize, i64)>> = (0..taps.outputs())
                 .map(|o| taps.of(o).iter().map(|&(i, w)| (i as usize, linear.weight.codes[w as usize])).collect())
                 .collect();
-            linear_layer(linear, &rows, taps.per_channel, &elements, output.ty, cx, &layer.name)?
+            let (outs, stages) = linear_layer(linear, &rows, taps.per_channel, &elements, output.ty, cx, &layer.name)?;
+            inner_stages = stages;
+            outs
         }
         LayerOp::Affine { scale, shift, accumulator, per_channel } => {
             let frac = accumulator.frac_bits();
@@ -113,7 +123,7 @@ pub fn emit(model: &QuantizedModel, layer: &Layer, cx: &mut Context) -> Result<(
     };
     let packed: Vec<&str> = outputs.iter().rev().map(String::as_str).collect();
     writeln!(cx.body, "    assign {} = {{{}}};", cx.output, packed.join(", ")).unwrap();
-    Ok(())
+    Ok(inner_stages)
 }
 
 /// The terms of `x * weight` (weight already at the accumulator's scale after `up`).
@@ -144,7 +154,7 @@ fn linear_layer(
     result: FixedType,
     cx: &mut Context,
     name: &str,
-) -> Result<Vec<String>, Error> {
+) -> Result<(Vec<String>, u32), Error> {
     if !linear.exact {
         return Err(Error::Unsupported(format!(
             "layer '{name}' uses the explicit accumulator {}; the Verilog backend sizes every adder exactly, so use accumulator = \"exact\"",
@@ -160,7 +170,7 @@ fn linear_layer(
         let prefix = format!("{p}_o{o}");
         let mut terms: Vec<Term> = row.iter().flat_map(|&(i, w)| products(&elements[i], w, up, cx, &prefix)).collect();
         terms.push(Term::constant((linear.bias.codes[o / per_channel] as i128) << bias_up));
-        let s = sum(cx.body, &format!("{prefix}_s"), terms, cx.cost);
+        let (s, stages) = sum_pipelined(cx.body, &format!("{prefix}_s"), terms, cx.cost, cx.stages, &mut cx.registers);
         let y = match linear.activation {
             FusedActivation::None => convert(cx, &s.name, s.width, true, acc_frac, result, &prefix)?,
             FusedActivation::Relu => {
@@ -170,9 +180,20 @@ fn linear_layer(
             }
             FusedActivation::LeakyRelu { alpha, ty } => leaky(cx, &s.name, s.width, true, s.range, acc_frac, alpha, ty, result, &prefix)?,
         };
-        outs.push(y);
+        outs.push((y, stages));
     }
-    Ok(outs)
+    // Shallower trees wait for the deepest, so every output leaves in the same cycle.
+    let deepest = outs.iter().map(|&(_, s)| s).max().unwrap_or(0);
+    let aligned = outs
+        .into_iter()
+        .map(|(mut y, stages)| {
+            for _ in stages..deepest {
+                y = cx.registers.delay(cx.body, &y, result.width);
+            }
+            y
+        })
+        .collect();
+    Ok((aligned, deepest))
 }
 
 /// `x >= 0 ? cast(x) : cast(x * alpha)`.

@@ -45,6 +45,15 @@ pub struct Options {
     pub multipliers: Multipliers,
     /// Target clock period, for the constraint file.
     pub clock_ns: f64,
+    /// A register stage after every this many adder levels inside a layer; None puts one
+    /// register at each layer's output only.
+    pub adder_levels_per_stage: Option<u32>,
+}
+
+/// Adder levels that fit one clock period, from a rough UltraScale+ delay model: about
+/// 0.6 ns per carry-chain adder level, 1.5 ns for the rounding, the register and routing.
+pub fn adder_levels_for_clock(clock_ns: f64) -> u32 {
+    (((clock_ns - 1.5) / 0.6).floor() as i64).max(1) as u32
 }
 
 #[derive(Debug, thiserror::Error)]

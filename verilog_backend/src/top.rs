@@ -4,7 +4,7 @@
 use crate::cast::Conversions;
 use crate::layer::{emit, Context};
 use crate::text::range;
-use crate::tree::Cost;
+use crate::tree::{Cost, Registers, Stages};
 use crate::{Design, Error, Options};
 use balerc_compiler::quant::model::LayerOp;
 use balerc_compiler::quant::QuantizedModel;
@@ -33,11 +33,15 @@ pub fn generate(model: &QuantizedModel, options: &Options) -> Result<Design, Err
             conversions: &mut conversions,
             cost: &mut cost,
             multipliers: options.multipliers,
+            stages: Stages { levels: options.adder_levels_per_stage },
+            registers: Registers::default(),
             prefix: prefix.clone(),
             input: source,
             output: output_vector.clone(),
         };
-        emit(model, layer, &mut cx)?;
+        let inner_stages = emit(model, layer, &mut cx)?;
+        register_bits += cx.registers.bits;
+        latency += inner_stages as usize;
         if layer.op == LayerOp::Reshape {
             vectors[layer.output] = Some(output_vector);
         } else {

@@ -53,8 +53,41 @@ pub struct Sum {
     pub range: Interval,
 }
 
-/// Emits wires computing the sum of `terms` into `body`, named `{prefix}_{k}`.
+/// Pipeline registers shared within a layer: a wire delayed by one clock, created once.
+#[derive(Default)]
+pub struct Registers {
+    delayed: std::collections::HashMap<String, String>,
+    pub bits: u64,
+}
+
+impl Registers {
+    /// The name of a register holding `name` (of `width` bits) one clock later.
+    pub fn delay(&mut self, body: &mut String, name: &str, width: u32) -> String {
+        if let Some(existing) = self.delayed.get(name) {
+            return existing.clone();
+        }
+        let register = format!("{name}_r");
+        writeln!(body, "    reg {} {register};\n    always @(posedge clk) {register} <= {name};", range_decl(width)).unwrap();
+        self.bits += width as u64;
+        self.delayed.insert(name.to_string(), register.clone());
+        register
+    }
+}
+
+/// Pipelining of adder trees: a register stage after every `levels` adder levels.
+#[derive(Debug, Clone, Copy)]
+pub struct Stages {
+    pub levels: Option<u32>,
+}
+
+/// Emits wires computing the sum of `terms` into `body`, named `{prefix}_{k}`, with
+/// registers after every `stages.levels` adder levels. Returns the sum and the number of
+/// register stages it passed.
 pub fn sum(body: &mut String, prefix: &str, terms: Vec<Term>, cost: &mut Cost) -> Sum {
+    sum_pipelined(body, prefix, terms, cost, Stages { levels: None }, &mut Registers::default()).0
+}
+
+pub fn sum_pipelined(body: &mut String, prefix: &str, terms: Vec<Term>, cost: &mut Cost, stages: Stages, registers: &mut Registers) -> (Sum, u32) {
     // Constants are added up at compile time.
     let (constants, mut level): (Vec<Term>, Vec<Term>) = terms.into_iter().partition(|t| matches!(t.source, Source::Constant(_)));
     let constant: i128 = constants
@@ -65,6 +98,8 @@ pub fn sum(body: &mut String, prefix: &str, terms: Vec<Term>, cost: &mut Cost) -
         level.push(Term::constant(constant));
     }
     let mut count = 0;
+    let mut depth = 0;
+    let mut passed = 0;
     while level.len() > 1 {
         // Narrow terms meet first, which keeps the adders of the lower levels small.
         level.sort_by_key(|t| t.range.signed_bits());
@@ -82,9 +117,25 @@ pub fn sum(body: &mut String, prefix: &str, terms: Vec<Term>, cost: &mut Cost) -
             }
         }
         level = next;
+        depth += 1;
+        if stages.levels.is_some_and(|k| depth % k == 0) && level.len() > 1 {
+            level = level.into_iter().map(|t| register(body, t, registers)).collect();
+            passed += 1;
+        }
     }
     let root = level.pop().expect("one term remains");
-    finish(body, prefix, root)
+    (finish(body, prefix, root), passed)
+}
+
+/// The term one clock later (constants need no register).
+fn register(body: &mut String, term: Term, registers: &mut Registers) -> Term {
+    match &term.source {
+        Source::Constant(_) => term,
+        Source::Wire { name, width, signed } => {
+            let delayed = registers.delay(body, name, *width);
+            Term { source: Source::Wire { name: delayed, width: *width, signed: *signed }, ..term }
+        }
+    }
 }
 
 /// a + b as a new wire; a term that is negative in both stays negative.
