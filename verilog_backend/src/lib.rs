@@ -2,6 +2,7 @@
 //! fully parallel and pipelined at one sample per clock, following the RTL port
 //! contract (clk, rst, in_valid, in_data, out_valid, out_data).
 
+mod axis;
 mod cast;
 mod csd;
 mod layer;

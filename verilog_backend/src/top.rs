@@ -68,7 +68,8 @@ pub fn generate(model: &QuantizedModel, options: &Options) -> Result<Design, Err
     writeln!(v, "    reg {} valid;\n    always @(posedge clk) valid <= rst ? {latency}'b0 : {valid_shift};\n    assign out_valid = valid[{}];\n", range(latency as u32), latency - 1).unwrap();
     v += &body;
     writeln!(v, "    assign out_data = {result};\n    /* verilator lint_on UNUSED */\nendmodule\n").unwrap();
-    let mut modules = vec![(top.clone(), v)];
+    let ports = crate::axis::Ports { in_bits: n_in, out_bits: n_out, latency };
+    let mut modules = vec![(top.clone(), v), (format!("{top}_axis"), crate::axis::wrapper(top, &ports))];
     modules.extend(conversions.modules());
     Ok(Design { modules, latency, cost, register_bits: register_bits + latency as u64 })
 }
