@@ -2,7 +2,7 @@
 //! to this layer's output vector.
 
 use crate::cast::{Conversion, Conversions};
-use crate::csd;
+use crate::{csd, cse};
 use crate::text::{element, fit, literal, range};
 use crate::tree::{sum, sum_pipelined, Cost, Registers, Stages, Term};
 use crate::{Error, Multipliers};
@@ -165,12 +165,23 @@ fn linear_layer(
     let up = (acc_frac - elements[0].ty.frac_bits() - linear.weight.ty.frac_bits()) as u32;
     let bias_up = (acc_frac - linear.bias.ty.frac_bits()) as u32;
     let p = cx.prefix.clone();
+    let (mut sums, depth) = match cx.multipliers {
+        Multipliers::ShiftAdd => shared_shift_add(rows, elements, up, cx),
+        Multipliers::Dsp => {
+            let sums = rows
+                .iter()
+                .enumerate()
+                .map(|(o, row)| row.iter().flat_map(|&(i, w)| products(&elements[i], w, up, cx, &format!("{p}_o{o}"))).collect())
+                .collect();
+            (sums, 0)
+        }
+    };
     let mut outs = Vec::with_capacity(rows.len());
-    for (o, row) in rows.iter().enumerate() {
+    for (o, terms) in sums.iter_mut().enumerate() {
         let prefix = format!("{p}_o{o}");
-        let mut terms: Vec<Term> = row.iter().flat_map(|&(i, w)| products(&elements[i], w, up, cx, &prefix)).collect();
+        let mut terms = std::mem::take(terms);
         terms.push(Term::constant((linear.bias.codes[o / per_channel] as i128) << bias_up));
-        let (s, stages) = sum_pipelined(cx.body, &format!("{prefix}_s"), terms, cx.cost, cx.stages, &mut cx.registers);
+        let (s, stages) = sum_pipelined(cx.body, &format!("{prefix}_s"), terms, depth, cx.cost, cx.stages, &mut cx.registers);
         let y = match linear.activation {
             FusedActivation::None => convert(cx, &s.name, s.width, true, acc_frac, result, &prefix)?,
             FusedActivation::Relu => {
@@ -194,6 +205,54 @@ fn linear_layer(
         })
         .collect();
     Ok((aligned, deepest))
+}
+
+/// Layers with more term pairs than this skip the search for shared subexpressions,
+/// which keeps lowering fast on very wide layers.
+const SHARING_PAIR_BUDGET: usize = 4_000_000;
+/// Shared subexpressions are at most this many adders deep.
+const SHARING_MAX_DEPTH: u32 = 3;
+
+/// The shift-add terms of every output of a linear layer, with subexpressions that
+/// several outputs share computed once. Returns the sums' terms and the depth of the
+/// shared logic in front of them.
+fn shared_shift_add(rows: &[Vec<(usize, i64)>], elements: &[Element], up: u32, cx: &mut Context) -> (Vec<Vec<Term>>, u32) {
+    let mut signals: Vec<cse::Signal> = elements.iter().map(|x| cse::Signal { range: x.range(), level: 0 }).collect();
+    let mut names: Vec<(String, u32, bool)> = elements.iter().map(|x| (x.name.clone(), x.ty.width, x.ty.signed)).collect();
+    let mut sums: Vec<Vec<cse::Term>> = rows
+        .iter()
+        .map(|row| {
+            row.iter()
+                .flat_map(|&(i, w)| csd::digits(w).into_iter().map(move |(k, negative)| cse::Term { signal: i, shift: k + up, negative }))
+                .collect()
+        })
+        .collect();
+    let pairs: usize = sums.iter().map(|r| r.len() * r.len().saturating_sub(1) / 2).sum();
+    let max_depth = cx.stages.levels.map_or(SHARING_MAX_DEPTH, |k| k.min(SHARING_MAX_DEPTH));
+    let definitions = if pairs <= SHARING_PAIR_BUDGET { cse::eliminate(&mut signals, &mut sums, max_depth) } else { Vec::new() };
+    for d in &definitions {
+        let name = format!("{}_e{}", cx.prefix, d.signal);
+        let width = signals[d.signal].range.signed_bits();
+        let (a, b) = (&names[d.a], &names[d.b]);
+        let op = if d.subtract { "-" } else { "+" };
+        writeln!(cx.body, "    wire {} {name} = {} {op} {};", range(width), fit(&a.0, a.1, a.2, d.a_shift, width), fit(&b.0, b.1, b.2, d.b_shift, width)).unwrap();
+        cx.cost.adders += 1;
+        cx.cost.adder_bits += width as u64;
+        names.push((name, width, true));
+    }
+    let depth = definitions.iter().map(|d| signals[d.signal].level).max().unwrap_or(0);
+    let terms = sums
+        .into_iter()
+        .map(|row| {
+            row.into_iter()
+                .map(|t| {
+                    let (name, width, signed) = &names[t.signal];
+                    Term::wire(name.clone(), *width, *signed, signals[t.signal].range, t.shift, t.negative)
+                })
+                .collect()
+        })
+        .collect();
+    (terms, depth)
 }
 
 /// `x >= 0 ? cast(x) : cast(x * alpha)`.

@@ -5,6 +5,7 @@
 mod axis;
 mod cast;
 mod csd;
+mod cse;
 mod layer;
 mod project;
 mod text;

@@ -84,10 +84,20 @@ pub struct Stages {
 /// registers after every `stages.levels` adder levels. Returns the sum and the number of
 /// register stages it passed.
 pub fn sum(body: &mut String, prefix: &str, terms: Vec<Term>, cost: &mut Cost) -> Sum {
-    sum_pipelined(body, prefix, terms, cost, Stages { levels: None }, &mut Registers::default()).0
+    sum_pipelined(body, prefix, terms, 0, cost, Stages { levels: None }, &mut Registers::default()).0
 }
 
-pub fn sum_pipelined(body: &mut String, prefix: &str, terms: Vec<Term>, cost: &mut Cost, stages: Stages, registers: &mut Registers) -> (Sum, u32) {
+/// As `sum`, where the terms are already `depth` adder levels deep (shared
+/// subexpressions), counting towards the first stage.
+pub fn sum_pipelined(
+    body: &mut String,
+    prefix: &str,
+    terms: Vec<Term>,
+    depth: u32,
+    cost: &mut Cost,
+    stages: Stages,
+    registers: &mut Registers,
+) -> (Sum, u32) {
     // Constants are added up at compile time.
     let (constants, mut level): (Vec<Term>, Vec<Term>) = terms.into_iter().partition(|t| matches!(t.source, Source::Constant(_)));
     let constant: i128 = constants
@@ -98,8 +108,12 @@ pub fn sum_pipelined(body: &mut String, prefix: &str, terms: Vec<Term>, cost: &m
         level.push(Term::constant(constant));
     }
     let mut count = 0;
-    let mut depth = 0;
+    let mut depth = depth;
     let mut passed = 0;
+    if depth > 0 && stages.levels.is_some_and(|k| depth % k == 0) && level.len() > 1 {
+        level = level.into_iter().map(|t| register(body, t, registers)).collect();
+        passed += 1;
+    }
     while level.len() > 1 {
         // Narrow terms meet first, which keeps the adders of the lower levels small.
         level.sort_by_key(|t| t.range.signed_bits());
