@@ -1,11 +1,14 @@
 //! The `balerc` command line: argument parsing only; the work lives in the crates.
 
+mod report;
+
 use anyhow::{bail, Context, Result};
 use balerc_compiler::fixed::FixedType;
 use balerc_compiler::passes::Part;
 use balerc_compiler::quant::{precision_report, PrecisionConfig};
 use balerc_compiler::sim::{FloatProgram, Simulator};
 use balerc_compiler::{lower, LowerOptions, Lowered};
+use balerc_testbench::cosim::{cosim, CosimOptions, Tool};
 use balerc_verilog::Multipliers;
 use balerc_runtime::array::{read_npy, write_npy_f32, write_npy_i64, Array};
 use clap::{Args, Parser, Subcommand};
@@ -53,6 +56,30 @@ enum Command {
         /// Run the optimized graph in floating point instead of fixed point.
         #[arg(long)]
         float: bool,
+    },
+    /// Co-simulate a generated build directory against the bit-exact simulator.
+    Cosim {
+        /// A directory written by `balerc lower --target verilog`.
+        dir: PathBuf,
+        /// Random vectors, after the corner cases and the --input samples.
+        #[arg(long, default_value_t = 1000)]
+        vectors: usize,
+        /// The HDL simulator: verilator or iverilog.
+        #[arg(long, default_value = "verilator")]
+        simulator: Tool,
+        /// Real samples (.npy) to include, quantized as the model's input.
+        #[arg(long)]
+        input: Option<PathBuf>,
+        /// Seed of the random vectors.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Print a build directory's report (and synthesize it with yosys if asked).
+    Report {
+        dir: PathBuf,
+        /// Estimate LUT/FF/CARRY/DSP with yosys (synth_xilinx -family xcup) and record them.
+        #[arg(long)]
+        synthesize: bool,
     },
 }
 
@@ -162,6 +189,8 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Cosim { dir, vectors, simulator, input, seed } => run_cosim(dir, vectors, simulator, input, seed),
+        Command::Report { dir, synthesize } => report::show(&dir, synthesize),
         Command::Simulate { model, input, output, raw, float } => {
             let (lowered, _) = model.lower()?;
             let x = read_npy(&input)?;
@@ -196,6 +225,33 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
     }
+}
+
+fn run_cosim(dir: PathBuf, vectors: usize, tool: Tool, input: Option<PathBuf>, seed: u64) -> Result<()> {
+    let data = input.as_deref().map(read_npy).transpose()?.map(|a| a.data);
+    let outcome = cosim(&dir, &CosimOptions { vectors, tool, data, seed }).map_err(anyhow::Error::msg)?;
+    let tool_name = match tool {
+        Tool::Verilator => "verilator",
+        Tool::Iverilog => "iverilog",
+    };
+    if outcome.mismatches.is_empty() {
+        println!(
+            "{}: {} vectors, every output code equals the simulator's ({tool_name}: build {:.1} s, run {:.2} s)",
+            dir.display(),
+            outcome.vectors,
+            outcome.build_seconds,
+            outcome.run_seconds
+        );
+        return Ok(());
+    }
+    for m in outcome.mismatches.iter().take(10) {
+        println!("vector {} element {}: hardware {} simulator {}", m.vector, m.element, m.hardware, m.simulator);
+    }
+    bail!("{} of {} vectors disagree with the simulator ({} output codes differ)", {
+        let mut v: Vec<usize> = outcome.mismatches.iter().map(|m| m.vector).collect();
+        v.dedup();
+        v.len()
+    }, outcome.vectors, outcome.mismatches.len())
 }
 
 /// The number of samples in an array whose trailing dimensions hold one sample each.

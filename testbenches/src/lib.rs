@@ -3,7 +3,10 @@
 //! except under CI, where `require` turns it into a failure.
 
 pub mod ap_types;
+pub mod cosim;
 pub mod gxx;
+pub mod rtl;
+pub mod vectors;
 
 /// Why a tool-driven check cannot run here.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,0 +1,127 @@
+//! Co-simulation of a build directory: the generated RTL and the Rust simulator run on
+//! the same vectors, and every output code must agree.
+
+use crate::rtl::{run_iverilog, RtlDesign, VerilatorBench};
+use crate::vectors::input_vectors;
+use balerc_compiler::quant::QuantizedModel;
+use balerc_compiler::sim::Simulator;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Tool {
+    #[default]
+    Verilator,
+    Iverilog,
+}
+
+impl std::str::FromStr for Tool {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "verilator" => Ok(Tool::Verilator),
+            "iverilog" => Ok(Tool::Iverilog),
+            _ => Err(format!("unknown simulator '{s}' (expected verilator or iverilog)")),
+        }
+    }
+}
+
+pub struct CosimOptions {
+    pub vectors: usize,
+    pub tool: Tool,
+    /// Real samples (floats, one after another) to include, quantized like the input.
+    pub data: Option<Vec<f64>>,
+    pub seed: u64,
+}
+
+#[derive(Debug)]
+pub struct Mismatch {
+    pub vector: usize,
+    pub element: usize,
+    pub hardware: i64,
+    pub simulator: i64,
+}
+
+#[derive(Debug)]
+pub struct CosimOutcome {
+    pub vectors: usize,
+    pub mismatches: Vec<Mismatch>,
+    pub build_seconds: f64,
+    pub run_seconds: f64,
+}
+
+/// The parts of `report.json` co-simulation needs.
+#[derive(Deserialize)]
+struct Report {
+    top: String,
+    latency_cycles: usize,
+}
+
+fn read(path: &Path) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
+/// Loads the design and the quantized model a build directory holds.
+pub fn load_build(dir: &Path) -> Result<(RtlDesign, QuantizedModel), String> {
+    let report: Report = serde_json::from_str(&read(&dir.join("report.json"))?)
+        .map_err(|e| format!("{}: {e}", dir.join("report.json").display()))?;
+    let model: QuantizedModel = serde_json::from_str(&read(&dir.join("quantized.json"))?)
+        .map_err(|e| format!("{}: {e}", dir.join("quantized.json").display()))?;
+    let rtl = dir.join("rtl");
+    let mut sources: Vec<PathBuf> = std::fs::read_dir(&rtl)
+        .map_err(|e| format!("cannot list {}: {e}", rtl.display()))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "v"))
+        .collect();
+    sources.sort();
+    let (input, output) = (model.input(), model.output());
+    let design = RtlDesign {
+        sources,
+        top: report.top,
+        inputs: input.len(),
+        input_width: input.ty.width,
+        input_signed: input.ty.signed,
+        outputs: output.len(),
+        output_width: output.ty.width,
+        output_signed: output.ty.signed,
+        latency: report.latency_cycles,
+    };
+    Ok((design, model))
+}
+
+pub fn cosim(dir: &Path, options: &CosimOptions) -> Result<CosimOutcome, String> {
+    let (design, model) = load_build(dir)?;
+    let simulator = Simulator::new(&model);
+    let data: Vec<Vec<i64>> = match &options.data {
+        Some(samples) => {
+            let codes = simulator.quantize_input(samples).map_err(|e| e.to_string())?;
+            codes.chunks(simulator.input_len()).map(<[i64]>::to_vec).collect()
+        }
+        None => Vec::new(),
+    };
+    let vectors = input_vectors(model.input().ty, model.input().len(), options.vectors, &data, options.seed);
+    let expected = simulator.run(&vectors.concat());
+    let work = dir.join("cosim");
+    std::fs::create_dir_all(&work).map_err(|e| format!("cannot create {}: {e}", work.display()))?;
+    let started = Instant::now();
+    let (hardware, build_seconds) = match options.tool {
+        Tool::Verilator => {
+            let bench = VerilatorBench::build(&design, &work)?;
+            let built = started.elapsed().as_secs_f64();
+            (bench.run(&vectors)?, built)
+        }
+        Tool::Iverilog => (run_iverilog(&design, &work, &vectors)?, 0.0),
+    };
+    let run_seconds = started.elapsed().as_secs_f64() - build_seconds;
+    let n_out = simulator.output_len();
+    let mut mismatches = Vec::new();
+    for (v, got) in hardware.iter().enumerate() {
+        for (element, (&h, &s)) in got.iter().zip(&expected[v * n_out..(v + 1) * n_out]).enumerate() {
+            if h != s {
+                mismatches.push(Mismatch { vector: v, element, hardware: h, simulator: s });
+            }
+        }
+    }
+    Ok(CosimOutcome { vectors: vectors.len(), mismatches, build_seconds, run_seconds })
+}
