@@ -1,0 +1,164 @@
+//! The Verilog backend against the bit-exact simulator: PyTorch-exported models and
+//! random networks, at several precisions, rounding and overflow modes, multiplier
+//! styles and pipeline depths. Every output code must match.
+
+use balerc_compiler::fixed::{FixedType, Overflow, Quantization};
+use balerc_compiler::ir::{Activation, Dense, Graph, Op, Tensor};
+use balerc_compiler::passes::{run_pipeline, standard_pipeline, Part};
+use balerc_compiler::quant::{quantize, PrecisionConfig, QuantizedModel};
+use balerc_compiler::{lower, LowerOptions};
+use balerc_testbench::cosim::{cosim, load_build, CosimOptions, Tool};
+use balerc_testbench::rtl::{iverilog_available, lint, synthesize, verilator_available, yosys_available};
+use balerc_testbench::require;
+use balerc_verilog::{write_project, Multipliers, Options};
+use ndarray::ArrayD;
+use ndarray_npy::ReadNpyExt;
+use proptest::prelude::*;
+use std::path::{Path, PathBuf};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../compiler/tests/fixtures").join(name)
+}
+
+fn samples(name: &str) -> Vec<f64> {
+    let bytes = std::fs::read(fixture(&format!("{name}.input.npy"))).unwrap();
+    ArrayD::<f32>::read_npy(&bytes[..]).unwrap().iter().map(|&v| v as f64).collect()
+}
+
+fn options(multipliers: Multipliers, levels: u32) -> Options {
+    Options { top: "dut".into(), multipliers, clock_ns: 5.0, adder_levels_per_stage: Some(levels) }
+}
+
+/// Lowers a fixture with calibrated integer bits and writes its Verilog build.
+fn build(name: &str, precision: &str, multipliers: Multipliers, levels: u32, dir: &Path) -> Vec<f64> {
+    let data = samples(name);
+    let lowered = lower(
+        &fixture(&format!("{name}.onnx")),
+        &LowerOptions {
+            part: Part::Full,
+            precision: PrecisionConfig::uniform(precision.parse().unwrap()),
+            calibration: Some(data.clone()),
+        },
+    )
+    .unwrap();
+    write_project(&lowered.model, &options(multipliers, levels), dir).unwrap();
+    data
+}
+
+fn assert_bit_exact(dir: &Path, tool: Tool, vectors: usize, data: Option<Vec<f64>>, what: &str) {
+    let outcome = cosim(dir, &CosimOptions { vectors, tool, data, seed: 7 }).unwrap_or_else(|e| panic!("{what}: {e}"));
+    assert!(outcome.mismatches.is_empty(), "{what}: {} mismatches, first {:?}", outcome.mismatches.len(), &outcome.mismatches[..1]);
+    assert!(outcome.vectors >= vectors, "{what}");
+}
+
+#[test]
+fn exported_dense_models_match_in_verilator_and_lint_clean() {
+    let Some(()) = require(verilator_available()) else { return };
+    let cases = [
+        ("fpga_encoder_ts13", "ap_fixed<16,6>", Multipliers::ShiftAdd, 5),
+        ("sigmoid_tanh_ts17", "ap_fixed<12,4,AP_RND_CONV,AP_SAT>", Multipliers::Dsp, 3),
+        ("bn_dropout_dynamo21", "ap_fixed<10,3,AP_RND,AP_SAT_SYM>", Multipliers::ShiftAdd, 2),
+        ("fpga_ae_ts17", "ap_fixed<14,5,AP_TRN_ZERO,AP_SAT_ZERO>", Multipliers::ShiftAdd, 100),
+    ];
+    for (name, precision, multipliers, levels) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let data = build(name, precision, multipliers, levels, dir.path());
+        let (design, _) = load_build(dir.path()).unwrap();
+        lint(&design).unwrap_or_else(|warnings| panic!("{name}: lint warnings\n{warnings}"));
+        assert_bit_exact(dir.path(), Tool::Verilator, 300, Some(data), name);
+    }
+}
+
+#[test]
+fn convolutions_match_in_icarus() {
+    let Some(()) = require(iverilog_available()) else { return };
+    for (name, precision, multipliers) in [
+        ("conv1d_ts13", "ap_fixed<12,4,AP_RND,AP_SAT>", Multipliers::ShiftAdd),
+        ("convtranspose1d_ts13", "ap_fixed<16,6,AP_RND_INF,AP_WRAP>", Multipliers::Dsp),
+        ("identity_flatten_ts13", "ap_fixed<8,3,AP_RND_MIN_INF,AP_SAT>", Multipliers::ShiftAdd),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let data = build(name, precision, multipliers, 3, dir.path());
+        assert_bit_exact(dir.path(), Tool::Iverilog, 200, Some(data), name);
+    }
+}
+
+#[test]
+fn shift_add_uses_no_dsp_and_dsp_mode_does() {
+    let Some(()) = require(yosys_available()) else { return };
+    let mut dsps = Vec::new();
+    for multipliers in [Multipliers::ShiftAdd, Multipliers::Dsp] {
+        let dir = tempfile::tempdir().unwrap();
+        build("fpga_encoder_ts13", "ap_fixed<16,6>", multipliers, 5, dir.path());
+        let (design, _) = load_build(dir.path()).unwrap();
+        let resources = synthesize(&design, dir.path()).unwrap();
+        assert!(resources.lut > 0 && resources.ff > 0);
+        dsps.push(resources.dsp);
+    }
+    assert_eq!(dsps[0], 0);
+    assert!(dsps[1] > 0);
+}
+
+fn fixed_type() -> impl Strategy<Value = FixedType> {
+    (5u32..=18, -1i32..=7, 0usize..7, 0usize..4).prop_map(|(w, i, q, o)| {
+        let q = [Quantization::Trn, Quantization::TrnZero, Quantization::Rnd, Quantization::RndZero, Quantization::RndMinInf, Quantization::RndInf, Quantization::RndConv][q];
+        let o = [Overflow::Wrap, Overflow::Sat, Overflow::SatZero, Overflow::SatSym][o];
+        FixedType { width: w, int_bits: i, signed: true, quantization: q, overflow: o, saturation_bits: 0 }
+    })
+}
+
+/// A random dense chain with a random activation after each layer.
+fn network() -> impl Strategy<Value = (Vec<usize>, Vec<Option<Activation>>, Vec<f64>)> {
+    let activation = prop_oneof![
+        Just(None),
+        Just(Some(Activation::Relu)),
+        (0.01f64..0.3).prop_map(|alpha| Some(Activation::LeakyRelu { alpha })),
+        Just(Some(Activation::Sigmoid)),
+        Just(Some(Activation::Tanh)),
+    ];
+    (prop::collection::vec(1usize..6, 2..4), prop::collection::vec(activation, 3), prop::collection::vec(-3.0f64..3.0, 200))
+}
+
+fn model(sizes: &[usize], activations: &[Option<Activation>], weights: &[f64], ty: FixedType) -> QuantizedModel {
+    let mut g = Graph::new("random");
+    let mut last = g.add("x", Op::Input { shape: vec![sizes[0]] });
+    let mut w = weights.iter().copied().cycle();
+    for (k, pair) in sizes.windows(2).enumerate() {
+        let (n_in, n_out) = (pair[0], pair[1]);
+        let weight = Tensor::new(vec![n_out, n_in], (&mut w).take(n_in * n_out).collect());
+        let bias = (&mut w).take(n_out).collect();
+        let id = g.add(format!("dense{k}"), Op::Dense(Dense { weight, bias, activation: None }));
+        g.connect(last, id, 0);
+        last = id;
+        if let Some(a) = activations[k] {
+            let id = g.add(format!("act{k}"), Op::Activation(a));
+            g.connect(last, id, 0);
+            last = id;
+        }
+    }
+    let out = g.add("y", Op::Output);
+    g.connect(last, out, 0);
+    run_pipeline(&mut g, &standard_pipeline(Part::Full)).unwrap();
+    let mut config = PrecisionConfig::uniform(ty);
+    config.table_size = 64;
+    quantize(&g, &config).unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 8, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_networks_match_in_icarus(
+        (sizes, activations, weights) in network(),
+        ty in fixed_type(),
+        dsp in any::<bool>(),
+        levels in 1u32..4,
+    ) {
+        let Some(()) = require(iverilog_available()) else { return Ok(()) };
+        let quantized = model(&sizes, &activations, &weights, ty);
+        let dir = tempfile::tempdir().unwrap();
+        let multipliers = if dsp { Multipliers::Dsp } else { Multipliers::ShiftAdd };
+        write_project(&quantized, &options(multipliers, levels), dir.path()).unwrap();
+        assert_bit_exact(dir.path(), Tool::Iverilog, 100, None, &format!("{sizes:?} {activations:?} {ty}"));
+    }
+}
