@@ -266,7 +266,7 @@ fn extend(raw: u64, width: u32, signed: bool) -> i64 {
 
 /// The elements packed at `[i*width +: width]`, as hex digits, most significant first,
 /// `ceil(n*width/4)` of them (what `$readmemh` and `%h` use).
-fn pack_hex(codes: &[i64], width: u32) -> String {
+pub fn pack_hex(codes: &[i64], width: u32) -> String {
     let bits = codes.len() * width as usize;
     let mut words = vec![0u64; bits.div_ceil(64)];
     for (i, &c) in codes.iter().enumerate() {
@@ -282,7 +282,7 @@ fn pack_hex(codes: &[i64], width: u32) -> String {
 }
 
 /// The inverse of [`pack_hex`]; `x`/`z` digits are an error naming them.
-fn unpack_hex(hex: &str, n: usize, width: u32, signed: bool) -> Result<Vec<i64>, String> {
+pub fn unpack_hex(hex: &str, n: usize, width: u32, signed: bool) -> Result<Vec<i64>, String> {
     let bits = n * width as usize;
     let digits = bits.div_ceil(4);
     if hex.len() != digits {
