@@ -21,3 +21,11 @@ balerc simulate "$model" --precision 'ap_fixed<16,6,AP_RND_CONV,AP_SAT>' --calib
 balerc simulate "$model" --precision 'ap_fixed<16,6,AP_RND_CONV,AP_SAT>' --calibration "$data" \
     --input "$data" --output examples/output/reconstructed_codes.npy --raw
 balerc simulate "$model" --float --input "$data" --output examples/output/reconstructed_float.npy
+
+echo "== the encoder as Verilog (shift-add, pipelined for a 5 ns clock), checked bit for bit"
+balerc lower "$model" --part encoder --precision 'ap_fixed<16,6>' --target verilog --out examples/output/encoder_rtl
+if command -v verilator >/dev/null; then
+    balerc cosim examples/output/encoder_rtl --vectors 1000 --input "$data"
+else
+    echo "(install verilator to co-simulate: balerc cosim examples/output/encoder_rtl)"
+fi
