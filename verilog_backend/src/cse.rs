@@ -6,7 +6,8 @@
 
 use balerc_compiler::quant::range::Interval;
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use rustc_hash::FxHashMap as HashMap;
+use std::collections::BinaryHeap;
 
 /// A value the sums can read: an input element or a shared subexpression.
 #[derive(Debug, Clone)]
@@ -56,7 +57,10 @@ impl Counts {
         let count = self.counts.entry(key).or_insert(0);
         if up {
             *count += 1;
-            self.heap.push((*count, Reverse(key)));
+            // Only pairs seen twice or more can be shared.
+            if *count >= 2 {
+                self.heap.push((*count, Reverse(key)));
+            }
         } else {
             *count -= 1;
         }
@@ -78,7 +82,7 @@ impl Counts {
 /// `max_level` adders deep are not combined further, which bounds the logic depth.
 pub fn eliminate(signals: &mut Vec<Signal>, rows: &mut [Vec<Term>], max_level: u32) -> Vec<Definition> {
     let eligible = |signals: &Vec<Signal>, t: &Term| signals[t.signal].level < max_level;
-    let mut counts = Counts { counts: HashMap::new(), heap: BinaryHeap::new() };
+    let mut counts = Counts { counts: HashMap::default(), heap: BinaryHeap::new() };
     for row in rows.iter() {
         for (i, t) in row.iter().enumerate() {
             for u in &row[i + 1..] {
@@ -87,6 +91,15 @@ pub fn eliminate(signals: &mut Vec<Signal>, rows: &mut [Vec<Term>], max_level: u
                         counts.change(k, true);
                     }
                 }
+            }
+        }
+    }
+    // The rows each signal appears in (entries may go stale; replace_pairs checks).
+    let mut rows_of: Vec<Vec<usize>> = vec![Vec::new(); signals.len()];
+    for (r, row) in rows.iter().enumerate() {
+        for t in row {
+            if rows_of[t.signal].last() != Some(&r) {
+                rows_of[t.signal].push(r);
             }
         }
     }
@@ -99,19 +112,24 @@ pub fn eliminate(signals: &mut Vec<Signal>, rows: &mut [Vec<Term>], max_level: u
         let level = signals[a].level.max(signals[b].level) + 1;
         signals.push(Signal { range, level });
         definitions.push(Definition { signal, a, a_shift, b, b_shift, subtract: !same });
-        for row in rows.iter_mut() {
-            replace_pairs(row, (a, b, d, same), signal, signals, max_level, &mut counts);
+        let candidates = if rows_of[a].len() <= rows_of[b].len() { rows_of[a].clone() } else { rows_of[b].clone() };
+        let mut holders = Vec::new();
+        for r in candidates {
+            if replace_pairs(&mut rows[r], (a, b, d, same), signal, signals, max_level, &mut counts) {
+                holders.push(r);
+            }
         }
+        holders.dedup();
+        rows_of.push(holders);
     }
     definitions
 }
 
-/// Replaces every non-overlapping occurrence of the pair `key` in one row by `signal`.
-fn replace_pairs(row: &mut Vec<Term>, key: Key, signal: usize, signals: &[Signal], max_level: u32, counts: &mut Counts) {
+/// Replaces every non-overlapping occurrence of the pair `key` in one row by `signal`;
+/// returns whether there was any.
+fn replace_pairs(row: &mut Vec<Term>, key: Key, signal: usize, signals: &[Signal], max_level: u32, counts: &mut Counts) -> bool {
     let (a, b, d, same) = key;
-    if !row.iter().any(|t| t.signal == a) || !row.iter().any(|t| t.signal == b) {
-        return;
-    }
+    let mut replaced = false;
     let eligible = |t: &Term| signals[t.signal].level < max_level;
     loop {
         // The key orders its pair so that the partner of `t` (signal a) is signal b at
@@ -123,7 +141,8 @@ fn replace_pairs(row: &mut Vec<Term>, key: Key, signal: usize, signals: &[Signal
                 .filter(|&j| j != i)
                 .map(|j| (i, j))
         });
-        let Some((i, j)) = found else { return };
+        let Some((i, j)) = found else { return replaced };
+        replaced = true;
         let (t, u) = (row[i], row[j]);
         for index in [i.max(j), i.min(j)] {
             row.swap_remove(index);
