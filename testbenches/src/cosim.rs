@@ -14,6 +14,8 @@ pub enum Tool {
     #[default]
     Verilator,
     Iverilog,
+    /// g++ C simulation of an HLS build.
+    Gxx,
 }
 
 impl std::str::FromStr for Tool {
@@ -22,7 +24,8 @@ impl std::str::FromStr for Tool {
         match s {
             "verilator" => Ok(Tool::Verilator),
             "iverilog" => Ok(Tool::Iverilog),
-            _ => Err(format!("unknown simulator '{s}' (expected verilator or iverilog)")),
+            "gxx" | "g++" => Ok(Tool::Gxx),
+            _ => Err(format!("unknown simulator '{s}' (expected verilator, iverilog or gxx)")),
         }
     }
 }
@@ -46,7 +49,10 @@ pub struct Mismatch {
 #[derive(Debug)]
 pub struct CosimOutcome {
     pub vectors: usize,
+    /// The mismatches found (for C simulation, the first ones its test bench printed).
     pub mismatches: Vec<Mismatch>,
+    /// All output codes that differ.
+    pub differing_codes: usize,
     pub build_seconds: f64,
     pub run_seconds: f64,
 }
@@ -66,8 +72,7 @@ fn read(path: &Path) -> Result<String, String> {
 pub fn load_build(dir: &Path) -> Result<(RtlDesign, QuantizedModel), String> {
     let report: Report = serde_json::from_str(&read(&dir.join("report.json"))?)
         .map_err(|e| format!("{}: {e}", dir.join("report.json").display()))?;
-    let model: QuantizedModel = serde_json::from_str(&read(&dir.join("quantized.json"))?)
-        .map_err(|e| format!("{}: {e}", dir.join("quantized.json").display()))?;
+    let model = read_model(dir)?;
     let rtl = dir.join("rtl");
     let mut sources: Vec<PathBuf> = std::fs::read_dir(&rtl)
         .map_err(|e| format!("cannot list {}: {e}", rtl.display()))?
@@ -90,9 +95,13 @@ pub fn load_build(dir: &Path) -> Result<(RtlDesign, QuantizedModel), String> {
     Ok((design, model))
 }
 
-pub fn cosim(dir: &Path, options: &CosimOptions) -> Result<CosimOutcome, String> {
-    let (design, model) = load_build(dir)?;
-    let simulator = Simulator::new(&model);
+fn read_model(dir: &Path) -> Result<QuantizedModel, String> {
+    serde_json::from_str(&read(&dir.join("quantized.json"))?).map_err(|e| format!("{}: {e}", dir.join("quantized.json").display()))
+}
+
+/// The vectors of a run: corners, the given data as codes, random codes.
+fn vectors(model: &QuantizedModel, options: &CosimOptions) -> Result<Vec<Vec<i64>>, String> {
+    let simulator = Simulator::new(model);
     let data: Vec<Vec<i64>> = match &options.data {
         Some(samples) => {
             let codes = simulator.quantize_input(samples).map_err(|e| e.to_string())?;
@@ -100,7 +109,33 @@ pub fn cosim(dir: &Path, options: &CosimOptions) -> Result<CosimOutcome, String>
         }
         None => Vec::new(),
     };
-    let vectors = input_vectors(model.input().ty, model.input().len(), options.vectors, &data, options.seed);
+    Ok(input_vectors(model.input().ty, model.input().len(), options.vectors, &data, options.seed))
+}
+
+/// C simulation of an HLS build with g++: the test data is rewritten from the vectors
+/// and the generated test bench compares the codes.
+fn cosim_hls(dir: &Path, options: &CosimOptions) -> Result<CosimOutcome, String> {
+    let model = read_model(dir)?;
+    let vectors = vectors(&model, options)?;
+    balerc_hls::write_test_data(&model, &vectors, dir).map_err(|e| e.to_string())?;
+    let include = crate::ap_types::include_dir().map_err(|e| e.to_string())?;
+    let outcome = crate::hls::csim(dir, &include)?;
+    Ok(CosimOutcome {
+        vectors: outcome.vectors,
+        mismatches: outcome.mismatches,
+        differing_codes: outcome.mismatch_count,
+        build_seconds: outcome.compile_seconds,
+        run_seconds: outcome.run_seconds,
+    })
+}
+
+pub fn cosim(dir: &Path, options: &CosimOptions) -> Result<CosimOutcome, String> {
+    if options.tool == Tool::Gxx {
+        return cosim_hls(dir, options);
+    }
+    let (design, model) = load_build(dir)?;
+    let simulator = Simulator::new(&model);
+    let vectors = vectors(&model, options)?;
     let expected = simulator.run(&vectors.concat());
     let work = dir.join("cosim");
     std::fs::create_dir_all(&work).map_err(|e| format!("cannot create {}: {e}", work.display()))?;
@@ -112,6 +147,7 @@ pub fn cosim(dir: &Path, options: &CosimOptions) -> Result<CosimOutcome, String>
             (bench.run(&vectors)?, built)
         }
         Tool::Iverilog => (run_iverilog(&design, &work, &vectors)?, 0.0),
+        Tool::Gxx => unreachable!("handled above"),
     };
     let run_seconds = started.elapsed().as_secs_f64() - build_seconds;
     let n_out = simulator.output_len();
@@ -123,5 +159,5 @@ pub fn cosim(dir: &Path, options: &CosimOptions) -> Result<CosimOutcome, String>
             }
         }
     }
-    Ok(CosimOutcome { vectors: vectors.len(), mismatches, build_seconds, run_seconds })
+    Ok(CosimOutcome { vectors: vectors.len(), differing_codes: mismatches.len(), mismatches, build_seconds, run_seconds })
 }

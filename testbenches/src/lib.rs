@@ -5,6 +5,7 @@
 pub mod ap_types;
 pub mod cosim;
 pub mod gxx;
+pub mod hls;
 pub mod rtl;
 pub mod vectors;
 

@@ -1,0 +1,66 @@
+//! balerc's HLS backend: a Vivado/Vitis HLS C++ project for a quantized model.
+//!
+//! The project prints what the quantized IR says, nothing more: every tensor's
+//! `ap_fixed` type as [`FixedType`](balerc_compiler::fixed::FixedType) spells it, every
+//! weight, bias, alpha and table entry as its exact integer code (turned into the fixed
+//! type by bit reinterpretation), and one compact kernel call per layer. The generated
+//! test bench compares the C++ against codes from the bit-exact simulator.
+//!
+//! Layout of a build directory:
+//! ```text
+//! firmware/defines.h         input_t, result_t, one typedef per tensor/weight/bias/accumulator
+//! firmware/parameters.h      weights, biases, tables, conv tap tables as integer arrays
+//! firmware/balerc_layers.h   the kernels (dense, conv, affine, activations, table, copy)
+//! firmware/<top>.h / .cpp    void <top>(input_t x[N_IN], result_t y[N_OUT])
+//! <top>_test.cpp             reads tb_data/inputs.txt, compares with tb_data/expected.txt
+//! tb_data/                   input codes and the simulator's output codes, one vector a line
+//! build_prj.tcl              vitis_hls / vivado_hls: csim, csynth, cosim, export
+//! report.json, quantized.json, README.md
+//! ```
+//! The files are built with plain Rust string formatting (no template engine); the
+//! kernel header is a static file included at compile time.
+
+mod cpp;
+mod project;
+
+pub use project::{default_vectors, write_project, write_test_data, Port, Report, Resources};
+
+use balerc_compiler::quant::QuantizedModel;
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The top function's name (a C identifier).
+    pub top: String,
+    /// The FPGA part for `set_part`.
+    pub part: String,
+    /// Target clock period for `create_clock`.
+    pub clock_ns: f64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { top: "balerc_top".into(), part: "xcvu9p-flga2104-2L-e".into(), clock_ns: 5.0 }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("the HLS backend cannot build this model: {0}")]
+    Unsupported(String),
+    #[error("cannot write {path}: {source}")]
+    Io { path: std::path::PathBuf, source: std::io::Error },
+}
+
+/// The generated C++ project, in memory: (path relative to the build directory, text).
+pub struct Project {
+    pub files: Vec<(String, String)>,
+}
+
+/// Generates the firmware, the test bench and the Tcl script of a quantized model
+/// (everything but the test data and the reports).
+pub fn generate(model: &QuantizedModel, options: &Options) -> Result<Project, Error> {
+    cpp::generate(model, options)
+}
+
+#[cfg(test)]
+mod tests;

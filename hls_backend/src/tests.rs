@@ -1,0 +1,150 @@
+//! Generation checks that need no compiler; tests/hls_csim.rs in the testbenches crate
+//! compiles the output with g++ and compares it with the simulator.
+
+use super::*;
+use balerc_compiler::fixed::FixedType;
+use balerc_compiler::ir::Taps;
+use balerc_compiler::quant::model::{Codes, FusedActivation, Layer, LayerOp, Linear, TableFunction, Value};
+
+fn ty(s: &str) -> FixedType {
+    s.parse().unwrap()
+}
+
+/// x[2] -> dense+leaky relu -> conv (2 taps per output) -> sigmoid table.
+fn model() -> QuantizedModel {
+    let value = |name: &str, n: usize, t: &str| Value { name: name.into(), shape: vec![n], ty: ty(t) };
+    QuantizedModel {
+        name: "tiny".into(),
+        values: vec![
+            value("x", 2, "ap_fixed<8,3,AP_RND_CONV,AP_SAT>"),
+            value("d", 3, "ap_fixed<10,4>"),
+            value("c", 2, "ap_fixed<10,4>"),
+            value("y", 2, "ap_ufixed<8,0,AP_RND,AP_SAT>"),
+        ],
+        layers: vec![
+            Layer {
+                name: "/enc/Gemm".into(),
+                op: LayerOp::Dense {
+                    linear: Linear {
+                        weight: Codes { ty: ty("ap_fixed<6,1>"), codes: vec![1, -2, 3, -4, 5, i64::from(-32)] },
+                        bias: Codes { ty: ty("ap_fixed<6,2>"), codes: vec![7, -8, 0] },
+                        accumulator: ty("ap_fixed<16,5>"),
+                        exact: true,
+                        activation: FusedActivation::LeakyRelu { alpha: 1311, ty: ty("ap_fixed<18,1>") },
+                    },
+                    inputs: 2,
+                },
+                inputs: vec![0],
+                output: 1,
+            },
+            Layer {
+                name: "/enc/Conv".into(),
+                op: LayerOp::Conv {
+                    linear: Linear {
+                        weight: Codes { ty: ty("ap_fixed<6,1>"), codes: vec![3, -3] },
+                        bias: Codes { ty: ty("ap_fixed<6,2>"), codes: vec![1] },
+                        accumulator: ty("ap_fixed<20,7>"),
+                        exact: true,
+                        activation: FusedActivation::None,
+                    },
+                    taps: Taps { starts: vec![0, 2, 3], entries: vec![(0, 0), (1, 1), (2, 0)], per_channel: 2 },
+                    transposed: false,
+                },
+                inputs: vec![1],
+                output: 2,
+            },
+            Layer {
+                name: "/dec/Sigmoid".into(),
+                op: LayerOp::Table { function: TableFunction::Sigmoid, entries: vec![0, 10, 128, 250], range_log2: 3, index_shift: -7 },
+                inputs: vec![2],
+                output: 3,
+            },
+        ],
+        input: 0,
+        output: 3,
+    }
+}
+
+fn file<'p>(project: &'p Project, path: &str) -> &'p str {
+    &project.files.iter().find(|(p, _)| p == path).unwrap_or_else(|| panic!("no {path}")).1
+}
+
+#[test]
+fn types_are_spelled_as_fixed_type_prints_them() {
+    let project = generate(&model(), &Options { top: "tiny".into(), ..Options::default() }).unwrap();
+    let defines = file(&project, "firmware/defines.h");
+    for line in [
+        "typedef ap_fixed<8,3,AP_RND_CONV,AP_SAT> input_t;",
+        "typedef ap_ufixed<8,0,AP_RND,AP_SAT> result_t;",
+        "typedef ap_fixed<10,4> layer0_t;",
+        "typedef ap_fixed<6,1> layer0_weight_t;",
+        "typedef ap_fixed<16,5> layer0_accum_t;",
+        "typedef ap_fixed<18,1> layer0_alpha_t;",
+        "#define N_IN 2",
+        "#define N_OUT 2",
+    ] {
+        assert!(defines.contains(line), "{line} missing from\n{defines}");
+    }
+}
+
+#[test]
+fn constants_are_integer_codes_and_taps_are_padded_tables() {
+    let project = generate(&model(), &Options { top: "tiny".into(), ..Options::default() }).unwrap();
+    let parameters = file(&project, "firmware/parameters.h");
+    let decimal = parameters.as_bytes().windows(2).any(|w| w[0] == b'.' && w[1].is_ascii_digit());
+    assert!(!decimal, "a decimal literal in\n{parameters}");
+    assert!(parameters.contains("static const long long layer0_w[6] = {\n    1, -2, 3, -4, 5, -32,\n};"), "{parameters}");
+    assert!(parameters.contains("static const int layer1_n_taps[2] = {\n    2, 1,\n};"), "{parameters}");
+    assert!(parameters.contains("static const int layer1_tap_in[2][2] = {\n    0, 1, 2, 0,\n};"), "{parameters}");
+    assert!(parameters.contains("static const long long layer2_table[4] = {\n    0, 10, 128, 250,\n};"), "{parameters}");
+    let top = file(&project, "firmware/tiny.cpp");
+    assert!(top.contains("void tiny(input_t x[N_IN], result_t y[N_OUT]) {\n#pragma HLS PIPELINE II=1"), "{top}");
+    assert!(top.contains("#pragma HLS ARRAY_PARTITION variable=layer0_out complete"), "{top}");
+    assert!(top.contains("balerc::act_leaky_relu<layer0_alpha_t, 1311LL>"), "{top}");
+    assert!(top.contains("balerc::table<layer1_t, result_t, 2, 4, -7>(layer1_out, y, layer2_table);"), "{top}");
+    assert!(file(&project, "firmware/tiny.h").contains("void tiny(input_t x[N_IN], result_t y[N_OUT]);"));
+}
+
+#[test]
+fn the_tcl_script_targets_the_part_and_clock() {
+    let options = Options { top: "tiny".into(), part: "xc7z020clg400-1".into(), clock_ns: 3.3 };
+    let tcl = generate(&model(), &options).unwrap().files.into_iter().find(|(p, _)| p == "build_prj.tcl").unwrap().1;
+    for line in ["set_top tiny", "set_part {xc7z020clg400-1}", "create_clock -period 3.3", "add_files -tb tiny_test.cpp", "csim_design", "cosim_design", "export_design -format ip_catalog"] {
+        assert!(tcl.contains(line), "{line} missing from\n{tcl}");
+    }
+}
+
+#[test]
+fn the_build_directory_holds_reports_and_test_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = model();
+    let report = write_project(&model, &Options { top: "tiny".into(), ..Options::default() }, dir.path()).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap()).unwrap();
+    assert_eq!(json["top"], "tiny");
+    assert_eq!(json["target"], "hls");
+    assert_eq!(json["input"]["count"], 2);
+    assert_eq!(json["input"]["type"], "ap_fixed<8,3,AP_RND_CONV,AP_SAT>");
+    assert_eq!(json["output"]["type"], "ap_ufixed<8,0,AP_RND,AP_SAT>");
+    assert_eq!(json["ii"], 1);
+    assert!(json["latency_cycles"].is_null());
+    assert_eq!(report.resources.multiplications, 9);
+    let back: QuantizedModel = serde_json::from_str(&std::fs::read_to_string(dir.path().join("quantized.json")).unwrap()).unwrap();
+    assert_eq!(back, model);
+    let inputs = std::fs::read_to_string(dir.path().join("tb_data/inputs.txt")).unwrap();
+    let expected = std::fs::read_to_string(dir.path().join("tb_data/expected.txt")).unwrap();
+    assert_eq!(inputs.lines().count(), 64);
+    assert_eq!(expected.lines().count(), 64);
+    assert_eq!(inputs.lines().next().unwrap(), "-128 -128");
+    for f in ["firmware/tiny.cpp", "firmware/tiny.h", "firmware/balerc_layers.h", "tiny_test.cpp", "build_prj.tcl", "README.md"] {
+        assert!(dir.path().join(f).is_file(), "{f}");
+    }
+    write_test_data(&model, &[vec![1, 2]], dir.path()).unwrap();
+    assert_eq!(std::fs::read_to_string(dir.path().join("tb_data/inputs.txt")).unwrap(), "1 2\n");
+    assert!(write_test_data(&model, &[vec![1]], dir.path()).is_err());
+}
+
+#[test]
+fn a_top_name_must_be_a_c_identifier() {
+    let err = generate(&model(), &Options { top: "my-top".into(), ..Options::default() }).err().unwrap();
+    assert!(err.to_string().contains("'my-top' is not a C identifier"), "{err}");
+}
