@@ -151,3 +151,35 @@ fn ir_dumps_are_stable() {
         insta::assert_snapshot!(name, graph.to_string());
     }
 }
+
+/// A copy of a fixture with one attribute of its first node of `op_type` changed.
+fn with_attribute(name: &str, op_type: &str, attribute: &str, value: i64) -> tempfile::TempPath {
+    use onnx_ir::{Message, ModelProto};
+    let bytes = std::fs::read(fixture(name)).unwrap();
+    let mut model = ModelProto::parse_from_bytes(&bytes).unwrap();
+    let node = model.graph.as_mut().unwrap().node.iter_mut().find(|n| n.op_type == op_type).unwrap();
+    match node.attribute.iter_mut().find(|a| a.name == attribute) {
+        Some(a) => a.i = value,
+        None => {
+            let mut a = onnx_ir::AttributeProto::new();
+            a.name = attribute.to_string();
+            a.i = value;
+            a.type_ = onnx_ir::AttributeType::INT.into();
+            node.attribute.push(a);
+        }
+    }
+    let file = tempfile::Builder::new().suffix(".onnx").tempfile().unwrap();
+    std::fs::write(file.path(), model.write_to_bytes().unwrap()).unwrap();
+    file.into_temp_path()
+}
+
+#[test]
+fn unsupported_attributes_are_named_with_their_node() {
+    let path = with_attribute("fpga_encoder_ts13.onnx", "Gemm", "transA", 1);
+    let err = load_and_optimize(&path, Part::Full).unwrap_err().to_string();
+    assert!(err.contains("Gemm") && err.contains("'/0/Gemm'") && err.contains("transA"), "{err}");
+
+    let path = with_attribute("conv1d_ts13.onnx", "Conv", "group", 2);
+    let err = load_and_optimize(&path, Part::Full).unwrap_err().to_string();
+    assert!(err.contains("Conv") && err.contains("group"), "{err}");
+}
