@@ -101,6 +101,10 @@ struct HardwareArgs {
     /// --adder-levels-per-stage is given, how deep adder trees are pipelined.
     #[arg(long, default_value_t = 5.0)]
     clock_ns: f64,
+    /// HLS: share each multiplier over R clocks (a new sample every R clocks); R must
+    /// divide every layer's multiplication count, and an illegal R is refused.
+    #[arg(long, value_name = "R", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    reuse_factor: u32,
     /// The FPGA part for the HLS project.
     #[arg(long, default_value = "xcvu9p-flga2104-2L-e")]
     fpga_part: String,
@@ -172,9 +176,17 @@ fn run(cli: Cli) -> Result<()> {
             eprintln!("lowered {} in {:.1} ms", model.model.display(), elapsed.as_secs_f64() * 1e3);
             if let (Some(Target::Hls), Some(dir)) = (target, &out) {
                 let started = Instant::now();
-                let options = balerc_hls::Options { top: hardware.top.clone(), part: hardware.fpga_part.clone(), clock_ns: hardware.clock_ns };
+                let options = balerc_hls::Options {
+                    top: hardware.top.clone(),
+                    part: hardware.fpga_part.clone(),
+                    clock_ns: hardware.clock_ns,
+                    reuse_factor: hardware.reuse_factor,
+                };
                 balerc_hls::write_project(&lowered.model, &options, dir)?;
                 eprintln!("wrote {} in {:.1} ms (HLS project; check it with balerc cosim {} --simulator gxx)", dir.display(), started.elapsed().as_secs_f64() * 1e3, dir.display());
+            }
+            if let (Some(Target::Verilog), true) = (target, hardware.reuse_factor != 1) {
+                bail!("the Verilog backend is fully parallel (one sample per clock); --reuse-factor applies to --target hls");
             }
             if let (Some(Target::Verilog), Some(dir)) = (target, out) {
                 let started = Instant::now();

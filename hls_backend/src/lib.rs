@@ -22,7 +22,9 @@
 
 mod cpp;
 mod project;
+mod reuse;
 
+pub use reuse::legal_reuse_factors;
 pub use project::{default_vectors, write_project, write_test_data, Port, Report, Resources};
 
 use balerc_compiler::quant::QuantizedModel;
@@ -35,11 +37,14 @@ pub struct Options {
     pub part: String,
     /// Target clock period for `create_clock`.
     pub clock_ns: f64,
+    /// Cycles each multiplier is shared over (1: fully parallel, a new sample every
+    /// clock; R: a new sample every R clocks with 1/R of the multipliers).
+    pub reuse_factor: u32,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { top: "balerc_top".into(), part: "xcvu9p-flga2104-2L-e".into(), clock_ns: 5.0 }
+        Options { top: "balerc_top".into(), part: "xcvu9p-flga2104-2L-e".into(), clock_ns: 5.0, reuse_factor: 1 }
     }
 }
 

@@ -138,7 +138,7 @@ pub fn write_project(model: &QuantizedModel, options: &Options, dir: &Path) -> R
         input: Port { count: model.input().len(), ty: model.input().ty.to_string() },
         output: Port { count: model.output().len(), ty: model.output().ty.to_string() },
         latency_cycles: None,
-        ii: 1,
+        ii: options.reuse_factor as usize,
         clock_ns: options.clock_ns,
         part: options.part.clone(),
         resources: resources(model),

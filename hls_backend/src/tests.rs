@@ -107,7 +107,7 @@ fn constants_are_integer_codes_and_taps_are_padded_tables() {
 
 #[test]
 fn the_tcl_script_targets_the_part_and_clock() {
-    let options = Options { top: "tiny".into(), part: "xc7z020clg400-1".into(), clock_ns: 3.3 };
+    let options = Options { top: "tiny".into(), part: "xc7z020clg400-1".into(), clock_ns: 3.3, reuse_factor: 1 };
     let tcl = generate(&model(), &options).unwrap().files.into_iter().find(|(p, _)| p == "build_prj.tcl").unwrap().1;
     for line in ["set_top tiny", "set_part {xc7z020clg400-1}", "create_clock -period 3.3", "add_files -tb tiny_test.cpp", "csim_design", "cosim_design", "export_design -format ip_catalog"] {
         assert!(tcl.contains(line), "{line} missing from\n{tcl}");
@@ -147,4 +147,22 @@ fn the_build_directory_holds_reports_and_test_data() {
 fn a_top_name_must_be_a_c_identifier() {
     let err = generate(&model(), &Options { top: "my-top".into(), ..Options::default() }).err().unwrap();
     assert!(err.to_string().contains("'my-top' is not a C identifier"), "{err}");
+}
+
+#[test]
+fn reuse_factors_divide_every_layer_and_illegal_ones_are_listed() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../compiler/tests/fixtures/fpga_encoder_ts13.onnx");
+    let options = balerc_compiler::LowerOptions {
+        part: balerc_compiler::passes::Part::Full,
+        precision: balerc_compiler::quant::PrecisionConfig::uniform("ap_fixed<16,6>".parse().unwrap()),
+        calibration: None,
+    };
+    let model = balerc_compiler::lower(&path, &options).unwrap().model;
+    // 320, 200 and 80 multiplications: the common divisors of 40.
+    assert_eq!(crate::legal_reuse_factors(&model), vec![1, 2, 4, 5, 8, 10, 20, 40]);
+    let project = crate::generate(&model, &crate::Options { reuse_factor: 4, ..Default::default() }).unwrap();
+    let top = &project.files.iter().find(|(name, _)| name == "firmware/balerc_top.cpp").unwrap().1;
+    assert!(top.contains("#pragma HLS PIPELINE II=4\n#pragma HLS ALLOCATION operation instances=mul limit=150"), "{top}");
+    let err = crate::generate(&model, &crate::Options { reuse_factor: 3, ..Default::default() }).err().unwrap().to_string();
+    assert!(err.contains("reuse factor 3") && err.contains("legal values: 1, 2, 4, 5, 8, 10, 20, 40"), "{err}");
 }
