@@ -8,15 +8,19 @@ use balerc_compiler::passes::Part;
 use balerc_compiler::quant::{precision_report, PrecisionConfig};
 use balerc_compiler::sim::{FloatProgram, Simulator};
 use balerc_compiler::{lower, LowerOptions, Lowered};
+use balerc_runtime::array::{read_npy, write_npy_f32, write_npy_i64, Array};
 use balerc_testbench::cosim::{cosim, CosimOptions, Tool};
 use balerc_verilog::Multipliers;
-use balerc_runtime::array::{read_npy, write_npy_f32, write_npy_i64, Array};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::time::Instant;
 
 #[derive(Parser)]
-#[command(name = "balerc", version, about = "Autoencoder compression for scientific data, compiled to bit-exact FPGA hardware")]
+#[command(
+    name = "balerc",
+    version,
+    about = "Autoencoder compression for scientific data, compiled to bit-exact FPGA hardware"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -138,11 +142,8 @@ impl ModelArgs {
             None => PrecisionConfig::uniform(self.precision),
         };
         let calibration = self.calibration.as_deref().map(read_npy).transpose()?;
-        let options = LowerOptions {
-            part: self.part,
-            precision,
-            calibration: calibration.as_ref().map(|a| a.data.clone()),
-        };
+        let options =
+            LowerOptions { part: self.part, precision, calibration: calibration.as_ref().map(|a| a.data.clone()) };
         Ok((lower(&self.model, &options)?, calibration))
     }
 }
@@ -183,7 +184,12 @@ fn run(cli: Cli) -> Result<()> {
                     reuse_factor: hardware.reuse_factor,
                 };
                 balerc_hls::write_project(&lowered.model, &options, dir)?;
-                eprintln!("wrote {} in {:.1} ms (HLS project; check it with balerc cosim {} --simulator gxx)", dir.display(), started.elapsed().as_secs_f64() * 1e3, dir.display());
+                eprintln!(
+                    "wrote {} in {:.1} ms (HLS project; check it with balerc cosim {} --simulator gxx)",
+                    dir.display(),
+                    started.elapsed().as_secs_f64() * 1e3,
+                    dir.display()
+                );
             }
             if let (Some(Target::Verilog), true) = (target, hardware.reuse_factor != 1) {
                 bail!("the Verilog backend is fully parallel (one sample per clock); --reuse-factor applies to --target hls");
@@ -195,7 +201,9 @@ fn run(cli: Cli) -> Result<()> {
                     multipliers: hardware.multipliers,
                     clock_ns: hardware.clock_ns,
                     adder_levels_per_stage: Some(
-                        hardware.adder_levels_per_stage.unwrap_or_else(|| balerc_verilog::adder_levels_for_clock(hardware.clock_ns)),
+                        hardware
+                            .adder_levels_per_stage
+                            .unwrap_or_else(|| balerc_verilog::adder_levels_for_clock(hardware.clock_ns)),
                     ),
                 };
                 let report = balerc_verilog::write_project(&lowered.model, &options, &dir)?;
@@ -242,7 +250,13 @@ fn run(cli: Cli) -> Result<()> {
                 batch as f64 / seconds,
                 output.display(),
                 shape,
-                if float { "f32".to_string() } else if raw { format!("int64 codes of {}", lowered.model.output().ty) } else { format!("values of {}", lowered.model.output().ty) }
+                if float {
+                    "f32".to_string()
+                } else if raw {
+                    format!("int64 codes of {}", lowered.model.output().ty)
+                } else {
+                    format!("values of {}", lowered.model.output().ty)
+                }
             );
             Ok(())
         }
@@ -270,7 +284,11 @@ fn run_cosim(dir: PathBuf, vectors: usize, tool: Tool, input: Option<PathBuf>, s
     for m in outcome.mismatches.iter().take(10) {
         println!("vector {} element {}: hardware {} simulator {}", m.vector, m.element, m.hardware, m.simulator);
     }
-    bail!("{} of {} output codes disagree with the simulator", outcome.differing_codes, outcome.vectors * lowered_outputs(&dir)?)
+    bail!(
+        "{} of {} output codes disagree with the simulator",
+        outcome.differing_codes,
+        outcome.vectors * lowered_outputs(&dir)?
+    )
 }
 
 /// Output elements per vector of a build directory.
@@ -290,4 +308,3 @@ fn batch_size(x: &Array, per_sample: usize) -> Result<usize> {
         _ => bail!("has shape {:?}, but the model takes samples of {per_sample} values", x.shape),
     }
 }
-

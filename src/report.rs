@@ -10,7 +10,8 @@ use std::path::Path;
 pub fn show(dir: &Path, with_synthesis: bool) -> Result<()> {
     let path = dir.join("report.json");
     let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut report: Value = serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", path.display()))?;
+    let mut report: Value =
+        serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", path.display()))?;
     if with_synthesis {
         let (design, _) = load_build(dir).map_err(anyhow::Error::msg)?;
         let work = dir.join("synth");

@@ -35,7 +35,8 @@ fn simulate_writes_values_codes_and_floats_in_the_output_shape() {
     let codes = dir.path().join("codes.npy");
     let float = dir.path().join("float.npy");
     for (out, extra) in [(&values, None), (&codes, Some("--raw")), (&float, Some("--float"))] {
-        let mut args = vec!["simulate", s(&model), "--input", s(&input), "--output", s(out), "--precision", "ap_fixed<18,8>"];
+        let mut args =
+            vec!["simulate", s(&model), "--input", s(&input), "--output", s(out), "--precision", "ap_fixed<18,8>"];
         args.extend(extra);
         let run = balerc(&args);
         assert!(run.status.success(), "{}", text(&run.stderr));
@@ -55,7 +56,13 @@ fn simulate_writes_values_codes_and_floats_in_the_output_shape() {
 
 #[test]
 fn lower_prints_the_ir_and_the_precision_table_with_original_names() {
-    let run = balerc(&["lower", s(&fixture("bn_dropout_ts13.onnx")), "--dump-ir", "--calibration", s(&fixture("bn_dropout_ts13.input.npy"))]);
+    let run = balerc(&[
+        "lower",
+        s(&fixture("bn_dropout_ts13.onnx")),
+        "--dump-ir",
+        "--calibration",
+        s(&fixture("bn_dropout_ts13.input.npy")),
+    ]);
     assert!(run.status.success(), "{}", text(&run.stderr));
     let out = text(&run.stdout);
     assert!(out.contains("dense \"/0/Gemm\""), "{out}");
@@ -67,13 +74,18 @@ fn lower_prints_the_ir_and_the_precision_table_with_original_names() {
 fn a_precision_file_is_applied_per_layer() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("p.toml");
-    std::fs::write(&config, "default = \"ap_fixed<16,6>\"\n[layers.\"/2/Gemm\"]\nweight = \"ap_fixed<8,2,AP_RND,AP_SAT>\"\n").unwrap();
+    std::fs::write(
+        &config,
+        "default = \"ap_fixed<16,6>\"\n[layers.\"/2/Gemm\"]\nweight = \"ap_fixed<8,2,AP_RND,AP_SAT>\"\n",
+    )
+    .unwrap();
     let run = balerc(&["lower", s(&fixture("fpga_encoder_ts13.onnx")), "--config", s(&config)]);
     assert!(run.status.success(), "{}", text(&run.stderr));
     let line = text(&run.stdout).lines().find(|l| l.starts_with("/2/Gemm")).unwrap().to_string();
     assert!(line.contains("ap_fixed<8,2,AP_RND,AP_SAT>"), "{line}");
 
-    std::fs::write(&config, "default = \"ap_fixed<16,6>\"\n[layers.\"/9/Gemm\"]\nweight = \"ap_fixed<8,2>\"\n").unwrap();
+    std::fs::write(&config, "default = \"ap_fixed<16,6>\"\n[layers.\"/9/Gemm\"]\nweight = \"ap_fixed<8,2>\"\n")
+        .unwrap();
     let run = balerc(&["lower", s(&fixture("fpga_encoder_ts13.onnx")), "--config", s(&config)]);
     assert!(!run.status.success());
     assert!(text(&run.stderr).contains("'/9/Gemm'"), "{}", text(&run.stderr));

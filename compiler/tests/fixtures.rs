@@ -84,7 +84,11 @@ fn a_fixed_batch_in_the_file_is_free() {
 
 #[test]
 fn the_same_model_from_both_exporters_gives_the_same_function() {
-    for (a, b) in [("baler_ae_ts13", "baler_ae_dynamo18"), ("conv2d_ae_ts17", "conv2d_ae_dynamo18"), ("bn_dropout_ts13", "bn_dropout_dynamo21")] {
+    for (a, b) in [
+        ("baler_ae_ts13", "baler_ae_dynamo18"),
+        ("conv2d_ae_ts17", "conv2d_ae_dynamo18"),
+        ("bn_dropout_ts13", "bn_dropout_dynamo21"),
+    ] {
         let (_, input) = npy(fixture(&format!("{a}.input.npy")));
         let run = |name: &str| {
             let g = load_and_optimize(&fixture(&format!("{name}.onnx")), Part::Full).unwrap();
@@ -146,7 +150,8 @@ fn original_node_names_survive_import() {
 
 #[test]
 fn ir_dumps_are_stable() {
-    for name in ["fpga_ae_ts17", "bn_dropout_ts13", "conv2d_ae_ts17", "identity_flatten_ts13", "burn_style_matmul_add"] {
+    for name in ["fpga_ae_ts17", "bn_dropout_ts13", "conv2d_ae_ts17", "identity_flatten_ts13", "burn_style_matmul_add"]
+    {
         let graph = load_and_optimize(&fixture(&format!("{name}.onnx")), Part::Full).unwrap();
         insta::assert_snapshot!(name, graph.to_string());
     }

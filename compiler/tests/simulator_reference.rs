@@ -25,15 +25,17 @@ fn reference(model: &QuantizedModel, input: &[i64]) -> Vec<i64> {
                 (0..linear.bias.codes.len())
                     .map(|j| {
                         let mut sum = acc.cast(linear.bias.codes[j] as i128, bf) as i128;
-                        for i in 0..*inputs {
-                            let product = x[i] as i128 * linear.weight.codes[j * inputs + i] as i128;
+                        for (i, &xi) in x.iter().enumerate().take(*inputs) {
+                            let product = xi as i128 * linear.weight.codes[j * inputs + i] as i128;
                             sum += acc.cast(product, x_ty.frac_bits() + wf) as i128;
                         }
                         let sum = acc.cast(sum, af) as i128; // the accumulator wraps at its width
                         match linear.activation {
                             FusedActivation::None => y_ty.cast(sum, af),
                             FusedActivation::Relu => y_ty.cast(sum.max(0), af),
-                            FusedActivation::LeakyRelu { alpha, ty } if sum < 0 => y_ty.cast(sum * alpha as i128, af + ty.frac_bits()),
+                            FusedActivation::LeakyRelu { alpha, ty } if sum < 0 => {
+                                y_ty.cast(sum * alpha as i128, af + ty.frac_bits())
+                            }
                             FusedActivation::LeakyRelu { .. } => y_ty.cast(sum, af),
                         }
                     })
@@ -59,7 +61,15 @@ fn reference(model: &QuantizedModel, input: &[i64]) -> Vec<i64> {
 
 fn fixed_type() -> impl Strategy<Value = FixedType> {
     (4u32..=24, -2i32..=10, 0usize..7, 0usize..5).prop_map(|(w, i, q, o)| {
-        let q = [Quantization::Trn, Quantization::TrnZero, Quantization::Rnd, Quantization::RndZero, Quantization::RndMinInf, Quantization::RndInf, Quantization::RndConv][q];
+        let q = [
+            Quantization::Trn,
+            Quantization::TrnZero,
+            Quantization::Rnd,
+            Quantization::RndZero,
+            Quantization::RndMinInf,
+            Quantization::RndInf,
+            Quantization::RndConv,
+        ][q];
         let o = [Overflow::Wrap, Overflow::Sat, Overflow::SatZero, Overflow::SatSym, Overflow::WrapSm][o];
         FixedType { width: w, int_bits: i, signed: true, quantization: q, overflow: o, saturation_bits: 0 }
     })
@@ -80,7 +90,8 @@ fn network() -> impl Strategy<Value = Graph> {
     prop::collection::vec((1usize..7, activation()), 1..4)
         .prop_flat_map(|layers| {
             let sizes: Vec<usize> = std::iter::once(5).chain(layers.iter().map(|l| l.0)).collect();
-            let weights = sizes.windows(2).map(|w| prop::collection::vec(-2.0f64..2.0, w[0] * w[1] + w[1])).collect::<Vec<_>>();
+            let weights =
+                sizes.windows(2).map(|w| prop::collection::vec(-2.0f64..2.0, w[0] * w[1] + w[1])).collect::<Vec<_>>();
             (Just(layers), Just(sizes), weights)
         })
         .prop_map(|(layers, sizes, weights)| {
@@ -88,7 +99,11 @@ fn network() -> impl Strategy<Value = Graph> {
             let mut last = g.add("x", Op::Input { shape: vec![sizes[0]] });
             for (k, ((_, act), w)) in layers.iter().zip(weights).enumerate() {
                 let (n_in, n_out) = (sizes[k], sizes[k + 1]);
-                let dense = Op::Dense(Dense { weight: Tensor::new(vec![n_out, n_in], w[..n_in * n_out].to_vec()), bias: w[n_in * n_out..].to_vec(), activation: None });
+                let dense = Op::Dense(Dense {
+                    weight: Tensor::new(vec![n_out, n_in], w[..n_in * n_out].to_vec()),
+                    bias: w[n_in * n_out..].to_vec(),
+                    activation: None,
+                });
                 let id = g.add(format!("dense{k}"), dense);
                 g.connect(last, id, 0);
                 last = id;

@@ -164,8 +164,20 @@ fn linear_types(k: usize, linear: &Linear, defines: &mut String, parameters: &mu
     typedef(defines, &linear.weight.ty, &format!("layer{k}_weight_t"));
     typedef(defines, &linear.bias.ty, &format!("layer{k}_bias_t"));
     typedef(defines, &linear.accumulator, &format!("layer{k}_accum_t"));
-    code_array(parameters, "long long", &format!("layer{k}_w"), &format!("[{}]", linear.weight.codes.len()), linear.weight.codes.iter().map(|&c| literal(c)));
-    code_array(parameters, "long long", &format!("layer{k}_b"), &format!("[{}]", linear.bias.codes.len()), linear.bias.codes.iter().map(|&c| literal(c)));
+    code_array(
+        parameters,
+        "long long",
+        &format!("layer{k}_w"),
+        &format!("[{}]", linear.weight.codes.len()),
+        linear.weight.codes.iter().map(|&c| literal(c)),
+    );
+    code_array(
+        parameters,
+        "long long",
+        &format!("layer{k}_b"),
+        &format!("[{}]", linear.bias.codes.len()),
+        linear.bias.codes.iter().map(|&c| literal(c)),
+    );
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -179,7 +191,11 @@ fn layer_code(
     body: &mut String,
 ) -> Result<(), Error> {
     let [input] = layer.inputs[..] else {
-        return Err(Error::Unsupported(format!("layer '{}' has {} inputs; every layer takes one", layer.name, layer.inputs.len())));
+        return Err(Error::Unsupported(format!(
+            "layer '{}' has {} inputs; every layer takes one",
+            layer.name,
+            layer.inputs.len()
+        )));
     };
     let (x, y) = (&model.values[input], &model.values[layer.output]);
     let (n_in, n_out) = (x.len(), y.len());
@@ -205,7 +221,10 @@ fn layer_code(
     match &layer.op {
         LayerOp::Dense { linear, inputs } => {
             if *inputs != n_in || linear.weight.codes.len() != n_in * n_out || linear.bias.codes.len() != n_out {
-                return Err(Error::Unsupported(format!("dense layer '{}': weight or bias sizes do not match {n_in} inputs and {n_out} outputs", layer.name)));
+                return Err(Error::Unsupported(format!(
+                    "dense layer '{}': weight or bias sizes do not match {n_in} inputs and {n_out} outputs",
+                    layer.name
+                )));
             }
             linear_types(k, linear, defines, parameters);
             let act = activation(k, &linear.activation, defines);
@@ -215,8 +234,14 @@ fn layer_code(
             );
         }
         LayerOp::Conv { linear, taps, .. } => {
-            if taps.outputs() != n_out || taps.per_channel == 0 || (n_out - 1) / taps.per_channel >= linear.bias.codes.len() {
-                return Err(Error::Unsupported(format!("conv layer '{}': its taps do not match {n_out} outputs", layer.name)));
+            if taps.outputs() != n_out
+                || taps.per_channel == 0
+                || (n_out - 1) / taps.per_channel >= linear.bias.codes.len()
+            {
+                return Err(Error::Unsupported(format!(
+                    "conv layer '{}': its taps do not match {n_out} outputs",
+                    layer.name
+                )));
             }
             if taps.entries.iter().any(|&(i, w)| i as usize >= n_in || w as usize >= linear.weight.codes.len()) {
                 return Err(Error::Unsupported(format!("conv layer '{}': a tap is out of range", layer.name)));
@@ -224,7 +249,13 @@ fn layer_code(
             linear_types(k, linear, defines, parameters);
             let act = activation(k, &linear.activation, defines);
             let max_taps = (0..n_out).map(|o| taps.of(o).len()).max().unwrap_or(0).max(1);
-            code_array(parameters, "int", &format!("layer{k}_n_taps"), &format!("[{n_out}]"), (0..n_out).map(|o| taps.of(o).len().to_string()));
+            code_array(
+                parameters,
+                "int",
+                &format!("layer{k}_n_taps"),
+                &format!("[{n_out}]"),
+                (0..n_out).map(|o| taps.of(o).len().to_string()),
+            );
             let padded = |pick: fn(&(u32, u32)) -> u32| {
                 (0..n_out).flat_map(move |o| {
                     let row = taps.of(o);
@@ -243,13 +274,28 @@ fn layer_code(
         LayerOp::Affine { scale, shift, accumulator, per_channel } => {
             elementwise()?;
             if *per_channel == 0 || (n_out - 1) / per_channel >= scale.codes.len().min(shift.codes.len()) {
-                return Err(Error::Unsupported(format!("affine layer '{}': scale or shift shorter than its channels", layer.name)));
+                return Err(Error::Unsupported(format!(
+                    "affine layer '{}': scale or shift shorter than its channels",
+                    layer.name
+                )));
             }
             typedef(defines, &scale.ty, &format!("layer{k}_scale_t"));
             typedef(defines, &shift.ty, &format!("layer{k}_shift_t"));
             typedef(defines, accumulator, &format!("layer{k}_accum_t"));
-            code_array(parameters, "long long", &format!("layer{k}_scale"), &format!("[{}]", scale.codes.len()), scale.codes.iter().map(|&c| literal(c)));
-            code_array(parameters, "long long", &format!("layer{k}_shift"), &format!("[{}]", shift.codes.len()), shift.codes.iter().map(|&c| literal(c)));
+            code_array(
+                parameters,
+                "long long",
+                &format!("layer{k}_scale"),
+                &format!("[{}]", scale.codes.len()),
+                scale.codes.iter().map(|&c| literal(c)),
+            );
+            code_array(
+                parameters,
+                "long long",
+                &format!("layer{k}_shift"),
+                &format!("[{}]", shift.codes.len()),
+                shift.codes.iter().map(|&c| literal(c)),
+            );
             let _ = writeln!(
                 body,
                 "    balerc::affine<{x_t}, {y_t}, layer{k}_scale_t, layer{k}_shift_t, layer{k}_accum_t, {n_in}, {per_channel}>({x_a}, {y_a}, layer{k}_scale, layer{k}_shift);"
@@ -276,8 +322,18 @@ fn layer_code(
                 )));
             }
             let shift = (*index_shift).max(-63);
-            code_array(parameters, "long long", &format!("layer{k}_table"), &format!("[{}]", entries.len()), entries.iter().map(|&c| literal(c)));
-            let _ = writeln!(body, "    balerc::table<{x_t}, {y_t}, {n_in}, {}, {shift}>({x_a}, {y_a}, layer{k}_table);", entries.len());
+            code_array(
+                parameters,
+                "long long",
+                &format!("layer{k}_table"),
+                &format!("[{}]", entries.len()),
+                entries.iter().map(|&c| literal(c)),
+            );
+            let _ = writeln!(
+                body,
+                "    balerc::table<{x_t}, {y_t}, {n_in}, {}, {shift}>({x_a}, {y_a}, layer{k}_table);",
+                entries.len()
+            );
         }
         LayerOp::Reshape => {
             elementwise()?;

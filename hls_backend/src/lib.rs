@@ -24,8 +24,8 @@ mod cpp;
 mod project;
 mod reuse;
 
-pub use reuse::legal_reuse_factors;
 pub use project::{default_vectors, write_project, write_test_data, Port, Report, Resources};
+pub use reuse::legal_reuse_factors;
 
 use balerc_compiler::quant::QuantizedModel;
 

@@ -109,7 +109,8 @@ fn resources(model: &QuantizedModel) -> Resources {
                 constants += (linear.weight.codes.len() + linear.bias.codes.len()) as u64;
             }
             LayerOp::Conv { linear, taps, .. } => {
-                multiplications += taps.entries.iter().filter(|&&(_, w)| linear.weight.codes[w as usize] != 0).count() as u64;
+                multiplications +=
+                    taps.entries.iter().filter(|&&(_, w)| linear.weight.codes[w as usize] != 0).count() as u64;
                 constants += (linear.weight.codes.len() + linear.bias.codes.len()) as u64;
             }
             LayerOp::Affine { scale, shift, .. } => {

@@ -21,13 +21,17 @@ fn multiplications(model: &QuantizedModel) -> Vec<usize> {
 }
 
 fn gcd(a: usize, b: usize) -> usize {
-    if b == 0 { a } else { gcd(b, a % b) }
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
 }
 
 /// Every legal reuse factor of a model, ascending.
 pub fn legal_reuse_factors(model: &QuantizedModel) -> Vec<u32> {
     let common = multiplications(model).into_iter().fold(0, gcd).max(1);
-    (1..=common).filter(|r| common % r == 0).map(|r| r as u32).collect()
+    (1..=common).filter(|r| common.is_multiple_of(*r)).map(|r| r as u32).collect()
 }
 
 /// Checks a reuse factor; returns the number of multipliers the design may use.

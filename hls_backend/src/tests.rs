@@ -55,7 +55,12 @@ fn model() -> QuantizedModel {
             },
             Layer {
                 name: "/dec/Sigmoid".into(),
-                op: LayerOp::Table { function: TableFunction::Sigmoid, entries: vec![0, 10, 128, 250], range_log2: 3, index_shift: -7 },
+                op: LayerOp::Table {
+                    function: TableFunction::Sigmoid,
+                    entries: vec![0, 10, 128, 250],
+                    range_log2: 3,
+                    index_shift: -7,
+                },
                 inputs: vec![2],
                 output: 3,
             },
@@ -93,10 +98,16 @@ fn constants_are_integer_codes_and_taps_are_padded_tables() {
     let parameters = file(&project, "firmware/parameters.h");
     let decimal = parameters.as_bytes().windows(2).any(|w| w[0] == b'.' && w[1].is_ascii_digit());
     assert!(!decimal, "a decimal literal in\n{parameters}");
-    assert!(parameters.contains("static const long long layer0_w[6] = {\n    1, -2, 3, -4, 5, -32,\n};"), "{parameters}");
+    assert!(
+        parameters.contains("static const long long layer0_w[6] = {\n    1, -2, 3, -4, 5, -32,\n};"),
+        "{parameters}"
+    );
     assert!(parameters.contains("static const int layer1_n_taps[2] = {\n    2, 1,\n};"), "{parameters}");
     assert!(parameters.contains("static const int layer1_tap_in[2][2] = {\n    0, 1, 2, 0,\n};"), "{parameters}");
-    assert!(parameters.contains("static const long long layer2_table[4] = {\n    0, 10, 128, 250,\n};"), "{parameters}");
+    assert!(
+        parameters.contains("static const long long layer2_table[4] = {\n    0, 10, 128, 250,\n};"),
+        "{parameters}"
+    );
     let top = file(&project, "firmware/tiny.cpp");
     assert!(top.contains("void tiny(input_t x[N_IN], result_t y[N_OUT]) {\n#pragma HLS PIPELINE II=1"), "{top}");
     assert!(top.contains("#pragma HLS ARRAY_PARTITION variable=layer0_out complete"), "{top}");
@@ -109,7 +120,15 @@ fn constants_are_integer_codes_and_taps_are_padded_tables() {
 fn the_tcl_script_targets_the_part_and_clock() {
     let options = Options { top: "tiny".into(), part: "xc7z020clg400-1".into(), clock_ns: 3.3, reuse_factor: 1 };
     let tcl = generate(&model(), &options).unwrap().files.into_iter().find(|(p, _)| p == "build_prj.tcl").unwrap().1;
-    for line in ["set_top tiny", "set_part {xc7z020clg400-1}", "create_clock -period 3.3", "add_files -tb tiny_test.cpp", "csim_design", "cosim_design", "export_design -format ip_catalog"] {
+    for line in [
+        "set_top tiny",
+        "set_part {xc7z020clg400-1}",
+        "create_clock -period 3.3",
+        "add_files -tb tiny_test.cpp",
+        "csim_design",
+        "cosim_design",
+        "export_design -format ip_catalog",
+    ] {
         assert!(tcl.contains(line), "{line} missing from\n{tcl}");
     }
 }
@@ -119,7 +138,8 @@ fn the_build_directory_holds_reports_and_test_data() {
     let dir = tempfile::tempdir().unwrap();
     let model = model();
     let report = write_project(&model, &Options { top: "tiny".into(), ..Options::default() }, dir.path()).unwrap();
-    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap()).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap()).unwrap();
     assert_eq!(json["top"], "tiny");
     assert_eq!(json["target"], "hls");
     assert_eq!(json["input"]["count"], 2);
@@ -128,14 +148,22 @@ fn the_build_directory_holds_reports_and_test_data() {
     assert_eq!(json["ii"], 1);
     assert!(json["latency_cycles"].is_null());
     assert_eq!(report.resources.multiplications, 9);
-    let back: QuantizedModel = serde_json::from_str(&std::fs::read_to_string(dir.path().join("quantized.json")).unwrap()).unwrap();
+    let back: QuantizedModel =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("quantized.json")).unwrap()).unwrap();
     assert_eq!(back, model);
     let inputs = std::fs::read_to_string(dir.path().join("tb_data/inputs.txt")).unwrap();
     let expected = std::fs::read_to_string(dir.path().join("tb_data/expected.txt")).unwrap();
     assert_eq!(inputs.lines().count(), 64);
     assert_eq!(expected.lines().count(), 64);
     assert_eq!(inputs.lines().next().unwrap(), "-128 -128");
-    for f in ["firmware/tiny.cpp", "firmware/tiny.h", "firmware/balerc_layers.h", "tiny_test.cpp", "build_prj.tcl", "README.md"] {
+    for f in [
+        "firmware/tiny.cpp",
+        "firmware/tiny.h",
+        "firmware/balerc_layers.h",
+        "tiny_test.cpp",
+        "build_prj.tcl",
+        "README.md",
+    ] {
         assert!(dir.path().join(f).is_file(), "{f}");
     }
     write_test_data(&model, &[vec![1, 2]], dir.path()).unwrap();
@@ -151,7 +179,8 @@ fn a_top_name_must_be_a_c_identifier() {
 
 #[test]
 fn reuse_factors_divide_every_layer_and_illegal_ones_are_listed() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../compiler/tests/fixtures/fpga_encoder_ts13.onnx");
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../compiler/tests/fixtures/fpga_encoder_ts13.onnx");
     let options = balerc_compiler::LowerOptions {
         part: balerc_compiler::passes::Part::Full,
         precision: balerc_compiler::quant::PrecisionConfig::uniform("ap_fixed<16,6>".parse().unwrap()),
@@ -162,7 +191,11 @@ fn reuse_factors_divide_every_layer_and_illegal_ones_are_listed() {
     assert_eq!(crate::legal_reuse_factors(&model), vec![1, 2, 4, 5, 8, 10, 20, 40]);
     let project = crate::generate(&model, &crate::Options { reuse_factor: 4, ..Default::default() }).unwrap();
     let top = &project.files.iter().find(|(name, _)| name == "firmware/balerc_top.cpp").unwrap().1;
-    assert!(top.contains("#pragma HLS PIPELINE II=4\n#pragma HLS ALLOCATION operation instances=mul limit=150"), "{top}");
-    let err = crate::generate(&model, &crate::Options { reuse_factor: 3, ..Default::default() }).err().unwrap().to_string();
+    assert!(
+        top.contains("#pragma HLS PIPELINE II=4\n#pragma HLS ALLOCATION operation instances=mul limit=150"),
+        "{top}"
+    );
+    let err =
+        crate::generate(&model, &crate::Options { reuse_factor: 3, ..Default::default() }).err().unwrap().to_string();
     assert!(err.contains("reuse factor 3") && err.contains("legal values: 1, 2, 4, 5, 8, 10, 20, 40"), "{err}");
 }

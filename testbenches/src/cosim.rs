@@ -96,7 +96,8 @@ pub fn load_build(dir: &Path) -> Result<(RtlDesign, QuantizedModel), String> {
 }
 
 fn read_model(dir: &Path) -> Result<QuantizedModel, String> {
-    serde_json::from_str(&read(&dir.join("quantized.json"))?).map_err(|e| format!("{}: {e}", dir.join("quantized.json").display()))
+    serde_json::from_str(&read(&dir.join("quantized.json"))?)
+        .map_err(|e| format!("{}: {e}", dir.join("quantized.json").display()))
 }
 
 /// The vectors of a run: corners, the given data as codes, random codes.
@@ -159,5 +160,11 @@ pub fn cosim(dir: &Path, options: &CosimOptions) -> Result<CosimOutcome, String>
             }
         }
     }
-    Ok(CosimOutcome { vectors: vectors.len(), differing_codes: mismatches.len(), mismatches, build_seconds, run_seconds })
+    Ok(CosimOutcome {
+        vectors: vectors.len(),
+        differing_codes: mismatches.len(),
+        mismatches,
+        build_seconds,
+        run_seconds,
+    })
 }

@@ -48,7 +48,12 @@ impl Program {
             .output()
             .map_err(|e| format!("cannot run {}: {e}", self.executable.display()))?;
         if !out.status.success() {
-            return Err(format!("{} failed ({}): {}", self.executable.display(), out.status, String::from_utf8_lossy(&out.stderr)));
+            return Err(format!(
+                "{} failed ({}): {}",
+                self.executable.display(),
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            ));
         }
         Ok(String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect())
     }

@@ -80,8 +80,13 @@ impl CsimProgram {
             .map_err(|e| format!("cannot run {}: {e}", self.executable.display()))?;
         let run_seconds = start.elapsed().as_secs_f64();
         let stdout = String::from_utf8_lossy(&out.stdout);
-        let mut outcome =
-            CsimOutcome { vectors: 0, mismatches: Vec::new(), mismatch_count: 0, compile_seconds: self.compile_seconds, run_seconds };
+        let mut outcome = CsimOutcome {
+            vectors: 0,
+            mismatches: Vec::new(),
+            mismatch_count: 0,
+            compile_seconds: self.compile_seconds,
+            run_seconds,
+        };
         let mut summary = false;
         for line in stdout.lines() {
             let words: Vec<&str> = line.split_whitespace().collect();

@@ -85,10 +85,9 @@ impl RtlDesign {
         if self.inputs == 0 || self.outputs == 0 {
             return Err(format!("design {} needs at least one input and one output element", self.top));
         }
-        for (what, width, signed) in [
-            ("input", self.input_width, self.input_signed),
-            ("output", self.output_width, self.output_signed),
-        ] {
+        for (what, width, signed) in
+            [("input", self.input_width, self.input_signed), ("output", self.output_width, self.output_signed)]
+        {
             let max = if signed { 64 } else { 63 };
             if width == 0 || width > max {
                 let kind = if signed { "signed" } else { "unsigned" };
@@ -194,11 +193,7 @@ fn shorten(s: &str, max: usize) -> String {
 
 /// Checks what a simulator saw (cycle of each out_valid, in order, with its codes) against
 /// the contract: exactly one output per vector, at the vector's cycle plus the latency.
-fn match_outputs(
-    design: &RtlDesign,
-    vectors: usize,
-    seen: Vec<(usize, Vec<i64>)>,
-) -> Result<Vec<Vec<i64>>, String> {
+fn match_outputs(design: &RtlDesign, vectors: usize, seen: Vec<(usize, Vec<i64>)>) -> Result<Vec<Vec<i64>>, String> {
     let latency = design.latency;
     let cycles = |from: usize| {
         let shown: Vec<String> = seen.iter().skip(from).take(8).map(|(c, _)| c.to_string()).collect();
@@ -300,7 +295,11 @@ pub fn unpack_hex(hex: &str, n: usize, width: u32, signed: bool) -> Result<Vec<i
         let elements: std::collections::BTreeSet<usize> =
             unknown.iter().flat_map(|d| d * 4 / width as usize..=(d * 4 + 3).min(bits - 1) / width as usize).collect();
         let shown: Vec<String> = elements.iter().take(16).map(|e| e.to_string()).collect();
-        return Err(format!("x/z bits in elements {}{}", shown.join(", "), if elements.len() > 16 { ", ..." } else { "" }));
+        return Err(format!(
+            "x/z bits in elements {}{}",
+            shown.join(", "),
+            if elements.len() > 16 { ", ..." } else { "" }
+        ));
     }
     Ok((0..n).map(|i| extend(get_bits(&words, i * width as usize, width), width, signed)).collect())
 }
@@ -311,9 +310,25 @@ mod tests {
 
     #[test]
     fn hex_round_trip() {
-        for (width, signed) in [(1, false), (1, true), (3, true), (12, true), (16, false), (33, true), (63, false), (64, true)] {
+        for (width, signed) in
+            [(1, false), (1, true), (3, true), (12, true), (16, false), (33, true), (63, false), (64, true)]
+        {
             let (lo, hi) = code_range(width, signed);
-            let codes: Vec<i64> = (0..37i64).map(|i| if i % 3 == 0 { lo } else if i % 3 == 1 { hi } else { extend((i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) & (u64::MAX >> (64 - width)), width, signed) }).collect();
+            let codes: Vec<i64> = (0..37i64)
+                .map(|i| {
+                    if i % 3 == 0 {
+                        lo
+                    } else if i % 3 == 1 {
+                        hi
+                    } else {
+                        extend(
+                            (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) & (u64::MAX >> (64 - width)),
+                            width,
+                            signed,
+                        )
+                    }
+                })
+                .collect();
             let hex = pack_hex(&codes, width);
             assert_eq!(hex.len(), (codes.len() * width as usize).div_ceil(4));
             assert_eq!(unpack_hex(&hex, codes.len(), width, signed).unwrap(), codes, "width {width} signed {signed}");

@@ -11,7 +11,7 @@ impl Rng {
         Rng(seed.max(1))
     }
 
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
@@ -21,7 +21,7 @@ impl Rng {
     /// Uniform in [lo, hi].
     pub fn between(&mut self, lo: i64, hi: i64) -> i64 {
         let span = (hi as i128 - lo as i128 + 1) as u128;
-        (lo as i128 + (self.next() as u128 % span) as i128) as i64
+        (lo as i128 + (self.next_u64() as u128 % span) as i128) as i64
     }
 }
 
@@ -42,7 +42,7 @@ pub fn input_vectors(ty: FixedType, elements: usize, count: usize, data: &[Vec<i
     let mut rng = Rng::new(seed);
     while vectors.len() < count + data.len() {
         // Mostly uniform codes, sometimes small ones near zero where rounding is busiest.
-        let small = rng.next() % 4 == 0;
+        let small = rng.next_u64().is_multiple_of(4);
         vectors.push(
             (0..elements)
                 .map(|_| if small { rng.between(min.max(-64), max.min(64)) } else { rng.between(min, max) })

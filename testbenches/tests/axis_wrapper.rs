@@ -5,8 +5,8 @@ use balerc_compiler::passes::Part;
 use balerc_compiler::quant::PrecisionConfig;
 use balerc_compiler::sim::Simulator;
 use balerc_compiler::{lower, LowerOptions};
-use balerc_testbench::rtl::{iverilog_available, pack_hex, unpack_hex};
 use balerc_testbench::require;
+use balerc_testbench::rtl::{iverilog_available, pack_hex, unpack_hex};
 use balerc_testbench::vectors::input_vectors;
 use balerc_verilog::{write_project, Multipliers, Options};
 use std::path::Path;
@@ -76,10 +76,19 @@ endmodule
 fn every_sample_comes_out_once_in_order_under_back_pressure() {
     let Some(()) = require(iverilog_available()) else { return };
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../compiler/tests/fixtures");
-    let options = LowerOptions { part: Part::Full, precision: PrecisionConfig::uniform("ap_fixed<12,5>".parse().unwrap()), calibration: None };
+    let options = LowerOptions {
+        part: Part::Full,
+        precision: PrecisionConfig::uniform("ap_fixed<12,5>".parse().unwrap()),
+        calibration: None,
+    };
     let lowered = lower(&fixtures.join("fpga_encoder_ts13.onnx"), &options).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let build = Options { top: "dut".into(), multipliers: Multipliers::ShiftAdd, clock_ns: 5.0, adder_levels_per_stage: Some(2) };
+    let build = Options {
+        top: "dut".into(),
+        multipliers: Multipliers::ShiftAdd,
+        clock_ns: 5.0,
+        adder_levels_per_stage: Some(2),
+    };
     write_project(&lowered.model, &build, dir.path()).unwrap();
 
     let model = &lowered.model;
@@ -93,7 +102,12 @@ fn every_sample_comes_out_once_in_order_under_back_pressure() {
     std::fs::write(dir.path().join("inputs.hex"), hex).unwrap();
     std::fs::write(dir.path().join("axis_tb.v"), bench(in_tdata, out_tdata, SAMPLES)).unwrap();
     let sources: Vec<_> = std::fs::read_dir(dir.path().join("rtl")).unwrap().map(|e| e.unwrap().path()).collect();
-    let status = Command::new("iverilog").args(["-g2005", "-o", "sim.vvp", "axis_tb.v"]).args(&sources).current_dir(dir.path()).status().unwrap();
+    let status = Command::new("iverilog")
+        .args(["-g2005", "-o", "sim.vvp", "axis_tb.v"])
+        .args(&sources)
+        .current_dir(dir.path())
+        .status()
+        .unwrap();
     assert!(status.success());
     let status = Command::new("vvp").args(["-n", "sim.vvp"]).current_dir(dir.path()).status().unwrap();
     assert!(status.success());

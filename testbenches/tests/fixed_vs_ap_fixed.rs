@@ -7,7 +7,6 @@
 //! installed hls4ml package. Without them or g++ the test is skipped, unless `CI` is set.
 //! `FIXED_ORACLE_SEED=<u64>` replays a run.
 
-
 use balerc_compiler::fixed::{FixedType, Overflow, Quantization};
 use balerc_testbench::{ap_types, gxx, require};
 
@@ -40,10 +39,7 @@ impl Source {
 
     fn range(&self) -> (i128, i128) {
         if self.signed {
-            (
-                i128::MIN >> (128 - self.width),
-                i128::MAX >> (128 - self.width),
-            )
+            (i128::MIN >> (128 - self.width), i128::MAX >> (128 - self.width))
         } else {
             (0, (((1u128 << self.width) - 1) as i128))
         }
@@ -66,14 +62,10 @@ fn target_type() -> impl Strategy<Value = FixedType> {
     let width = prop_oneof![Just(1u32), 2u32..=8, 9u32..=32, 33u32..=62, 63u32..=64];
     let frac = prop_oneof![4 => -12i32..=72, 1 => -128i32..=128];
     let n = prop_oneof![4 => Just(0u32), 1 => 1u32..=3, 1 => 1u32..=64];
-    (width, frac, any::<bool>(), 0..7usize, 0..5usize, n).prop_filter_map(
-        "not a valid type",
-        |(w, f, s, q, o, n)| {
-            let t = FixedType::new(w, w as i32 - f, s).ok()?;
-            t.with_modes(Quantization::ALL[q], Overflow::ALL[o], n.min(w))
-                .ok()
-        },
-    )
+    (width, frac, any::<bool>(), 0..7usize, 0..5usize, n).prop_filter_map("not a valid type", |(w, f, s, q, o, n)| {
+        let t = FixedType::new(w, w as i32 - f, s).ok()?;
+        t.with_modes(Quantization::ALL[q], Overflow::ALL[o], n.min(w)).ok()
+    })
 }
 
 /// A wide signed source and a random one, both with fractional bits near the target's.
@@ -82,18 +74,7 @@ fn sources(t: FixedType) -> impl Strategy<Value = [Source; 2]> {
     let delta = || prop_oneof![-3i32..=3, -70i32..=70];
     let narrow = (prop_oneof![1u32..=64, 65u32..=127], any::<bool>(), delta());
     (delta(), narrow).prop_map(move |(d1, (width, signed, d2))| {
-        [
-            Source {
-                width: 128,
-                frac: f + d1,
-                signed: true,
-            },
-            Source {
-                width,
-                frac: f + d2,
-                signed,
-            },
-        ]
+        [Source { width: 128, frac: f + d1, signed: true }, Source { width, frac: f + d2, signed }]
     })
 }
 
@@ -103,30 +84,12 @@ fn edge_raws(t: FixedType, s: Source) -> BTreeSet<i128> {
     let (smin, smax) = s.range();
     let (min, max) = (i128::from(t.min_code()), i128::from(t.max_code()));
     let wrap = 1i128 << t.width;
-    let codes = [
-        min,
-        max,
-        min - 1,
-        max + 1,
-        min + 1,
-        max - 1,
-        0,
-        1,
-        -1,
-        wrap,
-        wrap - 1,
-        -wrap,
-        -wrap - 1,
-    ];
+    let codes = [min, max, min - 1, max + 1, min + 1, max - 1, 0, 1, -1, wrap, wrap - 1, -wrap, -wrap - 1];
     let d = s.frac - t.frac_bits();
     let mut raws = BTreeSet::from([smin, smax, 0, 1, -1].map(|r| r.clamp(smin, smax)));
     for code in codes {
         let (base, offsets) = if d >= 0 {
-            let half = if d > 0 {
-                1i128.checked_shl(d as u32 - 1).unwrap_or(0)
-            } else {
-                0
-            };
+            let half = if d > 0 { 1i128.checked_shl(d as u32 - 1).unwrap_or(0) } else { 0 };
             (
                 code.checked_mul(1i128.checked_shl(d as u32).unwrap_or(0)),
                 vec![0, 1, -1, half, half - 1, half + 1, -half],
@@ -155,17 +118,7 @@ fn random_raws(s: Source) -> impl Strategy<Value = Vec<i128>> {
 fn doubles(t: FixedType) -> impl Strategy<Value = Vec<f64>> {
     let f = t.frac_bits();
     let (min, max) = (t.min_code() as f64, t.max_code() as f64);
-    let mut fixed = vec![
-        0.0,
-        -0.0,
-        5e-324,
-        -5e-324,
-        f64::MIN_POSITIVE,
-        -f64::MAX,
-        f64::MAX,
-        1e300,
-        -1e-300,
-    ];
+    let mut fixed = vec![0.0, -0.0, 5e-324, -5e-324, f64::MIN_POSITIVE, -f64::MAX, f64::MAX, 1e300, -1e-300];
     for code in [min, max, min - 1.0, max + 1.0, 0.0, 1.0, -1.0] {
         for quarter in [-2.0, -1.0, 0.0, 1.0, 2.0] {
             fixed.push((code + quarter / 4.0) * 2f64.powi(-f));
@@ -195,9 +148,7 @@ fn generate(runner: &mut TestRunner) -> Batch {
             raws.extend(draw(runner, random_raws(s)));
             batch.casts.extend(raws.into_iter().map(|r| (pi, r)));
         }
-        batch
-            .doubles
-            .extend(draw(runner, doubles(t)).into_iter().map(|x| (ti, x)));
+        batch.doubles.extend(draw(runner, doubles(t)).into_iter().map(|x| (ti, x)));
     }
     batch
 }
@@ -236,14 +187,7 @@ static const Conv convs[] = {
 "#,
     );
     for (ti, s) in &batch.pairs {
-        let _ = writeln!(
-            src,
-            "  &conv<{},{},{},{} >,",
-            s.width,
-            s.width as i32 - s.frac,
-            s.signed,
-            batch.targets[*ti]
-        );
+        let _ = writeln!(src, "  &conv<{},{},{},{} >,", s.width, s.width as i32 - s.frac, s.signed, batch.targets[*ti]);
     }
     src.push_str("};\ntypedef void (*FromDouble)(unsigned long long);\nstatic const FromDouble from_doubles[] = {\n");
     for t in &batch.targets {
@@ -301,18 +245,12 @@ fn compare(batch: &Batch, answers: &[String]) -> BTreeMap<String, Vec<String>> {
         let c = t.caster(s.frac);
         let caster = i64::try_from(raw).map_or_else(|_| c.apply_wide(raw), |r| c.apply(r));
         if cast != code || caster != code {
-            let line = format!(
-                "from {} raw {raw} (x 2^{}): header {code}, cast {cast}, caster {caster}",
-                s.cpp(),
-                -s.frac
-            );
+            let line =
+                format!("from {} raw {raw} (x 2^{}): header {code}, cast {cast}, caster {caster}", s.cpp(), -s.frac);
             bad.entry(t.to_string()).or_default().push(line);
         }
         if t.to_f64(code).to_bits() != double.to_bits() {
-            let line = format!(
-                "code {code}: header to_double {double:e}, to_f64 {:e}",
-                t.to_f64(code)
-            );
+            let line = format!("code {code}: header to_double {double:e}, to_f64 {:e}", t.to_f64(code));
             bad.entry(t.to_string()).or_default().push(line);
         }
     }
@@ -321,10 +259,7 @@ fn compare(batch: &Batch, answers: &[String]) -> BTreeMap<String, Vec<String>> {
         let code: i64 = answer.parse().unwrap();
         let ours = t.from_f64(x).unwrap();
         if ours != code {
-            let line = format!(
-                "from (double){x:e} (bits {:#018x}): header {code}, from_f64 {ours}",
-                x.to_bits()
-            );
+            let line = format!("from (double){x:e} (bits {:#018x}): header {code}, from_f64 {ours}", x.to_bits());
             bad.entry(t.to_string()).or_default().push(line);
         }
     }
@@ -351,28 +286,16 @@ fn fixed_matches_ap_fixed_headers() {
     let seed = env::var("FIXED_ORACLE_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-        });
+        .unwrap_or_else(|| SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64);
     let mut key = [0u8; 32];
     key[..8].copy_from_slice(&seed.to_le_bytes());
-    let mut runner = TestRunner::new_with_rng(
-        Config::default(),
-        TestRng::from_seed(RngAlgorithm::ChaCha, &key),
-    );
+    let mut runner = TestRunner::new_with_rng(Config::default(), TestRng::from_seed(RngAlgorithm::ChaCha, &key));
     let batch = generate(&mut runner);
 
     let dir = env::temp_dir().join(format!("fixed_vs_ap_fixed_{}", std::process::id()));
     fs::create_dir_all(&dir).unwrap();
     let answers = run_oracle(&dir, &include, &batch).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(
-        answers.len(),
-        batch.casts.len() + batch.doubles.len(),
-        "oracle output truncated (seed {seed})"
-    );
+    assert_eq!(answers.len(), batch.casts.len() + batch.doubles.len(), "oracle output truncated (seed {seed})");
     let bad = compare(&batch, &answers);
     if bad.is_empty() {
         let _ = fs::remove_dir_all(&dir);

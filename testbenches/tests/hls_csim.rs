@@ -3,8 +3,8 @@
 //! a few hundred vectors (real samples, corners, random codes). Every output code must
 //! equal the simulator's.
 
-use balerc_compiler::passes::Part;
 use balerc_compiler::fixed::FixedType;
+use balerc_compiler::passes::Part;
 use balerc_compiler::quant::model::{Codes, FusedActivation, Layer, LayerOp, Value};
 use balerc_compiler::quant::{Accumulator, PrecisionConfig, QuantizedModel};
 use balerc_compiler::sim::Simulator;
@@ -184,7 +184,8 @@ fn standalone_affine_leaky_relu_relu_and_reshape_match() {
     let Some(include) = tools() else { return };
     let ty = |s: &str| -> FixedType { s.parse().unwrap() };
     let value = |name: &str, shape: Vec<usize>, t: &str| Value { name: name.into(), shape, ty: ty(t) };
-    let layer = |name: &str, op: LayerOp, input: usize| Layer { name: name.into(), op, inputs: vec![input], output: input + 1 };
+    let layer =
+        |name: &str, op: LayerOp, input: usize| Layer { name: name.into(), op, inputs: vec![input], output: input + 1 };
     let model = QuantizedModel {
         name: "elementwise".into(),
         values: vec![

@@ -11,8 +11,7 @@
 
 use balerc_testbench::require;
 use balerc_testbench::rtl::{
-    iverilog_available, lint, run_iverilog, synthesize, verilator_available, yosys_available, RtlDesign,
-    VerilatorBench,
+    iverilog_available, lint, run_iverilog, synthesize, verilator_available, yosys_available, RtlDesign, VerilatorBench,
 };
 use std::fs;
 use std::path::PathBuf;
@@ -212,7 +211,8 @@ impl Rng {
 
 fn pipe2_vectors(n: usize, seed: u64) -> Vec<Vec<i64>> {
     let mut rng = Rng(seed);
-    let mut v: Vec<Vec<i64>> = vec![vec![-128, -128, -128], vec![127, 127, 127], vec![-128, 0, 127], vec![127, 0, -128]];
+    let mut v: Vec<Vec<i64>> =
+        vec![vec![-128, -128, -128], vec![127, 127, 127], vec![-128, 0, 127], vec![127, 0, -128]];
     v.extend((0..n).map(|_| (0..3).map(|_| rng.code(8)).collect()));
     v
 }
@@ -337,17 +337,22 @@ fn lint_passes() {
     for work in [Work::pipe2("lint_pipe2"), Work::wide("lint_wide"), Work::sum5("lint_sum5")] {
         lint(&work.design).unwrap_or_else(|e| panic!("{e}"));
     }
-    let work = Work::new("lint_bad", "bad", "module bad (input wire [3:0] a, output wire [1:0] y);\n    assign y = a;\nendmodule\n", |file| RtlDesign {
-        sources: vec![file],
-        top: "bad".into(),
-        inputs: 1,
-        input_width: 4,
-        input_signed: false,
-        outputs: 1,
-        output_width: 2,
-        output_signed: false,
-        latency: 0,
-    });
+    let work = Work::new(
+        "lint_bad",
+        "bad",
+        "module bad (input wire [3:0] a, output wire [1:0] y);\n    assign y = a;\nendmodule\n",
+        |file| RtlDesign {
+            sources: vec![file],
+            top: "bad".into(),
+            inputs: 1,
+            input_width: 4,
+            input_signed: false,
+            outputs: 1,
+            output_width: 2,
+            output_signed: false,
+            latency: 0,
+        },
+    );
     let err = lint(&work.design).unwrap_err();
     eprintln!("expected error: {err}");
     assert!(err.contains("%Warning-WIDTH"), "{err}");
@@ -357,7 +362,8 @@ fn lint_passes() {
 fn yosys_pipe2() {
     let Some(()) = require(yosys_available()) else { return };
     let work = Work::pipe2("yosys_pipe2");
-    let r = timed("yosys pipe2", || synthesize(&work.design, &work.dir.join("yosys"))).unwrap_or_else(|e| panic!("{e}"));
+    let r =
+        timed("yosys pipe2", || synthesize(&work.design, &work.dir.join("yosys"))).unwrap_or_else(|e| panic!("{e}"));
     eprintln!("{r:?}");
     assert!(r.lut > 0 && r.ff > 0, "{r:?}");
     // 2 valid bits + 2 x 20 data bits, all in flip-flops.
@@ -380,7 +386,8 @@ fn iverilog_reports_unknown_bits() {
     let Some(()) = require(iverilog_available()) else { return };
     // The product half of out_data comes from a register nothing writes.
     let source = SUM5.replace("wire [19:0] product = x0 * x4;", "reg [19:0] product;");
-    let work = Work::new("iverilog_x", "sum5", &source, |file| RtlDesign { sources: vec![file], ..Work::sum5_design() });
+    let work =
+        Work::new("iverilog_x", "sum5", &source, |file| RtlDesign { sources: vec![file], ..Work::sum5_design() });
     let err = run_iverilog(&work.design, &work.dir.join("iv"), &sum5_vectors(3, 9)).unwrap_err();
     eprintln!("expected error: {err}");
     assert!(err.contains("out_data at cycle 0: x/z bits in elements 1"), "{err}");

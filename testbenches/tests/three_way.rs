@@ -21,9 +21,19 @@ fn simulator_hls_and_rtl_agree_on_the_same_vectors() {
     };
     let lowered = lower(&fixtures.join("sigmoid_tanh_ts17.onnx"), &options).unwrap();
     let (rtl, hls) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let verilog = balerc_verilog::Options { top: "dut".into(), multipliers: balerc_verilog::Multipliers::ShiftAdd, clock_ns: 5.0, adder_levels_per_stage: Some(3) };
+    let verilog = balerc_verilog::Options {
+        top: "dut".into(),
+        multipliers: balerc_verilog::Multipliers::ShiftAdd,
+        clock_ns: 5.0,
+        adder_levels_per_stage: Some(3),
+    };
     balerc_verilog::write_project(&lowered.model, &verilog, rtl.path()).unwrap();
-    balerc_hls::write_project(&lowered.model, &balerc_hls::Options { top: "dut".into(), ..Default::default() }, hls.path()).unwrap();
+    balerc_hls::write_project(
+        &lowered.model,
+        &balerc_hls::Options { top: "dut".into(), ..Default::default() },
+        hls.path(),
+    )
+    .unwrap();
     for (dir, tool) in [(rtl.path(), Tool::Verilator), (hls.path(), Tool::Gxx)] {
         let outcome = cosim(dir, &CosimOptions { vectors: 400, tool, data: None, seed: 11 }).unwrap();
         assert_eq!(outcome.vectors, 400, "{tool:?}");

@@ -8,8 +8,8 @@ use balerc_compiler::passes::{run_pipeline, standard_pipeline, Part};
 use balerc_compiler::quant::{quantize, PrecisionConfig, QuantizedModel};
 use balerc_compiler::{lower, LowerOptions};
 use balerc_testbench::cosim::{cosim, load_build, CosimOptions, Tool};
-use balerc_testbench::rtl::{iverilog_available, lint, synthesize, verilator_available, yosys_available};
 use balerc_testbench::require;
+use balerc_testbench::rtl::{iverilog_available, lint, synthesize, verilator_available, yosys_available};
 use balerc_verilog::{write_project, Multipliers, Options};
 use ndarray::ArrayD;
 use ndarray_npy::ReadNpyExt;
@@ -47,7 +47,12 @@ fn build(name: &str, precision: &str, multipliers: Multipliers, levels: u32, dir
 
 fn assert_bit_exact(dir: &Path, tool: Tool, vectors: usize, data: Option<Vec<f64>>, what: &str) {
     let outcome = cosim(dir, &CosimOptions { vectors, tool, data, seed: 7 }).unwrap_or_else(|e| panic!("{what}: {e}"));
-    assert!(outcome.mismatches.is_empty(), "{what}: {} mismatches, first {:?}", outcome.mismatches.len(), &outcome.mismatches[..1]);
+    assert!(
+        outcome.mismatches.is_empty(),
+        "{what}: {} mismatches, first {:?}",
+        outcome.mismatches.len(),
+        &outcome.mismatches[..1]
+    );
     assert!(outcome.vectors >= vectors, "{what}");
 }
 
@@ -104,7 +109,15 @@ fn shift_add_uses_no_dsp_and_dsp_mode_does() {
 
 fn fixed_type() -> impl Strategy<Value = FixedType> {
     (5u32..=18, -1i32..=7, 0usize..7, 0usize..4).prop_map(|(w, i, q, o)| {
-        let q = [Quantization::Trn, Quantization::TrnZero, Quantization::Rnd, Quantization::RndZero, Quantization::RndMinInf, Quantization::RndInf, Quantization::RndConv][q];
+        let q = [
+            Quantization::Trn,
+            Quantization::TrnZero,
+            Quantization::Rnd,
+            Quantization::RndZero,
+            Quantization::RndMinInf,
+            Quantization::RndInf,
+            Quantization::RndConv,
+        ][q];
         let o = [Overflow::Wrap, Overflow::Sat, Overflow::SatZero, Overflow::SatSym][o];
         FixedType { width: w, int_bits: i, signed: true, quantization: q, overflow: o, saturation_bits: 0 }
     })
@@ -119,7 +132,11 @@ fn network() -> impl Strategy<Value = (Vec<usize>, Vec<Option<Activation>>, Vec<
         Just(Some(Activation::Sigmoid)),
         Just(Some(Activation::Tanh)),
     ];
-    (prop::collection::vec(1usize..6, 2..4), prop::collection::vec(activation, 3), prop::collection::vec(-3.0f64..3.0, 200))
+    (
+        prop::collection::vec(1usize..6, 2..4),
+        prop::collection::vec(activation, 3),
+        prop::collection::vec(-3.0f64..3.0, 200),
+    )
 }
 
 fn model(sizes: &[usize], activations: &[Option<Activation>], weights: &[f64], ty: FixedType) -> QuantizedModel {

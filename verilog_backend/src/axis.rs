@@ -44,16 +44,38 @@ pub fn wrapper(top: &str, ports: &Ports) -> String {
     writeln!(v, "    wire core_valid;\n    wire {} core_out;", range(out_bits as u32)).unwrap();
     writeln!(v, "    {top} core (.clk(aclk), .rst(~aresetn), .in_valid(accept), .in_data(core_in), .out_valid(core_valid), .out_data(core_out));").unwrap();
     // TLAST travels beside the data with the core's latency.
-    let last_shift = if ports.latency == 1 { "s_axis_tlast".to_string() } else { format!("{{last_pipe[{}:0], s_axis_tlast}}", ports.latency - 2) };
-    writeln!(v, "    reg {} last_pipe;\n    always @(posedge aclk) last_pipe <= {last_shift};", range(ports.latency as u32)).unwrap();
+    let last_shift = if ports.latency == 1 {
+        "s_axis_tlast".to_string()
+    } else {
+        format!("{{last_pipe[{}:0], s_axis_tlast}}", ports.latency - 2)
+    };
+    writeln!(
+        v,
+        "    reg {} last_pipe;\n    always @(posedge aclk) last_pipe <= {last_shift};",
+        range(ports.latency as u32)
+    )
+    .unwrap();
     writeln!(v, "    reg {} fifo [0:{}];", range(word as u32), depth - 1).unwrap();
-    writeln!(v, "    reg {} head;\n    reg {} tail;\n    reg {} occupied;", range(address), range(address), range(count)).unwrap();
+    writeln!(
+        v,
+        "    reg {} head;\n    reg {} tail;\n    reg {} occupied;",
+        range(address),
+        range(address),
+        range(count)
+    )
+    .unwrap();
     let one = |w: u32| format!("{w}'d1");
     writeln!(v, "    always @(posedge aclk) begin").unwrap();
     writeln!(v, "        if (!aresetn) begin\n            head <= {address}'d0;\n            tail <= {address}'d0;\n            occupied <= {count}'d0;\n        end else begin").unwrap();
     writeln!(v, "            if (core_valid) begin\n                fifo[tail] <= {{last_pipe[{}], core_out}};\n                tail <= tail + {};\n            end", ports.latency - 1, one(address)).unwrap();
     writeln!(v, "            if (emit) head <= head + {};", one(address)).unwrap();
-    writeln!(v, "            occupied <= occupied + {{{}'d0, accept}} - {{{}'d0, emit}};\n        end\n    end", count - 1, count - 1).unwrap();
+    writeln!(
+        v,
+        "            occupied <= occupied + {{{}'d0, accept}} - {{{}'d0, emit}};\n        end\n    end",
+        count - 1,
+        count - 1
+    )
+    .unwrap();
     // Samples accepted but not yet sent, in the pipeline or in the FIFO.
     writeln!(v, "    reg {} stored;", range(count)).unwrap();
     writeln!(v, "    always @(posedge aclk) stored <= !aresetn ? {count}'d0 : stored + {{{}'d0, core_valid}} - {{{}'d0, emit}};", count - 1, count - 1).unwrap();
@@ -61,7 +83,9 @@ pub fn wrapper(top: &str, ports: &Ports) -> String {
     writeln!(v, "    assign m_axis_tvalid = stored != {count}'d0;").unwrap();
     writeln!(v, "    wire {} front = fifo[head];", range(word as u32)).unwrap();
     let pad = out_tdata - out_bits;
-    let data = if pad > 0 { format!("{{{pad}'d0, front[{}:0]}}", out_bits - 1) } else { format!("front[{}:0]", out_bits - 1) };
-    writeln!(v, "    assign m_axis_tdata = {data};\n    assign m_axis_tlast = front[{}];\nendmodule", out_bits).unwrap();
+    let data =
+        if pad > 0 { format!("{{{pad}'d0, front[{}:0]}}", out_bits - 1) } else { format!("front[{}:0]", out_bits - 1) };
+    writeln!(v, "    assign m_axis_tdata = {data};\n    assign m_axis_tlast = front[{}];\nendmodule", out_bits)
+        .unwrap();
     v
 }

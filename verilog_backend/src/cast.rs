@@ -49,16 +49,15 @@ impl Conversions {
     pub fn module(&mut self, conversion: Conversion, target: FixedType) -> String {
         let next = self.modules.len();
         let prefix = &self.prefix;
-        self.modules
-            .entry(conversion)
-            .or_insert_with(|| (format!("{prefix}_cast{next}"), target))
-            .0
-            .clone()
+        self.modules.entry(conversion).or_insert_with(|| (format!("{prefix}_cast{next}"), target)).0.clone()
     }
 
     /// (module name, Verilog) of every conversion used, one module per file.
     pub fn modules(&self) -> Vec<(String, String)> {
-        self.modules.iter().map(|(conversion, (name, target))| (name.clone(), module(name, conversion, *target))).collect()
+        self.modules
+            .iter()
+            .map(|(conversion, (name, target))| (name.clone(), module(name, conversion, *target)))
+            .collect()
     }
 }
 
@@ -108,11 +107,8 @@ fn module(name: &str, c: &Conversion, t: FixedType) -> String {
         writeln!(v, "    wire neg = {neg};").unwrap();
         writeln!(v, "    wire {} q = {};", range(qw), fit("x", iw, c.signed, left, qw)).unwrap();
     }
-    let (max, min): (i128, i128) = if t.signed {
-        ((1i128 << (ow - 1)) - 1, -(1i128 << (ow - 1)))
-    } else {
-        ((1i128 << ow) - 1, 0)
-    };
+    let (max, min): (i128, i128) =
+        if t.signed { ((1i128 << (ow - 1)) - 1, -(1i128 << (ow - 1))) } else { ((1i128 << ow) - 1, 0) };
     writeln!(v, "    wire {} wrapped = {};", range(ow), fit("q", qw, true, 0, ow)).unwrap();
     // Whether q lies above the largest or below the smallest code of the target. A
     // signed q fits a signed target when its bits from the top down to bit ow-1 agree.
@@ -124,7 +120,8 @@ fn module(name: &str, c: &Conversion, t: FixedType) -> String {
             (format!("~q[{}] & ~{fits}", qw - 1), format!("q[{}] & ~{fits}", qw - 1))
         }
         (false, _) => {
-            let over = if qw - 1 <= ow { "1'b0".to_string() } else { format!("~q[{}] & |q[{}:{}]", qw - 1, qw - 2, ow) };
+            let over =
+                if qw - 1 <= ow { "1'b0".to_string() } else { format!("~q[{}] & |q[{}:{}]", qw - 1, qw - 2, ow) };
             (over, format!("q[{}]", qw - 1))
         }
     };

@@ -5,8 +5,8 @@
 //! incrementally so that large layers stay fast.
 
 use balerc_compiler::quant::range::Interval;
-use std::cmp::Reverse;
 use rustc_hash::FxHashMap as HashMap;
+use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 /// A value the sums can read: an input element or a shared subexpression.
@@ -108,7 +108,7 @@ pub fn eliminate(signals: &mut Vec<Signal>, rows: &mut [Vec<Term>], max_level: u
         let signal = signals.len();
         let (a_shift, b_shift) = (d.min(0).unsigned_abs() as u32, d.max(0) as u32);
         let (ra, rb) = (signals[a].range.shifted(a_shift), signals[b].range.shifted(b_shift));
-        let range = if same { ra.add(rb) } else { ra.sub(rb) };
+        let range = if same { ra.plus(rb) } else { ra.minus(rb) };
         let level = signals[a].level.max(signals[b].level) + 1;
         signals.push(Signal { range, level });
         definitions.push(Definition { signal, a, a_shift, b, b_shift, subtract: !same });
@@ -127,7 +127,14 @@ pub fn eliminate(signals: &mut Vec<Signal>, rows: &mut [Vec<Term>], max_level: u
 
 /// Replaces every non-overlapping occurrence of the pair `key` in one row by `signal`;
 /// returns whether there was any.
-fn replace_pairs(row: &mut Vec<Term>, key: Key, signal: usize, signals: &[Signal], max_level: u32, counts: &mut Counts) -> bool {
+fn replace_pairs(
+    row: &mut Vec<Term>,
+    key: Key,
+    signal: usize,
+    signals: &[Signal],
+    max_level: u32,
+    counts: &mut Counts,
+) -> bool {
     let (a, b, d, same) = key;
     let mut replaced = false;
     let eligible = |t: &Term| signals[t.signal].level < max_level;

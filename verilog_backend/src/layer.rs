@@ -2,9 +2,9 @@
 //! to this layer's output vector.
 
 use crate::cast::{Conversion, Conversions};
-use crate::{csd, cse};
 use crate::text::{element, fit, literal, range};
 use crate::tree::{sum, sum_pipelined, Cost, Registers, Stages, Term};
+use crate::{csd, cse};
 use crate::{Error, Multipliers};
 use balerc_compiler::fixed::FixedType;
 use balerc_compiler::quant::model::{FusedActivation, Layer, LayerOp, Linear, QuantizedModel};
@@ -45,11 +45,22 @@ pub fn emit(model: &QuantizedModel, layer: &Layer, cx: &mut Context) -> Result<u
     let input = &model.values[layer.inputs[0]];
     let output = &model.values[layer.output];
     let p = cx.prefix.clone();
-    writeln!(cx.body, "    // {} '{}': {} x {} -> {} x {}", layer.op.kind(), layer.name, input.len(), input.ty, output.len(), output.ty).unwrap();
+    writeln!(
+        cx.body,
+        "    // {} '{}': {} x {} -> {} x {}",
+        layer.op.kind(),
+        layer.name,
+        input.len(),
+        input.ty,
+        output.len(),
+        output.ty
+    )
+    .unwrap();
     let elements: Vec<Element> = (0..input.len())
         .map(|i| {
             let name = format!("{p}_x{i}");
-            writeln!(cx.body, "    wire {} {name} = {};", range(input.ty.width), element(&cx.input, i, input.ty.width)).unwrap();
+            writeln!(cx.body, "    wire {} {name} = {};", range(input.ty.width), element(&cx.input, i, input.ty.width))
+                .unwrap();
             Element { name, ty: input.ty }
         })
         .collect();
@@ -92,7 +103,8 @@ pub fn emit(model: &QuantizedModel, layer: &Layer, cx: &mut Context) -> Result<u
                 let w = x.ty.width;
                 let name = format!("{p}_r{i}");
                 let zero = literal(0, w);
-                let rectified = if x.ty.signed { format!("{}[{}] ? {zero} : {}", x.name, w - 1, x.name) } else { x.name.clone() };
+                let rectified =
+                    if x.ty.signed { format!("{}[{}] ? {zero} : {}", x.name, w - 1, x.name) } else { x.name.clone() };
                 writeln!(cx.body, "    wire {} {name} = {rectified};", range(w)).unwrap();
                 convert(cx, &name, w, x.ty.signed, x.ty.frac_bits(), output.ty, &format!("{p}_o{i}"))
             })
@@ -101,7 +113,18 @@ pub fn emit(model: &QuantizedModel, layer: &Layer, cx: &mut Context) -> Result<u
             .iter()
             .enumerate()
             .map(|(i, x)| {
-                leaky(cx, &x.name, x.ty.width, x.ty.signed, x.range(), x.ty.frac_bits(), *alpha, *alpha_ty, output.ty, &format!("{p}_o{i}"))
+                leaky(
+                    cx,
+                    &x.name,
+                    x.ty.width,
+                    x.ty.signed,
+                    x.range(),
+                    x.ty.frac_bits(),
+                    *alpha,
+                    *alpha_ty,
+                    output.ty,
+                    &format!("{p}_o{i}"),
+                )
             })
             .collect::<Result<_, _>>()?,
         LayerOp::Table { entries, index_shift, function, .. } => {
@@ -140,7 +163,14 @@ fn products(x: &Element, weight: i64, up: u32, cx: &mut Context, prefix: &str) -
             let product = x.range().scale(weight);
             let width = product.signed_bits();
             let name = format!("{prefix}_p{}", x.name);
-            writeln!(cx.body, "    wire {} {name} = {} * {};", range(width), fit(&x.name, x.ty.width, x.ty.signed, 0, width), literal(weight as i128, width)).unwrap();
+            writeln!(
+                cx.body,
+                "    wire {} {name} = {} * {};",
+                range(width),
+                fit(&x.name, x.ty.width, x.ty.signed, 0, width),
+                literal(weight as i128, width)
+            )
+            .unwrap();
             vec![Term::wire(name, width, true, product, up, false)]
         }
     }
@@ -171,7 +201,9 @@ fn linear_layer(
             let sums = rows
                 .iter()
                 .enumerate()
-                .map(|(o, row)| row.iter().flat_map(|&(i, w)| products(&elements[i], w, up, cx, &format!("{p}_o{o}"))).collect())
+                .map(|(o, row)| {
+                    row.iter().flat_map(|&(i, w)| products(&elements[i], w, up, cx, &format!("{p}_o{o}"))).collect()
+                })
                 .collect();
             (sums, 0)
         }
@@ -181,15 +213,27 @@ fn linear_layer(
         let prefix = format!("{p}_o{o}");
         let mut terms = std::mem::take(terms);
         terms.push(Term::constant((linear.bias.codes[o / per_channel] as i128) << bias_up));
-        let (s, stages) = sum_pipelined(cx.body, &format!("{prefix}_s"), terms, depth, cx.cost, cx.stages, &mut cx.registers);
+        let (s, stages) =
+            sum_pipelined(cx.body, &format!("{prefix}_s"), terms, depth, cx.cost, cx.stages, &mut cx.registers);
         let y = match linear.activation {
             FusedActivation::None => convert(cx, &s.name, s.width, true, acc_frac, result, &prefix)?,
             FusedActivation::Relu => {
                 let name = format!("{prefix}_relu");
-                writeln!(cx.body, "    wire {} {name} = {}[{}] ? {} : {};", range(s.width), s.name, s.width - 1, literal(0, s.width), s.name).unwrap();
+                writeln!(
+                    cx.body,
+                    "    wire {} {name} = {}[{}] ? {} : {};",
+                    range(s.width),
+                    s.name,
+                    s.width - 1,
+                    literal(0, s.width),
+                    s.name
+                )
+                .unwrap();
                 convert(cx, &name, s.width, true, acc_frac, result, &prefix)?
             }
-            FusedActivation::LeakyRelu { alpha, ty } => leaky(cx, &s.name, s.width, true, s.range, acc_frac, alpha, ty, result, &prefix)?,
+            FusedActivation::LeakyRelu { alpha, ty } => {
+                leaky(cx, &s.name, s.width, true, s.range, acc_frac, alpha, ty, result, &prefix)?
+            }
         };
         outs.push((y, stages));
     }
@@ -216,26 +260,46 @@ const SHARING_MAX_DEPTH: u32 = 3;
 /// The shift-add terms of every output of a linear layer, with subexpressions that
 /// several outputs share computed once. Returns the sums' terms and the depth of the
 /// shared logic in front of them.
-fn shared_shift_add(rows: &[Vec<(usize, i64)>], elements: &[Element], up: u32, cx: &mut Context) -> (Vec<Vec<Term>>, u32) {
+fn shared_shift_add(
+    rows: &[Vec<(usize, i64)>],
+    elements: &[Element],
+    up: u32,
+    cx: &mut Context,
+) -> (Vec<Vec<Term>>, u32) {
     let mut signals: Vec<cse::Signal> = elements.iter().map(|x| cse::Signal { range: x.range(), level: 0 }).collect();
-    let mut names: Vec<(String, u32, bool)> = elements.iter().map(|x| (x.name.clone(), x.ty.width, x.ty.signed)).collect();
+    let mut names: Vec<(String, u32, bool)> =
+        elements.iter().map(|x| (x.name.clone(), x.ty.width, x.ty.signed)).collect();
     let mut sums: Vec<Vec<cse::Term>> = rows
         .iter()
         .map(|row| {
             row.iter()
-                .flat_map(|&(i, w)| csd::digits(w).into_iter().map(move |(k, negative)| cse::Term { signal: i, shift: k + up, negative }))
+                .flat_map(|&(i, w)| {
+                    csd::digits(w).into_iter().map(move |(k, negative)| cse::Term {
+                        signal: i,
+                        shift: k + up,
+                        negative,
+                    })
+                })
                 .collect()
         })
         .collect();
     let pairs: usize = sums.iter().map(|r| r.len() * r.len().saturating_sub(1) / 2).sum();
     let max_depth = cx.stages.levels.map_or(SHARING_MAX_DEPTH, |k| k.min(SHARING_MAX_DEPTH));
-    let definitions = if pairs <= SHARING_PAIR_BUDGET { cse::eliminate(&mut signals, &mut sums, max_depth) } else { Vec::new() };
+    let definitions =
+        if pairs <= SHARING_PAIR_BUDGET { cse::eliminate(&mut signals, &mut sums, max_depth) } else { Vec::new() };
     for d in &definitions {
         let name = format!("{}_e{}", cx.prefix, d.signal);
         let width = signals[d.signal].range.signed_bits();
         let (a, b) = (&names[d.a], &names[d.b]);
         let op = if d.subtract { "-" } else { "+" };
-        writeln!(cx.body, "    wire {} {name} = {} {op} {};", range(width), fit(&a.0, a.1, a.2, d.a_shift, width), fit(&b.0, b.1, b.2, d.b_shift, width)).unwrap();
+        writeln!(
+            cx.body,
+            "    wire {} {name} = {} {op} {};",
+            range(width),
+            fit(&a.0, a.1, a.2, d.a_shift, width),
+            fit(&b.0, b.1, b.2, d.b_shift, width)
+        )
+        .unwrap();
         cx.cost.adders += 1;
         cx.cost.adder_bits += width as u64;
         names.push((name, width, true));
@@ -257,11 +321,29 @@ fn shared_shift_add(rows: &[Vec<(usize, i64)>], elements: &[Element], up: u32, c
 
 /// `x >= 0 ? cast(x) : cast(x * alpha)`.
 #[allow(clippy::too_many_arguments)]
-fn leaky(cx: &mut Context, x: &str, width: u32, signed: bool, values: Interval, frac: i32, alpha: i64, alpha_ty: FixedType, result: FixedType, prefix: &str) -> Result<String, Error> {
+fn leaky(
+    cx: &mut Context,
+    x: &str,
+    width: u32,
+    signed: bool,
+    values: Interval,
+    frac: i32,
+    alpha: i64,
+    alpha_ty: FixedType,
+    result: FixedType,
+    prefix: &str,
+) -> Result<String, Error> {
     let product = values.scale(alpha);
     let pw = product.signed_bits();
     let scaled = format!("{prefix}_leak");
-    writeln!(cx.body, "    wire {} {scaled} = {} * {};", range(pw), fit(x, width, signed, 0, pw), literal(alpha as i128, pw)).unwrap();
+    writeln!(
+        cx.body,
+        "    wire {} {scaled} = {} * {};",
+        range(pw),
+        fit(x, width, signed, 0, pw),
+        literal(alpha as i128, pw)
+    )
+    .unwrap();
     let positive = convert(cx, x, width, signed, frac, result, &format!("{prefix}_pos"))?;
     let negative = convert(cx, &scaled, pw, true, frac + alpha_ty.frac_bits(), result, &format!("{prefix}_neg"))?;
     let name = format!("{prefix}_y");
@@ -271,7 +353,15 @@ fn leaky(cx: &mut Context, x: &str, width: u32, signed: bool, values: Interval, 
 }
 
 /// Instantiates the conversion of `x` to `target`; returns the result wire.
-fn convert(cx: &mut Context, x: &str, width: u32, signed: bool, frac: i32, target: FixedType, prefix: &str) -> Result<String, Error> {
+fn convert(
+    cx: &mut Context,
+    x: &str,
+    width: u32,
+    signed: bool,
+    frac: i32,
+    target: FixedType,
+    prefix: &str,
+) -> Result<String, Error> {
     let module = cx.conversions.module(Conversion::new(width, signed, frac, target)?, target);
     let y = format!("{prefix}_c");
     writeln!(cx.body, "    wire {} {y};\n    {module} {prefix}_cast (.x({x}), .y({y}));", range(target.width)).unwrap();
@@ -299,19 +389,42 @@ fn table_index(body: &mut String, x: &Element, shift: i32, bits: u32, prefix: &s
     };
     let scaled_width = scaled_range.signed_bits();
     let half = 1i128 << (bits - 1);
-    let tw = scaled_range.add(Interval { lo: half, hi: half }).signed_bits().max(bits + 1);
+    let tw = scaled_range.plus(Interval { lo: half, hi: half }).signed_bits().max(bits + 1);
     let value = format!("{prefix}_v");
     writeln!(body, "    wire {} {prefix}_s = {scaled};", range(scaled_width)).unwrap();
-    writeln!(body, "    wire {} {value} = {} + {};", range(tw), fit(&format!("{prefix}_s"), scaled_width, true, 0, tw), literal(half, tw)).unwrap();
+    writeln!(
+        body,
+        "    wire {} {value} = {} + {};",
+        range(tw),
+        fit(&format!("{prefix}_s"), scaled_width, true, 0, tw),
+        literal(half, tw)
+    )
+    .unwrap();
     let last = literal((1i128 << bits) - 1, bits);
     let too_big = if tw > bits + 1 { format!("|{value}[{}:{}]", tw - 2, bits) } else { "1'b0".into() };
-    writeln!(body, "    wire {} {prefix} = {value}[{}] ? {} : ({too_big}) ? {last} : {value}[{}:0];", range(bits), tw - 1, literal(0, bits), bits - 1).unwrap();
+    writeln!(
+        body,
+        "    wire {} {prefix} = {value}[{}] ? {} : ({too_big}) ? {last} : {value}[{}:0];",
+        range(bits),
+        tw - 1,
+        literal(0, bits),
+        bits - 1
+    )
+    .unwrap();
     prefix.to_string()
 }
 
-fn write_rom(body: &mut String, name: &str, entries: &[i64], bits: u32, width: u32, function: balerc_compiler::quant::model::TableFunction) {
+fn write_rom(
+    body: &mut String,
+    name: &str,
+    entries: &[i64],
+    bits: u32,
+    width: u32,
+    function: balerc_compiler::quant::model::TableFunction,
+) {
     writeln!(body, "    // {function:?} table: entry k holds f(-R + k * 2R / N) as computed by the compiler").unwrap();
-    writeln!(body, "    function {} {name};\n        input {} index;\n        case (index)", range(width), range(bits)).unwrap();
+    writeln!(body, "    function {} {name};\n        input {} index;\n        case (index)", range(width), range(bits))
+        .unwrap();
     for (k, &e) in entries.iter().enumerate() {
         writeln!(body, "            {}: {name} = {};", literal(k as i128, bits), literal(e as i128, width)).unwrap();
     }

@@ -67,7 +67,8 @@ impl Registers {
             return existing.clone();
         }
         let register = format!("{name}_r");
-        writeln!(body, "    reg {} {register};\n    always @(posedge clk) {register} <= {name};", range_decl(width)).unwrap();
+        writeln!(body, "    reg {} {register};\n    always @(posedge clk) {register} <= {name};", range_decl(width))
+            .unwrap();
         self.bits += width as u64;
         self.delayed.insert(name.to_string(), register.clone());
         register
@@ -99,10 +100,21 @@ pub fn sum_pipelined(
     registers: &mut Registers,
 ) -> (Sum, u32) {
     // Constants are added up at compile time.
-    let (constants, mut level): (Vec<Term>, Vec<Term>) = terms.into_iter().partition(|t| matches!(t.source, Source::Constant(_)));
+    let (constants, mut level): (Vec<Term>, Vec<Term>) =
+        terms.into_iter().partition(|t| matches!(t.source, Source::Constant(_)));
     let constant: i128 = constants
         .iter()
-        .map(|t| if let Source::Constant(c) = t.source { if t.negative { -c } else { c } } else { 0 })
+        .map(|t| {
+            if let Source::Constant(c) = t.source {
+                if t.negative {
+                    -c
+                } else {
+                    c
+                }
+            } else {
+                0
+            }
+        })
         .sum();
     if constant != 0 || level.is_empty() {
         level.push(Term::constant(constant));
@@ -110,7 +122,7 @@ pub fn sum_pipelined(
     let mut count = 0;
     let mut depth = depth;
     let mut passed = 0;
-    if depth > 0 && stages.levels.is_some_and(|k| depth % k == 0) && level.len() > 1 {
+    if depth > 0 && stages.levels.is_some_and(|k| depth.is_multiple_of(k)) && level.len() > 1 {
         level = level.into_iter().map(|t| register(body, t, registers)).collect();
         passed += 1;
     }
@@ -132,7 +144,7 @@ pub fn sum_pipelined(
         }
         level = next;
         depth += 1;
-        if stages.levels.is_some_and(|k| depth % k == 0) && level.len() > 1 {
+        if stages.levels.is_some_and(|k| depth.is_multiple_of(k)) && level.len() > 1 {
             level = level.into_iter().map(|t| register(body, t, registers)).collect();
             passed += 1;
         }
@@ -155,12 +167,19 @@ fn register(body: &mut String, term: Term, registers: &mut Registers) -> Term {
 /// a + b as a new wire; a term that is negative in both stays negative.
 fn add(body: &mut String, name: String, a: &Term, b: &Term, cost: &mut Cost) -> Term {
     let (range, op, first, second, negative) = match (a.negative, b.negative) {
-        (x, y) if x == y => (a.range.add(b.range), "+", a, b, x),
-        (false, true) => (a.range.sub(b.range), "-", a, b, false),
-        _ => (b.range.sub(a.range), "-", b, a, false),
+        (x, y) if x == y => (a.range.plus(b.range), "+", a, b, x),
+        (false, true) => (a.range.minus(b.range), "-", a, b, false),
+        _ => (b.range.minus(a.range), "-", b, a, false),
     };
     let width = range.signed_bits();
-    writeln!(body, "    wire {} {name} = {} {op} {};", range_decl(width), first.expression(width), second.expression(width)).unwrap();
+    writeln!(
+        body,
+        "    wire {} {name} = {} {op} {};",
+        range_decl(width),
+        first.expression(width),
+        second.expression(width)
+    )
+    .unwrap();
     cost.adders += 1;
     cost.adder_bits += width as u64;
     Term { source: Source::Wire { name, width, signed: true }, shift: 0, negative, range }

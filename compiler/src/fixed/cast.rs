@@ -99,11 +99,7 @@ impl FixedType {
                     }
                 }
                 (Overflow::WrapSm, true) => {
-                    let flip = if n == 1 {
-                        under != (bits & sign != 0)
-                    } else {
-                        under == ((bits >> (w - n)) & 1 == 1)
-                    };
+                    let flip = if n == 1 { under != (bits & sign != 0) } else { under == ((bits >> (w - n)) & 1 == 1) };
                     let bits = if flip { !bits & mask } else { bits };
                     let fill = if under { sign } else { ones(w - n, w - 1) };
                     bits & !ones(w - n, w) | fill
@@ -155,11 +151,7 @@ fn round_shr(raw: i128, d: i64, mode: Quantization) -> (i128, i128) {
     let floor = raw >> d.min(127);
     let half = (raw >> (d - 1).min(127)) & 1 == 1;
     let below = d - 1;
-    let sticky = if below >= 128 {
-        raw != 0
-    } else {
-        raw as u128 & ((1u128 << below) - 1) != 0
-    };
+    let sticky = if below >= 128 { raw != 0 } else { raw as u128 & ((1u128 << below) - 1) != 0 };
     let neg = raw < 0;
     let up = match mode {
         Quantization::Trn => false,
@@ -200,11 +192,7 @@ impl Caster {
     /// The code `raw * 2^-from_frac_bits` converts to; equal to `cast(raw.into(), from_frac_bits)`.
     #[inline]
     pub fn apply(&self, raw: i64) -> i64 {
-        let x = if self.huge_left {
-            i128::from(raw.signum()) << 65
-        } else {
-            i128::from(raw) << self.left
-        };
+        let x = if self.huge_left { i128::from(raw.signum()) << 65 } else { i128::from(raw) << self.left };
         let floor = x >> self.right;
         let bias = self.bias + (self.neg_bias & i128::from(raw >> 63)) + (self.conv & floor);
         self.target.fit(floor, (x + bias) >> self.right)
@@ -223,39 +211,18 @@ mod tests {
     /// Codes for -2.5, -1.5, -0.5, 0.5, 1.5, 2.5 and -2.25, 2.75 (given in quarters) into an integer type.
     fn rounded(spelling: &str) -> Vec<i64> {
         let t = ty(spelling);
-        [-10, -6, -2, 2, 6, 10, -9, 11]
-            .iter()
-            .map(|&quarters| t.cast(quarters, 2))
-            .collect()
+        [-10, -6, -2, 2, 6, 10, -9, 11].iter().map(|&quarters| t.cast(quarters, 2)).collect()
     }
 
     #[test]
     fn quantization_modes_by_hand() {
-        assert_eq!(
-            rounded("ap_fixed<8,8,AP_TRN>"),
-            [-3, -2, -1, 0, 1, 2, -3, 2]
-        );
-        assert_eq!(
-            rounded("ap_fixed<8,8,AP_TRN_ZERO>"),
-            [-2, -1, 0, 0, 1, 2, -2, 2]
-        );
+        assert_eq!(rounded("ap_fixed<8,8,AP_TRN>"), [-3, -2, -1, 0, 1, 2, -3, 2]);
+        assert_eq!(rounded("ap_fixed<8,8,AP_TRN_ZERO>"), [-2, -1, 0, 0, 1, 2, -2, 2]);
         assert_eq!(rounded("ap_fixed<8,8,AP_RND>"), [-2, -1, 0, 1, 2, 3, -2, 3]);
-        assert_eq!(
-            rounded("ap_fixed<8,8,AP_RND_ZERO>"),
-            [-2, -1, 0, 0, 1, 2, -2, 3]
-        );
-        assert_eq!(
-            rounded("ap_fixed<8,8,AP_RND_MIN_INF>"),
-            [-3, -2, -1, 0, 1, 2, -2, 3]
-        );
-        assert_eq!(
-            rounded("ap_fixed<8,8,AP_RND_INF>"),
-            [-3, -2, -1, 1, 2, 3, -2, 3]
-        );
-        assert_eq!(
-            rounded("ap_fixed<8,8,AP_RND_CONV>"),
-            [-2, -2, 0, 0, 2, 2, -2, 3]
-        );
+        assert_eq!(rounded("ap_fixed<8,8,AP_RND_ZERO>"), [-2, -1, 0, 0, 1, 2, -2, 3]);
+        assert_eq!(rounded("ap_fixed<8,8,AP_RND_MIN_INF>"), [-3, -2, -1, 0, 1, 2, -2, 3]);
+        assert_eq!(rounded("ap_fixed<8,8,AP_RND_INF>"), [-3, -2, -1, 1, 2, 3, -2, 3]);
+        assert_eq!(rounded("ap_fixed<8,8,AP_RND_CONV>"), [-2, -2, 0, 0, 2, 2, -2, 3]);
     }
 
     #[test]
@@ -268,15 +235,9 @@ mod tests {
         assert_eq!(both("ap_fixed<8,8,AP_TRN,AP_SAT_ZERO>"), [0, 0]);
         assert_eq!(both("ap_ufixed<8,8,AP_TRN,AP_SAT>"), [200, 0]);
         // 200 = 0b1100_1000 wraps to 0b1100_1000; N = 2 forces the top bits to 01 / 10.
-        assert_eq!(
-            both("ap_fixed<8,8,AP_TRN,AP_WRAP,2>"),
-            [0b0100_1000, 0b1011_1000u8 as i8 as i64]
-        );
+        assert_eq!(both("ap_fixed<8,8,AP_TRN,AP_WRAP,2>"), [0b0100_1000, 0b1011_1000u8 as i8 as i64]);
         // Unsigned N = 2 sets the top bits to ones even for underflow (header quirk): 300 -> 0b1110_1100.
-        assert_eq!(
-            ty("ap_ufixed<8,8,AP_TRN,AP_WRAP,2>").cast(300, 0),
-            0b1110_1100
-        );
+        assert_eq!(ty("ap_ufixed<8,8,AP_TRN,AP_WRAP,2>").cast(300, 0), 0b1110_1100);
         assert_eq!(ty("ap_ufixed<8,8,AP_TRN,AP_WRAP,2>").cast(-1, 0), 255);
         // The minimum itself is an underflow under AP_SAT_SYM; a 1-bit type keeps it.
         assert_eq!(ty("ap_fixed<8,8,AP_TRN,AP_SAT_SYM>").cast(-128, 0), -127);
@@ -299,19 +260,13 @@ mod tests {
     }
 
     fn any_type() -> impl Strategy<Value = FixedType> {
-        (
-            1u32..=64,
-            -70i32..=70,
-            any::<bool>(),
-            0..7usize,
-            0..5usize,
-            0u32..=64,
-        )
-            .prop_filter_map("invalid type", |(w, f, s, q, o, n)| {
+        (1u32..=64, -70i32..=70, any::<bool>(), 0..7usize, 0..5usize, 0u32..=64).prop_filter_map(
+            "invalid type",
+            |(w, f, s, q, o, n)| {
                 let t = FixedType::new(w, w as i32 - f, s).ok()?;
-                t.with_modes(Quantization::ALL[q], Overflow::ALL[o], n % (w + 1))
-                    .ok()
-            })
+                t.with_modes(Quantization::ALL[q], Overflow::ALL[o], n % (w + 1)).ok()
+            },
+        )
     }
 
     proptest! {

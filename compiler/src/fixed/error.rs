@@ -4,9 +4,7 @@ use thiserror::Error;
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum FixedTypeError {
     /// Width outside 1..=64 (1..=63 for unsigned types, whose codes must fit a non-negative i64).
-    #[error(
-        "width {width} is out of range: ap_fixed widths are 1 to 64, ap_ufixed widths 1 to 63"
-    )]
+    #[error("width {width} is out of range: ap_fixed widths are 1 to 64, ap_ufixed widths 1 to 63")]
     Width { width: u32, signed: bool },
     /// `width - int_bits` beyond the supported fractional-bit range.
     #[error(
@@ -20,9 +18,7 @@ pub enum FixedTypeError {
     #[error("{n} saturation bits exceed the width {width}: N must be 0 to {width}")]
     SaturationBits { n: u32, width: u32 },
     /// `ap_ufixed` with `AP_WRAP_SM`, which the headers refuse at run time.
-    #[error(
-        "AP_WRAP_SM needs a signed type: the ap_types headers abort on ap_ufixed with AP_WRAP_SM"
-    )]
+    #[error("AP_WRAP_SM needs a signed type: the ap_types headers abort on ap_ufixed with AP_WRAP_SM")]
     UnsignedWrapSm,
     /// A spelling that does not parse or names an invalid type.
     #[error("invalid fixed-point type `{text}`: {reason}")]

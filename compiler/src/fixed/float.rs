@@ -64,15 +64,8 @@ mod tests {
     fn non_finite_is_an_error_naming_the_value() {
         let t = FixedType::new(8, 4, true).unwrap();
         let err = t.from_f64(f64::NAN).unwrap_err();
-        assert!(
-            err.to_string().starts_with("NaN has no fixed-point value"),
-            "{err}"
-        );
-        assert!(t
-            .from_f64(f64::NEG_INFINITY)
-            .unwrap_err()
-            .to_string()
-            .contains("-inf"));
+        assert!(err.to_string().starts_with("NaN has no fixed-point value"), "{err}");
+        assert!(t.from_f64(f64::NEG_INFINITY).unwrap_err().to_string().contains("-inf"));
     }
 
     #[test]

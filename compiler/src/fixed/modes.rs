@@ -51,15 +51,8 @@ pub enum Overflow {
 
 impl Quantization {
     /// All modes, in `ap_q_mode` order.
-    pub const ALL: [Quantization; 7] = [
-        Self::Rnd,
-        Self::RndZero,
-        Self::RndMinInf,
-        Self::RndInf,
-        Self::RndConv,
-        Self::Trn,
-        Self::TrnZero,
-    ];
+    pub const ALL: [Quantization; 7] =
+        [Self::Rnd, Self::RndZero, Self::RndMinInf, Self::RndInf, Self::RndConv, Self::Trn, Self::TrnZero];
 
     /// Reads `AP_RND_CONV` or hls4ml's `RND_CONV`; the error says what is allowed.
     pub(super) fn parse(text: &str) -> Result<Self, String> {
@@ -82,13 +75,7 @@ impl Quantization {
 
 impl Overflow {
     /// All modes, in `ap_o_mode` order.
-    pub const ALL: [Overflow; 5] = [
-        Self::Sat,
-        Self::SatZero,
-        Self::SatSym,
-        Self::Wrap,
-        Self::WrapSm,
-    ];
+    pub const ALL: [Overflow; 5] = [Self::Sat, Self::SatZero, Self::SatSym, Self::Wrap, Self::WrapSm];
 
     /// Reads `AP_SAT` or hls4ml's `SAT`; the error says what is allowed.
     pub(super) fn parse(text: &str) -> Result<Self, String> {
@@ -108,23 +95,12 @@ impl Overflow {
 }
 
 /// Finds the mode whose name is `text`, with or without the `AP_` prefix (hls4ml drops it).
-fn by_name<T: Copy>(
-    text: &str,
-    all: &[T],
-    name: fn(T) -> &'static str,
-    kind: &str,
-) -> Result<T, String> {
+fn by_name<T: Copy>(text: &str, all: &[T], name: fn(T) -> &'static str, kind: &str) -> Result<T, String> {
     let wanted = text.strip_prefix("AP_").unwrap_or(text);
-    all.iter()
-        .copied()
-        .find(|&m| &name(m)[3..] == wanted)
-        .ok_or_else(|| {
-            let names: Vec<_> = all.iter().map(|&m| name(m)).collect();
-            format!(
-                "unknown {kind} mode `{text}` (allowed: {}; the AP_ prefix is optional)",
-                names.join(", ")
-            )
-        })
+    all.iter().copied().find(|&m| &name(m)[3..] == wanted).ok_or_else(|| {
+        let names: Vec<_> = all.iter().map(|&m| name(m)).collect();
+        format!("unknown {kind} mode `{text}` (allowed: {}; the AP_ prefix is optional)", names.join(", "))
+    })
 }
 
 impl fmt::Display for Quantization {

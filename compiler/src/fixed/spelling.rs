@@ -19,10 +19,7 @@ impl FromStr for FixedType {
     /// toward zero (and `ap_fixed<8,0>(-0.25)` gives -1); from a double it truncates the
     /// magnitude, and a tiny negative double gives +1.
     fn from_str(text: &str) -> Result<Self, FixedTypeError> {
-        parse(text).map_err(|reason| FixedTypeError::Parse {
-            text: text.to_string(),
-            reason,
-        })
+        parse(text).map_err(|reason| FixedTypeError::Parse { text: text.to_string(), reason })
     }
 }
 
@@ -38,45 +35,25 @@ fn parse(text: &str) -> Result<FixedType, String> {
         "ap_uint" | "uint" => (false, true),
         other => return Err(format!("unknown type name `{other}`; {}", syntax())),
     };
-    let (arity, wanted) = if integer {
-        (1..=1, "1 argument")
-    } else {
-        (2..=5, "2 to 5 arguments")
-    };
+    let (arity, wanted) = if integer { (1..=1, "1 argument") } else { (2..=5, "2 to 5 arguments") };
     if !arity.contains(&args.len()) {
-        return Err(format!(
-            "{} takes {wanted}, not {}; {}",
-            name.trim(),
-            args.len(),
-            syntax()
-        ));
+        return Err(format!("{} takes {wanted}, not {}; {}", name.trim(), args.len(), syntax()));
     }
     let width: u32 = number(args[0], "width")?;
     let t = FixedType {
         width,
-        int_bits: if integer {
-            width.try_into().unwrap_or(i32::MAX)
-        } else {
-            number(args[1], "integer bits")?
-        },
+        int_bits: if integer { width.try_into().unwrap_or(i32::MAX) } else { number(args[1], "integer bits")? },
         signed,
-        quantization: args
-            .get(2)
-            .map_or(Ok(Quantization::Trn), |a| Quantization::parse(a))?,
-        overflow: args
-            .get(3)
-            .map_or(Ok(Overflow::Wrap), |a| Overflow::parse(a))?,
-        saturation_bits: args
-            .get(4)
-            .map_or(Ok(0), |a| number(a, "saturation bits N"))?,
+        quantization: args.get(2).map_or(Ok(Quantization::Trn), |a| Quantization::parse(a))?,
+        overflow: args.get(3).map_or(Ok(Overflow::Wrap), |a| Overflow::parse(a))?,
+        saturation_bits: args.get(4).map_or(Ok(0), |a| number(a, "saturation bits N"))?,
     };
     t.validate().map_err(|e| e.to_string())?;
     Ok(t)
 }
 
 fn number<T: FromStr>(text: &str, what: &str) -> Result<T, String> {
-    text.parse()
-        .map_err(|_| format!("{what} `{text}` is not a valid number"))
+    text.parse().map_err(|_| format!("{what} `{text}` is not a valid number"))
 }
 
 impl fmt::Display for FixedType {
@@ -130,26 +107,14 @@ mod tests {
     fn parses_the_usual_spellings() {
         assert_eq!(show("ap_fixed<16,6>"), "ap_fixed<16,6>");
         assert_eq!(show("ap_ufixed<8,0>"), "ap_ufixed<8,0>");
-        assert_eq!(
-            show("ap_fixed<18,8,AP_RND_CONV,AP_SAT>"),
-            "ap_fixed<18,8,AP_RND_CONV,AP_SAT>"
-        );
-        assert_eq!(
-            show("ap_fixed<18,8,AP_RND,AP_WRAP,2>"),
-            "ap_fixed<18,8,AP_RND,AP_WRAP,2>"
-        );
+        assert_eq!(show("ap_fixed<18,8,AP_RND_CONV,AP_SAT>"), "ap_fixed<18,8,AP_RND_CONV,AP_SAT>");
+        assert_eq!(show("ap_fixed<18,8,AP_RND,AP_WRAP,2>"), "ap_fixed<18,8,AP_RND,AP_WRAP,2>");
         assert_eq!(show("ap_fixed<18,8,AP_TRN,AP_WRAP,0>"), "ap_fixed<18,8>");
-        assert_eq!(
-            show("ap_fixed<18,8,AP_TRN,AP_SAT>"),
-            "ap_fixed<18,8,AP_TRN,AP_SAT>"
-        );
+        assert_eq!(show("ap_fixed<18,8,AP_TRN,AP_SAT>"), "ap_fixed<18,8,AP_TRN,AP_SAT>");
         assert_eq!(show("ap_int<8>"), "ap_fixed<8,8>");
         assert_eq!(show("ap_uint<8>"), "ap_ufixed<8,8>");
         assert_eq!(show("fixed<16,6>"), "ap_fixed<16,6>");
-        assert_eq!(
-            show("ufixed<16,6,RND,SAT>"),
-            "ap_ufixed<16,6,AP_RND,AP_SAT>"
-        );
+        assert_eq!(show("ufixed<16,6,RND,SAT>"), "ap_ufixed<16,6,AP_RND,AP_SAT>");
         assert_eq!(
             show(" ap_fixed < 16 , -6 , AP_RND_ZERO ,SAT_SYM, 3 > "),
             "ap_fixed<16,-6,AP_RND_ZERO,AP_SAT_SYM,3>"
@@ -167,25 +132,14 @@ mod tests {
         assert!(error("ap_fixed<65,1>").contains("width 65 is out of range"));
         assert!(error("ap_ufixed<64,1>").contains("ap_ufixed widths 1 to 63"));
         let e = error("ap_fixed<16,6,AP_FOO>");
-        assert!(
-            e.contains("unknown quantization mode `AP_FOO`") && e.contains("AP_RND_CONV"),
-            "{e}"
-        );
+        assert!(e.contains("unknown quantization mode `AP_FOO`") && e.contains("AP_RND_CONV"), "{e}");
         let e = error("ap_fixed<16,6,RND,SATURATE>");
-        assert!(
-            e.contains("unknown overflow mode `SATURATE`") && e.contains("AP_WRAP_SM"),
-            "{e}"
-        );
-        assert!(error("ap_fixed<8,4,AP_RND,AP_WRAP,9>")
-            .contains("9 saturation bits exceed the width 8"));
-        assert!(
-            error("ap_ufixed<8,4,AP_RND,AP_WRAP_SM>").contains("AP_WRAP_SM needs a signed type")
-        );
+        assert!(e.contains("unknown overflow mode `SATURATE`") && e.contains("AP_WRAP_SM"), "{e}");
+        assert!(error("ap_fixed<8,4,AP_RND,AP_WRAP,9>").contains("9 saturation bits exceed the width 8"));
+        assert!(error("ap_ufixed<8,4,AP_RND,AP_WRAP_SM>").contains("AP_WRAP_SM needs a signed type"));
         assert!(error("ap_fixed<8,-130>").contains("leave 138 fractional bits"));
         assert!(error("ap_fixed<16>").contains("ap_fixed takes 2 to 5 arguments, not 1"));
-        assert!(
-            error("ap_fixd<16,6>").contains("unknown type name `ap_fixd`; expected ap_fixed<W,I")
-        );
+        assert!(error("ap_fixd<16,6>").contains("unknown type name `ap_fixd`; expected ap_fixed<W,I"));
         assert!(error("ap_fixed<16,6").contains("`ap_fixed<16,6`: expected ap_fixed<W,I"));
         assert!(error("ap_fixed<16,six>").contains("integer bits `six` is not a valid number"));
         assert!(error("float").contains("expected"));

@@ -52,40 +52,22 @@ impl FixedType {
         overflow: Overflow,
         saturation_bits: u32,
     ) -> Result<Self, FixedTypeError> {
-        let t = FixedType {
-            quantization,
-            overflow,
-            saturation_bits,
-            ..self
-        };
+        let t = FixedType { quantization, overflow, saturation_bits, ..self };
         t.validate()?;
         Ok(t)
     }
 
     /// Checks the limits: width, fractional bits, `N <= width`, no unsigned `AP_WRAP_SM`.
     pub fn validate(&self) -> Result<(), FixedTypeError> {
-        let max_width = if self.signed {
-            MAX_WIDTH
-        } else {
-            MAX_WIDTH - 1
-        };
+        let max_width = if self.signed { MAX_WIDTH } else { MAX_WIDTH - 1 };
         if self.width == 0 || self.width > max_width {
-            return Err(FixedTypeError::Width {
-                width: self.width,
-                signed: self.signed,
-            });
+            return Err(FixedTypeError::Width { width: self.width, signed: self.signed });
         }
         if (i64::from(self.width) - i64::from(self.int_bits)).abs() > i64::from(MAX_FRAC_BITS) {
-            return Err(FixedTypeError::FracBits {
-                width: self.width,
-                int_bits: self.int_bits,
-            });
+            return Err(FixedTypeError::FracBits { width: self.width, int_bits: self.int_bits });
         }
         if self.saturation_bits > self.width {
-            return Err(FixedTypeError::SaturationBits {
-                n: self.saturation_bits,
-                width: self.width,
-            });
+            return Err(FixedTypeError::SaturationBits { n: self.saturation_bits, width: self.width });
         }
         if !self.signed && self.overflow == Overflow::WrapSm {
             return Err(FixedTypeError::UnsignedWrapSm);
@@ -115,8 +97,6 @@ impl FixedType {
 
     /// True for AP_TRN, AP_WRAP and N = 0, the modes `ap_fixed<W, I>` gets when none are written.
     pub fn is_default_modes(&self) -> bool {
-        self.quantization == Quantization::Trn
-            && self.overflow == Overflow::Wrap
-            && self.saturation_bits == 0
+        self.quantization == Quantization::Trn && self.overflow == Overflow::Wrap && self.saturation_bits == 0
     }
 }

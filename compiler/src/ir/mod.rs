@@ -40,18 +40,11 @@ pub struct Graph {
 
 impl Graph {
     pub fn new(name: impl Into<String>) -> Self {
-        Graph {
-            name: name.into(),
-            nodes: StableDiGraph::new(),
-        }
+        Graph { name: name.into(), nodes: StableDiGraph::new() }
     }
 
     pub fn add(&mut self, name: impl Into<String>, op: Op) -> NodeId {
-        self.nodes.add_node(Node {
-            name: name.into(),
-            op,
-            shape: Vec::new(),
-        })
+        self.nodes.add_node(Node { name: name.into(), op, shape: Vec::new() })
     }
 
     pub fn connect(&mut self, producer: NodeId, consumer: NodeId, slot: usize) {
@@ -68,11 +61,8 @@ impl Graph {
 
     /// The producers of a node's operands, in slot order.
     pub fn operands(&self, id: NodeId) -> Vec<NodeId> {
-        let mut edges: Vec<_> = self
-            .nodes
-            .edges_directed(id, Direction::Incoming)
-            .map(|e| (e.weight().slot, e.source()))
-            .collect();
+        let mut edges: Vec<_> =
+            self.nodes.edges_directed(id, Direction::Incoming).map(|e| (e.weight().slot, e.source())).collect();
         edges.sort_unstable_by_key(|&(slot, _)| slot);
         edges.into_iter().map(|(_, source)| source).collect()
     }
@@ -91,11 +81,8 @@ impl Graph {
 
     /// Nodes in a deterministic topological order (ties broken by insertion order).
     pub fn topological_order(&self) -> Vec<NodeId> {
-        let mut pending: std::collections::BTreeMap<NodeId, usize> = self
-            .nodes
-            .node_indices()
-            .map(|n| (n, self.nodes.edges_directed(n, Direction::Incoming).count()))
-            .collect();
+        let mut pending: std::collections::BTreeMap<NodeId, usize> =
+            self.nodes.node_indices().map(|n| (n, self.nodes.edges_directed(n, Direction::Incoming).count())).collect();
         let mut ready: std::collections::BTreeSet<NodeId> =
             pending.iter().filter(|(_, &d)| d == 0).map(|(&n, _)| n).collect();
         let mut order = Vec::with_capacity(pending.len());
@@ -114,26 +101,17 @@ impl Graph {
     }
 
     pub fn inputs(&self) -> Vec<NodeId> {
-        self.topological_order()
-            .into_iter()
-            .filter(|&n| matches!(self.nodes[n].op, Op::Input { .. }))
-            .collect()
+        self.topological_order().into_iter().filter(|&n| matches!(self.nodes[n].op, Op::Input { .. })).collect()
     }
 
     pub fn outputs(&self) -> Vec<NodeId> {
-        self.topological_order()
-            .into_iter()
-            .filter(|&n| matches!(self.nodes[n].op, Op::Output))
-            .collect()
+        self.topological_order().into_iter().filter(|&n| matches!(self.nodes[n].op, Op::Output)).collect()
     }
 
     /// Replaces every use of `old` by `new` and removes `old`.
     pub fn replace_uses(&mut self, old: NodeId, new: NodeId) {
-        let uses: Vec<_> = self
-            .nodes
-            .edges_directed(old, Direction::Outgoing)
-            .map(|e| (e.target(), *e.weight()))
-            .collect();
+        let uses: Vec<_> =
+            self.nodes.edges_directed(old, Direction::Outgoing).map(|e| (e.target(), *e.weight())).collect();
         for (target, operand) in uses {
             self.nodes.add_edge(new, target, operand);
         }

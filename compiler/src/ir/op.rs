@@ -123,9 +123,9 @@ impl Conv {
                 let (pad_begin, pad_end) = g.padding[d];
                 if self.transposed {
                     let full = (n - 1) * g.stride[d] + span + g.output_padding[d];
-                    full.checked_sub(pad_begin + pad_end)
-                        .filter(|&e| e > 0)
-                        .ok_or_else(|| format!("padding {pad_begin}+{pad_end} removes the whole output of extent {full}"))
+                    full.checked_sub(pad_begin + pad_end).filter(|&e| e > 0).ok_or_else(|| {
+                        format!("padding {pad_begin}+{pad_end} removes the whole output of extent {full}")
+                    })
                 } else {
                     let padded = n + pad_begin + pad_end;
                     if padded < span {
@@ -150,7 +150,9 @@ pub struct BatchNorm {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Op {
     /// A graph input with its per-sample shape.
-    Input { shape: Vec<usize> },
+    Input {
+        shape: Vec<usize>,
+    },
     /// A graph output; its one operand is the tensor it names.
     Output,
     Constant(Tensor),
@@ -160,9 +162,13 @@ pub enum Op {
     Activation(Activation),
     /// Reshape to an ONNX shape that includes the batch dimension first
     /// (0 copies an input extent, -1 is inferred).
-    Reshape { shape: Vec<i64> },
+    Reshape {
+        shape: Vec<i64>,
+    },
     /// ONNX Flatten at `axis` (axis 1 keeps the batch and flattens each sample).
-    Flatten { axis: usize },
+    Flatten {
+        axis: usize,
+    },
     /// MatMul with a constant right operand, before constant folding makes it Dense.
     MatMul,
     /// Elementwise addition, before constant folding absorbs a constant into a bias.

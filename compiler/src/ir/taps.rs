@@ -67,11 +67,8 @@ impl Conv {
                     let w_index = w_base + k.iter().zip(&w_strides[2..]).map(|(a, b)| a * b).sum::<usize>();
                     // A plain conv reads input o*stride - pad + k*dilation for output o;
                     // a transposed one writes input i to output i*stride - pad + k*dilation.
-                    let (from_shape, to_extent) = if self.transposed {
-                        (spatial_in, &spatial_out[..])
-                    } else {
-                        (&spatial_out[..], spatial_in)
-                    };
+                    let (from_shape, to_extent) =
+                        if self.transposed { (spatial_in, &spatial_out[..]) } else { (&spatial_out[..], spatial_in) };
                     for a in indices(from_shape) {
                         let reached: Option<Vec<usize>> = (0..k.len())
                             .map(|d| {

@@ -10,11 +10,7 @@ pub struct Tensor {
 
 impl Tensor {
     pub fn new(shape: Vec<usize>, data: Vec<f64>) -> Self {
-        assert_eq!(
-            shape.iter().product::<usize>(),
-            data.len(),
-            "tensor data does not fill its shape"
-        );
+        assert_eq!(shape.iter().product::<usize>(), data.len(), "tensor data does not fill its shape");
         Tensor { shape, data }
     }
 

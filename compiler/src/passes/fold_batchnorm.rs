@@ -40,9 +40,7 @@ fn fold_into_dense(dense: &mut Dense, bn: &BatchNorm) -> bool {
         return false;
     }
     for j in 0..outputs {
-        dense.weight.data[j * inputs..(j + 1) * inputs]
-            .iter_mut()
-            .for_each(|w| *w *= bn.scale[j]);
+        dense.weight.data[j * inputs..(j + 1) * inputs].iter_mut().for_each(|w| *w *= bn.scale[j]);
         dense.bias[j] = dense.bias[j] * bn.scale[j] + bn.shift[j];
     }
     true
@@ -54,20 +52,14 @@ fn fold_into_conv(conv: &mut Conv, bn: &BatchNorm) -> bool {
         return false;
     }
     let kernel: usize = conv.weight.shape[2..].iter().product();
-    let (c_in_outer, c_out_inner) = if conv.transposed {
-        (conv.weight.shape[0], channels)
-    } else {
-        (1, channels)
-    };
+    let (c_in_outer, c_out_inner) = if conv.transposed { (conv.weight.shape[0], channels) } else { (1, channels) };
     let per_out = conv.weight.len() / (c_in_outer * c_out_inner);
     // Conv weights are [out, in, k]: one contiguous block per output channel.
     // ConvTranspose weights are [in, out, k]: one block per (input, output) pair.
     for outer in 0..c_in_outer {
         for c in 0..c_out_inner {
             let start = (outer * c_out_inner + c) * per_out;
-            conv.weight.data[start..start + per_out]
-                .iter_mut()
-                .for_each(|w| *w *= bn.scale[c]);
+            conv.weight.data[start..start + per_out].iter_mut().for_each(|w| *w *= bn.scale[c]);
         }
     }
     debug_assert_eq!(per_out % kernel, 0);

@@ -40,7 +40,12 @@ fn fold_reshape(graph: &mut Graph, id: NodeId) -> bool {
     };
     let tensor = Tensor::new(vec![tensor.len()], tensor.data);
     graph.node_mut(id).op = Op::Constant(tensor);
-    for edge in graph.nodes.edges_directed(id, petgraph::Direction::Incoming).map(|e| petgraph::visit::EdgeRef::id(&e)).collect::<Vec<_>>() {
+    for edge in graph
+        .nodes
+        .edges_directed(id, petgraph::Direction::Incoming)
+        .map(|e| petgraph::visit::EdgeRef::id(&e))
+        .collect::<Vec<_>>()
+    {
         graph.nodes.remove_edge(edge);
     }
     true

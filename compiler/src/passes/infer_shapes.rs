@@ -101,7 +101,7 @@ fn reshape(input: &[usize], target: &[i64]) -> std::result::Result<Vec<usize>, S
     }
     let known: usize = shape.iter().product();
     if let Some(i) = hole {
-        if known == 0 || count % known != 0 {
+        if known == 0 || !count.is_multiple_of(known) {
             return Err(format!("cannot reshape {input:?} to {target:?}"));
         }
         shape[i] = count / known;
@@ -119,7 +119,8 @@ mod tests {
 
     #[test]
     fn infers_dense_and_reshape_shapes() {
-        let (mut g, ids) = chain(16, vec![dense(16, 32), Op::Reshape { shape: vec![-1, 2, 4, 4] }, Op::Flatten { axis: 1 }]);
+        let (mut g, ids) =
+            chain(16, vec![dense(16, 32), Op::Reshape { shape: vec![-1, 2, 4, 4] }, Op::Flatten { axis: 1 }]);
         InferShapes.run(&mut g).unwrap();
         let shapes: Vec<_> = ids.iter().map(|&n| g.node(n).shape.clone()).collect();
         assert_eq!(shapes, vec![vec![16], vec![32], vec![2, 4, 4], vec![32], vec![32]]);

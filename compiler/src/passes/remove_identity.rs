@@ -12,11 +12,8 @@ impl Pass for RemoveIdentity {
     }
 
     fn run(&self, graph: &mut Graph) -> Result<bool> {
-        let doomed: Vec<_> = graph
-            .nodes
-            .node_indices()
-            .filter(|&n| matches!(graph.node(n).op, Op::Identity | Op::Dropout))
-            .collect();
+        let doomed: Vec<_> =
+            graph.nodes.node_indices().filter(|&n| matches!(graph.node(n).op, Op::Identity | Op::Dropout)).collect();
         for &n in &doomed {
             graph.bypass(n);
         }

@@ -1,7 +1,7 @@
 //! Automatic precision from calibration data: integer bits are chosen so that no value
 //! seen on the data overflows, keeping each tensor's total width.
 
-use super::config::{LayerPrecision, PrecisionConfig};
+use super::config::PrecisionConfig;
 use crate::fixed::FixedType;
 use crate::ir::{Graph, Op};
 use crate::sim::FloatProgram;
@@ -39,15 +39,14 @@ pub fn calibrate(graph: &Graph, base: &PrecisionConfig, samples: &[f64]) -> Resu
         let (weights, biases) = match &node.op {
             Op::Dense(d) => (d.weight.max_abs(), d.bias.iter().fold(0.0f64, |m, b| m.max(b.abs()))),
             Op::Conv(c) => (c.weight.max_abs(), c.bias.iter().fold(0.0f64, |m, b| m.max(b.abs()))),
-            Op::BatchNorm(b) => (
-                b.scale.iter().fold(0.0f64, |m, v| m.max(v.abs())),
-                b.shift.iter().fold(0.0f64, |m, v| m.max(v.abs())),
-            ),
+            Op::BatchNorm(b) => {
+                (b.scale.iter().fold(0.0f64, |m, v| m.max(v.abs())), b.shift.iter().fold(0.0f64, |m, v| m.max(v.abs())))
+            }
             Op::Activation(_) => (0.0, 0.0),
             _ => continue,
         };
         let given = base.layer(&node.name);
-        let entry = config.layers.entry(node.name.clone()).or_insert_with(LayerPrecision::default);
+        let entry = config.layers.entry(node.name.clone()).or_default();
         let default = base.default;
         entry.result = Some(given.result.unwrap_or(with_range(default, max_abs[position])));
         if !matches!(node.op, Op::Activation(_)) {

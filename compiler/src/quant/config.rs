@@ -97,10 +97,7 @@ impl PrecisionConfig {
     }
 
     pub fn from_toml(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
         toml::from_str(&text).map_err(|e| Error::Precision(format!("{}: {}", path.display(), e.message())))
     }
 

@@ -25,13 +25,8 @@ pub fn quantize(graph: &Graph, config: &PrecisionConfig) -> Result<QuantizedMode
             outputs.len()
         )));
     }
-    let mut model = QuantizedModel {
-        name: graph.name.clone(),
-        values: Vec::new(),
-        layers: Vec::new(),
-        input: 0,
-        output: 0,
-    };
+    let mut model =
+        QuantizedModel { name: graph.name.clone(), values: Vec::new(), layers: Vec::new(), input: 0, output: 0 };
     let mut value_of: HashMap<NodeId, usize> = HashMap::new();
     for id in graph.topological_order() {
         let node = graph.node(id);
@@ -71,23 +66,32 @@ fn codes(values: &[f64], ty: FixedType, node: &str, role: &str) -> Result<Codes>
     Ok(Codes { ty, codes })
 }
 
-fn lower_node(graph: &Graph, id: NodeId, input: Option<&Value>, config: &PrecisionConfig) -> Result<(LayerOp, FixedType)> {
+fn lower_node(
+    graph: &Graph,
+    id: NodeId,
+    input: Option<&Value>,
+    config: &PrecisionConfig,
+) -> Result<(LayerOp, FixedType)> {
     let node = graph.node(id);
     let layer = config.layer(&node.name);
     let result = layer.result.unwrap_or(config.default);
     let input = input.expect("every layer has an operand");
     let op = match &node.op {
         Op::Dense(d) => {
-            let linear = linear(&node.name, &d.weight.data, &d.bias, d.activation, input.ty, &layer, config, |weights| {
-                (0..d.outputs()).map(|j| (0..d.inputs()).map(|i| weights[j * d.inputs() + i]).collect()).collect()
-            })?;
+            let linear =
+                linear(&node.name, &d.weight.data, &d.bias, d.activation, input.ty, &layer, config, |weights| {
+                    (0..d.outputs()).map(|j| (0..d.inputs()).map(|i| weights[j * d.inputs() + i]).collect()).collect()
+                })?;
             LayerOp::Dense { linear, inputs: d.inputs() }
         }
         Op::Conv(c) => {
             let taps = c.taps(&input.shape);
-            let linear = linear(&node.name, &c.weight.data, &c.bias, c.activation, input.ty, &layer, config, |weights| {
-                (0..taps.outputs()).map(|o| taps.of(o).iter().map(|&(_, w)| weights[w as usize]).collect()).collect()
-            })?;
+            let linear =
+                linear(&node.name, &c.weight.data, &c.bias, c.activation, input.ty, &layer, config, |weights| {
+                    (0..taps.outputs())
+                        .map(|o| taps.of(o).iter().map(|&(_, w)| weights[w as usize]).collect())
+                        .collect()
+                })?;
             LayerOp::Conv { linear, taps, transposed: c.transposed }
         }
         Op::BatchNorm(b) => {
@@ -96,8 +100,10 @@ fn lower_node(graph: &Graph, id: NodeId, input: Option<&Value>, config: &Precisi
             let frac = (input.ty.frac_bits() + scale.ty.frac_bits()).max(shift.ty.frac_bits());
             let range = Interval::of_type(input.ty);
             let sums = scale.codes.iter().zip(&shift.codes).map(|(&s, &t)| {
-                range.scale(s).shift_frac(input.ty.frac_bits() + scale.ty.frac_bits(), frac)
-                    .add(Interval::point(t).shift_frac(shift.ty.frac_bits(), frac))
+                range
+                    .scale(s)
+                    .shift_frac(input.ty.frac_bits() + scale.ty.frac_bits(), frac)
+                    .plus(Interval::point(t).shift_frac(shift.ty.frac_bits(), frac))
             });
             let accumulator = exact_type(sums.fold(Interval::point(0), Interval::hull), frac, &node.name)?;
             let per_channel = node.shape[1..].iter().product();
@@ -112,7 +118,9 @@ fn lower_node(graph: &Graph, id: NodeId, input: Option<&Value>, config: &Precisi
             let size = layer.table_size.unwrap_or(config.table_size);
             table(*a, size, input.ty, result, &node.name)?
         }
-        Op::Reshape { .. } | Op::Flatten { .. } | Op::Identity | Op::Dropout => return Ok((LayerOp::Reshape, input.ty)),
+        Op::Reshape { .. } | Op::Flatten { .. } | Op::Identity | Op::Dropout => {
+            return Ok((LayerOp::Reshape, input.ty))
+        }
         other => {
             return Err(precision_error(&node.name, format!("a {} node cannot be quantized", other.kind())));
         }
@@ -126,6 +134,7 @@ fn alpha_type(alpha: f64) -> FixedType {
     FixedType::new((ALPHA_FRAC_BITS + int_bits) as u32, int_bits, true).expect("a small valid type")
 }
 
+#[allow(clippy::too_many_arguments)] // the layer's weights and its precision context
 fn linear(
     name: &str,
     weights: &[f64],
@@ -166,9 +175,13 @@ fn linear(
             let channels = bias.codes.len();
             let per_channel = rows.len() / channels.max(1);
             let hull = rows.iter().enumerate().fold(Interval::point(0), |hull, (o, row)| {
-                let products = row.iter().fold(Interval::point(0), |sum, &w| sum.add(x.scale(w)));
+                let products = row.iter().fold(Interval::point(0), |sum, &w| sum.plus(x.scale(w)));
                 let b = bias.codes[o / per_channel.max(1)];
-                hull.hull(products.shift_frac(product_frac, frac).add(Interval::point(b).shift_frac(bias.ty.frac_bits(), frac)))
+                hull.hull(
+                    products
+                        .shift_frac(product_frac, frac)
+                        .plus(Interval::point(b).shift_frac(bias.ty.frac_bits(), frac)),
+                )
             });
             (exact_type(hull, frac, name)?, true)
         }

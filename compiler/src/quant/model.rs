@@ -37,7 +37,10 @@ pub enum FusedActivation {
     None,
     Relu,
     /// Negative accumulators are multiplied by the code `alpha` of type `ty`.
-    LeakyRelu { alpha: i64, ty: FixedType },
+    LeakyRelu {
+        alpha: i64,
+        ty: FixedType,
+    },
 }
 
 /// Weights and sums shared by dense, conv and transposed-conv layers:
@@ -56,18 +59,38 @@ pub struct Linear {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum LayerOp {
     /// Weights are [out][in].
-    Dense { linear: Linear, inputs: usize },
+    Dense {
+        linear: Linear,
+        inputs: usize,
+    },
     /// Conv or transposed conv, as a table of taps per output element.
-    Conv { linear: Linear, taps: Taps, transposed: bool },
+    Conv {
+        linear: Linear,
+        taps: Taps,
+        transposed: bool,
+    },
     /// y = cast_result(x * scale[c] + shift[c]) per channel (a BatchNorm that could not
     /// be folded); `accumulator` holds the exact sum.
-    Affine { scale: Codes, shift: Codes, accumulator: FixedType, per_channel: usize },
+    Affine {
+        scale: Codes,
+        shift: Codes,
+        accumulator: FixedType,
+        per_channel: usize,
+    },
     Relu,
-    LeakyRelu { alpha: i64, alpha_ty: FixedType },
+    LeakyRelu {
+        alpha: i64,
+        alpha_ty: FixedType,
+    },
     /// A lookup table over the input range [-2^range_log2, 2^range_log2): entry k
     /// holds f(-R + k * 2R / N); the index is the input code shifted by
     /// `index_shift` (left if positive) plus N/2, clamped to the table.
-    Table { function: TableFunction, entries: Vec<i64>, range_log2: u32, index_shift: i32 },
+    Table {
+        function: TableFunction,
+        entries: Vec<i64>,
+        range_log2: u32,
+        index_shift: i32,
+    },
     /// Same codes under another shape.
     Reshape,
 }

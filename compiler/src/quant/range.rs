@@ -25,11 +25,11 @@ impl Interval {
         Interval { lo: a.min(b), hi: a.max(b) }
     }
 
-    pub fn add(self, other: Self) -> Self {
+    pub fn plus(self, other: Self) -> Self {
         Interval { lo: self.lo + other.lo, hi: self.hi + other.hi }
     }
 
-    pub fn sub(self, other: Self) -> Self {
+    pub fn minus(self, other: Self) -> Self {
         Interval { lo: self.lo - other.hi, hi: self.hi - other.lo }
     }
 
@@ -72,7 +72,7 @@ mod tests {
     #[test]
     fn a_weighted_sum_of_a_type_range() {
         let x = Interval::of_type("ap_fixed<4,4>".parse().unwrap());
-        let sum = x.scale(3).add(x.scale(-2));
+        let sum = x.scale(3).plus(x.scale(-2));
         assert_eq!(sum, Interval { lo: -8 * 3 - 7 * 2, hi: 7 * 3 + 8 * 2 });
     }
 }

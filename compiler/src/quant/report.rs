@@ -42,9 +42,8 @@ pub fn precision_report(graph: &Graph, model: &QuantizedModel, data: Option<&[f6
                 kind: layer.op.kind(),
                 weight: linear.map_or("-".into(), |l| l.weight.ty.to_string()),
                 bias: linear.map_or("-".into(), |l| l.bias.ty.to_string()),
-                accumulator: linear.map_or("-".into(), |l| {
-                    format!("{}{}", l.accumulator, if l.exact { " (exact)" } else { "" })
-                }),
+                accumulator: linear
+                    .map_or("-".into(), |l| format!("{}{}", l.accumulator, if l.exact { " (exact)" } else { "" })),
                 result: model.values[layer.output].ty.to_string(),
                 max_error,
                 rms_error,
@@ -100,9 +99,8 @@ impl fmt::Display for PrecisionReport {
                 ]
             })
             .collect();
-        let widths: Vec<usize> = (0..8)
-            .map(|c| cells.iter().map(|row| row[c].len()).chain([header[c].len()]).max().unwrap_or(0))
-            .collect();
+        let widths: Vec<usize> =
+            (0..8).map(|c| cells.iter().map(|row| row[c].len()).chain([header[c].len()]).max().unwrap_or(0)).collect();
         let line = |f: &mut fmt::Formatter<'_>, row: &[&str]| {
             let padded: Vec<String> = row.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
             writeln!(f, "{}", padded.join("  ").trim_end())

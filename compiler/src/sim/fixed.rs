@@ -42,7 +42,9 @@ impl Rows {
     fn map_weights(self, f: impl Fn(i64) -> i64) -> Rows {
         match self {
             Rows::Dense { weights, inputs } => Rows::Dense { weights: weights.into_iter().map(f).collect(), inputs },
-            Rows::Sparse(rows) => Rows::Sparse(rows.into_iter().map(|r| r.into_iter().map(|(i, w)| (i, f(w))).collect()).collect()),
+            Rows::Sparse(rows) => {
+                Rows::Sparse(rows.into_iter().map(|r| r.into_iter().map(|(i, w)| (i, f(w))).collect()).collect())
+            }
         }
     }
 }
@@ -85,7 +87,9 @@ impl<'m> Simulator<'m> {
                     LayerOp::Conv { linear, taps, .. } => {
                         let rows = Rows::Sparse(
                             (0..taps.outputs())
-                                .map(|o| taps.of(o).iter().map(|&(i, w)| (i, linear.weight.codes[w as usize])).collect())
+                                .map(|o| {
+                                    taps.of(o).iter().map(|&(i, w)| (i, linear.weight.codes[w as usize])).collect()
+                                })
                                 .collect(),
                         );
                         Kernel::Linear(LinearKernel::new(linear, rows, taps.per_channel, input.ty, result))
@@ -107,7 +111,9 @@ impl<'m> Simulator<'m> {
                         to_result: result.caster(input.ty.frac_bits()),
                         result,
                     },
-                    LayerOp::Table { entries, index_shift, .. } => Kernel::Table { entries: entries.clone(), index_shift: *index_shift },
+                    LayerOp::Table { entries, index_shift, .. } => {
+                        Kernel::Table { entries: entries.clone(), index_shift: *index_shift }
+                    }
                     LayerOp::Reshape => Kernel::Copy,
                 }
             })
@@ -132,7 +138,11 @@ impl<'m> Simulator<'m> {
             .enumerate()
             .map(|(k, &x)| {
                 ty.from_f64(x).map_err(|_| {
-                    Error::Data(format!("sample {}, element {} is {x}; inputs must be finite numbers", k / width, k % width))
+                    Error::Data(format!(
+                        "sample {}, element {} is {x}; inputs must be finite numbers",
+                        k / width,
+                        k % width
+                    ))
                 })
             })
             .collect()
@@ -184,7 +194,15 @@ impl LinearKernel {
             let bias = (0..rows.len()).map(|o| acc.cast(bias_codes(o) as i128, linear.bias.ty.frac_bits())).collect();
             (rows, bias, Accumulate::Cast { product: acc.caster(product_frac), accumulator: acc })
         };
-        LinearKernel { rows, bias, accumulate, activation: linear.activation, acc_frac, to_result: result.caster(acc_frac), result }
+        LinearKernel {
+            rows,
+            bias,
+            accumulate,
+            activation: linear.activation,
+            acc_frac,
+            to_result: result.caster(acc_frac),
+            result,
+        }
     }
 
     #[inline]
@@ -227,7 +245,9 @@ impl Kernel {
                                 .iter()
                                 .enumerate()
                                 .fold(bias, |acc, (i, &w)| acc.wrapping_add(term((i, w)))),
-                            Rows::Sparse(rows) => rows[o].iter().fold(bias, |acc, &(i, w)| acc.wrapping_add(term((i as usize, w)))),
+                            Rows::Sparse(rows) => {
+                                rows[o].iter().fold(bias, |acc, &(i, w)| acc.wrapping_add(term((i as usize, w))))
+                            }
                         };
                         *out = k.output(accumulator.cast(sum as i128, accumulator.frac_bits()));
                     }

@@ -47,7 +47,9 @@ impl FloatProgram {
                 let node = graph.node(n);
                 Ok(match &node.op {
                     Op::Input { .. } => Step::Input,
-                    Op::Output | Op::Reshape { .. } | Op::Flatten { .. } | Op::Identity | Op::Dropout => Step::Copy(from(n)),
+                    Op::Output | Op::Reshape { .. } | Op::Flatten { .. } | Op::Identity | Op::Dropout => {
+                        Step::Copy(from(n))
+                    }
                     Op::Constant(t) => Step::Constant(t.data.clone()),
                     Op::Dense(d) => Step::Dense {
                         from: from(n),
@@ -74,7 +76,9 @@ impl FloatProgram {
                         let ops = graph.operands(n);
                         Step::Add(position[&ops[0]], position[&ops[1]])
                     }
-                    Op::MatMul => return Err(Error::unsupported("MatMul", &node.name, "a product of two run-time tensors")),
+                    Op::MatMul => {
+                        return Err(Error::unsupported("MatMul", &node.name, "a product of two run-time tensors"))
+                    }
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -113,7 +117,8 @@ impl FloatProgram {
                     bias.iter()
                         .enumerate()
                         .map(|(j, b)| {
-                            let sum = b + weight[j * inputs..(j + 1) * inputs].iter().zip(x).map(|(w, x)| w * x).sum::<f64>();
+                            let sum =
+                                b + weight[j * inputs..(j + 1) * inputs].iter().zip(x).map(|(w, x)| w * x).sum::<f64>();
                             activation.map_or(sum, |a| a.eval(sum))
                         })
                         .collect()

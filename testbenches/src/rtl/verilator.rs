@@ -28,9 +28,7 @@ impl VerilatorBench {
     pub fn build(design: &RtlDesign, work_dir: &Path) -> Result<Self, String> {
         design.validate()?;
         fs::create_dir_all(work_dir).map_err(|e| format!("cannot create {}: {e}", work_dir.display()))?;
-        let work_dir = work_dir
-            .canonicalize()
-            .map_err(|e| format!("cannot resolve {}: {e}", work_dir.display()))?;
+        let work_dir = work_dir.canonicalize().map_err(|e| format!("cannot resolve {}: {e}", work_dir.display()))?;
         let wrapper = work_dir.join(format!("{WRAPPER}.v"));
         let bench = work_dir.join("bench.cpp");
         let obj_dir = work_dir.join("obj_dir");
@@ -67,7 +65,11 @@ impl VerilatorBench {
         }
         let executable = obj_dir.join("Vbench");
         if !executable.is_file() {
-            return Err(format!("verilator reported success but built no {}:\n{}", executable.display(), tool_text(&out)));
+            return Err(format!(
+                "verilator reported success but built no {}:\n{}",
+                executable.display(),
+                tool_text(&out)
+            ));
         }
         Ok(Self { design: design.clone(), work_dir, executable, runs: AtomicUsize::new(0) })
     }

@@ -50,7 +50,11 @@ impl Resources {
         let sum = |f: fn(&str) -> bool| cells.iter().filter(|(n, _)| f(n)).map(|(_, c)| c).sum();
         Ok(Self {
             lut: sum(|n| n.strip_prefix("LUT").is_some_and(|r| r.starts_with(|c: char| ('1'..='6').contains(&c)))),
-            ff: sum(|n| ["FDRE", "FDSE", "FDCE", "FDPE"].iter().any(|p| n.strip_prefix(p).is_some_and(|r| r.is_empty() || r == "_1"))),
+            ff: sum(|n| {
+                ["FDRE", "FDSE", "FDCE", "FDPE"]
+                    .iter()
+                    .any(|p| n.strip_prefix(p).is_some_and(|r| r.is_empty() || r == "_1"))
+            }),
             carry: sum(|n| n == "CARRY4" || n == "CARRY8"),
             dsp: sum(|n| n.starts_with("DSP")),
             cells,

@@ -54,7 +54,9 @@ pub fn convert(node: &Node, original: &OriginalNode) -> Result<Converted> {
             Converted::unary(Op::Dense(Dense { weight, bias, activation: None }))
         }
         Node::MatMul(n) => {
-            let weight = ctx.constant(&n.inputs[1], "B").map_err(|_| ctx.unsupported("its second operand is not a constant weight matrix"))?;
+            let weight = ctx
+                .constant(&n.inputs[1], "B")
+                .map_err(|_| ctx.unsupported("its second operand is not a constant weight matrix"))?;
             ctx.rank(&weight, 2, "B")?;
             let bias = vec![0.0; weight.shape[1]];
             Converted::unary(Op::Dense(Dense { weight: weight.transposed(), bias, activation: None }))
@@ -125,7 +127,9 @@ pub fn convert(node: &Node, original: &OriginalNode) -> Result<Converted> {
         }
         Node::Flatten(n) => Converted::unary(Op::Flatten { axis: n.config.axis }),
         Node::Reshape(n) => match &n.config.shape {
-            onnx_ir::node::reshape::ReshapeInput::Static(shape) => Converted::unary(Op::Reshape { shape: shape.clone() }),
+            onnx_ir::node::reshape::ReshapeInput::Static(shape) => {
+                Converted::unary(Op::Reshape { shape: shape.clone() })
+            }
             onnx_ir::node::reshape::ReshapeInput::Runtime(_) => {
                 return Err(ctx.unsupported("its target shape is only known at run time"))
             }
@@ -153,13 +157,10 @@ impl Context<'_> {
     }
 
     fn constant(&self, arg: &Argument, role: &str) -> Result<Tensor> {
-        let data = arg
-            .value()
-            .ok_or_else(|| self.unsupported(format!("its {role} is not a constant")))?;
+        let data = arg.value().ok_or_else(|| self.unsupported(format!("its {role} is not a constant")))?;
         let shape: Vec<usize> = data.shape().iter().copied().collect();
-        let values = data
-            .to_f64_vec()
-            .map_err(|e| self.unsupported(format!("its {role} has unreadable data ({e:?})")))?;
+        let values =
+            data.to_f64_vec().map_err(|e| self.unsupported(format!("its {role} has unreadable data ({e:?})")))?;
         if let Some(bad) = values.iter().position(|v| !v.is_finite()) {
             return Err(self.unsupported(format!("its {role} holds {} at index {bad}", values[bad])));
         }
@@ -187,7 +188,11 @@ impl Context<'_> {
         }
     }
 
-    fn batch_norm(&self, inputs: &[Argument], config: &onnx_ir::node::batch_norm::BatchNormConfig) -> Result<BatchNorm> {
+    fn batch_norm(
+        &self,
+        inputs: &[Argument],
+        config: &onnx_ir::node::batch_norm::BatchNormConfig,
+    ) -> Result<BatchNorm> {
         use onnx_ir::node::batch_norm::BatchNormConfig;
         let epsilon = match config {
             BatchNormConfig::Static(c) => c.epsilon,

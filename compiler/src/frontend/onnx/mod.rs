@@ -22,18 +22,15 @@ pub fn load(path: &Path) -> Result<Graph> {
     let mut matcher = names::NameMatcher::new(&graph_proto.node);
     let output_names: Vec<String> = graph_proto.output.iter().map(|o| o.name.clone()).collect();
     let bytes = model.write_to_bytes().map_err(|e| invalid(path, e.to_string()))?;
-    let parsed = OnnxGraphBuilder::new()
-        .simplify(false)
-        .parse_bytes(&bytes)
-        .map_err(|e| invalid(path, e.to_string()))?;
+    let parsed =
+        OnnxGraphBuilder::new().simplify(false).parse_bytes(&bytes).map_err(|e| invalid(path, e.to_string()))?;
 
     let name = path.file_stem().map_or("model".into(), |s| s.to_string_lossy().into_owned());
     let mut graph = Graph::new(name);
     let mut producers: HashMap<String, NodeId> = HashMap::new();
     for input in &parsed.inputs {
-        let shape = per_sample_shape(&input.ty).ok_or_else(|| {
-            invalid(path, format!("input '{}' has no static shape ({})", input.name, input.ty))
-        })?;
+        let shape = per_sample_shape(&input.ty)
+            .ok_or_else(|| invalid(path, format!("input '{}' has no static shape ({})", input.name, input.ty)))?;
         let id = graph.add(&input.name, Op::Input { shape });
         producers.insert(input.name.clone(), id);
     }
@@ -81,7 +78,7 @@ fn per_sample_shape(ty: &ArgType) -> Option<Vec<usize>> {
     match ty {
         ArgType::Tensor(t) => {
             let dims = t.static_shape.as_ref()?;
-            dims.iter().skip(1).map(|d| *d).collect()
+            dims.iter().skip(1).copied().collect()
         }
         _ => None,
     }
@@ -90,8 +87,7 @@ fn per_sample_shape(ty: &ArgType) -> Option<Vec<usize>> {
 fn constant_tensor(arg: &onnx_ir::Argument) -> Result<crate::ir::Tensor> {
     use onnx_ir::TensorDataExt;
     let data = arg.value().expect("checked by the caller");
-    let values = data
-        .to_f64_vec()
-        .map_err(|e| Error::Other(format!("constant '{}' has unreadable data ({e:?})", arg.name)))?;
+    let values =
+        data.to_f64_vec().map_err(|e| Error::Other(format!("constant '{}' has unreadable data ({e:?})", arg.name)))?;
     Ok(crate::ir::Tensor::new(data.shape().iter().copied().collect(), values))
 }

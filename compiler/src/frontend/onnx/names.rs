@@ -24,11 +24,7 @@ impl NameMatcher {
             .iter()
             .enumerate()
             .map(|(i, n)| OriginalNode {
-                name: if n.name.is_empty() {
-                    format!("{}_{i}", n.op_type)
-                } else {
-                    n.name.clone()
-                },
+                name: if n.name.is_empty() { format!("{}_{i}", n.op_type) } else { n.name.clone() },
                 op_type: n.op_type.clone(),
             })
             .collect();
@@ -42,10 +38,7 @@ impl NameMatcher {
         if node_type == NodeType::Constant {
             // Constants are lifted from initializers as often as from Constant nodes;
             // they never appear in messages, so they keep onnx-ir's name.
-            return OriginalNode {
-                name: node.name().to_string(),
-                op_type: "Constant".to_string(),
-            };
+            return OriginalNode { name: node.name().to_string(), op_type: "Constant".to_string() };
         }
         let accepted = original_op_types(&node_type);
         let spelled = node_type.to_string();
@@ -56,10 +49,7 @@ impl NameMatcher {
             self.next += offset + 1;
             return self.raw[self.next - 1].clone();
         }
-        OriginalNode {
-            name: node.name().to_string(),
-            op_type: node.node_type().to_string(),
-        }
+        OriginalNode { name: node.name().to_string(), op_type: node.node_type().to_string() }
     }
 }
 

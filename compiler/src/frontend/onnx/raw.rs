@@ -7,10 +7,7 @@ use std::path::{Component, Path};
 
 /// Reads a model and pulls every externally stored tensor into the protobuf.
 pub fn read_model(path: &Path) -> Result<ModelProto> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
     let mut model = ModelProto::parse_from_bytes(&bytes).map_err(|e| Error::InvalidModel {
         path: path.to_path_buf(),
         message: format!("the protobuf does not decode ({e})"),
@@ -34,31 +31,19 @@ pub fn read_model(path: &Path) -> Result<ModelProto> {
 }
 
 fn invalid(path: &Path, message: impl Into<String>) -> Error {
-    Error::InvalidModel {
-        path: path.to_path_buf(),
-        message: message.into(),
-    }
+    Error::InvalidModel { path: path.to_path_buf(), message: message.into() }
 }
 
 fn inline_external_data(tensor: &mut TensorProto, base: &Path, model: &Path) -> Result<()> {
     if tensor.external_data.is_empty() {
         return Ok(());
     }
-    let field = |key: &str| {
-        tensor
-            .external_data
-            .iter()
-            .find(|e| e.key == key)
-            .map(|e| e.value.clone())
-    };
+    let field = |key: &str| tensor.external_data.iter().find(|e| e.key == key).map(|e| e.value.clone());
     let location = field("location")
         .ok_or_else(|| invalid(model, format!("tensor '{}' has external data without a location", tensor.name)))?;
     let relative = Path::new(&location);
     if relative.components().any(|c| !matches!(c, Component::Normal(_))) {
-        return Err(invalid(
-            model,
-            format!("tensor '{}' points outside the model's folder ({location})", tensor.name),
-        ));
+        return Err(invalid(model, format!("tensor '{}' points outside the model's folder ({location})", tensor.name)));
     }
     let number = |key: &str| -> Result<Option<usize>> {
         field(key)
@@ -71,10 +56,7 @@ fn inline_external_data(tensor: &mut TensorProto, base: &Path, model: &Path) -> 
     let offset = number("offset")?.unwrap_or(0);
     let length = number("length")?;
     let data_path = base.join(relative);
-    let data = std::fs::read(&data_path).map_err(|source| Error::Io {
-        path: data_path.clone(),
-        source,
-    })?;
+    let data = std::fs::read(&data_path).map_err(|source| Error::Io { path: data_path.clone(), source })?;
     let end = length.map_or(data.len(), |l| offset + l);
     let slice = data.get(offset..end).ok_or_else(|| {
         invalid(
@@ -98,13 +80,9 @@ pub fn integer_values(tensor: &TensorProto) -> Option<Vec<i64>> {
     const INT32: i32 = 6;
     const INT64: i32 = 7;
     match tensor.data_type {
-        INT64 if !tensor.raw_data.is_empty() => Some(
-            tensor
-                .raw_data
-                .chunks_exact(8)
-                .map(|b| i64::from_le_bytes(b.try_into().expect("8 bytes")))
-                .collect(),
-        ),
+        INT64 if !tensor.raw_data.is_empty() => {
+            Some(tensor.raw_data.chunks_exact(8).map(|b| i64::from_le_bytes(b.try_into().expect("8 bytes"))).collect())
+        }
         INT64 => Some(tensor.int64_data.clone()),
         INT32 if !tensor.raw_data.is_empty() => Some(
             tensor

@@ -33,7 +33,10 @@ pub fn fold_shape_subgraphs(model: &mut ModelProto) -> Result<()> {
                 Error::unsupported(
                     "Reshape",
                     &node.name,
-                    format!("its target shape '{}' is computed by operators that cannot be folded to a constant", node.input[1]),
+                    format!(
+                        "its target shape '{}' is computed by operators that cannot be folded to a constant",
+                        node.input[1]
+                    ),
                 )
             })?;
             folded.push((node.name.clone(), node.input[1].clone(), constant_shape(node, shape)?));
@@ -144,11 +147,9 @@ impl Facts {
     fn output_dims(&self, node: &NodeProto) -> Option<Dims> {
         let input = || self.input_dims(node, 0).cloned();
         match node.op_type.as_str() {
-            "Relu" | "LeakyRelu" | "Sigmoid" | "Tanh" | "Identity" | "Dropout" | "BatchNormalization"
-            | "Cast" | "Softmax" | "Elu" | "Selu" | "HardSigmoid" | "Clip" => input(),
-            "Add" | "Sub" | "Mul" | "Div" | "Mod" => {
-                broadcast(self.input_dims(node, 0)?, self.input_dims(node, 1)?)
-            }
+            "Relu" | "LeakyRelu" | "Sigmoid" | "Tanh" | "Identity" | "Dropout" | "BatchNormalization" | "Cast"
+            | "Softmax" | "Elu" | "Selu" | "HardSigmoid" | "Clip" => input(),
+            "Add" | "Sub" | "Mul" | "Div" | "Mod" => broadcast(self.input_dims(node, 0)?, self.input_dims(node, 1)?),
             "Gemm" => {
                 let a = self.input_dims(node, 0)?;
                 let b = self.input_dims(node, 1)?;
@@ -259,10 +260,7 @@ fn ints_attribute(node: &NodeProto, name: &str) -> Option<Vec<i64>> {
 }
 
 fn constant_attribute(node: &NodeProto) -> Option<&onnx_ir::TensorProto> {
-    node.attribute
-        .iter()
-        .find(|a: &&AttributeProto| a.name == "value")
-        .and_then(|a| a.t.as_ref())
+    node.attribute.iter().find(|a: &&AttributeProto| a.name == "value").and_then(|a| a.t.as_ref())
 }
 
 fn clamp_index(index: i64, len: i64) -> usize {
@@ -303,9 +301,13 @@ fn reshape(input: &Dims, shape: &Dims) -> Dims {
         })
         .collect();
     // A single -1 next to a batch that is carried through stays resolvable.
-    if let (Sym::Int(total), Some(hole)) = (product(&input[1.min(input.len())..]), out.iter().position(|s| *s == Sym::Unknown)) {
+    if let (Sym::Int(total), Some(hole)) =
+        (product(&input[1.min(input.len())..]), out.iter().position(|s| *s == Sym::Unknown))
+    {
         if input.first() == Some(&Sym::Batch) && out.first() == Some(&Sym::Batch) {
-            if let Sym::Int(known) = product(&out[1..].iter().copied().filter(|s| *s != Sym::Unknown).collect::<Vec<_>>()) {
+            if let Sym::Int(known) =
+                product(&out[1..].iter().copied().filter(|s| *s != Sym::Unknown).collect::<Vec<_>>())
+            {
                 if hole > 0 && known > 0 {
                     out[hole] = Sym::Int(total / known);
                 }
