@@ -333,17 +333,30 @@ fn leaky(
     result: FixedType,
     prefix: &str,
 ) -> Result<String, Error> {
-    let product = values.scale(alpha);
-    let pw = product.signed_bits();
-    let scaled = format!("{prefix}_leak");
-    writeln!(
-        cx.body,
-        "    wire {} {scaled} = {} * {};",
-        range(pw),
-        fit(x, width, signed, 0, pw),
-        literal(alpha as i128, pw)
-    )
-    .unwrap();
+    // x * alpha: shift-add terms like any constant product, or one multiplier.
+    let (scaled, pw) = match cx.multipliers {
+        Multipliers::ShiftAdd => {
+            let terms = csd::digits(alpha)
+                .into_iter()
+                .map(|(k, negative)| Term::wire(x.to_string(), width, signed, values, k, negative))
+                .collect();
+            let s = sum(cx.body, &format!("{prefix}_leak"), terms, cx.cost);
+            (s.name, s.width)
+        }
+        Multipliers::Dsp => {
+            let pw = values.scale(alpha).signed_bits();
+            let scaled = format!("{prefix}_leak");
+            writeln!(
+                cx.body,
+                "    wire {} {scaled} = {} * {};",
+                range(pw),
+                fit(x, width, signed, 0, pw),
+                literal(alpha as i128, pw)
+            )
+            .unwrap();
+            (scaled, pw)
+        }
+    };
     let positive = convert(cx, x, width, signed, frac, result, &format!("{prefix}_pos"))?;
     let negative = convert(cx, &scaled, pw, true, frac + alpha_ty.frac_bits(), result, &format!("{prefix}_neg"))?;
     let name = format!("{prefix}_y");
