@@ -182,3 +182,13 @@ proptest! {
         assert_bit_exact(dir.path(), Tool::Iverilog, 100, None, &format!("{sizes:?} {activations:?} {ty}"));
     }
 }
+
+#[test]
+fn shift_add_designs_contain_no_multiplier_even_for_leaky_relu() {
+    let dir = tempfile::tempdir().unwrap();
+    build("bn_dropout_dynamo21", "ap_fixed<12,5,AP_RND,AP_SAT>", Multipliers::ShiftAdd, 5, dir.path());
+    for entry in std::fs::read_dir(dir.path().join("rtl")).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        assert!(!text.contains(" * "), "a multiplication in a shift-add design");
+    }
+}
