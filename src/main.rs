@@ -109,6 +109,11 @@ struct HardwareArgs {
     /// divide every layer's multiplication count, and an illegal R is refused.
     #[arg(long, value_name = "R", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     reuse_factor: u32,
+    /// Verilog: layers with more pairs of shift-add terms than this skip the search for
+    /// shared subexpressions (raise it for fewer adders on wide layers, at the cost of
+    /// lowering time and memory).
+    #[arg(long, value_name = "N", default_value_t = balerc_verilog::DEFAULT_SHARING_PAIRS)]
+    sharing_pairs: usize,
     /// The FPGA part for the HLS project.
     #[arg(long, default_value = "xcvu9p-flga2104-2L-e")]
     fpga_part: String,
@@ -200,6 +205,7 @@ fn run(cli: Cli) -> Result<()> {
                     top: hardware.top,
                     multipliers: hardware.multipliers,
                     clock_ns: hardware.clock_ns,
+                    sharing_pairs: hardware.sharing_pairs,
                     adder_levels_per_stage: Some(
                         hardware
                             .adder_levels_per_stage

@@ -88,6 +88,7 @@ fn every_sample_comes_out_once_in_order_under_back_pressure() {
         multipliers: Multipliers::ShiftAdd,
         clock_ns: 5.0,
         adder_levels_per_stage: Some(2),
+        sharing_pairs: balerc_verilog::DEFAULT_SHARING_PAIRS,
     };
     write_project(&lowered.model, &build, dir.path()).unwrap();
 

@@ -26,7 +26,13 @@ fn samples(name: &str) -> Vec<f64> {
 }
 
 fn options(multipliers: Multipliers, levels: u32) -> Options {
-    Options { top: "dut".into(), multipliers, clock_ns: 5.0, adder_levels_per_stage: Some(levels) }
+    Options {
+        top: "dut".into(),
+        multipliers,
+        clock_ns: 5.0,
+        adder_levels_per_stage: Some(levels),
+        sharing_pairs: balerc_verilog::DEFAULT_SHARING_PAIRS,
+    }
 }
 
 /// Lowers a fixture with calibrated integer bits and writes its Verilog build.

@@ -57,12 +57,13 @@ impl Counts {
         let count = self.counts.entry(key).or_insert(0);
         if up {
             *count += 1;
-            // Only pairs seen twice or more can be shared.
-            if *count >= 2 {
-                self.heap.push((*count, Reverse(key)));
-            }
         } else {
             *count -= 1;
+        }
+        // The heap holds stale entries too; `best` skips those whose count moved on.
+        // Only pairs seen twice or more can be shared.
+        if *count >= 2 {
+            self.heap.push((*count, Reverse(key)));
         }
     }
 
@@ -88,12 +89,14 @@ pub fn eliminate(signals: &mut Vec<Signal>, rows: &mut [Vec<Term>], max_level: u
             for u in &row[i + 1..] {
                 if eligible(signals, t) && eligible(signals, u) {
                     if let Some(k) = key(t, u) {
-                        counts.change(k, true);
+                        *counts.counts.entry(k).or_insert(0) += 1;
                     }
                 }
             }
         }
     }
+    // One heap entry per shareable pair to start with; later changes push their own.
+    counts.heap = counts.counts.iter().filter(|(_, &c)| c >= 2).map(|(&k, &c)| (c, Reverse(k))).collect();
     // The rows each signal appears in (entries may go stale; replace_pairs checks).
     let mut rows_of: Vec<Vec<usize>> = vec![Vec::new(); signals.len()];
     for (r, row) in rows.iter().enumerate() {

@@ -18,6 +18,8 @@ pub struct Context<'a> {
     pub cost: &'a mut Cost,
     pub multipliers: Multipliers,
     pub stages: Stages,
+    /// Layers with more term pairs than this skip the search for shared subexpressions.
+    pub sharing_pairs: usize,
     /// Pipeline registers inside this layer.
     pub registers: Registers,
     /// This layer's prefix for wire names, e.g. `l3`.
@@ -251,9 +253,6 @@ fn linear_layer(
     Ok((aligned, deepest))
 }
 
-/// Layers with more term pairs than this skip the search for shared subexpressions,
-/// which keeps lowering fast on very wide layers.
-const SHARING_PAIR_BUDGET: usize = 4_000_000;
 /// Shared subexpressions are at most this many adders deep.
 const SHARING_MAX_DEPTH: u32 = 3;
 
@@ -286,7 +285,7 @@ fn shared_shift_add(
     let pairs: usize = sums.iter().map(|r| r.len() * r.len().saturating_sub(1) / 2).sum();
     let max_depth = cx.stages.levels.map_or(SHARING_MAX_DEPTH, |k| k.min(SHARING_MAX_DEPTH));
     let definitions =
-        if pairs <= SHARING_PAIR_BUDGET { cse::eliminate(&mut signals, &mut sums, max_depth) } else { Vec::new() };
+        if pairs <= cx.sharing_pairs { cse::eliminate(&mut signals, &mut sums, max_depth) } else { Vec::new() };
     for d in &definitions {
         let name = format!("{}_e{}", cx.prefix, d.signal);
         let width = signals[d.signal].range.signed_bits();

@@ -50,7 +50,14 @@ pub struct Options {
     /// A register stage after every this many adder levels inside a layer; None puts one
     /// register at each layer's output only.
     pub adder_levels_per_stage: Option<u32>,
+    /// Layers with more pairs of shift-add terms than this skip the search for shared
+    /// subexpressions: the search's time and memory grow with the pairs.
+    pub sharing_pairs: usize,
 }
+
+/// The default limit on term pairs per layer for sharing subexpressions: seconds of
+/// lowering for the models at hand.
+pub const DEFAULT_SHARING_PAIRS: usize = 4_000_000;
 
 /// Adder levels that fit one clock period, from a rough UltraScale+ delay model: about
 /// 0.6 ns per carry-chain adder level, 1.5 ns for the rounding, the register and routing.

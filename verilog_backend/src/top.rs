@@ -34,6 +34,7 @@ pub fn generate(model: &QuantizedModel, options: &Options) -> Result<Design, Err
             cost: &mut cost,
             multipliers: options.multipliers,
             stages: Stages { levels: options.adder_levels_per_stage },
+            sharing_pairs: options.sharing_pairs,
             registers: Registers::default(),
             prefix: prefix.clone(),
             input: source,
