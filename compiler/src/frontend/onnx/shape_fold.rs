@@ -300,17 +300,15 @@ fn reshape(input: &Dims, shape: &Dims) -> Dims {
             other => *other,
         })
         .collect();
-    // A single -1 next to a batch that is carried through stays resolvable.
-    if let (Sym::Int(total), Some(hole)) =
-        (product(&input[1.min(input.len())..]), out.iter().position(|s| *s == Sym::Unknown))
-    {
-        if input.first() == Some(&Sym::Batch) && out.first() == Some(&Sym::Batch) {
-            if let Sym::Int(known) =
-                product(&out[1..].iter().copied().filter(|s| *s != Sym::Unknown).collect::<Vec<_>>())
-            {
-                if hole > 0 && known > 0 {
-                    out[hole] = Sym::Int(total / known);
-                }
+    // With the batch carried through, a single unknown per-sample extent is whatever
+    // the sample's element count leaves for it.
+    let holes: Vec<usize> = out.iter().enumerate().filter(|(_, s)| **s == Sym::Unknown).map(|(i, _)| i).collect();
+    let batch_kept = input.first() == Some(&Sym::Batch) && out.first() == Some(&Sym::Batch);
+    if let ([hole], true) = (holes.as_slice(), batch_kept) {
+        let known: Vec<Sym> = out[1..].iter().copied().filter(|s| *s != Sym::Unknown).collect();
+        if let (Sym::Int(total), Sym::Int(known)) = (product(&input[1..]), product(&known)) {
+            if known > 0 {
+                out[*hole] = Sym::Int(total / known);
             }
         }
     }
@@ -349,4 +347,29 @@ fn elementwise(op: &str, a: &Dims, b: &Dims) -> Option<Dims> {
             })
             .collect(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unflatten_arithmetic_folds_with_a_symbolic_batch() {
+        // Shape of [batch, 32], sliced as PyTorch's Unflatten(1, (2, 4, 4)) does.
+        let shape = vec![Sym::Batch, Sym::Int(32)];
+        let head = slice(&shape, &vec![Sym::Int(0)], &vec![Sym::Int(1)], None, None).unwrap();
+        let tail = slice(&shape, &vec![Sym::Int(2)], &vec![Sym::Int(i64::MAX)], None, None).unwrap();
+        let target: Dims = head.into_iter().chain([Sym::Int(2), Sym::Int(4), Sym::Int(4)]).chain(tail).collect();
+        assert_eq!(target, vec![Sym::Batch, Sym::Int(2), Sym::Int(4), Sym::Int(4)]);
+        assert_eq!(elementwise("Mod", &vec![Sym::Int(3)], &vec![Sym::Int(2)]), Some(vec![Sym::Int(1)]));
+    }
+
+    #[test]
+    fn reshape_resolves_one_hole_when_the_batch_is_kept() {
+        let input = vec![Sym::Batch, Sym::Int(8), Sym::Int(4)];
+        let out = reshape(&input, &vec![Sym::Batch, Sym::Int(-1), Sym::Int(2)]);
+        assert_eq!(out, vec![Sym::Batch, Sym::Int(16), Sym::Int(2)]);
+        let out = reshape(&input, &vec![Sym::Int(0), Sym::Int(-1), Sym::Int(-1)]);
+        assert_eq!(out[1], Sym::Unknown);
+    }
 }
