@@ -67,6 +67,7 @@ class ModelSpec:
     balerc_settings: list[tuple[str, list[str]]]
     da4ml_cutoffs: list[float]
     label: str = ''
+    rtl_vectors: int = 200  # default for --rtl-vectors (iverilog is very slow on the large design)
 
 
 MODELS = {
@@ -83,6 +84,7 @@ MODELS = {
             ('dsp, --adder-levels-per-stage 100', ['--multipliers', 'dsp', '--adder-levels-per-stage', '100']),
         ],
         da4ml_cutoffs=[5, 11, 1000],
+        rtl_vectors=1000,
     ),
     'ae': ModelSpec(
         key='ae',
@@ -96,6 +98,7 @@ MODELS = {
             ('dsp, --clock-ns 5', ['--multipliers', 'dsp', '--clock-ns', '5']),
         ],
         da4ml_cutoffs=[5],
+        rtl_vectors=0,
     ),
 }
 
@@ -454,7 +457,8 @@ def main() -> None:
     ap.add_argument('--models', default='fpga,ae', help='comma-separated: fpga, ae')
     ap.add_argument('--work', type=Path, default=Path('/tmp/balerc_da4ml_compare'), help='scratch directory')
     ap.add_argument('--samples', type=int, default=1000, help='random inputs for the functional check')
-    ap.add_argument('--rtl-vectors', type=int, default=200, help='of those, how many go through da4ml\'s Verilog (0: none)')
+    ap.add_argument('--rtl-vectors', type=int, default=None,
+                    help="of those, how many go through da4ml's Verilog in iverilog (default: 1000 for fpga, 0 for ae)")
     ap.add_argument('--synth', choices=('all', 'first', 'none'), default='all',
                     help='yosys for every setting, for the first setting of each tool per model, or none')
     ap.add_argument('--hard-dc', type=int, default=2, help="da4ml's CMVM delay constraint (its CLI's default is 2)")
@@ -527,8 +531,9 @@ def main() -> None:
             'python_interp_seconds': py_s,
             'outputs_compared': int(y_balerc.size),
         }
-        if args.rtl_vectors:
-            n = min(args.rtl_vectors, args.samples)
+        n_rtl = spec.rtl_vectors if args.rtl_vectors is None else args.rtl_vectors
+        if n_rtl:
+            n = min(n_rtl, args.samples)
             row = da_rows[0]
             log(f'iverilog on da4ml {row.setting} ({n} vectors, latency {row.latency_cycles})')
             y_rtl = da4ml_rtl_sim([Path(p) for p in row.extra['sources']], 'top', comb, x_codes[:n], row.latency_cycles, work / 'rtl_sim')
