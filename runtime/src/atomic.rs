@@ -15,6 +15,19 @@ pub fn write_atomically(
     let mut file = tempfile::NamedTempFile::new_in(dir)?;
     write(file.as_file_mut())?;
     file.as_file_mut().flush()?;
+    make_readable(file.as_file())?;
     file.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Temporary files are private (0600); a finished output is an ordinary file (0644).
+#[cfg(unix)]
+fn make_readable(file: &std::fs::File) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(std::fs::Permissions::from_mode(0o644))
+}
+
+#[cfg(not(unix))]
+fn make_readable(_file: &std::fs::File) -> std::io::Result<()> {
     Ok(())
 }

@@ -1,4 +1,14 @@
-//! balerc's runtime: data I/O now; training, compression and evaluation build on it.
+//! balerc's runtime: the user's data in and out, the autoencoders and their training, and the
+//! trained model directory that the compiler and the compression workflow read.
 
 pub mod array;
 pub mod atomic;
+pub mod config;
+pub mod dataset;
+pub mod model;
+pub mod model_dir;
+pub mod normalize;
+pub mod onnx_export;
+pub mod project;
+pub mod train;
+pub mod training_run;

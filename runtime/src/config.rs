@@ -1,0 +1,287 @@
+//! A project's `balerc.toml`: every option of the workflow, with defaults a user can start from,
+//! and `section.key=value` overrides from the command line.
+
+use crate::normalize::NormalizationKind;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {message}")]
+    Read { path: PathBuf, message: String },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+    #[error("override '{0}': {1}")]
+    Override(String, String),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub data: DataConfig,
+    pub model: ModelConfig,
+    pub training: TrainingConfig,
+    pub output: OutputConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DataConfig {
+    /// Training files (`.npz` with `data`/`names`, `.npy` or `.csv`), relative to the project.
+    pub input: Vec<PathBuf>,
+    pub normalization: NormalizationKind,
+    /// Share of the samples held out to measure the validation loss each epoch.
+    pub validation_fraction: f64,
+    /// Shuffle the samples before the split and the batches every epoch.
+    pub shuffle: bool,
+    /// Columns (names, or indices as strings) kept out of the autoencoder and stored losslessly.
+    pub lossless_columns: Vec<String>,
+    /// Columns whose values are integers: reconstructions are rounded.
+    pub integer_columns: Vec<String>,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        DataConfig {
+            input: vec![],
+            normalization: NormalizationKind::MinMax,
+            validation_fraction: 0.15,
+            shuffle: true,
+            lossless_columns: vec![],
+            integer_columns: vec![],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ModelKind {
+    /// Fully connected, for tables: hidden widths mirrored around the latent layer.
+    Dense,
+    /// 2-D convolutions for fields [height, width]; transposed convolutions decode.
+    Conv2d,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ActivationKind {
+    Relu,
+    LeakyRelu,
+    Tanh,
+    Sigmoid,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelConfig {
+    pub kind: ModelKind,
+    /// Encoder widths between the input and the latent layer; the decoder mirrors them.
+    /// For conv2d: the widths of the dense layers after the convolutions.
+    pub hidden: Vec<usize>,
+    /// Number of latent values per sample. 0 derives it from `compression_ratio`.
+    pub latent: usize,
+    /// Input bytes over stored latent bytes, used when `latent` is 0.
+    pub compression_ratio: f64,
+    /// Bits each stored latent value takes (32 for float32, fewer when quantized).
+    pub latent_bits: u32,
+    pub activation: ActivationKind,
+    pub negative_slope: f64,
+    /// Batch normalization after every hidden dense layer.
+    pub batch_norm: bool,
+    /// Dropout probability after every hidden layer of the encoder (0 turns it off).
+    pub dropout: f64,
+    /// conv2d: output channels of each encoder convolution.
+    pub channels: Vec<usize>,
+    pub kernel: usize,
+    pub stride: usize,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        ModelConfig {
+            kind: ModelKind::Dense,
+            hidden: vec![200, 100, 50],
+            latent: 15,
+            compression_ratio: 1.6,
+            latent_bits: 32,
+            activation: ActivationKind::LeakyRelu,
+            negative_slope: 0.01,
+            batch_norm: false,
+            dropout: 0.0,
+            channels: vec![8, 16],
+            kernel: 3,
+            stride: 2,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainingConfig {
+    pub epochs: usize,
+    pub learning_rate: f64,
+    pub batch_size: usize,
+    /// Weight of the mean absolute latent activation added to the loss (0 turns it off).
+    pub l1_sparsity: f64,
+    pub seed: u64,
+    /// Single-threaded arithmetic, so that the same seed gives the same model bit for bit.
+    pub deterministic: bool,
+    /// Worker threads (0: one per core).
+    pub threads: usize,
+    /// Stop after this many epochs without a validation improvement larger than `min_delta` (0: never).
+    pub early_stopping_patience: usize,
+    pub early_stopping_min_delta: f64,
+    /// Multiply the learning rate by `lr_factor` after `lr_patience` epochs without improvement.
+    pub lr_patience: usize,
+    pub lr_factor: f64,
+    pub min_lr: f64,
+    /// Save the model every this many epochs (0: only at the end).
+    pub checkpoint_every: usize,
+}
+
+impl Default for TrainingConfig {
+    fn default() -> Self {
+        TrainingConfig {
+            epochs: 100,
+            learning_rate: 1e-3,
+            batch_size: 512,
+            l1_sparsity: 0.0,
+            seed: 1,
+            deterministic: false,
+            threads: 0,
+            early_stopping_patience: 20,
+            early_stopping_min_delta: 0.0,
+            lr_patience: 8,
+            lr_factor: 0.5,
+            min_lr: 1e-6,
+            checkpoint_every: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutputConfig {
+    /// Where the trained model directory goes, relative to the project.
+    pub model: PathBuf,
+    /// Loss history, plots and checkpoints.
+    pub training: PathBuf,
+}
+
+impl Default for OutputConfig {
+    fn default() -> Self {
+        OutputConfig { model: "models/model".into(), training: "outputs/training".into() }
+    }
+}
+
+impl Config {
+    /// Reads a `balerc.toml`, applies `section.key=value` overrides, and checks the result.
+    pub fn load(path: &Path, overrides: &[String]) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::Read { path: path.into(), message: e.to_string() })?;
+        Config::parse(&text, path, overrides)
+    }
+
+    pub fn parse(text: &str, path: &Path, overrides: &[String]) -> Result<Config, ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid { path: path.into(), message };
+        let mut table: toml::Table = toml::from_str(text).map_err(|e| invalid(e.message().to_string()))?;
+        for assignment in overrides {
+            apply_override(&mut table, assignment)?;
+        }
+        let config: Config = table.try_into().map_err(|e: toml::de::Error| invalid(e.message().to_string()))?;
+        config.validate().map_err(invalid)?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let (m, t, d) = (&self.model, &self.training, &self.data);
+        let checks = [
+            (m.latent == 0 && !(m.compression_ratio > 0.0), "model.compression_ratio must be positive when model.latent is 0"),
+            (m.latent_bits == 0 || m.latent_bits > 64, "model.latent_bits must be between 1 and 64"),
+            (!(0.0..1.0).contains(&m.dropout), "model.dropout must be in [0, 1)"),
+            (m.hidden.contains(&0), "model.hidden widths must be positive"),
+            (m.kind == ModelKind::Conv2d && m.channels.is_empty(), "model.channels needs at least one convolution"),
+            (m.kernel == 0 || m.stride == 0, "model.kernel and model.stride must be positive"),
+            (t.batch_size == 0, "training.batch_size must be positive"),
+            (!(t.learning_rate > 0.0), "training.learning_rate must be positive"),
+            (!(0.0..1.0).contains(&d.validation_fraction), "data.validation_fraction must be in [0, 1)"),
+            (!(t.lr_factor > 0.0 && t.lr_factor <= 1.0), "training.lr_factor must be in (0, 1]"),
+            (t.l1_sparsity < 0.0, "training.l1_sparsity must not be negative"),
+        ];
+        match checks.iter().find(|(failed, _)| *failed) {
+            Some((_, message)) => Err(message.to_string()),
+            None => Ok(()),
+        }
+    }
+
+    /// The documented default file that `balerc new` writes.
+    pub fn template() -> &'static str {
+        include_str!("config_template.toml")
+    }
+}
+
+/// `training.epochs=5` sets one key; the value is read as TOML, or taken as a string.
+fn apply_override(table: &mut toml::Table, assignment: &str) -> Result<(), ConfigError> {
+    let error = |message: &str| ConfigError::Override(assignment.to_string(), message.to_string());
+    let (key, raw) = assignment.split_once('=').ok_or_else(|| error("expected section.key=value"))?;
+    let path: Vec<&str> = key.trim().split('.').collect();
+    let (last, sections) = path.split_last().expect("split yields at least one part");
+    let value = parse_value(raw.trim());
+    let mut current = table;
+    for section in sections {
+        current = current
+            .entry(section.to_string())
+            .or_insert_with(|| toml::Value::Table(Default::default()))
+            .as_table_mut()
+            .ok_or_else(|| error(&format!("'{section}' is not a section")))?;
+    }
+    current.insert(last.to_string(), value);
+    Ok(())
+}
+
+fn parse_value(raw: &str) -> toml::Value {
+    let wrapped = format!("v = {raw}");
+    match toml::from_str::<toml::Table>(&wrapped) {
+        Ok(mut t) => t.remove("v").expect("parsed key"),
+        Err(_) => toml::Value::String(raw.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str, overrides: &[&str]) -> Result<Config, ConfigError> {
+        let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+        Config::parse(text, Path::new("balerc.toml"), &overrides)
+    }
+
+    #[test]
+    fn template_parses_to_the_defaults() {
+        assert_eq!(parse(Config::template(), &[]).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn overrides_reach_every_section() {
+        let c = parse("", &["training.epochs=7", "model.hidden=[20, 10]", "data.normalization=standard"]).unwrap();
+        assert_eq!(c.training.epochs, 7);
+        assert_eq!(c.model.hidden, vec![20, 10]);
+        assert_eq!(c.data.normalization, NormalizationKind::Standard);
+        let c = parse("", &["data.input=jets.npz"]);
+        assert!(c.is_err(), "input is a list");
+        let c = parse("", &["data.input=['jets.npz']"]).unwrap();
+        assert_eq!(c.data.input, vec![PathBuf::from("jets.npz")]);
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        let err = parse("[training]\nepoch = 3\n", &[]).unwrap_err().to_string();
+        assert!(err.contains("epoch") && err.contains("balerc.toml"), "{err}");
+        let err = parse("", &["training.batch_size=0"]).unwrap_err().to_string();
+        assert!(err.contains("batch_size"), "{err}");
+        let err = parse("", &["epochs"]).unwrap_err().to_string();
+        assert!(err.contains("section.key=value"), "{err}");
+        let err = parse("", &["model.kind=lstm"]).unwrap_err().to_string();
+        assert!(err.contains("lstm"), "{err}");
+    }
+}

@@ -1,0 +1,945 @@
+//! Users' data files in and out: Baler-style `.npz` archives (key `data` plus optional column
+//! `names`), bare `.npy` arrays and `.csv` tables with a header line.
+//!
+//! Values are held as f64 whatever the file stored; the stored dtype is remembered so that
+//! decompressed outputs come back in the user's own dtype.
+
+use crate::atomic::write_atomically;
+use half::f16;
+use ndarray::{ArrayD, Axis, IxDyn, ShapeBuilder, Slice};
+use std::fs::File;
+use std::io::{self, Cursor, Read, Seek, Write};
+use std::path::{Path, PathBuf};
+
+/// How values were stored in the user's file, so that outputs can restore it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoredDtype {
+    F16,
+    F32,
+    F64,
+    I8,
+    I16,
+    I32,
+    I64,
+    U8,
+    U16,
+    U32,
+    U64,
+}
+
+/// The kind of file a dataset was read from, and is written back as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileFormat {
+    Npz,
+    Npy,
+    Csv,
+}
+
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    /// Samples along axis 0: a table is [rows, columns], a stack of 2-D fields is [frames, height, width], etc.
+    pub values: ArrayD<f64>,
+    /// Column names of a table (empty when the file has none, e.g. fields or a bare .npy).
+    pub names: Vec<String>,
+    pub dtype: StoredDtype,
+    pub format: FileFormat,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DatasetError {
+    #[error("cannot read {}: {source}", path.display())]
+    Read { path: PathBuf, source: io::Error },
+    #[error("cannot write {}: {source}", path.display())]
+    Write { path: PathBuf, source: io::Error },
+    /// The file's content or layout is not a dataset balerc can use.
+    #[error("{}: {message}", path.display())]
+    Invalid { path: PathBuf, message: String },
+    /// A NaN or infinite value; `location` reads like "row 17, column 'pt'".
+    #[error("{}: {location} is {value}", path.display())]
+    NotFinite { path: PathBuf, location: String, value: f64 },
+}
+
+fn invalid(path: &Path, message: impl Into<String>) -> DatasetError {
+    DatasetError::Invalid { path: path.into(), message: message.into() }
+}
+
+impl FileFormat {
+    /// The format named by the file's extension (case does not matter).
+    pub fn from_path(path: &Path) -> Result<FileFormat, DatasetError> {
+        let extension = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+        match extension.as_deref() {
+            Some("npz") => Ok(FileFormat::Npz),
+            Some("npy") => Ok(FileFormat::Npy),
+            Some("csv") => Ok(FileFormat::Csv),
+            _ => Err(invalid(path, "unknown kind of file; expected a .npz, .npy or .csv file")),
+        }
+    }
+}
+
+/// Reads a user's data file, choosing the format by its extension.
+pub fn read(path: &Path) -> Result<Dataset, DatasetError> {
+    let format = FileFormat::from_path(path)?;
+    let bytes = std::fs::read(path).map_err(|source| DatasetError::Read { path: path.into(), source })?;
+    let (values, names, dtype) = match format {
+        FileFormat::Npz => read_npz(&bytes),
+        FileFormat::Npy => read_npy(&bytes).map(|(values, dtype)| (values, Vec::new(), dtype)),
+        FileFormat::Csv => read_csv(&bytes),
+    }
+    .map_err(|message| invalid(path, message))?;
+    let dataset = Dataset { values, names, dtype, format };
+    dataset.check_layout().map_err(|message| invalid(path, message))?;
+    Ok(dataset)
+}
+
+/// Writes in the given format (format decides, independent of extension check), casting back to `dtype`
+/// (integer dtypes: round to nearest, then saturate to the type's range). Atomic (temp file + rename).
+/// A bare `.npy` keeps no column names.
+pub fn write(path: &Path, dataset: &Dataset) -> Result<(), DatasetError> {
+    dataset.check_layout().map_err(|message| invalid(path, message))?;
+    if dataset.format == FileFormat::Csv && dataset.values.ndim() > 2 {
+        let shape = shape_text(dataset.values.shape());
+        return Err(invalid(path, format!("a .csv file holds a table, but the data has shape {shape}")));
+    }
+    write_atomically(path, |file| match dataset.format {
+        FileFormat::Npz => write_npz(file, dataset),
+        FileFormat::Npy => write_npy(file, dataset.dtype.descr(), dataset.values.shape(), &dataset.encoded()),
+        FileFormat::Csv => write_csv(file, dataset),
+    })
+    .map_err(|source| DatasetError::Write { path: path.into(), source })
+}
+
+impl Dataset {
+    pub fn samples(&self) -> usize {
+        self.values.shape().first().copied().unwrap_or(0)
+    }
+
+    pub fn sample_shape(&self) -> &[usize] {
+        self.values.shape().get(1..).unwrap_or(&[])
+    }
+
+    /// Checks every value is finite; the error names the file, the first offending sample index and
+    /// (for tables) the column name or index, e.g. "data.npz: row 17, column 'pt' is NaN".
+    /// Indices count from 0, as in numpy.
+    pub fn check_finite(&self, path: &Path) -> Result<(), DatasetError> {
+        let Some(flat) = self.values.iter().position(|v| !v.is_finite()) else {
+            return Ok(());
+        };
+        let index = unravel(flat, self.values.shape());
+        let value = self.values[IxDyn(&index)];
+        Err(DatasetError::NotFinite { path: path.into(), location: self.location(&index), value })
+    }
+
+    /// Rows [start, end) as a new Dataset (same names/dtype/format).
+    /// Panics if `start > end` or `end > samples()`, as slicing does.
+    pub fn slice_samples(&self, start: usize, end: usize) -> Dataset {
+        let values = self.values.slice_axis(Axis(0), Slice::from(start..end)).to_owned();
+        Dataset { values, names: self.names.clone(), dtype: self.dtype, format: self.format }
+    }
+
+    /// How a person finds the value at `index` in their file.
+    fn location(&self, index: &[usize]) -> String {
+        match index {
+            [] => "the single value".to_string(),
+            [row] => format!("row {row}"),
+            [row, column] => match self.names.get(*column) {
+                Some(name) => format!("row {row}, column '{name}'"),
+                None => format!("row {row}, column {column}"),
+            },
+            [sample, within @ ..] => format!("sample {sample}, value {within:?}"),
+        }
+    }
+
+    /// Samples along axis 0, and column names only where they can label a table's columns.
+    fn check_layout(&self) -> Result<(), String> {
+        let shape = self.values.shape();
+        if shape.is_empty() {
+            return Err("holds a single number, not samples along a first axis".to_string());
+        }
+        if self.names.is_empty() {
+            return Ok(());
+        }
+        let names = self.names.len();
+        match shape {
+            [_, columns] if *columns == names => Ok(()),
+            [_, columns] => Err(format!("has {names} column names but the data has {columns} columns")),
+            _ => Err(format!("has {names} column names but the data of shape {} is not a table", shape_text(shape))),
+        }
+    }
+
+    fn encoded(&self) -> Vec<u8> {
+        self.dtype.encode(&self.values)
+    }
+}
+
+/// The multi-index of the `flat`-th element in C (row-major) order.
+fn unravel(mut flat: usize, shape: &[usize]) -> Vec<usize> {
+    let mut index = vec![0; shape.len()];
+    for (position, &length) in index.iter_mut().zip(shape).rev() {
+        *position = flat % length;
+        flat /= length;
+    }
+    index
+}
+
+/// A shape as numpy prints it: `(60, 50, 50)`, `(5,)`.
+fn shape_text(shape: &[usize]) -> String {
+    match shape {
+        [length] => format!("({length},)"),
+        _ => format!("({})", shape.iter().map(usize::to_string).collect::<Vec<_>>().join(", ")),
+    }
+}
+
+impl StoredDtype {
+    /// Bits per stored value, the size of the user's data that compression is measured against.
+    pub fn bits(self) -> u32 {
+        8 * self.size() as u32
+    }
+
+    const ALL: [StoredDtype; 11] = {
+        use StoredDtype::*;
+        [F16, F32, F64, I8, I16, I32, I64, U8, U16, U32, U64]
+    };
+
+    /// The numpy type string, little-endian as numpy writes it on every common machine.
+    fn descr(self) -> &'static str {
+        use StoredDtype::*;
+        match self {
+            F16 => "<f2",
+            F32 => "<f4",
+            F64 => "<f8",
+            I8 => "|i1",
+            I16 => "<i2",
+            I32 => "<i4",
+            I64 => "<i8",
+            U8 => "|u1",
+            U16 => "<u2",
+            U32 => "<u4",
+            U64 => "<u8",
+        }
+    }
+
+    /// Bytes per element.
+    fn size(self) -> usize {
+        use StoredDtype::*;
+        match self {
+            I8 | U8 => 1,
+            F16 | I16 | U16 => 2,
+            F32 | I32 | U32 => 4,
+            F64 | I64 | U64 => 8,
+        }
+    }
+
+    /// The dtype of a numpy type code without its byte-order mark, such as `f4` or `u1`.
+    fn from_code(code: &str) -> Option<StoredDtype> {
+        StoredDtype::ALL.into_iter().find(|dtype| &dtype.descr()[1..] == code)
+    }
+
+    fn decode(self, bytes: &[u8], big_endian: bool) -> Vec<f64> {
+        use StoredDtype::*;
+        match self {
+            F16 => decode_as(bytes, big_endian, |b| f16::from_le_bytes(b).to_f64()),
+            F32 => decode_as(bytes, big_endian, |b| f32::from_le_bytes(b).into()),
+            F64 => decode_as(bytes, big_endian, f64::from_le_bytes),
+            I8 => decode_as(bytes, big_endian, |b| i8::from_le_bytes(b).into()),
+            I16 => decode_as(bytes, big_endian, |b| i16::from_le_bytes(b).into()),
+            I32 => decode_as(bytes, big_endian, |b| i32::from_le_bytes(b).into()),
+            I64 => decode_as(bytes, big_endian, |b| i64::from_le_bytes(b) as f64),
+            U8 => decode_as(bytes, big_endian, |b| u8::from_le_bytes(b).into()),
+            U16 => decode_as(bytes, big_endian, |b| u16::from_le_bytes(b).into()),
+            U32 => decode_as(bytes, big_endian, |b| u32::from_le_bytes(b).into()),
+            U64 => decode_as(bytes, big_endian, |b| u64::from_le_bytes(b) as f64),
+        }
+    }
+
+    /// Little-endian bytes in C order. Integers are rounded to nearest; `as` then saturates
+    /// out-of-range values to the type's limits (and NaN to 0).
+    fn encode(self, values: &ArrayD<f64>) -> Vec<u8> {
+        use StoredDtype::*;
+        match self {
+            F16 => encode_as(values, |v| f16::from_f64(v).to_le_bytes()),
+            F32 => encode_as(values, |v| (v as f32).to_le_bytes()),
+            F64 => encode_as(values, f64::to_le_bytes),
+            I8 => encode_as(values, |v| (v.round() as i8).to_le_bytes()),
+            I16 => encode_as(values, |v| (v.round() as i16).to_le_bytes()),
+            I32 => encode_as(values, |v| (v.round() as i32).to_le_bytes()),
+            I64 => encode_as(values, |v| (v.round() as i64).to_le_bytes()),
+            U8 => encode_as(values, |v| (v.round() as u8).to_le_bytes()),
+            U16 => encode_as(values, |v| (v.round() as u16).to_le_bytes()),
+            U32 => encode_as(values, |v| (v.round() as u32).to_le_bytes()),
+            U64 => encode_as(values, |v| (v.round() as u64).to_le_bytes()),
+        }
+    }
+
+    /// A value as CSV text: integers without a decimal point, floats in the shortest form
+    /// that reads back to the same stored value.
+    fn text(self, value: f64) -> String {
+        use StoredDtype::*;
+        match self {
+            F16 => float_text(f16::from_f64(value).to_f32()),
+            F32 => float_text(value as f32),
+            F64 => float_text(value),
+            I8 => (value.round() as i8).to_string(),
+            I16 => (value.round() as i16).to_string(),
+            I32 => (value.round() as i32).to_string(),
+            I64 => (value.round() as i64).to_string(),
+            U8 => (value.round() as u8).to_string(),
+            U16 => (value.round() as u16).to_string(),
+            U32 => (value.round() as u32).to_string(),
+            U64 => (value.round() as u64).to_string(),
+        }
+    }
+}
+
+fn decode_as<const N: usize>(bytes: &[u8], big_endian: bool, convert: impl Fn([u8; N]) -> f64) -> Vec<f64> {
+    let (elements, _) = bytes.as_chunks::<N>();
+    if big_endian {
+        elements.iter().map(|&element| convert(reversed(element))).collect()
+    } else {
+        elements.iter().map(|&element| convert(element)).collect()
+    }
+}
+
+fn reversed<const N: usize>(mut bytes: [u8; N]) -> [u8; N] {
+    bytes.reverse();
+    bytes
+}
+
+fn encode_as<const N: usize>(values: &ArrayD<f64>, convert: impl Fn(f64) -> [u8; N]) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(values.len() * N);
+    for &value in values {
+        bytes.extend_from_slice(&convert(value));
+    }
+    bytes
+}
+
+/// Shortest round-trip text; exponent notation for very large or small magnitudes,
+/// where plain notation would spell out hundreds of zeros.
+fn float_text<F: std::fmt::Display + std::fmt::LowerExp + Into<f64> + Copy>(value: F) -> String {
+    let magnitude = value.into().abs();
+    if magnitude == 0.0 || !magnitude.is_finite() || (1e-4..1e16).contains(&magnitude) {
+        format!("{value}")
+    } else {
+        format!("{value:e}")
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
+// .npy: numpy's file for one array. A magic string, a version, a header dict such as
+// `{'descr': '<f4', 'fortran_order': False, 'shape': (119521, 24), }`, then the raw elements.
+
+const NPY_MAGIC: &[u8] = b"\x93NUMPY";
+
+/// What one element of a `.npy` array is.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Element {
+    Number(StoredDtype),
+    /// numpy `U{n}`: n UTF-32 code units, NUL-padded.
+    Unicode(usize),
+    /// numpy `S{n}`: n bytes, NUL-padded.
+    Bytes(usize),
+}
+
+#[derive(Debug)]
+struct NpyHeader {
+    element: Element,
+    big_endian: bool,
+    fortran_order: bool,
+    shape: Vec<usize>,
+}
+
+/// A numeric `.npy` array as f64 values in C order, with its stored dtype.
+fn read_npy(bytes: &[u8]) -> Result<(ArrayD<f64>, StoredDtype), String> {
+    let (header, payload) = parse_npy(bytes)?;
+    let Element::Number(dtype) = header.element else {
+        return Err("holds strings, expected numbers".to_string());
+    };
+    let payload = exact_payload(payload, &header.shape, dtype.size())?;
+    let flat = dtype.decode(payload, header.big_endian);
+    Ok((into_array(flat, &header.shape, header.fortran_order)?, dtype))
+}
+
+/// Column names from a 1-D string array; an empty array of any dtype means no names.
+fn read_names(bytes: &[u8]) -> Result<Vec<String>, String> {
+    let (header, payload) = parse_npy(bytes)?;
+    if header.shape.contains(&0) {
+        return Ok(Vec::new());
+    }
+    if header.shape.len() != 1 {
+        return Err(format!("has shape {}, expected a list of column names", shape_text(&header.shape)));
+    }
+    match header.element {
+        Element::Unicode(characters) => {
+            let cells = string_cells(payload, &header.shape, characters.saturating_mul(4))?;
+            cells.map(|cell| utf32_text(cell, header.big_endian)).collect()
+        }
+        Element::Bytes(width) => Ok(string_cells(payload, &header.shape, width)?.map(byte_text).collect()),
+        Element::Number(_) => Err("holds numbers, expected column names as strings".to_string()),
+    }
+}
+
+/// The fixed-width cells of a string array, `width` bytes each.
+fn string_cells<'a>(
+    payload: &'a [u8],
+    shape: &[usize],
+    width: usize,
+) -> Result<std::slice::ChunksExact<'a, u8>, String> {
+    if width == 0 {
+        return Err("holds zero-width strings, expected column names".to_string());
+    }
+    Ok(exact_payload(payload, shape, width)?.chunks_exact(width))
+}
+
+fn utf32_text(cell: &[u8], big_endian: bool) -> Result<String, String> {
+    let (units, _) = cell.as_chunks::<4>();
+    let code = |&unit: &[u8; 4]| if big_endian { u32::from_be_bytes(unit) } else { u32::from_le_bytes(unit) };
+    let text: Option<String> = units.iter().map(code).map(char::from_u32).collect();
+    let text = text.ok_or("holds a name that is not valid unicode")?;
+    Ok(text.trim_end_matches('\0').to_string())
+}
+
+fn byte_text(cell: &[u8]) -> String {
+    let length = cell.iter().rposition(|&b| b != 0).map_or(0, |last| last + 1);
+    String::from_utf8_lossy(&cell[..length]).into_owned()
+}
+
+/// The header and the element bytes that follow it.
+fn parse_npy(bytes: &[u8]) -> Result<(NpyHeader, &[u8]), String> {
+    let truncated = || "is truncated inside the .npy header".to_string();
+    let rest = bytes.strip_prefix(NPY_MAGIC).ok_or("is not a .npy array (the numpy magic bytes are missing)")?;
+    let (&[major, _minor], rest) = rest.split_first_chunk::<2>().ok_or_else(truncated)?;
+    // Version 1 gives the header length in 2 bytes; versions 2 and 3 in 4.
+    let (length, rest) = match major {
+        1 => rest.split_first_chunk::<2>().map(|(n, rest)| (u16::from_le_bytes(*n) as usize, rest)),
+        2 | 3 => rest.split_first_chunk::<4>().map(|(n, rest)| (u32::from_le_bytes(*n) as usize, rest)),
+        _ => return Err(format!("uses .npy format version {major}, which is not supported")),
+    }
+    .ok_or_else(truncated)?;
+    let header = rest.get(..length).ok_or_else(truncated)?;
+    let header = std::str::from_utf8(header).map_err(|_| "has a .npy header that is not text")?;
+    Ok((parse_header(header)?, &rest[length..]))
+}
+
+fn parse_header(header: &str) -> Result<NpyHeader, String> {
+    let descr = header_value(header, "descr")?;
+    let descr =
+        quoted(descr).ok_or_else(|| format!("has the compound dtype {}; expected plain numbers", descr.trim()))?;
+    let (big_endian, element) = parse_descr(descr)?;
+    let fortran_order = match header_value(header, "fortran_order")? {
+        value if value.starts_with("True") => true,
+        value if value.starts_with("False") => false,
+        _ => return Err(format!("has an unreadable .npy header: {}", header.trim())),
+    };
+    let shape = parse_shape(header_value(header, "shape")?)
+        .ok_or_else(|| format!("has an unreadable shape in its .npy header: {}", header.trim()))?;
+    Ok(NpyHeader { element, big_endian, fortran_order, shape })
+}
+
+/// The text after `'key':` in the header dict, up to the end of the header.
+fn header_value<'h>(header: &'h str, key: &str) -> Result<&'h str, String> {
+    let after_key = ['\'', '"'].iter().find_map(|q| header.find(&format!("{q}{key}{q}")).map(|at| at + key.len() + 2));
+    let after_key = after_key.ok_or_else(|| format!("has no '{key}' in its .npy header: {}", header.trim()))?;
+    Ok(header[after_key..].trim_start().trim_start_matches(':').trim_start())
+}
+
+/// The contents of a leading Python string literal.
+fn quoted(text: &str) -> Option<&str> {
+    let quote = text.chars().next().filter(|c| *c == '\'' || *c == '"')?;
+    let rest = &text[1..];
+    rest.find(quote).map(|end| &rest[..end])
+}
+
+/// A Python tuple of integers such as `(119521, 24)`, `(5,)` or `()`.
+fn parse_shape(text: &str) -> Option<Vec<usize>> {
+    let inner = text.strip_prefix('(')?.split(')').next()?;
+    let dims = inner.split(',').map(str::trim).filter(|dim| !dim.is_empty());
+    dims.map(|dim| dim.trim_end_matches('L').parse().ok()).collect()
+}
+
+/// Byte order and element type of a numpy type string such as `<f4`, `|u1` or `<U9`.
+fn parse_descr(descr: &str) -> Result<(bool, Element), String> {
+    let (big_endian, code) = match descr.as_bytes().first() {
+        Some(b'>') => (true, &descr[1..]),
+        // '=' is the writer's native order; every machine numpy commonly runs on is little-endian.
+        Some(b'<' | b'|' | b'=') => (false, &descr[1..]),
+        _ => (false, descr),
+    };
+    if code.starts_with('O') {
+        return Err("holds Python objects, which cannot be read without unpickling; \
+                    save a numpy array of numbers or strings instead"
+            .to_string());
+    }
+    if let Some(dtype) = StoredDtype::from_code(code) {
+        return Ok((big_endian, Element::Number(dtype)));
+    }
+    let width = |prefix| code.strip_prefix(prefix).and_then(|n: &str| n.parse::<usize>().ok());
+    match (width('U'), width('S')) {
+        (Some(characters), _) => Ok((big_endian, Element::Unicode(characters))),
+        (_, Some(bytes)) => Ok((big_endian, Element::Bytes(bytes))),
+        _ => Err(format!("has the unsupported dtype '{descr}'; expected float or integer numbers")),
+    }
+}
+
+/// The element bytes the shape calls for; fewer means the file was cut short.
+fn exact_payload<'a>(payload: &'a [u8], shape: &[usize], element_size: usize) -> Result<&'a [u8], String> {
+    let needed = shape.iter().try_fold(element_size, |size, &length| size.checked_mul(length));
+    let needed = needed.ok_or_else(|| format!("has an impossibly large shape {}", shape_text(shape)))?;
+    payload.get(..needed).ok_or_else(|| {
+        let (shape, found) = (shape_text(shape), payload.len());
+        format!("is truncated: shape {shape} needs {needed} bytes of values, the file has {found}")
+    })
+}
+
+fn into_array(flat: Vec<f64>, shape: &[usize], fortran_order: bool) -> Result<ArrayD<f64>, String> {
+    let too_large = |_| format!("has a shape {} too large to hold in memory", shape_text(shape));
+    if fortran_order {
+        let array = ArrayD::from_shape_vec(IxDyn(shape).f(), flat).map_err(too_large)?;
+        Ok(array.as_standard_layout().into_owned())
+    } else {
+        ArrayD::from_shape_vec(IxDyn(shape), flat).map_err(too_large)
+    }
+}
+
+fn write_npy(out: &mut impl Write, descr: &str, shape: &[usize], payload: &[u8]) -> io::Result<()> {
+    out.write_all(&npy_header(descr, shape)?)?;
+    out.write_all(payload)
+}
+
+/// Magic, version 1.0 and the header dict, padded with spaces to a 64-byte boundary as numpy does.
+fn npy_header(descr: &str, shape: &[usize]) -> io::Result<Vec<u8>> {
+    let dict = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {}, }}", shape_text(shape));
+    let prefix = NPY_MAGIC.len() + 4;
+    let length = (prefix + dict.len() + 1).next_multiple_of(64) - prefix;
+    let length_bytes = u16::try_from(length).map_err(|_| io::Error::other("too many axes for a .npy header"))?;
+    let mut header = Vec::with_capacity(prefix + length);
+    header.extend_from_slice(NPY_MAGIC);
+    header.extend_from_slice(&[1, 0]);
+    header.extend_from_slice(&length_bytes.to_le_bytes());
+    header.extend_from_slice(dict.as_bytes());
+    header.resize(prefix + length - 1, b' ');
+    header.push(b'\n');
+    Ok(header)
+}
+
+/// Names as numpy `<U{longest}` strings, or an empty `<U1` array when there are none,
+/// so that `numpy.load(file)["names"]` gives strings back.
+fn names_npy(names: &[String]) -> io::Result<Vec<u8>> {
+    let width = names.iter().map(|name| name.chars().count()).max().unwrap_or(0).max(1);
+    let mut bytes = npy_header(&format!("<U{width}"), &[names.len()])?;
+    for name in names {
+        let characters = name.chars().map(u32::from).chain(std::iter::repeat(0));
+        for unit in characters.take(width) {
+            bytes.extend_from_slice(&unit.to_le_bytes());
+        }
+    }
+    Ok(bytes)
+}
+
+// ------------------------------------------------------------------------------------------------
+// .npz: a zip archive of .npy files, one per key, as numpy.savez writes it.
+
+fn read_npz(bytes: &[u8]) -> Result<(ArrayD<f64>, Vec<String>, StoredDtype), String> {
+    let mut archive = zip::ZipArchive::new(Cursor::new(bytes))
+        .map_err(|e| format!("is not a readable .npz file (a zip archive of arrays): {e}"))?;
+    let Some(data) = npz_entry(&mut archive, "data")? else {
+        return Err(format!("has no 'data' array; the file holds {}", npz_keys(&archive)));
+    };
+    let (values, dtype) = read_npy(&data).map_err(|message| format!("array 'data' {message}"))?;
+    let names = match npz_entry(&mut archive, "names")? {
+        Some(names) => read_names(&names).map_err(|message| format!("array 'names' {message}"))?,
+        None => Vec::new(),
+    };
+    Ok((values, names, dtype))
+}
+
+/// The `.npy` bytes saved under `key`, if the archive has that key.
+fn npz_entry(archive: &mut zip::ZipArchive<Cursor<&[u8]>>, key: &str) -> Result<Option<Vec<u8>>, String> {
+    let mut entry = match archive.by_name(&format!("{key}.npy")) {
+        Ok(entry) => entry,
+        Err(zip::result::ZipError::FileNotFound) => return Ok(None),
+        Err(e) => return Err(format!("cannot open array '{key}': {e}")),
+    };
+    let mut bytes = Vec::new();
+    entry.read_to_end(&mut bytes).map_err(|e| format!("array '{key}' is corrupt: {e}"))?;
+    Ok(Some(bytes))
+}
+
+fn npz_keys(archive: &zip::ZipArchive<Cursor<&[u8]>>) -> String {
+    let mut keys: Vec<String> =
+        archive.file_names().map(|name| format!("'{}'", name.strip_suffix(".npy").unwrap_or(name))).collect();
+    keys.sort();
+    if keys.is_empty() {
+        "no arrays".to_string()
+    } else {
+        keys.join(", ")
+    }
+}
+
+fn write_npz(file: &mut File, dataset: &Dataset) -> io::Result<()> {
+    let mut archive = zip::ZipWriter::new(file);
+    let data = dataset.encoded();
+    add_npz_entry(&mut archive, "data", data.len(), |out| {
+        write_npy(out, dataset.dtype.descr(), dataset.values.shape(), &data)
+    })?;
+    let names = names_npy(&dataset.names)?;
+    add_npz_entry(&mut archive, "names", names.len(), |out| out.write_all(&names))?;
+    archive.finish()?;
+    Ok(())
+}
+
+/// Stores the array uncompressed, as numpy.savez does; sizes past 4 GiB need zip64.
+fn add_npz_entry<W: Write + Seek>(
+    archive: &mut zip::ZipWriter<W>,
+    key: &str,
+    size: usize,
+    write: impl FnOnce(&mut zip::ZipWriter<W>) -> io::Result<()>,
+) -> io::Result<()> {
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Stored)
+        .large_file(size as u64 >= u64::from(u32::MAX) - 1024);
+    archive.start_file(format!("{key}.npy"), options)?;
+    write(archive)
+}
+
+// ------------------------------------------------------------------------------------------------
+// .csv: a header line of column names, then one row of numbers per line.
+
+fn read_csv(bytes: &[u8]) -> Result<(ArrayD<f64>, Vec<String>, StoredDtype), String> {
+    let unreadable = |e: csv::Error| format!("is not readable as CSV: {e}");
+    let mut reader =
+        csv::ReaderBuilder::new().has_headers(false).flexible(true).trim(csv::Trim::All).from_reader(bytes);
+    let mut record = csv::StringRecord::new();
+    if !reader.read_record(&mut record).map_err(unreadable)? {
+        return Err("is empty; expected a header line naming the columns".to_string());
+    }
+    let names: Vec<String> = record.iter().map(str::to_string).collect();
+    if names.iter().all(|name| name.parse::<f64>().is_ok()) {
+        return Err("line 1 holds numbers, but must name the columns (a header line is required)".to_string());
+    }
+    let (mut values, mut rows, mut all_integers) = (Vec::new(), 0, true);
+    while reader.read_record(&mut record).map_err(unreadable)? {
+        let line = record.position().map_or(0, |position| position.line());
+        if record.len() != names.len() {
+            return Err(format!("line {line} has {} cells, the header names {} columns", record.len(), names.len()));
+        }
+        for (cell, name) in record.iter().zip(&names) {
+            let value = cell.parse::<f64>();
+            let value = value.map_err(|_| format!("line {line}, column '{name}': cannot read '{cell}' as a number"))?;
+            values.push(value);
+            all_integers &= looks_like_integer(cell);
+        }
+        rows += 1;
+    }
+    let dtype = if all_integers && rows > 0 { StoredDtype::I64 } else { StoredDtype::F64 };
+    let values = ArrayD::from_shape_vec(IxDyn(&[rows, names.len()]), values).map_err(|e| e.to_string())?;
+    Ok((values, names, dtype))
+}
+
+/// True for cells like `42` or `-7`; anything with a point, exponent, nan or inf is a float.
+fn looks_like_integer(cell: &str) -> bool {
+    let digits = cell.strip_prefix(['-', '+']).unwrap_or(cell);
+    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn write_csv(file: &mut File, dataset: &Dataset) -> io::Result<()> {
+    let mut writer = csv::Writer::from_writer(io::BufWriter::new(file));
+    writer.write_record(csv_header(dataset))?;
+    // A sample is one row: a table row, or the single value of a 1-D array.
+    for sample in dataset.values.outer_iter() {
+        writer.write_record(sample.iter().map(|&value| dataset.dtype.text(value)))?;
+    }
+    writer.flush()
+}
+
+/// The column names, or `column_0, column_1, ...` when the data has none, since the header is required.
+fn csv_header(dataset: &Dataset) -> Vec<String> {
+    if !dataset.names.is_empty() {
+        return dataset.names.clone();
+    }
+    let columns = dataset.sample_shape().first().copied().unwrap_or(1);
+    (0..columns).map(|column| format!("column_{column}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{array, ArrayD};
+
+    const JETS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/jets_pythia_24col.npz");
+    const CFD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/cfd_animation_60x50x50.npz");
+
+    fn table(values: ArrayD<f64>, names: &[&str], dtype: StoredDtype, format: FileFormat) -> Dataset {
+        Dataset { values, names: names.iter().map(|n| n.to_string()).collect(), dtype, format }
+    }
+
+    fn round_trip(dataset: &Dataset, file_name: &str) -> Dataset {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(file_name);
+        write(&path, dataset).unwrap();
+        read(&path).unwrap()
+    }
+
+    fn error_of(path: &Path) -> String {
+        read(path).unwrap_err().to_string()
+    }
+
+    /// A `.npy` file made by hand, for layouts balerc never writes itself.
+    fn handmade_npy(descr: &str, fortran_order: &str, shape: &str, payload: &[u8]) -> Vec<u8> {
+        let dict = format!("{{'descr': '{descr}', 'fortran_order': {fortran_order}, 'shape': {shape}, }}\n");
+        let mut bytes = NPY_MAGIC.to_vec();
+        bytes.extend_from_slice(&[1, 0]);
+        bytes.extend_from_slice(&(dict.len() as u16).to_le_bytes());
+        bytes.extend_from_slice(dict.as_bytes());
+        bytes.extend_from_slice(payload);
+        bytes
+    }
+
+    fn handmade_npz(path: &Path, entries: &[(&str, Vec<u8>)]) {
+        let mut archive = zip::ZipWriter::new(File::create(path).unwrap());
+        for (key, bytes) in entries {
+            archive.start_file(format!("{key}.npy"), zip::write::SimpleFileOptions::default()).unwrap();
+            archive.write_all(bytes).unwrap();
+        }
+        archive.finish().unwrap();
+    }
+
+    #[test]
+    fn npz_round_trip_keeps_values_names_and_dtype() {
+        let values = array![[1.5, -2.25, 3.0], [4.0, 5.5, 1e-30]].into_dyn();
+        let original = table(values, &["pt", "η", "longer_name"], StoredDtype::F32, FileFormat::Npz);
+        let back = round_trip(&original, "jets.npz");
+        assert_eq!(back.names, original.names);
+        assert_eq!(back.dtype, StoredDtype::F32);
+        assert_eq!(back.format, FileFormat::Npz);
+        assert_eq!(back.values, original.values.mapv(|v| v as f32 as f64));
+    }
+
+    #[test]
+    fn npz_round_trip_of_fields_without_names() {
+        let values = ArrayD::from_shape_fn(IxDyn(&[3, 4, 5]), |i| (i[0] * 100 + i[1] * 10 + i[2]) as f64);
+        let original = table(values, &[], StoredDtype::U16, FileFormat::Npz);
+        let back = round_trip(&original, "fields.npz");
+        assert_eq!((back.values, back.names, back.dtype), (original.values, vec![], StoredDtype::U16));
+    }
+
+    #[test]
+    fn npy_round_trip_restores_every_dtype_exactly() {
+        let values = array![[0.0, 1.0, 2.0], [3.0, 4.0, 100.0]].into_dyn();
+        for dtype in StoredDtype::ALL {
+            let back = round_trip(&table(values.clone(), &[], dtype, FileFormat::Npy), "a.npy");
+            assert_eq!((&back.values, back.dtype), (&values, dtype), "{dtype:?}");
+        }
+    }
+
+    #[test]
+    fn integer_dtypes_round_to_nearest_and_saturate() {
+        let values = array![2.4, 2.6, -3.5, 300.0, -300.0, f64::NAN].into_dyn();
+        let back = round_trip(&table(values.clone(), &[], StoredDtype::I8, FileFormat::Npy), "i8.npy");
+        assert_eq!(back.values, array![2.0, 3.0, -4.0, 127.0, -128.0, 0.0].into_dyn());
+        let back = round_trip(&table(values, &[], StoredDtype::U8, FileFormat::Csv), "u8.csv");
+        assert_eq!(back.values, array![[2.0], [3.0], [0.0], [255.0], [0.0], [0.0]].into_dyn());
+    }
+
+    #[test]
+    fn written_npy_is_readable_by_ndarray_npy() {
+        use ndarray_npy::ReadNpyExt;
+        let values = array![[1.0, 2.0], [3.0, 4.0]].into_dyn();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.npy");
+        write(&path, &table(values.clone(), &[], StoredDtype::F32, FileFormat::Npy)).unwrap();
+        let read_back = ArrayD::<f32>::read_npy(File::open(&path).unwrap()).unwrap();
+        assert_eq!(read_back.mapv(f64::from), values);
+    }
+
+    #[test]
+    fn reads_fortran_order_and_big_endian_npy() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.npy");
+        let payload: Vec<u8> = [1i32, 4, 2, 5, 3, 6].iter().flat_map(|v| v.to_be_bytes()).collect();
+        std::fs::write(&path, handmade_npy(">i4", "True", "(2, 3)", &payload)).unwrap();
+        let dataset = read(&path).unwrap();
+        assert_eq!(dataset.values, array![[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]].into_dyn());
+        assert_eq!(dataset.dtype, StoredDtype::I32);
+    }
+
+    #[test]
+    fn csv_round_trip_keeps_integers_and_floats() {
+        let integers =
+            table(array![[1.0, -2.0], [30.0, 4.0]].into_dyn(), &["n", "q"], StoredDtype::I64, FileFormat::Csv);
+        let back = round_trip(&integers, "counts.csv");
+        assert_eq!((&back.values, &back.names, back.dtype), (&integers.values, &integers.names, StoredDtype::I64));
+
+        let floats = array![[0.1, -2.0], [1e-300, 6.02e23], [1.0 / 3.0, 12345.678]].into_dyn();
+        let floats = table(floats, &["x", "name, with comma"], StoredDtype::F64, FileFormat::Csv);
+        let back = round_trip(&floats, "floats.csv");
+        assert_eq!((&back.values, &back.names, back.dtype), (&floats.values, &floats.names, StoredDtype::F64));
+    }
+
+    #[test]
+    fn csv_with_f32_dtype_prints_the_f32_value() {
+        assert_eq!(StoredDtype::F32.text(0.1f32 as f64), "0.1");
+        assert_eq!(StoredDtype::F64.text(1e-300), "1e-300");
+        assert_eq!(StoredDtype::I64.text(7.0), "7");
+    }
+
+    #[test]
+    fn csv_reading_trims_and_detects_dtype() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.csv");
+        std::fs::write(&path, " a , b\n1, 2\n 3 ,4.5\n").unwrap();
+        let dataset = read(&path).unwrap();
+        assert_eq!(dataset.names, ["a", "b"]);
+        assert_eq!(dataset.values, array![[1.0, 2.0], [3.0, 4.5]].into_dyn());
+        assert_eq!(dataset.dtype, StoredDtype::F64);
+    }
+
+    #[test]
+    fn reads_the_real_jets_file() {
+        let path = Path::new(JETS);
+        if !path.exists() {
+            println!("skipped: {JETS} is absent");
+            return;
+        }
+        let started = std::time::Instant::now();
+        let jets = read(path).unwrap();
+        println!("read {} in {:?}", path.display(), started.elapsed());
+        assert_eq!(jets.values.shape(), [119521, 24]);
+        assert_eq!((jets.names[0].as_str(), jets.names.len()), ("pt", 24));
+        assert_eq!((jets.dtype, jets.format), (StoredDtype::F32, FileFormat::Npz));
+        assert_eq!((jets.samples(), jets.sample_shape()), (119521, &[24][..]));
+        jets.check_finite(path).unwrap();
+    }
+
+    #[test]
+    fn reads_the_cfd_fields() {
+        let path = Path::new(CFD);
+        if !path.exists() {
+            println!("skipped: {CFD} is absent");
+            return;
+        }
+        let cfd = read(path).unwrap();
+        assert_eq!(cfd.values.shape(), [60, 50, 50]);
+        assert!(cfd.names.is_empty());
+        assert_eq!(cfd.dtype, StoredDtype::F64);
+        assert_eq!(cfd.sample_shape(), [50, 50]);
+        assert_eq!(cfd.slice_samples(10, 20).values.shape(), [10, 50, 50]);
+    }
+
+    #[test]
+    fn non_finite_values_are_located_by_row_and_column() {
+        let mut jets =
+            table(array![[1.0, 2.0], [3.0, 4.0]].into_dyn(), &["pt", "eta"], StoredDtype::F32, FileFormat::Npz);
+        jets.check_finite(Path::new("data.npz")).unwrap();
+        jets.values[[1, 1]] = f64::NAN;
+        let error = jets.check_finite(Path::new("data.npz")).unwrap_err().to_string();
+        assert_eq!(error, "data.npz: row 1, column 'eta' is NaN");
+
+        jets.names.clear();
+        assert!(jets.check_finite(Path::new("d.npy")).unwrap_err().to_string().ends_with("row 1, column 1 is NaN"));
+
+        let mut fields = ArrayD::zeros(IxDyn(&[3, 4, 5]));
+        fields[[2, 1, 3]] = f64::NEG_INFINITY;
+        let fields = table(fields, &[], StoredDtype::F64, FileFormat::Npy);
+        let error = fields.check_finite(Path::new("f.npy")).unwrap_err().to_string();
+        assert_eq!(error, "f.npy: sample 2, value [1, 3] is -inf");
+    }
+
+    #[test]
+    fn slicing_keeps_names_and_dtype() {
+        let jets = table(
+            array![[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]].into_dyn(),
+            &["a", "b"],
+            StoredDtype::I16,
+            FileFormat::Csv,
+        );
+        let part = jets.slice_samples(1, 3);
+        assert_eq!(part.values, array![[3.0, 4.0], [5.0, 6.0]].into_dyn());
+        assert_eq!((part.names, part.dtype, part.format), (jets.names, StoredDtype::I16, FileFormat::Csv));
+    }
+
+    #[test]
+    fn truncated_or_corrupt_npz_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("broken.npz");
+        let values = ArrayD::from_elem(IxDyn(&[100, 3]), 1.5);
+        write(&path, &table(values, &["a", "b", "c"], StoredDtype::F64, FileFormat::Npz)).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+
+        std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+        assert!(error_of(&path).contains("broken.npz"), "{}", error_of(&path));
+
+        let mut corrupt = bytes.clone();
+        corrupt[500] ^= 0xff;
+        std::fs::write(&path, &corrupt).unwrap();
+        assert!(error_of(&path).contains("broken.npz: array 'data' is corrupt"), "{}", error_of(&path));
+
+        std::fs::write(&path, b"not a zip archive").unwrap();
+        assert!(error_of(&path).contains("broken.npz"), "{}", error_of(&path));
+    }
+
+    #[test]
+    fn truncated_npy_payload_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("short.npy");
+        std::fs::write(&path, handmade_npy("<f8", "False", "(1000000000000, 3)", &[0; 16])).unwrap();
+        let error = error_of(&path);
+        assert!(error.starts_with(&path.display().to_string()) && error.contains("truncated"), "{error}");
+    }
+
+    #[test]
+    fn npz_without_data_lists_its_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys.npz");
+        handmade_npz(&path, &[("x", handmade_npy("<f8", "False", "(1,)", &[0; 8])), ("y", Vec::new())]);
+        let error = error_of(&path);
+        assert!(error.ends_with("keys.npz: has no 'data' array; the file holds 'x', 'y'"), "{error}");
+    }
+
+    #[test]
+    fn npz_names_must_match_the_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("names.npz");
+        let data = handmade_npy("<f8", "False", "(1, 2)", &[0; 16]);
+        let names: Vec<u8> = "abc".chars().flat_map(|c| u32::from(c).to_le_bytes()).collect();
+        handmade_npz(&path, &[("data", data.clone()), ("names", handmade_npy("<U1", "False", "(3,)", &names))]);
+        let error = error_of(&path);
+        assert!(error.ends_with("names.npz: has 3 column names but the data has 2 columns"), "{error}");
+
+        handmade_npz(&path, &[("data", data.clone()), ("names", handmade_npy("|S2", "False", "(2,)", b"ab\0\0"))]);
+        assert_eq!(read(&path).unwrap().names, ["ab", ""]);
+
+        handmade_npz(&path, &[("data", data), ("names", handmade_npy("|O", "False", "(2,)", &[0; 16]))]);
+        let error = error_of(&path);
+        assert!(error.contains("names.npz: array 'names' holds Python objects"), "{error}");
+    }
+
+    #[test]
+    fn bad_csv_cells_and_shapes_are_reported_by_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jets.csv");
+        let check = |content: &str, expected: &str| {
+            std::fs::write(&path, content).unwrap();
+            let error = error_of(&path);
+            assert!(error.contains("jets.csv") && error.contains(expected), "{error}");
+        };
+        check("pt,eta\n1,2\n3,abc\n", "line 3, column 'eta': cannot read 'abc' as a number");
+        check("pt,eta\n1,2\n3\n", "line 3 has 1 cells, the header names 2 columns");
+        check("", "is empty");
+        check("1,2\n3,4\n", "header line is required");
+    }
+
+    #[test]
+    fn unknown_extension_is_refused() {
+        let error = read(Path::new("data.txt")).unwrap_err().to_string();
+        assert!(error.contains("data.txt") && error.contains(".npz, .npy or .csv"), "{error}");
+    }
+
+    #[test]
+    fn fields_cannot_be_written_as_csv() {
+        let dir = tempfile::tempdir().unwrap();
+        let fields = table(ArrayD::zeros(IxDyn(&[2, 2, 2])), &[], StoredDtype::F64, FileFormat::Csv);
+        let error = write(&dir.path().join("f.csv"), &fields).unwrap_err().to_string();
+        assert!(error.contains("f.csv: a .csv file holds a table"), "{error}");
+    }
+}

@@ -1,0 +1,150 @@
+//! The autoencoders balerc trains. Every shape comes from the data and the configuration:
+//! a [`ModelSpec`] is the resolved description, saved with the weights so a model can be rebuilt.
+
+mod activation;
+mod conv;
+mod dense;
+
+pub use activation::Activation;
+pub use conv::ConvAutoencoder;
+pub use dense::{DenseAutoencoder, DenseStack};
+
+use crate::config::{ModelConfig, ModelKind};
+use crate::onnx_export::ExportNetwork;
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Everything needed to rebuild a model's layers, resolved against the data it was trained on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelSpec {
+    pub kind: ModelKind,
+    /// One sample's shape: [columns] for tables, [height, width] for fields.
+    pub sample_shape: Vec<usize>,
+    pub hidden: Vec<usize>,
+    pub latent: usize,
+    pub activation: Activation,
+    pub batch_norm: bool,
+    pub dropout: f64,
+    pub channels: Vec<usize>,
+    pub kernel: usize,
+    pub stride: usize,
+}
+
+impl ModelSpec {
+    /// Fixes the latent size and input shape of `config` for samples of `sample_shape` whose
+    /// values were stored with `input_bits` bits each.
+    pub fn resolve(config: &ModelConfig, sample_shape: &[usize], input_bits: u32) -> Result<ModelSpec, String> {
+        let features: usize = sample_shape.iter().product();
+        let latent = match config.latent {
+            0 => latent_for_ratio(features, input_bits, config.compression_ratio, config.latent_bits),
+            n => n,
+        };
+        if latent >= features {
+            return Err(format!("a latent size of {latent} does not compress {features} values per sample"));
+        }
+        match (config.kind, sample_shape.len()) {
+            (ModelKind::Dense, 1) | (ModelKind::Conv2d, 2) => {}
+            (ModelKind::Dense, _) => {
+                return Err(format!("model.kind = \"dense\" needs a table, the data's samples have shape {sample_shape:?} (try \"conv2d\")"))
+            }
+            (ModelKind::Conv2d, _) => {
+                return Err(format!("model.kind = \"conv2d\" needs 2-D samples, the data's samples have shape {sample_shape:?}"))
+            }
+        }
+        Ok(ModelSpec {
+            kind: config.kind,
+            sample_shape: sample_shape.to_vec(),
+            hidden: config.hidden.clone(),
+            latent,
+            activation: Activation::from_config(config.activation, config.negative_slope),
+            batch_norm: config.batch_norm,
+            dropout: config.dropout,
+            channels: config.channels.clone(),
+            kernel: config.kernel,
+            stride: config.stride,
+        })
+    }
+
+    pub fn features(&self) -> usize {
+        self.sample_shape.iter().product()
+    }
+}
+
+/// The largest latent size whose stored bytes still give at least `ratio`.
+fn latent_for_ratio(features: usize, input_bits: u32, ratio: f64, latent_bits: u32) -> usize {
+    let input_bits = (features as f64) * f64::from(input_bits);
+    ((input_bits / (ratio * f64::from(latent_bits))).floor() as usize).max(1)
+}
+
+/// A trained or fresh autoencoder. Inputs and outputs are flat: [batch, features].
+#[derive(Module, Debug)]
+pub enum Autoencoder {
+    Dense(DenseAutoencoder),
+    Conv2d(ConvAutoencoder),
+}
+
+impl Autoencoder {
+    pub fn new(spec: &ModelSpec, device: &Device) -> Autoencoder {
+        match spec.kind {
+            ModelKind::Dense => Autoencoder::Dense(DenseAutoencoder::new(spec, device)),
+            ModelKind::Conv2d => Autoencoder::Conv2d(ConvAutoencoder::new(spec, device)),
+        }
+    }
+
+    pub fn encode(&self, x: Tensor<2>) -> Tensor<2> {
+        match self {
+            Autoencoder::Dense(m) => m.encoder.forward(x),
+            Autoencoder::Conv2d(m) => m.encode(x),
+        }
+    }
+
+    pub fn decode(&self, z: Tensor<2>) -> Tensor<2> {
+        match self {
+            Autoencoder::Dense(m) => m.decoder.forward(z),
+            Autoencoder::Conv2d(m) => m.decode(z),
+        }
+    }
+
+    /// The encoder and the decoder as plain layer lists, for the ONNX writer.
+    pub fn export(&self, spec: &ModelSpec) -> (ExportNetwork, ExportNetwork) {
+        match self {
+            Autoencoder::Dense(m) => m.export(spec),
+            Autoencoder::Conv2d(m) => m.export(spec),
+        }
+    }
+}
+
+/// Both halves run one after the other, as one network.
+pub fn join(encoder: ExportNetwork, decoder: ExportNetwork) -> ExportNetwork {
+    let mut layers = encoder.layers;
+    layers.extend(decoder.layers);
+    ExportNetwork { name: "autoencoder".into(), input_shape: encoder.input_shape, layers }
+}
+
+/// A float tensor's values, for export.
+pub(crate) fn values<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
+    tensor.into_data().convert::<f32>().try_into_vec::<f32>().expect("float tensor data")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latent_size_follows_the_stored_bytes() {
+        // 24 float32 columns at ratio 1.6 with float32 latents: 24 / 1.6 = 15.
+        assert_eq!(latent_for_ratio(24, 32, 1.6, 32), 15);
+        // The same ratio with 16-bit latents allows twice as many.
+        assert_eq!(latent_for_ratio(24, 32, 1.6, 16), 30);
+        assert_eq!(latent_for_ratio(2500, 64, 200.0, 32), 25);
+    }
+
+    #[test]
+    fn a_latent_as_wide_as_the_input_is_refused() {
+        let config = ModelConfig { latent: 24, ..ModelConfig::default() };
+        let err = ModelSpec::resolve(&config, &[24], 32).unwrap_err();
+        assert!(err.contains("does not compress"), "{err}");
+        let err = ModelSpec::resolve(&ModelConfig::default(), &[50, 50], 32).unwrap_err();
+        assert!(err.contains("conv2d"), "{err}");
+    }
+}

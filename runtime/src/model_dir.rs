@@ -1,0 +1,174 @@
+//! A trained model on disk: one directory with the weights, everything needed to rebuild and
+//! apply them (configuration, normalization, columns), and ONNX exports of both halves.
+//!
+//! ```text
+//! model.json         ModelInfo: spec, normalization, columns, training summary
+//! weights.bpk        burn's record of the parameters
+//! autoencoder.onnx   encoder and decoder in one graph
+//! encoder.onnx       what runs in the detector's readout (see `balerc lower`)
+//! decoder.onnx
+//! ```
+
+use crate::config::TrainingConfig;
+use crate::dataset::StoredDtype;
+use crate::model::{join, Autoencoder, ModelSpec};
+use crate::normalize::Normalization;
+use crate::onnx_export;
+use burn::prelude::*;
+use burn::store::ModuleRecord;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+const FORMAT: &str = "balerc-model";
+const VERSION: u32 = 1;
+pub const INFO_FILE: &str = "model.json";
+const WEIGHTS_FILE: &str = "weights.bpk";
+pub const FULL_ONNX: &str = "autoencoder.onnx";
+pub const ENCODER_ONNX: &str = "encoder.onnx";
+pub const DECODER_ONNX: &str = "decoder.onnx";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ModelDirError {
+    #[error("{path}: {message}")]
+    Io { path: PathBuf, message: String },
+    #[error("{path} is not a balerc model ({message})")]
+    NotAModel { path: PathBuf, message: String },
+}
+
+/// How the model relates to the user's data, kept so that new data is prepared identically.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelInfo {
+    pub format: String,
+    pub version: u32,
+    pub spec: ModelSpec,
+    /// Fitted on the training data of the modelled columns.
+    pub normalization: Normalization,
+    /// Every column of the training files (empty for fields).
+    pub columns: Vec<String>,
+    /// Indices of the columns the autoencoder sees, the ones stored losslessly, and the integer ones.
+    pub modelled_columns: Vec<usize>,
+    pub lossless_columns: Vec<usize>,
+    pub integer_columns: Vec<usize>,
+    pub input_dtype: StoredDtype,
+    pub training: TrainingSummary,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainingSummary {
+    pub config: TrainingConfig,
+    pub epochs_run: usize,
+    pub train_loss: f64,
+    pub validation_loss: Option<f64>,
+    pub seconds: f64,
+}
+
+impl ModelInfo {
+    pub fn new(spec: ModelSpec, normalization: Normalization, training: TrainingSummary) -> ModelInfo {
+        ModelInfo {
+            format: FORMAT.into(),
+            version: VERSION,
+            spec,
+            normalization,
+            columns: vec![],
+            modelled_columns: vec![],
+            lossless_columns: vec![],
+            integer_columns: vec![],
+            input_dtype: StoredDtype::F32,
+            training,
+        }
+    }
+}
+
+pub struct SavedModel {
+    pub info: ModelInfo,
+    pub model: Autoencoder,
+}
+
+/// Whether `path` is a model directory (rather than, say, an ONNX file).
+pub fn is_model_dir(path: &Path) -> bool {
+    path.is_dir() && path.join(INFO_FILE).is_file()
+}
+
+/// Writes the directory next to its final place and renames it in, so an interrupted save
+/// leaves the previous model intact.
+pub fn save(dir: &Path, saved: &SavedModel) -> Result<(), ModelDirError> {
+    let io = |path: &Path, e: &dyn std::fmt::Display| ModelDirError::Io { path: path.into(), message: e.to_string() };
+    if dir.exists() && !is_model_dir(dir) && !is_empty_dir(dir) {
+        let message = "exists and is not a balerc model directory; refusing to replace it".to_string();
+        return Err(ModelDirError::Io { path: dir.into(), message });
+    }
+    let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(|e| io(parent, &e))?;
+    let staging = tempfile::Builder::new().prefix(".balerc-model-").tempdir_in(parent).map_err(|e| io(parent, &e))?;
+    write_contents(staging.path(), saved)?;
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).map_err(|e| io(dir, &e))?;
+    }
+    let staged = staging.keep();
+    make_listable(&staged).map_err(|e| io(&staged, &e))?;
+    std::fs::rename(&staged, dir).map_err(|e| io(dir, &e))
+}
+
+fn write_contents(dir: &Path, saved: &SavedModel) -> Result<(), ModelDirError> {
+    let io = |path: &Path, e: &dyn std::fmt::Display| ModelDirError::Io { path: path.into(), message: e.to_string() };
+    let info_path = dir.join(INFO_FILE);
+    let json = serde_json::to_string_pretty(&saved.info).expect("model info serializes");
+    std::fs::write(&info_path, json).map_err(|e| io(&info_path, &e))?;
+    let weights_path = dir.join(WEIGHTS_FILE);
+    saved.model.clone().into_record().save(&weights_path).map_err(|e| io(&weights_path, &e))?;
+    write_onnx(dir, saved)?;
+    Ok(())
+}
+
+/// The ONNX exports: the whole autoencoder, the encoder and the decoder.
+pub fn write_onnx(dir: &Path, saved: &SavedModel) -> Result<Vec<PathBuf>, ModelDirError> {
+    let (encoder, decoder) = saved.model.export(&saved.info.spec);
+    let networks = [(join(encoder.clone(), decoder.clone()), FULL_ONNX), (encoder, ENCODER_ONNX), (decoder, DECODER_ONNX)];
+    let mut written = vec![];
+    for (network, file) in networks {
+        let path = dir.join(file);
+        onnx_export::write(&network, &path)
+            .map_err(|e| ModelDirError::Io { path: path.clone(), message: e.to_string() })?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+fn is_empty_dir(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_none())
+}
+
+/// A temporary directory is private (0700); a model directory is an ordinary one (0755).
+#[cfg(unix)]
+fn make_listable(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))
+}
+
+#[cfg(not(unix))]
+fn make_listable(_dir: &Path) -> std::io::Result<()> {
+    Ok(())
+}
+
+pub fn load_info(dir: &Path) -> Result<ModelInfo, ModelDirError> {
+    let info_path = dir.join(INFO_FILE);
+    let not_a_model = |message: String| ModelDirError::NotAModel { path: dir.into(), message };
+    let text = std::fs::read_to_string(&info_path).map_err(|e| not_a_model(format!("cannot read {INFO_FILE}: {e}")))?;
+    let info: ModelInfo = serde_json::from_str(&text).map_err(|e| not_a_model(format!("{INFO_FILE}: {e}")))?;
+    if info.format != FORMAT || info.version != VERSION {
+        return Err(not_a_model(format!("{INFO_FILE} says {} version {}, expected {FORMAT} version {VERSION}", info.format, info.version)));
+    }
+    Ok(info)
+}
+
+pub fn load(dir: &Path, device: &Device) -> Result<SavedModel, ModelDirError> {
+    let info = load_info(dir)?;
+    let weights_path = dir.join(WEIGHTS_FILE);
+    let bad_weights = |message: String| ModelDirError::NotAModel { path: dir.into(), message };
+    let record = ModuleRecord::load(&weights_path).map_err(|e| bad_weights(format!("{WEIGHTS_FILE}: {e}")))?;
+    let model = Autoencoder::new(&info.spec, device)
+        .try_load_record(record)
+        .map_err(|e| bad_weights(format!("{WEIGHTS_FILE} does not fit the model in {INFO_FILE}: {e}")))?
+        .valid();
+    Ok(SavedModel { info, model })
+}

@@ -1,0 +1,161 @@
+//! The training loop: Adam on shuffled batches, the validation loss after every epoch, a
+//! learning rate that drops on plateaus, early stopping, optional L1 sparsity on the latent
+//! values, and checkpoints.
+
+mod batches;
+mod schedule;
+
+pub use batches::Rows;
+pub use schedule::{Schedule, Verdict};
+
+use crate::config::TrainingConfig;
+use crate::model::{Autoencoder, ModelSpec};
+use batches::Batches;
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::prelude::*;
+use burn::tensor::TensorData;
+use rand::SeedableRng;
+use serde::{Deserialize, Serialize};
+use std::time::Instant;
+
+/// What happened in one epoch. Losses are mean squared errors on normalized values.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    pub epoch: usize,
+    pub train_loss: f64,
+    pub validation_loss: Option<f64>,
+    pub learning_rate: f64,
+    pub seconds: f64,
+}
+
+pub struct Trained {
+    /// The model of the best validation loss (of the last epoch when nothing is held out).
+    pub model: Autoencoder,
+    pub history: Vec<EpochRecord>,
+    pub stopped_early: bool,
+}
+
+/// Reports progress and saves checkpoints while training runs.
+pub trait Observer {
+    fn epoch_finished(&mut self, _record: &EpochRecord) {}
+    fn batch_finished(&mut self, _epoch: usize, _batch: usize, _batches: usize) {}
+    fn checkpoint(&mut self, _epoch: usize, _model: &Autoencoder) {}
+}
+
+pub struct Silent;
+impl Observer for Silent {}
+
+/// The thread count training runs with: one when determinism is asked for.
+pub fn threads(config: &TrainingConfig) -> usize {
+    match (config.deterministic, config.threads) {
+        (true, _) => 1,
+        (false, 0) => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        (false, n) => n,
+    }
+}
+
+/// Trains a fresh model on normalized rows. Runs on its own thread pool so that the thread
+/// count (and with it the order of floating-point sums) is the configured one.
+pub fn train(
+    spec: &ModelSpec,
+    config: &TrainingConfig,
+    train_rows: &Rows,
+    validation_rows: &Rows,
+    device: &Device,
+    observer: &mut (dyn Observer + Send),
+) -> Trained {
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads(config)).build().expect("a thread pool");
+    pool.install(|| train_on_this_pool(spec, config, train_rows, validation_rows, device, observer))
+}
+
+fn train_on_this_pool(
+    spec: &ModelSpec,
+    config: &TrainingConfig,
+    train_rows: &Rows,
+    validation_rows: &Rows,
+    device: &Device,
+    observer: &mut (dyn Observer + Send),
+) -> Trained {
+    let device = device.clone().autodiff();
+    device.seed(config.seed);
+    let mut model = Autoencoder::new(spec, &device);
+    let mut optimizer = AdamConfig::new().with_epsilon(1e-8).init();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(config.seed.wrapping_add(1));
+    let mut schedule = Schedule::new(config);
+    let mut history = vec![];
+    let mut best: Option<Autoencoder> = None;
+    let mut stopped_early = false;
+
+    for epoch in 1..=config.epochs {
+        let started = Instant::now();
+        let learning_rate = schedule.learning_rate;
+        let batches = Batches::new(train_rows.len(), config.batch_size, Some(&mut rng));
+        let mut weighted_loss = 0.0;
+        for (i, batch) in batches.iter().enumerate() {
+            let x = rows_tensor(train_rows, batch, &device);
+            let latent = model.encode(x.clone());
+            let reconstruction = model.decode(latent.clone());
+            let mse = (reconstruction - x).square().mean();
+            weighted_loss += f64::from(mse.clone().into_scalar::<f32>()) * batch.len() as f64;
+            let loss = match config.l1_sparsity {
+                0.0 => mse,
+                weight => mse + latent.abs().mean().mul_scalar(weight),
+            };
+            let gradients = GradientsParams::from_grads(loss.backward(), &model);
+            model = optimizer.step(learning_rate, model, gradients);
+            observer.batch_finished(epoch, i + 1, batches.count());
+        }
+        let train_loss = weighted_loss / train_rows.len() as f64;
+        let validation_loss = (!validation_rows.is_empty()).then(|| mean_squared_error(&model.valid(), validation_rows));
+        let watched = validation_loss.unwrap_or(train_loss);
+        if schedule.is_best(watched) || best.is_none() {
+            best = Some(model.valid());
+        }
+        let verdict = schedule.observe(watched);
+        let record =
+            EpochRecord { epoch, train_loss, validation_loss, learning_rate, seconds: started.elapsed().as_secs_f64() };
+        observer.epoch_finished(&record);
+        history.push(record);
+        if config.checkpoint_every > 0 && epoch % config.checkpoint_every == 0 {
+            observer.checkpoint(epoch, &model.valid());
+        }
+        if verdict == Verdict::Stop {
+            stopped_early = true;
+            break;
+        }
+    }
+    let model = best.unwrap_or_else(|| model.valid());
+    Trained { model, history, stopped_early }
+}
+
+fn rows_tensor(rows: &Rows, indices: &[usize], device: &Device) -> Tensor<2> {
+    Tensor::from_data(TensorData::new(rows.gather(indices), [indices.len(), rows.width]), device)
+}
+
+/// Mean squared reconstruction error of a model in inference mode, in chunks.
+pub fn mean_squared_error(model: &Autoencoder, rows: &Rows) -> f64 {
+    let device = model.devices().into_iter().next().expect("a model lives on a device");
+    let indices: Vec<usize> = (0..rows.len()).collect();
+    let mut sum = 0.0;
+    for chunk in indices.chunks(8192) {
+        let x = rows_tensor(rows, chunk, &device);
+        let error = (model.decode(model.encode(x.clone())) - x).square().sum();
+        sum += f64::from(error.into_scalar::<f32>());
+    }
+    sum / (rows.len() * rows.width) as f64
+}
+
+/// Runs the model on rows in chunks: (latent values, reconstructions), both flat.
+pub fn encode_decode(model: &Autoencoder, rows: &Rows) -> (Rows, Rows) {
+    let device = model.devices().into_iter().next().expect("a model lives on a device");
+    let indices: Vec<usize> = (0..rows.len()).collect();
+    let (mut latent, mut reconstruction) = (vec![], vec![]);
+    let mut latent_width = 0;
+    for chunk in indices.chunks(8192) {
+        let z = model.encode(rows_tensor(rows, chunk, &device));
+        latent_width = z.dims()[1];
+        reconstruction.extend(crate::model::values(model.decode(z.clone())));
+        latent.extend(crate::model::values(z));
+    }
+    (Rows { values: latent, width: latent_width }, Rows { values: reconstruction, width: rows.width })
+}

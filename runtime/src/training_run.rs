@@ -1,0 +1,207 @@
+//! `balerc train`: read the project's data, pick the columns, normalize, train, save the model
+//! directory and the loss history.
+
+use crate::config::Config;
+use crate::dataset::{self, Dataset};
+use crate::model::{Autoencoder, ModelSpec};
+use crate::model_dir::{self, ModelInfo, SavedModel, TrainingSummary};
+use crate::normalize::Normalization;
+use crate::project::Project;
+use crate::train::{self, EpochRecord, Observer, Rows, Trained};
+use burn::prelude::*;
+use ndarray::{ArrayD, Axis};
+use std::path::{Path, PathBuf};
+
+/// The training data after column selection, as the model sees it.
+pub struct PreparedData {
+    pub modelled: ArrayD<f64>,
+    pub columns: Vec<String>,
+    pub modelled_columns: Vec<usize>,
+    pub lossless_columns: Vec<usize>,
+    pub integer_columns: Vec<usize>,
+    pub dtype: dataset::StoredDtype,
+}
+
+pub struct TrainOutcome {
+    pub model_dir: PathBuf,
+    pub history: Vec<EpochRecord>,
+    pub stopped_early: bool,
+    pub spec: ModelSpec,
+    pub samples: (usize, usize),
+    pub seconds: f64,
+}
+
+pub fn run(project: &Project, device: &Device, observer: &mut (dyn Observer + Send)) -> Result<TrainOutcome, String> {
+    let config = &project.config;
+    if config.data.input.is_empty() {
+        return Err("data.input lists no training files: set it in balerc.toml or pass --input".into());
+    }
+    let inputs: Vec<PathBuf> = config.data.input.iter().map(|p| project.resolve(p)).collect();
+    let data = prepare(&read_all(&inputs)?, config)?;
+    let sample_shape = data.modelled.shape()[1..].to_vec();
+    let spec = ModelSpec::resolve(&config.model, &sample_shape, data.dtype.bits())?;
+    let normalization = Normalization::fit(config.data.normalization, &data.modelled);
+    let rows = flat_rows(normalization.apply(&data.modelled));
+    let (train_rows, validation_rows) =
+        rows.split(config.data.validation_fraction, config.data.shuffle, config.training.seed);
+    if train_rows.is_empty() {
+        return Err("no samples are left for training after the validation split".into());
+    }
+
+    let template = |training| {
+        let mut info = ModelInfo::new(spec.clone(), normalization.clone(), training);
+        info.columns = data.columns.clone();
+        info.modelled_columns = data.modelled_columns.clone();
+        info.lossless_columns = data.lossless_columns.clone();
+        info.integer_columns = data.integer_columns.clone();
+        info.input_dtype = data.dtype;
+        info
+    };
+    let checkpoints = project.resolve(&config.output.training).join("checkpoints");
+    let mut checkpointing = Checkpointing {
+        inner: observer,
+        dir: checkpoints,
+        info: template(summarize(config, &[], 0.0)),
+        error: None,
+    };
+    let started = std::time::Instant::now();
+    let Trained { model, history, stopped_early } =
+        train::train(&spec, &config.training, &train_rows, &validation_rows, device, &mut checkpointing);
+    let seconds = started.elapsed().as_secs_f64();
+    if let Some(error) = checkpointing.error {
+        return Err(error);
+    }
+
+    let info = template(summarize(config, &history, seconds));
+    let model_dir = project.resolve(&config.output.model);
+    model_dir::save(&model_dir, &SavedModel { info, model }).map_err(|e| e.to_string())?;
+    write_history(&project.resolve(&config.output.training), &history)?;
+    Ok(TrainOutcome {
+        model_dir,
+        history,
+        stopped_early,
+        spec,
+        samples: (train_rows.len(), validation_rows.len()),
+        seconds,
+    })
+}
+
+fn summarize(config: &Config, history: &[EpochRecord], seconds: f64) -> TrainingSummary {
+    TrainingSummary {
+        config: config.training.clone(),
+        epochs_run: history.len(),
+        train_loss: history.last().map_or(f64::NAN, |r| r.train_loss),
+        validation_loss: history.iter().filter_map(|r| r.validation_loss).min_by(f64::total_cmp),
+        seconds,
+    }
+}
+
+/// Saves `checkpoints/epoch_N` model directories while passing progress on.
+struct Checkpointing<'a> {
+    inner: &'a mut (dyn Observer + Send),
+    dir: PathBuf,
+    info: ModelInfo,
+    error: Option<String>,
+}
+
+impl Observer for Checkpointing<'_> {
+    fn epoch_finished(&mut self, record: &EpochRecord) {
+        self.inner.epoch_finished(record);
+    }
+
+    fn batch_finished(&mut self, epoch: usize, batch: usize, batches: usize) {
+        self.inner.batch_finished(epoch, batch, batches);
+    }
+
+    fn checkpoint(&mut self, epoch: usize, model: &Autoencoder) {
+        let saved = SavedModel { info: self.info.clone(), model: model.clone() };
+        if let Err(e) = model_dir::save(&self.dir.join(format!("epoch_{epoch}")), &saved) {
+            self.error.get_or_insert(e.to_string());
+        }
+        self.inner.checkpoint(epoch, model);
+    }
+}
+
+/// Reads every input and stacks them along the sample axis.
+pub fn read_all(paths: &[PathBuf]) -> Result<Dataset, String> {
+    let mut combined: Option<Dataset> = None;
+    for path in paths {
+        let data = dataset::read(path).map_err(|e| e.to_string())?;
+        data.check_finite(path).map_err(|e| e.to_string())?;
+        combined = Some(match combined {
+            None => data,
+            Some(mut first) => {
+                if first.sample_shape() != data.sample_shape() || first.names != data.names {
+                    return Err(format!(
+                        "{}: samples of shape {:?} do not match the first input's {:?}",
+                        path.display(),
+                        data.sample_shape(),
+                        first.sample_shape()
+                    ));
+                }
+                first.values.append(Axis(0), data.values.view()).expect("same sample shape");
+                first
+            }
+        });
+    }
+    combined.ok_or_else(|| "no input files".to_string())
+}
+
+/// Splits a table's columns into modelled, lossless and integer ones, by name or index.
+pub fn prepare(data: &Dataset, config: &Config) -> Result<PreparedData, String> {
+    let is_table = data.values.ndim() == 2;
+    let width = if is_table { data.values.shape()[1] } else { 0 };
+    let find = |key: &str| column_index(key, &data.names, width);
+    let lossless: Vec<usize> = config.data.lossless_columns.iter().map(|k| find(k)).collect::<Result<_, _>>()?;
+    let integer: Vec<usize> = config.data.integer_columns.iter().map(|k| find(k)).collect::<Result<_, _>>()?;
+    let modelled: Vec<usize> = (0..width).filter(|c| !lossless.contains(c)).collect();
+    if is_table && modelled.is_empty() {
+        return Err("data.lossless_columns leaves no column for the autoencoder".into());
+    }
+    let values = if is_table { data.values.select(Axis(1), &modelled) } else { data.values.clone() };
+    Ok(PreparedData {
+        modelled: values,
+        columns: data.names.clone(),
+        modelled_columns: modelled,
+        lossless_columns: lossless,
+        integer_columns: integer,
+        dtype: data.dtype,
+    })
+}
+
+fn column_index(key: &str, names: &[String], width: usize) -> Result<usize, String> {
+    if width == 0 {
+        return Err(format!("column '{key}' was named, but the data is not a table"));
+    }
+    if let Some(i) = names.iter().position(|n| n == key) {
+        return Ok(i);
+    }
+    match key.parse::<usize>() {
+        Ok(i) if i < width => Ok(i),
+        _ => Err(format!("no column '{key}' in the data (columns: {})", names.join(", "))),
+    }
+}
+
+/// [samples, ...] to rows of one flattened sample each.
+pub fn flat_rows(values: ArrayD<f32>) -> Rows {
+    let width = values.shape()[1..].iter().product();
+    let values = values.as_standard_layout().iter().copied().collect();
+    Rows { values, width }
+}
+
+/// `loss.csv` and `loss.json` with one row per epoch.
+fn write_history(dir: &Path, history: &[EpochRecord]) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut csv = String::from("epoch,train_loss,validation_loss,learning_rate,seconds\n");
+    for r in history {
+        let validation = r.validation_loss.map_or(String::new(), |v| v.to_string());
+        csv += &format!("{},{},{},{},{:.3}\n", r.epoch, r.train_loss, validation, r.learning_rate, r.seconds);
+    }
+    let write = |name: &str, text: &str| {
+        let path = dir.join(name);
+        crate::atomic::write_atomically(&path, |f| std::io::Write::write_all(f, text.as_bytes()))
+            .map_err(|e| format!("{}: {e}", path.display()))
+    };
+    write("loss.csv", &csv)?;
+    write("loss.json", &serde_json::to_string_pretty(history).expect("history serializes"))
+}

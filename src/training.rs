@@ -1,0 +1,138 @@
+//! `balerc new`, `balerc train` and `balerc export-onnx`: the project workflow's front end.
+
+use anyhow::{Context, Result};
+use balerc_runtime::model_dir;
+use balerc_runtime::project::{self, Project};
+use balerc_runtime::train::{EpochRecord, Observer};
+use balerc_runtime::training_run;
+use burn::prelude::Device;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+#[derive(Args)]
+pub struct TrainArgs {
+    /// The project folder, or its balerc.toml.
+    #[arg(default_value = ".")]
+    project: PathBuf,
+    /// Override any option of balerc.toml, e.g. --set training.epochs=20 (repeatable).
+    #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
+    overrides: Vec<String>,
+    /// Training file(s), instead of data.input.
+    #[arg(long)]
+    input: Vec<PathBuf>,
+    #[arg(long)]
+    epochs: Option<usize>,
+    #[arg(long)]
+    latent: Option<usize>,
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Where to save the model directory, instead of output.model.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+impl TrainArgs {
+    /// The shortcut flags are overrides like any other.
+    fn overrides(&self) -> Vec<String> {
+        let mut all = self.overrides.clone();
+        let quoted = |p: &Path| format!("'{}'", p.display());
+        if !self.input.is_empty() {
+            let list: Vec<String> = self.input.iter().map(|p| quoted(&absolute(p))).collect();
+            all.push(format!("data.input=[{}]", list.join(", ")));
+        }
+        all.extend(self.epochs.map(|n| format!("training.epochs={n}")));
+        all.extend(self.latent.map(|n| format!("model.latent={n}")));
+        all.extend(self.seed.map(|n| format!("training.seed={n}")));
+        all.extend(self.out.as_deref().map(|p| format!("output.model={}", quoted(&absolute(p)))));
+        all
+    }
+}
+
+/// Paths given on the command line are relative to where the user is, not to the project.
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+pub fn new_project(dir: &Path) -> Result<()> {
+    let config = project::create(dir).with_context(|| format!("cannot create the project {}", dir.display()))?;
+    println!("created {}: put data in {}/data, set data.input in {}, then run balerc train {}", dir.display(), dir.display(), config.display(), dir.display());
+    Ok(())
+}
+
+pub fn train(args: &TrainArgs) -> Result<()> {
+    let project = Project::open(&args.project, &args.overrides())?;
+    let mut progress = Progress::new(project.config.training.epochs);
+    let outcome = training_run::run(&project, &Device::flex(), &mut progress).map_err(anyhow::Error::msg)?;
+    progress.finish();
+    let last = outcome.history.last();
+    let best = outcome.history.iter().filter_map(|r| r.validation_loss).min_by(f64::total_cmp);
+    println!(
+        "trained {} on {} samples ({} held out) for {} epochs{} in {:.1} s ({:.2} s/epoch): train loss {:.3e}, best validation loss {}",
+        describe(&outcome.spec),
+        outcome.samples.0,
+        outcome.samples.1,
+        outcome.history.len(),
+        if outcome.stopped_early { " (stopped early)" } else { "" },
+        outcome.seconds,
+        outcome.seconds / outcome.history.len().max(1) as f64,
+        last.map_or(f64::NAN, |r| r.train_loss),
+        best.map_or("-".into(), |v| format!("{v:.3e}")),
+    );
+    println!("saved {}", outcome.model_dir.display());
+    Ok(())
+}
+
+fn describe(spec: &balerc_runtime::model::ModelSpec) -> String {
+    let widths: Vec<String> = spec.hidden.iter().map(usize::to_string).collect();
+    format!("{:?} autoencoder {:?} -> [{}] -> {}", spec.kind, spec.sample_shape, widths.join(", "), spec.latent)
+}
+
+/// Writes the ONNX files of a model directory again, elsewhere if asked.
+pub fn export_onnx(model: &Path, out: Option<&Path>) -> Result<()> {
+    let saved = model_dir::load(model, &Device::flex())?;
+    let out = out.unwrap_or(model);
+    let written = model_dir::write_onnx(out, &saved)?;
+    for path in written {
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+/// A progress bar with the loss and learning rate on a terminal; one line per epoch elsewhere
+/// would flood logs, so then only the summary is printed.
+struct Progress {
+    bar: Option<ProgressBar>,
+}
+
+impl Progress {
+    fn new(epochs: usize) -> Progress {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::new(epochs as u64);
+            bar.set_style(
+                ProgressStyle::with_template("{elapsed_precise} [{bar:30}] epoch {pos}/{len} {msg}")
+                    .expect("valid template")
+                    .progress_chars("=> "),
+            );
+            bar
+        });
+        Progress { bar }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl Observer for Progress {
+    fn epoch_finished(&mut self, r: &EpochRecord) {
+        if let Some(bar) = &self.bar {
+            let validation = r.validation_loss.map_or(String::new(), |v| format!(" val {v:.3e}"));
+            bar.set_message(format!("loss {:.3e}{validation} lr {:.1e} {:.2} s/epoch", r.train_loss, r.learning_rate, r.seconds));
+            bar.set_position(r.epoch as u64);
+        }
+    }
+}
