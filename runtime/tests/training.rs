@@ -1,0 +1,171 @@
+//! `balerc train` on small slices of the real data sets: the loss falls, a seed fixes the
+//! result, a saved model reloads to the same function, its ONNX exports compute what burn
+//! computes, and bad configurations or data are refused by name.
+
+use balerc_compiler::passes::Part;
+use balerc_compiler::sim::FloatProgram;
+use balerc_runtime::dataset::{self, Dataset};
+use balerc_runtime::model_dir::{self, ENCODER_ONNX, FULL_ONNX};
+use balerc_runtime::project::{self, Project};
+use balerc_runtime::train::{encode_decode, Rows, Silent};
+use balerc_runtime::training_run::{self, flat_rows, TrainOutcome};
+use burn::prelude::Device;
+use std::path::{Path, PathBuf};
+
+fn shared_data(name: &str) -> Option<PathBuf> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data").join(name);
+    if path.exists() {
+        Some(path)
+    } else {
+        eprintln!("skipping: {} is not here", path.display());
+        None
+    }
+}
+
+/// A project whose data is the first `rows` samples of a shared data set.
+fn project_with(name: &str, rows: usize, settings: &[&str]) -> Option<(tempfile::TempDir, Vec<String>)> {
+    let source = dataset::read(&shared_data(name)?).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    project::create(dir.path()).unwrap();
+    dataset::write(&dir.path().join("data/slice.npz"), &source.slice_samples(0, rows)).unwrap();
+    let mut overrides = vec!["data.input=['data/slice.npz']".to_string()];
+    overrides.extend(settings.iter().map(|s| s.to_string()));
+    Some((dir, overrides))
+}
+
+fn train(dir: &Path, overrides: &[String]) -> Result<TrainOutcome, String> {
+    let project = Project::open(dir, overrides).map_err(|e| e.to_string())?;
+    training_run::run(&project, &Device::flex(), &mut Silent)
+}
+
+const SMALL_DENSE: &[&str] = &["model.hidden=[32, 16]", "model.latent=8", "training.batch_size=128"];
+
+fn with(base: &[&str], more: &[&str]) -> Vec<String> {
+    base.iter().chain(more).map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn the_loss_falls_on_jets() {
+    let Some((dir, mut overrides)) = project_with("jets_pythia_24col.npz", 6000, &[]) else { return };
+    overrides.extend(with(SMALL_DENSE, &["training.epochs=8"]));
+    let outcome = train(dir.path(), &overrides).unwrap();
+    let first = outcome.history.first().unwrap().validation_loss.unwrap();
+    let best = outcome.history.iter().filter_map(|r| r.validation_loss).fold(f64::INFINITY, f64::min);
+    assert!(best < first / 3.0, "validation loss {first} only fell to {best}");
+    assert_eq!(outcome.samples, (5100, 900));
+}
+
+#[test]
+fn a_seed_fixes_the_model_bit_for_bit() {
+    let Some((dir, mut overrides)) = project_with("jets_pythia_24col.npz", 3000, &[]) else { return };
+    overrides.extend(with(SMALL_DENSE, &["training.epochs=3", "training.deterministic=true", "training.seed=5"]));
+    let first = train(dir.path(), &overrides).unwrap();
+    let first_weights = std::fs::read(first.model_dir.join(FULL_ONNX)).unwrap();
+    let second = train(dir.path(), &overrides).unwrap();
+    assert_eq!(first.history.iter().map(|r| r.train_loss).collect::<Vec<_>>(), second.history.iter().map(|r| r.train_loss).collect::<Vec<_>>());
+    assert_eq!(first_weights, std::fs::read(second.model_dir.join(FULL_ONNX)).unwrap(), "same seed, same weights");
+
+    overrides.push("training.seed=6".into());
+    let other = train(dir.path(), &overrides).unwrap();
+    assert_ne!(first_weights, std::fs::read(other.model_dir.join(FULL_ONNX)).unwrap(), "the seed matters");
+}
+
+/// The normalized rows a saved model sees for its own training file.
+fn normalized_rows(dir: &Path, info: &model_dir::ModelInfo) -> Rows {
+    let data = dataset::read(&dir.join("data/slice.npz")).unwrap();
+    let config = Project::open(dir, &[]).unwrap().config;
+    let prepared = training_run::prepare(&data, &config).unwrap();
+    flat_rows(info.normalization.apply(&prepared.modelled))
+}
+
+fn assert_close(got: &[f64], want: &[f32], tolerance: f64, what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: lengths");
+    let worst = got.iter().zip(want).map(|(&g, &w)| (g - f64::from(w)).abs()).fold(0.0, f64::max);
+    assert!(worst <= tolerance, "{what}: differs by up to {worst}");
+}
+
+/// The model directory reloads to the same function, and its ONNX files compute it too.
+fn check_saved_model(dir: &Path, outcome: &TrainOutcome, tolerance: f64) {
+    let saved = model_dir::load(&outcome.model_dir, &Device::flex()).unwrap();
+    let rows = normalized_rows(dir, &saved.info);
+    let sample = Rows { values: rows.values[..64 * rows.width].to_vec(), width: rows.width };
+    let (latent, reconstruction) = encode_decode(&saved.model, &sample);
+    let again = model_dir::load(&outcome.model_dir, &Device::flex()).unwrap();
+    assert_eq!(encode_decode(&again.model, &sample).1.values, reconstruction.values, "reload is exact");
+
+    let input: Vec<f64> = sample.values.iter().map(|&v| f64::from(v)).collect();
+    for (file, want) in [(FULL_ONNX, &reconstruction), (ENCODER_ONNX, &latent)] {
+        let graph = balerc_compiler::load_and_optimize(&outcome.model_dir.join(file), Part::Full).unwrap();
+        let got = FloatProgram::new(&graph).unwrap().run(&input);
+        assert_close(&got, &want.values, tolerance, file);
+    }
+}
+
+#[test]
+fn a_saved_dense_model_reloads_and_its_onnx_agrees_with_burn() {
+    let Some((dir, mut overrides)) = project_with("jets_pythia_24col.npz", 2000, &[]) else { return };
+    overrides.extend(with(SMALL_DENSE, &["training.epochs=2", "model.batch_norm=true", "model.dropout=0.1"]));
+    let outcome = train(dir.path(), &overrides).unwrap();
+    check_saved_model(dir.path(), &outcome, 1e-4);
+}
+
+#[test]
+fn a_conv_model_trains_on_cfd_frames_and_its_onnx_agrees_with_burn() {
+    let Some((dir, mut overrides)) = project_with("cfd_animation_60x50x50.npz", 12, &[]) else { return };
+    let settings = ["model.kind=conv2d", "model.hidden=[32]", "model.latent=10", "training.epochs=3", "training.batch_size=4"];
+    overrides.extend(with(&settings, &["model.channels=[4, 8]", "model.activation=relu"]));
+    let outcome = train(dir.path(), &overrides).unwrap();
+    assert_eq!(outcome.spec.sample_shape, vec![50, 50]);
+    let saved = model_dir::load(&outcome.model_dir, &Device::flex()).unwrap();
+    let rows = normalized_rows(dir.path(), &saved.info);
+    let (_, reconstruction) = encode_decode(&saved.model, &rows);
+    assert_eq!(reconstruction.width, 2500);
+    let graph = balerc_compiler::load_and_optimize(&outcome.model_dir.join(FULL_ONNX), Part::Full).unwrap();
+    assert_eq!(graph.node(graph.outputs()[0]).shape, vec![1, 50, 50]);
+    let input: Vec<f64> = rows.values.iter().map(|&v| f64::from(v)).collect();
+    assert_close(&FloatProgram::new(&graph).unwrap().run(&input), &reconstruction.values, 1e-4, "conv autoencoder");
+}
+
+#[test]
+fn lossless_columns_stay_out_of_the_model() {
+    let Some((dir, mut overrides)) = project_with("jets_pythia_24col.npz", 1000, &[]) else { return };
+    overrides.extend(with(SMALL_DENSE, &["training.epochs=1", "data.lossless_columns=['n_const', '3']"]));
+    overrides.push("data.integer_columns=['n_const']".into());
+    let outcome = train(dir.path(), &overrides).unwrap();
+    let info = model_dir::load_info(&outcome.model_dir).unwrap();
+    assert_eq!(info.lossless_columns, vec![8, 3]);
+    assert_eq!(info.integer_columns, vec![8]);
+    assert_eq!(outcome.spec.sample_shape, vec![22]);
+    assert!(!info.modelled_columns.contains(&8) && info.modelled_columns.len() == 22);
+}
+
+fn training_error(dir: &Path, overrides: &[String]) -> String {
+    match train(dir, overrides) {
+        Ok(_) => panic!("training should have failed with {overrides:?}"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn bad_configurations_and_data_are_named() {
+    let Some((dir, overrides)) = project_with("jets_pythia_24col.npz", 200, &["training.epochs=1"]) else { return };
+    let err = |more: &[&str]| training_error(dir.path(), &[overrides.clone(), with(more, &[])].concat());
+
+    assert!(err(&["data.input=['data/missing.npz']"]).contains("missing.npz"));
+    assert!(err(&["model.kind=conv2d"]).contains("conv2d"));
+    assert!(err(&["model.latent=30"]).contains("does not compress"));
+    assert!(err(&["data.lossless_columns=['nope']"]).contains("nope"));
+    let unknown = Project::open(dir.path(), &["training.epoch=3".into()]).err().unwrap().to_string();
+    assert!(unknown.contains("epoch"), "{unknown}");
+
+    let mut data = dataset::read(&dir.path().join("data/slice.npz")).unwrap();
+    data.values[[17, 1]] = f64::NAN;
+    dataset::write(&dir.path().join("data/nan.npz"), &data).unwrap();
+    let message = err(&["data.input=['data/nan.npz']"]);
+    assert!(message.contains("nan.npz") && message.contains("17"), "{message}");
+
+    let fields = Dataset { values: ndarray::ArrayD::zeros(ndarray::IxDyn(&[4, 6, 6])), ..data.clone() };
+    dataset::write(&dir.path().join("data/fields.npy"), &Dataset { names: vec![], format: dataset::FileFormat::Npy, ..fields }).unwrap();
+    let mixed = err(&["data.input=['data/slice.npz', 'data/fields.npy']"]);
+    assert!(mixed.contains("fields.npy"), "{mixed}");
+}
