@@ -1,10 +1,20 @@
 #!/usr/bin/env bash
-# Lowers the bundled autoencoder (Baler's FPGA prototype, 16-20-10-8-10-20-16, trained on
-# jets) to fixed point and runs it bit-exactly on 1000 held-out jets.
+# Trains Baler's dense autoencoder on 5000 bundled jets and lowers its encoder; then lowers the
+# bundled FPGA prototype (16-20-10-8-10-20-16, trained on jets) to fixed point, runs it
+# bit-exactly on 1000 held-out jets, and writes its encoder as Verilog.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p examples/output
 balerc() { cargo run --release --quiet -- "$@"; }
+
+project=examples/output/project
+echo "== a new project, trained on 5000 jets (24 variables -> 15 latent values)"
+rm -rf "$project"
+balerc new "$project"
+cp examples/data/jets_sample.npz "$project/data/"
+balerc train "$project" --set "data.input=['data/jets_sample.npz']" --epochs 40
+echo "== the trained encoder, lowered straight from the model directory"
+balerc lower "$project/models/model" --part encoder --precision 'ap_fixed<16,6>'
 
 model=examples/models/fpga_autoencoder.onnx
 data=examples/data/jets16_sample.npy

@@ -146,3 +146,60 @@ fn an_impossible_exact_accumulator_is_refused() {
     let err = failure(&["lower", s(&fixture("baler_ae_ts13.onnx")), "--precision", "ap_fixed<40,20>"]);
     assert!(err.contains("accumulator") && err.contains("64"), "{err}");
 }
+
+#[test]
+fn new_train_and_lower_a_model_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("jets");
+    let new = balerc(&["new", s(&project)]);
+    assert!(new.status.success(), "{}", text(&new.stderr));
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data/jets_sample.npz");
+    let model = dir.path().join("trained");
+    let train = balerc(&[
+        "train",
+        s(&project),
+        "--input",
+        s(&data),
+        "--epochs",
+        "2",
+        "--out",
+        s(&model),
+        "--set",
+        "model.hidden=[20, 10]",
+        "--set",
+        "model.activation=relu",
+        "--latent",
+        "8",
+    ]);
+    assert!(train.status.success(), "{}", text(&train.stderr));
+    assert!(text(&train.stdout).contains("-> [20, 10] -> 8"), "{}", text(&train.stdout));
+    assert!(project.join("outputs/training/loss.csv").exists());
+
+    let lower = balerc(&["lower", s(&model), "--part", "encoder", "--target", "verilog", "--out", s(&dir.path().join("rtl"))]);
+    assert!(lower.status.success(), "{}", text(&lower.stderr));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("rtl/report.json")).unwrap()).unwrap();
+    assert_eq!((report["input"]["count"].as_u64(), report["output"]["count"].as_u64()), (Some(24), Some(8)));
+
+    let exported = dir.path().join("onnx");
+    std::fs::create_dir(&exported).unwrap();
+    let export = balerc(&["export-onnx", s(&model), "--out", s(&exported)]);
+    assert!(export.status.success(), "{}", text(&export.stderr));
+    for file in ["autoencoder.onnx", "encoder.onnx", "decoder.onnx"] {
+        assert_eq!(std::fs::read(exported.join(file)).unwrap(), std::fs::read(model.join(file)).unwrap(), "{file}");
+    }
+}
+
+#[test]
+fn training_mistakes_give_one_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(balerc(&["new", s(dir.path())]).status.success());
+    let no_input = failure(&["train", s(dir.path())]);
+    assert!(no_input.contains("data.input"), "{no_input}");
+    let typo = failure(&["train", s(dir.path()), "--set", "training.epoch=3"]);
+    assert!(typo.contains("epoch") && typo.contains("balerc.toml"), "{typo}");
+    let missing = failure(&["train", s(dir.path()), "--input", "nowhere.npz"]);
+    assert!(missing.contains("nowhere.npz"), "{missing}");
+    let not_a_model = failure(&["export-onnx", s(dir.path())]);
+    assert!(not_a_model.contains("not a balerc model"), "{not_a_model}");
+}
