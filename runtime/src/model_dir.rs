@@ -57,7 +57,7 @@ pub struct ModelInfo {
 pub struct TrainingSummary {
     pub config: TrainingConfig,
     pub epochs_run: usize,
-    pub train_loss: f64,
+    pub train_loss: Option<f64>,
     pub validation_loss: Option<f64>,
     pub seconds: f64,
 }

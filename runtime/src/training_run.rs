@@ -62,6 +62,8 @@ pub fn run(project: &Project, device: &Device, observer: &mut (dyn Observer + Se
         inner: observer,
         dir: checkpoints,
         info: template(summarize(config, &[], 0.0)),
+        config: config.clone(),
+        history: vec![],
         error: None,
     };
     let started = std::time::Instant::now();
@@ -90,7 +92,7 @@ fn summarize(config: &Config, history: &[EpochRecord], seconds: f64) -> Training
     TrainingSummary {
         config: config.training.clone(),
         epochs_run: history.len(),
-        train_loss: history.last().map_or(f64::NAN, |r| r.train_loss),
+        train_loss: history.last().map(|r| r.train_loss),
         validation_loss: history.iter().filter_map(|r| r.validation_loss).min_by(f64::total_cmp),
         seconds,
     }
@@ -101,11 +103,15 @@ struct Checkpointing<'a> {
     inner: &'a mut (dyn Observer + Send),
     dir: PathBuf,
     info: ModelInfo,
+    config: Config,
+    /// The epochs so far, for the summary each checkpoint carries.
+    history: Vec<EpochRecord>,
     error: Option<String>,
 }
 
 impl Observer for Checkpointing<'_> {
     fn epoch_finished(&mut self, record: &EpochRecord) {
+        self.history.push(record.clone());
         self.inner.epoch_finished(record);
     }
 
@@ -114,7 +120,9 @@ impl Observer for Checkpointing<'_> {
     }
 
     fn checkpoint(&mut self, epoch: usize, model: &Autoencoder) {
-        let saved = SavedModel { info: self.info.clone(), model: model.clone() };
+        let seconds = self.history.iter().map(|r| r.seconds).sum();
+        let info = ModelInfo { training: summarize(&self.config, &self.history, seconds), ..self.info.clone() };
+        let saved = SavedModel { info, model: model.clone() };
         if let Err(e) = model_dir::save(&self.dir.join(format!("epoch_{epoch}")), &saved) {
             self.error.get_or_insert(e.to_string());
         }

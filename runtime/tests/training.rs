@@ -47,8 +47,13 @@ fn with(base: &[&str], more: &[&str]) -> Vec<String> {
 #[test]
 fn the_loss_falls_on_jets() {
     let Some((dir, mut overrides)) = project_with("jets_pythia_24col.npz", 6000, &[]) else { return };
-    overrides.extend(with(SMALL_DENSE, &["training.epochs=8"]));
+    overrides.extend(with(SMALL_DENSE, &["training.epochs=8", "training.checkpoint_every=4"]));
     let outcome = train(dir.path(), &overrides).unwrap();
+    for epoch in [4, 8] {
+        let checkpoint = dir.path().join(format!("outputs/training/checkpoints/epoch_{epoch}"));
+        model_dir::load(&checkpoint, &Device::flex()).unwrap();
+    }
+    assert!(!dir.path().join("outputs/training/checkpoints/epoch_2").exists());
     let first = outcome.history.first().unwrap().validation_loss.unwrap();
     let best = outcome.history.iter().filter_map(|r| r.validation_loss).fold(f64::INFINITY, f64::min);
     assert!(best < first / 3.0, "validation loss {first} only fell to {best}");
