@@ -14,8 +14,8 @@ use balerc_compiler::passes::Part;
 use balerc_compiler::quant::{precision_report, PrecisionConfig};
 use balerc_compiler::sim::{FloatProgram, Simulator};
 use balerc_compiler::{lower, LowerOptions, Lowered};
-use balerc_runtime::model_dir;
 use balerc_runtime::array::{read_npy, write_npy_f32, write_npy_i64, Array};
+use balerc_runtime::model_dir;
 use balerc_testbench::cosim::{cosim, CosimOptions, Tool};
 use balerc_verilog::Multipliers;
 use clap::{Args, Parser, Subcommand};
@@ -36,9 +36,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Create a project folder with a documented balerc.toml.
-    New {
-        dir: PathBuf,
-    },
+    New { dir: PathBuf },
     /// Train an autoencoder on the project's data and save the model directory.
     Train(training::TrainArgs),
     /// Write a model directory's ONNX files (autoencoder, encoder, decoder) again.
@@ -188,6 +186,7 @@ impl ModelArgs {
 }
 
 fn main() {
+    exit_quietly_on_closed_pipe();
     let cli = Cli::parse();
     if let Err(error) = run(cli) {
         // Errors already quote their causes; print each message once.
@@ -199,6 +198,16 @@ fn main() {
         }
         eprintln!("error: {message}");
         std::process::exit(1);
+    }
+}
+
+/// `balerc train ... | head -1` should end like any Unix tool when the reader goes away,
+/// not with a panic about a broken pipe.
+fn exit_quietly_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

@@ -1,6 +1,7 @@
 //! `balerc new`, `balerc train` and `balerc export-onnx`: the project workflow's front end.
 
 use anyhow::{Context, Result};
+use balerc_runtime::device::DeviceChoice;
 use balerc_runtime::model_dir;
 use balerc_runtime::project::{self, Project};
 use balerc_runtime::train::{EpochRecord, Observer};
@@ -31,6 +32,9 @@ pub struct TrainArgs {
     /// Where to save the model directory, instead of output.model.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// cpu, or wgpu / cuda[:N] in a build with that feature.
+    #[arg(long, default_value = "cpu")]
+    device: DeviceChoice,
 }
 
 impl TrainArgs {
@@ -57,14 +61,21 @@ fn absolute(path: &Path) -> PathBuf {
 
 pub fn new_project(dir: &Path) -> Result<()> {
     let config = project::create(dir).with_context(|| format!("cannot create the project {}", dir.display()))?;
-    println!("created {}: put data in {}/data, set data.input in {}, then run balerc train {}", dir.display(), dir.display(), config.display(), dir.display());
+    println!(
+        "created {}: put data in {}/data, set data.input in {}, then run balerc train {}",
+        dir.display(),
+        dir.display(),
+        config.display(),
+        dir.display()
+    );
     Ok(())
 }
 
 pub fn train(args: &TrainArgs) -> Result<()> {
     let project = Project::open(&args.project, &args.overrides())?;
     let mut progress = Progress::new(project.config.training.epochs);
-    let outcome = training_run::run(&project, &Device::flex(), &mut progress).map_err(anyhow::Error::msg)?;
+    let outcome = training_run::run(&project, &args.device.open().map_err(anyhow::Error::msg)?, &mut progress)
+        .map_err(anyhow::Error::msg)?;
     progress.finish();
     let last = outcome.history.last();
     let best = outcome.history.iter().filter_map(|r| r.validation_loss).min_by(f64::total_cmp);
@@ -131,7 +142,10 @@ impl Observer for Progress {
     fn epoch_finished(&mut self, r: &EpochRecord) {
         if let Some(bar) = &self.bar {
             let validation = r.validation_loss.map_or(String::new(), |v| format!(" val {v:.3e}"));
-            bar.set_message(format!("loss {:.3e}{validation} lr {:.1e} {:.2} s/epoch", r.train_loss, r.learning_rate, r.seconds));
+            bar.set_message(format!(
+                "loss {:.3e}{validation} lr {:.1e} {:.2} s/epoch",
+                r.train_loss, r.learning_rate, r.seconds
+            ));
             bar.set_position(r.epoch as u64);
         }
     }

@@ -173,9 +173,12 @@ fn new_train_and_lower_a_model_directory() {
     ]);
     assert!(train.status.success(), "{}", text(&train.stderr));
     assert!(text(&train.stdout).contains("-> [20, 10] -> 8"), "{}", text(&train.stdout));
-    assert!(project.join("outputs/training/loss.csv").exists());
+    for file in ["loss.csv", "loss.json", "loss.png", "loss.svg"] {
+        assert!(project.join("outputs/training").join(file).exists(), "{file}");
+    }
 
-    let lower = balerc(&["lower", s(&model), "--part", "encoder", "--target", "verilog", "--out", s(&dir.path().join("rtl"))]);
+    let lower =
+        balerc(&["lower", s(&model), "--part", "encoder", "--target", "verilog", "--out", s(&dir.path().join("rtl"))]);
     assert!(lower.status.success(), "{}", text(&lower.stderr));
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("rtl/report.json")).unwrap()).unwrap();

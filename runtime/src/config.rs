@@ -196,14 +196,17 @@ impl Config {
     fn validate(&self) -> Result<(), String> {
         let (m, t, d) = (&self.model, &self.training, &self.data);
         let checks = [
-            (m.latent == 0 && !(m.compression_ratio > 0.0), "model.compression_ratio must be positive when model.latent is 0"),
+            (
+                m.latent == 0 && !is_positive(m.compression_ratio),
+                "model.compression_ratio must be positive when model.latent is 0",
+            ),
             (m.latent_bits == 0 || m.latent_bits > 64, "model.latent_bits must be between 1 and 64"),
             (!(0.0..1.0).contains(&m.dropout), "model.dropout must be in [0, 1)"),
             (m.hidden.contains(&0), "model.hidden widths must be positive"),
             (m.kind == ModelKind::Conv2d && m.channels.is_empty(), "model.channels needs at least one convolution"),
             (m.kernel == 0 || m.stride == 0, "model.kernel and model.stride must be positive"),
             (t.batch_size == 0, "training.batch_size must be positive"),
-            (!(t.learning_rate > 0.0), "training.learning_rate must be positive"),
+            (!is_positive(t.learning_rate), "training.learning_rate must be positive"),
             (!(0.0..1.0).contains(&d.validation_fraction), "data.validation_fraction must be in [0, 1)"),
             (!(t.lr_factor > 0.0 && t.lr_factor <= 1.0), "training.lr_factor must be in (0, 1]"),
             (t.l1_sparsity < 0.0, "training.l1_sparsity must not be negative"),
@@ -218,6 +221,11 @@ impl Config {
     pub fn template() -> &'static str {
         include_str!("config_template.toml")
     }
+}
+
+/// False for zero, negatives and NaN.
+fn is_positive(x: f64) -> bool {
+    x > 0.0
 }
 
 /// `training.epochs=5` sets one key; the value is read as TOML, or taken as a string.

@@ -123,7 +123,8 @@ fn write_contents(dir: &Path, saved: &SavedModel) -> Result<(), ModelDirError> {
 /// The ONNX exports: the whole autoencoder, the encoder and the decoder.
 pub fn write_onnx(dir: &Path, saved: &SavedModel) -> Result<Vec<PathBuf>, ModelDirError> {
     let (encoder, decoder) = saved.model.export(&saved.info.spec);
-    let networks = [(join(encoder.clone(), decoder.clone()), FULL_ONNX), (encoder, ENCODER_ONNX), (decoder, DECODER_ONNX)];
+    let networks =
+        [(join(encoder.clone(), decoder.clone()), FULL_ONNX), (encoder, ENCODER_ONNX), (decoder, DECODER_ONNX)];
     let mut written = vec![];
     for (network, file) in networks {
         let path = dir.join(file);
@@ -156,7 +157,10 @@ pub fn load_info(dir: &Path) -> Result<ModelInfo, ModelDirError> {
     let text = std::fs::read_to_string(&info_path).map_err(|e| not_a_model(format!("cannot read {INFO_FILE}: {e}")))?;
     let info: ModelInfo = serde_json::from_str(&text).map_err(|e| not_a_model(format!("{INFO_FILE}: {e}")))?;
     if info.format != FORMAT || info.version != VERSION {
-        return Err(not_a_model(format!("{INFO_FILE} says {} version {}, expected {FORMAT} version {VERSION}", info.format, info.version)));
+        return Err(not_a_model(format!(
+            "{INFO_FILE} says {} version {}, expected {FORMAT} version {VERSION}",
+            info.format, info.version
+        )));
     }
     Ok(info)
 }

@@ -197,7 +197,7 @@ pub fn flat_rows(values: ArrayD<f32>) -> Rows {
     Rows { values, width }
 }
 
-/// `loss.csv` and `loss.json` with one row per epoch.
+/// `loss.csv` and `loss.json` with one row per epoch, and the curve as `loss.png`/`loss.svg`.
 fn write_history(dir: &Path, history: &[EpochRecord]) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let mut csv = String::from("epoch,train_loss,validation_loss,learning_rate,seconds\n");
@@ -211,5 +211,8 @@ fn write_history(dir: &Path, history: &[EpochRecord]) -> Result<(), String> {
             .map_err(|e| format!("{}: {e}", path.display()))
     };
     write("loss.csv", &csv)?;
-    write("loss.json", &serde_json::to_string_pretty(history).expect("history serializes"))
+    write("loss.json", &serde_json::to_string_pretty(history).expect("history serializes"))?;
+    let points: Vec<_> = history.iter().map(|r| (r.epoch, r.train_loss, r.validation_loss)).collect();
+    crate::plot::save(&crate::plot::loss_curve(&points), &dir.join("loss")).map_err(|e| e.to_string())?;
+    Ok(())
 }

@@ -67,7 +67,10 @@ fn a_seed_fixes_the_model_bit_for_bit() {
     let first = train(dir.path(), &overrides).unwrap();
     let first_weights = std::fs::read(first.model_dir.join(FULL_ONNX)).unwrap();
     let second = train(dir.path(), &overrides).unwrap();
-    assert_eq!(first.history.iter().map(|r| r.train_loss).collect::<Vec<_>>(), second.history.iter().map(|r| r.train_loss).collect::<Vec<_>>());
+    assert_eq!(
+        first.history.iter().map(|r| r.train_loss).collect::<Vec<_>>(),
+        second.history.iter().map(|r| r.train_loss).collect::<Vec<_>>()
+    );
     assert_eq!(first_weights, std::fs::read(second.model_dir.join(FULL_ONNX)).unwrap(), "same seed, same weights");
 
     overrides.push("training.seed=6".into());
@@ -117,7 +120,8 @@ fn a_saved_dense_model_reloads_and_its_onnx_agrees_with_burn() {
 #[test]
 fn a_conv_model_trains_on_cfd_frames_and_its_onnx_agrees_with_burn() {
     let Some((dir, mut overrides)) = project_with("cfd_animation_60x50x50.npz", 12, &[]) else { return };
-    let settings = ["model.kind=conv2d", "model.hidden=[32]", "model.latent=10", "training.epochs=3", "training.batch_size=4"];
+    let settings =
+        ["model.kind=conv2d", "model.hidden=[32]", "model.latent=10", "training.epochs=3", "training.batch_size=4"];
     overrides.extend(with(&settings, &["model.channels=[4, 8]", "model.activation=relu"]));
     let outcome = train(dir.path(), &overrides).unwrap();
     assert_eq!(outcome.spec.sample_shape, vec![50, 50]);
@@ -170,7 +174,11 @@ fn bad_configurations_and_data_are_named() {
     assert!(message.contains("nan.npz") && message.contains("17"), "{message}");
 
     let fields = Dataset { values: ndarray::ArrayD::zeros(ndarray::IxDyn(&[4, 6, 6])), ..data.clone() };
-    dataset::write(&dir.path().join("data/fields.npy"), &Dataset { names: vec![], format: dataset::FileFormat::Npy, ..fields }).unwrap();
+    dataset::write(
+        &dir.path().join("data/fields.npy"),
+        &Dataset { names: vec![], format: dataset::FileFormat::Npy, ..fields },
+    )
+    .unwrap();
     let mixed = err(&["data.input=['data/slice.npz', 'data/fields.npy']"]);
     assert!(mixed.contains("fields.npy"), "{mixed}");
 }

@@ -30,9 +30,7 @@ impl Activation {
             Activation::Relu => relu(x),
             // a*x + (1-a)*relu(x) equals LeakyReLU and trains about 40 % faster on the CPU backend
             // than its masked form, whose backward pass dominates small dense layers.
-            Activation::LeakyRelu { negative_slope: a } => {
-                x.clone().mul_scalar(a) + relu(x).mul_scalar(1.0 - a)
-            }
+            Activation::LeakyRelu { negative_slope: a } => x.clone().mul_scalar(a) + relu(x).mul_scalar(1.0 - a),
             Activation::Tanh => tanh(x),
             Activation::Sigmoid => sigmoid(x),
         }

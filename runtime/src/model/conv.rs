@@ -60,7 +60,8 @@ impl ConvAutoencoder {
             })
             .collect();
         let flat: usize = maps.last().expect("at least the input").iter().product();
-        let widths: Vec<usize> = std::iter::once(flat).chain(spec.hidden.iter().copied()).chain([spec.latent]).collect();
+        let widths: Vec<usize> =
+            std::iter::once(flat).chain(spec.hidden.iter().copied()).chain([spec.latent]).collect();
         let mirrored: Vec<usize> = widths.iter().rev().copied().collect();
         ConvAutoencoder {
             convs,

@@ -105,8 +105,13 @@ impl DenseAutoencoder {
     }
 
     pub fn export(&self, spec: &ModelSpec) -> (ExportNetwork, ExportNetwork) {
-        let encoder = ExportNetwork { name: "encoder".into(), input_shape: spec.sample_shape.clone(), layers: self.encoder.export() };
-        let decoder = ExportNetwork { name: "decoder".into(), input_shape: vec![spec.latent], layers: self.decoder.export() };
+        let encoder = ExportNetwork {
+            name: "encoder".into(),
+            input_shape: spec.sample_shape.clone(),
+            layers: self.encoder.export(),
+        };
+        let decoder =
+            ExportNetwork { name: "decoder".into(), input_shape: vec![spec.latent], layers: self.decoder.export() };
         (encoder, decoder)
     }
 }

@@ -39,7 +39,10 @@ impl Rows {
         }
         let held_out = ((self.len() as f64) * fraction).round() as usize;
         let (train, validation) = order.split_at(self.len() - held_out);
-        (Rows { values: self.gather(train), width: self.width }, Rows { values: self.gather(validation), width: self.width })
+        (
+            Rows { values: self.gather(train), width: self.width },
+            Rows { values: self.gather(validation), width: self.width },
+        )
     }
 }
 
@@ -76,7 +79,8 @@ mod tests {
         let rows = Rows { values: (0..20).map(|v| v as f32).collect(), width: 2 };
         let (train, validation) = rows.split(0.3, true, 7);
         assert_eq!((train.len(), validation.len()), (7, 3));
-        let mut firsts: Vec<f32> = (0..7).map(|i| train.row(i)[0]).chain((0..3).map(|i| validation.row(i)[0])).collect();
+        let mut firsts: Vec<f32> =
+            (0..7).map(|i| train.row(i)[0]).chain((0..3).map(|i| validation.row(i)[0])).collect();
         firsts.sort_by(f32::total_cmp);
         assert_eq!(firsts, (0..10).map(|v| (2 * v) as f32).collect::<Vec<_>>());
     }

@@ -106,7 +106,8 @@ fn train_on_this_pool(
             observer.batch_finished(epoch, i + 1, batches.count());
         }
         let train_loss = weighted_loss / train_rows.len() as f64;
-        let validation_loss = (!validation_rows.is_empty()).then(|| mean_squared_error(&model.valid(), validation_rows));
+        let validation_loss =
+            (!validation_rows.is_empty()).then(|| mean_squared_error(&model.valid(), validation_rows));
         let watched = validation_loss.unwrap_or(train_loss);
         if schedule.is_best(watched) || best.is_none() {
             best = Some(model.valid());
