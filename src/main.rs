@@ -1,5 +1,6 @@
 //! The `balerc` command line: argument parsing only; the work lives in the crates.
 
+mod compression;
 mod report;
 mod training;
 
@@ -39,6 +40,12 @@ enum Command {
     New { dir: PathBuf },
     /// Train an autoencoder on the project's data and save the model directory.
     Train(training::TrainArgs),
+    /// Compress data with a trained model into a .baler file.
+    Compress(compression::CompressArgs),
+    /// Restore the data of a .baler file.
+    Decompress(compression::DecompressArgs),
+    /// Describe a .baler file: shape, model, sizes, ratio, bounds.
+    Info { file: PathBuf },
     /// Write a model directory's ONNX files (autoencoder, encoder, decoder) again.
     ExportOnnx {
         /// A model directory written by balerc train.
@@ -215,6 +222,9 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::New { dir } => training::new_project(&dir),
         Command::Train(args) => training::train(&args),
+        Command::Compress(args) => compression::compress(&args),
+        Command::Decompress(args) => compression::decompress(&args),
+        Command::Info { file } => compression::info(&file),
         Command::ExportOnnx { model, out } => training::export_onnx(&model, out.as_deref()),
         Command::Lower { model, dump_ir, target, out, hardware } => {
             let started = Instant::now();

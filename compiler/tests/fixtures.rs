@@ -55,6 +55,29 @@ fn float_path_matches_onnxruntime_on_every_model() {
     }
 }
 
+/// Compression relies on this: the batched evaluation is bit for bit the one-sample one.
+#[test]
+fn batched_float_evaluation_equals_sample_by_sample() {
+    for name in MODELS {
+        let graph = load_and_optimize(&fixture(&format!("{name}.onnx")), Part::Full).unwrap();
+        let program = FloatProgram::new(&graph).unwrap();
+        let (_, input) = npy(fixture(&format!("{name}.input.npy")));
+        // More samples than one block, and a partial block at the end.
+        let input: Vec<f64> =
+            input.iter().cycle().take(input.len() * 40).enumerate().map(|(i, v)| v * (1.0 + i as f64 * 1e-3)).collect();
+        let batched = program.run(&input);
+        let one_by_one: Vec<f64> = input
+            .chunks(program.input_len())
+            .flat_map(|x| program.trace(x).swap_remove(program.output_step()))
+            .collect();
+        assert_eq!(
+            batched.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            one_by_one.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            "{name}"
+        );
+    }
+}
+
 #[test]
 fn fixed_path_tracks_the_float_model_with_calibrated_types() {
     for name in MODELS {

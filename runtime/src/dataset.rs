@@ -253,6 +253,25 @@ impl StoredDtype {
         }
     }
 
+    /// The value a file of this dtype holds after `value` is written to it: what a
+    /// reconstruction is once saved, and so what an error bound has to hold for.
+    pub fn stored(self, value: f64) -> f64 {
+        use StoredDtype::*;
+        match self {
+            F16 => f16::from_f64(value).to_f64(),
+            F32 => f64::from(value as f32),
+            F64 => value,
+            I8 => f64::from(value.round() as i8),
+            I16 => f64::from(value.round() as i16),
+            I32 => f64::from(value.round() as i32),
+            I64 => value.round() as i64 as f64,
+            U8 => f64::from(value.round() as u8),
+            U16 => f64::from(value.round() as u16),
+            U32 => f64::from(value.round() as u32),
+            U64 => value.round() as u64 as f64,
+        }
+    }
+
     /// Little-endian bytes in C order. Integers are rounded to nearest; `as` then saturates
     /// out-of-range values to the type's limits (and NaN to 0).
     fn encode(self, values: &ArrayD<f64>) -> Vec<u8> {

@@ -3,9 +3,12 @@
 
 pub mod array;
 pub mod atomic;
+pub mod compress;
 pub mod config;
+pub mod container;
 pub mod dataset;
 pub mod device;
+pub mod evaluate;
 pub mod model;
 pub mod model_dir;
 pub mod normalize;

@@ -10,10 +10,32 @@ enum Step {
     Input,
     Copy(usize),
     Constant(Vec<f64>),
-    Dense { from: usize, weight: Vec<f64>, bias: Vec<f64>, inputs: usize, activation: Option<Activation> },
-    Conv { from: usize, taps: Taps, weight: Vec<f64>, bias: Vec<f64>, activation: Option<Activation> },
-    Affine { from: usize, scale: Vec<f64>, shift: Vec<f64>, per_channel: usize },
-    Activation { from: usize, activation: Activation },
+    Dense {
+        from: usize,
+        weight: Vec<f64>,
+        /// The same weights as [inputs][outputs], for the batched kernel.
+        weight_by_input: Vec<f64>,
+        bias: Vec<f64>,
+        inputs: usize,
+        activation: Option<Activation>,
+    },
+    Conv {
+        from: usize,
+        taps: Taps,
+        weight: Vec<f64>,
+        bias: Vec<f64>,
+        activation: Option<Activation>,
+    },
+    Affine {
+        from: usize,
+        scale: Vec<f64>,
+        shift: Vec<f64>,
+        per_channel: usize,
+    },
+    Activation {
+        from: usize,
+        activation: Activation,
+    },
     Add(usize, usize),
 }
 
@@ -23,10 +45,15 @@ pub struct FloatProgram {
     steps: Vec<Step>,
     /// The node name behind each step.
     names: Vec<String>,
+    /// Values each step produces per sample.
+    lens: Vec<usize>,
     input_len: usize,
     output: usize,
     output_len: usize,
 }
+
+/// Samples evaluated together, so that a dense layer is one matrix product per block.
+const BLOCK: usize = 64;
 
 impl FloatProgram {
     pub fn new(graph: &Graph) -> Result<Self> {
@@ -54,6 +81,7 @@ impl FloatProgram {
                     Op::Dense(d) => Step::Dense {
                         from: from(n),
                         weight: d.weight.data.clone(),
+                        weight_by_input: transpose(&d.weight.data, d.inputs()),
                         bias: d.bias.clone(),
                         inputs: d.inputs(),
                         activation: d.activation,
@@ -85,6 +113,7 @@ impl FloatProgram {
         Ok(FloatProgram {
             steps,
             names: order.iter().map(|&n| graph.node(n).name.clone()).collect(),
+            lens: order.iter().map(|&n| graph.node(n).shape.iter().product()).collect(),
             input_len: graph.node(inputs[0]).shape.iter().product(),
             output: position[&outputs[0]],
             output_len: graph.node(outputs[0]).shape.iter().product(),
@@ -93,6 +122,11 @@ impl FloatProgram {
 
     pub fn input_len(&self) -> usize {
         self.input_len
+    }
+
+    /// The position of the output among the results `trace` returns.
+    pub fn output_step(&self) -> usize {
+        self.output
     }
 
     pub fn output_len(&self) -> usize {
@@ -108,53 +142,113 @@ impl FloatProgram {
     pub fn trace(&self, input: &[f64]) -> Vec<Vec<f64>> {
         let mut values: Vec<Vec<f64>> = Vec::with_capacity(self.steps.len());
         for step in &self.steps {
-            let value = match step {
-                Step::Input => input.to_vec(),
-                Step::Copy(from) => values[*from].clone(),
-                Step::Constant(c) => c.clone(),
-                Step::Dense { from, weight, bias, inputs, activation } => {
-                    let x = &values[*from];
-                    bias.iter()
-                        .enumerate()
-                        .map(|(j, b)| {
-                            let sum =
-                                b + weight[j * inputs..(j + 1) * inputs].iter().zip(x).map(|(w, x)| w * x).sum::<f64>();
-                            activation.map_or(sum, |a| a.eval(sum))
-                        })
-                        .collect()
-                }
-                Step::Conv { from, taps, weight, bias, activation } => {
-                    let x = &values[*from];
-                    (0..taps.outputs())
-                        .map(|o| {
-                            let sum = bias[taps.channel(o)]
-                                + taps.of(o).iter().map(|&(i, w)| x[i as usize] * weight[w as usize]).sum::<f64>();
-                            activation.map_or(sum, |a| a.eval(sum))
-                        })
-                        .collect()
-                }
-                Step::Affine { from, scale, shift, per_channel } => values[*from]
-                    .iter()
-                    .enumerate()
-                    .map(|(i, x)| x * scale[i / per_channel] + shift[i / per_channel])
-                    .collect(),
-                Step::Activation { from, activation } => values[*from].iter().map(|&x| activation.eval(x)).collect(),
-                Step::Add(a, b) => values[*a].iter().zip(&values[*b]).map(|(x, y)| x + y).collect(),
-            };
+            let value = self.eval(step, input, |from| &values[from]);
             values.push(value);
         }
         values
     }
 
-    /// Evaluates a batch of samples laid out one after another, using all cores.
+    /// One step of one sample, reading earlier results through `operand`.
+    fn eval<'a>(&self, step: &Step, input: &[f64], operand: impl Fn(usize) -> &'a [f64]) -> Vec<f64> {
+        let values = |from: &usize| operand(*from);
+        match step {
+            Step::Input => input.to_vec(),
+            Step::Copy(from) => values(from).to_vec(),
+            Step::Constant(c) => c.clone(),
+            Step::Dense { from, weight, bias, inputs, activation, .. } => {
+                let x = values(from);
+                bias.iter()
+                    .enumerate()
+                    .map(|(j, b)| {
+                        let sum =
+                            b + weight[j * inputs..(j + 1) * inputs].iter().zip(x).map(|(w, x)| w * x).sum::<f64>();
+                        activation.map_or(sum, |a| a.eval(sum))
+                    })
+                    .collect()
+            }
+            Step::Conv { from, taps, weight, bias, activation } => {
+                let x = values(from);
+                (0..taps.outputs())
+                    .map(|o| {
+                        let sum = bias[taps.channel(o)]
+                            + taps.of(o).iter().map(|&(i, w)| x[i as usize] * weight[w as usize]).sum::<f64>();
+                        activation.map_or(sum, |a| a.eval(sum))
+                    })
+                    .collect()
+            }
+            Step::Affine { from, scale, shift, per_channel } => values(from)
+                .iter()
+                .enumerate()
+                .map(|(i, x)| x * scale[i / per_channel] + shift[i / per_channel])
+                .collect(),
+            Step::Activation { from, activation } => values(from).iter().map(|&x| activation.eval(x)).collect(),
+            Step::Add(a, b) => values(a).iter().zip(values(b)).map(|(x, y)| x + y).collect(),
+        }
+    }
+
+    /// Evaluates a batch of samples laid out one after another, using all cores. Each value
+    /// is computed in the same order of operations as `trace` does, so both agree exactly.
     pub fn run(&self, input: &[f64]) -> Vec<f64> {
         let mut output = vec![0.0; input.len() / self.input_len * self.output_len];
         output
-            .par_chunks_mut(self.output_len)
-            .zip(input.par_chunks(self.input_len))
-            .for_each(|(y, x)| y.copy_from_slice(&self.trace(x)[self.output]));
+            .par_chunks_mut(self.output_len * BLOCK)
+            .zip(input.par_chunks(self.input_len * BLOCK))
+            .for_each(|(y, x)| y.copy_from_slice(&self.run_block(x)));
         output
     }
+
+    /// Up to `BLOCK` samples: dense steps as one product, the others sample by sample.
+    fn run_block(&self, input: &[f64]) -> Vec<f64> {
+        let samples = input.len() / self.input_len;
+        let mut values: Vec<Vec<f64>> = Vec::with_capacity(self.steps.len());
+        for step in &self.steps {
+            let value = match step {
+                Step::Dense { from, weight_by_input, bias, inputs, activation, .. } => {
+                    dense_block(&values[*from], samples, weight_by_input, bias, *inputs, *activation)
+                }
+                _ => (0..samples)
+                    .flat_map(|s| {
+                        let sample_input = &input[s * self.input_len..(s + 1) * self.input_len];
+                        let operand = |from: usize| &values[from][s * self.lens[from]..(s + 1) * self.lens[from]];
+                        self.eval(step, sample_input, operand)
+                    })
+                    .collect(),
+            };
+            values.push(value);
+        }
+        values.swap_remove(self.output)
+    }
+}
+
+fn transpose(weight: &[f64], inputs: usize) -> Vec<f64> {
+    let outputs = weight.len() / inputs.max(1);
+    (0..inputs).flat_map(|i| (0..outputs).map(move |j| weight[j * inputs + i])).collect()
+}
+
+/// `samples` rows through a dense layer. Each output sums its products in input order from
+/// -0.0, as `Iterator::sum` does in `trace`; the loop over outputs is what vectorizes.
+fn dense_block(
+    x: &[f64],
+    samples: usize,
+    weight_by_input: &[f64],
+    bias: &[f64],
+    inputs: usize,
+    activation: Option<Activation>,
+) -> Vec<f64> {
+    let outputs = bias.len();
+    let mut out = vec![-0.0; samples * outputs];
+    for (row, y) in x.chunks_exact(inputs).zip(out.chunks_exact_mut(outputs)) {
+        for (&xi, w) in row.iter().zip(weight_by_input.chunks_exact(outputs)) {
+            for (acc, &wij) in y.iter_mut().zip(w) {
+                *acc += wij * xi;
+            }
+        }
+        for (acc, &b) in y.iter_mut().zip(bias) {
+            let sum = b + *acc;
+            *acc = activation.map_or(sum, |a| a.eval(sum));
+        }
+    }
+    out
 }
 
 /// Evaluates `batch` samples of the graph in floating point.

@@ -44,9 +44,11 @@ impl ModelSpec {
         }
         match (config.kind, sample_shape.len()) {
             (ModelKind::Dense, 1) | (ModelKind::Conv2d, 2) => {}
-            (ModelKind::Dense, _) => return Err(format!(
+            (ModelKind::Dense, _) => {
+                return Err(format!(
                 "model.kind = \"dense\" needs a table, the data's samples have shape {sample_shape:?} (try \"conv2d\")"
-            )),
+            ))
+            }
             (ModelKind::Conv2d, _) => {
                 return Err(format!(
                     "model.kind = \"conv2d\" needs 2-D samples, the data's samples have shape {sample_shape:?}"

@@ -1,0 +1,104 @@
+//! Numbers to bytes and back, laid out so that zstd finds the redundancy: integers as
+//! zigzag varints (small residuals take one byte), fixed-width codes split into byte planes
+//! (the high bytes of nearby codes are alike).
+
+/// Signed integers as zigzag LEB128 varints.
+pub fn encode_varints(values: impl IntoIterator<Item = i64>) -> Vec<u8> {
+    let mut out = vec![];
+    for v in values {
+        let mut z = ((v << 1) ^ (v >> 63)) as u64;
+        while z >= 0x80 {
+            out.push((z as u8) | 0x80);
+            z >>= 7;
+        }
+        out.push(z as u8);
+    }
+    out
+}
+
+pub fn decode_varints(bytes: &[u8], count: usize) -> Result<Vec<i64>, String> {
+    let mut values = Vec::with_capacity(count.min(bytes.len()));
+    let (mut z, mut shift) = (0u64, 0u32);
+    for &b in bytes {
+        if shift > 63 {
+            return Err("a varint is longer than 64 bits".into());
+        }
+        z |= u64::from(b & 0x7f) << shift;
+        if b & 0x80 == 0 {
+            values.push(((z >> 1) as i64) ^ -((z & 1) as i64));
+            (z, shift) = (0, 0);
+        } else {
+            shift += 7;
+        }
+    }
+    if shift != 0 || values.len() != count {
+        return Err(format!("expected {count} varints, found {}", values.len()));
+    }
+    Ok(values)
+}
+
+/// Unsigned codes of `width` bytes each, stored plane by plane (all lowest bytes first).
+pub fn encode_planes(codes: &[u32], width: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(codes.len() * width);
+    for plane in 0..width {
+        out.extend(codes.iter().map(|&c| (c >> (8 * plane)) as u8));
+    }
+    out
+}
+
+pub fn decode_planes(bytes: &[u8], width: usize, count: usize) -> Result<Vec<u32>, String> {
+    if bytes.len() != width * count {
+        return Err(format!("expected {} bytes of codes, found {}", width * count, bytes.len()));
+    }
+    let mut codes = vec![0u32; count];
+    for (plane, chunk) in bytes.chunks(count.max(1)).enumerate().take(width) {
+        for (code, &b) in codes.iter_mut().zip(chunk) {
+            *code |= u32::from(b) << (8 * plane);
+        }
+    }
+    Ok(codes)
+}
+
+pub fn encode_f64s(values: &[f64]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+pub fn decode_f64s(bytes: &[u8]) -> Result<Vec<f64>, String> {
+    if bytes.len() % 8 != 0 {
+        return Err(format!("{} bytes are not a whole number of float64 values", bytes.len()));
+    }
+    Ok(bytes.chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes"))).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn varints_round_trip(values in proptest::collection::vec(any::<i64>(), 0..50)) {
+            let bytes = encode_varints(values.iter().copied());
+            prop_assert_eq!(decode_varints(&bytes, values.len()).unwrap(), values);
+        }
+
+        #[test]
+        fn planes_round_trip(codes in proptest::collection::vec(any::<u32>(), 0..50)) {
+            let bytes = encode_planes(&codes, 4);
+            prop_assert_eq!(decode_planes(&bytes, 4, codes.len()).unwrap(), codes);
+        }
+
+        #[test]
+        fn garbage_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..40), count in 0usize..20) {
+            let _ = decode_varints(&bytes, count);
+            let _ = decode_planes(&bytes, 2, count);
+            let _ = decode_f64s(&bytes);
+        }
+    }
+
+    #[test]
+    fn small_residuals_take_one_byte() {
+        assert_eq!(encode_varints([0, -1, 1, 63, -64]).len(), 5);
+        assert_eq!(encode_varints([64]).len(), 2);
+    }
+}

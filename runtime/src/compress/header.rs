@@ -1,0 +1,260 @@
+//! What a `.baler` file says about its contents: the original's shape, dtype and columns, the
+//! model (by hash) and its normalization, how latents and residuals are coded.
+
+use super::CompressOptions;
+use crate::dataset::{Dataset, FileFormat, StoredDtype};
+use crate::model_dir::ModelInfo;
+use crate::normalize::Normalization;
+use ndarray::{ArrayD, IxDyn};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+const KIND: &str = "balerc-compressed";
+
+/// How large an error the user allows, before it is resolved against the data.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ErrorBound {
+    /// In the data's units, for every value.
+    Absolute(f64),
+    /// A fraction of each column's value range (max - min), the convention of SZ3.
+    RelativeToRange(f64),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Header {
+    pub kind: String,
+    pub shape: Vec<usize>,
+    pub dtype: StoredDtype,
+    pub format: FileFormat,
+    pub names: Vec<String>,
+    /// SHA-256 of the decoder's ONNX file.
+    pub model_hash: String,
+    pub normalization: Normalization,
+    pub modelled_columns: Vec<usize>,
+    pub lossless_columns: Vec<usize>,
+    pub integer_columns: Vec<usize>,
+    pub modelled_per_sample: usize,
+    pub latent_width: usize,
+    pub latent_bits: u32,
+    pub error_bound: Option<ResidualCoding>,
+    pub chunk_samples: usize,
+}
+
+/// Residuals quantized to steps of twice the bound, so each stays within the bound.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResidualCoding {
+    /// The absolute bound of each normalization feature (each modelled column, or the field).
+    pub max_abs_error: Vec<f64>,
+}
+
+pub fn model_hash(decoder_onnx: &[u8]) -> String {
+    Sha256::digest(decoder_onnx).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Header {
+    pub fn new(info: &ModelInfo, data: &Dataset, decoder: &[u8], options: &CompressOptions) -> Result<Header, String> {
+        check_fits_model(info, data, &options.input.display().to_string())?;
+        if !(1..=32).contains(&options.latent_bits) {
+            return Err(format!("--latent-bits {} is not between 1 and 32", options.latent_bits));
+        }
+        let modelled_per_sample = info.spec.features();
+        let mut header = Header {
+            kind: KIND.into(),
+            shape: data.values.shape().to_vec(),
+            dtype: data.dtype,
+            format: data.format,
+            names: data.names.clone(),
+            model_hash: model_hash(decoder),
+            normalization: info.normalization.clone(),
+            modelled_columns: info.modelled_columns.clone(),
+            lossless_columns: info.lossless_columns.clone(),
+            integer_columns: info.integer_columns.clone(),
+            modelled_per_sample,
+            latent_width: info.spec.latent,
+            latent_bits: options.latent_bits,
+            error_bound: None,
+            chunk_samples: super::chunk_samples_for(modelled_per_sample),
+        };
+        if let Some(bound) = options.bound {
+            header.error_bound = Some(header.resolve(bound, data)?);
+        }
+        Ok(header)
+    }
+
+    fn resolve(&self, bound: ErrorBound, data: &Dataset) -> Result<ResidualCoding, String> {
+        let features = self.normalization.features();
+        let max_abs_error = match bound {
+            ErrorBound::Absolute(e) if e > 0.0 => vec![e; features],
+            ErrorBound::RelativeToRange(r) if r > 0.0 => {
+                let values = super::modelled_values(self, data);
+                let mut ranges = vec![(f64::INFINITY, f64::NEG_INFINITY); features];
+                for (i, &v) in values.iter().enumerate() {
+                    let range = &mut ranges[self.feature_of(i)];
+                    *range = (range.0.min(v), range.1.max(v));
+                }
+                ranges.iter().map(|&(lo, hi)| if hi > lo { r * (hi - lo) } else { r }).collect()
+            }
+            _ => {
+                return Err("an error bound must be positive (keep a column exactly with data.lossless_columns)".into())
+            }
+        };
+        Ok(ResidualCoding { max_abs_error })
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).expect("a header serializes")
+    }
+
+    pub fn from_json(value: &serde_json::Value) -> Result<Header, String> {
+        let header: Header =
+            serde_json::from_value(value.clone()).map_err(|e| format!("the header is not a balerc header ({e})"))?;
+        if header.kind != KIND {
+            return Err(format!("the header describes '{}', not compressed data", header.kind));
+        }
+        header.check_consistent()?;
+        Ok(header)
+    }
+
+    /// A header from a damaged or hostile file must not lead to out-of-range indexing.
+    fn check_consistent(&self) -> Result<(), String> {
+        let features = self.normalization.features();
+        let sample: usize = self.shape.iter().skip(1).product();
+        let columns = self.modelled_columns.iter().chain(&self.lossless_columns).chain(&self.integer_columns);
+        let ok = self.shape.len() >= 2
+            && self.normalization.offset.len() == features
+            && self.normalization.scale.len() == features
+            && (features == 1 || features == self.modelled_per_sample)
+            && (1..=32).contains(&self.latent_bits)
+            && self.latent_width > 0
+            && self.chunk_samples > 0
+            && self.modelled_per_sample > 0
+            && self.modelled_per_sample + self.lossless_columns.len() * usize::from(self.is_table()) == sample
+            && (!self.is_table() || self.modelled_columns.len() == self.modelled_per_sample)
+            && columns.clone().all(|&c| c < sample)
+            && self.error_bound.as_ref().is_none_or(|b| b.max_abs_error.len() == features);
+        if ok {
+            Ok(())
+        } else {
+            Err("the header's shapes and columns do not agree with each other".into())
+        }
+    }
+
+    pub fn is_table(&self) -> bool {
+        self.shape.len() == 2
+    }
+
+    /// The normalization feature of the i-th modelled value of a chunk.
+    pub fn feature_of(&self, i: usize) -> usize {
+        match self.normalization.features() {
+            1 => 0,
+            _ => i % self.modelled_per_sample,
+        }
+    }
+
+    /// The file column of the i-th modelled value of a chunk (tables only).
+    pub fn modelled_column(&self, i: usize) -> Option<usize> {
+        self.is_table().then(|| self.modelled_columns[i % self.modelled_per_sample])
+    }
+
+    /// A reconstructed value as the output file will hold it.
+    pub fn store(&self, column: Option<usize>, value: f64) -> f64 {
+        let integer = column.is_some_and(|c| self.integer_columns.contains(&c));
+        self.dtype.stored(if integer { value.round() } else { value })
+    }
+
+    /// Modelled and lossless values back into the original layout.
+    pub fn assemble(&self, samples: usize, modelled: &[f64], lossless: &[f64]) -> Result<ArrayD<f64>, String> {
+        let mut shape = self.shape.clone();
+        shape[0] = samples;
+        if !self.is_table() {
+            return ArrayD::from_shape_vec(IxDyn(&shape), modelled.to_vec()).map_err(|e| e.to_string());
+        }
+        let width = self.lossless_columns.len();
+        if lossless.len() != samples * width {
+            return Err(format!("{} lossless values do not fill {samples} rows of {width}", lossless.len()));
+        }
+        let mut out = ArrayD::zeros(IxDyn(&shape));
+        for row in 0..samples {
+            for (k, &c) in self.modelled_columns.iter().enumerate() {
+                out[[row, c]] = modelled[row * self.modelled_per_sample + k];
+            }
+            for (k, &c) in self.lossless_columns.iter().enumerate() {
+                out[[row, c]] = lossless[row * width + k];
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The value a residual code stands for; compression and decompression share this exact
+/// arithmetic, so both see the same number.
+fn with_residual(prediction: f64, bound: f64, code: i64) -> f64 {
+    prediction + (2.0 * bound) * code as f64
+}
+
+/// Codes larger than this are stored as outliers: they would cost more than the value.
+const LARGEST_CODE: i64 = 1 << 40;
+
+impl ResidualCoding {
+    /// One code per value; values the coding cannot bring within the bound become outliers
+    /// (index, exact value) with code 0.
+    pub fn residual_codes(
+        &self,
+        header: &Header,
+        original: &[f64],
+        prediction: &[f64],
+        outliers: &mut Vec<(i64, f64)>,
+    ) -> Vec<i64> {
+        let mut codes = Vec::with_capacity(original.len());
+        for (i, (&x, &p)) in original.iter().zip(prediction).enumerate() {
+            let bound = self.max_abs_error[header.feature_of(i)];
+            let code = ((x - p) / (2.0 * bound)).round();
+            let fits = code.abs() < LARGEST_CODE as f64 && {
+                let stored = header.store(header.modelled_column(i), with_residual(p, bound, code as i64));
+                (stored - x).abs() <= bound
+            };
+            if fits {
+                codes.push(code as i64);
+            } else {
+                codes.push(0);
+                outliers.push((i as i64, x));
+            }
+        }
+        codes
+    }
+
+    pub fn apply_residuals(&self, header: &Header, values: &mut [f64], codes: &[i64]) {
+        for (i, (v, &code)) in values.iter_mut().zip(codes).enumerate() {
+            *v = with_residual(*v, self.max_abs_error[header.feature_of(i)], code);
+        }
+    }
+}
+
+/// New data must have the layout the model was trained on; the normalization comes from the
+/// model, never from the new data.
+fn check_fits_model(info: &ModelInfo, data: &Dataset, file: &str) -> Result<(), String> {
+    let is_table = info.spec.sample_shape.len() == 1;
+    if is_table {
+        let width = info.modelled_columns.len() + info.lossless_columns.len();
+        if data.values.ndim() != 2 || data.values.shape()[1] != width {
+            return Err(format!(
+                "{file}: the model was trained on tables of {width} columns, the data has shape {:?}",
+                data.values.shape()
+            ));
+        }
+        if !info.columns.is_empty() && !data.names.is_empty() && info.columns != data.names {
+            let (i, (want, got)) =
+                info.columns.iter().zip(&data.names).enumerate().find(|(_, (a, b))| a != b).expect("names differ");
+            return Err(format!("{file}: column {i} is '{got}', the model was trained with '{want}' there"));
+        }
+    } else if data.sample_shape() != info.spec.sample_shape.as_slice() {
+        return Err(format!(
+            "{file}: the model was trained on samples of shape {:?}, the data's are {:?}",
+            info.spec.sample_shape,
+            data.sample_shape()
+        ));
+    }
+    Ok(())
+}

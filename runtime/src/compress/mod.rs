@@ -1,0 +1,386 @@
+//! `balerc compress` and `balerc decompress`: data through a trained autoencoder into a
+//! `.baler` file and back.
+//!
+//! The encoder's latent values are stored as integer codes. Decoding runs the decoder's ONNX
+//! graph in f64 with the compiler's float program, which is deterministic and needs no
+//! training backend, so the prediction at decompression is bit for bit the one compression
+//! saw. That is what makes the error-bounded mode a guarantee: the residual between the data
+//! and the prediction is quantized to steps of twice the bound, every reconstructed value is
+//! checked against its original before anything is written, and a value that misses is stored
+//! exactly as an outlier.
+
+mod bytes;
+mod header;
+mod latent;
+
+pub use header::{ErrorBound, Header};
+
+use crate::container::{Chunk, Reader, Section, Writer};
+use crate::dataset::{self, Dataset};
+use crate::model_dir::{self, DECODER_ONNX, ENCODER_ONNX};
+use balerc_compiler::passes::Part;
+use balerc_compiler::sim::FloatProgram;
+use ndarray::{ArrayD, Axis, IxDyn};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Values per chunk: about 8 MB of f64 in flight per chunk, whatever the sample size.
+const CHUNK_VALUES: usize = 1 << 20;
+const DECODER_ATTACHMENT: &str = "decoder.onnx";
+
+pub struct CompressOptions {
+    pub model: PathBuf,
+    pub input: PathBuf,
+    pub output: PathBuf,
+    /// Bits per stored latent value.
+    pub latent_bits: u32,
+    pub bound: Option<ErrorBound>,
+    /// Put the decoder into the file so that it decodes with nothing else.
+    pub embed_model: bool,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CompressReport {
+    pub samples: usize,
+    pub original_bytes: u64,
+    pub compressed_bytes: u64,
+    /// Bytes of the decoder needed to read the file (inside it when embedded).
+    pub model_bytes: u64,
+    pub outliers: usize,
+    pub seconds: f64,
+}
+
+impl CompressReport {
+    pub fn ratio(&self) -> f64 {
+        self.original_bytes as f64 / self.compressed_bytes as f64
+    }
+}
+
+pub fn compress(options: &CompressOptions) -> Result<CompressReport, String> {
+    let started = Instant::now();
+    let info = model_dir::load_info(&options.model).map_err(|e| e.to_string())?;
+    let data = dataset::read(&options.input).map_err(|e| e.to_string())?;
+    data.check_finite(&options.input).map_err(|e| e.to_string())?;
+    let decoder_bytes = read_file(&options.model.join(DECODER_ONNX))?;
+    let header = Header::new(&info, &data, &decoder_bytes, options)?;
+    let encoder = program(&options.model.join(ENCODER_ONNX))?;
+    let decoder = program(&options.model.join(DECODER_ONNX))?;
+
+    let mut writer = Writer::create(&options.output, &header.to_json()).map_err(|e| e.to_string())?;
+    let mut outliers = 0;
+    for start in (0..data.samples()).step_by(header.chunk_samples) {
+        let end = (start + header.chunk_samples).min(data.samples());
+        let (chunk, chunk_outliers) = compress_chunk(&header, &encoder, &decoder, &data.slice_samples(start, end))?;
+        outliers += chunk_outliers;
+        writer.write_chunk(&chunk).map_err(|e| e.to_string())?;
+    }
+    if options.embed_model {
+        writer.attach(DECODER_ATTACHMENT, &decoder_bytes).map_err(|e| e.to_string())?;
+    }
+    let summary = writer.finish().map_err(|e| e.to_string())?;
+    Ok(CompressReport {
+        samples: data.samples(),
+        original_bytes: std::fs::metadata(&options.input).map_or(0, |m| m.len()),
+        compressed_bytes: summary.sizes.file,
+        model_bytes: decoder_bytes.len() as u64,
+        outliers,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+fn read_file(path: &Path) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
+fn program(onnx: &Path) -> Result<FloatProgram, String> {
+    let graph = balerc_compiler::load_and_optimize(onnx, Part::Full).map_err(|e| e.to_string())?;
+    FloatProgram::new(&graph).map_err(|e| e.to_string())
+}
+
+/// The modelled values of each sample, normalized, one sample after another.
+fn normalized_samples(header: &Header, data: &Dataset) -> Vec<f64> {
+    let modelled = modelled_values(header, data);
+    let n = &header.normalization;
+    modelled
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            let f = header.feature_of(i);
+            (v - n.offset[f]) / n.scale[f]
+        })
+        .collect()
+}
+
+fn modelled_values(header: &Header, data: &Dataset) -> Vec<f64> {
+    let values = match header.is_table() {
+        true => data.values.select(Axis(1), &header.modelled_columns),
+        false => data.values.clone(),
+    };
+    values.as_standard_layout().iter().copied().collect()
+}
+
+fn lossless_values(header: &Header, data: &Dataset) -> Vec<f64> {
+    if header.lossless_columns.is_empty() {
+        return vec![];
+    }
+    let values = data.values.select(Axis(1), &header.lossless_columns);
+    values.as_standard_layout().iter().copied().collect()
+}
+
+/// The decoder's prediction of the modelled values in the data's units, before storage.
+fn predict(header: &Header, decoder: &FloatProgram, latent: &[f64]) -> Vec<f64> {
+    let n = &header.normalization;
+    let mut prediction = decoder.run(latent);
+    for (i, v) in prediction.iter_mut().enumerate() {
+        let f = header.feature_of(i);
+        *v = *v * n.scale[f] + n.offset[f];
+    }
+    prediction
+}
+
+fn compress_chunk(
+    header: &Header,
+    encoder: &FloatProgram,
+    decoder: &FloatProgram,
+    data: &Dataset,
+) -> Result<(Chunk, usize), String> {
+    let samples = data.samples();
+    let latent_values = encoder.run(&normalized_samples(header, data));
+    let quantized = latent::quantize(&latent_values, header.latent_width, header.latent_bits);
+    let prediction = predict(header, decoder, &latent::dequantize(&quantized, header.latent_width, header.latent_bits));
+    let (ranges, codes) = latent::to_sections(&quantized, header.latent_bits);
+    let mut sections = vec![section("latent_range", ranges), section("latent", codes)];
+
+    let original = modelled_values(header, data);
+    let mut outliers = vec![];
+    if let Some(bound) = &header.error_bound {
+        let residuals = bound.residual_codes(header, &original, &prediction, &mut outliers);
+        sections.push(section("residual", bytes::encode_varints(residuals)));
+    }
+    let outlier_count = outliers.len();
+    let (indices, values): (Vec<i64>, Vec<f64>) = outliers.into_iter().unzip();
+    sections.push(section("outlier_index", bytes::encode_varints(deltas(&indices))));
+    sections.push(section("outlier_value", bytes::encode_f64s(&values)));
+    sections.push(section("lossless", bytes::encode_f64s(&lossless_values(header, data))));
+    Ok((Chunk { samples: samples as u64, sections }, outlier_count))
+}
+
+fn section(name: &str, bytes: Vec<u8>) -> Section {
+    Section { name: name.into(), bytes }
+}
+
+/// Increasing indices as gaps, which are small and compress well.
+fn deltas(indices: &[i64]) -> Vec<i64> {
+    let mut previous = 0;
+    indices
+        .iter()
+        .map(|&i| {
+            let gap = i - previous;
+            previous = i;
+            gap
+        })
+        .collect()
+}
+
+fn undeltas(gaps: Vec<i64>) -> Vec<i64> {
+    gaps.into_iter()
+        .scan(0i64, |sum, gap| {
+            *sum += gap;
+            Some(*sum)
+        })
+        .collect()
+}
+
+pub struct DecompressOptions {
+    pub input: PathBuf,
+    pub output: PathBuf,
+    /// The model directory, when the decoder is not embedded in the file.
+    pub model: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DecompressReport {
+    pub samples: usize,
+    pub shape: Vec<usize>,
+    pub seconds: f64,
+}
+
+pub fn decompress(options: &DecompressOptions) -> Result<DecompressReport, String> {
+    let started = Instant::now();
+    let mut reader = Reader::open(&options.input).map_err(|e| e.to_string())?;
+    let header = Header::from_json(reader.header()).map_err(|e| format!("{}: {e}", options.input.display()))?;
+    let decoder = decoder_for(&mut reader, &header, options)?;
+    let mut reconstructed: Vec<ArrayD<f64>> = vec![];
+    for index in 0..reader.chunk_count() {
+        let chunk = reader.read_chunk(index).map_err(|e| e.to_string())?;
+        let values = decompress_chunk(&header, &decoder, &chunk)
+            .map_err(|e| format!("{}: chunk {index}: {e}", options.input.display()))?;
+        reconstructed.push(values);
+    }
+    let views: Vec<_> = reconstructed.iter().map(|a| a.view()).collect();
+    let values = match views.is_empty() {
+        true => ArrayD::zeros(IxDyn(&header.shape)),
+        false => ndarray::concatenate(Axis(0), &views).map_err(|e| e.to_string())?,
+    };
+    let format = dataset::FileFormat::from_path(&options.output).unwrap_or(header.format);
+    let output = Dataset { values, names: header.names.clone(), dtype: header.dtype, format };
+    dataset::write(&options.output, &output).map_err(|e| e.to_string())?;
+    Ok(DecompressReport {
+        samples: output.samples(),
+        shape: output.values.shape().to_vec(),
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// The embedded decoder, or the model directory's after checking it is the one the file
+/// was made with.
+fn decoder_for(reader: &mut Reader, header: &Header, options: &DecompressOptions) -> Result<FloatProgram, String> {
+    let file = options.input.display();
+    let bytes = match &options.model {
+        Some(dir) => {
+            let bytes = read_file(&dir.join(DECODER_ONNX))?;
+            if header::model_hash(&bytes) != header.model_hash {
+                return Err(format!("{file} was not compressed with the model in {}", dir.display()));
+            }
+            bytes
+        }
+        None => reader
+            .attachment(DECODER_ATTACHMENT)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("{file} does not contain its model: pass the model directory with --model"))?,
+    };
+    if header::model_hash(&bytes) != header.model_hash {
+        return Err(format!("{file}: the embedded decoder does not match the file's model hash"));
+    }
+    let staged = tempfile::Builder::new().suffix(".onnx").tempfile().map_err(|e| e.to_string())?;
+    std::fs::write(staged.path(), &bytes).map_err(|e| e.to_string())?;
+    program(staged.path())
+}
+
+fn decompress_chunk(header: &Header, decoder: &FloatProgram, chunk: &Chunk) -> Result<ArrayD<f64>, String> {
+    let samples = usize::try_from(chunk.samples).map_err(|_| "too many samples".to_string())?;
+    if samples > header.chunk_samples {
+        return Err(format!("{samples} samples, more than the {} a chunk holds", header.chunk_samples));
+    }
+    let get = |name: &str| -> Result<&[u8], String> {
+        chunk
+            .sections
+            .iter()
+            .find(|s| s.name == name)
+            .map(|s| s.bytes.as_slice())
+            .ok_or_else(|| format!("the section '{name}' is missing"))
+    };
+    let quantized =
+        latent::from_sections(get("latent_range")?, get("latent")?, header.latent_width, samples, header.latent_bits)?;
+    let mut values = predict(header, decoder, &latent::dequantize(&quantized, header.latent_width, header.latent_bits));
+    if values.len() != samples * header.modelled_per_sample {
+        return Err("the decoder's output does not fit the file's shape".into());
+    }
+    if let Some(bound) = &header.error_bound {
+        let residuals = bytes::decode_varints(get("residual")?, values.len())?;
+        bound.apply_residuals(header, &mut values, &residuals);
+    }
+    let stored = |i: usize, v: f64| header.store(header.modelled_column(i), v);
+    values.iter_mut().enumerate().for_each(|(i, v)| *v = stored(i, *v));
+    let outlier_values = bytes::decode_f64s(get("outlier_value")?)?;
+    let outlier_indices = undeltas(bytes::decode_varints(get("outlier_index")?, outlier_values.len())?);
+    for (&index, &value) in outlier_indices.iter().zip(&outlier_values) {
+        let slot = usize::try_from(index).ok().and_then(|i| values.get_mut(i));
+        *slot.ok_or_else(|| format!("outlier index {index} is out of range"))? = value;
+    }
+    let lossless = bytes::decode_f64s(get("lossless")?)?;
+    header.assemble(samples, &values, &lossless)
+}
+
+/// The latent values a file holds, dequantized, rows of the latent width (for inspection and
+/// for comparing encoders).
+pub fn stored_latent(path: &Path) -> Result<(Vec<f64>, usize), String> {
+    let mut reader = Reader::open(path).map_err(|e| e.to_string())?;
+    let header = Header::from_json(reader.header()).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut all = vec![];
+    for index in 0..reader.chunk_count() {
+        let chunk = reader.read_chunk(index).map_err(|e| e.to_string())?;
+        let find =
+            |name: &str| chunk.sections.iter().find(|s| s.name == name).map(|s| s.bytes.as_slice()).unwrap_or(&[]);
+        let samples = chunk.samples as usize;
+        let q = latent::from_sections(
+            find("latent_range"),
+            find("latent"),
+            header.latent_width,
+            samples,
+            header.latent_bits,
+        )?;
+        all.extend(latent::dequantize(&q, header.latent_width, header.latent_bits));
+    }
+    Ok((all, header.latent_width))
+}
+
+/// `balerc info`: what a file holds, where its bytes go, and what it promises.
+pub fn describe(path: &Path) -> Result<String, String> {
+    use std::fmt::Write;
+    let reader = Reader::open(path).map_err(|e| e.to_string())?;
+    let header = Header::from_json(reader.header()).map_err(|e| format!("{}: {e}", path.display()))?;
+    let sizes = reader.sizes();
+    let original: u64 = header.shape.iter().product::<usize>() as u64 * u64::from(header.dtype.bits() / 8);
+    let mut out = String::new();
+    let _ = writeln!(out, "{}: balerc compressed data", path.display());
+    let _ = writeln!(
+        out,
+        "  original      {:?} {:?} from {:?}, {} columns named",
+        header.shape,
+        header.dtype,
+        header.format,
+        header.names.len()
+    );
+    let _ = writeln!(
+        out,
+        "  model         sha256 {}{}",
+        header.model_hash,
+        match reader.attachment_names().is_empty() {
+            true => " (not embedded: decompress with --model)",
+            false => " (decoder embedded)",
+        }
+    );
+    let _ =
+        writeln!(out, "  latent        {} values per sample, {} bits each", header.latent_width, header.latent_bits);
+    let _ = writeln!(
+        out,
+        "  lossless      columns {:?}; integer columns {:?}",
+        header.lossless_columns, header.integer_columns
+    );
+    match &header.error_bound {
+        Some(b) => {
+            let worst = b.max_abs_error.iter().copied().fold(0.0, f64::max);
+            let _ =
+                writeln!(out, "  error bound   |error| <= {worst:.4e} at most (per feature: {:?})", b.max_abs_error);
+        }
+        None => {
+            let _ = writeln!(out, "  error bound   none (lossy: the autoencoder's reconstruction)");
+        }
+    }
+    let _ = writeln!(
+        out,
+        "  chunks        {} of up to {} samples, {} samples",
+        reader.chunk_count(),
+        header.chunk_samples,
+        reader.samples()
+    );
+    let _ = writeln!(
+        out,
+        "  bytes         {} in the file ({} header, {} framing)",
+        sizes.file, sizes.header, sizes.framing
+    );
+    for (name, totals) in sizes.sections.iter().chain(&sizes.attachments) {
+        let _ = writeln!(out, "    {name:<14} {:>12} stored {:>12} raw", totals.stored, totals.raw);
+    }
+    let _ = writeln!(
+        out,
+        "  ratio         {:.2} against {original} bytes of raw values",
+        original as f64 / sizes.file.max(1) as f64
+    );
+    Ok(out)
+}
+
+pub(crate) fn chunk_samples_for(values_per_sample: usize) -> usize {
+    (CHUNK_VALUES / values_per_sample.max(1)).max(1)
+}

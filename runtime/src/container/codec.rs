@@ -1,0 +1,95 @@
+//! A section's bytes on their way to and from the disk: compressed when that makes them
+//! smaller, checksummed as stored, and checked against their declared size when restored.
+
+use super::layout::{Codec, SectionEntry, MAX_SECTION_BYTES};
+use std::borrow::Cow;
+use std::fmt;
+use std::io::{self, Read};
+
+/// What a restore allocates before seeing any output, so that a forged size costs nothing.
+const PREALLOCATION_LIMIT: u64 = 64 << 20;
+
+/// A section ready to be written: its table entry and the payload it describes.
+pub(super) struct StoredSection<'a> {
+    pub entry: SectionEntry,
+    pub payload: Cow<'a, [u8]>,
+}
+
+pub(super) fn store<'a>(name: &str, bytes: &'a [u8], level: i32) -> io::Result<StoredSection<'a>> {
+    let compressed = zstd::bulk::compress(bytes, level)?;
+    // Noise-like data (many latents) does not compress; storing it plain saves zstd's framing.
+    let (codec, payload) = if compressed.len() < bytes.len() {
+        (Codec::Zstd, Cow::Owned(compressed))
+    } else {
+        (Codec::Plain, Cow::Borrowed(bytes))
+    };
+    let entry = SectionEntry {
+        name: name.to_string(),
+        codec,
+        raw_len: bytes.len() as u64,
+        stored_len: payload.len() as u64,
+        checksum: crc32fast::hash(&payload),
+    };
+    Ok(StoredSection { entry, payload })
+}
+
+/// Why a stored section cannot be given back.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum SectionProblem {
+    ChecksumMismatch,
+    TooLarge(u64),
+    PlainSizesDiffer,
+    Undecodable(String),
+    SizeMismatch { declared: u64, actual: u64 },
+}
+
+impl fmt::Display for SectionProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SectionProblem::ChecksumMismatch => write!(f, "checksum mismatch"),
+            SectionProblem::TooLarge(raw_len) => {
+                write!(f, "it declares {raw_len} bytes, more than the {MAX_SECTION_BYTES}-byte limit")
+            }
+            SectionProblem::PlainSizesDiffer => write!(f, "it is stored uncompressed but its two sizes differ"),
+            SectionProblem::Undecodable(reason) => write!(f, "it does not decompress: {reason}"),
+            SectionProblem::SizeMismatch { declared, actual } => {
+                write!(f, "it decompresses to {actual} bytes instead of the {declared} declared")
+            }
+        }
+    }
+}
+
+/// Checks what can be checked before reading the payload at all.
+pub(super) fn check_entry(entry: &SectionEntry) -> Result<(), SectionProblem> {
+    if entry.raw_len > MAX_SECTION_BYTES {
+        return Err(SectionProblem::TooLarge(entry.raw_len));
+    }
+    if entry.codec == Codec::Plain && entry.raw_len != entry.stored_len {
+        return Err(SectionProblem::PlainSizesDiffer);
+    }
+    Ok(())
+}
+
+pub(super) fn restore(entry: &SectionEntry, payload: Vec<u8>) -> Result<Vec<u8>, SectionProblem> {
+    check_entry(entry)?;
+    if crc32fast::hash(&payload) != entry.checksum {
+        return Err(SectionProblem::ChecksumMismatch);
+    }
+    let bytes = match entry.codec {
+        Codec::Plain => payload,
+        Codec::Zstd => decompress(&payload, entry.raw_len)?,
+    };
+    if bytes.len() as u64 != entry.raw_len {
+        return Err(SectionProblem::SizeMismatch { declared: entry.raw_len, actual: bytes.len() as u64 });
+    }
+    Ok(bytes)
+}
+
+/// Decompresses at most one byte more than declared: enough to notice a lie, never unbounded.
+fn decompress(payload: &[u8], raw_len: u64) -> Result<Vec<u8>, SectionProblem> {
+    let undecodable = |error: io::Error| SectionProblem::Undecodable(error.to_string());
+    let decoder = zstd::stream::read::Decoder::with_buffer(payload).map_err(undecodable)?;
+    let mut bytes = Vec::with_capacity(raw_len.min(PREALLOCATION_LIMIT) as usize);
+    decoder.take(raw_len + 1).read_to_end(&mut bytes).map_err(undecodable)?;
+    Ok(bytes)
+}

@@ -1,0 +1,105 @@
+//! `balerc compress`, `decompress`, `info` and `evaluate`: the front end of the compression
+//! workflow.
+
+use anyhow::{bail, Result};
+use balerc_runtime::compress::{self, CompressOptions, DecompressOptions, ErrorBound};
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub struct CompressArgs {
+    /// The model directory written by balerc train.
+    #[arg(long)]
+    model: PathBuf,
+    /// The data (.npz, .npy or .csv) with the layout the model was trained on.
+    #[arg(long)]
+    input: PathBuf,
+    /// The .baler file to write.
+    #[arg(long)]
+    output: PathBuf,
+    /// Bits per stored latent value.
+    #[arg(long, default_value_t = 16)]
+    latent_bits: u32,
+    /// Guarantee |reconstructed - original| <= this for every value, in the data's units.
+    #[arg(long, conflicts_with = "max_rel_error")]
+    max_abs_error: Option<f64>,
+    /// Guarantee the error of every value stays within this fraction of its column's value
+    /// range (max - min), as SZ3 counts it.
+    #[arg(long)]
+    max_rel_error: Option<f64>,
+    /// Store the decoder in the file so that it decompresses without the model directory.
+    #[arg(long)]
+    embed_model: bool,
+}
+
+pub fn compress(args: &CompressArgs) -> Result<()> {
+    let bound = match (args.max_abs_error, args.max_rel_error) {
+        (Some(e), _) => Some(ErrorBound::Absolute(e)),
+        (_, Some(r)) => Some(ErrorBound::RelativeToRange(r)),
+        _ => None,
+    };
+    let options = CompressOptions {
+        model: args.model.clone(),
+        input: args.input.clone(),
+        output: args.output.clone(),
+        latent_bits: args.latent_bits,
+        bound,
+        embed_model: args.embed_model,
+    };
+    let report = compress::compress(&options).map_err(anyhow::Error::msg)?;
+    let megabytes = report.original_bytes as f64 / 1e6;
+    println!(
+        "compressed {} samples of {} into {}: {} -> {} bytes, ratio {:.2} ({:.2} counting the {}-byte decoder{}); {} outliers stored exactly; {:.2} s, {:.1} MB/s",
+        report.samples,
+        args.input.display(),
+        args.output.display(),
+        report.original_bytes,
+        report.compressed_bytes,
+        report.ratio(),
+        report.original_bytes as f64 / (report.compressed_bytes + if args.embed_model { 0 } else { report.model_bytes }) as f64,
+        report.model_bytes,
+        if args.embed_model { ", embedded" } else { "" },
+        report.outliers,
+        report.seconds,
+        megabytes / report.seconds,
+    );
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct DecompressArgs {
+    /// The .baler file.
+    #[arg(long)]
+    input: PathBuf,
+    /// Where to write the data (.npz, .npy or .csv; the original's form by default).
+    #[arg(long)]
+    output: PathBuf,
+    /// The model directory, unless the decoder is embedded in the file.
+    #[arg(long)]
+    model: Option<PathBuf>,
+}
+
+pub fn decompress(args: &DecompressArgs) -> Result<()> {
+    let options =
+        DecompressOptions { input: args.input.clone(), output: args.output.clone(), model: args.model.clone() };
+    let report = compress::decompress(&options).map_err(anyhow::Error::msg)?;
+    let megabytes = std::fs::metadata(&args.output).map_or(0.0, |m| m.len() as f64 / 1e6);
+    println!(
+        "decompressed {} samples {:?} into {} in {:.2} s ({:.1} MB/s)",
+        report.samples,
+        report.shape,
+        args.output.display(),
+        report.seconds,
+        megabytes / report.seconds
+    );
+    Ok(())
+}
+
+pub fn info(path: &std::path::Path) -> Result<()> {
+    let text = compress::describe(path).map_err(anyhow::Error::msg)?;
+    if text.is_empty() {
+        bail!("{} holds nothing to describe", path.display());
+    }
+    print!("{text}");
+    Ok(())
+}
