@@ -103,3 +103,69 @@ pub fn info(path: &std::path::Path) -> Result<()> {
     print!("{text}");
     Ok(())
 }
+
+#[derive(Args)]
+pub struct EvaluateArgs {
+    /// The original data.
+    #[arg(long)]
+    original: PathBuf,
+    /// The decompressed data.
+    #[arg(long)]
+    reconstructed: PathBuf,
+    /// The .baler file, for the compression ratio.
+    #[arg(long)]
+    compressed: Option<PathBuf>,
+    /// The model directory, for the ratio counting the decoder.
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// The training loss history (outputs/training/loss.csv) to plot beside the rest.
+    #[arg(long)]
+    loss: Option<PathBuf>,
+    /// The report directory: metrics.json, metrics.txt, plots and index.html.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+pub fn evaluate(args: &EvaluateArgs) -> Result<()> {
+    use balerc_runtime::{dataset, evaluate};
+    let original = dataset::read(&args.original)?;
+    let reconstructed = dataset::read(&args.reconstructed)?;
+    let size = |path: &std::path::Path| std::fs::metadata(path).map(|m| m.len());
+    let input = evaluate::EvaluationInput {
+        original: &original,
+        reconstructed: &reconstructed,
+        compressed_bytes: args.compressed.as_deref().map(size).transpose()?,
+        model_bytes: args
+            .model
+            .as_deref()
+            .map(|m| size(&m.join(balerc_runtime::model_dir::DECODER_ONNX)))
+            .transpose()?,
+        original_bytes: size(&args.original)?,
+        loss_history: args.loss.as_deref().map(read_loss_csv).transpose()?,
+    };
+    let metrics = evaluate::compute(&input).map_err(anyhow::Error::msg)?;
+    print!("{}", evaluate::table(&metrics));
+    let written = evaluate::write_report(&input, &metrics, &args.out).map_err(anyhow::Error::msg)?;
+    println!(
+        "wrote {} files to {} (open {})",
+        written.len(),
+        args.out.display(),
+        args.out.join("index.html").display()
+    );
+    Ok(())
+}
+
+/// `loss.csv` as `balerc train` writes it: epoch, train_loss, validation_loss, ...
+fn read_loss_csv(path: &std::path::Path) -> Result<Vec<(usize, f64, Option<f64>)>> {
+    let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    let mut rows = vec![];
+    for (number, line) in text.lines().enumerate().skip(1) {
+        let cells: Vec<&str> = line.split(',').collect();
+        let parsed = (cells.first().and_then(|c| c.parse().ok()), cells.get(1).and_then(|c| c.parse().ok()));
+        let (Some(epoch), Some(train)) = parsed else {
+            bail!("{}: line {} is not 'epoch,train_loss,validation_loss,...'", path.display(), number + 1);
+        };
+        rows.push((epoch, train, cells.get(2).and_then(|c| c.parse().ok())));
+    }
+    Ok(rows)
+}

@@ -44,6 +44,8 @@ enum Command {
     Compress(compression::CompressArgs),
     /// Restore the data of a .baler file.
     Decompress(compression::DecompressArgs),
+    /// Compare a reconstruction with its original: metrics, plots and one HTML page.
+    Evaluate(compression::EvaluateArgs),
     /// Describe a .baler file: shape, model, sizes, ratio, bounds.
     Info { file: PathBuf },
     /// Write a model directory's ONNX files (autoencoder, encoder, decoder) again.
@@ -225,6 +227,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Compress(args) => compression::compress(&args),
         Command::Decompress(args) => compression::decompress(&args),
         Command::Info { file } => compression::info(&file),
+        Command::Evaluate(args) => compression::evaluate(&args),
         Command::ExportOnnx { model, out } => training::export_onnx(&model, out.as_deref()),
         Command::Lower { model, dump_ir, target, out, hardware } => {
             let started = Instant::now();
