@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Trains Baler's dense autoencoder on 5000 bundled jets and lowers its encoder; then lowers the
+# Trains Baler's dense autoencoder on 5000 bundled jets, compresses them with a guaranteed error
+# bound, restores and evaluates them, and lowers the trained encoder; then lowers the
 # bundled FPGA prototype (16-20-10-8-10-20-16, trained on jets) to fixed point, runs it
 # bit-exactly on 1000 held-out jets, and writes its encoder as Verilog.
 set -euo pipefail
@@ -13,6 +14,15 @@ rm -rf "$project"
 balerc new "$project"
 cp examples/data/jets_sample.npz "$project/data/"
 balerc train "$project" --set "data.input=['data/jets_sample.npz']" --epochs 40
+echo "== compress the jets with it (every value within 1e-3 of its column's range), restore, evaluate"
+balerc compress --model "$project/models/model" --input examples/data/jets_sample.npz \
+    --output "$project/outputs/jets.baler" --max-rel-error 1e-3
+balerc info "$project/outputs/jets.baler"
+balerc decompress --input "$project/outputs/jets.baler" --output "$project/outputs/restored.npz" \
+    --model "$project/models/model"
+balerc evaluate --original examples/data/jets_sample.npz --reconstructed "$project/outputs/restored.npz" \
+    --compressed "$project/outputs/jets.baler" --model "$project/models/model" \
+    --loss "$project/outputs/training/loss.csv" --out "$project/outputs/evaluation" | tail -3
 echo "== the trained encoder, lowered straight from the model directory"
 balerc lower "$project/models/model" --part encoder --precision 'ap_fixed<16,6>'
 
