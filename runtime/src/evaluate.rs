@@ -6,6 +6,7 @@
 //! and scales. A stack of fields [frames, height, width] is judged as one quantity named "field"
 //! and pictured as images rather than per-variable histograms.
 
+mod bins;
 mod data;
 mod figures;
 mod html;

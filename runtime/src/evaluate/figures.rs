@@ -6,13 +6,12 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
+use super::bins;
 use super::data::{Compared, Kind};
 use crate::plot::{self, Figure, Heatmap, Histogram};
 
 /// Panels to a row in a grid of per-variable histograms.
 const GRID_COLUMNS: usize = 4;
-/// Fine enough to show a distribution's shape, coarse enough that a few thousand rows fill it.
-const BINS: usize = 100;
 /// Responses shown: the central 99 %, so that a few values near an original of zero, whose
 /// response is huge, do not squeeze everything else into one bin.
 const RESPONSE_SHARE_SHOWN: f64 = 0.99;
@@ -24,6 +23,9 @@ pub(super) struct WrittenPlot {
     /// PNG first, then SVG.
     pub files: Vec<PathBuf>,
 }
+
+/// Training losses by epoch: (epoch, train, validation).
+type History = [(usize, f64, Option<f64>)];
 
 #[derive(Debug, Clone, Copy)]
 enum Plot {
@@ -38,11 +40,7 @@ enum Plot {
 
 /// Draws every plot that suits the data (several at once) and returns those written, in the
 /// order the report shows them.
-pub(super) fn write(
-    data: &Compared,
-    history: Option<&[(usize, f64, Option<f64>)]>,
-    out: &Path,
-) -> Result<Vec<WrittenPlot>, String> {
+pub(super) fn write(data: &Compared, history: Option<&History>, out: &Path) -> Result<Vec<WrittenPlot>, String> {
     let history = history.filter(|history| !history.is_empty());
     let mut plots = match data.kind {
         Kind::Table => vec![Plot::Comparison, Plot::Residuals, Plot::Responses],
@@ -60,12 +58,7 @@ pub(super) fn write(
 
 impl Plot {
     /// None when there is nothing to draw, as for responses when every original value is zero.
-    fn write(
-        self,
-        data: &Compared,
-        history: &[(usize, f64, Option<f64>)],
-        out: &Path,
-    ) -> Result<Option<WrittenPlot>, String> {
+    fn write(self, data: &Compared, history: &History, out: &Path) -> Result<Option<WrittenPlot>, String> {
         let (figures, columns) = self.figures(data, history);
         if figures.is_empty() {
             return Ok(None);
@@ -105,7 +98,7 @@ impl Plot {
     }
 
     /// The panels and how many go to a row.
-    fn figures(self, data: &Compared, history: &[(usize, f64, Option<f64>)]) -> (Vec<Figure>, usize) {
+    fn figures(self, data: &Compared, history: &History) -> (Vec<Figure>, usize) {
         match self {
             Plot::Comparison => (per_column(data, comparison), GRID_COLUMNS),
             Plot::Residuals => (per_column(data, residuals), GRID_COLUMNS),
@@ -131,22 +124,26 @@ fn per_column(data: &Compared, panel: fn(&str, Vec<f64>, Vec<f64>) -> Option<Fig
 }
 
 fn comparison(name: &str, original: Vec<f64>, reconstructed: Vec<f64>) -> Option<Figure> {
+    let bins = bins::for_histogram(&original, &[&original, &reconstructed]);
     Some(Figure::Histogram(Histogram {
         title: name.to_string(),
         x_label: name.to_string(),
         series: vec![("original".into(), original), ("reconstructed".into(), reconstructed)],
-        bins: BINS,
+        bins,
         log_y: true,
     }))
 }
 
 fn residuals(name: &str, original: Vec<f64>, reconstructed: Vec<f64>) -> Option<Figure> {
-    let residuals = reconstructed.iter().zip(&original).map(|(reconstructed, original)| reconstructed - original);
+    let residuals: Vec<f64> =
+        reconstructed.iter().zip(&original).map(|(reconstructed, original)| reconstructed - original).collect();
+    // Whole when both are, as when counts are decompressed into an integer dtype.
+    let bins = bins::for_histogram(&residuals, &[&residuals]);
     Some(Figure::Histogram(Histogram {
         title: name.to_string(),
         x_label: "reconstructed - original".into(),
-        series: vec![("residual".into(), residuals.collect())],
-        bins: BINS,
+        series: vec![("residual".into(), residuals)],
+        bins,
         log_y: false,
     }))
 }
@@ -165,7 +162,7 @@ fn responses(name: &str, original: Vec<f64>, reconstructed: Vec<f64>) -> Option<
         title: format!("{name} (clipped to central 99 %)"),
         x_label: "(reconstructed - original) / original".into(),
         series: vec![("response".into(), responses)],
-        bins: BINS,
+        bins: bins::CONTINUOUS,
         log_y: false,
     }))
 }

@@ -127,10 +127,26 @@ fn the_table_text_lists_every_column_and_the_ratios() {
     assert!(text.contains("ratio 10.00") && text.contains("ratio 2.00"));
 }
 
+#[test]
+fn counts_get_one_bin_per_possible_value() {
+    let original: Vec<f64> = (0..200).map(|i| (i % 4) as f64).collect();
+    let reconstructed: Vec<f64> = original.iter().enumerate().map(|(i, v)| v + 0.02 * ((i % 5) as f64 - 2.0)).collect();
+    assert_eq!(bins::for_histogram(&original, &[&original, &reconstructed]), 4);
+    assert_eq!(bins::for_histogram(&original, &[&original]), 4);
+    let counts: Vec<f64> = (0..=72).map(f64::from).collect();
+    assert_eq!(bins::for_histogram(&counts, &[&counts]), 73);
+}
+
+#[test]
+fn continuous_values_get_the_usual_bins() {
+    let values: Vec<f64> = (0..1000).map(|i| (i as f64 * 0.1).sin()).collect();
+    assert_eq!(bins::for_histogram(&values, &[&values]), bins::CONTINUOUS);
+}
+
 /// Three 4 x 5 frames; frame 1 is reconstructed worst.
 fn small_fields() -> (Dataset, Dataset) {
     let values: Vec<f64> = (0..60).map(|i| (i as f64 * 0.37).sin()).collect();
-    let error = |i: usize| if i / 20 == 1 { 0.1 } else { 0.01 } * if i % 2 == 0 { 1.0 } else { -1.0 };
+    let error = |i: usize| if i / 20 == 1 { 0.1 } else { 0.01 } * if i.is_multiple_of(2) { 1.0 } else { -1.0 };
     let reconstructed = values.iter().enumerate().map(|(i, value)| value + error(i)).collect();
     (dataset(&[3, 4, 5], values, &[]), dataset(&[3, 4, 5], reconstructed, &[]))
 }
