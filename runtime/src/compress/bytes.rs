@@ -64,7 +64,7 @@ pub fn encode_f64s(values: &[f64]) -> Vec<u8> {
 }
 
 pub fn decode_f64s(bytes: &[u8]) -> Result<Vec<f64>, String> {
-    if bytes.len() % 8 != 0 {
+    if !bytes.len().is_multiple_of(8) {
         return Err(format!("{} bytes are not a whole number of float64 values", bytes.len()));
     }
     Ok(bytes.chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes"))).collect())
