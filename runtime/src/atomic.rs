@@ -22,12 +22,12 @@ pub fn write_atomically(
 
 /// Temporary files are private (0600); a finished output is an ordinary file (0644).
 #[cfg(unix)]
-fn make_readable(file: &std::fs::File) -> std::io::Result<()> {
+pub(crate) fn make_readable(file: &std::fs::File) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     file.set_permissions(std::fs::Permissions::from_mode(0o644))
 }
 
 #[cfg(not(unix))]
-fn make_readable(_file: &std::fs::File) -> std::io::Result<()> {
+pub(crate) fn make_readable(_file: &std::fs::File) -> std::io::Result<()> {
     Ok(())
 }

@@ -130,7 +130,7 @@ impl Writer {
         let io_error = |action: &'static str| move |error| ContainerError::io(path, action, error);
         let temporary = self.out.into_inner().map_err(|error| io_error("write")(error.into_error()))?;
         temporary.as_file().sync_all().map_err(io_error("sync it to disk"))?;
-        make_readable(temporary.as_file()).map_err(io_error("make it readable"))?;
+        crate::atomic::make_readable(temporary.as_file()).map_err(io_error("make it readable"))?;
         temporary.persist(path).map_err(|error| io_error("move it into place")(error.error))?;
         sync_directory_of(path);
         Ok(())
@@ -219,18 +219,6 @@ fn parent_dir(path: &Path) -> &Path {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
     }
-}
-
-/// Temporary files are private (0600); a finished output is an ordinary file (0644).
-#[cfg(unix)]
-fn make_readable(file: &std::fs::File) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    file.set_permissions(std::fs::Permissions::from_mode(0o644))
-}
-
-#[cfg(not(unix))]
-fn make_readable(_file: &std::fs::File) -> std::io::Result<()> {
-    Ok(())
 }
 
 /// Makes the rename itself durable. The file is complete and in place whatever happens here,
