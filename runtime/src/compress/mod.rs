@@ -97,9 +97,8 @@ fn program(onnx: &Path) -> Result<FloatProgram, String> {
     FloatProgram::new(&graph).map_err(|e| e.to_string())
 }
 
-/// The modelled values of each sample, normalized, one sample after another.
-fn normalized_samples(header: &Header, data: &Dataset) -> Vec<f64> {
-    let modelled = modelled_values(header, data);
+/// Modelled values, normalized as the model was trained.
+fn normalized(header: &Header, modelled: &[f64]) -> Vec<f64> {
     let n = &header.normalization;
     modelled
         .iter()
@@ -145,13 +144,13 @@ fn compress_chunk(
     data: &Dataset,
 ) -> Result<(Chunk, usize), String> {
     let samples = data.samples();
-    let latent_values = encoder.run(&normalized_samples(header, data));
+    let original = modelled_values(header, data);
+    let latent_values = encoder.run(&normalized(header, &original));
     let quantized = latent::quantize(&latent_values, header.latent_width, header.latent_bits);
     let prediction = predict(header, decoder, &latent::dequantize(&quantized, header.latent_width, header.latent_bits));
     let (ranges, codes) = latent::to_sections(&quantized, header.latent_bits);
     let mut sections = vec![section("latent_range", ranges), section("latent", codes)];
 
-    let original = modelled_values(header, data);
     let mut outliers = vec![];
     if let Some(bound) = &header.error_bound {
         let residuals = bound.residual_codes(header, &original, &prediction, &mut outliers);
@@ -290,29 +289,6 @@ fn decompress_chunk(header: &Header, decoder: &FloatProgram, chunk: &Chunk) -> R
     }
     let lossless = bytes::decode_f64s(get("lossless")?)?;
     header.assemble(samples, &values, &lossless)
-}
-
-/// The latent values a file holds, dequantized, rows of the latent width (for inspection and
-/// for comparing encoders).
-pub fn stored_latent(path: &Path) -> Result<(Vec<f64>, usize), String> {
-    let mut reader = Reader::open(path).map_err(|e| e.to_string())?;
-    let header = Header::from_json(reader.header()).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut all = vec![];
-    for index in 0..reader.chunk_count() {
-        let chunk = reader.read_chunk(index).map_err(|e| e.to_string())?;
-        let find =
-            |name: &str| chunk.sections.iter().find(|s| s.name == name).map(|s| s.bytes.as_slice()).unwrap_or(&[]);
-        let samples = chunk.samples as usize;
-        let q = latent::from_sections(
-            find("latent_range"),
-            find("latent"),
-            header.latent_width,
-            samples,
-            header.latent_bits,
-        )?;
-        all.extend(latent::dequantize(&q, header.latent_width, header.latent_bits));
-    }
-    Ok((all, header.latent_width))
 }
 
 /// `balerc info`: what a file holds, where its bytes go, and what it promises.

@@ -65,68 +65,64 @@ pub fn train(
     observer: &mut (dyn Observer + Send),
 ) -> Trained {
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads(config)).build().expect("a thread pool");
-    pool.install(|| train_on_this_pool(spec, config, train_rows, validation_rows, device, observer))
-}
+    pool.install(|| {
+        let device = device.clone().autodiff();
+        device.seed(config.seed);
+        let mut model = Autoencoder::new(spec, &device);
+        let mut optimizer = AdamConfig::new().with_epsilon(1e-8).init();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(config.seed.wrapping_add(1));
+        let mut schedule = Schedule::new(config);
+        let mut history = vec![];
+        let mut best: Option<Autoencoder> = None;
+        let mut stopped_early = false;
 
-fn train_on_this_pool(
-    spec: &ModelSpec,
-    config: &TrainingConfig,
-    train_rows: &Rows,
-    validation_rows: &Rows,
-    device: &Device,
-    observer: &mut (dyn Observer + Send),
-) -> Trained {
-    let device = device.clone().autodiff();
-    device.seed(config.seed);
-    let mut model = Autoencoder::new(spec, &device);
-    let mut optimizer = AdamConfig::new().with_epsilon(1e-8).init();
-    let mut rng = rand::rngs::StdRng::seed_from_u64(config.seed.wrapping_add(1));
-    let mut schedule = Schedule::new(config);
-    let mut history = vec![];
-    let mut best: Option<Autoencoder> = None;
-    let mut stopped_early = false;
-
-    for epoch in 1..=config.epochs {
-        let started = Instant::now();
-        let learning_rate = schedule.learning_rate;
-        let batches = Batches::new(train_rows.len(), config.batch_size, Some(&mut rng));
-        let mut weighted_loss = 0.0;
-        for (i, batch) in batches.iter().enumerate() {
-            let x = rows_tensor(train_rows, batch, &device);
-            let latent = model.encode(x.clone());
-            let reconstruction = model.decode(latent.clone());
-            let mse = (reconstruction - x).square().mean();
-            weighted_loss += f64::from(mse.clone().into_scalar::<f32>()) * batch.len() as f64;
-            let loss = match config.l1_sparsity {
-                0.0 => mse,
-                weight => mse + latent.abs().mean().mul_scalar(weight),
+        for epoch in 1..=config.epochs {
+            let started = Instant::now();
+            let learning_rate = schedule.learning_rate;
+            let batches = Batches::new(train_rows.len(), config.batch_size, Some(&mut rng));
+            let mut weighted_loss = 0.0;
+            for (i, batch) in batches.iter().enumerate() {
+                let x = rows_tensor(train_rows, batch, &device);
+                let latent = model.encode(x.clone());
+                let reconstruction = model.decode(latent.clone());
+                let mse = (reconstruction - x).square().mean();
+                weighted_loss += f64::from(mse.clone().into_scalar::<f32>()) * batch.len() as f64;
+                let loss = match config.l1_sparsity {
+                    0.0 => mse,
+                    weight => mse + latent.abs().mean().mul_scalar(weight),
+                };
+                let gradients = GradientsParams::from_grads(loss.backward(), &model);
+                model = optimizer.step(learning_rate, model, gradients);
+                observer.batch_finished(epoch, i + 1, batches.count());
+            }
+            let train_loss = weighted_loss / train_rows.len() as f64;
+            let validation_loss =
+                (!validation_rows.is_empty()).then(|| mean_squared_error(&model.valid(), validation_rows));
+            let watched = validation_loss.unwrap_or(train_loss);
+            if schedule.is_best(watched) || best.is_none() {
+                best = Some(model.valid());
+            }
+            let verdict = schedule.observe(watched);
+            let record = EpochRecord {
+                epoch,
+                train_loss,
+                validation_loss,
+                learning_rate,
+                seconds: started.elapsed().as_secs_f64(),
             };
-            let gradients = GradientsParams::from_grads(loss.backward(), &model);
-            model = optimizer.step(learning_rate, model, gradients);
-            observer.batch_finished(epoch, i + 1, batches.count());
+            observer.epoch_finished(&record);
+            history.push(record);
+            if config.checkpoint_every > 0 && epoch % config.checkpoint_every == 0 {
+                observer.checkpoint(epoch, &model.valid());
+            }
+            if verdict == Verdict::Stop {
+                stopped_early = true;
+                break;
+            }
         }
-        let train_loss = weighted_loss / train_rows.len() as f64;
-        let validation_loss =
-            (!validation_rows.is_empty()).then(|| mean_squared_error(&model.valid(), validation_rows));
-        let watched = validation_loss.unwrap_or(train_loss);
-        if schedule.is_best(watched) || best.is_none() {
-            best = Some(model.valid());
-        }
-        let verdict = schedule.observe(watched);
-        let record =
-            EpochRecord { epoch, train_loss, validation_loss, learning_rate, seconds: started.elapsed().as_secs_f64() };
-        observer.epoch_finished(&record);
-        history.push(record);
-        if config.checkpoint_every > 0 && epoch % config.checkpoint_every == 0 {
-            observer.checkpoint(epoch, &model.valid());
-        }
-        if verdict == Verdict::Stop {
-            stopped_early = true;
-            break;
-        }
-    }
-    let model = best.unwrap_or_else(|| model.valid());
-    Trained { model, history, stopped_early }
+        let model = best.unwrap_or_else(|| model.valid());
+        Trained { model, history, stopped_early }
+    })
 }
 
 fn rows_tensor(rows: &Rows, indices: &[usize], device: &Device) -> Tensor<2> {
