@@ -2,7 +2,9 @@
 //! workflow.
 
 use anyhow::{bail, Result};
-use balerc_runtime::compress::{self, CompressOptions, DecompressOptions, ErrorBound};
+use balerc_compiler::fixed::FixedType;
+use balerc_compiler::quant::PrecisionConfig;
+use balerc_runtime::compress::{self, CompressOptions, DecompressOptions, EncoderChoice, ErrorBound};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -30,6 +32,33 @@ pub struct CompressArgs {
     /// Store the decoder in the file so that it decompresses without the model directory.
     #[arg(long)]
     embed_model: bool,
+    /// Produce the latent with the quantized encoder of this build directory (from balerc lower
+    /// MODEL_DIR --part encoder), bit-exactly as the FPGA would; --latent-bits does not apply.
+    #[arg(long, value_name = "BUILD_DIR", conflicts_with = "encoder_precision")]
+    encoder_hardware: Option<PathBuf>,
+    /// Produce the latent with the model's encoder quantized to this precision: a type such as
+    /// 'ap_fixed<16,6>' or a precision TOML file, as balerc lower takes.
+    #[arg(long, value_name = "PRECISION")]
+    encoder_precision: Option<String>,
+}
+
+fn encoder_choice(args: &CompressArgs) -> Result<EncoderChoice> {
+    Ok(match (&args.encoder_hardware, &args.encoder_precision) {
+        (Some(build), _) => EncoderChoice::HardwareBuild(build.clone()),
+        (None, Some(precision)) => EncoderChoice::Precision(parse_precision(precision)?),
+        (None, None) => EncoderChoice::Float,
+    })
+}
+
+/// A type spelled as HLS spells it, or the path of a precision TOML file.
+pub fn parse_precision(text: &str) -> Result<PrecisionConfig> {
+    if std::path::Path::new(text).is_file() {
+        return Ok(PrecisionConfig::from_toml(std::path::Path::new(text))?);
+    }
+    match text.parse::<FixedType>() {
+        Ok(ty) => Ok(PrecisionConfig::uniform(ty)),
+        Err(e) => bail!("'{text}' is neither a fixed-point type ({e}) nor a precision TOML file"),
+    }
 }
 
 pub fn compress(args: &CompressArgs) -> Result<()> {
@@ -45,6 +74,7 @@ pub fn compress(args: &CompressArgs) -> Result<()> {
         latent_bits: args.latent_bits,
         bound,
         embed_model: args.embed_model,
+        encoder: encoder_choice(args)?,
     };
     let report = compress::compress(&options).map_err(anyhow::Error::msg)?;
     let megabytes = report.original_bytes as f64 / 1e6;
@@ -109,50 +139,85 @@ pub struct EvaluateArgs {
     /// The original data.
     #[arg(long)]
     original: PathBuf,
-    /// The decompressed data.
+    /// The decompressed data. Give it several times, as LABEL=FILE, to judge reconstructions
+    /// side by side (for instance float=float.npz hardware=hardware.npz).
+    #[arg(long, required = true, value_name = "[LABEL=]FILE")]
+    reconstructed: Vec<String>,
+    /// The .baler file of each reconstruction, in the same order, for the compression ratio.
     #[arg(long)]
-    reconstructed: PathBuf,
-    /// The .baler file, for the compression ratio.
-    #[arg(long)]
-    compressed: Option<PathBuf>,
+    compressed: Vec<PathBuf>,
     /// The model directory, for the ratio counting the decoder.
     #[arg(long)]
     model: Option<PathBuf>,
     /// The training loss history (outputs/training/loss.csv) to plot beside the rest.
     #[arg(long)]
     loss: Option<PathBuf>,
-    /// The report directory: metrics.json, metrics.txt, plots and index.html.
+    /// The report directory: metrics.json, metrics.txt, plots and index.html (one
+    /// subdirectory per label, and comparison.txt, when comparing several).
     #[arg(long)]
     out: PathBuf,
 }
 
 pub fn evaluate(args: &EvaluateArgs) -> Result<()> {
+    use balerc_runtime::evaluate::side_by_side::{self, Labelled};
     use balerc_runtime::{dataset, evaluate};
+    if !args.compressed.is_empty() && args.compressed.len() != args.reconstructed.len() {
+        bail!(
+            "{} --compressed files for {} --reconstructed ones: give one per reconstruction, in the same order",
+            args.compressed.len(),
+            args.reconstructed.len()
+        );
+    }
     let original = dataset::read(&args.original)?;
-    let reconstructed = dataset::read(&args.reconstructed)?;
     let size = |path: &std::path::Path| std::fs::metadata(path).map(|m| m.len());
-    let input = evaluate::EvaluationInput {
-        original: &original,
-        reconstructed: &reconstructed,
-        compressed_bytes: args.compressed.as_deref().map(size).transpose()?,
-        model_bytes: args
-            .model
-            .as_deref()
-            .map(|m| size(&m.join(balerc_runtime::model_dir::DECODER_ONNX)))
-            .transpose()?,
-        original_bytes: size(&args.original)?,
-        loss_history: args.loss.as_deref().map(read_loss_csv).transpose()?,
-    };
-    let metrics = evaluate::compute(&input).map_err(anyhow::Error::msg)?;
-    print!("{}", evaluate::table(&metrics));
-    let written = evaluate::write_report(&input, &metrics, &args.out).map_err(anyhow::Error::msg)?;
-    println!(
-        "wrote {} files to {} (open {})",
-        written.len(),
-        args.out.display(),
-        args.out.join("index.html").display()
-    );
+    let model_bytes =
+        args.model.as_deref().map(|m| size(&m.join(balerc_runtime::model_dir::DECODER_ONNX))).transpose()?;
+    let loss_history = args.loss.as_deref().map(read_loss_csv).transpose()?;
+    let several = args.reconstructed.len() > 1;
+    let mut runs = vec![];
+    for (index, given) in args.reconstructed.iter().enumerate() {
+        let (label, path) = labelled(given)?;
+        let reconstructed = dataset::read(&path)?;
+        let input = evaluate::EvaluationInput {
+            original: &original,
+            reconstructed: &reconstructed,
+            compressed_bytes: args.compressed.get(index).map(|p| size(p)).transpose()?,
+            model_bytes,
+            original_bytes: size(&args.original)?,
+            loss_history: loss_history.clone(),
+        };
+        let metrics = evaluate::compute(&input).map_err(anyhow::Error::msg)?;
+        let out = if several { args.out.join(&label) } else { args.out.clone() };
+        let written = evaluate::write_report(&input, &metrics, &out).map_err(anyhow::Error::msg)?;
+        if !several {
+            print!("{}", evaluate::table(&metrics));
+        }
+        println!("wrote {} files to {} (open {})", written.len(), out.display(), out.join("index.html").display());
+        runs.push(Labelled { label, metrics });
+    }
+    if several {
+        print!("{}", side_by_side::table(&runs));
+        side_by_side::write(&runs, &args.out).map_err(anyhow::Error::msg)?;
+        println!("wrote the comparison to {}", args.out.join("index.html").display());
+    }
     Ok(())
+}
+
+/// `LABEL=FILE`, or a plain file labelled by its stem; the label names a report directory.
+fn labelled(given: &str) -> Result<(String, PathBuf)> {
+    let (label, path) = match given.split_once('=') {
+        Some((label, path)) => (label.to_string(), PathBuf::from(path)),
+        None => {
+            let path = PathBuf::from(given);
+            let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            (stem, path)
+        }
+    };
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_.".contains(c);
+    if label.is_empty() || label.starts_with('.') || !label.chars().all(plain) {
+        bail!("--reconstructed {given}: a label is letters, digits, '-', '_' and '.' (it names a report directory)");
+    }
+    Ok((label, path))
 }
 
 /// `loss.csv` as `balerc train` writes it: epoch, train_loss, validation_loss, ...

@@ -184,6 +184,53 @@ fn new_train_and_lower_a_model_directory() {
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("rtl/report.json")).unwrap()).unwrap();
     assert_eq!((report["input"]["count"].as_u64(), report["output"]["count"].as_u64()), (Some(24), Some(8)));
 
+    // The lowered encoder produces the latent of a compressed file, and the result is judged
+    // next to the float encoder's.
+    let (rtl, out) = (dir.path().join("rtl"), dir.path().join("out"));
+    std::fs::create_dir(&out).unwrap();
+    for (name, extra) in [("float", vec![]), ("hardware", vec!["--encoder-hardware", s(&rtl)])] {
+        let packed = out.join(format!("{name}.baler"));
+        let mut args = vec!["compress", "--model", s(&model), "--input", s(&data), "--output", s(&packed)];
+        args.extend(extra);
+        let compress = balerc(&args);
+        assert!(compress.status.success(), "{}", text(&compress.stderr));
+        let restored = out.join(format!("{name}.npz"));
+        let decompress = balerc(&["decompress", "--input", s(&packed), "--output", s(&restored), "--model", s(&model)]);
+        assert!(decompress.status.success(), "{}", text(&decompress.stderr));
+    }
+    let info = balerc(&["info", s(&out.join("hardware.baler"))]);
+    assert!(text(&info.stdout).contains("hardware: ap_fixed<16,6> -> ap_fixed<16,6>"), "{}", text(&info.stdout));
+    let (float, hardware) =
+        (format!("float={}", s(&out.join("float.npz"))), format!("fpga={}", s(&out.join("hardware.npz"))));
+    let evaluate = balerc(&[
+        "evaluate",
+        "--original",
+        s(&data),
+        "--reconstructed",
+        &float,
+        "--reconstructed",
+        &hardware,
+        "--out",
+        s(&out.join("report")),
+    ]);
+    assert!(evaluate.status.success(), "{}", text(&evaluate.stderr));
+    assert!(text(&evaluate.stdout).contains("fpga NRMSE"), "{}", text(&evaluate.stdout));
+    for file in ["comparison.txt", "comparison.json", "index.html", "float/index.html", "fpga/metrics.json"] {
+        assert!(out.join("report").join(file).exists(), "{file}");
+    }
+    let other_model = failure(&[
+        "compress",
+        "--model",
+        s(&model),
+        "--input",
+        s(&data),
+        "--output",
+        s(&out.join("x.baler")),
+        "--encoder-hardware",
+        s(&out),
+    ]);
+    assert!(other_model.contains("quantized.json"), "{other_model}");
+
     let exported = dir.path().join("onnx");
     std::fs::create_dir(&exported).unwrap();
     let export = balerc(&["export-onnx", s(&model), "--out", s(&exported)]);

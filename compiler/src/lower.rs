@@ -3,6 +3,7 @@
 use crate::frontend;
 use crate::ir::Graph;
 use crate::passes::{run_pipeline, standard_pipeline, Part};
+use crate::quant::model::Source;
 use crate::quant::{auto, quantize, PrecisionConfig, QuantizedModel};
 use crate::{Error, Result};
 use std::path::Path;
@@ -44,6 +45,19 @@ pub fn lower(path: &Path, options: &LowerOptions) -> Result<Lowered> {
         }
         None => options.precision.clone(),
     };
-    let model = quantize(&graph, &precision)?;
+    let mut model = quantize(&graph, &precision)?;
+    model.source = Some(source_of(path, options.part)?);
     Ok(Lowered { graph, precision, model })
+}
+
+/// The model's provenance: a build directory can then be matched to the model it implements.
+fn source_of(path: &Path, part: Part) -> Result<Source> {
+    let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+    Ok(Source { file: path.display().to_string(), sha256: sha256_hex(&bytes), part: part.as_str().into() })
+}
+
+/// SHA-256 in lowercase hex, the spelling model hashes use everywhere in balerc.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -67,6 +67,7 @@ fn model() -> QuantizedModel {
         ],
         input: 0,
         output: 3,
+        source: None,
     }
 }
 

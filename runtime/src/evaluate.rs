@@ -10,6 +10,7 @@ mod bins;
 mod data;
 mod figures;
 mod html;
+pub mod side_by_side;
 mod statistics;
 #[cfg(test)]
 mod tests;

@@ -1,7 +1,7 @@
 //! Compress and decompress with a trained model: shapes, names and dtypes come back, the
 //! error bound holds for every value, and damaged files or the wrong model are refused.
 
-use balerc_runtime::compress::{self, CompressOptions, DecompressOptions, ErrorBound};
+use balerc_runtime::compress::{self, CompressOptions, DecompressOptions, EncoderChoice, ErrorBound};
 use balerc_runtime::dataset::{self, Dataset};
 use balerc_runtime::project::{self, Project};
 use balerc_runtime::train::Silent;
@@ -34,7 +34,7 @@ fn trained(
     Some((dir, outcome.model_dir, unseen))
 }
 
-fn options(model: &Path, input: &Path, output: &Path, bound: Option<ErrorBound>) -> CompressOptions {
+fn options_for(model: &Path, input: &Path, output: &Path, bound: Option<ErrorBound>) -> CompressOptions {
     CompressOptions {
         model: model.into(),
         input: input.into(),
@@ -42,6 +42,7 @@ fn options(model: &Path, input: &Path, output: &Path, bound: Option<ErrorBound>)
         latent_bits: 12,
         bound,
         embed_model: false,
+        encoder: EncoderChoice::Float,
     }
 }
 
@@ -49,7 +50,7 @@ fn round_trip(model: &Path, input: &Path, bound: Option<ErrorBound>, embed: bool
     let dir = input.parent().unwrap();
     let packed = dir.join("data.baler");
     let out = dir.join("restored.npz");
-    compress::compress(&CompressOptions { embed_model: embed, ..options(model, input, &packed, bound) }).unwrap();
+    compress::compress(&CompressOptions { embed_model: embed, ..options_for(model, input, &packed, bound) }).unwrap();
     let model = (!embed).then(|| model.to_path_buf());
     compress::decompress(&DecompressOptions { input: packed, output: out.clone(), model }).unwrap();
     (dataset::read(input).unwrap(), dataset::read(&out).unwrap())
@@ -110,7 +111,7 @@ fn fields_compress_with_a_conv_model() {
 fn damage_the_wrong_model_and_the_wrong_data_are_named() {
     let Some((dir, model, unseen)) = trained("jets_pythia_24col.npz", 1000, 500, SMALL) else { return };
     let packed = dir.path().join("x.baler");
-    compress::compress(&options(&model, &unseen, &packed, None)).unwrap();
+    compress::compress(&options_for(&model, &unseen, &packed, None)).unwrap();
     let out = dir.path().join("out.npz");
     let decompress = |input: &Path, model: Option<&Path>| {
         compress::decompress(&DecompressOptions {
@@ -147,8 +148,73 @@ fn damage_the_wrong_model_and_the_wrong_data_are_named() {
     };
     let narrow_path = dir.path().join("narrow.npy");
     dataset::write(&narrow_path, &Dataset { format: dataset::FileFormat::Npy, ..narrow }).unwrap();
-    let message = compress::compress(&options(&model, &narrow_path, &packed, None)).unwrap_err();
+    let message = compress::compress(&options_for(&model, &narrow_path, &packed, None)).unwrap_err();
     assert!(message.contains("24 columns") && message.contains("narrow.npy"), "{message}");
-    let message = compress::compress(&options(&model, &unseen, &packed, Some(ErrorBound::Absolute(0.0)))).unwrap_err();
+    let message =
+        compress::compress(&options_for(&model, &unseen, &packed, Some(ErrorBound::Absolute(0.0)))).unwrap_err();
     assert!(message.contains("positive"), "{message}");
+}
+
+/// The latent a hardware encoder stores is exactly what the quantized encoder computes, and
+/// the error bound still holds on top of it.
+#[test]
+fn a_hardware_encoder_stores_the_codes_the_fpga_would_emit() {
+    use balerc_compiler::quant::PrecisionConfig;
+    use balerc_compiler::sim::Simulator;
+    use balerc_compiler::{lower, LowerOptions};
+
+    let Some((dir, model, unseen)) = trained("jets_pythia_24col.npz", 3000, 1500, SMALL) else { return };
+    let precision = PrecisionConfig::uniform("ap_fixed<16,6>".parse().unwrap());
+    let options = LowerOptions { part: Default::default(), precision: precision.clone(), calibration: None };
+    let lowered = lower(&model.join(balerc_runtime::model_dir::ENCODER_ONNX), &options).unwrap();
+    let build = dir.path().join("build");
+    std::fs::create_dir(&build).unwrap();
+    std::fs::write(build.join("quantized.json"), serde_json::to_string(&lowered.model).unwrap()).unwrap();
+
+    let packed = dir.path().join("hardware.baler");
+    let bound = Some(ErrorBound::RelativeToRange(1e-3));
+    let hardware = CompressOptions {
+        encoder: EncoderChoice::HardwareBuild(build.clone()),
+        ..options_for(&model, &unseen, &packed, bound)
+    };
+    compress::compress(&hardware).unwrap();
+    let stored = compress::hardware_latent_codes(&packed).unwrap();
+
+    let info = balerc_runtime::model_dir::load_info(&model).unwrap();
+    let data = dataset::read(&unseen).unwrap();
+    let n = &info.normalization;
+    let normalized: Vec<f64> =
+        data.values.indexed_iter().map(|(index, &v)| (v - n.offset[index[1]]) / n.scale[index[1]]).collect();
+    let simulator = Simulator::new(&lowered.model);
+    let expected = simulator.run(&simulator.quantize_input(&normalized).unwrap());
+    assert_eq!(stored.len(), 1500 * 8);
+    assert_eq!(stored, expected, "stored latent codes equal the simulator's");
+
+    // The same precision given directly lowers the same encoder.
+    let direct = dir.path().join("direct.baler");
+    compress::compress(&CompressOptions {
+        encoder: EncoderChoice::Precision(precision),
+        ..options_for(&model, &unseen, &direct, bound)
+    })
+    .unwrap();
+    assert_eq!(compress::hardware_latent_codes(&direct).unwrap(), expected);
+
+    let out = dir.path().join("restored.npz");
+    compress::decompress(&DecompressOptions { input: packed, output: out.clone(), model: Some(model.clone()) })
+        .unwrap();
+    let restored = dataset::read(&out).unwrap();
+    for column in 0..24 {
+        let values = data.values.index_axis(ndarray::Axis(1), column);
+        let range = values.fold(f64::NEG_INFINITY, |m, &v| m.max(v)) - values.fold(f64::INFINITY, |m, &v| m.min(v));
+        let worst =
+            (0..1500).map(|r| (restored.values[[r, column]] - data.values[[r, column]]).abs()).fold(0.0, f64::max);
+        assert!(worst <= 1e-3 * range, "column {column}: error {worst}");
+    }
+
+    // A build of another model is refused by name.
+    let other = trained("jets_pythia_24col.npz", 500, 10, &["model.hidden=[8]", "model.latent=8"]).unwrap();
+    let lowered = lower(&other.1.join(balerc_runtime::model_dir::ENCODER_ONNX), &options).unwrap();
+    std::fs::write(build.join("quantized.json"), serde_json::to_string(&lowered.model).unwrap()).unwrap();
+    let message = compress::compress(&hardware).unwrap_err();
+    assert!(message.contains("not the encoder of the model"), "{message}");
 }

@@ -13,6 +13,16 @@ pub enum Part {
     Decoder,
 }
 
+impl Part {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Part::Full => "full",
+            Part::Encoder => "encoder",
+            Part::Decoder => "decoder",
+        }
+    }
+}
+
 impl std::str::FromStr for Part {
     type Err = String;
     fn from_str(s: &str) -> std::result::Result<Self, String> {

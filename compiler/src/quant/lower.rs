@@ -25,8 +25,14 @@ pub fn quantize(graph: &Graph, config: &PrecisionConfig) -> Result<QuantizedMode
             outputs.len()
         )));
     }
-    let mut model =
-        QuantizedModel { name: graph.name.clone(), values: Vec::new(), layers: Vec::new(), input: 0, output: 0 };
+    let mut model = QuantizedModel {
+        name: graph.name.clone(),
+        values: Vec::new(),
+        layers: Vec::new(),
+        input: 0,
+        output: 0,
+        source: None,
+    };
     let mut value_of: HashMap<NodeId, usize> = HashMap::new();
     for id in graph.topological_order() {
         let node = graph.node(id);

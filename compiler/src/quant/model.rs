@@ -118,6 +118,20 @@ pub struct QuantizedModel {
     pub layers: Vec<Layer>,
     pub input: usize,
     pub output: usize,
+    /// The file the model was lowered from, so a build can be matched to its model later.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<Source>,
+}
+
+/// Where a quantized model comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Source {
+    /// The ONNX file as given to the compiler.
+    pub file: String,
+    /// SHA-256 of its bytes, in hex.
+    pub sha256: String,
+    /// The part taken: full, encoder or decoder.
+    pub part: String,
 }
 
 impl QuantizedModel {

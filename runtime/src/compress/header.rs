@@ -1,13 +1,14 @@
 //! What a `.baler` file says about its contents: the original's shape, dtype and columns, the
 //! model (by hash) and its normalization, how latents and residuals are coded.
 
+use super::latent::{self, QuantizedLatent};
 use super::CompressOptions;
 use crate::dataset::{Dataset, FileFormat, StoredDtype};
 use crate::model_dir::ModelInfo;
 use crate::normalize::Normalization;
+use balerc_compiler::fixed::FixedType;
 use ndarray::{ArrayD, IxDyn};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 const KIND: &str = "balerc-compressed";
 
@@ -39,6 +40,29 @@ pub struct Header {
     pub latent_bits: u32,
     pub error_bound: Option<ResidualCoding>,
     pub chunk_samples: usize,
+    /// Present when the latent codes are a hardware encoder's output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hardware: Option<HardwareEncoding>,
+}
+
+/// The latent codes are exactly what the quantized encoder emits for each sample's normalized
+/// values cast to its input type; `latent_bits` is then the latent type's width.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HardwareEncoding {
+    /// The encoder's input and output types, as HLS spells them.
+    pub input_type: String,
+    pub latent_type: String,
+    /// SHA-256 of the quantized encoder (the quantized.json of its build), which pins every code.
+    pub encoder_hash: String,
+    /// A build directory or a precision, for people reading the header.
+    pub origin: String,
+}
+
+impl HardwareEncoding {
+    pub fn latent_type(&self) -> Result<FixedType, String> {
+        self.latent_type.parse().map_err(|e| format!("the hardware latent type '{}': {e}", self.latent_type))
+    }
 }
 
 /// Residuals quantized to steps of twice the bound, so each stays within the bound.
@@ -50,15 +74,25 @@ pub struct ResidualCoding {
 }
 
 pub fn model_hash(decoder_onnx: &[u8]) -> String {
-    Sha256::digest(decoder_onnx).iter().map(|b| format!("{b:02x}")).collect()
+    balerc_compiler::lower::sha256_hex(decoder_onnx)
 }
 
 impl Header {
-    pub fn new(info: &ModelInfo, data: &Dataset, decoder: &[u8], options: &CompressOptions) -> Result<Header, String> {
+    pub fn new(
+        info: &ModelInfo,
+        data: &Dataset,
+        decoder: &[u8],
+        hardware: Option<&HardwareEncoding>,
+        options: &CompressOptions,
+    ) -> Result<Header, String> {
         check_fits_model(info, data, &options.input.display().to_string())?;
         if !(1..=32).contains(&options.latent_bits) {
             return Err(format!("--latent-bits {} is not between 1 and 32", options.latent_bits));
         }
+        let latent_bits = match hardware {
+            Some(h) => h.latent_type()?.width,
+            None => options.latent_bits,
+        };
         let modelled_per_sample = info.spec.features();
         let mut header = Header {
             kind: KIND.into(),
@@ -73,9 +107,10 @@ impl Header {
             integer_columns: info.integer_columns.clone(),
             modelled_per_sample,
             latent_width: info.spec.latent,
-            latent_bits: options.latent_bits,
+            latent_bits,
             error_bound: None,
             chunk_samples: super::chunk_samples_for(modelled_per_sample),
+            hardware: hardware.cloned(),
         };
         if let Some(bound) = options.bound {
             header.error_bound = Some(header.resolve(bound, data)?);
@@ -133,11 +168,24 @@ impl Header {
             && self.modelled_per_sample + self.lossless_columns.len() * usize::from(self.is_table()) == sample
             && (!self.is_table() || self.modelled_columns.len() == self.modelled_per_sample)
             && columns.clone().all(|&c| c < sample)
-            && self.error_bound.as_ref().is_none_or(|b| b.max_abs_error.len() == features);
+            && self.error_bound.as_ref().is_none_or(|b| b.max_abs_error.len() == features)
+            && self.hardware.as_ref().is_none_or(|h| h.latent_type().is_ok_and(|t| t.width == self.latent_bits));
         if ok {
             Ok(())
         } else {
             Err("the header's shapes and columns do not agree with each other".into())
+        }
+    }
+
+    /// The latent values the decoder sees; None for codes out of their range.
+    pub fn latent_values(&self, q: &QuantizedLatent) -> Option<Vec<f64>> {
+        match &self.hardware {
+            None => Some(latent::dequantize(q, self.latent_width, self.latent_bits)),
+            Some(h) => {
+                let ty = h.latent_type().ok()?;
+                let codes = latent::hardware_codes(q, self.latent_width)?;
+                Some(codes.into_iter().map(|c| ty.to_f64(c)).collect())
+            }
         }
     }
 

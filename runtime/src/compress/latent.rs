@@ -43,6 +43,43 @@ pub fn dequantize(q: &QuantizedLatent, width: usize, bits: u32) -> Vec<f64> {
     latent
 }
 
+/// A hardware encoder's output codes, stored exactly: per dimension, the smallest and largest
+/// code of the chunk, and each code as its offset from the smallest.
+pub fn from_hardware_codes(latent: &[i64], width: usize) -> QuantizedLatent {
+    let samples = latent.len() / width;
+    let mut ranges = Vec::with_capacity(2 * width);
+    let mut codes = Vec::with_capacity(latent.len());
+    for d in 0..width {
+        let column = (0..samples).map(|s| latent[s * width + d]);
+        let lo = column.clone().min().unwrap_or(0);
+        let hi = column.clone().max().unwrap_or(0);
+        codes.extend(column.map(|c| (c - lo) as u32));
+        ranges.extend([lo as f64, hi as f64]);
+    }
+    QuantizedLatent { ranges, codes }
+}
+
+/// The hardware codes back, rows of `width`; None when a stored code lies outside its
+/// dimension's range (a damaged file).
+pub fn hardware_codes(q: &QuantizedLatent, width: usize) -> Option<Vec<i64>> {
+    let samples = q.codes.len() / width.max(1);
+    let mut latent = vec![0; q.codes.len()];
+    for d in 0..width {
+        let (lo, hi) = (q.ranges[2 * d], q.ranges[2 * d + 1]);
+        if !(lo.fract() == 0.0 && hi.fract() == 0.0 && lo <= hi && hi - lo < 2f64.powi(32)) {
+            return None;
+        }
+        for s in 0..samples {
+            let code = lo + f64::from(q.codes[d * samples + s]);
+            if code > hi {
+                return None;
+            }
+            latent[s * width + d] = code as i64;
+        }
+    }
+    Some(latent)
+}
+
 pub fn code_bytes(bits: u32) -> usize {
     bits.div_ceil(8) as usize
 }
@@ -83,6 +120,13 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn hardware_codes_come_back_exactly() {
+        let latent = vec![-32768, 5, 32767, -1, 0, 7, 12, -3];
+        let q = from_hardware_codes(&latent, 2);
+        assert_eq!(hardware_codes(&q, 2), Some(latent));
     }
 
     #[test]

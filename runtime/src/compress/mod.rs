@@ -10,14 +10,16 @@
 //! exactly as an outlier.
 
 mod bytes;
+mod encoder;
 mod header;
 mod latent;
 
-pub use header::{ErrorBound, Header};
+pub use encoder::{EncoderChoice, LatentEncoder};
+pub use header::{ErrorBound, HardwareEncoding, Header};
 
 use crate::container::{Chunk, Reader, Section, Writer};
 use crate::dataset::{self, Dataset};
-use crate::model_dir::{self, DECODER_ONNX, ENCODER_ONNX};
+use crate::model_dir::{self, DECODER_ONNX};
 use balerc_compiler::passes::Part;
 use balerc_compiler::sim::FloatProgram;
 use ndarray::{ArrayD, Axis, IxDyn};
@@ -37,6 +39,7 @@ pub struct CompressOptions {
     pub bound: Option<ErrorBound>,
     /// Put the decoder into the file so that it decodes with nothing else.
     pub embed_model: bool,
+    pub encoder: EncoderChoice,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -62,8 +65,9 @@ pub fn compress(options: &CompressOptions) -> Result<CompressReport, String> {
     let data = dataset::read(&options.input).map_err(|e| e.to_string())?;
     data.check_finite(&options.input).map_err(|e| e.to_string())?;
     let decoder_bytes = read_file(&options.model.join(DECODER_ONNX))?;
-    let header = Header::new(&info, &data, &decoder_bytes, options)?;
-    let encoder = program(&options.model.join(ENCODER_ONNX))?;
+    let encoder = LatentEncoder::open(&options.encoder, &options.model)?;
+    encoder.check_fits(info.spec.features(), info.spec.latent)?;
+    let header = Header::new(&info, &data, &decoder_bytes, encoder.hardware(), options)?;
     let decoder = program(&options.model.join(DECODER_ONNX))?;
 
     let mut writer = Writer::create(&options.output, &header.to_json()).map_err(|e| e.to_string())?;
@@ -139,15 +143,14 @@ fn predict(header: &Header, decoder: &FloatProgram, latent: &[f64]) -> Vec<f64> 
 
 fn compress_chunk(
     header: &Header,
-    encoder: &FloatProgram,
+    encoder: &LatentEncoder,
     decoder: &FloatProgram,
     data: &Dataset,
 ) -> Result<(Chunk, usize), String> {
     let samples = data.samples();
     let original = modelled_values(header, data);
-    let latent_values = encoder.run(&normalized(header, &original));
-    let quantized = latent::quantize(&latent_values, header.latent_width, header.latent_bits);
-    let prediction = predict(header, decoder, &latent::dequantize(&quantized, header.latent_width, header.latent_bits));
+    let (quantized, latent_values) = encoder.encode(header, &normalized(header, &original))?;
+    let prediction = predict(header, decoder, &latent_values);
     let (ranges, codes) = latent::to_sections(&quantized, header.latent_bits);
     let mut sections = vec![section("latent_range", ranges), section("latent", codes)];
 
@@ -256,22 +259,25 @@ fn decoder_for(reader: &mut Reader, header: &Header, options: &DecompressOptions
     program(staged.path())
 }
 
+fn section_bytes<'c>(chunk: &'c Chunk, name: &str) -> Result<&'c [u8], String> {
+    chunk
+        .sections
+        .iter()
+        .find(|s| s.name == name)
+        .map(|s| s.bytes.as_slice())
+        .ok_or_else(|| format!("the section '{name}' is missing"))
+}
+
 fn decompress_chunk(header: &Header, decoder: &FloatProgram, chunk: &Chunk) -> Result<ArrayD<f64>, String> {
     let samples = usize::try_from(chunk.samples).map_err(|_| "too many samples".to_string())?;
     if samples > header.chunk_samples {
         return Err(format!("{samples} samples, more than the {} a chunk holds", header.chunk_samples));
     }
-    let get = |name: &str| -> Result<&[u8], String> {
-        chunk
-            .sections
-            .iter()
-            .find(|s| s.name == name)
-            .map(|s| s.bytes.as_slice())
-            .ok_or_else(|| format!("the section '{name}' is missing"))
-    };
+    let get = |name: &str| section_bytes(chunk, name);
     let quantized =
         latent::from_sections(get("latent_range")?, get("latent")?, header.latent_width, samples, header.latent_bits)?;
-    let mut values = predict(header, decoder, &latent::dequantize(&quantized, header.latent_width, header.latent_bits));
+    let latent_values = header.latent_values(&quantized).ok_or("a latent code lies outside its range")?;
+    let mut values = predict(header, decoder, &latent_values);
     if values.len() != samples * header.modelled_per_sample {
         return Err("the decoder's output does not fit the file's shape".into());
     }
@@ -289,6 +295,25 @@ fn decompress_chunk(header: &Header, decoder: &FloatProgram, chunk: &Chunk) -> R
     }
     let lossless = bytes::decode_f64s(get("lossless")?)?;
     header.assemble(samples, &values, &lossless)
+}
+
+/// The latent codes of a file written with a hardware encoder, samples one after another: what
+/// the FPGA emitted, for comparing against the hardware itself.
+pub fn hardware_latent_codes(path: &Path) -> Result<Vec<i64>, String> {
+    let mut reader = Reader::open(path).map_err(|e| e.to_string())?;
+    let header = Header::from_json(reader.header()).map_err(|e| format!("{}: {e}", path.display()))?;
+    if header.hardware.is_none() {
+        return Err(format!("{} was compressed with the float encoder; it holds no hardware codes", path.display()));
+    }
+    let mut codes = vec![];
+    for index in 0..reader.chunk_count() {
+        let chunk = reader.read_chunk(index).map_err(|e| e.to_string())?;
+        let (ranges, stored) = (section_bytes(&chunk, "latent_range")?, section_bytes(&chunk, "latent")?);
+        let samples = chunk.samples as usize;
+        let q = latent::from_sections(ranges, stored, header.latent_width, samples, header.latent_bits)?;
+        codes.extend(latent::hardware_codes(&q, header.latent_width).ok_or("a latent code lies outside its range")?);
+    }
+    Ok(codes)
 }
 
 /// `balerc info`: what a file holds, where its bytes go, and what it promises.
@@ -319,6 +344,13 @@ pub fn describe(path: &Path) -> Result<String, String> {
     );
     let _ =
         writeln!(out, "  latent        {} values per sample, {} bits each", header.latent_width, header.latent_bits);
+    if let Some(h) = &header.hardware {
+        let _ = writeln!(
+            out,
+            "  encoder       hardware: {} -> {}, the bit-exact codes of the quantized encoder ({}, sha256 {})",
+            h.input_type, h.latent_type, h.origin, h.encoder_hash
+        );
+    }
     let _ = writeln!(
         out,
         "  lossless      columns {:?}; integer columns {:?}",

@@ -32,6 +32,21 @@ pub(super) fn page(metrics: &Metrics, plots: &[WrittenPlot]) -> String {
     html
 }
 
+/// The side-by-side table as preformatted text, and a link to every reconstruction's report.
+pub(super) fn comparison_page(runs: &[super::side_by_side::Labelled], table: &str) -> String {
+    let mut html = String::new();
+    html.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
+    html.push_str("<title>Reconstructions compared</title>\n");
+    html.push_str(&format!("<style>\n{STYLE}\n</style>\n</head>\n<body>\n"));
+    html.push_str("<h1>Reconstructions compared</h1>\n<ul>\n");
+    for run in runs {
+        let label = escape(&run.label);
+        html.push_str(&format!("<li><a href=\"{label}/index.html\">{label}</a>: its full report</li>\n"));
+    }
+    html.push_str(&format!("</ul>\n<pre>{}</pre>\n</body>\n</html>\n", escape(table)));
+    html
+}
+
 fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     let mut html = format!("<table>\n{}", row("th", headers));
     for cells in rows {

@@ -83,7 +83,7 @@ pub(super) fn compression_text(compression: &CompressionMetrics) -> String {
 }
 
 /// The first column (names) aligned left, numbers aligned right, each as wide as its widest cell.
-fn aligned(headers: &[&str], rows: &[Vec<String>]) -> Vec<String> {
+pub(super) fn aligned(headers: &[&str], rows: &[Vec<String>]) -> Vec<String> {
     let widths: Vec<usize> = (0..headers.len())
         .map(|index| rows.iter().map(|row| row[index].chars().count()).fold(headers[index].len(), usize::max))
         .collect();
@@ -100,7 +100,7 @@ fn aligned(headers: &[&str], rows: &[Vec<String>]) -> Vec<String> {
 }
 
 /// Four significant digits in scientific notation: errors span many orders of magnitude.
-fn number(value: f64) -> String {
+pub(super) fn number(value: f64) -> String {
     format!("{value:.3e}")
 }
 
@@ -109,6 +109,6 @@ fn decibels(value: f64) -> String {
 }
 
 /// A number that is undefined (see the field's documentation) shows as a dash.
-fn optional(value: Option<f64>, format: fn(f64) -> String) -> String {
+pub(super) fn optional(value: Option<f64>, format: fn(f64) -> String) -> String {
     value.map_or_else(|| "-".to_string(), format)
 }

@@ -1,0 +1,131 @@
+//! Where the latent values of a `.baler` file come from: the trained encoder in floating
+//! point, or the quantized encoder executed by the compiler's bit-exact simulator, which
+//! yields the very codes an FPGA running the generated design would emit.
+
+use super::header::{HardwareEncoding, Header};
+use super::latent::{self, QuantizedLatent};
+use crate::model_dir::{ENCODER_ONNX, FULL_ONNX};
+use balerc_compiler::lower::sha256_hex;
+use balerc_compiler::passes::Part;
+use balerc_compiler::quant::{PrecisionConfig, QuantizedModel};
+use balerc_compiler::sim::{FloatProgram, Simulator};
+use balerc_compiler::{lower, LowerOptions};
+use std::path::{Path, PathBuf};
+
+/// The user's choice of encoder.
+#[derive(Debug, Clone, Default)]
+pub enum EncoderChoice {
+    #[default]
+    Float,
+    /// A build directory written by `balerc lower` from the model's encoder.
+    HardwareBuild(PathBuf),
+    /// The model's encoder lowered here at this precision.
+    Precision(PrecisionConfig),
+}
+
+pub enum LatentEncoder {
+    Float(FloatProgram),
+    Hardware { model: Box<QuantizedModel>, encoding: HardwareEncoding },
+}
+
+impl LatentEncoder {
+    pub fn open(choice: &EncoderChoice, model_dir: &Path) -> Result<LatentEncoder, String> {
+        match choice {
+            EncoderChoice::Float => super::program(&model_dir.join(ENCODER_ONNX)).map(LatentEncoder::Float),
+            EncoderChoice::HardwareBuild(build) => {
+                let model = read_build(build)?;
+                check_lowered_from(&model, build, model_dir)?;
+                Ok(hardware(model, format!("build directory {}", build.display())))
+            }
+            EncoderChoice::Precision(precision) => {
+                let options = LowerOptions { part: Part::Full, precision: precision.clone(), calibration: None };
+                let lowered = lower(&model_dir.join(ENCODER_ONNX), &options).map_err(|e| e.to_string())?;
+                Ok(hardware(lowered.model, format!("precision default {}", precision.default)))
+            }
+        }
+    }
+
+    /// What the file should record about a hardware encoder.
+    pub fn hardware(&self) -> Option<&HardwareEncoding> {
+        match self {
+            LatentEncoder::Float(_) => None,
+            LatentEncoder::Hardware { encoding, .. } => Some(encoding),
+        }
+    }
+
+    /// The stored latent of normalized samples, and the values the decoder will see.
+    pub fn encode(&self, header: &Header, normalized: &[f64]) -> Result<(QuantizedLatent, Vec<f64>), String> {
+        let width = header.latent_width;
+        let quantized = match self {
+            LatentEncoder::Float(program) => latent::quantize(&program.run(normalized), width, header.latent_bits),
+            LatentEncoder::Hardware { model, .. } => {
+                let simulator = Simulator::new(model);
+                let inputs = simulator.quantize_input(normalized).map_err(|e| e.to_string())?;
+                latent::from_hardware_codes(&simulator.run(&inputs), width)
+            }
+        };
+        let values = header.latent_values(&quantized).ok_or("a latent code lies outside its range")?;
+        Ok((quantized, values))
+    }
+
+    /// The encoder must take a sample of the model and produce its latent.
+    pub fn check_fits(&self, modelled_per_sample: usize, latent_width: usize) -> Result<(), String> {
+        let LatentEncoder::Hardware { model, encoding } = self else { return Ok(()) };
+        let (inputs, outputs) = (model.input().len(), model.output().len());
+        if inputs != modelled_per_sample || outputs != latent_width {
+            return Err(format!(
+                "the hardware encoder ({}) maps {inputs} values to {outputs}, but the model's encoder maps \
+                 {modelled_per_sample} to {latent_width}",
+                encoding.origin
+            ));
+        }
+        if model.output().ty.width > 32 {
+            return Err(format!("the hardware encoder's latent type {} is wider than 32 bits", model.output().ty));
+        }
+        Ok(())
+    }
+}
+
+fn hardware(model: QuantizedModel, origin: String) -> LatentEncoder {
+    let encoding = HardwareEncoding {
+        input_type: model.input().ty.to_string(),
+        latent_type: model.output().ty.to_string(),
+        encoder_hash: sha256_hex(serde_json::to_string(&model).expect("a model serializes").as_bytes()),
+        origin,
+    };
+    LatentEncoder::Hardware { model: Box::new(model), encoding }
+}
+
+/// Every build directory `balerc lower` writes holds the quantized model it implements.
+fn read_build(build: &Path) -> Result<QuantizedModel, String> {
+    let path = build.join("quantized.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        format!("cannot read {} ({e}); is {} a build directory of balerc lower?", path.display(), build.display())
+    })?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: not a quantized model ({e})", path.display()))
+}
+
+/// A build lowered from another model would silently produce a meaningless latent.
+fn check_lowered_from(model: &QuantizedModel, build: &Path, model_dir: &Path) -> Result<(), String> {
+    let Some(source) = &model.source else {
+        return Err(format!(
+            "{} does not record which model it was lowered from; lower it again with balerc lower {} --part encoder",
+            build.display(),
+            model_dir.display()
+        ));
+    };
+    let hash_of = |file: &str| std::fs::read(model_dir.join(file)).map(|b| sha256_hex(&b)).unwrap_or_default();
+    let matches = (source.part == Part::Full.as_str() && source.sha256 == hash_of(ENCODER_ONNX))
+        || (source.part == Part::Encoder.as_str() && source.sha256 == hash_of(FULL_ONNX));
+    if matches {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} implements {} (part {}), not the encoder of the model in {}",
+            build.display(),
+            source.file,
+            source.part,
+            model_dir.display()
+        ))
+    }
+}
