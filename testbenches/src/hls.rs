@@ -66,6 +66,8 @@ pub fn compile(dir: &Path, include: &Path) -> Result<CsimProgram, String> {
     if !out.status.success() {
         return Err(format!("g++ failed on {}:\n{}", dir.display(), String::from_utf8_lossy(&out.stderr)));
     }
+    // The bench runs inside the build directory, so a relative path would no longer lead to it.
+    let executable = std::fs::canonicalize(&executable).map_err(|e| format!("{}: {e}", executable.display()))?;
     Ok(CsimProgram { dir: dir.to_path_buf(), executable, compile_seconds: start.elapsed().as_secs_f64() })
 }
 
