@@ -107,11 +107,19 @@ pub struct DecompressArgs {
     /// The model directory, unless the decoder is embedded in the file.
     #[arg(long)]
     model: Option<PathBuf>,
+    /// Decode with the decoder quantized to this precision (a type or a precision TOML), as a
+    /// decoder on an FPGA would, instead of in floating point. Not for error-bounded files.
+    #[arg(long, value_name = "PRECISION")]
+    decoder_precision: Option<String>,
 }
 
 pub fn decompress(args: &DecompressArgs) -> Result<()> {
-    let options =
-        DecompressOptions { input: args.input.clone(), output: args.output.clone(), model: args.model.clone() };
+    let options = DecompressOptions {
+        input: args.input.clone(),
+        output: args.output.clone(),
+        model: args.model.clone(),
+        decoder_precision: args.decoder_precision.as_deref().map(parse_precision).transpose()?,
+    };
     let report = compress::decompress(&options).map_err(anyhow::Error::msg)?;
     let megabytes = std::fs::metadata(&args.output).map_or(0.0, |m| m.len() as f64 / 1e6);
     println!(

@@ -52,7 +52,8 @@ fn round_trip(model: &Path, input: &Path, bound: Option<ErrorBound>, embed: bool
     let out = dir.join("restored.npz");
     compress::compress(&CompressOptions { embed_model: embed, ..options_for(model, input, &packed, bound) }).unwrap();
     let model = (!embed).then(|| model.to_path_buf());
-    compress::decompress(&DecompressOptions { input: packed, output: out.clone(), model }).unwrap();
+    compress::decompress(&DecompressOptions { input: packed, output: out.clone(), model, decoder_precision: None })
+        .unwrap();
     (dataset::read(input).unwrap(), dataset::read(&out).unwrap())
 }
 
@@ -118,6 +119,7 @@ fn damage_the_wrong_model_and_the_wrong_data_are_named() {
             input: input.into(),
             output: out.clone(),
             model: model.map(Into::into),
+            decoder_precision: None,
         })
     };
 
@@ -193,15 +195,20 @@ fn a_hardware_encoder_stores_the_codes_the_fpga_would_emit() {
     // The same precision given directly lowers the same encoder.
     let direct = dir.path().join("direct.baler");
     compress::compress(&CompressOptions {
-        encoder: EncoderChoice::Precision(precision),
+        encoder: EncoderChoice::Precision(precision.clone()),
         ..options_for(&model, &unseen, &direct, bound)
     })
     .unwrap();
     assert_eq!(compress::hardware_latent_codes(&direct).unwrap(), expected);
 
     let out = dir.path().join("restored.npz");
-    compress::decompress(&DecompressOptions { input: packed, output: out.clone(), model: Some(model.clone()) })
-        .unwrap();
+    compress::decompress(&DecompressOptions {
+        input: packed.clone(),
+        output: out.clone(),
+        model: Some(model.clone()),
+        decoder_precision: None,
+    })
+    .unwrap();
     let restored = dataset::read(&out).unwrap();
     for column in 0..24 {
         let values = data.values.index_axis(ndarray::Axis(1), column);
@@ -210,6 +217,36 @@ fn a_hardware_encoder_stores_the_codes_the_fpga_would_emit() {
             (0..1500).map(|r| (restored.values[[r, column]] - data.values[[r, column]]).abs()).fold(0.0, f64::max);
         assert!(worst <= 1e-3 * range, "column {column}: error {worst}");
     }
+
+    // The decoder's quantized twin decodes a lossy file to exactly what the simulator computes
+    // from the stored codes; a bounded file refuses it, since its bound is the float decoder's.
+    let lossy = dir.path().join("lossy.baler");
+    compress::compress(&CompressOptions {
+        encoder: EncoderChoice::HardwareBuild(build.clone()),
+        ..options_for(&model, &unseen, &lossy, None)
+    })
+    .unwrap();
+    let twin = |input: PathBuf| DecompressOptions {
+        input,
+        output: out.clone(),
+        model: Some(model.clone()),
+        decoder_precision: Some(precision.clone()),
+    };
+    compress::decompress(&twin(lossy.clone())).unwrap();
+    let restored = dataset::read(&out).unwrap();
+    let decoder = lower(&model.join(balerc_runtime::model_dir::DECODER_ONNX), &options).unwrap().model;
+    let latent_ty = lowered.model.output().ty;
+    let latent: Vec<f64> =
+        compress::hardware_latent_codes(&lossy).unwrap().iter().map(|&c| latent_ty.to_f64(c)).collect();
+    let simulator = Simulator::new(&decoder);
+    let decoded = simulator.run(&simulator.quantize_input(&latent).unwrap());
+    for (i, (&code, &got)) in decoded.iter().zip(restored.values.iter()).enumerate() {
+        let value = decoder.output().ty.to_f64(code) * n.scale[i % 24] + n.offset[i % 24];
+        let value = if i % 24 == 8 { value.round() } else { value };
+        assert_eq!(got, value as f32 as f64, "value {i}");
+    }
+    let message = compress::decompress(&twin(packed.clone())).unwrap_err();
+    assert!(message.contains("without a decoder precision"), "{message}");
 
     // A build of another model is refused by name.
     let other = trained("jets_pythia_24col.npz", 500, 10, &["model.hidden=[8]", "model.latent=8"]).unwrap();

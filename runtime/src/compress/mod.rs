@@ -10,10 +10,12 @@
 //! exactly as an outlier.
 
 mod bytes;
+mod decoder;
 mod encoder;
 mod header;
 mod latent;
 
+pub use decoder::Decoder;
 pub use encoder::{EncoderChoice, LatentEncoder};
 pub use header::{ErrorBound, HardwareEncoding, Header};
 
@@ -21,7 +23,9 @@ use crate::container::{Chunk, Reader, Section, Writer};
 use crate::dataset::{self, Dataset};
 use crate::model_dir::{self, DECODER_ONNX};
 use balerc_compiler::passes::Part;
+use balerc_compiler::quant::PrecisionConfig;
 use balerc_compiler::sim::FloatProgram;
+use balerc_compiler::LowerOptions;
 use ndarray::{ArrayD, Axis, IxDyn};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -68,7 +72,7 @@ pub fn compress(options: &CompressOptions) -> Result<CompressReport, String> {
     let encoder = LatentEncoder::open(&options.encoder, &options.model)?;
     encoder.check_fits(info.spec.features(), info.spec.latent)?;
     let header = Header::new(&info, &data, &decoder_bytes, encoder.hardware(), options)?;
-    let decoder = program(&options.model.join(DECODER_ONNX))?;
+    let decoder = Decoder::Float(program(&options.model.join(DECODER_ONNX))?);
 
     let mut writer = Writer::create(&options.output, &header.to_json()).map_err(|e| e.to_string())?;
     let mut outliers = 0;
@@ -131,26 +135,26 @@ fn lossless_values(header: &Header, data: &Dataset) -> Vec<f64> {
 }
 
 /// The decoder's prediction of the modelled values in the data's units, before storage.
-fn predict(header: &Header, decoder: &FloatProgram, latent: &[f64]) -> Vec<f64> {
+fn predict(header: &Header, decoder: &Decoder, latent: &[f64]) -> Result<Vec<f64>, String> {
     let n = &header.normalization;
-    let mut prediction = decoder.run(latent);
+    let mut prediction = decoder.run(latent)?;
     for (i, v) in prediction.iter_mut().enumerate() {
         let f = header.feature_of(i);
         *v = *v * n.scale[f] + n.offset[f];
     }
-    prediction
+    Ok(prediction)
 }
 
 fn compress_chunk(
     header: &Header,
     encoder: &LatentEncoder,
-    decoder: &FloatProgram,
+    decoder: &Decoder,
     data: &Dataset,
 ) -> Result<(Chunk, usize), String> {
     let samples = data.samples();
     let original = modelled_values(header, data);
     let (quantized, latent_values) = encoder.encode(header, &normalized(header, &original))?;
-    let prediction = predict(header, decoder, &latent_values);
+    let prediction = predict(header, decoder, &latent_values)?;
     let (ranges, codes) = latent::to_sections(&quantized, header.latent_bits);
     let mut sections = vec![section("latent_range", ranges), section("latent", codes)];
 
@@ -198,6 +202,8 @@ pub struct DecompressOptions {
     pub output: PathBuf,
     /// The model directory, when the decoder is not embedded in the file.
     pub model: Option<PathBuf>,
+    /// Decode with the decoder quantized to this precision instead of in f64.
+    pub decoder_precision: Option<PrecisionConfig>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -236,7 +242,7 @@ pub fn decompress(options: &DecompressOptions) -> Result<DecompressReport, Strin
 
 /// The embedded decoder, or the model directory's after checking it is the one the file
 /// was made with.
-fn decoder_for(reader: &mut Reader, header: &Header, options: &DecompressOptions) -> Result<FloatProgram, String> {
+fn decoder_for(reader: &mut Reader, header: &Header, options: &DecompressOptions) -> Result<Decoder, String> {
     let file = options.input.display();
     let bytes = match &options.model {
         Some(dir) => {
@@ -256,7 +262,16 @@ fn decoder_for(reader: &mut Reader, header: &Header, options: &DecompressOptions
     }
     let staged = tempfile::Builder::new().suffix(".onnx").tempfile().map_err(|e| e.to_string())?;
     std::fs::write(staged.path(), &bytes).map_err(|e| e.to_string())?;
-    program(staged.path())
+    let Some(precision) = &options.decoder_precision else { return program(staged.path()).map(Decoder::Float) };
+    if header.error_bound.is_some() {
+        return Err(format!(
+            "{file} holds residuals against the float decoder, so its error bound holds only with that decoder: \
+             decompress it without a decoder precision"
+        ));
+    }
+    let lower_options = LowerOptions { part: Part::Full, precision: precision.clone(), calibration: None };
+    let lowered = balerc_compiler::lower(staged.path(), &lower_options).map_err(|e| e.to_string())?;
+    Ok(Decoder::Quantized(Box::new(lowered.model)))
 }
 
 fn section_bytes<'c>(chunk: &'c Chunk, name: &str) -> Result<&'c [u8], String> {
@@ -268,7 +283,7 @@ fn section_bytes<'c>(chunk: &'c Chunk, name: &str) -> Result<&'c [u8], String> {
         .ok_or_else(|| format!("the section '{name}' is missing"))
 }
 
-fn decompress_chunk(header: &Header, decoder: &FloatProgram, chunk: &Chunk) -> Result<ArrayD<f64>, String> {
+fn decompress_chunk(header: &Header, decoder: &Decoder, chunk: &Chunk) -> Result<ArrayD<f64>, String> {
     let samples = usize::try_from(chunk.samples).map_err(|_| "too many samples".to_string())?;
     if samples > header.chunk_samples {
         return Err(format!("{samples} samples, more than the {} a chunk holds", header.chunk_samples));
@@ -277,7 +292,7 @@ fn decompress_chunk(header: &Header, decoder: &FloatProgram, chunk: &Chunk) -> R
     let quantized =
         latent::from_sections(get("latent_range")?, get("latent")?, header.latent_width, samples, header.latent_bits)?;
     let latent_values = header.latent_values(&quantized).ok_or("a latent code lies outside its range")?;
-    let mut values = predict(header, decoder, &latent_values);
+    let mut values = predict(header, decoder, &latent_values)?;
     if values.len() != samples * header.modelled_per_sample {
         return Err("the decoder's output does not fit the file's shape".into());
     }

@@ -1,0 +1,26 @@
+//! What turns stored latents back into modelled values: the decoder in f64, the reference that
+//! error bounds are checked against, or its quantized twin, which shows what a decoder lowered
+//! to an FPGA would reconstruct.
+
+use balerc_compiler::quant::QuantizedModel;
+use balerc_compiler::sim::{FloatProgram, Simulator};
+
+pub enum Decoder {
+    Float(FloatProgram),
+    Quantized(Box<QuantizedModel>),
+}
+
+impl Decoder {
+    /// Normalized values for latents given one sample after another.
+    pub fn run(&self, latent: &[f64]) -> Result<Vec<f64>, String> {
+        match self {
+            Decoder::Float(program) => Ok(program.run(latent)),
+            Decoder::Quantized(model) => {
+                let simulator = Simulator::new(model);
+                let codes = simulator.run(&simulator.quantize_input(latent).map_err(|e| e.to_string())?);
+                let ty = model.output().ty;
+                Ok(codes.into_iter().map(|c| ty.to_f64(c)).collect())
+            }
+        }
+    }
+}
