@@ -7,7 +7,6 @@
 use balerc_compiler::quant::range::Interval;
 use rustc_hash::FxHashMap as HashMap;
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 
 /// A value the sums can read: an input element or a shared subexpression.
 #[derive(Debug, Clone)]
@@ -36,42 +35,118 @@ pub struct Definition {
     pub subtract: bool,
 }
 
-/// A pair pattern: signals a <= b, b's shift minus a's, and whether their signs agree.
-type Key = (usize, usize, i64, bool);
+/// A pair pattern: signals a <= b, b's shift minus a's, and whether their signs agree,
+/// packed into one word (a, b, shift difference, sign agreement from the top bits down, so
+/// keys order as those tuples do): wide layers count millions of patterns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct Key(u64);
+
+const SIGNAL_BITS: u32 = 24;
+const DIFFERENCE_BITS: u32 = 15;
+const DIFFERENCE_OFFSET: i64 = 1 << (DIFFERENCE_BITS - 1);
+
+impl Key {
+    fn new(a: usize, b: usize, difference: i64, same: bool) -> Key {
+        let difference = (difference + DIFFERENCE_OFFSET) as u64;
+        Key(((a as u64) << (SIGNAL_BITS + DIFFERENCE_BITS + 1))
+            | ((b as u64) << (DIFFERENCE_BITS + 1))
+            | (difference << 1)
+            | u64::from(same))
+    }
+
+    fn parts(self) -> (usize, usize, i64, bool) {
+        let field = |shift: u32, bits: u32| (self.0 >> shift) & ((1 << bits) - 1);
+        (
+            field(SIGNAL_BITS + DIFFERENCE_BITS + 1, SIGNAL_BITS) as usize,
+            field(DIFFERENCE_BITS + 1, SIGNAL_BITS) as usize,
+            field(1, DIFFERENCE_BITS) as i64 - DIFFERENCE_OFFSET,
+            self.0 & 1 == 1,
+        )
+    }
+}
 
 fn key(t: &Term, u: &Term) -> Option<Key> {
     let (first, second) = if (t.signal, t.shift) <= (u.signal, u.shift) { (t, u) } else { (u, t) };
     if first.signal == second.signal && first.shift == second.shift {
         return None;
     }
-    Some((first.signal, second.signal, second.shift as i64 - first.shift as i64, first.negative == second.negative))
+    let difference = second.shift as i64 - first.shift as i64;
+    Some(Key::new(first.signal, second.signal, difference, first.negative == second.negative))
 }
 
+/// Pair counts with a lazily updated priority queue of buckets, one per count. A count that
+/// falls is not queued again: the stale entry is refreshed only when it surfaces. Falling
+/// counts are most changes, so little is queued, and taking the top costs no comparisons.
 struct Counts {
-    counts: HashMap<Key, usize>,
-    heap: BinaryHeap<(usize, Reverse<Key>)>,
+    /// The current count of each pair, and the highest count it is queued at.
+    counts: HashMap<Key, (u32, u32)>,
+    queue: Buckets,
+}
+
+/// Keys by count; the most recently queued key of the highest count comes out first.
+#[derive(Default)]
+struct Buckets {
+    buckets: Vec<Vec<Key>>,
+    top: usize,
+}
+
+impl Buckets {
+    fn push(&mut self, count: u32, key: Key) {
+        let count = count as usize;
+        if self.buckets.len() <= count {
+            self.buckets.resize_with(count + 1, Vec::new);
+        }
+        self.buckets[count].push(key);
+        self.top = self.top.max(count);
+    }
+
+    fn pop(&mut self) -> Option<(u32, Key)> {
+        while self.top >= 2 {
+            if let Some(key) = self.buckets[self.top].pop() {
+                return Some((self.top as u32, key));
+            }
+            self.top -= 1;
+        }
+        None
+    }
 }
 
 impl Counts {
     fn change(&mut self, key: Key, up: bool) {
-        let count = self.counts.entry(key).or_insert(0);
+        let (count, queued) = self.counts.entry(key).or_insert((0, 0));
         if up {
             *count += 1;
+            // Only pairs seen twice or more can be shared.
+            if *count > *queued && *count >= 2 {
+                *queued = *count;
+                self.queue.push(*count, key);
+            }
         } else {
             *count -= 1;
         }
-        // The heap holds stale entries too; `best` skips those whose count moved on.
-        // Only pairs seen twice or more can be shared.
-        if *count >= 2 {
-            self.heap.push((*count, Reverse(key)));
+    }
+
+    /// Queues a pair again, at its current count, if it can still be shared.
+    fn requeue(&mut self, key: Key) {
+        if let Some((count, queued)) = self.counts.get_mut(&key) {
+            *queued = if *count >= 2 { *count } else { 0 };
+            if *count >= 2 {
+                self.queue.push(*count, key);
+            }
         }
     }
 
     /// The most frequent pair still present at least twice.
     fn best(&mut self) -> Option<Key> {
-        while let Some((count, Reverse(key))) = self.heap.pop() {
-            if count >= 2 && self.counts.get(&key) == Some(&count) {
+        // Every pair counted twice or more is queued at least as high as its count, so the
+        // first entry that is up to date is a most frequent pair.
+        while let Some((queued, key)) = self.queue.pop() {
+            let count = self.counts.get(&key).map_or(0, |&(count, _)| count);
+            if count == queued {
                 return Some(key);
+            }
+            if count < queued {
+                self.requeue(key);
             }
         }
         None
@@ -83,20 +158,27 @@ impl Counts {
 /// `max_level` adders deep are not combined further, which bounds the logic depth.
 pub fn eliminate(signals: &mut Vec<Signal>, rows: &mut [Vec<Term>], max_level: u32) -> Vec<Definition> {
     let eligible = |signals: &Vec<Signal>, t: &Term| signals[t.signal].level < max_level;
-    let mut counts = Counts { counts: HashMap::default(), heap: BinaryHeap::new() };
+    let mut counts = Counts { counts: HashMap::default(), queue: Buckets::default() };
     for row in rows.iter() {
         for (i, t) in row.iter().enumerate() {
             for u in &row[i + 1..] {
                 if eligible(signals, t) && eligible(signals, u) {
                     if let Some(k) = key(t, u) {
-                        *counts.counts.entry(k).or_insert(0) += 1;
+                        counts.counts.entry(k).or_insert((0, 0)).0 += 1;
                     }
                 }
             }
         }
     }
-    // One heap entry per shareable pair to start with; later changes push their own.
-    counts.heap = counts.counts.iter().filter(|(_, &c)| c >= 2).map(|(&k, &c)| (c, Reverse(k))).collect();
+    // Every shareable pair queued to start with; later changes queue their own.
+    // Queued in key order, so that the result does not depend on the hash map's layout.
+    let mut shareable: Vec<(Key, u32)> =
+        counts.counts.iter().filter(|(_, (c, _))| *c >= 2).map(|(&k, &(c, _))| (k, c)).collect();
+    shareable.sort_unstable_by_key(|&(key, _)| Reverse(key));
+    for (key, count) in shareable {
+        counts.counts.get_mut(&key).expect("counted").1 = count;
+        counts.queue.push(count, key);
+    }
     // The rows each signal appears in (entries may go stale; replace_pairs checks).
     let mut rows_of: Vec<Vec<usize>> = vec![Vec::new(); signals.len()];
     for (r, row) in rows.iter().enumerate() {
@@ -107,7 +189,12 @@ pub fn eliminate(signals: &mut Vec<Signal>, rows: &mut [Vec<Term>], max_level: u
         }
     }
     let mut definitions = Vec::new();
-    while let Some((a, b, d, same)) = counts.best() {
+    assert!(
+        signals.len() + rows.iter().map(Vec::len).sum::<usize>() < 1 << SIGNAL_BITS,
+        "a layer too large for the pair keys"
+    );
+    while let Some(best) = counts.best() {
+        let (a, b, d, same) = best.parts();
         let signal = signals.len();
         let (a_shift, b_shift) = (d.min(0).unsigned_abs() as u32, d.max(0) as u32);
         let (ra, rb) = (signals[a].range.shifted(a_shift), signals[b].range.shifted(b_shift));
@@ -118,12 +205,14 @@ pub fn eliminate(signals: &mut Vec<Signal>, rows: &mut [Vec<Term>], max_level: u
         let candidates = if rows_of[a].len() <= rows_of[b].len() { rows_of[a].clone() } else { rows_of[b].clone() };
         let mut holders = Vec::new();
         for r in candidates {
-            if replace_pairs(&mut rows[r], (a, b, d, same), signal, signals, max_level, &mut counts) {
+            if replace_pairs(&mut rows[r], best, signal, signals, max_level, &mut counts) {
                 holders.push(r);
             }
         }
         holders.dedup();
         rows_of.push(holders);
+        // Overlapping occurrences may leave the pair in some rows.
+        counts.requeue(best);
     }
     definitions
 }
@@ -138,7 +227,7 @@ fn replace_pairs(
     max_level: u32,
     counts: &mut Counts,
 ) -> bool {
-    let (a, b, d, same) = key;
+    let (a, b, d, same) = key.parts();
     let mut replaced = false;
     let eligible = |t: &Term| signals[t.signal].level < max_level;
     loop {

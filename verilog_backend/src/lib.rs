@@ -57,7 +57,7 @@ pub struct Options {
 
 /// The default limit on term pairs per layer for sharing subexpressions: seconds of
 /// lowering for the models at hand.
-pub const DEFAULT_SHARING_PAIRS: usize = 4_000_000;
+pub const DEFAULT_SHARING_PAIRS: usize = 64_000_000;
 
 /// Adder levels that fit one clock period, from a rough UltraScale+ delay model: about
 /// 0.6 ns per carry-chain adder level, 1.5 ns for the rounding, the register and routing.
