@@ -157,9 +157,10 @@ struct ModelArgs {
     /// Which part of an autoencoder to take: full, encoder or decoder.
     #[arg(long, default_value = "full")]
     part: Part,
-    /// The default type of every tensor, e.g. 'ap_fixed<16,6>'.
-    #[arg(long, default_value = "ap_fixed<16,6>")]
-    precision: FixedType,
+    /// The default type of every tensor, e.g. 'ap_fixed<16,6>' [default: a model directory's
+    /// precision.toml when it was trained with --qat, else ap_fixed<16,6>].
+    #[arg(long)]
+    precision: Option<FixedType>,
     /// A precision TOML file (per model, per layer, per tensor); overrides --precision.
     #[arg(long)]
     config: Option<PathBuf>,
@@ -168,16 +169,40 @@ struct ModelArgs {
     calibration: Option<PathBuf>,
 }
 
+/// The default type of every tensor when nothing else chooses one.
+const DEFAULT_PRECISION: &str = "ap_fixed<16,6>";
+
 impl ModelArgs {
     fn lower(&self) -> Result<(Lowered, Option<Array>)> {
-        let precision = match &self.config {
-            Some(path) => PrecisionConfig::from_toml(path)?,
-            None => PrecisionConfig::uniform(self.precision),
+        let trained = self.trained_precision();
+        let precision = match (&self.config, self.precision, &trained) {
+            (Some(path), _, _) => PrecisionConfig::from_toml(path)?,
+            (None, Some(ty), _) => PrecisionConfig::uniform(ty),
+            (None, None, Some(path)) => {
+                eprintln!("using {}, the precision the model was trained for", path.display());
+                PrecisionConfig::from_toml(path)?
+            }
+            (None, None, None) => PrecisionConfig::uniform(DEFAULT_PRECISION.parse().expect("a valid type")),
         };
         let calibration = self.calibration.as_deref().map(read_npy).transpose()?;
-        let (file, part) = self.onnx_file();
+        let (file, part) = match (&self.config, self.precision, trained) {
+            (None, None, Some(_)) => self.cut_from_whole_model(),
+            _ => self.onnx_file(),
+        };
         let options = LowerOptions { part, precision, calibration: calibration.as_ref().map(|a| a.data.clone()) };
         Ok((lower(&file, &options)?, calibration))
+    }
+
+    /// A model directory's precision.toml, written when it was trained with --qat.
+    fn trained_precision(&self) -> Option<PathBuf> {
+        let path = self.model.join(model_dir::PRECISION_FILE);
+        (model_dir::is_model_dir(&self.model) && path.is_file()).then_some(path)
+    }
+
+    /// precision.toml names layers as autoencoder.onnx does (the decoder's count on after the
+    /// encoder's), so the part is cut from that file.
+    fn cut_from_whole_model(&self) -> (PathBuf, Part) {
+        (self.model.join(model_dir::FULL_ONNX), self.part)
     }
 
     /// A model directory holds each part as its own ONNX file.

@@ -32,6 +32,10 @@ pub struct TrainArgs {
     /// Where to save the model directory, instead of output.model.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Quantization-aware training for this precision: a type such as 'ap_fixed<16,6>' or a
+    /// precision TOML file, instead of training.qat.
+    #[arg(long, value_name = "PRECISION")]
+    qat: Option<String>,
     /// cpu, or wgpu / cuda[:N] in a build with that feature.
     #[arg(long, default_value = "cpu")]
     device: DeviceChoice,
@@ -50,6 +54,10 @@ impl TrainArgs {
         all.extend(self.latent.map(|n| format!("model.latent={n}")));
         all.extend(self.seed.map(|n| format!("training.seed={n}")));
         all.extend(self.out.as_deref().map(|p| format!("output.model={}", quoted(&absolute(p)))));
+        all.extend(self.qat.as_deref().map(|q| match Path::new(q).is_file() {
+            true => format!("training.qat={}", quoted(&absolute(Path::new(q)))),
+            false => format!("training.qat='{q}'"),
+        }));
         all
     }
 }

@@ -253,3 +253,46 @@ fn training_mistakes_give_one_clear_error() {
     let not_a_model = failure(&["export-onnx", s(dir.path())]);
     assert!(not_a_model.contains("not a balerc model"), "{not_a_model}");
 }
+
+#[test]
+fn a_model_trained_with_qat_is_lowered_at_its_precision() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("jets");
+    assert!(balerc(&["new", s(&project)]).status.success());
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data/jets_sample.npz");
+    let model = dir.path().join("trained");
+    let train = balerc(&[
+        "train",
+        s(&project),
+        "--input",
+        s(&data),
+        "--epochs",
+        "1",
+        "--out",
+        s(&model),
+        "--set",
+        "model.hidden=[20, 10]",
+        "--latent",
+        "8",
+        "--qat",
+        "ap_fixed<12,5,AP_RND,AP_SAT>",
+    ]);
+    assert!(train.status.success(), "{}", text(&train.stderr));
+    let precision = std::fs::read_to_string(model.join("precision.toml")).unwrap();
+    assert_eq!(precision, "default = \"ap_fixed<12,5,AP_RND,AP_SAT>\"\n");
+
+    let lower = balerc(&["lower", s(&model), "--part", "encoder"]);
+    assert!(lower.status.success(), "{}", text(&lower.stderr));
+    assert!(text(&lower.stderr).contains("precision.toml"), "{}", text(&lower.stderr));
+    let table = text(&lower.stdout);
+    assert!(table.contains("ap_fixed<12,5,AP_RND,AP_SAT>") && !table.contains("ap_fixed<16,6>"), "{table}");
+
+    // An explicit precision still wins, and says nothing about the file.
+    let explicit = balerc(&["lower", s(&model), "--part", "encoder", "--precision", "ap_fixed<16,6>"]);
+    assert!(explicit.status.success(), "{}", text(&explicit.stderr));
+    assert!(!text(&explicit.stderr).contains("precision.toml"), "{}", text(&explicit.stderr));
+    assert!(text(&explicit.stdout).contains("ap_fixed<16,6>"));
+
+    let bad = failure(&["train", s(&project), "--input", s(&data), "--epochs", "1", "--qat", "ap_fixed<16>"]);
+    assert!(bad.contains("training.qat"), "{bad}");
+}

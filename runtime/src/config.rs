@@ -137,6 +137,12 @@ pub struct TrainingConfig {
     pub min_lr: f64,
     /// Save the model every this many epochs (0: only at the end).
     pub checkpoint_every: usize,
+    /// Quantization-aware training for this precision: a type such as `ap_fixed<16,6>` or a
+    /// precision TOML file (empty: train in floating point).
+    pub qat: String,
+    /// Under QAT, round the decoder too (for compiling the whole autoencoder); false trains only
+    /// the encoder quantized, for a decoder that runs in float.
+    pub qat_decoder: bool,
 }
 
 impl Default for TrainingConfig {
@@ -155,6 +161,8 @@ impl Default for TrainingConfig {
             lr_factor: 0.5,
             min_lr: 1e-6,
             checkpoint_every: 0,
+            qat: String::new(),
+            qat_decoder: true,
         }
     }
 }

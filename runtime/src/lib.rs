@@ -15,5 +15,6 @@ pub mod normalize;
 pub mod onnx_export;
 pub mod plot;
 pub mod project;
+pub mod qat;
 pub mod train;
 pub mod training_run;

@@ -7,6 +7,7 @@
 //! autoencoder.onnx   encoder and decoder in one graph
 //! encoder.onnx       what runs in the detector's readout (see `balerc lower`)
 //! decoder.onnx
+//! precision.toml     after quantization-aware training: the precision it trained for
 //! ```
 
 use crate::config::TrainingConfig;
@@ -26,6 +27,8 @@ const WEIGHTS_FILE: &str = "weights.bpk";
 pub const FULL_ONNX: &str = "autoencoder.onnx";
 pub const ENCODER_ONNX: &str = "encoder.onnx";
 pub const DECODER_ONNX: &str = "decoder.onnx";
+/// The precision of quantization-aware training, as `balerc lower --config` reads it.
+pub const PRECISION_FILE: &str = "precision.toml";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ModelDirError {
@@ -117,6 +120,10 @@ fn write_contents(dir: &Path, saved: &SavedModel) -> Result<(), ModelDirError> {
     let weights_path = dir.join(WEIGHTS_FILE);
     saved.model.clone().into_record().save(&weights_path).map_err(|e| io(&weights_path, &e))?;
     write_onnx(dir, saved)?;
+    if let Some(precision) = &saved.info.spec.qat {
+        let path = dir.join(PRECISION_FILE);
+        std::fs::write(&path, precision.text()).map_err(|e| io(&path, &e))?;
+    }
     Ok(())
 }
 
@@ -170,7 +177,8 @@ pub fn load(dir: &Path, device: &Device) -> Result<SavedModel, ModelDirError> {
     let weights_path = dir.join(WEIGHTS_FILE);
     let bad_weights = |message: String| ModelDirError::NotAModel { path: dir.into(), message };
     let record = ModuleRecord::load(&weights_path).map_err(|e| bad_weights(format!("{WEIGHTS_FILE}: {e}")))?;
-    let model = Autoencoder::new(&info.spec, device)
+    let model = Autoencoder::try_new(&info.spec, device)
+        .map_err(|e| bad_weights(format!("{INFO_FILE}: {e}")))?
         .try_load_record(record)
         .map_err(|e| bad_weights(format!("{WEIGHTS_FILE} does not fit the model in {INFO_FILE}: {e}")))?
         .valid();

@@ -7,6 +7,7 @@ use crate::model::{Autoencoder, ModelSpec};
 use crate::model_dir::{self, ModelInfo, SavedModel, TrainingSummary};
 use crate::normalize::Normalization;
 use crate::project::Project;
+use crate::qat::QatPrecision;
 use crate::train::{self, EpochRecord, Observer, Rows, Trained};
 use burn::prelude::*;
 use ndarray::{ArrayD, Axis};
@@ -39,7 +40,11 @@ pub fn run(project: &Project, device: &Device, observer: &mut (dyn Observer + Se
     let inputs: Vec<PathBuf> = config.data.input.iter().map(|p| project.resolve(p)).collect();
     let data = prepare(&read_all(&inputs)?, config)?;
     let sample_shape = data.modelled.shape()[1..].to_vec();
-    let spec = ModelSpec::resolve(&config.model, &sample_shape, data.dtype.bits())?;
+    let mut spec = ModelSpec::resolve(&config.model, &sample_shape, data.dtype.bits())?;
+    spec.qat = QatPrecision::from_setting(&config.training.qat, &project.resolve(Path::new("")))?;
+    spec.qat_decoder = config.training.qat_decoder;
+    // A precision that does not fit the model fails here, before any training.
+    Autoencoder::try_new(&spec, &Device::flex())?;
     let normalization = Normalization::fit(config.data.normalization, &data.modelled);
     let rows = flat_rows(normalization.apply(&data.modelled));
     let (train_rows, validation_rows) =

@@ -9,9 +9,9 @@ use crate::{Error, Result};
 use std::collections::HashMap;
 
 /// Sigmoid saturates by |x| = 8 and tanh by |x| = 4 at the precisions used here, as in
-/// hls4ml's tables.
-const SIGMOID_RANGE_LOG2: u32 = 3;
-const TANH_RANGE_LOG2: u32 = 2;
+/// hls4ml's tables: a table covers `[-2^range_log2, 2^range_log2)`.
+pub const SIGMOID_RANGE_LOG2: u32 = 3;
+pub const TANH_RANGE_LOG2: u32 = 2;
 /// LeakyReLU slopes are held with this many fractional bits.
 const ALPHA_FRAC_BITS: i32 = 17;
 
@@ -135,7 +135,7 @@ fn lower_node(
 }
 
 /// The type holding an alpha slope exactly enough: 1 sign/integer bit above the value.
-fn alpha_type(alpha: f64) -> FixedType {
+pub fn alpha_type(alpha: f64) -> FixedType {
     let int_bits = (alpha.abs().max(1e-9).log2().floor() as i32 + 2).max(1);
     FixedType::new((ALPHA_FRAC_BITS + int_bits) as u32, int_bits, true).expect("a small valid type")
 }

@@ -8,6 +8,6 @@ pub mod range;
 pub mod report;
 
 pub use config::{Accumulator, LayerPrecision, PrecisionConfig};
-pub use lower::quantize;
+pub use lower::{alpha_type, quantize, SIGMOID_RANGE_LOG2, TANH_RANGE_LOG2};
 pub use model::QuantizedModel;
 pub use report::{precision_report, PrecisionReport};

@@ -2,11 +2,13 @@
 //! dense layers and transposed convolutions decode. Shapes follow from the field size, so any
 //! height and width train (Baler's conv model has its input size wired in).
 
-use super::{values, DenseStack, ModelSpec};
+use super::{values, DenseStack, FakeQuant, LayerQuant, ModelSpec};
 use crate::onnx_export::{ExportLayer, ExportNetwork};
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::PaddingConfig2d;
 use burn::prelude::*;
+use burn::tensor::module::{conv2d, conv_transpose2d};
+use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 
 /// Feature-map sizes [channels, height, width] after each encoder convolution, input first.
 pub fn feature_maps(spec: &ModelSpec) -> Vec<[usize; 3]> {
@@ -30,6 +32,14 @@ pub struct ConvAutoencoder {
     maps: Vec<[usize; 3]>,
     #[module(skip)]
     activation: super::Activation,
+    /// Quantization-aware training: the input's type and one entry per (transposed)
+    /// convolution; none when training in float.
+    #[module(skip)]
+    input_quant: Option<FakeQuant>,
+    #[module(skip)]
+    conv_quant: Vec<LayerQuant>,
+    #[module(skip)]
+    deconv_quant: Vec<LayerQuant>,
 }
 
 impl ConvAutoencoder {
@@ -70,15 +80,51 @@ impl ConvAutoencoder {
             deconvs,
             maps,
             activation: spec.activation,
+            input_quant: None,
+            conv_quant: vec![],
+            deconv_quant: vec![],
         }
     }
 
-    pub fn encode(&self, x: Tensor<2>) -> Tensor<2> {
+    /// The model trained for fixed point: the input and every layer's tensors rounded to their
+    /// types (`layers` in the model's order: convolutions, dense layers, transposed
+    /// convolutions; the decoder stays in float unless `decoder` is set).
+    pub fn fake_quantized(self, input: FakeQuant, mut layers: Vec<LayerQuant>, decoder: bool) -> Self {
+        let mut take = |n: usize| layers.drain(..n).collect::<Vec<_>>();
+        let conv_quant = take(self.convs.len());
+        let encoder_quant = take(self.encoder_dense.depth());
+        let (mut decoder_quant, mut deconv_quant) = (take(self.decoder_dense.depth()), take(self.deconvs.len()));
+        if !decoder {
+            (decoder_quant, deconv_quant) = (vec![], vec![]);
+        }
+        ConvAutoencoder {
+            encoder_dense: self.encoder_dense.fake_quantized(None, encoder_quant),
+            decoder_dense: self.decoder_dense.fake_quantized(None, decoder_quant),
+            input_quant: Some(input),
+            conv_quant,
+            deconv_quant,
+            ..self
+        }
+    }
+
+    pub fn encode(&self, mut x: Tensor<2>) -> Tensor<2> {
+        if let Some(input) = &self.input_quant {
+            x = input.apply(x);
+        }
         let [batch, _] = x.dims();
         let [_, h, w] = self.maps[0];
         let mut x: Tensor<4> = x.reshape([batch, 1, h, w]);
-        for conv in &self.convs {
-            x = self.activation.forward(conv.forward(x));
+        for (i, conv) in self.convs.iter().enumerate() {
+            x = match self.conv_quant.get(i) {
+                None => self.activation.forward(conv.forward(x)),
+                Some(quant) => {
+                    let p = conv.kernel_size[0] / 2;
+                    let options = ConvOptions::new(conv.stride, [p, p], conv.dilation, conv.groups);
+                    let weight = quant.weight.apply(conv.weight.val());
+                    let bias = conv.bias.as_ref().map(|b| quant.bias.apply(b.val()));
+                    quant.output(conv2d(x, weight, bias, options), Some(self.activation))
+                }
+            };
         }
         self.encoder_dense.forward(x.flatten(1, 3))
     }
@@ -89,18 +135,36 @@ impl ConvAutoencoder {
         let mut x: Tensor<4> = self.decoder_dense.forward(z).reshape([batch, c, h, w]);
         let last = self.deconvs.len() - 1;
         for (i, deconv) in self.deconvs.iter().enumerate() {
-            x = deconv.forward(x);
-            if i != last {
-                x = self.activation.forward(x);
-            }
+            let activation = (i != last).then_some(self.activation);
+            x = match self.deconv_quant.get(i) {
+                None => {
+                    let x = deconv.forward(x);
+                    match activation {
+                        Some(a) => a.forward(x),
+                        None => x,
+                    }
+                }
+                Some(quant) => {
+                    let options = ConvTransposeOptions::new(
+                        deconv.stride,
+                        deconv.padding,
+                        deconv.padding_out,
+                        deconv.dilation,
+                        deconv.groups,
+                    );
+                    let weight = quant.weight.apply(deconv.weight.val());
+                    let bias = deconv.bias.as_ref().map(|b| quant.bias.apply(b.val()));
+                    quant.output(conv_transpose2d(x, weight, bias, options), activation)
+                }
+            };
         }
         x.flatten(1, 3)
     }
 
     pub fn export(&self, spec: &ModelSpec) -> (ExportNetwork, ExportNetwork) {
         let mut encoder = vec![];
-        for conv in &self.convs {
-            encoder.push(export_conv(conv));
+        for (i, conv) in self.convs.iter().enumerate() {
+            encoder.push(export_conv(conv, self.conv_quant.get(i)));
             encoder.push(self.activation.export());
         }
         encoder.push(ExportLayer::Flatten);
@@ -110,7 +174,7 @@ impl ConvAutoencoder {
         decoder.push(ExportLayer::Unflatten { shape: self.maps.last().expect("at least the input").to_vec() });
         let last = self.deconvs.len() - 1;
         for (i, deconv) in self.deconvs.iter().enumerate() {
-            decoder.push(export_deconv(deconv));
+            decoder.push(export_deconv(deconv, self.deconv_quant.get(i)));
             if i != last {
                 decoder.push(self.activation.export());
             }
@@ -123,23 +187,38 @@ impl ConvAutoencoder {
     }
 }
 
-fn export_conv(conv: &Conv2d) -> ExportLayer {
+/// A layer's weight and bias as exported: rounded to their types under QAT, so the compiler's
+/// cast of them is exact.
+fn parameters<const D: usize>(
+    weight: Tensor<D>,
+    bias: Option<Tensor<1>>,
+    quant: Option<&LayerQuant>,
+) -> (Tensor<D>, Option<Tensor<1>>) {
+    match quant {
+        None => (weight, bias),
+        Some(q) => (q.weight.round(weight), bias.map(|b| q.bias.round(b))),
+    }
+}
+
+fn export_conv(conv: &Conv2d, quant: Option<&LayerQuant>) -> ExportLayer {
     let weight_shape = conv.weight.dims().to_vec();
     let p = conv.kernel_size[0] / 2;
+    let (weight, bias) = parameters(conv.weight.val(), conv.bias.as_ref().map(|b| b.val()), quant);
     ExportLayer::Conv {
-        bias: bias_or_zero(conv.bias.as_ref().map(|b| b.val()), weight_shape[0]),
-        weight: values(conv.weight.val()),
+        bias: bias_or_zero(bias, weight_shape[0]),
+        weight: values(weight),
         weight_shape,
         stride: conv.stride.to_vec(),
         padding: vec![p, p],
     }
 }
 
-fn export_deconv(deconv: &ConvTranspose2d) -> ExportLayer {
+fn export_deconv(deconv: &ConvTranspose2d, quant: Option<&LayerQuant>) -> ExportLayer {
     let weight_shape = deconv.weight.dims().to_vec();
+    let (weight, bias) = parameters(deconv.weight.val(), deconv.bias.as_ref().map(|b| b.val()), quant);
     ExportLayer::ConvTranspose {
-        bias: bias_or_zero(deconv.bias.as_ref().map(|b| b.val()), weight_shape[1]),
-        weight: values(deconv.weight.val()),
+        bias: bias_or_zero(bias, weight_shape[1]),
+        weight: values(weight),
         weight_shape,
         stride: deconv.stride.to_vec(),
         padding: deconv.padding.to_vec(),

@@ -1,10 +1,11 @@
 //! Fully connected autoencoders: Baler's n-200-100-50-z (and its BatchNorm/dropout variant),
 //! the FPGA prototype n-20-10-z, or any widths the configuration names.
 
-use super::{values, Activation, ModelSpec};
+use super::{values, Activation, FakeQuant, LayerQuant, ModelSpec};
 use crate::onnx_export::{ExportLayer, ExportNetwork};
 use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::prelude::*;
+use burn::tensor::module::linear;
 
 /// Dense layers with an activation (and optional BatchNorm, dropout) after each hidden one.
 #[derive(Module, Debug)]
@@ -17,6 +18,12 @@ pub struct DenseStack {
     /// Whether the last layer is activated too (when more layers follow, as in a conv decoder).
     #[module(skip)]
     activate_last: bool,
+    /// Quantization-aware training: the type of the stack's input, if it is rounded here.
+    #[module(skip)]
+    input_quant: Option<FakeQuant>,
+    /// Quantization-aware training: one entry per linear layer (none when training in float).
+    #[module(skip)]
+    layer_quant: Vec<LayerQuant>,
 }
 
 impl DenseStack {
@@ -34,17 +41,48 @@ impl DenseStack {
             dropout: DropoutConfig::new(dropout).init(),
             activation: spec.activation,
             activate_last,
+            input_quant: None,
+            layer_quant: vec![],
         }
     }
 
+    /// The same stack with its input (if given) and every layer rounded to fixed-point types;
+    /// `layers` holds one entry per linear layer, or none to stay in float.
+    pub fn fake_quantized(self, input: Option<FakeQuant>, layers: Vec<LayerQuant>) -> Self {
+        assert!(layers.is_empty() || layers.len() == self.linears.len(), "one set of types per linear layer");
+        DenseStack { input_quant: input, layer_quant: layers, ..self }
+    }
+
+    /// How many linear layers the stack has.
+    pub fn depth(&self) -> usize {
+        self.linears.len()
+    }
+
     pub fn forward(&self, mut x: Tensor<2>) -> Tensor<2> {
-        for (i, linear) in self.linears.iter().enumerate() {
-            x = linear.forward(x);
-            if self.is_activated(i) {
-                if let Some(norm) = self.norms.get(i) {
-                    x = norm.forward(x);
+        if let Some(input) = &self.input_quant {
+            x = input.apply(x);
+        }
+        for (i, layer) in self.linears.iter().enumerate() {
+            let activation = self.is_activated(i).then_some(self.activation);
+            x = match self.layer_quant.get(i) {
+                None => {
+                    x = layer.forward(x);
+                    if let Some(norm) = self.norms.get(i).filter(|_| activation.is_some()) {
+                        x = norm.forward(x);
+                    }
+                    match activation {
+                        Some(a) => a.forward(x),
+                        None => x,
+                    }
                 }
-                x = self.dropout.forward(self.activation.forward(x));
+                Some(quant) => {
+                    let weight = quant.weight.apply(layer.weight.val());
+                    let bias = layer.bias.as_ref().map(|b| quant.bias.apply(b.val()));
+                    quant.output(linear(x, weight, bias), activation)
+                }
+            };
+            if activation.is_some() {
+                x = self.dropout.forward(x);
             }
         }
         x
@@ -57,7 +95,7 @@ impl DenseStack {
     pub fn export(&self) -> Vec<ExportLayer> {
         let mut layers = vec![];
         for (i, linear) in self.linears.iter().enumerate() {
-            layers.push(export_linear(linear));
+            layers.push(export_linear(linear, self.layer_quant.get(i)));
             if self.is_activated(i) {
                 if let Some(norm) = self.norms.get(i) {
                     layers.push(export_batch_norm(norm));
@@ -70,10 +108,16 @@ impl DenseStack {
 }
 
 /// burn stores y = x W with W as [inputs, outputs]; ONNX Gemm (as PyTorch) wants [outputs, inputs].
-fn export_linear(linear: &Linear) -> ExportLayer {
+/// Under QAT the rounded weights are written, so the compiler's cast of them is exact.
+fn export_linear(linear: &Linear, quant: Option<&LayerQuant>) -> ExportLayer {
     let [inputs, outputs] = linear.weight.dims();
-    let weight = values(linear.weight.val().transpose());
-    let bias = linear.bias.as_ref().map(|b| values(b.val())).unwrap_or_else(|| vec![0.0; outputs]);
+    let (mut weight, mut bias) = (linear.weight.val(), linear.bias.as_ref().map(|b| b.val()));
+    if let Some(quant) = quant {
+        weight = quant.weight.round(weight);
+        bias = bias.map(|b| quant.bias.round(b));
+    }
+    let weight = values(weight.transpose());
+    let bias = bias.map(values).unwrap_or_else(|| vec![0.0; outputs]);
     ExportLayer::Dense { inputs, outputs, weight, bias }
 }
 
@@ -101,6 +145,20 @@ impl DenseAutoencoder {
         DenseAutoencoder {
             encoder: DenseStack::new(&widths, spec, spec.dropout, false, device),
             decoder: DenseStack::new(&mirrored, spec, 0.0, false, device),
+        }
+    }
+
+    /// The model trained for fixed point: the input and every layer's tensors rounded to
+    /// their types (`layers`: the encoder's linear layers, then the decoder's; the decoder
+    /// stays in float unless `decoder` is set).
+    pub fn fake_quantized(self, input: FakeQuant, mut layers: Vec<LayerQuant>, decoder: bool) -> Self {
+        let mut decoder_layers = layers.split_off(self.encoder.depth());
+        if !decoder {
+            decoder_layers.clear();
+        }
+        DenseAutoencoder {
+            encoder: self.encoder.fake_quantized(Some(input), layers),
+            decoder: self.decoder.fake_quantized(None, decoder_layers),
         }
     }
 

@@ -4,13 +4,16 @@
 mod activation;
 mod conv;
 mod dense;
+mod fake_quant;
 
 pub use activation::Activation;
 pub use conv::ConvAutoencoder;
 pub use dense::{DenseAutoencoder, DenseStack};
+pub use fake_quant::{FakeQuant, LayerQuant, TableQuant};
 
 use crate::config::{ModelConfig, ModelKind};
 use crate::onnx_export::ExportNetwork;
+use crate::qat::QatPrecision;
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -28,6 +31,16 @@ pub struct ModelSpec {
     pub channels: Vec<usize>,
     pub kernel: usize,
     pub stride: usize,
+    /// Quantization-aware training: the fixed-point types the forward pass rounds to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qat: Option<QatPrecision>,
+    /// Under QAT, whether the decoder is rounded too (else only the encoder, for a float decoder).
+    #[serde(default = "yes")]
+    pub qat_decoder: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl ModelSpec {
@@ -66,6 +79,8 @@ impl ModelSpec {
             channels: config.channels.clone(),
             kernel: config.kernel,
             stride: config.stride,
+            qat: None,
+            qat_decoder: true,
         })
     }
 
@@ -88,11 +103,27 @@ pub enum Autoencoder {
 }
 
 impl Autoencoder {
+    /// A fresh model; its spec's QAT precision must have been checked with [`Autoencoder::try_new`].
     pub fn new(spec: &ModelSpec, device: &Device) -> Autoencoder {
-        match spec.kind {
+        Autoencoder::try_new(spec, device).expect("the QAT precision was checked when the spec was made")
+    }
+
+    /// A fresh model, or why its spec's QAT precision does not fit it.
+    pub fn try_new(spec: &ModelSpec, device: &Device) -> Result<Autoencoder, String> {
+        let model = match spec.kind {
             ModelKind::Dense => Autoencoder::Dense(DenseAutoencoder::new(spec, device)),
             ModelKind::Conv2d => Autoencoder::Conv2d(ConvAutoencoder::new(spec, device)),
-        }
+        };
+        let Some(precision) = &spec.qat else { return Ok(model) };
+        // Layer names, and with them per-layer types, come from the whole model's export.
+        let (encoder, decoder) = model.export(spec);
+        let layers = precision.layers(&join(encoder, decoder))?;
+        Ok(match model {
+            Autoencoder::Dense(m) => Autoencoder::Dense(m.fake_quantized(precision.input(), layers, spec.qat_decoder)),
+            Autoencoder::Conv2d(m) => {
+                Autoencoder::Conv2d(m.fake_quantized(precision.input(), layers, spec.qat_decoder))
+            }
+        })
     }
 
     pub fn encode(&self, x: Tensor<2>) -> Tensor<2> {
