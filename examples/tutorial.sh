@@ -13,19 +13,20 @@ model=$work/models/model
 precision='ap_fixed<16,6>'
 rm -rf "$work"
 
-echo "== 1. a project, and an encoder small enough for the readout: 24 -> 20 -> 10 -> 8, ReLU"
+echo "== 1. a project, and an encoder small enough for the readout: 24 -> 20 -> 10 -> 8, ReLU,"
+echo "==    trained for the hardware's arithmetic at $precision (quantization-aware training)"
 balerc new "$work"
 balerc train "$work" --input "$data" --epochs 60 --latent 8 \
-    --set 'model.hidden=[20, 10]' --set model.activation=relu
+    --set 'model.hidden=[20, 10]' --set model.activation=relu --qat "$precision"
 
 echo "== 2. the ONNX files of the model directory (balerc train writes them; export-onnx rewrites them)"
 balerc export-onnx "$model"
 ls "$model"
 
-echo "== 3. the encoder at $precision: per-layer precision and error, then Verilog and HLS"
-balerc lower "$model" --part encoder --precision "$precision"
-balerc lower "$model" --part encoder --precision "$precision" --target verilog --clock-ns 5 --out "$work/encoder_rtl"
-balerc lower "$model" --part encoder --precision "$precision" --target hls --clock-ns 5 --out "$work/encoder_hls"
+echo "== 3. the encoder at the precision it was trained for (the model's precision.toml), then Verilog and HLS"
+balerc lower "$model" --part encoder
+balerc lower "$model" --part encoder --target verilog --clock-ns 5 --out "$work/encoder_rtl"
+balerc lower "$model" --part encoder --target hls --clock-ns 5 --out "$work/encoder_hls"
 
 echo "== 4. co-simulation: the RTL and the HLS C++ against the bit-exact simulator"
 if command -v verilator >/dev/null; then

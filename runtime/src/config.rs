@@ -140,8 +140,8 @@ pub struct TrainingConfig {
     /// Quantization-aware training for this precision: a type such as `ap_fixed<16,6>` or a
     /// precision TOML file (empty: train in floating point).
     pub qat: String,
-    /// Under QAT, round the decoder too (for compiling the whole autoencoder); false trains only
-    /// the encoder quantized, for a decoder that runs in float.
+    /// Under QAT, round the decoder too (for compiling the whole autoencoder); by default only
+    /// the encoder trains quantized, for a decoder that runs in float as decompression runs it.
     pub qat_decoder: bool,
 }
 
@@ -162,7 +162,7 @@ impl Default for TrainingConfig {
             min_lr: 1e-6,
             checkpoint_every: 0,
             qat: String::new(),
-            qat_decoder: true,
+            qat_decoder: false,
         }
     }
 }

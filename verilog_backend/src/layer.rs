@@ -165,9 +165,11 @@ fn products(x: &Element, weight: i64, up: u32, cx: &mut Context, prefix: &str) -
             let product = x.range().scale(weight);
             let width = product.signed_bits();
             let name = format!("{prefix}_p{}", x.name);
+            // Signed, so that synthesis sees the sign extension and fits each product into
+            // one DSP slice (an unsigned product of the extended operands needs two).
             writeln!(
                 cx.body,
-                "    wire {} {name} = {} * {};",
+                "    wire {} {name} = $signed({}) * $signed({});",
                 range(width),
                 fit(&x.name, x.ty.width, x.ty.signed, 0, width),
                 literal(weight as i128, width)
@@ -347,7 +349,7 @@ fn leaky(
             let scaled = format!("{prefix}_leak");
             writeln!(
                 cx.body,
-                "    wire {} {scaled} = {} * {};",
+                "    wire {} {scaled} = $signed({}) * $signed({});",
                 range(pw),
                 fit(x, width, signed, 0, pw),
                 literal(alpha as i128, pw)

@@ -35,12 +35,8 @@ pub struct ModelSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub qat: Option<QatPrecision>,
     /// Under QAT, whether the decoder is rounded too (else only the encoder, for a float decoder).
-    #[serde(default = "yes")]
+    #[serde(default)]
     pub qat_decoder: bool,
-}
-
-fn yes() -> bool {
-    true
 }
 
 impl ModelSpec {
@@ -80,7 +76,7 @@ impl ModelSpec {
             kernel: config.kernel,
             stride: config.stride,
             qat: None,
-            qat_decoder: true,
+            qat_decoder: false,
         })
     }
 
