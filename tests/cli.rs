@@ -253,3 +253,19 @@ fn training_mistakes_give_one_clear_error() {
     let not_a_model = failure(&["export-onnx", s(dir.path())]);
     assert!(not_a_model.contains("not a balerc model"), "{not_a_model}");
 }
+
+#[test]
+fn report_prints_the_latency_estimate_and_interval_of_an_hls_build() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("hls");
+    let model = fixture("fpga_encoder_ts13.onnx");
+    let run = balerc(&["lower", s(&model), "--target", "hls", "--reuse-factor", "4", "--out", s(&out)]);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let run = balerc(&["report", s(&out)]);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let printed = text(&run.stdout);
+    // 150 multipliers shared by 320, 200 and 80 products: 3 + 2 + 1 product stages, one
+    // adder stage each at 5 ns.
+    assert!(printed.contains("latency_cycles   9 (estimate;"), "{printed}");
+    assert!(printed.contains("ii               4"), "{printed}");
+}
