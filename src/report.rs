@@ -34,7 +34,11 @@ pub fn show(dir: &Path, with_synthesis: bool) -> Result<()> {
     for port in ["input", "output"] {
         println!("{:<16} {} x {}", port, field(&report[port]["count"]), field(&report[port]["type"]));
     }
-    for key in ["latency_cycles", "ii", "clock_ns", "multipliers"] {
+    // HLS schedules its own design: balerc's number is an estimate, csynth has the real one.
+    let latency_note =
+        if report["target"] == "hls" { " (estimate; the HLS csynth report is authoritative)" } else { "" };
+    println!("{:<16} {}{latency_note}", "latency_cycles", field(&report["latency_cycles"]));
+    for key in ["ii", "clock_ns", "multipliers"] {
         println!("{:<16} {}", key, field(&report[key]));
     }
     if let Value::Object(resources) = &report["resources"] {

@@ -296,3 +296,19 @@ fn a_model_trained_with_qat_is_lowered_at_its_precision() {
     let bad = failure(&["train", s(&project), "--input", s(&data), "--epochs", "1", "--qat", "ap_fixed<16>"]);
     assert!(bad.contains("training.qat"), "{bad}");
 }
+
+#[test]
+fn report_prints_the_latency_estimate_and_interval_of_an_hls_build() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("hls");
+    let model = fixture("fpga_encoder_ts13.onnx");
+    let run = balerc(&["lower", s(&model), "--target", "hls", "--reuse-factor", "4", "--out", s(&out)]);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let run = balerc(&["report", s(&out)]);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let printed = text(&run.stdout);
+    // 150 multipliers shared by 320, 200 and 80 products: 3 + 2 + 1 product stages, one
+    // adder stage each at 5 ns.
+    assert!(printed.contains("latency_cycles   9 (estimate;"), "{printed}");
+    assert!(printed.contains("ii               4"), "{printed}");
+}

@@ -17,13 +17,19 @@
 //! build_prj.tcl              vitis_hls / vivado_hls: csim, csynth, cosim, export
 //! report.json, quantized.json, README.md
 //! ```
-//! The files are built with plain Rust string formatting (no template engine); the
-//! kernel header is a static file included at compile time.
+//! Every generated file is an askama template in `templates/` that prints a view
+//! (`src/view.rs`, `src/layer_view.rs`): the names, types, codes, dimensions and pragmas
+//! are computed in Rust, the templates hold the layout only. The kernel header is a
+//! static file.
 
-mod cpp;
+mod latency;
+mod layer_view;
 mod project;
 mod reuse;
+mod templates;
+mod view;
 
+pub use latency::{latency_cycles, layer_cycles};
 pub use project::{default_vectors, write_project, write_test_data, Port, Report, Resources};
 pub use reuse::legal_reuse_factors;
 
@@ -64,7 +70,19 @@ pub struct Project {
 /// Generates the firmware, the test bench and the Tcl script of a quantized model
 /// (everything but the test data and the reports).
 pub fn generate(model: &QuantizedModel, options: &Options) -> Result<Project, Error> {
-    cpp::generate(model, options)
+    use templates::{render, BuildTcl, DefinesH, ParametersH, TestBench, TopCpp, TopH, LAYERS_H};
+    let p = &view::project_view(model, options)?;
+    let top = &options.top;
+    let files = vec![
+        ("firmware/defines.h".to_string(), render(&DefinesH { p })),
+        ("firmware/parameters.h".to_string(), render(&ParametersH { p })),
+        ("firmware/balerc_layers.h".to_string(), LAYERS_H.to_string()),
+        (format!("firmware/{top}.h"), render(&TopH { p })),
+        (format!("firmware/{top}.cpp"), render(&TopCpp { p })),
+        (format!("{top}_test.cpp"), render(&TestBench { top })),
+        ("build_prj.tcl".to_string(), render(&BuildTcl { top, part: &options.part, clock_ns: options.clock_ns })),
+    ];
+    Ok(Project { files })
 }
 
 #[cfg(test)]

@@ -147,7 +147,7 @@ fn the_build_directory_holds_reports_and_test_data() {
     assert_eq!(json["input"]["type"], "ap_fixed<8,3,AP_RND_CONV,AP_SAT>");
     assert_eq!(json["output"]["type"], "ap_ufixed<8,0,AP_RND,AP_SAT>");
     assert_eq!(json["ii"], 1);
-    assert!(json["latency_cycles"].is_null());
+    assert_eq!(json["latency_cycles"], 6);
     assert_eq!(report.resources.multiplications, 9);
     let back: QuantizedModel =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("quantized.json")).unwrap()).unwrap();
@@ -180,14 +180,7 @@ fn a_top_name_must_be_a_c_identifier() {
 
 #[test]
 fn reuse_factors_divide_every_layer_and_illegal_ones_are_listed() {
-    let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../compiler/tests/fixtures/fpga_encoder_ts13.onnx");
-    let options = balerc_compiler::LowerOptions {
-        part: balerc_compiler::passes::Part::Full,
-        precision: balerc_compiler::quant::PrecisionConfig::uniform("ap_fixed<16,6>".parse().unwrap()),
-        calibration: None,
-    };
-    let model = balerc_compiler::lower(&path, &options).unwrap().model;
+    let model = fpga_encoder();
     // 320, 200 and 80 multiplications: the common divisors of 40.
     assert_eq!(crate::legal_reuse_factors(&model), vec![1, 2, 4, 5, 8, 10, 20, 40]);
     let project = crate::generate(&model, &crate::Options { reuse_factor: 4, ..Default::default() }).unwrap();
@@ -199,4 +192,88 @@ fn reuse_factors_divide_every_layer_and_illegal_ones_are_listed() {
     let err =
         crate::generate(&model, &crate::Options { reuse_factor: 3, ..Default::default() }).err().unwrap().to_string();
     assert!(err.contains("reuse factor 3") && err.contains("legal values: 1, 2, 4, 5, 8, 10, 20, 40"), "{err}");
+}
+
+/// Every generated text file of the small model, as reviewed snapshots: a change to a
+/// template or a view shows up here as a diff to accept or reject.
+#[test]
+fn the_templates_render_the_expected_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = Options { top: "tiny".into(), ..Options::default() };
+    write_project(&model(), &options, dir.path()).unwrap();
+    for path in [
+        "firmware/defines.h",
+        "firmware/parameters.h",
+        "firmware/tiny.h",
+        "firmware/tiny.cpp",
+        "tiny_test.cpp",
+        "build_prj.tcl",
+        "README.md",
+        "report.json",
+    ] {
+        let text = std::fs::read_to_string(dir.path().join(path)).unwrap();
+        insta::assert_snapshot!(path.replace(['/', '.'], "_"), text);
+    }
+}
+
+#[test]
+fn a_model_without_layers_copies_its_input() {
+    let mut model = model();
+    model.layers.clear();
+    model.output = model.input;
+    let project = generate(&model, &Options { top: "tiny".into(), ..Options::default() }).unwrap();
+    insta::assert_snapshot!(file(&project, "firmware/tiny.cpp"));
+    assert!(file(&project, "firmware/defines.h").contains("typedef input_t result_t;"));
+}
+
+#[test]
+fn a_shared_design_says_its_interval_in_the_readme() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = Options { top: "tiny".into(), reuse_factor: 3, ..Options::default() };
+    let report = write_project(&model(), &options, dir.path()).unwrap();
+    assert_eq!(report.ii, 3);
+    let readme = std::fs::read_to_string(dir.path().join("README.md")).unwrap();
+    assert!(readme.contains("one sample every 3 clocks (II=3)"), "{readme}");
+}
+
+/// The tiny model at 5 ns (5 adder levels a clock): dense over 2 inputs and a bias (2
+/// levels, one stage) after its product stage, plus the leaky ReLU's product: 3; conv with
+/// at most 2 taps and a bias: 2; the table: 1.
+#[test]
+fn the_latency_estimate_adds_product_adder_and_activation_stages() {
+    let options = Options::default();
+    assert_eq!(crate::latency::adder_levels_per_clock(5.0), 5);
+    assert_eq!(layer_cycles(&model(), &options).unwrap(), vec![3, 2, 1]);
+    // Reuse 3 shares 3 multipliers: the dense's 6 products take 2 stages, the conv's 3 one.
+    let shared = Options { reuse_factor: 3, ..Options::default() };
+    assert_eq!(layer_cycles(&model(), &shared).unwrap(), vec![4, 2, 1]);
+}
+
+fn fpga_encoder() -> QuantizedModel {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../compiler/tests/fixtures/fpga_encoder_ts13.onnx");
+    let options = balerc_compiler::LowerOptions {
+        part: balerc_compiler::passes::Part::Full,
+        precision: balerc_compiler::quant::PrecisionConfig::uniform("ap_fixed<16,6>".parse().unwrap()),
+        calibration: None,
+    };
+    balerc_compiler::lower(&path, &options).unwrap().model
+}
+
+/// The FPGA encoder, dense 16 -> 20 -> 10 -> 8 (320, 200 and 80 products). Its widest dot
+/// products have 17, 21 and 11 terms with the bias: 5, 5 and 4 adder levels.
+#[test]
+fn the_latency_estimate_of_the_fpga_encoder() {
+    let model = fpga_encoder();
+    // 5 ns: every tree fits one clock, after one product stage.
+    assert_eq!(layer_cycles(&model, &Options::default()).unwrap(), vec![2, 2, 2]);
+    // 2.5 ns: one adder level a clock.
+    let fast = Options { clock_ns: 2.5, ..Options::default() };
+    assert_eq!(layer_cycles(&model, &fast).unwrap(), vec![6, 6, 5]);
+    // Reuse 4: 150 shared multipliers, so 3, 2 and 1 product stages.
+    let shared = Options { reuse_factor: 4, ..Options::default() };
+    assert_eq!(layer_cycles(&model, &shared).unwrap(), vec![4, 3, 2]);
+    let dir = tempfile::tempdir().unwrap();
+    let report = write_project(&model, &shared, dir.path()).unwrap();
+    assert_eq!((report.latency_cycles, report.ii), (9, 4));
 }
