@@ -33,6 +33,7 @@ def balerc_run(binary, data, epochs, seed, model, threads):
             f"model.hidden={model['hidden']}",
             f"model.activation={model['activation']}",
             f"model.latent={model['latent']}",
+            "training.batch_size=512",
             "training.lr_factor=1",
             "training.early_stopping_patience=0",
             f"training.threads={threads}",

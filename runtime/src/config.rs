@@ -120,6 +120,7 @@ impl Default for ModelConfig {
 pub struct TrainingConfig {
     pub epochs: usize,
     pub learning_rate: f64,
+    /// Samples per step; 0 chooses (see [`TrainingConfig::batch_size_for`]).
     pub batch_size: usize,
     /// Weight of the mean absolute latent activation added to the loss (0 turns it off).
     pub l1_sparsity: f64,
@@ -145,12 +146,24 @@ pub struct TrainingConfig {
     pub qat_decoder: bool,
 }
 
+impl TrainingConfig {
+    /// The configured batch size, or when it is 0: Baler's 512, but at most a sixteenth of the
+    /// training samples, so that small sets (60 frames of a field) still take enough steps per
+    /// epoch to learn.
+    pub fn batch_size_for(&self, training_samples: usize) -> usize {
+        match self.batch_size {
+            0 => (training_samples / 16).clamp(1, 512),
+            chosen => chosen,
+        }
+    }
+}
+
 impl Default for TrainingConfig {
     fn default() -> Self {
         TrainingConfig {
             epochs: 100,
             learning_rate: 1e-3,
-            batch_size: 512,
+            batch_size: 0,
             l1_sparsity: 0.0,
             seed: 1,
             deterministic: false,
@@ -213,7 +226,6 @@ impl Config {
             (m.hidden.contains(&0), "model.hidden widths must be positive"),
             (m.kind == ModelKind::Conv2d && m.channels.is_empty(), "model.channels needs at least one convolution"),
             (m.kernel == 0 || m.stride == 0, "model.kernel and model.stride must be positive"),
-            (t.batch_size == 0, "training.batch_size must be positive"),
             (!is_positive(t.learning_rate), "training.learning_rate must be positive"),
             (!(0.0..1.0).contains(&d.validation_fraction), "data.validation_fraction must be in [0, 1)"),
             (!(t.lr_factor > 0.0 && t.lr_factor <= 1.0), "training.lr_factor must be in (0, 1]"),
@@ -293,8 +305,8 @@ mod tests {
     fn mistakes_are_named() {
         let err = parse("[training]\nepoch = 3\n", &[]).unwrap_err().to_string();
         assert!(err.contains("epoch") && err.contains("balerc.toml"), "{err}");
-        let err = parse("", &["training.batch_size=0"]).unwrap_err().to_string();
-        assert!(err.contains("batch_size"), "{err}");
+        let err = parse("", &["training.learning_rate=0"]).unwrap_err().to_string();
+        assert!(err.contains("learning_rate"), "{err}");
         let err = parse("", &["epochs"]).unwrap_err().to_string();
         assert!(err.contains("section.key=value"), "{err}");
         let err = parse("", &["model.kind=lstm"]).unwrap_err().to_string();

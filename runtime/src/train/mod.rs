@@ -79,7 +79,7 @@ pub fn train(
         for epoch in 1..=config.epochs {
             let started = Instant::now();
             let learning_rate = schedule.learning_rate;
-            let batches = Batches::new(train_rows.len(), config.batch_size, Some(&mut rng));
+            let batches = Batches::new(train_rows.len(), config.batch_size_for(train_rows.len()), Some(&mut rng));
             let mut weighted_loss = 0.0;
             for (i, batch) in batches.iter().enumerate() {
                 let x = rows_tensor(train_rows, batch, &device);
