@@ -30,6 +30,9 @@ pub struct CompressArgs {
     /// Store the decoder in the file so that it decompresses without the model directory.
     #[arg(long)]
     embed_model: bool,
+    /// Samples per chunk (the unit of memory and of parallel work); by default about 8 MB of values.
+    #[arg(long)]
+    chunk_samples: Option<usize>,
 }
 
 pub fn compress(args: &CompressArgs) -> Result<()> {
@@ -45,6 +48,7 @@ pub fn compress(args: &CompressArgs) -> Result<()> {
         latent_bits: args.latent_bits,
         bound,
         embed_model: args.embed_model,
+        chunk_samples: args.chunk_samples,
     };
     let report = compress::compress(&options).map_err(anyhow::Error::msg)?;
     let megabytes = report.original_bytes as f64 / 1e6;

@@ -42,6 +42,7 @@ fn options(model: &Path, input: &Path, output: &Path, bound: Option<ErrorBound>)
         latent_bits: 12,
         bound,
         embed_model: false,
+        chunk_samples: None,
     }
 }
 
