@@ -40,6 +40,9 @@ pub struct CompressArgs {
     /// 'ap_fixed<16,6>' or a precision TOML file, as balerc lower takes.
     #[arg(long, value_name = "PRECISION")]
     encoder_precision: Option<String>,
+    /// Samples per chunk (the unit of memory and of parallel work); by default about 8 MB of values.
+    #[arg(long)]
+    chunk_samples: Option<usize>,
 }
 
 fn encoder_choice(args: &CompressArgs) -> Result<EncoderChoice> {
@@ -75,6 +78,7 @@ pub fn compress(args: &CompressArgs) -> Result<()> {
         bound,
         embed_model: args.embed_model,
         encoder: encoder_choice(args)?,
+        chunk_samples: args.chunk_samples,
     };
     let report = compress::compress(&options).map_err(anyhow::Error::msg)?;
     let megabytes = report.original_bytes as f64 / 1e6;

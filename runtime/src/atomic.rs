@@ -1,33 +1,57 @@
 //! Outputs are written to a temporary file next to the target and renamed into place,
 //! so a failure never leaves a half-written file behind.
 
+use std::fs::File;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-pub fn write_atomically(
-    path: &Path,
-    write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
-) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let mut file = tempfile::NamedTempFile::new_in(dir)?;
-    write(file.as_file_mut())?;
-    file.as_file_mut().flush()?;
-    make_readable(file.as_file())?;
-    file.persist(path).map_err(|e| e.error)?;
-    Ok(())
+pub fn write_atomically(path: &Path, write: impl FnOnce(&mut File) -> std::io::Result<()>) -> std::io::Result<()> {
+    let mut target = AtomicFile::create(path)?;
+    write(target.file())?;
+    target.commit()
+}
+
+/// A file that appears at its path, complete, only on [`AtomicFile::commit`]; dropped before
+/// that, it leaves nothing behind.
+pub struct AtomicFile {
+    path: PathBuf,
+    temporary: tempfile::NamedTempFile,
+}
+
+impl AtomicFile {
+    pub fn create(path: &Path) -> std::io::Result<AtomicFile> {
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        Ok(AtomicFile { path: path.to_path_buf(), temporary: tempfile::NamedTempFile::new_in(dir)? })
+    }
+
+    pub fn file(&mut self) -> &mut File {
+        self.temporary.as_file_mut()
+    }
+
+    /// A second handle on the temporary file, for writers that want to own theirs.
+    pub fn handle(&self) -> std::io::Result<File> {
+        self.temporary.as_file().try_clone()
+    }
+
+    pub fn commit(mut self) -> std::io::Result<()> {
+        self.temporary.as_file_mut().flush()?;
+        make_readable(self.temporary.as_file())?;
+        self.temporary.persist(&self.path).map_err(|e| e.error)?;
+        Ok(())
+    }
 }
 
 /// Temporary files are private (0600); a finished output is an ordinary file (0644).
 #[cfg(unix)]
-pub(crate) fn make_readable(file: &std::fs::File) -> std::io::Result<()> {
+pub(crate) fn make_readable(file: &File) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     file.set_permissions(std::fs::Permissions::from_mode(0o644))
 }
 
 #[cfg(not(unix))]
-pub(crate) fn make_readable(_file: &std::fs::File) -> std::io::Result<()> {
+pub(crate) fn make_readable(_file: &File) -> std::io::Result<()> {
     Ok(())
 }

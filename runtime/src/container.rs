@@ -31,7 +31,7 @@ use std::collections::BTreeMap;
 pub use error::ContainerError;
 pub use layout::{MAGIC, MAX_HEADER_BYTES, MAX_NAME_BYTES, MAX_SECTION_BYTES, VERSION};
 pub use reader::Reader;
-pub use writer::{Writer, DEFAULT_COMPRESSION_LEVEL};
+pub use writer::{PackedChunk, Packer, Writer, DEFAULT_COMPRESSION_LEVEL};
 
 /// A run of samples and the named byte sections that encode them.
 #[derive(Debug, Clone, PartialEq, Default)]

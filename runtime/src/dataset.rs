@@ -4,11 +4,19 @@
 //! Values are held as f64 whatever the file stored; the stored dtype is remembered so that
 //! decompressed outputs come back in the user's own dtype.
 
-use crate::atomic::write_atomically;
+mod csv_table;
+mod npz_entry;
+mod reader;
+#[cfg(test)]
+mod stream_tests;
+mod writer;
+
+pub use reader::SampleReader;
+pub use writer::SampleWriter;
+
 use half::f16;
 use ndarray::{ArrayD, Axis, IxDyn, ShapeBuilder, Slice};
-use std::fs::File;
-use std::io::{self, Cursor, Read, Seek, Write};
+use std::io::{self, Cursor, Read, Seek};
 use std::path::{Path, PathBuf};
 
 /// How values were stored in the user's file, so that outputs can restore it.
@@ -78,36 +86,62 @@ impl FileFormat {
     }
 }
 
-/// Reads a user's data file, choosing the format by its extension.
+/// Reads a user's data file whole, choosing the format by its extension. Large files are
+/// better read a chunk at a time with [`SampleReader`].
 pub fn read(path: &Path) -> Result<Dataset, DatasetError> {
-    let format = FileFormat::from_path(path)?;
-    let bytes = std::fs::read(path).map_err(|source| DatasetError::Read { path: path.into(), source })?;
-    let (values, names, dtype) = match format {
-        FileFormat::Npz => read_npz(&bytes),
-        FileFormat::Npy => read_npy(&bytes).map(|(values, dtype)| (values, Vec::new(), dtype)),
-        FileFormat::Csv => read_csv(&bytes),
-    }
-    .map_err(|message| invalid(path, message))?;
-    let dataset = Dataset { values, names, dtype, format };
-    dataset.check_layout().map_err(|message| invalid(path, message))?;
-    Ok(dataset)
+    SampleReader::open(path)?.read_all()
 }
 
 /// Writes in the given format (format decides, independent of extension check), casting back to `dtype`
 /// (integer dtypes: round to nearest, then saturate to the type's range). Atomic (temp file + rename).
 /// A bare `.npy` keeps no column names.
 pub fn write(path: &Path, dataset: &Dataset) -> Result<(), DatasetError> {
-    dataset.check_layout().map_err(|message| invalid(path, message))?;
-    if dataset.format == FileFormat::Csv && dataset.values.ndim() > 2 {
-        let shape = shape_text(dataset.values.shape());
-        return Err(invalid(path, format!("a .csv file holds a table, but the data has shape {shape}")));
+    let mut writer = SampleWriter::create(path, &dataset.layout())?;
+    writer.write(&dataset.values)?;
+    writer.finish()
+}
+
+/// What a data file holds, known before its values are read: enough to plan how to process it
+/// a chunk at a time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Layout {
+    /// The whole array's shape, samples along axis 0.
+    pub shape: Vec<usize>,
+    pub names: Vec<String>,
+    pub dtype: StoredDtype,
+    pub format: FileFormat,
+}
+
+impl Layout {
+    pub fn samples(&self) -> usize {
+        self.shape.first().copied().unwrap_or(0)
     }
-    write_atomically(path, |file| match dataset.format {
-        FileFormat::Npz => write_npz(file, dataset),
-        FileFormat::Npy => write_npy(file, dataset.dtype.descr(), dataset.values.shape(), &dataset.encoded()),
-        FileFormat::Csv => write_csv(file, dataset),
-    })
-    .map_err(|source| DatasetError::Write { path: path.into(), source })
+
+    pub fn sample_shape(&self) -> &[usize] {
+        self.shape.get(1..).unwrap_or(&[])
+    }
+
+    /// Values in one sample.
+    pub fn sample_len(&self) -> usize {
+        self.sample_shape().iter().product()
+    }
+
+    /// Samples along axis 0, and column names only where they can label a table's columns.
+    fn check(&self) -> Result<(), String> {
+        let shape = self.shape.as_slice();
+        if shape.is_empty() {
+            return Err("holds a single number, not samples along a first axis".to_string());
+        }
+        if self.names.is_empty() {
+            return Ok(());
+        }
+        let names = self.names.len();
+        match shape {
+            [_, columns] if *columns == names => Ok(()),
+            [_, columns] => Err(format!("has {names} column names but the data has {columns} columns")),
+            _ => Err(format!("has {names} column names but the data of shape {} is not a table", shape_text(shape))),
+        }
+    }
 }
 
 impl Dataset {
@@ -123,12 +157,31 @@ impl Dataset {
     /// (for tables) the column name or index, e.g. "data.npz: row 17, column 'pt' is NaN".
     /// Indices count from 0, as in numpy.
     pub fn check_finite(&self, path: &Path) -> Result<(), DatasetError> {
+        self.check_finite_from(path, 0)
+    }
+
+    /// As [`Dataset::check_finite`] for a chunk whose first sample is `first_sample` of the file,
+    /// so that the error names the row as the file counts it.
+    pub fn check_finite_from(&self, path: &Path, first_sample: usize) -> Result<(), DatasetError> {
         let Some(flat) = self.values.iter().position(|v| !v.is_finite()) else {
             return Ok(());
         };
-        let index = unravel(flat, self.values.shape());
+        let mut index = unravel(flat, self.values.shape());
         let value = self.values[IxDyn(&index)];
+        if let Some(sample) = index.first_mut() {
+            *sample += first_sample;
+        }
         Err(DatasetError::NotFinite { path: path.into(), location: self.location(&index), value })
+    }
+
+    /// The shape, names, dtype and format, without the values.
+    pub fn layout(&self) -> Layout {
+        Layout {
+            shape: self.values.shape().to_vec(),
+            names: self.names.clone(),
+            dtype: self.dtype,
+            format: self.format,
+        }
     }
 
     /// Rows [start, end) as a new Dataset (same names/dtype/format).
@@ -149,27 +202,6 @@ impl Dataset {
             },
             [sample, within @ ..] => format!("sample {sample}, value {within:?}"),
         }
-    }
-
-    /// Samples along axis 0, and column names only where they can label a table's columns.
-    fn check_layout(&self) -> Result<(), String> {
-        let shape = self.values.shape();
-        if shape.is_empty() {
-            return Err("holds a single number, not samples along a first axis".to_string());
-        }
-        if self.names.is_empty() {
-            return Ok(());
-        }
-        let names = self.names.len();
-        match shape {
-            [_, columns] if *columns == names => Ok(()),
-            [_, columns] => Err(format!("has {names} column names but the data has {columns} columns")),
-            _ => Err(format!("has {names} column names but the data of shape {} is not a table", shape_text(shape))),
-        }
-    }
-
-    fn encoded(&self) -> Vec<u8> {
-        self.dtype.encode(&self.values)
     }
 }
 
@@ -366,17 +398,8 @@ struct NpyHeader {
     big_endian: bool,
     fortran_order: bool,
     shape: Vec<usize>,
-}
-
-/// A numeric `.npy` array as f64 values in C order, with its stored dtype.
-fn read_npy(bytes: &[u8]) -> Result<(ArrayD<f64>, StoredDtype), String> {
-    let (header, payload) = parse_npy(bytes)?;
-    let Element::Number(dtype) = header.element else {
-        return Err("holds strings, expected numbers".to_string());
-    };
-    let payload = exact_payload(payload, &header.shape, dtype.size())?;
-    let flat = dtype.decode(payload, header.big_endian);
-    Ok((into_array(flat, &header.shape, header.fortran_order)?, dtype))
+    /// Bytes from the magic string to the first element.
+    len: u64,
 }
 
 /// Column names from a 1-D string array; an empty array of any dtype means no names.
@@ -425,19 +448,45 @@ fn byte_text(cell: &[u8]) -> String {
 
 /// The header and the element bytes that follow it.
 fn parse_npy(bytes: &[u8]) -> Result<(NpyHeader, &[u8]), String> {
-    let truncated = || "is truncated inside the .npy header".to_string();
-    let rest = bytes.strip_prefix(NPY_MAGIC).ok_or("is not a .npy array (the numpy magic bytes are missing)")?;
-    let (&[major, _minor], rest) = rest.split_first_chunk::<2>().ok_or_else(truncated)?;
-    // Version 1 gives the header length in 2 bytes; versions 2 and 3 in 4.
-    let (length, rest) = match major {
-        1 => rest.split_first_chunk::<2>().map(|(n, rest)| (u16::from_le_bytes(*n) as usize, rest)),
-        2 | 3 => rest.split_first_chunk::<4>().map(|(n, rest)| (u32::from_le_bytes(*n) as usize, rest)),
-        _ => return Err(format!("uses .npy format version {major}, which is not supported")),
+    let mut cursor = Cursor::new(bytes);
+    let header = read_npy_header(&mut cursor)?;
+    Ok((header, &bytes[cursor.position() as usize..]))
+}
+
+/// Reads a `.npy` header from the start of a stream, leaving the stream at the first element.
+fn read_npy_header(bytes: &mut impl Read) -> Result<NpyHeader, String> {
+    let truncated = |e: io::Error| match e.kind() {
+        io::ErrorKind::UnexpectedEof => "is truncated inside the .npy header".to_string(),
+        _ => format!("cannot be read: {e}"),
+    };
+    let mut magic = [0; NPY_MAGIC.len() + 2];
+    bytes.read_exact(&mut magic).map_err(truncated)?;
+    if &magic[..NPY_MAGIC.len()] != NPY_MAGIC {
+        return Err("is not a .npy array (the numpy magic bytes are missing)".into());
     }
-    .ok_or_else(truncated)?;
-    let header = rest.get(..length).ok_or_else(truncated)?;
-    let header = std::str::from_utf8(header).map_err(|_| "has a .npy header that is not text")?;
-    Ok((parse_header(header)?, &rest[length..]))
+    // Version 1 gives the header length in 2 bytes; versions 2 and 3 in 4.
+    let length = match magic[NPY_MAGIC.len()] {
+        1 => {
+            let mut n = [0; 2];
+            bytes.read_exact(&mut n).map_err(truncated)?;
+            u16::from_le_bytes(n) as usize
+        }
+        2 | 3 => {
+            let mut n = [0; 4];
+            bytes.read_exact(&mut n).map_err(truncated)?;
+            u32::from_le_bytes(n) as usize
+        }
+        major => return Err(format!("uses .npy format version {major}, which is not supported")),
+    };
+    let mut header = Vec::new();
+    bytes.take(length as u64).read_to_end(&mut header).map_err(truncated)?;
+    if header.len() < length {
+        return Err(truncated(io::ErrorKind::UnexpectedEof.into()));
+    }
+    let header = std::str::from_utf8(&header).map_err(|_| "has a .npy header that is not text")?;
+    let mut parsed = parse_header(header)?;
+    parsed.len = (magic.len() + if magic[NPY_MAGIC.len()] == 1 { 2 } else { 4 } + length) as u64;
+    Ok(parsed)
 }
 
 fn parse_header(header: &str) -> Result<NpyHeader, String> {
@@ -452,7 +501,7 @@ fn parse_header(header: &str) -> Result<NpyHeader, String> {
     };
     let shape = parse_shape(header_value(header, "shape")?)
         .ok_or_else(|| format!("has an unreadable shape in its .npy header: {}", header.trim()))?;
-    Ok(NpyHeader { element, big_endian, fortran_order, shape })
+    Ok(NpyHeader { element, big_endian, fortran_order, shape, len: 0 })
 }
 
 /// The text after `'key':` in the header dict, up to the end of the header.
@@ -520,11 +569,6 @@ fn into_array(flat: Vec<f64>, shape: &[usize], fortran_order: bool) -> Result<Ar
     }
 }
 
-fn write_npy(out: &mut impl Write, descr: &str, shape: &[usize], payload: &[u8]) -> io::Result<()> {
-    out.write_all(&npy_header(descr, shape)?)?;
-    out.write_all(payload)
-}
-
 /// Magic, version 1.0 and the header dict, padded with spaces to a 64-byte boundary as numpy does.
 fn npy_header(descr: &str, shape: &[usize]) -> io::Result<Vec<u8>> {
     let dict = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {}, }}", shape_text(shape));
@@ -558,22 +602,8 @@ fn names_npy(names: &[String]) -> io::Result<Vec<u8>> {
 // ------------------------------------------------------------------------------------------------
 // .npz: a zip archive of .npy files, one per key, as numpy.savez writes it.
 
-fn read_npz(bytes: &[u8]) -> Result<(ArrayD<f64>, Vec<String>, StoredDtype), String> {
-    let mut archive = zip::ZipArchive::new(Cursor::new(bytes))
-        .map_err(|e| format!("is not a readable .npz file (a zip archive of arrays): {e}"))?;
-    let Some(data) = npz_entry(&mut archive, "data")? else {
-        return Err(format!("has no 'data' array; the file holds {}", npz_keys(&archive)));
-    };
-    let (values, dtype) = read_npy(&data).map_err(|message| format!("array 'data' {message}"))?;
-    let names = match npz_entry(&mut archive, "names")? {
-        Some(names) => read_names(&names).map_err(|message| format!("array 'names' {message}"))?,
-        None => Vec::new(),
-    };
-    Ok((values, names, dtype))
-}
-
 /// The `.npy` bytes saved under `key`, if the archive has that key.
-fn npz_entry(archive: &mut zip::ZipArchive<Cursor<&[u8]>>, key: &str) -> Result<Option<Vec<u8>>, String> {
+fn npz_entry<R: Read + Seek>(archive: &mut zip::ZipArchive<R>, key: &str) -> Result<Option<Vec<u8>>, String> {
     let mut entry = match archive.by_name(&format!("{key}.npy")) {
         Ok(entry) => entry,
         Err(zip::result::ZipError::FileNotFound) => return Ok(None),
@@ -584,7 +614,7 @@ fn npz_entry(archive: &mut zip::ZipArchive<Cursor<&[u8]>>, key: &str) -> Result<
     Ok(Some(bytes))
 }
 
-fn npz_keys(archive: &zip::ZipArchive<Cursor<&[u8]>>) -> String {
+fn npz_keys<R: Read + Seek>(archive: &zip::ZipArchive<R>) -> String {
     let mut keys: Vec<String> =
         archive.file_names().map(|name| format!("'{}'", name.strip_suffix(".npy").unwrap_or(name))).collect();
     keys.sort();
@@ -595,95 +625,12 @@ fn npz_keys(archive: &zip::ZipArchive<Cursor<&[u8]>>) -> String {
     }
 }
 
-fn write_npz(file: &mut File, dataset: &Dataset) -> io::Result<()> {
-    let mut archive = zip::ZipWriter::new(file);
-    let data = dataset.encoded();
-    add_npz_entry(&mut archive, "data", data.len(), |out| {
-        write_npy(out, dataset.dtype.descr(), dataset.values.shape(), &data)
-    })?;
-    let names = names_npy(&dataset.names)?;
-    add_npz_entry(&mut archive, "names", names.len(), |out| out.write_all(&names))?;
-    archive.finish()?;
-    Ok(())
-}
-
-/// Stores the array uncompressed, as numpy.savez does; sizes past 4 GiB need zip64.
-fn add_npz_entry<W: Write + Seek>(
-    archive: &mut zip::ZipWriter<W>,
-    key: &str,
-    size: usize,
-    write: impl FnOnce(&mut zip::ZipWriter<W>) -> io::Result<()>,
-) -> io::Result<()> {
-    let options = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Stored)
-        .large_file(size as u64 >= u64::from(u32::MAX) - 1024);
-    archive.start_file(format!("{key}.npy"), options)?;
-    write(archive)
-}
-
-// ------------------------------------------------------------------------------------------------
-// .csv: a header line of column names, then one row of numbers per line.
-
-fn read_csv(bytes: &[u8]) -> Result<(ArrayD<f64>, Vec<String>, StoredDtype), String> {
-    let unreadable = |e: csv::Error| format!("is not readable as CSV: {e}");
-    let mut reader =
-        csv::ReaderBuilder::new().has_headers(false).flexible(true).trim(csv::Trim::All).from_reader(bytes);
-    let mut record = csv::StringRecord::new();
-    if !reader.read_record(&mut record).map_err(unreadable)? {
-        return Err("is empty; expected a header line naming the columns".to_string());
-    }
-    let names: Vec<String> = record.iter().map(str::to_string).collect();
-    if names.iter().all(|name| name.parse::<f64>().is_ok()) {
-        return Err("line 1 holds numbers, but must name the columns (a header line is required)".to_string());
-    }
-    let (mut values, mut rows, mut all_integers) = (Vec::new(), 0, true);
-    while reader.read_record(&mut record).map_err(unreadable)? {
-        let line = record.position().map_or(0, |position| position.line());
-        if record.len() != names.len() {
-            return Err(format!("line {line} has {} cells, the header names {} columns", record.len(), names.len()));
-        }
-        for (cell, name) in record.iter().zip(&names) {
-            let value = cell.parse::<f64>();
-            let value = value.map_err(|_| format!("line {line}, column '{name}': cannot read '{cell}' as a number"))?;
-            values.push(value);
-            all_integers &= looks_like_integer(cell);
-        }
-        rows += 1;
-    }
-    let dtype = if all_integers && rows > 0 { StoredDtype::I64 } else { StoredDtype::F64 };
-    let values = ArrayD::from_shape_vec(IxDyn(&[rows, names.len()]), values).map_err(|e| e.to_string())?;
-    Ok((values, names, dtype))
-}
-
-/// True for cells like `42` or `-7`; anything with a point, exponent, nan or inf is a float.
-fn looks_like_integer(cell: &str) -> bool {
-    let digits = cell.strip_prefix(['-', '+']).unwrap_or(cell);
-    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
-}
-
-fn write_csv(file: &mut File, dataset: &Dataset) -> io::Result<()> {
-    let mut writer = csv::Writer::from_writer(io::BufWriter::new(file));
-    writer.write_record(csv_header(dataset))?;
-    // A sample is one row: a table row, or the single value of a 1-D array.
-    for sample in dataset.values.outer_iter() {
-        writer.write_record(sample.iter().map(|&value| dataset.dtype.text(value)))?;
-    }
-    writer.flush()
-}
-
-/// The column names, or `column_0, column_1, ...` when the data has none, since the header is required.
-fn csv_header(dataset: &Dataset) -> Vec<String> {
-    if !dataset.names.is_empty() {
-        return dataset.names.clone();
-    }
-    let columns = dataset.sample_shape().first().copied().unwrap_or(1);
-    (0..columns).map(|column| format!("column_{column}")).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use ndarray::{array, ArrayD};
+    use std::fs::File;
+    use std::io::Write;
 
     const JETS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/jets_pythia_24col.npz");
     const CFD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/cfd_animation_60x50x50.npz");

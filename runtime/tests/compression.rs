@@ -43,6 +43,7 @@ fn options_for(model: &Path, input: &Path, output: &Path, bound: Option<ErrorBou
         bound,
         embed_model: false,
         encoder: EncoderChoice::Float,
+        chunk_samples: None,
     }
 }
 

@@ -3,7 +3,7 @@
 
 use super::latent::{self, QuantizedLatent};
 use super::CompressOptions;
-use crate::dataset::{Dataset, FileFormat, StoredDtype};
+use crate::dataset::{Dataset, FileFormat, Layout, StoredDtype};
 use crate::model_dir::ModelInfo;
 use crate::normalize::Normalization;
 use balerc_compiler::fixed::FixedType;
@@ -78,12 +78,15 @@ pub fn model_hash(decoder_onnx: &[u8]) -> String {
 }
 
 impl Header {
+    /// `ranges` gives each normalization feature's (min, max) over the whole data; it is
+    /// called (a pass over the data) only for a bound relative to the range.
     pub fn new(
         info: &ModelInfo,
-        data: &Dataset,
+        data: &Layout,
         decoder: &[u8],
         hardware: Option<&HardwareEncoding>,
         options: &CompressOptions,
+        ranges: impl FnOnce(&Header) -> Result<Vec<(f64, f64)>, String>,
     ) -> Result<Header, String> {
         check_fits_model(info, data, &options.input.display().to_string())?;
         if !(1..=32).contains(&options.latent_bits) {
@@ -96,7 +99,7 @@ impl Header {
         let modelled_per_sample = info.spec.features();
         let mut header = Header {
             kind: KIND.into(),
-            shape: data.values.shape().to_vec(),
+            shape: data.shape.clone(),
             dtype: data.dtype,
             format: data.format,
             names: data.names.clone(),
@@ -109,33 +112,47 @@ impl Header {
             latent_width: info.spec.latent,
             latent_bits,
             error_bound: None,
-            chunk_samples: super::chunk_samples_for(modelled_per_sample),
+            chunk_samples: options.chunk_samples.unwrap_or_else(|| super::chunk_samples_for(modelled_per_sample)),
             hardware: hardware.cloned(),
         };
+        if header.chunk_samples == 0 {
+            return Err("a chunk must hold at least one sample".into());
+        }
         if let Some(bound) = options.bound {
-            header.error_bound = Some(header.resolve(bound, data)?);
+            header.error_bound = Some(header.resolve(bound, ranges)?);
         }
         Ok(header)
     }
 
-    fn resolve(&self, bound: ErrorBound, data: &Dataset) -> Result<ResidualCoding, String> {
+    fn resolve(
+        &self,
+        bound: ErrorBound,
+        ranges: impl FnOnce(&Header) -> Result<Vec<(f64, f64)>, String>,
+    ) -> Result<ResidualCoding, String> {
         let features = self.normalization.features();
         let max_abs_error = match bound {
             ErrorBound::Absolute(e) if e > 0.0 => vec![e; features],
             ErrorBound::RelativeToRange(r) if r > 0.0 => {
-                let values = super::modelled_values(self, data);
-                let mut ranges = vec![(f64::INFINITY, f64::NEG_INFINITY); features];
-                for (i, &v) in values.iter().enumerate() {
-                    let range = &mut ranges[self.feature_of(i)];
-                    *range = (range.0.min(v), range.1.max(v));
-                }
-                ranges.iter().map(|&(lo, hi)| if hi > lo { r * (hi - lo) } else { r }).collect()
+                ranges(self)?.iter().map(|&(lo, hi)| if hi > lo { r * (hi - lo) } else { r }).collect()
             }
             _ => {
                 return Err("an error bound must be positive (keep a column exactly with data.lossless_columns)".into())
             }
         };
         Ok(ResidualCoding { max_abs_error })
+    }
+
+    /// Each normalization feature's (min, max), starting from nothing.
+    pub fn empty_ranges(&self) -> Vec<(f64, f64)> {
+        vec![(f64::INFINITY, f64::NEG_INFINITY); self.normalization.features()]
+    }
+
+    /// Widens each feature's (min, max) to cover the modelled values of a chunk.
+    pub fn widen_ranges(&self, data: &Dataset, ranges: &mut [(f64, f64)]) {
+        for (i, &v) in super::modelled_values(self, data).iter().enumerate() {
+            let range = &mut ranges[self.feature_of(i)];
+            *range = (range.0.min(v), range.1.max(v));
+        }
     }
 
     pub fn to_json(&self) -> serde_json::Value {
@@ -282,14 +299,14 @@ impl ResidualCoding {
 
 /// New data must have the layout the model was trained on; the normalization comes from the
 /// model, never from the new data.
-fn check_fits_model(info: &ModelInfo, data: &Dataset, file: &str) -> Result<(), String> {
+fn check_fits_model(info: &ModelInfo, data: &Layout, file: &str) -> Result<(), String> {
     let is_table = info.spec.sample_shape.len() == 1;
     if is_table {
         let width = info.modelled_columns.len() + info.lossless_columns.len();
-        if data.values.ndim() != 2 || data.values.shape()[1] != width {
+        if data.shape.len() != 2 || data.shape[1] != width {
             return Err(format!(
                 "{file}: the model was trained on tables of {width} columns, the data has shape {:?}",
-                data.values.shape()
+                data.shape
             ));
         }
         if !info.columns.is_empty() && !data.names.is_empty() && info.columns != data.names {

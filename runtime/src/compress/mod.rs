@@ -8,25 +8,31 @@
 //! and the prediction is quantized to steps of twice the bound, every reconstructed value is
 //! checked against its original before anything is written, and a value that misses is stored
 //! exactly as an outlier.
+//!
+//! Both directions stream: the data is read, processed and written a chunk of samples at a
+//! time, several chunks at once on all cores, so memory stays bounded whatever the file's size.
 
 mod bytes;
 mod decoder;
 mod encoder;
 mod header;
+mod in_order;
 mod latent;
+#[cfg(test)]
+mod tests;
 
 pub use decoder::Decoder;
 pub use encoder::{EncoderChoice, LatentEncoder};
 pub use header::{ErrorBound, HardwareEncoding, Header};
 
 use crate::container::{Chunk, Reader, Section, Writer};
-use crate::dataset::{self, Dataset};
+use crate::dataset::{self, Dataset, Layout, SampleReader, SampleWriter};
 use crate::model_dir::{self, DECODER_ONNX};
 use balerc_compiler::passes::Part;
 use balerc_compiler::quant::PrecisionConfig;
 use balerc_compiler::sim::FloatProgram;
 use balerc_compiler::LowerOptions;
-use ndarray::{ArrayD, Axis, IxDyn};
+use ndarray::{ArrayD, Axis};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -44,6 +50,8 @@ pub struct CompressOptions {
     /// Put the decoder into the file so that it decodes with nothing else.
     pub embed_model: bool,
     pub encoder: EncoderChoice,
+    /// Samples per chunk; by default as many as make about 8 MB of values.
+    pub chunk_samples: Option<usize>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -66,34 +74,56 @@ impl CompressReport {
 pub fn compress(options: &CompressOptions) -> Result<CompressReport, String> {
     let started = Instant::now();
     let info = model_dir::load_info(&options.model).map_err(|e| e.to_string())?;
-    let data = dataset::read(&options.input).map_err(|e| e.to_string())?;
-    data.check_finite(&options.input).map_err(|e| e.to_string())?;
+    let input = open_input(options)?;
+    let samples = input.layout().samples();
     let decoder_bytes = read_file(&options.model.join(DECODER_ONNX))?;
     let encoder = LatentEncoder::open(&options.encoder, &options.model)?;
     encoder.check_fits(info.spec.features(), info.spec.latent)?;
-    let header = Header::new(&info, &data, &decoder_bytes, encoder.hardware(), options)?;
+    let ranges = |header: &Header| feature_ranges(header, options);
+    let header = Header::new(&info, input.layout(), &decoder_bytes, encoder.hardware(), options, ranges)?;
     let decoder = Decoder::Float(program(&options.model.join(DECODER_ONNX))?);
 
     let mut writer = Writer::create(&options.output, &header.to_json()).map_err(|e| e.to_string())?;
+    let packer = writer.packer();
     let mut outliers = 0;
-    for start in (0..data.samples()).step_by(header.chunk_samples) {
-        let end = (start + header.chunk_samples).min(data.samples());
-        let (chunk, chunk_outliers) = compress_chunk(&header, &encoder, &decoder, &data.slice_samples(start, end))?;
-        outliers += chunk_outliers;
-        writer.write_chunk(&chunk).map_err(|e| e.to_string())?;
-    }
+    let chunks = input.chunks(header.chunk_samples).enumerate();
+    in_order::map_in_order(
+        chunks.map(|(index, data)| data.map(|data| (index, data)).map_err(|e| e.to_string())),
+        |(index, data)| {
+            let (chunk, chunk_outliers) = compress_chunk(&header, &encoder, &decoder, &data)?;
+            Ok((packer.pack(index, &chunk).map_err(|e| e.to_string())?, chunk_outliers))
+        },
+        |(packed, chunk_outliers)| {
+            outliers += chunk_outliers;
+            writer.write_packed(packed).map_err(|e| e.to_string())
+        },
+    )?;
     if options.embed_model {
         writer.attach(DECODER_ATTACHMENT, &decoder_bytes).map_err(|e| e.to_string())?;
     }
     let summary = writer.finish().map_err(|e| e.to_string())?;
     Ok(CompressReport {
-        samples: data.samples(),
+        samples,
         original_bytes: std::fs::metadata(&options.input).map_or(0, |m| m.len()),
         compressed_bytes: summary.sizes.file,
         model_bytes: decoder_bytes.len() as u64,
         outliers,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// The input, read a chunk at a time; a NaN or infinity anywhere stops compression.
+fn open_input(options: &CompressOptions) -> Result<SampleReader, String> {
+    SampleReader::open(&options.input).map(SampleReader::require_finite).map_err(|e| e.to_string())
+}
+
+/// Each feature's (min, max) over the whole input: a first pass, for a bound relative to the range.
+fn feature_ranges(header: &Header, options: &CompressOptions) -> Result<Vec<(f64, f64)>, String> {
+    let mut ranges = header.empty_ranges();
+    for data in open_input(options)?.chunks(header.chunk_samples) {
+        header.widen_ranges(&data.map_err(|e| e.to_string())?, &mut ranges);
+    }
+    Ok(ranges)
 }
 
 fn read_file(path: &Path) -> Result<Vec<u8>, String> {
@@ -215,29 +245,31 @@ pub struct DecompressReport {
 
 pub fn decompress(options: &DecompressOptions) -> Result<DecompressReport, String> {
     let started = Instant::now();
+    let file = options.input.display();
     let mut reader = Reader::open(&options.input).map_err(|e| e.to_string())?;
-    let header = Header::from_json(reader.header()).map_err(|e| format!("{}: {e}", options.input.display()))?;
-    let decoder = decoder_for(&mut reader, &header, options)?;
-    let mut reconstructed: Vec<ArrayD<f64>> = vec![];
-    for index in 0..reader.chunk_count() {
-        let chunk = reader.read_chunk(index).map_err(|e| e.to_string())?;
-        let values = decompress_chunk(&header, &decoder, &chunk)
-            .map_err(|e| format!("{}: chunk {index}: {e}", options.input.display()))?;
-        reconstructed.push(values);
+    let header = Header::from_json(reader.header()).map_err(|e| format!("{file}: {e}"))?;
+    if reader.samples() != header.shape[0] as u64 {
+        return Err(format!(
+            "{file}: the chunks hold {} samples, the header says {}",
+            reader.samples(),
+            header.shape[0]
+        ));
     }
-    let views: Vec<_> = reconstructed.iter().map(|a| a.view()).collect();
-    let values = match views.is_empty() {
-        true => ArrayD::zeros(IxDyn(&header.shape)),
-        false => ndarray::concatenate(Axis(0), &views).map_err(|e| e.to_string())?,
-    };
+    let decoder = decoder_for(&mut reader, &header, options)?;
     let format = dataset::FileFormat::from_path(&options.output).unwrap_or(header.format);
-    let output = Dataset { values, names: header.names.clone(), dtype: header.dtype, format };
-    dataset::write(&options.output, &output).map_err(|e| e.to_string())?;
-    Ok(DecompressReport {
-        samples: output.samples(),
-        shape: output.values.shape().to_vec(),
-        seconds: started.elapsed().as_secs_f64(),
-    })
+    let layout = Layout { shape: header.shape.clone(), names: header.names.clone(), dtype: header.dtype, format };
+    let mut output = SampleWriter::create(&options.output, &layout).map_err(|e| e.to_string())?;
+    let chunks = (0..reader.chunk_count()).map(move |index| match reader.read_chunk(index) {
+        Ok(chunk) => Ok((index, chunk)),
+        Err(e) => Err(e.to_string()),
+    });
+    in_order::map_in_order(
+        chunks,
+        |(index, chunk)| decompress_chunk(&header, &decoder, &chunk).map_err(|e| format!("{file}: chunk {index}: {e}")),
+        |values| output.write(&values).map_err(|e| e.to_string()),
+    )?;
+    output.finish().map_err(|e| e.to_string())?;
+    Ok(DecompressReport { samples: layout.samples(), shape: layout.shape, seconds: started.elapsed().as_secs_f64() })
 }
 
 /// The embedded decoder, or the model directory's after checking it is the one the file

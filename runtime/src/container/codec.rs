@@ -93,3 +93,10 @@ fn decompress(payload: &[u8], raw_len: u64) -> Result<Vec<u8>, SectionProblem> {
     decoder.take(raw_len + 1).read_to_end(&mut bytes).map_err(undecodable)?;
     Ok(bytes)
 }
+
+impl StoredSection<'_> {
+    /// The same section owning its payload, to outlive the bytes it was stored from.
+    pub(super) fn into_owned(self) -> StoredSection<'static> {
+        StoredSection { entry: self.entry, payload: Cow::Owned(self.payload.into_owned()) }
+    }
+}

@@ -70,16 +70,25 @@ impl Writer {
     }
 
     pub fn write_chunk(&mut self, chunk: &Chunk) -> Result<(), ContainerError> {
+        let packed = self.packer().pack(self.index.chunks.len(), chunk)?;
+        self.write_packed(packed)
+    }
+
+    /// What compresses chunks for this writer, on any thread, ahead of [`Writer::write_packed`].
+    pub fn packer(&self) -> Packer {
+        Packer { path: self.path.clone(), level: self.level }
+    }
+
+    /// Writes a chunk packed by this writer's [`Packer`]; chunks go in the order written.
+    pub fn write_packed(&mut self, packed: PackedChunk) -> Result<(), ContainerError> {
         let place = format!("chunk {}", self.index.chunks.len());
-        self.check_sections(&place, &chunk.sections)?;
-        let samples = self.index.samples.checked_add(chunk.samples).ok_or_else(|| {
+        let samples = self.index.samples.checked_add(packed.samples).ok_or_else(|| {
             ContainerError::invalid(&self.path, format!("{place} takes the sample count beyond 2^64"))
         })?;
-        let stored = self.store_sections(&place, &chunk.sections)?;
-        let (offset, len) = self.write_record(&place, chunk.samples, &stored)?;
-        self.index.chunks.push(ChunkEntry { offset, len, samples: chunk.samples });
+        let (offset, len) = self.write_record(&place, packed.samples, &packed.sections)?;
+        self.index.chunks.push(ChunkEntry { offset, len, samples: packed.samples });
         self.index.samples = samples;
-        for section in &stored {
+        for section in &packed.sections {
             self.index.sections.entry(section.entry.name.clone()).or_default().add(totals_of(section));
         }
         Ok(())
@@ -88,8 +97,8 @@ impl Writer {
     /// Stores a named file whole, such as the decoder model, so the container needs nothing else.
     pub fn attach(&mut self, name: &str, bytes: &[u8]) -> Result<(), ContainerError> {
         let place = format!("attachment '{name}'");
-        self.check_name(&place, name)?;
-        self.check_size(&place, bytes)?;
+        check_name(&self.path, &place, name)?;
+        check_size(&self.path, &place, bytes)?;
         if self.index.attachments.iter().any(|attachment| attachment.name == name) {
             return Err(ContainerError::invalid(&self.path, format!("{place} is attached twice")));
         }
@@ -136,51 +145,6 @@ impl Writer {
         Ok(())
     }
 
-    fn check_sections(&self, place: &str, sections: &[Section]) -> Result<(), ContainerError> {
-        let mut names = HashSet::new();
-        for section in sections {
-            let section_place = format!("{place}, section '{}'", section.name);
-            self.check_name(&section_place, &section.name)?;
-            self.check_size(&section_place, &section.bytes)?;
-            if !names.insert(section.name.as_str()) {
-                return Err(ContainerError::invalid(
-                    &self.path,
-                    format!("{place} has two sections named '{}'", section.name),
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    fn check_name(&self, place: &str, name: &str) -> Result<(), ContainerError> {
-        if name.is_empty() || name.len() > MAX_NAME_BYTES {
-            let message = format!("{place} needs a name of 1 to {MAX_NAME_BYTES} bytes");
-            return Err(ContainerError::invalid(&self.path, message));
-        }
-        Ok(())
-    }
-
-    fn check_size(&self, place: &str, bytes: &[u8]) -> Result<(), ContainerError> {
-        if bytes.len() as u64 > MAX_SECTION_BYTES {
-            let message = format!("{place} is {} bytes, more than the {MAX_SECTION_BYTES} allowed", bytes.len());
-            return Err(ContainerError::invalid(&self.path, message));
-        }
-        Ok(())
-    }
-
-    /// Compresses the sections in parallel: zstd at level 9 is the slow part of writing.
-    fn store_sections<'a>(
-        &self,
-        place: &str,
-        sections: &'a [Section],
-    ) -> Result<Vec<StoredSection<'a>>, ContainerError> {
-        sections
-            .par_iter()
-            .map(|section| codec::store(&section.name, &section.bytes, self.level))
-            .collect::<std::io::Result<Vec<_>>>()
-            .map_err(|error| ContainerError::io(&self.path, format!("compress {place}"), error))
-    }
-
     /// Writes a record (table, then payloads) and returns where it starts and how long it is.
     fn write_record(
         &mut self,
@@ -208,6 +172,68 @@ impl Writer {
         self.position += bytes.len() as u64;
         Ok(())
     }
+}
+
+/// Checks and compresses chunks for a [`Writer`]; cheap to clone, and usable on many threads
+/// at once, since compression is the slow part of writing.
+#[derive(Clone)]
+pub struct Packer {
+    path: PathBuf,
+    level: i32,
+}
+
+/// A chunk whose sections are compressed and checksummed, ready to be written.
+pub struct PackedChunk {
+    samples: u64,
+    sections: Vec<StoredSection<'static>>,
+}
+
+impl Packer {
+    /// Chunk `index` (the order it will be written in, for error messages) checked and compressed.
+    pub fn pack(&self, index: usize, chunk: &Chunk) -> Result<PackedChunk, ContainerError> {
+        let place = format!("chunk {index}");
+        self.check_sections(&place, &chunk.sections)?;
+        // Sections compress in parallel too: one chunk may be all there is.
+        let sections = chunk
+            .sections
+            .par_iter()
+            .map(|section| codec::store(&section.name, &section.bytes, self.level).map(StoredSection::into_owned))
+            .collect::<std::io::Result<Vec<_>>>()
+            .map_err(|error| ContainerError::io(&self.path, format!("compress {place}"), error))?;
+        Ok(PackedChunk { samples: chunk.samples, sections })
+    }
+
+    fn check_sections(&self, place: &str, sections: &[Section]) -> Result<(), ContainerError> {
+        let mut names = HashSet::new();
+        for section in sections {
+            let section_place = format!("{place}, section '{}'", section.name);
+            check_name(&self.path, &section_place, &section.name)?;
+            check_size(&self.path, &section_place, &section.bytes)?;
+            if !names.insert(section.name.as_str()) {
+                return Err(ContainerError::invalid(
+                    &self.path,
+                    format!("{place} has two sections named '{}'", section.name),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_name(path: &Path, place: &str, name: &str) -> Result<(), ContainerError> {
+    if name.is_empty() || name.len() > MAX_NAME_BYTES {
+        let message = format!("{place} needs a name of 1 to {MAX_NAME_BYTES} bytes");
+        return Err(ContainerError::invalid(path, message));
+    }
+    Ok(())
+}
+
+fn check_size(path: &Path, place: &str, bytes: &[u8]) -> Result<(), ContainerError> {
+    if bytes.len() as u64 > MAX_SECTION_BYTES {
+        let message = format!("{place} is {} bytes, more than the {MAX_SECTION_BYTES} allowed", bytes.len());
+        return Err(ContainerError::invalid(path, message));
+    }
+    Ok(())
 }
 
 fn totals_of(section: &StoredSection) -> ByteTotals {

@@ -1,0 +1,140 @@
+//! Streaming compression, in chunks on all cores, produces exactly the chunks and the
+//! reconstruction that processing the whole file in memory does, in every input format.
+
+use super::*;
+use crate::container::Reader;
+use crate::dataset::FileFormat;
+use crate::project::{self, Project};
+use crate::train::Silent;
+use burn::prelude::Device;
+
+const JETS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/jets_pythia_24col.npz");
+
+/// A small model trained on the first jets, and 3000 jets after them as the data to compress.
+fn trained() -> Option<(tempfile::TempDir, PathBuf, Dataset)> {
+    let Ok(jets) = dataset::read(Path::new(JETS)) else {
+        eprintln!("skipping: {JETS} is not here");
+        return None;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    project::create(dir.path()).unwrap();
+    dataset::write(&dir.path().join("data/train.npz"), &jets.slice_samples(0, 2000)).unwrap();
+    let overrides = [
+        "data.input=['data/train.npz']",
+        "training.epochs=2",
+        "model.hidden=[16]",
+        "model.latent=6",
+        "data.integer_columns=['n_const']",
+    ];
+    let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+    let project = Project::open(dir.path(), &overrides).unwrap();
+    let outcome = crate::training_run::run(&project, &Device::flex(), &mut Silent).unwrap();
+    Some((dir, outcome.model_dir, jets.slice_samples(2000, 5000)))
+}
+
+fn options(model: &Path, input: &Path, output: &Path, bound: Option<ErrorBound>) -> CompressOptions {
+    CompressOptions {
+        model: model.into(),
+        input: input.into(),
+        output: output.into(),
+        latent_bits: 12,
+        bound,
+        embed_model: false,
+        encoder: EncoderChoice::Float,
+        chunk_samples: Some(700),
+    }
+}
+
+/// What compression did before it streamed: the whole file in memory, then chunk by chunk.
+fn in_memory(options: &CompressOptions) -> (Header, Vec<Chunk>, ArrayD<f64>) {
+    let info = model_dir::load_info(&options.model).unwrap();
+    let data = dataset::read(&options.input).unwrap();
+    let decoder_bytes = std::fs::read(options.model.join(DECODER_ONNX)).unwrap();
+    let header = Header::new(&info, &data.layout(), &decoder_bytes, None, options, |header: &Header| {
+        let mut ranges = header.empty_ranges();
+        header.widen_ranges(&data, &mut ranges);
+        Ok(ranges)
+    })
+    .unwrap();
+    let encoder = LatentEncoder::open(&EncoderChoice::Float, &options.model).unwrap();
+    let decoder = Decoder::Float(program(&options.model.join(DECODER_ONNX)).unwrap());
+    let (mut chunks, mut restored) = (vec![], vec![]);
+    for start in (0..data.samples()).step_by(header.chunk_samples) {
+        let end = (start + header.chunk_samples).min(data.samples());
+        let (chunk, _) = compress_chunk(&header, &encoder, &decoder, &data.slice_samples(start, end)).unwrap();
+        restored.push(decompress_chunk(&header, &decoder, &chunk).unwrap());
+        chunks.push(chunk);
+    }
+    let views: Vec<_> = restored.iter().map(|a| a.view()).collect();
+    (header, chunks, ndarray::concatenate(Axis(0), &views).unwrap())
+}
+
+#[test]
+fn streaming_matches_the_whole_file_in_memory_for_every_format_and_bound() {
+    let Some((dir, model, unseen)) = trained() else { return };
+    let bounds = [None, Some(ErrorBound::Absolute(0.05)), Some(ErrorBound::RelativeToRange(1e-3))];
+    for format in ["npy", "npz", "csv"] {
+        let input = dir.path().join(format!("unseen.{format}"));
+        let format_of = FileFormat::from_path(&input).unwrap();
+        dataset::write(&input, &Dataset { format: format_of, ..unseen.clone() }).unwrap();
+        for bound in bounds {
+            let packed = dir.path().join("x.baler");
+            let options = options(&model, &input, &packed, bound);
+            compress(&options).unwrap();
+            let (header, chunks, restored) = in_memory(&options);
+
+            let mut reader = Reader::open(&packed).unwrap();
+            assert_eq!(Header::from_json(reader.header()).unwrap(), header, "{format} {bound:?}");
+            let streamed: Vec<Chunk> = reader.chunks().collect::<Result<_, _>>().unwrap();
+            assert_eq!(streamed.len(), 5, "3000 samples in chunks of 700");
+            assert!(streamed == chunks, "{format} {bound:?}: the chunks differ");
+
+            let output = dir.path().join(format!("restored.{format}"));
+            let decompress_options = DecompressOptions {
+                input: packed,
+                output: output.clone(),
+                model: Some(model.clone()),
+                decoder_precision: None,
+            };
+            decompress(&decompress_options).unwrap();
+            let back = dataset::read(&output).unwrap();
+            assert_eq!(back.values, restored, "{format} {bound:?}");
+            assert_eq!((back.names, back.dtype), (header.names.clone(), header.dtype));
+        }
+    }
+}
+
+#[test]
+fn a_nan_in_a_later_chunk_or_a_cut_file_stops_compression_with_nothing_written() {
+    let Some((dir, model, mut unseen)) = trained() else { return };
+    unseen.values[[2500, 3]] = f64::NAN;
+    let column = unseen.names[3].clone();
+    let input = dir.path().join("nan.npy");
+    dataset::write(&input, &Dataset { format: FileFormat::Npy, names: vec![], ..unseen.clone() }).unwrap();
+    let packed = dir.path().join("x.baler");
+    for bound in [None, Some(ErrorBound::RelativeToRange(1e-3))] {
+        let error = compress(&options(&model, &input, &packed, bound)).unwrap_err();
+        assert_eq!(error, format!("{}: row 2500, column 3 is NaN", input.display()));
+        assert!(!packed.exists());
+    }
+    let input = dir.path().join("nan.npz");
+    dataset::write(&input, &unseen).unwrap();
+    let error = compress(&options(&model, &input, &packed, None)).unwrap_err();
+    assert!(error.ends_with(&format!("row 2500, column '{column}' is NaN")), "{error}");
+
+    unseen.values[[2500, 3]] = 1.0;
+    let input = dir.path().join("cut.npy");
+    dataset::write(&input, &Dataset { format: FileFormat::Npy, names: vec![], ..unseen.clone() }).unwrap();
+    let bytes = std::fs::read(&input).unwrap();
+    std::fs::write(&input, &bytes[..bytes.len() - 1000]).unwrap();
+    let error = compress(&options(&model, &input, &packed, None)).unwrap_err();
+    assert!(error.starts_with(&input.display().to_string()) && error.contains("truncated"), "{error}");
+
+    let input = dir.path().join("cut.npz");
+    dataset::write(&input, &unseen).unwrap();
+    let bytes = std::fs::read(&input).unwrap();
+    std::fs::write(&input, &bytes[..bytes.len() - 1000]).unwrap();
+    let error = compress(&options(&model, &input, &packed, None)).unwrap_err();
+    assert!(error.contains("cut.npz: is not a readable .npz file"), "{error}");
+    assert!(!packed.exists());
+}
