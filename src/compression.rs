@@ -4,7 +4,7 @@
 use anyhow::{bail, Result};
 use balerc_compiler::fixed::FixedType;
 use balerc_compiler::quant::PrecisionConfig;
-use balerc_runtime::compress::{self, CompressOptions, DecompressOptions, EncoderChoice, ErrorBound};
+use balerc_runtime::compress::{self, CompressOptions, DecompressOptions, EncoderChoice, ErrorBound, LatentBits};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -19,9 +19,10 @@ pub struct CompressArgs {
     /// The .baler file to write.
     #[arg(long)]
     output: PathBuf,
-    /// Bits per stored latent value.
-    #[arg(long, default_value_t = 16)]
-    latent_bits: u32,
+    /// Bits per stored latent value, or 'auto': with an error bound, try a few widths on the
+    /// first samples and keep the smallest file. Default: auto with a bound, 16 without.
+    #[arg(long, value_name = "BITS|auto", value_parser = parse_latent_bits)]
+    latent_bits: Option<LatentBits>,
     /// Guarantee |reconstructed - original| <= this for every value, in the data's units.
     #[arg(long, conflicts_with = "max_rel_error")]
     max_abs_error: Option<f64>,
@@ -43,6 +44,15 @@ pub struct CompressArgs {
     /// Samples per chunk (the unit of memory and of parallel work); by default about 8 MB of values.
     #[arg(long)]
     chunk_samples: Option<usize>,
+}
+
+fn parse_latent_bits(text: &str) -> Result<LatentBits, String> {
+    match text {
+        "auto" => Ok(LatentBits::Auto),
+        _ => {
+            text.parse().map(LatentBits::Fixed).map_err(|_| format!("'{text}' is neither a number of bits nor 'auto'"))
+        }
+    }
 }
 
 fn encoder_choice(args: &CompressArgs) -> Result<EncoderChoice> {
@@ -74,7 +84,10 @@ pub fn compress(args: &CompressArgs) -> Result<()> {
         model: args.model.clone(),
         input: args.input.clone(),
         output: args.output.clone(),
-        latent_bits: args.latent_bits,
+        latent_bits: args.latent_bits.unwrap_or(match bound {
+            Some(_) => LatentBits::Auto,
+            None => LatentBits::Fixed(16),
+        }),
         bound,
         embed_model: args.embed_model,
         encoder: encoder_choice(args)?,
@@ -97,7 +110,19 @@ pub fn compress(args: &CompressArgs) -> Result<()> {
         report.seconds,
         megabytes / report.seconds,
     );
+    println!("latent codes of {} bits{}", report.latent_bits, chosen_from(&report.latent_bits_trials));
     Ok(())
+}
+
+/// The widths `--latent-bits auto` tried, as the summary shows them.
+fn chosen_from(trials: &[(u32, u64)]) -> String {
+    if trials.is_empty() {
+        return String::new();
+    }
+    let mut tried = trials.to_vec();
+    tried.sort();
+    let sizes: Vec<String> = tried.iter().map(|(bits, bytes)| format!("{bits}: {bytes}")).collect();
+    format!(" (auto, the smallest on the first samples; bytes per width {})", sizes.join(", "))
 }
 
 #[derive(Args)]

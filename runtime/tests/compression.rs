@@ -1,7 +1,7 @@
 //! Compress and decompress with a trained model: shapes, names and dtypes come back, the
 //! error bound holds for every value, and damaged files or the wrong model are refused.
 
-use balerc_runtime::compress::{self, CompressOptions, DecompressOptions, EncoderChoice, ErrorBound};
+use balerc_runtime::compress::{self, CompressOptions, DecompressOptions, EncoderChoice, ErrorBound, LatentBits};
 use balerc_runtime::dataset::{self, Dataset};
 use balerc_runtime::project::{self, Project};
 use balerc_runtime::train::Silent;
@@ -39,7 +39,7 @@ fn options_for(model: &Path, input: &Path, output: &Path, bound: Option<ErrorBou
         model: model.into(),
         input: input.into(),
         output: output.into(),
-        latent_bits: 12,
+        latent_bits: LatentBits::Fixed(12),
         bound,
         embed_model: false,
         encoder: EncoderChoice::Float,
@@ -60,23 +60,50 @@ fn round_trip(model: &Path, input: &Path, bound: Option<ErrorBound>, embed: bool
 
 const SMALL: &[&str] = &["model.hidden=[32, 16]", "model.latent=8", "data.integer_columns=['n_const']"];
 
+fn assert_within_relative_bound(original: &Dataset, restored: &Dataset, bound: f64) {
+    for column in 0..original.values.shape()[1] {
+        let values = original.values.index_axis(ndarray::Axis(1), column);
+        let range = values.fold(f64::NEG_INFINITY, |m, &v| m.max(v)) - values.fold(f64::INFINITY, |m, &v| m.min(v));
+        let worst = (0..original.samples())
+            .map(|r| (restored.values[[r, column]] - original.values[[r, column]]).abs())
+            .fold(0.0, f64::max);
+        assert!(worst <= bound * range, "column {column}: error {worst} beyond {}", bound * range);
+    }
+}
+
 #[test]
 fn a_relative_bound_holds_for_every_value_of_unseen_jets() {
     let Some((_dir, model, unseen)) = trained("jets_pythia_24col.npz", 4000, 3000, SMALL) else { return };
-    let (original, restored) = round_trip(&model, &unseen, Some(ErrorBound::RelativeToRange(1e-3)), false);
+    let bound = Some(ErrorBound::RelativeToRange(1e-3));
+    let (original, restored) = round_trip(&model, &unseen, bound, false);
     assert_eq!(
         (restored.names.clone(), restored.dtype, restored.values.shape()),
         (original.names.clone(), original.dtype, original.values.shape())
     );
-    for column in 0..24 {
-        let values = original.values.index_axis(ndarray::Axis(1), column);
-        let range = values.fold(f64::NEG_INFINITY, |m, &v| m.max(v)) - values.fold(f64::INFINITY, |m, &v| m.min(v));
-        let worst =
-            (0..3000).map(|r| (restored.values[[r, column]] - original.values[[r, column]]).abs()).fold(0.0, f64::max);
-        assert!(worst <= 1e-3 * range, "column {column}: error {worst} beyond {}", 1e-3 * range);
-    }
+    assert_within_relative_bound(&original, &restored, 1e-3);
     // Integer columns come back as integers.
     assert!((0..3000).all(|r| restored.values[[r, 8]].fract() == 0.0));
+
+    // Automatic latent bits keep the smallest of their trials, and the bound holds as ever.
+    let (packed, out) = (unseen.with_file_name("auto.baler"), unseen.with_file_name("auto.npz"));
+    let auto =
+        |bound| CompressOptions { latent_bits: LatentBits::Auto, ..options_for(&model, &unseen, &packed, bound) };
+    let report = compress::compress(&auto(bound)).unwrap();
+    assert_eq!(report.latent_bits_trials.len(), 6);
+    assert_eq!(report.latent_bits, report.latent_bits_trials[0].0);
+    assert!(report.latent_bits_trials.windows(2).all(|w| w[0].1 <= w[1].1), "{:?}", report.latent_bits_trials);
+    let model_dir = Some(model.clone());
+    compress::decompress(&DecompressOptions {
+        input: packed.clone(),
+        output: out.clone(),
+        model: model_dir,
+        decoder_precision: None,
+    })
+    .unwrap();
+    assert_within_relative_bound(&original, &dataset::read(&out).unwrap(), 1e-3);
+    // Without a bound there is nothing to choose against.
+    let message = compress::compress(&auto(None)).unwrap_err();
+    assert!(message.contains("error bound"), "{message}");
 }
 
 #[test]

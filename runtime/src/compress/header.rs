@@ -2,7 +2,7 @@
 //! model (by hash) and its normalization, how latents and residuals are coded.
 
 use super::latent::{self, QuantizedLatent};
-use super::CompressOptions;
+use super::{CompressOptions, LatentBits};
 use crate::dataset::{Dataset, FileFormat, Layout, StoredDtype};
 use crate::model_dir::ModelInfo;
 use crate::normalize::Normalization;
@@ -89,12 +89,17 @@ impl Header {
         ranges: impl FnOnce(&Header) -> Result<Vec<(f64, f64)>, String>,
     ) -> Result<Header, String> {
         check_fits_model(info, data, &options.input.display().to_string())?;
-        if !(1..=32).contains(&options.latent_bits) {
-            return Err(format!("--latent-bits {} is not between 1 and 32", options.latent_bits));
-        }
-        let latent_bits = match hardware {
-            Some(h) => h.latent_type()?.width,
-            None => options.latent_bits,
+        let latent_bits = match (hardware, options.latent_bits) {
+            (Some(h), _) => h.latent_type()?.width,
+            (None, LatentBits::Fixed(bits)) if (1..=32).contains(&bits) => bits,
+            (None, LatentBits::Fixed(bits)) => return Err(format!("--latent-bits {bits} is not between 1 and 32")),
+            // Replaced by the width the trials choose, before anything is written.
+            (None, LatentBits::Auto) if options.bound.is_some() => 16,
+            (None, LatentBits::Auto) => {
+                return Err("--latent-bits auto chooses against the residuals of an error bound: \
+                            give --max-abs-error or --max-rel-error, or a number of bits"
+                    .into())
+            }
         };
         let modelled_per_sample = info.spec.features();
         let mut header = Header {
@@ -208,6 +213,14 @@ impl Header {
 
     pub fn is_table(&self) -> bool {
         self.shape.len() == 2
+    }
+
+    /// How many normalization features the modelled values of a chunk cycle through.
+    pub fn feature_count(&self) -> usize {
+        match self.normalization.features() {
+            1 => 1,
+            _ => self.modelled_per_sample,
+        }
     }
 
     /// The normalization feature of the i-th modelled value of a chunk.

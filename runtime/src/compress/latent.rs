@@ -1,7 +1,7 @@
 //! Latent values stored as uniform integer codes: per chunk and latent dimension, the range
 //! [lo, hi] is split into 2^bits - 1 steps.
 
-use super::bytes;
+use super::{bytes, entropy};
 
 pub struct QuantizedLatent {
     /// lo then hi of each dimension.
@@ -84,13 +84,15 @@ pub fn code_bytes(bits: u32) -> usize {
     bits.div_ceil(8) as usize
 }
 
-pub fn to_sections(q: &QuantizedLatent, bits: u32) -> (Vec<u8>, Vec<u8>) {
-    (bytes::encode_f64s(&q.ranges), bytes::encode_planes(&q.codes, code_bytes(bits)))
+/// How a chunk stores its latent codes: entropy coded, or in byte planes as earlier balerc did.
+pub enum StoredCodes<'a> {
+    Entropy(&'a [u8]),
+    Planes(&'a [u8]),
 }
 
 pub fn from_sections(
     ranges: &[u8],
-    codes: &[u8],
+    codes: StoredCodes,
     width: usize,
     samples: usize,
     bits: u32,
@@ -99,8 +101,87 @@ pub fn from_sections(
     if ranges.len() != 2 * width {
         return Err(format!("the latent ranges hold {} values, expected {}", ranges.len(), 2 * width));
     }
-    let codes = bytes::decode_planes(codes, code_bytes(bits), width * samples)?;
+    let codes = match codes {
+        StoredCodes::Entropy(stored) => decode_entropy(stored, width, samples, bits)?,
+        StoredCodes::Planes(stored) => bytes::decode_planes(stored, code_bytes(bits), width * samples)?,
+    };
     Ok(QuantizedLatent { ranges, codes })
+}
+
+/// The most high bits the entropy model takes: more symbols would cost more to describe.
+const MAX_MODELLED_BITS: u32 = 12;
+/// How many low bits may be stored raw: beyond this, the model is always the better deal.
+const MAX_RAW_BITS: u32 = 8;
+
+/// The codes entropy coded, per latent dimension: the high bits with a model, the low bits,
+/// nearly uniform at fine steps, packed raw. Every split the limits allow is tried and the
+/// smallest kept. Layout: the raw low bits per code (u8), the packed low bits (least
+/// significant first), the entropy-coded high bits, samples one after another.
+pub fn encode_entropy(q: &QuantizedLatent, width: usize, bits: u32) -> Vec<u8> {
+    let fewest_raw = bits.saturating_sub(MAX_MODELLED_BITS);
+    let most_raw = bits.min(fewest_raw + MAX_RAW_BITS);
+    (fewest_raw..=most_raw).map(|raw| split_codes(q, width, raw)).min_by_key(Vec::len).unwrap_or_default()
+}
+
+fn split_codes(q: &QuantizedLatent, width: usize, raw: u32) -> Vec<u8> {
+    let samples = q.codes.len() / width.max(1);
+    let sample_major = (0..q.codes.len()).map(|i| q.codes[(i % width) * samples + i / width]);
+    let mut out = vec![raw as u8];
+    out.extend(pack_low_bits(sample_major.clone(), raw));
+    let high: Vec<u64> = sample_major.map(|c| u64::from(c) >> raw).collect();
+    out.extend(entropy::encode(&high, width));
+    out
+}
+
+pub fn decode_entropy(stored: &[u8], width: usize, samples: usize, bits: u32) -> Result<Vec<u32>, String> {
+    let count = width.checked_mul(samples).ok_or("too many latent codes")?;
+    let mut reader = bytes::ByteReader::new(stored);
+    let raw = u32::from(reader.take(1)?[0]);
+    if raw > bits {
+        return Err(format!("{raw} raw bits of {bits}-bit latent codes"));
+    }
+    let low_bytes = count.checked_mul(raw as usize).ok_or("too many latent codes")?.div_ceil(8);
+    let low = unpack_low_bits(reader.take(low_bytes)?, raw, count);
+    let high = entropy::decode(reader.rest(), count, width)?;
+    let mut codes = vec![0u32; count];
+    for (i, (h, l)) in high.into_iter().zip(low).enumerate() {
+        if h >> (bits - raw) != 0 {
+            return Err(format!("a latent code is wider than {bits} bits"));
+        }
+        codes[(i % width) * samples + i / width] = ((h << raw) | l) as u32;
+    }
+    Ok(codes)
+}
+
+/// The lowest `raw` bits of each code, back to back.
+fn pack_low_bits(codes: impl Iterator<Item = u32>, raw: u32) -> Vec<u8> {
+    let (mut out, mut buffer, mut filled) = (vec![], 0u64, 0u32);
+    for code in codes {
+        buffer |= (u64::from(code) & ((1u64 << raw) - 1)) << filled;
+        filled += raw;
+        while filled >= 8 {
+            out.push(buffer as u8);
+            (buffer, filled) = (buffer >> 8, filled - 8);
+        }
+    }
+    if filled > 0 {
+        out.push(buffer as u8);
+    }
+    out
+}
+
+fn unpack_low_bits(packed: &[u8], raw: u32, count: usize) -> Vec<u64> {
+    let (mut bytes, mut buffer, mut filled) = (packed.iter(), 0u64, 0u32);
+    let mut low = Vec::with_capacity(count);
+    for _ in 0..count {
+        while filled < raw {
+            buffer |= u64::from(*bytes.next().unwrap_or(&0)) << filled;
+            filled += 8;
+        }
+        low.push(buffer & ((1u64 << raw) - 1));
+        (buffer, filled) = (buffer >> raw, filled - raw);
+    }
+    low
 }
 
 #[cfg(test)]
@@ -127,6 +208,26 @@ mod tests {
         let latent = vec![-32768, 5, 32767, -1, 0, 7, 12, -3];
         let q = from_hardware_codes(&latent, 2);
         assert_eq!(hardware_codes(&q, 2), Some(latent));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn entropy_coded_codes_round_trip(
+            codes in proptest::collection::vec(proptest::prelude::any::<u32>(), 0..120),
+            width in 1usize..4,
+            bits in 1u32..=32,
+        ) {
+            let samples = codes.len() / width;
+            let mask = if bits == 32 { u32::MAX } else { (1 << bits) - 1 };
+            let q = QuantizedLatent { ranges: vec![], codes: codes[..samples * width].iter().map(|c| c & mask).collect() };
+            let stored = encode_entropy(&q, width, bits);
+            proptest::prop_assert_eq!(decode_entropy(&stored, width, samples, bits).unwrap(), q.codes);
+        }
+
+        #[test]
+        fn damaged_codes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..100)) {
+            let _ = decode_entropy(&bytes, 2, 10, 16);
+        }
     }
 
     #[test]

@@ -15,15 +15,20 @@
 mod bytes;
 mod decoder;
 mod encoder;
+mod entropy;
 mod header;
 mod in_order;
 mod latent;
+mod latent_bits;
+#[cfg(test)]
+mod stored_sections;
 #[cfg(test)]
 mod tests;
 
 pub use decoder::Decoder;
 pub use encoder::{EncoderChoice, LatentEncoder};
 pub use header::{ErrorBound, HardwareEncoding, Header};
+pub use latent_bits::LatentBits;
 
 use crate::container::{Chunk, Reader, Section, Writer};
 use crate::dataset::{self, Dataset, Layout, SampleReader, SampleWriter};
@@ -44,8 +49,8 @@ pub struct CompressOptions {
     pub model: PathBuf,
     pub input: PathBuf,
     pub output: PathBuf,
-    /// Bits per stored latent value.
-    pub latent_bits: u32,
+    /// Bits per stored latent value, or `Auto` to try a few with an error bound.
+    pub latent_bits: LatentBits,
     pub bound: Option<ErrorBound>,
     /// Put the decoder into the file so that it decodes with nothing else.
     pub embed_model: bool,
@@ -63,6 +68,10 @@ pub struct CompressReport {
     pub model_bytes: u64,
     pub outliers: usize,
     pub seconds: f64,
+    /// Bits per stored latent value.
+    pub latent_bits: u32,
+    /// With `--latent-bits auto`, each width tried and the bytes of its trial, smallest first.
+    pub latent_bits_trials: Vec<latent_bits::Trial>,
 }
 
 impl CompressReport {
@@ -80,8 +89,16 @@ pub fn compress(options: &CompressOptions) -> Result<CompressReport, String> {
     let encoder = LatentEncoder::open(&options.encoder, &options.model)?;
     encoder.check_fits(info.spec.features(), info.spec.latent)?;
     let ranges = |header: &Header| feature_ranges(header, options);
-    let header = Header::new(&info, input.layout(), &decoder_bytes, encoder.hardware(), options, ranges)?;
+    let mut header = Header::new(&info, input.layout(), &decoder_bytes, encoder.hardware(), options, ranges)?;
     let decoder = Decoder::Float(program(&options.model.join(DECODER_ONNX))?);
+    let latent_bits_trials = match options.latent_bits == LatentBits::Auto && header.hardware.is_none() {
+        true => match first_samples(options, latent_bits::TRIAL_SAMPLES.min(header.chunk_samples))? {
+            Some(first) => latent_bits::trials(&header, &encoder, &decoder, &first)?,
+            None => vec![],
+        },
+        false => vec![],
+    };
+    header.latent_bits = latent_bits_trials.first().map_or(header.latent_bits, |&(bits, _)| bits);
 
     let mut writer = Writer::create(&options.output, &header.to_json()).map_err(|e| e.to_string())?;
     let packer = writer.packer();
@@ -109,12 +126,19 @@ pub fn compress(options: &CompressOptions) -> Result<CompressReport, String> {
         model_bytes: decoder_bytes.len() as u64,
         outliers,
         seconds: started.elapsed().as_secs_f64(),
+        latent_bits: header.latent_bits,
+        latent_bits_trials,
     })
 }
 
 /// The input, read a chunk at a time; a NaN or infinity anywhere stops compression.
 fn open_input(options: &CompressOptions) -> Result<SampleReader, String> {
     SampleReader::open(&options.input).map(SampleReader::require_finite).map_err(|e| e.to_string())
+}
+
+/// The input's first samples (None for an empty input), for trial compressions.
+fn first_samples(options: &CompressOptions, count: usize) -> Result<Option<Dataset>, String> {
+    open_input(options)?.chunks(count).next().transpose().map_err(|e| e.to_string())
 }
 
 /// Each feature's (min, max) over the whole input: a first pass, for a bound relative to the range.
@@ -185,13 +209,15 @@ fn compress_chunk(
     let original = modelled_values(header, data);
     let (quantized, latent_values) = encoder.encode(header, &normalized(header, &original))?;
     let prediction = predict(header, decoder, &latent_values)?;
-    let (ranges, codes) = latent::to_sections(&quantized, header.latent_bits);
-    let mut sections = vec![section("latent_range", ranges), section("latent", codes)];
+    let codes = latent::encode_entropy(&quantized, header.latent_width, header.latent_bits);
+    let mut sections =
+        vec![section("latent_range", bytes::encode_f64s(&quantized.ranges)), section("latent_ans", codes)];
 
     let mut outliers = vec![];
     if let Some(bound) = &header.error_bound {
         let residuals = bound.residual_codes(header, &original, &prediction, &mut outliers);
-        sections.push(section("residual", bytes::encode_varints(residuals)));
+        let symbols: Vec<u64> = residuals.into_iter().map(bytes::zigzag).collect();
+        sections.push(section("residual_ans", entropy::encode(&symbols, header.feature_count())));
     }
     let outlier_count = outliers.len();
     let (indices, values): (Vec<i64>, Vec<f64>) = outliers.into_iter().unzip();
@@ -315,21 +341,42 @@ fn section_bytes<'c>(chunk: &'c Chunk, name: &str) -> Result<&'c [u8], String> {
         .ok_or_else(|| format!("the section '{name}' is missing"))
 }
 
+/// The latent codes, entropy coded (`latent_ans`) or, as earlier balerc wrote them, in byte
+/// planes (`latent`).
+fn stored_latent(header: &Header, chunk: &Chunk, samples: usize) -> Result<latent::QuantizedLatent, String> {
+    let codes = match section_bytes(chunk, "latent_ans") {
+        Ok(stored) => latent::StoredCodes::Entropy(stored),
+        Err(_) => latent::StoredCodes::Planes(section_bytes(chunk, "latent")?),
+    };
+    let ranges = section_bytes(chunk, "latent_range")?;
+    latent::from_sections(ranges, codes, header.latent_width, samples, header.latent_bits)
+}
+
+/// The residual codes, entropy coded per feature (`residual_ans`) or, as earlier balerc wrote
+/// them, as varints (`residual`).
+fn stored_residuals(header: &Header, chunk: &Chunk, count: usize) -> Result<Vec<i64>, String> {
+    match section_bytes(chunk, "residual_ans") {
+        Ok(stored) => {
+            Ok(entropy::decode(stored, count, header.feature_count())?.into_iter().map(bytes::unzigzag).collect())
+        }
+        Err(_) => bytes::decode_varints(section_bytes(chunk, "residual")?, count),
+    }
+}
+
 fn decompress_chunk(header: &Header, decoder: &Decoder, chunk: &Chunk) -> Result<ArrayD<f64>, String> {
     let samples = usize::try_from(chunk.samples).map_err(|_| "too many samples".to_string())?;
     if samples > header.chunk_samples {
         return Err(format!("{samples} samples, more than the {} a chunk holds", header.chunk_samples));
     }
     let get = |name: &str| section_bytes(chunk, name);
-    let quantized =
-        latent::from_sections(get("latent_range")?, get("latent")?, header.latent_width, samples, header.latent_bits)?;
+    let quantized = stored_latent(header, chunk, samples)?;
     let latent_values = header.latent_values(&quantized).ok_or("a latent code lies outside its range")?;
     let mut values = predict(header, decoder, &latent_values)?;
     if values.len() != samples * header.modelled_per_sample {
         return Err("the decoder's output does not fit the file's shape".into());
     }
     if let Some(bound) = &header.error_bound {
-        let residuals = bytes::decode_varints(get("residual")?, values.len())?;
+        let residuals = stored_residuals(header, chunk, values.len())?;
         bound.apply_residuals(header, &mut values, &residuals);
     }
     let stored = |i: usize, v: f64| header.store(header.modelled_column(i), v);
@@ -355,9 +402,7 @@ pub fn hardware_latent_codes(path: &Path) -> Result<Vec<i64>, String> {
     let mut codes = vec![];
     for index in 0..reader.chunk_count() {
         let chunk = reader.read_chunk(index).map_err(|e| e.to_string())?;
-        let (ranges, stored) = (section_bytes(&chunk, "latent_range")?, section_bytes(&chunk, "latent")?);
-        let samples = chunk.samples as usize;
-        let q = latent::from_sections(ranges, stored, header.latent_width, samples, header.latent_bits)?;
+        let q = stored_latent(&header, &chunk, chunk.samples as usize)?;
         codes.extend(latent::hardware_codes(&q, header.latent_width).ok_or("a latent code lies outside its range")?);
     }
     Ok(codes)

@@ -37,7 +37,7 @@ fn options(model: &Path, input: &Path, output: &Path, bound: Option<ErrorBound>)
         model: model.into(),
         input: input.into(),
         output: output.into(),
-        latent_bits: 12,
+        latent_bits: LatentBits::Fixed(12),
         bound,
         embed_model: false,
         encoder: EncoderChoice::Float,

@@ -1,0 +1,275 @@
+//! Unsigned integers of `F` interleaved features (value i belongs to feature i % F), entropy
+//! coded with one static model per feature. The residuals of two dozen columns follow two dozen
+//! different distributions; a model per column codes each near its entropy, where zstd over the
+//! interleaved bytes cannot tell them apart.
+//!
+//! Per feature, values below a window K are symbols 0..K of a categorical model, and a larger
+//! value is the escape symbol K followed by value - K as a varint. K is a power of two, chosen
+//! per feature to make that feature's bytes smallest. The symbol counts are stored (scaled
+//! down), and coder and decoder derive the same fixed-point probabilities from them, in which
+//! every symbol, seen or not, has a nonzero probability. The coder is constriction's rANS.
+//!
+//! Layout:
+//! - the number of values (varint), so that a mismatch is an error, not a misreading;
+//! - per feature: K (varint), then K + 1 scaled counts (varints), the escape's last;
+//! - the number of 32-bit ANS words (varint), then the words, little-endian;
+//! - per escaped value, in order: the value minus its feature's K (varint).
+
+use super::bytes::{push_uvarint, ByteReader};
+use constriction::stream::model::DefaultContiguousCategoricalEntropyModel;
+use constriction::stream::stack::DefaultAnsCoder;
+use constriction::stream::Decode;
+use constriction::UnwrapInfallible;
+
+type Model = DefaultContiguousCategoricalEntropyModel;
+
+/// The widest window: 4096 symbols keep a model's stored counts small beside the data.
+const MAX_WINDOW: u64 = 1 << 12;
+/// Counts are stored scaled to about this total; finer counts cost more to store than they save.
+const COUNT_TOTAL: u64 = 1 << 14;
+/// Probabilities of constriction's default models are in units of 2^-24.
+const PRECISION: u32 = 24;
+
+/// The values of one feature, summarized for choosing its window.
+struct FeatureStats {
+    /// How often each value below `MAX_WINDOW` occurs.
+    histogram: Vec<u64>,
+    /// The values at or above `MAX_WINDOW`, which always escape.
+    large: Vec<u64>,
+}
+
+impl FeatureStats {
+    fn of<'a>(values: impl Iterator<Item = &'a u64>) -> FeatureStats {
+        let mut stats = FeatureStats { histogram: vec![0; MAX_WINDOW as usize], large: vec![] };
+        for &v in values {
+            match stats.histogram.get_mut(v as usize) {
+                Some(count) if v < MAX_WINDOW => *count += 1,
+                _ => stats.large.push(v),
+            }
+        }
+        stats
+    }
+
+    /// Counts of symbols 0..window and, last, of the escape.
+    fn counts(&self, window: u64) -> Vec<u64> {
+        let (inside, outside) = self.histogram.split_at(window as usize);
+        let escapes = outside.iter().sum::<u64>() + self.large.len() as u64;
+        inside.iter().copied().chain([escapes]).collect()
+    }
+
+    /// Bits this feature costs with a window: coded symbols, stored counts and escaped varints.
+    fn cost_bits(&self, window: u64) -> f64 {
+        let counts = self.counts(window);
+        let scaled = scaled_counts(&counts);
+        let probabilities = probabilities(&scaled).expect("scaled counts of real data form a model");
+        let coded: f64 = counts
+            .iter()
+            .zip(&probabilities)
+            .filter(|(&c, _)| c > 0)
+            .map(|(&c, &p)| c as f64 * (f64::from(PRECISION) - f64::from(p).log2()))
+            .sum();
+        let escaped_inside = self.histogram[window as usize..].iter().enumerate();
+        let escaped: u64 = escaped_inside.map(|(offset, &count)| count * uvarint_len(offset as u64)).sum::<u64>()
+            + self.large.iter().map(|&v| uvarint_len(v - window)).sum::<u64>();
+        let table: u64 = uvarint_len(window) + scaled.iter().map(|&c| uvarint_len(c)).sum::<u64>();
+        coded + 8.0 * (escaped + table) as f64
+    }
+
+    fn best_window(&self) -> u64 {
+        let candidates = (0..=MAX_WINDOW.trailing_zeros()).map(|k| 1u64 << k);
+        let costs = candidates.map(|w| (self.cost_bits(w), w));
+        costs.min_by(|a, b| a.0.total_cmp(&b.0)).map_or(1, |(_, w)| w)
+    }
+}
+
+fn uvarint_len(value: u64) -> u64 {
+    u64::from((64 - value.leading_zeros()).max(1).div_ceil(7))
+}
+
+/// Counts scaled to about `COUNT_TOTAL`, a symbol that occurs keeping a count of at least 1.
+fn scaled_counts(counts: &[u64]) -> Vec<u64> {
+    let total: u64 = counts.iter().sum();
+    if total <= COUNT_TOTAL {
+        return counts.to_vec();
+    }
+    let scale = |c: u64| (u128::from(c) * u128::from(COUNT_TOTAL) + u128::from(total / 2)) / u128::from(total);
+    counts.iter().map(|&c| if c == 0 { 0 } else { (scale(c) as u64).max(1) }).collect()
+}
+
+/// Fixed-point probabilities summing to 2^PRECISION, each at least 1 so that any symbol can be
+/// coded, the rest shared in proportion to the counts. Damaged counts give an error or a
+/// useless model, never a panic.
+fn probabilities(counts: &[u64]) -> Result<Vec<u32>, String> {
+    let symbols = counts.len() as u64;
+    let one = 1u64 << PRECISION;
+    if symbols == 0 || symbols > one {
+        return Err(format!("a model of {symbols} symbols"));
+    }
+    let free = u128::from(one - symbols);
+    let total: u128 = counts.iter().map(|&c| u128::from(c)).sum();
+    let share = |c: u64| match total {
+        0 => free / u128::from(symbols),
+        _ => u128::from(c) * free / total,
+    };
+    let mut probabilities: Vec<u64> = counts.iter().map(|&c| 1 + share(c) as u64).collect();
+    let largest = (0..probabilities.len()).max_by_key(|&i| (probabilities[i], std::cmp::Reverse(i))).unwrap_or(0);
+    probabilities[largest] += one - probabilities.iter().sum::<u64>();
+    Ok(probabilities.into_iter().map(|p| p as u32).collect())
+}
+
+fn model(counts: &[u64]) -> Result<Model, String> {
+    let probabilities = probabilities(counts)?;
+    Model::from_nonzero_fixed_point_probabilities(&probabilities, false)
+        .map_err(|()| "the stored symbol counts do not form a model".to_string())
+}
+
+pub fn encode(values: &[u64], features: usize) -> Vec<u8> {
+    let features = features.max(1);
+    let mut out = vec![];
+    push_uvarint(&mut out, values.len() as u64);
+    let mut windows = Vec::with_capacity(features);
+    let mut models = Vec::with_capacity(features);
+    for f in 0..features {
+        let stats = FeatureStats::of(values.iter().skip(f).step_by(features));
+        let window = stats.best_window();
+        let counts = scaled_counts(&stats.counts(window));
+        push_uvarint(&mut out, window);
+        counts.iter().for_each(|&c| push_uvarint(&mut out, c));
+        models.push(model(&counts).expect("scaled counts of real data form a model"));
+        windows.push(window);
+    }
+    let symbols =
+        values.iter().enumerate().map(|(i, &v)| (v.min(windows[i % features]) as usize, &models[i % features]));
+    let mut coder = DefaultAnsCoder::new();
+    coder.encode_symbols_reverse(symbols).expect("every symbol has a nonzero probability");
+    let words = coder.into_compressed().unwrap_infallible();
+    push_uvarint(&mut out, words.len() as u64);
+    out.extend(words.iter().flat_map(|w| w.to_le_bytes()));
+    for (i, &v) in values.iter().enumerate() {
+        let window = windows[i % features];
+        if v >= window {
+            push_uvarint(&mut out, v - window);
+        }
+    }
+    out
+}
+
+pub fn decode(bytes: &[u8], count: usize, features: usize) -> Result<Vec<u64>, String> {
+    let features = features.max(1);
+    let mut reader = ByteReader::new(bytes);
+    let stored = reader.uvarint()?;
+    if stored != count as u64 {
+        return Err(format!("{stored} values are coded where {count} belong"));
+    }
+    let mut windows = Vec::with_capacity(features.min(bytes.len()));
+    let mut models = Vec::with_capacity(features.min(bytes.len()));
+    for _ in 0..features {
+        let window = reader.uvarint()?;
+        if !(1..=MAX_WINDOW).contains(&window) {
+            return Err(format!("a model's window of {window} symbols is outside 1 to {MAX_WINDOW}"));
+        }
+        let counts = (0..=window).map(|_| reader.uvarint()).collect::<Result<Vec<_>, _>>()?;
+        models.push(model(&counts)?);
+        windows.push(window);
+    }
+    let word_count = reader.length()?;
+    let word_bytes = reader.take(word_count.checked_mul(4).ok_or("too many coded words")?)?;
+    let words: Vec<u32> =
+        word_bytes.chunks_exact(4).map(|w| u32::from_le_bytes(w.try_into().expect("4 bytes"))).collect();
+    let mut coder = DefaultAnsCoder::from_compressed(words).map_err(|_| "the coded symbols end in a zero word")?;
+    let mut values = Vec::with_capacity(count.min(1 << 24));
+    for i in 0..count {
+        values.push(coder.decode_symbol(&models[i % features]).unwrap_infallible() as u64);
+    }
+    if !coder.is_empty() {
+        return Err(format!("the coded symbols are not {count} values (the data is damaged)"));
+    }
+    for (i, v) in values.iter_mut().enumerate() {
+        let window = windows[i % features];
+        if *v == window {
+            *v = window.checked_add(reader.uvarint()?).ok_or("an escaped value is larger than 64 bits")?;
+        }
+    }
+    if !reader.rest().is_empty() {
+        return Err(format!("{} bytes are left after the coded values", reader.rest().len()));
+    }
+    Ok(values)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn round_trip(values: &[u64], features: usize) -> Vec<u64> {
+        decode(&encode(values, features), values.len(), features).unwrap()
+    }
+
+    /// Mostly small values with occasional large ones, as residuals are.
+    fn residual_like() -> impl Strategy<Value = u64> {
+        prop_oneof![8 => 0u64..40, 1 => any::<u64>(), 1 => 0u64..10_000]
+    }
+
+    proptest! {
+        #[test]
+        fn values_round_trip(values in proptest::collection::vec(residual_like(), 0..400), features in 1usize..30) {
+            prop_assert_eq!(round_trip(&values, features), values);
+        }
+
+        #[test]
+        fn all_escapes_round_trip(values in proptest::collection::vec(MAX_WINDOW.., 0..100), features in 1usize..5) {
+            prop_assert_eq!(round_trip(&values, features), values);
+        }
+
+        #[test]
+        fn damage_is_an_error_not_a_panic(
+            values in proptest::collection::vec(residual_like(), 1..200),
+            position in any::<prop::sample::Index>(),
+            flip in 1u8..=255,
+        ) {
+            let mut bytes = encode(&values, 3);
+            let at = position.index(bytes.len());
+            bytes[at] ^= flip;
+            if let Ok(back) = decode(&bytes, values.len(), 3) {
+                prop_assert_eq!(back.len(), values.len());
+            }
+            prop_assert!(decode(&bytes[..at], values.len(), 3).is_err());
+        }
+
+        #[test]
+        fn garbage_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..300), count in 0usize..100) {
+            let _ = decode(&bytes, count, 2);
+        }
+    }
+
+    #[test]
+    fn empty_input_round_trips() {
+        assert_eq!(round_trip(&[], 4), Vec::<u64>::new());
+        assert_eq!(round_trip(&[], 1), Vec::<u64>::new());
+    }
+
+    #[test]
+    fn the_wrong_count_is_refused() {
+        let values: Vec<u64> = (0..1000).map(|i| (i * 7) % 13).collect();
+        let bytes = encode(&values, 2);
+        assert!(decode(&bytes, 999, 2).is_err());
+        assert!(decode(&bytes, 1001, 2).is_err());
+    }
+
+    #[test]
+    fn skewed_features_cost_near_their_entropy() {
+        // Feature 0 is always 0, feature 1 uniform over 16 values: about 4 bits per pair.
+        let values: Vec<u64> = (0..20_000u64).flat_map(|i| [0, (i * 2_654_435_761) % 16]).collect();
+        let bytes = encode(&values, 2);
+        assert!(bytes.len() < 10_000 + 200, "{} bytes", bytes.len());
+    }
+
+    #[test]
+    fn probabilities_are_nonzero_and_sum_to_one() {
+        for counts in [vec![0, 0], vec![5, 0, 0, 1], vec![u64::MAX, u64::MAX, 0], vec![1; 4097]] {
+            let p = probabilities(&counts).unwrap();
+            assert!(p.iter().all(|&p| p > 0));
+            assert_eq!(p.iter().map(|&p| u64::from(p)).sum::<u64>(), 1 << PRECISION);
+        }
+    }
+}
