@@ -193,8 +193,9 @@ class Balerc:
     def compress(self, model, data, out, *flags):
         text, wall = run([self.binary, "compress", "--model", model, "--input", data, "--output", out, *flags])
         m = re.search(r"counting the (\d+)-byte decoder.*?(\d+) outliers stored exactly; ([\d.]+) s", text)
+        bits = re.search(r"latent codes of (\d+) bits", text)
         return {"bytes": out.stat().st_size, "decoder_bytes": int(m[1]), "outliers": int(m[2]),
-                "seconds": float(m[3]), "wall": wall}
+                "seconds": float(m[3]), "wall": wall, "latent_bits": int(bits[1]) if bits else None}
 
     def decompress(self, packed, out, model=None):
         command = [self.binary, "decompress", "--input", packed, "--output", out]
@@ -335,12 +336,13 @@ def jets_bounded(args, balerc, train, test, test_path, results):
                                       [f"model.latent={latent}"])
         for bits in args.latent_bits:
             out = args.work / f"jets_l{latent}_b{bits}_rel.baler"
-            r = balerc.compress(model, test_path, out, "--latent-bits", bits, "--max-rel-error", REL)
+            r = balerc.compress(model, test_path, out, "--latent-bits", str(bits), "--max-rel-error", REL)
             reco, d_s, _ = balerc.decompress(out, args.work / "reco.npz", model)
-            add("balerc", f"latent {latent}, {bits}-bit latents, --max-rel-error 1e-3", r["bytes"], reco,
+            width = f"auto ({r['latent_bits']}-bit)" if bits == "auto" else f"{bits}-bit"
+            add("balerc", f"latent {latent}, {width} latents, --max-rel-error 1e-3", r["bytes"], reco,
                 {"outliers": r["outliers"], "decoder_bytes": r["decoder_bytes"], "train_seconds": train_s},
                 counted=r["bytes"] + r["decoder_bytes"], c_s=r["seconds"], d_s=d_s)
-            if latent == 15 and bits == 16:
+            if latent == 15 and bits == "16":
                 results["jets_bounded_info"] = balerc.info(out)
     results["jets_bounded"] = rows
 
@@ -496,7 +498,8 @@ def main():
     parser.add_argument("--work", default="/tmp/balerc_compression_compare")
     parser.add_argument("--epochs", type=int, default=25, help="jets training epochs (balerc and Baler)")
     parser.add_argument("--jets-latents", default="15,8,4", help="latent sizes for the bounded jets runs")
-    parser.add_argument("--latent-bits", default="16,12,8,6", help="--latent-bits for the bounded jets runs")
+    parser.add_argument("--latent-bits", default="auto,16,12,8,6",
+                        help="--latent-bits for the bounded jets runs (a width, or auto)")
     parser.add_argument("--baler-src", help="a checkout of Baler's repository (its baler/ package); skipped if unset")
     parser.add_argument("--cfd-train-frames", type=int, default=40)
     parser.add_argument("--cfd-epochs", type=int, default=800)
@@ -508,7 +511,7 @@ def main():
     args.work = pathlib.Path(args.work)
     args.work.mkdir(parents=True, exist_ok=True)
     args.jets_latents = [int(x) for x in args.jets_latents.split(",")]
-    args.latent_bits = [int(x) for x in args.latent_bits.split(",")]
+    args.latent_bits = [x.strip() for x in args.latent_bits.split(",")]
     args.cfd_latents = [int(x) for x in args.cfd_latents.split(",")]
     only = set(args.only or ["bounded", "lossy", "cfd"])
     balerc = Balerc(args.balerc, args.work)
