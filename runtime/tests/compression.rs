@@ -1,6 +1,9 @@
 //! Compress and decompress with a trained model: shapes, names and dtypes come back, the
 //! error bound holds for every value, and damaged files or the wrong model are refused.
 
+mod common;
+use common::shared_data;
+
 use balerc_runtime::compress::{self, CompressOptions, DecompressOptions, EncoderChoice, ErrorBound, LatentBits};
 use balerc_runtime::dataset::{self, Dataset};
 use balerc_runtime::project::{self, Project};
@@ -16,11 +19,7 @@ fn trained(
     test_rows: usize,
     settings: &[&str],
 ) -> Option<(tempfile::TempDir, PathBuf, PathBuf)> {
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data").join(name);
-    if !source.exists() {
-        eprintln!("skipping: {} is not here", source.display());
-        return None;
-    }
+    let source = shared_data(name)?;
     let data = dataset::read(&source).unwrap();
     let dir = tempfile::tempdir().unwrap();
     project::create(dir.path()).unwrap();

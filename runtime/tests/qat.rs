@@ -2,6 +2,9 @@
 //! encoder computes what burn's fake-quantized forward pass computes, QAT beats quantizing a
 //! float model afterwards at a narrow precision, and mistakes are refused by name.
 
+mod common;
+use common::shared_data;
+
 use balerc_compiler::passes::Part;
 use balerc_compiler::quant::PrecisionConfig;
 use balerc_compiler::sim::{FloatProgram, Simulator};
@@ -12,20 +15,10 @@ use balerc_runtime::project::{self, Project};
 use balerc_runtime::train::{encode_decode, Rows, Silent};
 use balerc_runtime::training_run::{self, flat_rows, TrainOutcome};
 use burn::prelude::Device;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 const JETS: &str = "jets_pythia_24col.npz";
 const SMALL_DENSE: &[&str] = &["model.hidden=[32, 16]", "model.latent=8", "training.batch_size=128"];
-
-fn shared_data(name: &str) -> Option<PathBuf> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data").join(name);
-    if path.exists() {
-        Some(path)
-    } else {
-        eprintln!("skipping: {} is not here", path.display());
-        None
-    }
-}
 
 /// A project whose training data is the first `rows` jets; the next `held_out` rows are kept
 /// as `data/test.npz`.

@@ -2,6 +2,9 @@
 //! result, a saved model reloads to the same function, its ONNX exports compute what burn
 //! computes, and bad configurations or data are refused by name.
 
+mod common;
+use common::shared_data;
+
 use balerc_compiler::passes::Part;
 use balerc_compiler::sim::FloatProgram;
 use balerc_runtime::dataset::{self, Dataset};
@@ -10,17 +13,7 @@ use balerc_runtime::project::{self, Project};
 use balerc_runtime::train::{encode_decode, Rows, Silent};
 use balerc_runtime::training_run::{self, flat_rows, TrainOutcome};
 use burn::prelude::Device;
-use std::path::{Path, PathBuf};
-
-fn shared_data(name: &str) -> Option<PathBuf> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data").join(name);
-    if path.exists() {
-        Some(path)
-    } else {
-        eprintln!("skipping: {} is not here", path.display());
-        None
-    }
-}
+use std::path::Path;
 
 /// A project whose data is the first `rows` samples of a shared data set.
 fn project_with(name: &str, rows: usize, settings: &[&str]) -> Option<(tempfile::TempDir, Vec<String>)> {
