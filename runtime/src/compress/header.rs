@@ -65,12 +65,16 @@ impl HardwareEncoding {
     }
 }
 
-/// Residuals quantized to steps of twice the bound, so each stays within the bound.
+/// Residuals quantized to steps that keep each value within the bound.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ResidualCoding {
     /// The absolute bound of each normalization feature (each modelled column, or the field).
     pub max_abs_error: Vec<f64>,
+    /// Each chunk has a `residual_plan` section (integer steps, predictions from the columns
+    /// before); files without one take the decoder's prediction in steps of twice the bound.
+    #[serde(default)]
+    pub residual_plans: bool,
 }
 
 pub fn model_hash(decoder_onnx: &[u8]) -> String {
@@ -144,7 +148,7 @@ impl Header {
                 return Err("an error bound must be positive (keep a column exactly with data.lossless_columns)".into())
             }
         };
-        Ok(ResidualCoding { max_abs_error })
+        Ok(ResidualCoding { max_abs_error, residual_plans: true })
     }
 
     /// Each normalization feature's (min, max), starting from nothing.
@@ -263,50 +267,6 @@ impl Header {
             }
         }
         Ok(out)
-    }
-}
-
-/// The value a residual code stands for; compression and decompression share this exact
-/// arithmetic, so both see the same number.
-fn with_residual(prediction: f64, bound: f64, code: i64) -> f64 {
-    prediction + (2.0 * bound) * code as f64
-}
-
-/// Codes larger than this are stored as outliers: they would cost more than the value.
-const LARGEST_CODE: i64 = 1 << 40;
-
-impl ResidualCoding {
-    /// One code per value; values the coding cannot bring within the bound become outliers
-    /// (index, exact value) with code 0.
-    pub fn residual_codes(
-        &self,
-        header: &Header,
-        original: &[f64],
-        prediction: &[f64],
-        outliers: &mut Vec<(i64, f64)>,
-    ) -> Vec<i64> {
-        let mut codes = Vec::with_capacity(original.len());
-        for (i, (&x, &p)) in original.iter().zip(prediction).enumerate() {
-            let bound = self.max_abs_error[header.feature_of(i)];
-            let code = ((x - p) / (2.0 * bound)).round();
-            let fits = code.abs() < LARGEST_CODE as f64 && {
-                let stored = header.store(header.modelled_column(i), with_residual(p, bound, code as i64));
-                (stored - x).abs() <= bound
-            };
-            if fits {
-                codes.push(code as i64);
-            } else {
-                codes.push(0);
-                outliers.push((i as i64, x));
-            }
-        }
-        codes
-    }
-
-    pub fn apply_residuals(&self, header: &Header, values: &mut [f64], codes: &[i64]) {
-        for (i, (v, &code)) in values.iter_mut().zip(codes).enumerate() {
-            *v = with_residual(*v, self.max_abs_error[header.feature_of(i)], code);
-        }
     }
 }
 

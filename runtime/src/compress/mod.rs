@@ -20,6 +20,8 @@ mod header;
 mod in_order;
 mod latent;
 mod latent_bits;
+mod linear_fit;
+mod residual_plan;
 #[cfg(test)]
 mod stored_sections;
 #[cfg(test)]
@@ -215,7 +217,8 @@ fn compress_chunk(
 
     let mut outliers = vec![];
     if let Some(bound) = &header.error_bound {
-        let residuals = bound.residual_codes(header, &original, &prediction, &mut outliers);
+        let (plan, residuals) = residual_plan::code_residuals(header, bound, &original, &prediction, &mut outliers);
+        sections.push(section("residual_plan", plan.to_bytes()));
         let symbols: Vec<u64> = residuals.into_iter().map(bytes::zigzag).collect();
         sections.push(section("residual_ans", entropy::encode(&symbols, header.feature_count())));
     }
@@ -363,6 +366,20 @@ fn stored_residuals(header: &Header, chunk: &Chunk, count: usize) -> Result<Vec<
     }
 }
 
+/// The exact values stored for values the residuals could not bring within the bound, by index.
+fn stored_outliers(chunk: &Chunk, count: usize) -> Result<std::collections::HashMap<usize, f64>, String> {
+    let values = bytes::decode_f64s(section_bytes(chunk, "outlier_value")?)?;
+    let indices = undeltas(bytes::decode_varints(section_bytes(chunk, "outlier_index")?, values.len())?);
+    indices
+        .into_iter()
+        .zip(values)
+        .map(|(index, value)| match usize::try_from(index) {
+            Ok(i) if i < count => Ok((i, value)),
+            _ => Err(format!("outlier index {index} is out of range")),
+        })
+        .collect()
+}
+
 fn decompress_chunk(header: &Header, decoder: &Decoder, chunk: &Chunk) -> Result<ArrayD<f64>, String> {
     let samples = usize::try_from(chunk.samples).map_err(|_| "too many samples".to_string())?;
     if samples > header.chunk_samples {
@@ -371,22 +388,26 @@ fn decompress_chunk(header: &Header, decoder: &Decoder, chunk: &Chunk) -> Result
     let get = |name: &str| section_bytes(chunk, name);
     let quantized = stored_latent(header, chunk, samples)?;
     let latent_values = header.latent_values(&quantized).ok_or("a latent code lies outside its range")?;
-    let mut values = predict(header, decoder, &latent_values)?;
-    if values.len() != samples * header.modelled_per_sample {
+    let prediction = predict(header, decoder, &latent_values)?;
+    if prediction.len() != samples * header.modelled_per_sample {
         return Err("the decoder's output does not fit the file's shape".into());
     }
-    if let Some(bound) = &header.error_bound {
-        let residuals = stored_residuals(header, chunk, values.len())?;
-        bound.apply_residuals(header, &mut values, &residuals);
-    }
-    let stored = |i: usize, v: f64| header.store(header.modelled_column(i), v);
-    values.iter_mut().enumerate().for_each(|(i, v)| *v = stored(i, *v));
-    let outlier_values = bytes::decode_f64s(get("outlier_value")?)?;
-    let outlier_indices = undeltas(bytes::decode_varints(get("outlier_index")?, outlier_values.len())?);
-    for (&index, &value) in outlier_indices.iter().zip(&outlier_values) {
-        let slot = usize::try_from(index).ok().and_then(|i| values.get_mut(i));
-        *slot.ok_or_else(|| format!("outlier index {index} is out of range"))? = value;
-    }
+    let outliers = stored_outliers(chunk, prediction.len())?;
+    let values = match &header.error_bound {
+        Some(bound) => {
+            let residuals = stored_residuals(header, chunk, prediction.len())?;
+            let plan = match bound.residual_plans {
+                true => residual_plan::ResidualPlan::from_bytes(get("residual_plan")?, header.feature_count())?,
+                false => residual_plan::ResidualPlan::decoder_only(header.feature_count()),
+            };
+            residual_plan::reconstruct(header, bound, &plan, &prediction, &residuals, &outliers)?
+        }
+        None => prediction
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| outliers.get(&i).copied().unwrap_or_else(|| header.store(header.modelled_column(i), v)))
+            .collect(),
+    };
     let lossless = bytes::decode_f64s(get("lossless")?)?;
     header.assemble(samples, &values, &lossless)
 }

@@ -1,0 +1,116 @@
+//! Least-squares fits of one table column on the columns before it, for the residual plan.
+//!
+//! One pass over the chunk gathers the Gram matrix of every row's values, the decoder's
+//! outputs and a constant; each column's fit then solves a small system taken from it.
+
+/// Sums of products of a chunk's per-row regressors [x_0..x_F, p_0..p_F, 1].
+pub struct Gram {
+    features: usize,
+    dim: usize,
+    /// Row-major dim x dim, symmetric.
+    sums: Vec<f64>,
+}
+
+impl Gram {
+    /// `values` and `predicted` hold `features` values per row, rows one after another.
+    pub fn of_rows(values: &[f64], predicted: &[f64], features: usize) -> Gram {
+        let dim = 2 * features + 1;
+        let mut sums = vec![0.0; dim * dim];
+        let mut row = vec![1.0; dim];
+        for (x, p) in values.chunks_exact(features).zip(predicted.chunks_exact(features)) {
+            row[..features].copy_from_slice(x);
+            row[features..2 * features].copy_from_slice(p);
+            for a in 0..dim {
+                let ra = row[a];
+                for b in a..dim {
+                    sums[a * dim + b] += ra * row[b];
+                }
+            }
+        }
+        for a in 0..dim {
+            for b in 0..a {
+                sums[a * dim + b] = sums[b * dim + a];
+            }
+        }
+        Gram { features, dim, sums }
+    }
+
+    /// Weights predicting column `f` from the columns before it, the predictions for them, its
+    /// own prediction and a constant, in that order; None when the system is degenerate.
+    pub fn fit(&self, f: usize) -> Option<Vec<f64>> {
+        let regressors: Vec<usize> =
+            (0..f).chain(self.features..self.features + f).chain([self.features + f, 2 * self.features]).collect();
+        let n = regressors.len();
+        let mut a: Vec<f64> =
+            regressors.iter().flat_map(|&r| regressors.iter().map(move |&c| self.sums[r * self.dim + c])).collect();
+        let b: Vec<f64> = regressors.iter().map(|&r| self.sums[r * self.dim + f]).collect();
+        // A touch of ridge keeps collinear columns (sums of other columns) solvable.
+        let ridge = 1e-10 * (0..n).map(|i| a[i * n + i]).sum::<f64>() / n as f64;
+        (0..n).for_each(|i| a[i * n + i] += ridge);
+        solve_positive_definite(a, b).filter(|w| w.iter().all(|w| w.is_finite()))
+    }
+}
+
+/// Solves A w = b for symmetric positive definite A (row-major n x n) by Cholesky.
+fn solve_positive_definite(mut a: Vec<f64>, mut b: Vec<f64>) -> Option<Vec<f64>> {
+    let n = b.len();
+    for j in 0..n {
+        let diagonal = a[j * n + j] - (0..j).map(|k| a[j * n + k] * a[j * n + k]).sum::<f64>();
+        if diagonal.is_nan() || diagonal <= 0.0 {
+            return None;
+        }
+        let root = diagonal.sqrt();
+        a[j * n + j] = root;
+        for i in j + 1..n {
+            let dot: f64 = (0..j).map(|k| a[i * n + k] * a[j * n + k]).sum();
+            a[i * n + j] = (a[i * n + j] - dot) / root;
+        }
+    }
+    for i in 0..n {
+        b[i] = (b[i] - (0..i).map(|k| a[i * n + k] * b[k]).sum::<f64>()) / a[i * n + i];
+    }
+    for i in (0..n).rev() {
+        b[i] = (b[i] - (i + 1..n).map(|k| a[k * n + i] * b[k]).sum::<f64>()) / a[i * n + i];
+    }
+    Some(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_exact_linear_relation_is_recovered() {
+        // Column 2 = 3 * column 0 - column 1 + 0.5; the predictions are noise-free copies.
+        let rows: Vec<[f64; 3]> = (0..50)
+            .map(|i| {
+                let (a, b) = (f64::from(i).sin(), f64::from(i * i % 7));
+                [a, b, 3.0 * a - b + 0.5]
+            })
+            .collect();
+        let values: Vec<f64> = rows.iter().flatten().copied().collect();
+        let predicted: Vec<f64> = values.iter().map(|v| v * 0.9).collect();
+        let w = Gram::of_rows(&values, &predicted, 3).fit(2).unwrap();
+        let predict =
+            |r: &[f64; 3]| w[0] * r[0] + w[1] * r[1] + w[2] * r[0] * 0.9 + w[3] * r[1] * 0.9 + w[4] * r[2] * 0.9 + w[5];
+        for r in &rows {
+            assert!((predict(r) - r[2]).abs() < 1e-6, "{} vs {}", predict(r), r[2]);
+        }
+    }
+
+    #[test]
+    fn the_first_column_gets_an_affine_correction_of_its_prediction() {
+        let values: Vec<f64> = (0..40).flat_map(|i| [f64::from(i), 1.0]).collect();
+        let predicted: Vec<f64> = values.iter().map(|v| 2.0 * v + 1.0).collect();
+        let w = Gram::of_rows(&values, &predicted, 2).fit(0).unwrap();
+        assert_eq!(w.len(), 2);
+        assert!((w[0] - 0.5).abs() < 1e-6 && (w[1] + 0.5).abs() < 1e-6, "{w:?}");
+    }
+
+    #[test]
+    fn solving_a_known_system() {
+        let w = solve_positive_definite(vec![4.0, 2.0, 2.0, 3.0], vec![2.0, 1.0]).unwrap();
+        assert!((w[0] - 0.5).abs() < 1e-12 && w[1].abs() < 1e-12);
+        assert!(solve_positive_definite(vec![0.0], vec![1.0]).is_none());
+    }
+}

@@ -1,0 +1,437 @@
+//! How each feature's residuals are taken in the error-bounded mode, chosen per chunk.
+//!
+//! - Against a better prediction. A table's columns are tied together (a jet's E, px, py and pz
+//!   follow from pt, eta, phi and m; energy sums from their parts), and a column decoded to
+//!   within its bound predicts the columns after it far better than the autoencoder alone can.
+//!   So a feature's prediction may be a linear function, fitted by least squares on the chunk, of
+//!   the decoded features before it and of the decoder's outputs. The compressor keeps it only
+//!   where its residuals cost fewer bits than the decoder's own, its weights included.
+//! - In integer steps. A feature whose values in the chunk are all integers is coded in steps
+//!   of 2 floor(bound) + 1 around the rounded prediction: the coarsest grid that meets the bound
+//!   on integers, and exact when the bound is below one half.
+//!
+//! Decompression repeats the compressor's arithmetic value for value, so both see the same
+//! predictions, and the bound checked at compression is the bound the output holds.
+
+use super::bytes::ByteReader;
+use super::header::{Header, ResidualCoding};
+use super::linear_fit::Gram;
+use std::collections::HashMap;
+
+/// Wider tables keep the decoder's prediction: the weights grow with the square of the width.
+const MAX_LINEAR_FEATURES: usize = 64;
+/// Codes larger than this are stored as outliers: they would cost more than the value.
+const LARGEST_CODE: f64 = (1u64 << 40) as f64;
+/// Integers up to this are exact in f64 arithmetic, with room for the steps around them.
+const LARGEST_INTEGER: f64 = (1u64 << 50) as f64;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeaturePlan {
+    /// Every value is an integer: steps of 2 floor(bound) + 1 around the rounded prediction.
+    pub integer: bool,
+    /// In normalized units, the weights of the decoded features before this one, of the
+    /// decoder's outputs for them, of its output for this one, and a constant; None takes the
+    /// decoder's output as it is.
+    pub weights: Option<Vec<f32>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResidualPlan {
+    pub features: Vec<FeaturePlan>,
+}
+
+/// The weights a linear prediction of feature `f` has.
+fn weight_count(f: usize) -> usize {
+    2 * f + 2
+}
+
+impl ResidualPlan {
+    /// What files written before plans existed mean: the decoder's prediction, steps of twice
+    /// the bound.
+    pub fn decoder_only(features: usize) -> ResidualPlan {
+        ResidualPlan { features: vec![FeaturePlan { integer: false, weights: None }; features] }
+    }
+
+    /// Per feature a flag byte (1: integer, 2: linear), then a linear feature's weights as
+    /// little-endian f32.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = vec![];
+        for plan in &self.features {
+            out.push(u8::from(plan.integer) | u8::from(plan.weights.is_some()) << 1);
+            for w in plan.weights.iter().flatten() {
+                out.extend(w.to_le_bytes());
+            }
+        }
+        out
+    }
+
+    pub fn from_bytes(bytes: &[u8], features: usize) -> Result<ResidualPlan, String> {
+        let mut reader = ByteReader::new(bytes);
+        let mut plans = Vec::with_capacity(features.min(bytes.len()));
+        for f in 0..features {
+            let flags = reader.take(1)?[0];
+            if flags > 3 {
+                return Err(format!("feature {f}'s residual plan has unknown flags {flags:#x}"));
+            }
+            let weights = match flags & 2 {
+                0 => None,
+                _ => {
+                    let stored = reader.take(4 * weight_count(f))?;
+                    let weights: Vec<f32> =
+                        stored.chunks_exact(4).map(|w| f32::from_le_bytes(w.try_into().expect("4 bytes"))).collect();
+                    if weights.iter().any(|w| !w.is_finite()) {
+                        return Err(format!("feature {f}'s prediction weights are not finite"));
+                    }
+                    Some(weights)
+                }
+            };
+            plans.push(FeaturePlan { integer: flags & 1 == 1, weights });
+        }
+        if !reader.rest().is_empty() {
+            return Err(format!("{} bytes are left after the residual plan", reader.rest().len()));
+        }
+        Ok(ResidualPlan { features: plans })
+    }
+}
+
+/// The grid a feature's values are coded on: a code k stands for center + k * step.
+#[derive(Debug, Clone, Copy)]
+struct Grid {
+    integer: bool,
+    step: f64,
+}
+
+impl Grid {
+    fn new(integer: bool, bound: f64) -> Grid {
+        let step = if integer { 2.0 * bound.floor() + 1.0 } else { 2.0 * bound };
+        Grid { integer, step }
+    }
+
+    fn center(self, prediction: f64) -> f64 {
+        if self.integer {
+            prediction.round()
+        } else {
+            prediction
+        }
+    }
+
+    fn code(self, prediction: f64, x: f64) -> f64 {
+        ((x - self.center(prediction)) / self.step).round()
+    }
+
+    fn value(self, prediction: f64, code: i64) -> f64 {
+        self.center(prediction) + self.step * code as f64
+    }
+}
+
+/// A chunk's modelled values as the plan sees them: features, where each one's values sit,
+/// and the decoder's outputs and the decoded values in normalized units.
+struct Frame<'h> {
+    header: &'h Header,
+    features: usize,
+    /// Distance between two values of the same feature.
+    stride: usize,
+    predicted: Vec<f64>,
+    /// Normalized decoder outputs.
+    predicted_normalized: Vec<f64>,
+    /// Normalized decoded values, filled feature by feature.
+    decoded_normalized: Vec<f64>,
+}
+
+impl<'h> Frame<'h> {
+    fn new(header: &'h Header, prediction: &[f64]) -> Frame<'h> {
+        let features = header.feature_count();
+        let stride = if features == 1 { 1 } else { header.modelled_per_sample };
+        let predicted_normalized = prediction.iter().enumerate().map(|(i, &p)| normalize(header, i, p)).collect();
+        Frame {
+            header,
+            features,
+            stride,
+            predicted: prediction.to_vec(),
+            predicted_normalized,
+            decoded_normalized: vec![0.0; prediction.len()],
+        }
+    }
+
+    fn indices(&self, f: usize) -> std::iter::StepBy<std::ops::Range<usize>> {
+        (f..self.predicted.len()).step_by(self.stride)
+    }
+
+    /// Feature `f`'s prediction at value `i`: the decoder's, or the linear one of the decoded
+    /// features before it (the same f64 arithmetic in compressor and decompressor).
+    fn prediction(&self, f: usize, i: usize, weights: Option<&[f32]>) -> f64 {
+        let Some(w) = weights else { return self.predicted[i] };
+        let row = i - f;
+        let mut sum = 0.0;
+        for k in 0..f {
+            sum += f64::from(w[k]) * self.decoded_normalized[row + k];
+            sum += f64::from(w[f + k]) * self.predicted_normalized[row + k];
+        }
+        sum += f64::from(w[2 * f]) * self.predicted_normalized[i];
+        sum += f64::from(w[2 * f + 1]);
+        let n = &self.header.normalization;
+        sum * n.scale[f] + n.offset[f]
+    }
+
+    fn decoded(&mut self, i: usize, value: f64) {
+        self.decoded_normalized[i] = normalize(self.header, i, value);
+    }
+}
+
+fn normalize(header: &Header, i: usize, value: f64) -> f64 {
+    let f = header.feature_of(i);
+    (value - header.normalization.offset[f]) / header.normalization.scale[f]
+}
+
+/// One way of coding a feature, tried on the chunk.
+struct Coded {
+    codes: Vec<i64>,
+    /// The values the decompressor will output, and the originals of the values it cannot reach.
+    values: Vec<f64>,
+    outliers: Vec<(usize, f64)>,
+    bits: f64,
+}
+
+fn code_feature(frame: &Frame, f: usize, grid: Grid, bound: f64, original: &[f64], weights: Option<&[f32]>) -> Coded {
+    let header = frame.header;
+    let mut coded = Coded { codes: vec![], values: vec![], outliers: vec![], bits: 0.0 };
+    for i in frame.indices(f) {
+        let (x, prediction) = (original[i], frame.prediction(f, i, weights));
+        let code = grid.code(prediction, x);
+        let stored = (code.abs() < LARGEST_CODE)
+            .then(|| header.store(header.modelled_column(i), grid.value(prediction, code as i64)))
+            .filter(|stored| (stored - x).abs() <= bound);
+        match stored {
+            Some(value) => {
+                coded.codes.push(code as i64);
+                coded.values.push(value);
+            }
+            None => {
+                coded.codes.push(0);
+                coded.values.push(x);
+                coded.outliers.push((i, x));
+            }
+        }
+    }
+    coded.bits =
+        entropy_bits(&coded.codes) + 64.0 * coded.outliers.len() as f64 + 32.0 * weights.map_or(0, <[f32]>::len) as f64;
+    coded
+}
+
+/// The bits an order-0 model of the codes spends, with a rough cost for storing the model.
+fn entropy_bits(codes: &[i64]) -> f64 {
+    let mut counts: HashMap<i64, u32> = HashMap::new();
+    for &c in codes {
+        *counts.entry(c).or_default() += 1;
+    }
+    let n = codes.len() as f64;
+    let table = 16.0 * counts.len().min(4096) as f64;
+    table + counts.values().map(|&c| f64::from(c) * (n / f64::from(c)).log2()).sum::<f64>()
+}
+
+fn is_integer(x: f64) -> bool {
+    x.fract() == 0.0 && x.abs() <= LARGEST_INTEGER
+}
+
+/// The plan for a chunk and one code per modelled value; values the coding cannot bring within
+/// the bound become outliers (index, exact value) with code 0.
+pub fn code_residuals(
+    header: &Header,
+    coding: &ResidualCoding,
+    original: &[f64],
+    prediction: &[f64],
+    outliers: &mut Vec<(i64, f64)>,
+) -> (ResidualPlan, Vec<i64>) {
+    let mut frame = Frame::new(header, prediction);
+    let linear = header.is_table() && (2..=MAX_LINEAR_FEATURES).contains(&frame.features);
+    let gram = linear.then(|| {
+        let normalized: Vec<f64> = original.iter().enumerate().map(|(i, &x)| normalize(header, i, x)).collect();
+        Gram::of_rows(&normalized, &frame.predicted_normalized, frame.features)
+    });
+    let mut codes = vec![0; original.len()];
+    let mut found = vec![];
+    let mut plans = Vec::with_capacity(frame.features);
+    for f in 0..frame.features {
+        let bound = coding.max_abs_error[f];
+        let integer = frame.indices(f).all(|i| is_integer(original[i]));
+        let grid = Grid::new(integer, bound);
+        let mut best = (code_feature(&frame, f, grid, bound, original, None), None);
+        if let Some(weights) = gram.as_ref().and_then(|g| g.fit(f)) {
+            let weights: Vec<f32> = weights.iter().map(|&w| w as f32).collect();
+            let linear = code_feature(&frame, f, grid, bound, original, Some(&weights));
+            if linear.bits < best.0.bits {
+                best = (linear, Some(weights));
+            }
+        }
+        let (coded, weights) = best;
+        for ((i, code), value) in frame.indices(f).zip(coded.codes).zip(coded.values).collect::<Vec<_>>() {
+            codes[i] = code;
+            frame.decoded(i, value);
+        }
+        found.extend(coded.outliers);
+        plans.push(FeaturePlan { integer, weights });
+    }
+    found.sort_unstable_by_key(|&(i, _)| i);
+    outliers.extend(found.into_iter().map(|(i, x)| (i as i64, x)));
+    (ResidualPlan { features: plans }, codes)
+}
+
+/// The decoded values of a chunk: the plan's predictions, the residual codes on their grids,
+/// and the outliers' exact values.
+pub fn reconstruct(
+    header: &Header,
+    coding: &ResidualCoding,
+    plan: &ResidualPlan,
+    prediction: &[f64],
+    codes: &[i64],
+    outliers: &HashMap<usize, f64>,
+) -> Result<Vec<f64>, String> {
+    let mut frame = Frame::new(header, prediction);
+    if plan.features.len() != frame.features || codes.len() != prediction.len() {
+        return Err("the residual plan does not fit the chunk".into());
+    }
+    if plan.features.iter().any(|p| p.weights.is_some()) && !header.is_table() {
+        return Err("a field's residual plan has column weights".into());
+    }
+    let mut values = vec![0.0; prediction.len()];
+    for (f, feature) in plan.features.iter().enumerate() {
+        let grid = Grid::new(feature.integer, coding.max_abs_error[f]);
+        for i in frame.indices(f) {
+            let value = match outliers.get(&i) {
+                Some(&exact) => exact,
+                None => {
+                    let prediction = frame.prediction(f, i, feature.weights.as_deref());
+                    header.store(header.modelled_column(i), grid.value(prediction, codes[i]))
+                }
+            };
+            values[i] = value;
+            frame.decoded(i, value);
+        }
+    }
+    Ok(values)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plans_round_trip_through_bytes() {
+        let plan = ResidualPlan {
+            features: vec![
+                FeaturePlan { integer: true, weights: None },
+                FeaturePlan { integer: false, weights: Some(vec![0.5, -1.0, 2.0, 0.25]) },
+                FeaturePlan { integer: true, weights: Some(vec![1.0; 6]) },
+            ],
+        };
+        assert_eq!(ResidualPlan::from_bytes(&plan.to_bytes(), 3).unwrap(), plan);
+    }
+
+    #[test]
+    fn damaged_plans_are_errors() {
+        let bytes =
+            ResidualPlan { features: vec![FeaturePlan { integer: false, weights: Some(vec![1.0, 2.0]) }] }.to_bytes();
+        assert!(ResidualPlan::from_bytes(&bytes[..5], 1).is_err());
+        assert!(ResidualPlan::from_bytes(&bytes, 2).is_err());
+        assert!(ResidualPlan::from_bytes(&[7], 1).is_err());
+        assert!(ResidualPlan::from_bytes(&[0, 0], 1).is_err());
+        let nan = [&[2u8][..], &f32::NAN.to_le_bytes(), &1f32.to_le_bytes()].concat();
+        assert!(ResidualPlan::from_bytes(&nan, 1).is_err());
+    }
+
+    #[test]
+    fn integer_grids_meet_the_bound_exactly_on_integers() {
+        for bound in [0.01, 0.49, 0.5, 0.9, 1.0, 2.7] {
+            let grid = Grid::new(true, bound);
+            for x in -20..20 {
+                for prediction in [-3.3, 0.0, 0.49, 0.51, 7.8] {
+                    let code = grid.code(prediction, f64::from(x));
+                    let back = grid.value(prediction, code as i64);
+                    assert_eq!(back.fract(), 0.0);
+                    assert!((back - f64::from(x)).abs() <= bound, "{x} {prediction} {bound}: {back}");
+                    if bound < 0.5 {
+                        assert_eq!(back, f64::from(x));
+                    }
+                }
+            }
+        }
+    }
+
+    const ROWS: usize = 500;
+
+    /// A table of three columns: a float, an integer count, and their sum with the count doubled.
+    fn table() -> (Header, ResidualCoding, Vec<f64>, Vec<f64>) {
+        let json = serde_json::json!({
+            "kind": "balerc-compressed", "shape": [ROWS, 3], "dtype": "f64", "format": "npz",
+            "names": ["a", "n", "sum"], "model_hash": "0", "modelled_columns": [0, 1, 2],
+            "normalization": {"kind": "min-max", "offset": [-10.0, 0.0, -10.0], "scale": [20.0, 12.0, 44.0]},
+            "lossless_columns": [], "integer_columns": [], "modelled_per_sample": 3, "latent_width": 1,
+            "latent_bits": 8, "error_bound": {"max_abs_error": [0.01, 0.01, 0.01], "residual_plans": true},
+            "chunk_samples": ROWS,
+        });
+        let header = Header::from_json(&json).unwrap();
+        let coding = header.error_bound.clone().unwrap();
+        let original: Vec<f64> = (0..ROWS)
+            .flat_map(|i| {
+                let (a, n) = (10.0 * (i as f64).sin(), ((i * 7) % 13) as f64);
+                [a, n, a + 2.0 * n]
+            })
+            .collect();
+        // The decoder is off by up to half a unit, as an autoencoder is.
+        let prediction = original.iter().enumerate().map(|(i, x)| x + 0.5 * ((i * i) as f64).cos()).collect();
+        (header, coding, original, prediction)
+    }
+
+    #[test]
+    fn integers_and_tied_columns_get_their_own_coding_and_the_bound_holds() {
+        let (header, coding, original, prediction) = table();
+        let mut outliers = vec![];
+        let (plan, codes) = code_residuals(&header, &coding, &original, &prediction, &mut outliers);
+        assert_eq!(plan.features.iter().map(|p| p.integer).collect::<Vec<_>>(), [false, true, false]);
+        assert!(plan.features[2].weights.is_some(), "the sum follows from the decoded columns");
+        let sum_codes: Vec<i64> = codes.iter().skip(2).step_by(3).copied().collect();
+        assert!(sum_codes.iter().all(|&c| c.abs() <= 2), "{sum_codes:?}");
+        assert!(outliers.is_empty());
+
+        let plan = ResidualPlan::from_bytes(&plan.to_bytes(), 3).unwrap();
+        let back = reconstruct(&header, &coding, &plan, &prediction, &codes, &HashMap::new()).unwrap();
+        for (i, (x, y)) in original.iter().zip(&back).enumerate() {
+            assert!((x - y).abs() <= 0.01, "value {i}: {x} came back as {y}");
+            if i % 3 == 1 {
+                assert_eq!(x, y, "counts come back exactly");
+            }
+        }
+    }
+
+    #[test]
+    fn outliers_come_back_exactly_and_later_columns_predict_from_them() {
+        let (header, coding, mut original, prediction) = table();
+        original[3 * 10] = 1e300;
+        original[3 * 20 + 1] = 1e100;
+        let mut outliers = vec![];
+        let (plan, codes) = code_residuals(&header, &coding, &original, &prediction, &mut outliers);
+        assert_eq!(outliers, [(30, 1e300), (61, 1e100)]);
+        let exact: HashMap<usize, f64> = outliers.iter().map(|&(i, x)| (i as usize, x)).collect();
+        let back = reconstruct(&header, &coding, &plan, &prediction, &codes, &exact).unwrap();
+        assert_eq!((back[30], back[61]), (1e300, 1e100));
+        assert!(original.iter().zip(&back).all(|(x, y)| (x - y).abs() <= 0.01));
+    }
+
+    #[test]
+    fn files_without_plans_decode_as_before() {
+        let (header, coding, _, prediction) = table();
+        let codes: Vec<i64> = (0..prediction.len() as i64).map(|i| i % 5 - 2).collect();
+        let plan = ResidualPlan::decoder_only(3);
+        let back = reconstruct(&header, &coding, &plan, &prediction, &codes, &HashMap::new()).unwrap();
+        for ((y, p), c) in back.iter().zip(&prediction).zip(&codes) {
+            assert_eq!(*y, p + (2.0 * 0.01) * *c as f64);
+        }
+    }
+
+    #[test]
+    fn float_grids_are_the_earlier_residual_steps() {
+        let grid = Grid::new(false, 0.125);
+        assert_eq!(grid.value(1.0, 3), 1.0 + (2.0 * 0.125) * 3.0);
+        assert_eq!(grid.code(1.0, 1.8), 3.0);
+    }
+}
