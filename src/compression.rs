@@ -44,6 +44,11 @@ pub struct CompressArgs {
     /// Samples per chunk (the unit of memory and of parallel work); by default about 8 MB of values.
     #[arg(long)]
     chunk_samples: Option<usize>,
+    /// With an error bound, a formula that predicts a table column from columns before it, such
+    /// as 'px = pt * cos(phi)' (+ - * / ^, sin cos tan sinh cosh tanh exp log sqrt abs atan2
+    /// hypot); repeat for more. Used where it makes the file smaller.
+    #[arg(long, value_name = "COLUMN = FORMULA")]
+    relation: Vec<String>,
 }
 
 fn parse_latent_bits(text: &str) -> Result<LatentBits, String> {
@@ -92,6 +97,7 @@ pub fn compress(args: &CompressArgs) -> Result<()> {
         embed_model: args.embed_model,
         encoder: encoder_choice(args)?,
         chunk_samples: args.chunk_samples,
+        relations: args.relation.clone(),
     };
     let report = compress::compress(&options).map_err(anyhow::Error::msg)?;
     let megabytes = report.original_bytes as f64 / 1e6;

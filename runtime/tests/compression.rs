@@ -43,6 +43,7 @@ fn options_for(model: &Path, input: &Path, output: &Path, bound: Option<ErrorBou
         embed_model: false,
         encoder: EncoderChoice::Float,
         chunk_samples: None,
+        relations: vec![],
     }
 }
 
@@ -103,6 +104,38 @@ fn a_relative_bound_holds_for_every_value_of_unseen_jets() {
     // Without a bound there is nothing to choose against.
     let message = compress::compress(&auto(None)).unwrap_err();
     assert!(message.contains("error bound"), "{message}");
+}
+
+const KINEMATICS: [&str; 4] =
+    ["px = pt * cos(phi)", "py = pt * sin(phi)", "pz = pt * sinh(eta)", "E = sqrt((pt * cosh(eta))^2 + m^2)"];
+
+#[test]
+fn relations_between_columns_shrink_a_bounded_file_and_the_bound_still_holds() {
+    let Some((_dir, model, unseen)) = trained("jets_pythia_24col.npz", 4000, 3000, SMALL) else { return };
+    let bound = Some(ErrorBound::RelativeToRange(1e-3));
+    let (plain, related) = (unseen.with_file_name("plain.baler"), unseen.with_file_name("related.baler"));
+    let plain_bytes = compress::compress(&options_for(&model, &unseen, &plain, bound)).unwrap().compressed_bytes;
+    let with_relations = |relations: &[&str], bound| CompressOptions {
+        relations: relations.iter().map(|r| r.to_string()).collect(),
+        ..options_for(&model, &unseen, &related, bound)
+    };
+    let related_bytes = compress::compress(&with_relations(&KINEMATICS, bound)).unwrap().compressed_bytes;
+    assert!(related_bytes < plain_bytes, "{related_bytes} bytes with the relations, {plain_bytes} without");
+
+    let out = unseen.with_file_name("related.npz");
+    let decompress = DecompressOptions {
+        input: related.clone(),
+        output: out.clone(),
+        model: Some(model.clone()),
+        decoder_precision: None,
+    };
+    compress::decompress(&decompress).unwrap();
+    assert_within_relative_bound(&dataset::read(&unseen).unwrap(), &dataset::read(&out).unwrap(), 1e-3);
+
+    let error = |relations: &[&str], bound| compress::compress(&with_relations(relations, bound)).unwrap_err();
+    assert!(error(&KINEMATICS, None).contains("error bound"));
+    let message = error(&["eta = pt * cos(phi)"], bound);
+    assert!(message.contains("relation 'eta = pt * cos(phi)'") && message.contains("'phi' is not before"), "{message}");
 }
 
 #[test]

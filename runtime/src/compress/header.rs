@@ -2,6 +2,7 @@
 //! model (by hash) and its normalization, how latents and residuals are coded.
 
 use super::latent::{self, QuantizedLatent};
+use super::relation::Relation;
 use super::{CompressOptions, LatentBits};
 use crate::dataset::{Dataset, FileFormat, Layout, StoredDtype};
 use crate::model_dir::ModelInfo;
@@ -75,6 +76,9 @@ pub struct ResidualCoding {
     /// before); files without one take the decoder's prediction in steps of twice the bound.
     #[serde(default)]
     pub residual_plans: bool,
+    /// Formulas such as `px = pt * cos(phi)` that help predict a column from the ones before it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub relations: Vec<String>,
 }
 
 pub fn model_hash(decoder_onnx: &[u8]) -> String {
@@ -127,8 +131,18 @@ impl Header {
         if header.chunk_samples == 0 {
             return Err("a chunk must hold at least one sample".into());
         }
-        if let Some(bound) = options.bound {
-            header.error_bound = Some(header.resolve(bound, ranges)?);
+        match options.bound {
+            Some(bound) => {
+                let coding = header.resolve(bound, ranges)?;
+                header.error_bound = Some(ResidualCoding { relations: options.relations.clone(), ..coding });
+                header.relations()?;
+            }
+            None if !options.relations.is_empty() => {
+                return Err("a relation refines the residuals of an error bound: give --max-abs-error or \
+                            --max-rel-error with it"
+                    .into())
+            }
+            None => {}
         }
         Ok(header)
     }
@@ -148,7 +162,7 @@ impl Header {
                 return Err("an error bound must be positive (keep a column exactly with data.lossless_columns)".into())
             }
         };
-        Ok(ResidualCoding { max_abs_error, residual_plans: true })
+        Ok(ResidualCoding { max_abs_error, residual_plans: true, relations: vec![] })
     }
 
     /// Each normalization feature's (min, max), starting from nothing.
@@ -213,6 +227,16 @@ impl Header {
                 Some(codes.into_iter().map(|c| ty.to_f64(c)).collect())
             }
         }
+    }
+
+    /// The relations of a bounded table, parsed against its modelled columns' names.
+    pub fn relations(&self) -> Result<Vec<Relation>, String> {
+        let Some(coding) = self.error_bound.as_ref().filter(|c| !c.relations.is_empty()) else { return Ok(vec![]) };
+        if !self.is_table() || self.names.is_empty() {
+            return Err("relations name table columns, and this data has no column names".into());
+        }
+        let names: Vec<String> = self.modelled_columns.iter().map(|&c| self.names[c].clone()).collect();
+        coding.relations.iter().map(|r| Relation::parse(r, &names)).collect()
     }
 
     pub fn is_table(&self) -> bool {

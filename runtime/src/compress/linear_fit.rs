@@ -1,9 +1,10 @@
 //! Least-squares fits of one table column on the columns before it, for the residual plan.
 //!
 //! One pass over the chunk gathers the Gram matrix of every row's values, the decoder's
-//! outputs and a constant; each column's fit then solves a small system taken from it.
+//! outputs, a constant and the user's relations; each column's fit then solves a small system
+//! taken from it.
 
-/// Sums of products of a chunk's per-row regressors [x_0..x_F, p_0..p_F, 1].
+/// Sums of products of a chunk's per-row regressors [x_0..x_F, p_0..p_F, 1, r_0..r_R].
 pub struct Gram {
     features: usize,
     dim: usize,
@@ -12,14 +13,19 @@ pub struct Gram {
 }
 
 impl Gram {
-    /// `values` and `predicted` hold `features` values per row, rows one after another.
-    pub fn of_rows(values: &[f64], predicted: &[f64], features: usize) -> Gram {
-        let dim = 2 * features + 1;
+    /// `values` and `predicted` hold `features` values per row, `relations` `extras` values per
+    /// row, rows one after another.
+    pub fn of_rows(values: &[f64], predicted: &[f64], features: usize, relations: &[f64], extras: usize) -> Gram {
+        let dim = 2 * features + 1 + extras;
         let mut sums = vec![0.0; dim * dim];
         let mut row = vec![1.0; dim];
-        for (x, p) in values.chunks_exact(features).zip(predicted.chunks_exact(features)) {
+        let relation_rows = relations.chunks_exact(extras.max(1)).map(Some).chain(std::iter::repeat(None));
+        for ((x, p), r) in values.chunks_exact(features).zip(predicted.chunks_exact(features)).zip(relation_rows) {
             row[..features].copy_from_slice(x);
             row[features..2 * features].copy_from_slice(p);
+            if let Some(r) = r.filter(|_| extras > 0) {
+                row[2 * features + 1..].copy_from_slice(r);
+            }
             for a in 0..dim {
                 let ra = row[a];
                 for b in a..dim {
@@ -36,10 +42,14 @@ impl Gram {
     }
 
     /// Weights predicting column `f` from the columns before it, the predictions for them, its
-    /// own prediction and a constant, in that order; None when the system is degenerate.
-    pub fn fit(&self, f: usize) -> Option<Vec<f64>> {
-        let regressors: Vec<usize> =
-            (0..f).chain(self.features..self.features + f).chain([self.features + f, 2 * self.features]).collect();
+    /// own prediction, a constant and the given relations, in that order; None when the system
+    /// is degenerate.
+    pub fn fit(&self, f: usize, relations: &[usize]) -> Option<Vec<f64>> {
+        let regressors: Vec<usize> = (0..f)
+            .chain(self.features..self.features + f)
+            .chain([self.features + f, 2 * self.features])
+            .chain(relations.iter().map(|r| 2 * self.features + 1 + r))
+            .collect();
         let n = regressors.len();
         let mut a: Vec<f64> =
             regressors.iter().flat_map(|&r| regressors.iter().map(move |&c| self.sums[r * self.dim + c])).collect();
@@ -90,7 +100,7 @@ mod tests {
             .collect();
         let values: Vec<f64> = rows.iter().flatten().copied().collect();
         let predicted: Vec<f64> = values.iter().map(|v| v * 0.9).collect();
-        let w = Gram::of_rows(&values, &predicted, 3).fit(2).unwrap();
+        let w = Gram::of_rows(&values, &predicted, 3, &[], 0).fit(2, &[]).unwrap();
         let predict =
             |r: &[f64; 3]| w[0] * r[0] + w[1] * r[1] + w[2] * r[0] * 0.9 + w[3] * r[1] * 0.9 + w[4] * r[2] * 0.9 + w[5];
         for r in &rows {
@@ -102,9 +112,20 @@ mod tests {
     fn the_first_column_gets_an_affine_correction_of_its_prediction() {
         let values: Vec<f64> = (0..40).flat_map(|i| [f64::from(i), 1.0]).collect();
         let predicted: Vec<f64> = values.iter().map(|v| 2.0 * v + 1.0).collect();
-        let w = Gram::of_rows(&values, &predicted, 2).fit(0).unwrap();
+        let w = Gram::of_rows(&values, &predicted, 2, &[], 0).fit(0, &[]).unwrap();
         assert_eq!(w.len(), 2);
         assert!((w[0] - 0.5).abs() < 1e-6 && (w[1] + 0.5).abs() < 1e-6, "{w:?}");
+    }
+
+    #[test]
+    fn a_relation_takes_the_weight_it_deserves() {
+        // Column 1 = 2 * relation; the relation alone explains it.
+        let rows: Vec<(f64, f64)> = (0..60).map(|i| (f64::from(i).cos(), f64::from(i).sin())).collect();
+        let values: Vec<f64> = rows.iter().flat_map(|&(a, r)| [a, 2.0 * r]).collect();
+        let relation: Vec<f64> = rows.iter().map(|&(_, r)| r).collect();
+        let w = Gram::of_rows(&values, &vec![0.0; values.len()], 2, &relation, 1).fit(1, &[0]).unwrap();
+        assert_eq!(w.len(), 5);
+        assert!((w[4] - 2.0).abs() < 1e-6 && w[0].abs() < 1e-6, "{w:?}");
     }
 
     #[test]

@@ -21,6 +21,7 @@ mod in_order;
 mod latent;
 mod latent_bits;
 mod linear_fit;
+mod relation;
 mod residual_plan;
 #[cfg(test)]
 mod stored_sections;
@@ -59,6 +60,9 @@ pub struct CompressOptions {
     pub encoder: EncoderChoice,
     /// Samples per chunk; by default as many as make about 8 MB of values.
     pub chunk_samples: Option<usize>,
+    /// Formulas between table columns (`px = pt * cos(phi)`) that sharpen an error bound's
+    /// predictions.
+    pub relations: Vec<String>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -217,7 +221,9 @@ fn compress_chunk(
 
     let mut outliers = vec![];
     if let Some(bound) = &header.error_bound {
-        let (plan, residuals) = residual_plan::code_residuals(header, bound, &original, &prediction, &mut outliers);
+        let relations = header.relations()?;
+        let (plan, residuals) =
+            residual_plan::code_residuals(header, bound, &relations, &original, &prediction, &mut outliers);
         sections.push(section("residual_plan", plan.to_bytes()));
         let symbols: Vec<u64> = residuals.into_iter().map(bytes::zigzag).collect();
         sections.push(section("residual_ans", entropy::encode(&symbols, header.feature_count())));
@@ -396,11 +402,15 @@ fn decompress_chunk(header: &Header, decoder: &Decoder, chunk: &Chunk) -> Result
     let values = match &header.error_bound {
         Some(bound) => {
             let residuals = stored_residuals(header, chunk, prediction.len())?;
+            let relations = header.relations()?;
             let plan = match bound.residual_plans {
-                true => residual_plan::ResidualPlan::from_bytes(get("residual_plan")?, header.feature_count())?,
+                true => residual_plan::ResidualPlan::from_bytes(
+                    get("residual_plan")?,
+                    &residual_plan::relation_counts(&relations, header.feature_count()),
+                )?,
                 false => residual_plan::ResidualPlan::decoder_only(header.feature_count()),
             };
-            residual_plan::reconstruct(header, bound, &plan, &prediction, &residuals, &outliers)?
+            residual_plan::reconstruct(header, bound, &relations, &plan, &prediction, &residuals, &outliers)?
         }
         None => prediction
             .iter()

@@ -4,8 +4,9 @@
 //!   follow from pt, eta, phi and m; energy sums from their parts), and a column decoded to
 //!   within its bound predicts the columns after it far better than the autoencoder alone can.
 //!   So a feature's prediction may be a linear function, fitted by least squares on the chunk, of
-//!   the decoded features before it and of the decoder's outputs. The compressor keeps it only
-//!   where its residuals cost fewer bits than the decoder's own, its weights included.
+//!   the decoded features before it, of the decoder's outputs and of any relation the user gave
+//!   for it (`px = pt * cos(phi)`, see [`Relation`]). The compressor keeps it only where its
+//!   residuals cost fewer bits than the decoder's own, its weights included.
 //! - In integer steps. A feature whose values in the chunk are all integers is coded in steps
 //!   of 2 floor(bound) + 1 around the rounded prediction: the coarsest grid that meets the bound
 //!   on integers, and exact when the bound is below one half.
@@ -16,6 +17,7 @@
 use super::bytes::ByteReader;
 use super::header::{Header, ResidualCoding};
 use super::linear_fit::Gram;
+use super::relation::Relation;
 use std::collections::HashMap;
 
 /// Wider tables keep the decoder's prediction: the weights grow with the square of the width.
@@ -30,8 +32,8 @@ pub struct FeaturePlan {
     /// Every value is an integer: steps of 2 floor(bound) + 1 around the rounded prediction.
     pub integer: bool,
     /// In normalized units, the weights of the decoded features before this one, of the
-    /// decoder's outputs for them, of its output for this one, and a constant; None takes the
-    /// decoder's output as it is.
+    /// decoder's outputs for them, of its output for this one, a constant, and the relations
+    /// for this feature; None takes the decoder's output as it is.
     pub weights: Option<Vec<f32>>,
 }
 
@@ -40,9 +42,9 @@ pub struct ResidualPlan {
     pub features: Vec<FeaturePlan>,
 }
 
-/// The weights a linear prediction of feature `f` has.
-fn weight_count(f: usize) -> usize {
-    2 * f + 2
+/// The weights a linear prediction of feature `f` with `relations` relations has.
+fn weight_count(f: usize, relations: usize) -> usize {
+    2 * f + 2 + relations
 }
 
 impl ResidualPlan {
@@ -65,10 +67,11 @@ impl ResidualPlan {
         out
     }
 
-    pub fn from_bytes(bytes: &[u8], features: usize) -> Result<ResidualPlan, String> {
+    /// `relations[f]` is the number of relations for feature f.
+    pub fn from_bytes(bytes: &[u8], relations: &[usize]) -> Result<ResidualPlan, String> {
         let mut reader = ByteReader::new(bytes);
-        let mut plans = Vec::with_capacity(features.min(bytes.len()));
-        for f in 0..features {
+        let mut plans = Vec::with_capacity(relations.len().min(bytes.len()));
+        for (f, &extra) in relations.iter().enumerate() {
             let flags = reader.take(1)?[0];
             if flags > 3 {
                 return Err(format!("feature {f}'s residual plan has unknown flags {flags:#x}"));
@@ -76,7 +79,7 @@ impl ResidualPlan {
             let weights = match flags & 2 {
                 0 => None,
                 _ => {
-                    let stored = reader.take(4 * weight_count(f))?;
+                    let stored = reader.take(4 * weight_count(f, extra))?;
                     let weights: Vec<f32> =
                         stored.chunks_exact(4).map(|w| f32::from_le_bytes(w.try_into().expect("4 bytes"))).collect();
                     if weights.iter().any(|w| !w.is_finite()) {
@@ -92,6 +95,11 @@ impl ResidualPlan {
         }
         Ok(ResidualPlan { features: plans })
     }
+}
+
+/// How many relations each of `features` features has.
+pub fn relation_counts(relations: &[Relation], features: usize) -> Vec<usize> {
+    (0..features).map(|f| relations.iter().filter(|r| r.target == f).count()).collect()
 }
 
 /// The grid a feature's values are coded on: a code k stands for center + k * step.
@@ -125,36 +133,42 @@ impl Grid {
 }
 
 /// A chunk's modelled values as the plan sees them: features, where each one's values sit,
-/// and the decoder's outputs and the decoded values in normalized units.
+/// the decoder's outputs, and the decoded values, filled feature by feature.
 struct Frame<'h> {
     header: &'h Header,
+    relations: &'h [Relation],
     features: usize,
     /// Distance between two values of the same feature.
     stride: usize,
     predicted: Vec<f64>,
-    /// Normalized decoder outputs.
     predicted_normalized: Vec<f64>,
-    /// Normalized decoded values, filled feature by feature.
+    decoded: Vec<f64>,
     decoded_normalized: Vec<f64>,
 }
 
 impl<'h> Frame<'h> {
-    fn new(header: &'h Header, prediction: &[f64]) -> Frame<'h> {
+    fn new(header: &'h Header, relations: &'h [Relation], prediction: &[f64]) -> Frame<'h> {
         let features = header.feature_count();
         let stride = if features == 1 { 1 } else { header.modelled_per_sample };
         let predicted_normalized = prediction.iter().enumerate().map(|(i, &p)| normalize(header, i, p)).collect();
         Frame {
             header,
+            relations,
             features,
             stride,
             predicted: prediction.to_vec(),
             predicted_normalized,
+            decoded: vec![0.0; prediction.len()],
             decoded_normalized: vec![0.0; prediction.len()],
         }
     }
 
     fn indices(&self, f: usize) -> std::iter::StepBy<std::ops::Range<usize>> {
         (f..self.predicted.len()).step_by(self.stride)
+    }
+
+    fn relations_of(&self, f: usize) -> impl Iterator<Item = &'h Relation> + '_ {
+        self.relations.iter().filter(move |r| r.target == f)
     }
 
     /// Feature `f`'s prediction at value `i`: the decoder's, or the linear one of the decoded
@@ -169,13 +183,23 @@ impl<'h> Frame<'h> {
         }
         sum += f64::from(w[2 * f]) * self.predicted_normalized[i];
         sum += f64::from(w[2 * f + 1]);
+        for (j, relation) in self.relations_of(f).enumerate() {
+            let witness = relation_value(relation, &self.decoded[row..row + f]);
+            sum += f64::from(w[2 * f + 2 + j]) * normalize(self.header, i, witness);
+        }
         let n = &self.header.normalization;
         sum * n.scale[f] + n.offset[f]
     }
 
     fn decoded(&mut self, i: usize, value: f64) {
+        self.decoded[i] = value;
         self.decoded_normalized[i] = normalize(self.header, i, value);
     }
+}
+
+/// A relation's value on a row; where the formula has none (log of a negative), 0.
+fn relation_value(relation: &Relation, row: &[f64]) -> f64 {
+    Some(relation.evaluate(row)).filter(|v| v.is_finite()).unwrap_or(0.0)
 }
 
 fn normalize(header: &Header, i: usize, value: f64) -> f64 {
@@ -238,15 +262,24 @@ fn is_integer(x: f64) -> bool {
 pub fn code_residuals(
     header: &Header,
     coding: &ResidualCoding,
+    relations: &[Relation],
     original: &[f64],
     prediction: &[f64],
     outliers: &mut Vec<(i64, f64)>,
 ) -> (ResidualPlan, Vec<i64>) {
-    let mut frame = Frame::new(header, prediction);
+    let mut frame = Frame::new(header, relations, prediction);
     let linear = header.is_table() && (2..=MAX_LINEAR_FEATURES).contains(&frame.features);
     let gram = linear.then(|| {
         let normalized: Vec<f64> = original.iter().enumerate().map(|(i, &x)| normalize(header, i, x)).collect();
-        Gram::of_rows(&normalized, &frame.predicted_normalized, frame.features)
+        let witnesses: Vec<f64> = original
+            .chunks_exact(frame.features)
+            .enumerate()
+            .flat_map(|(s, row)| {
+                let at = s * frame.features;
+                relations.iter().map(move |r| normalize(header, at + r.target, relation_value(r, row)))
+            })
+            .collect();
+        Gram::of_rows(&normalized, &frame.predicted_normalized, frame.features, &witnesses, relations.len())
     });
     let mut codes = vec![0; original.len()];
     let mut found = vec![];
@@ -256,7 +289,8 @@ pub fn code_residuals(
         let integer = frame.indices(f).all(|i| is_integer(original[i]));
         let grid = Grid::new(integer, bound);
         let mut best = (code_feature(&frame, f, grid, bound, original, None), None);
-        if let Some(weights) = gram.as_ref().and_then(|g| g.fit(f)) {
+        let own: Vec<usize> = (0..relations.len()).filter(|&r| relations[r].target == f).collect();
+        if let Some(weights) = gram.as_ref().and_then(|g| g.fit(f, &own)) {
             let weights: Vec<f32> = weights.iter().map(|&w| w as f32).collect();
             let linear = code_feature(&frame, f, grid, bound, original, Some(&weights));
             if linear.bits < best.0.bits {
@@ -281,12 +315,13 @@ pub fn code_residuals(
 pub fn reconstruct(
     header: &Header,
     coding: &ResidualCoding,
+    relations: &[Relation],
     plan: &ResidualPlan,
     prediction: &[f64],
     codes: &[i64],
     outliers: &HashMap<usize, f64>,
 ) -> Result<Vec<f64>, String> {
-    let mut frame = Frame::new(header, prediction);
+    let mut frame = Frame::new(header, relations, prediction);
     if plan.features.len() != frame.features || codes.len() != prediction.len() {
         return Err("the residual plan does not fit the chunk".into());
     }
@@ -324,19 +359,19 @@ mod tests {
                 FeaturePlan { integer: true, weights: Some(vec![1.0; 6]) },
             ],
         };
-        assert_eq!(ResidualPlan::from_bytes(&plan.to_bytes(), 3).unwrap(), plan);
+        assert_eq!(ResidualPlan::from_bytes(&plan.to_bytes(), &[0, 0, 0]).unwrap(), plan);
     }
 
     #[test]
     fn damaged_plans_are_errors() {
         let bytes =
             ResidualPlan { features: vec![FeaturePlan { integer: false, weights: Some(vec![1.0, 2.0]) }] }.to_bytes();
-        assert!(ResidualPlan::from_bytes(&bytes[..5], 1).is_err());
-        assert!(ResidualPlan::from_bytes(&bytes, 2).is_err());
-        assert!(ResidualPlan::from_bytes(&[7], 1).is_err());
-        assert!(ResidualPlan::from_bytes(&[0, 0], 1).is_err());
+        assert!(ResidualPlan::from_bytes(&bytes[..5], &[0]).is_err());
+        assert!(ResidualPlan::from_bytes(&bytes, &[0, 0]).is_err());
+        assert!(ResidualPlan::from_bytes(&[7], &[0]).is_err());
+        assert!(ResidualPlan::from_bytes(&[0, 0], &[0]).is_err());
         let nan = [&[2u8][..], &f32::NAN.to_le_bytes(), &1f32.to_le_bytes()].concat();
-        assert!(ResidualPlan::from_bytes(&nan, 1).is_err());
+        assert!(ResidualPlan::from_bytes(&nan, &[0]).is_err());
     }
 
     #[test]
@@ -386,15 +421,15 @@ mod tests {
     fn integers_and_tied_columns_get_their_own_coding_and_the_bound_holds() {
         let (header, coding, original, prediction) = table();
         let mut outliers = vec![];
-        let (plan, codes) = code_residuals(&header, &coding, &original, &prediction, &mut outliers);
+        let (plan, codes) = code_residuals(&header, &coding, &[], &original, &prediction, &mut outliers);
         assert_eq!(plan.features.iter().map(|p| p.integer).collect::<Vec<_>>(), [false, true, false]);
         assert!(plan.features[2].weights.is_some(), "the sum follows from the decoded columns");
         let sum_codes: Vec<i64> = codes.iter().skip(2).step_by(3).copied().collect();
         assert!(sum_codes.iter().all(|&c| c.abs() <= 2), "{sum_codes:?}");
         assert!(outliers.is_empty());
 
-        let plan = ResidualPlan::from_bytes(&plan.to_bytes(), 3).unwrap();
-        let back = reconstruct(&header, &coding, &plan, &prediction, &codes, &HashMap::new()).unwrap();
+        let plan = ResidualPlan::from_bytes(&plan.to_bytes(), &[0, 0, 0]).unwrap();
+        let back = reconstruct(&header, &coding, &[], &plan, &prediction, &codes, &HashMap::new()).unwrap();
         for (i, (x, y)) in original.iter().zip(&back).enumerate() {
             assert!((x - y).abs() <= 0.01, "value {i}: {x} came back as {y}");
             if i % 3 == 1 {
@@ -409,10 +444,10 @@ mod tests {
         original[3 * 10] = 1e300;
         original[3 * 20 + 1] = 1e100;
         let mut outliers = vec![];
-        let (plan, codes) = code_residuals(&header, &coding, &original, &prediction, &mut outliers);
+        let (plan, codes) = code_residuals(&header, &coding, &[], &original, &prediction, &mut outliers);
         assert_eq!(outliers, [(30, 1e300), (61, 1e100)]);
         let exact: HashMap<usize, f64> = outliers.iter().map(|&(i, x)| (i as usize, x)).collect();
-        let back = reconstruct(&header, &coding, &plan, &prediction, &codes, &exact).unwrap();
+        let back = reconstruct(&header, &coding, &[], &plan, &prediction, &codes, &exact).unwrap();
         assert_eq!((back[30], back[61]), (1e300, 1e100));
         assert!(original.iter().zip(&back).all(|(x, y)| (x - y).abs() <= 0.01));
     }
@@ -422,7 +457,7 @@ mod tests {
         let (header, coding, _, prediction) = table();
         let codes: Vec<i64> = (0..prediction.len() as i64).map(|i| i % 5 - 2).collect();
         let plan = ResidualPlan::decoder_only(3);
-        let back = reconstruct(&header, &coding, &plan, &prediction, &codes, &HashMap::new()).unwrap();
+        let back = reconstruct(&header, &coding, &[], &plan, &prediction, &codes, &HashMap::new()).unwrap();
         for ((y, p), c) in back.iter().zip(&prediction).zip(&codes) {
             assert_eq!(*y, p + (2.0 * 0.01) * *c as f64);
         }

@@ -42,6 +42,7 @@ fn options(model: &Path, input: &Path, output: &Path, bound: Option<ErrorBound>)
         embed_model: false,
         encoder: EncoderChoice::Float,
         chunk_samples: Some(700),
+        relations: vec![],
     }
 }
 
