@@ -344,6 +344,16 @@ def jets_bounded(args, balerc, train, test, test_path, results):
                 counted=r["bytes"] + r["decoder_bytes"], c_s=r["seconds"], d_s=d_s)
             if latent == 15 and bits == "16":
                 results["jets_bounded_info"] = balerc.info(out)
+            if args.relation:
+                out = args.work / f"jets_l{latent}_b{bits}_rel_relations.baler"
+                relations = [flag for r in args.relation for flag in ("--relation", r)]
+                r = balerc.compress(model, test_path, out, "--latent-bits", str(bits), "--max-rel-error", REL,
+                                    *relations)
+                reco, d_s, _ = balerc.decompress(out, args.work / "reco.npz", model)
+                width = f"auto ({r['latent_bits']}-bit)" if bits == "auto" else f"{bits}-bit"
+                add("balerc", f"latent {latent}, {width} latents, --max-rel-error 1e-3, relations", r["bytes"], reco,
+                    {"outliers": r["outliers"], "decoder_bytes": r["decoder_bytes"], "train_seconds": train_s},
+                    counted=r["bytes"] + r["decoder_bytes"], c_s=r["seconds"], d_s=d_s)
     results["jets_bounded"] = rows
 
 
@@ -500,6 +510,8 @@ def main():
     parser.add_argument("--jets-latents", default="15,8,4", help="latent sizes for the bounded jets runs")
     parser.add_argument("--latent-bits", default="auto,16,12,8,6",
                         help="--latent-bits for the bounded jets runs (a width, or auto)")
+    parser.add_argument("--relation", action="append", default=[],
+                        help="also compress the bounded jets with these --relation formulas (repeatable)")
     parser.add_argument("--baler-src", help="a checkout of Baler's repository (its baler/ package); skipped if unset")
     parser.add_argument("--cfd-train-frames", type=int, default=40)
     parser.add_argument("--cfd-epochs", type=int, default=800)

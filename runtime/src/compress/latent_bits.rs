@@ -6,6 +6,7 @@
 use super::{compress_chunk, Decoder, Header, LatentEncoder};
 use crate::container::DEFAULT_COMPRESSION_LEVEL;
 use crate::dataset::Dataset;
+use rayon::prelude::*;
 
 /// Bits per stored latent value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,13 +32,16 @@ pub fn trials(
     data: &Dataset,
 ) -> Result<Vec<Trial>, String> {
     let sample = data.slice_samples(0, data.samples().min(TRIAL_SAMPLES).min(header.chunk_samples));
-    let mut trials = vec![];
-    for bits in CANDIDATES {
-        let trial_header = Header { latent_bits: bits, ..header.clone() };
-        let (chunk, _) = compress_chunk(&trial_header, encoder, decoder, &sample)?;
-        let bytes = chunk.sections.iter().map(|s| stored_bytes(&s.bytes)).sum::<Result<u64, String>>()?;
-        trials.push((bits, bytes));
-    }
+    // The trials are independent: one per core.
+    let mut trials = CANDIDATES
+        .par_iter()
+        .map(|&bits| {
+            let trial_header = Header { latent_bits: bits, ..header.clone() };
+            let (chunk, _) = compress_chunk(&trial_header, encoder, decoder, &sample)?;
+            let bytes = chunk.sections.iter().map(|s| stored_bytes(&s.bytes)).sum::<Result<u64, String>>()?;
+            Ok((bits, bytes))
+        })
+        .collect::<Result<Vec<Trial>, String>>()?;
     trials.sort_by_key(|&(bits, bytes)| (bytes, bits));
     Ok(trials)
 }

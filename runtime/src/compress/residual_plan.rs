@@ -374,6 +374,16 @@ mod tests {
         assert!(ResidualPlan::from_bytes(&nan, &[0]).is_err());
     }
 
+    proptest::proptest! {
+        #[test]
+        fn garbage_plans_are_errors_not_panics(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200),
+            relations in proptest::collection::vec(0usize..3, 0..8),
+        ) {
+            let _ = ResidualPlan::from_bytes(&bytes, &relations);
+        }
+    }
+
     #[test]
     fn integer_grids_meet_the_bound_exactly_on_integers() {
         for bound in [0.01, 0.49, 0.5, 0.9, 1.0, 2.7] {
