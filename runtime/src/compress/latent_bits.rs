@@ -6,6 +6,7 @@
 use super::{compress_chunk, Decoder, Header, LatentEncoder};
 use crate::container::DEFAULT_COMPRESSION_LEVEL;
 use crate::dataset::Dataset;
+use crate::density::OutlierModel;
 
 /// Bits per stored latent value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,13 +29,14 @@ pub fn trials(
     header: &Header,
     encoder: &LatentEncoder,
     decoder: &Decoder,
+    density: Option<&OutlierModel>,
     data: &Dataset,
 ) -> Result<Vec<Trial>, String> {
     let sample = data.slice_samples(0, data.samples().min(TRIAL_SAMPLES).min(header.chunk_samples));
     let mut trials = vec![];
     for bits in CANDIDATES {
         let trial_header = Header { latent_bits: bits, ..header.clone() };
-        let (chunk, _) = compress_chunk(&trial_header, encoder, decoder, &sample)?;
+        let (chunk, _) = compress_chunk(&trial_header, encoder, decoder, density, &sample)?;
         let bytes = chunk.sections.iter().map(|s| stored_bytes(&s.bytes)).sum::<Result<u64, String>>()?;
         trials.push((bits, bytes));
     }
