@@ -4,7 +4,9 @@
 use anyhow::{bail, Result};
 use balerc_compiler::fixed::FixedType;
 use balerc_compiler::quant::PrecisionConfig;
-use balerc_runtime::compress::{self, CompressOptions, DecompressOptions, EncoderChoice, ErrorBound, LatentBits};
+use balerc_runtime::compress::{
+    self, CompressOptions, DecompressOptions, EncoderChoice, ErrorBound, LatentBits, OutlierChoice,
+};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -49,6 +51,19 @@ pub struct CompressArgs {
     /// hypot); repeat for more. Used where it makes the file smaller.
     #[arg(long, value_name = "COLUMN = FORMULA")]
     relation: Vec<String>,
+    /// 'auto' stores the samples whose latent density is below the threshold saved by
+    /// balerc train --outliers auto in full; 'none' codes every sample. Default: auto when the
+    /// model directory holds outliers.json.
+    #[arg(long, value_name = "auto|none", value_parser = parse_outliers)]
+    outliers: Option<OutlierChoice>,
+}
+
+fn parse_outliers(text: &str) -> Result<OutlierChoice, String> {
+    match text {
+        "auto" => Ok(OutlierChoice::Auto),
+        "none" => Ok(OutlierChoice::None),
+        _ => Err(format!("'{text}' is neither 'auto' nor 'none'")),
+    }
 }
 
 fn parse_latent_bits(text: &str) -> Result<LatentBits, String> {
@@ -98,6 +113,7 @@ pub fn compress(args: &CompressArgs) -> Result<()> {
         encoder: encoder_choice(args)?,
         chunk_samples: args.chunk_samples,
         relations: args.relation.clone(),
+        outliers: args.outliers.unwrap_or_default(),
     };
     let report = compress::compress(&options).map_err(anyhow::Error::msg)?;
     let megabytes = report.original_bytes as f64 / 1e6;
@@ -116,6 +132,10 @@ pub fn compress(args: &CompressArgs) -> Result<()> {
         report.seconds,
         megabytes / report.seconds,
     );
+    if let Some(flagged) = report.outlier_samples {
+        let share = 100.0 * flagged as f64 / report.samples.max(1) as f64;
+        println!("{flagged} samples ({share:.3}%) flagged as outliers, stored in full");
+    }
     println!("latent codes of {} bits{}", report.latent_bits, chosen_from(&report.latent_bits_trials));
     Ok(())
 }

@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result};
 use balerc_runtime::device::DeviceChoice;
-use balerc_runtime::model_dir;
+use balerc_runtime::model_dir::{self, OutlierRound};
 use balerc_runtime::project::{self, Project};
 use balerc_runtime::train::{EpochRecord, Observer};
 use balerc_runtime::training_run;
@@ -39,7 +39,22 @@ pub struct TrainArgs {
     /// cpu, or wgpu / cuda[:N] in a build with that feature.
     #[arg(long, default_value = "cpu")]
     device: DeviceChoice,
+    /// Outlier removal: 'auto' trains again without the samples whose latent density lies far
+    /// below the bulk (training.outlier_rounds, 2 unless set) and saves the density for
+    /// compression; 'none' turns it off.
+    #[arg(long, value_name = "auto|none")]
+    outliers: Option<Outliers>,
 }
+
+#[derive(Clone, Copy, PartialEq, clap::ValueEnum)]
+enum Outliers {
+    Auto,
+    None,
+}
+
+/// Rounds of outlier removal that `--outliers auto` asks for when the configuration sets none:
+/// a second round catches what the first model's density hid.
+const DEFAULT_OUTLIER_ROUNDS: usize = 2;
 
 impl TrainArgs {
     /// The shortcut flags are overrides like any other.
@@ -80,8 +95,14 @@ pub fn new_project(dir: &Path) -> Result<()> {
 }
 
 pub fn train(args: &TrainArgs) -> Result<()> {
-    let project = Project::open(&args.project, &args.overrides())?;
-    let mut progress = Progress::new(project.config.training.epochs);
+    let mut project = Project::open(&args.project, &args.overrides())?;
+    let rounds = &mut project.config.training.outlier_rounds;
+    match args.outliers {
+        Some(Outliers::Auto) if *rounds == 0 => *rounds = DEFAULT_OUTLIER_ROUNDS,
+        Some(Outliers::None) => *rounds = 0,
+        _ => {}
+    }
+    let mut progress = Progress::new(project.config.training.epochs, *rounds);
     let outcome = training_run::run(&project, &args.device.open().map_err(anyhow::Error::msg)?, &mut progress)
         .map_err(anyhow::Error::msg)?;
     progress.finish();
@@ -100,6 +121,9 @@ pub fn train(args: &TrainArgs) -> Result<()> {
         best.map_or("-".into(), |v| format!("{v:.3e}")),
     );
     println!("saved {}", outcome.model_dir.display());
+    if project.config.training.outlier_rounds > 0 {
+        println!("saved {}, the latent density for compress --outliers", model_dir::OUTLIERS_FILE);
+    }
     Ok(())
 }
 
@@ -123,10 +147,11 @@ pub fn export_onnx(model: &Path, out: Option<&Path>) -> Result<()> {
 /// would flood logs, so then only the summary is printed.
 struct Progress {
     bar: Option<ProgressBar>,
+    outlier_rounds: usize,
 }
 
 impl Progress {
-    fn new(epochs: usize) -> Progress {
+    fn new(epochs: usize, outlier_rounds: usize) -> Progress {
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = ProgressBar::new(epochs as u64);
             bar.set_style(
@@ -136,7 +161,7 @@ impl Progress {
             );
             bar
         });
-        Progress { bar }
+        Progress { bar, outlier_rounds }
     }
 
     fn finish(&self) {
@@ -155,6 +180,26 @@ impl Observer for Progress {
                 r.train_loss, r.learning_rate, r.seconds
             ));
             bar.set_position(r.epoch as u64);
+        }
+    }
+
+    fn outlier_round_finished(&mut self, round: usize, r: &OutlierRound) {
+        let model = match round > self.outlier_rounds {
+            true => "final model".to_string(),
+            false => format!("outlier round {round}/{}", self.outlier_rounds),
+        };
+        let validation = r.validation_loss.map_or("-".into(), |v| format!("{v:.3e}"));
+        let line = format!(
+            "{model}: trained on {} samples, best validation loss {validation}; {} samples flagged \
+             (latent log density below {:.3}){}",
+            r.trained_on,
+            r.flagged,
+            r.threshold,
+            if round > self.outlier_rounds { "" } else { ", training again without them" }
+        );
+        match &self.bar {
+            Some(bar) => bar.println(line),
+            None => println!("{line}"),
         }
     }
 }

@@ -312,3 +312,48 @@ fn report_prints_the_latency_estimate_and_interval_of_an_hls_build() {
     assert!(printed.contains("latency_cycles   9 (estimate;"), "{printed}");
     assert!(printed.contains("ii               4"), "{printed}");
 }
+
+#[test]
+fn outlier_removal_from_training_to_decompression() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("jets");
+    assert!(balerc(&["new", s(&project)]).status.success());
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data/jets_sample.npz");
+    let train = |model: &Path, outliers: &str| {
+        let args = ["train", s(&project), "--input", s(&data), "--epochs", "2", "--out", s(model), "--latent", "8"];
+        let run = balerc(&[&args[..], &["--set", "model.hidden=[20, 10]", "--outliers", outliers]].concat());
+        assert!(run.status.success(), "{}", text(&run.stderr));
+        text(&run.stdout)
+    };
+    let model = dir.path().join("trained");
+    let stdout = train(&model, "auto");
+    assert!(stdout.contains("outlier round 2/2: trained on") && stdout.contains("final model:"), "{stdout}");
+    assert!(model.join("outliers.json").is_file());
+
+    let (packed, restored) = (dir.path().join("x.baler"), dir.path().join("x.npz"));
+    let compress = balerc(&[
+        "compress",
+        "--model",
+        s(&model),
+        "--input",
+        s(&data),
+        "--output",
+        s(&packed),
+        "--outliers",
+        "auto",
+        "--max-abs-error",
+        "0.01",
+    ]);
+    assert!(compress.status.success(), "{}", text(&compress.stderr));
+    assert!(text(&compress.stdout).contains("flagged as outliers, stored in full"), "{}", text(&compress.stdout));
+    let info = text(&balerc(&["info", s(&packed)]).stdout);
+    assert!(info.contains("stored in full: latent log density below"), "{info}");
+    let decompress = balerc(&["decompress", "--input", s(&packed), "--output", s(&restored), "--model", s(&model)]);
+    assert!(decompress.status.success(), "{}", text(&decompress.stderr));
+
+    let plain = dir.path().join("plain");
+    assert!(!train(&plain, "none").contains("outlier round"));
+    let error =
+        failure(&["compress", "--model", s(&plain), "--input", s(&data), "--output", s(&packed), "--outliers", "auto"]);
+    assert!(error.contains(s(&plain)) && error.contains("train the model with --outliers auto"), "{error}");
+}

@@ -144,6 +144,13 @@ pub struct TrainingConfig {
     /// Under QAT, round the decoder too (for compiling the whole autoencoder); by default only
     /// the encoder trains quantized, for a decoder that runs in float as decompression runs it.
     pub qat_decoder: bool,
+    /// Rounds of outlier removal: flag the samples whose latent density lies far below the
+    /// bulk and train again without them (0: off).
+    pub outlier_rounds: usize,
+    /// Gaussians in the mixture fitted to the latent codes.
+    pub outlier_components: usize,
+    /// Flag below Q1 - outlier_fence × IQR of the training samples' latent log densities.
+    pub outlier_fence: f64,
 }
 
 impl TrainingConfig {
@@ -176,6 +183,9 @@ impl Default for TrainingConfig {
             checkpoint_every: 0,
             qat: String::new(),
             qat_decoder: false,
+            outlier_rounds: 0,
+            outlier_components: 4,
+            outlier_fence: 3.0,
         }
     }
 }
@@ -230,6 +240,11 @@ impl Config {
             (!(0.0..1.0).contains(&d.validation_fraction), "data.validation_fraction must be in [0, 1)"),
             (!(t.lr_factor > 0.0 && t.lr_factor <= 1.0), "training.lr_factor must be in (0, 1]"),
             (t.l1_sparsity < 0.0, "training.l1_sparsity must not be negative"),
+            (t.outlier_components == 0, "training.outlier_components must be at least 1"),
+            (
+                !(t.outlier_fence >= 0.0 && t.outlier_fence.is_finite()),
+                "training.outlier_fence must be a finite number >= 0",
+            ),
         ];
         match checks.iter().find(|(failed, _)| *failed) {
             Some((_, message)) => Err(message.to_string()),

@@ -7,6 +7,7 @@ pub mod compress;
 pub mod config;
 pub mod container;
 pub mod dataset;
+pub mod density;
 pub mod device;
 pub mod evaluate;
 pub mod model;

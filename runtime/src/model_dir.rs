@@ -8,10 +8,12 @@
 //! encoder.onnx       what runs in the detector's readout (see `balerc lower`)
 //! decoder.onnx
 //! precision.toml     after quantization-aware training: the precision it trained for
+//! outliers.json      after outlier removal: the latent density and its threshold
 //! ```
 
 use crate::config::TrainingConfig;
 use crate::dataset::StoredDtype;
+use crate::density::OutlierModel;
 use crate::model::{join, Autoencoder, ModelSpec};
 use crate::normalize::Normalization;
 use crate::onnx_export;
@@ -29,6 +31,8 @@ pub const ENCODER_ONNX: &str = "encoder.onnx";
 pub const DECODER_ONNX: &str = "decoder.onnx";
 /// The precision of quantization-aware training, as `balerc lower --config` reads it.
 pub const PRECISION_FILE: &str = "precision.toml";
+/// The density of the training samples' latent codes, for `balerc compress --outliers`.
+pub const OUTLIERS_FILE: &str = "outliers.json";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ModelDirError {
@@ -63,6 +67,21 @@ pub struct TrainingSummary {
     pub train_loss: Option<f64>,
     pub validation_loss: Option<f64>,
     pub seconds: f64,
+    /// With outlier removal, one entry per model trained, the saved model's last.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outlier_rounds: Vec<OutlierRound>,
+}
+
+/// One model of outlier removal and the samples its latent density flagged.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutlierRound {
+    /// Samples it was trained on (with its validation share), after earlier rounds' removals.
+    pub trained_on: usize,
+    pub validation_loss: Option<f64>,
+    /// The log-density threshold fitted to its latent codes.
+    pub threshold: f64,
+    /// Samples of the whole training data below the threshold.
+    pub flagged: usize,
 }
 
 impl ModelInfo {
@@ -85,6 +104,7 @@ impl ModelInfo {
 pub struct SavedModel {
     pub info: ModelInfo,
     pub model: Autoencoder,
+    pub outliers: Option<OutlierModel>,
 }
 
 /// Whether `path` is a model directory (rather than, say, an ONNX file).
@@ -123,6 +143,11 @@ fn write_contents(dir: &Path, saved: &SavedModel) -> Result<(), ModelDirError> {
     if let Some(precision) = &saved.info.spec.qat {
         let path = dir.join(PRECISION_FILE);
         std::fs::write(&path, precision.text()).map_err(|e| io(&path, &e))?;
+    }
+    if let Some(outliers) = &saved.outliers {
+        let path = dir.join(OUTLIERS_FILE);
+        let json = serde_json::to_string_pretty(outliers).expect("an outlier model serializes");
+        std::fs::write(&path, json).map_err(|e| io(&path, &e))?;
     }
     Ok(())
 }
@@ -182,5 +207,20 @@ pub fn load(dir: &Path, device: &Device) -> Result<SavedModel, ModelDirError> {
         .try_load_record(record)
         .map_err(|e| bad_weights(format!("{WEIGHTS_FILE} does not fit the model in {INFO_FILE}: {e}")))?
         .valid();
-    Ok(SavedModel { info, model })
+    Ok(SavedModel { info, model, outliers: load_outliers(dir)? })
+}
+
+/// The model's outlier density, or None when it was trained without outlier removal.
+pub fn load_outliers(dir: &Path) -> Result<Option<OutlierModel>, ModelDirError> {
+    let path = dir.join(OUTLIERS_FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(ModelDirError::Io { path, message: e.to_string() }),
+    };
+    let invalid =
+        |message: String| ModelDirError::NotAModel { path: dir.into(), message: format!("{OUTLIERS_FILE}: {message}") };
+    let outliers: OutlierModel = serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+    outliers.check().map_err(invalid)?;
+    Ok(Some(outliers))
 }

@@ -1,10 +1,11 @@
-//! `balerc train`: read the project's data, pick the columns, normalize, train, save the model
-//! directory and the loss history.
+//! `balerc train`: read the project's data, pick the columns, normalize, train (in rounds that
+//! leave outliers out, when asked), save the model directory and the loss history.
 
 use crate::config::Config;
 use crate::dataset::{self, Dataset};
+use crate::density::OutlierModel;
 use crate::model::{Autoencoder, ModelSpec};
-use crate::model_dir::{self, ModelInfo, SavedModel, TrainingSummary};
+use crate::model_dir::{self, ModelInfo, OutlierRound, SavedModel, TrainingSummary};
 use crate::normalize::Normalization;
 use crate::project::Project;
 use crate::qat::QatPrecision;
@@ -45,15 +46,8 @@ pub fn run(project: &Project, device: &Device, observer: &mut (dyn Observer + Se
     spec.qat_decoder = config.training.qat_decoder;
     // A precision that does not fit the model fails here, before any training.
     Autoencoder::try_new(&spec, &Device::flex())?;
-    let normalization = Normalization::fit(config.data.normalization, &data.modelled);
-    let rows = flat_rows(normalization.apply(&data.modelled));
-    let (train_rows, validation_rows) =
-        rows.split(config.data.validation_fraction, config.data.shuffle, config.training.seed);
-    if train_rows.is_empty() {
-        return Err("no samples are left for training after the validation split".into());
-    }
 
-    let template = |training| {
+    let template = |normalization: &Normalization, training| {
         let mut info = ModelInfo::new(spec.clone(), normalization.clone(), training);
         info.columns = data.columns.clone();
         info.modelled_columns = data.modelled_columns.clone();
@@ -63,34 +57,96 @@ pub fn run(project: &Project, device: &Device, observer: &mut (dyn Observer + Se
         info
     };
     let checkpoints = project.resolve(&config.output.training).join("checkpoints");
-    let mut checkpointing = Checkpointing {
-        inner: observer,
-        dir: checkpoints,
-        info: template(summarize(config, &[], 0.0)),
-        config: config.clone(),
-        history: vec![],
-        error: None,
+    let mut kept: Vec<usize> = (0..data.modelled.shape()[0]).collect();
+    let mut rounds = vec![];
+    let (fitted, outliers) = loop {
+        let modelled = data.modelled.select(Axis(0), &kept);
+        let normalization = Normalization::fit(config.data.normalization, &modelled);
+        let mut checkpointing = Checkpointing {
+            inner: &mut *observer,
+            dir: checkpoints.clone(),
+            info: template(&normalization, summarize(config, &[], 0.0)),
+            config: config.clone(),
+            history: vec![],
+            error: None,
+        };
+        let fitted = fit(&spec, config, normalization, &modelled, device, &mut checkpointing)?;
+        if config.training.outlier_rounds == 0 {
+            break (fitted, None);
+        }
+        let latent = latent_codes(&fitted, &data.modelled);
+        let width = spec.latent;
+        let kept_latent: Vec<f64> = kept.iter().flat_map(|&i| latent[i * width..(i + 1) * width].to_vec()).collect();
+        let t = &config.training;
+        let density = OutlierModel::fit(&kept_latent, width, t.outlier_components, t.outlier_fence, t.seed)?;
+        let flags = density.flags(&latent);
+        let record = OutlierRound {
+            trained_on: kept.len(),
+            validation_loss: best_validation_loss(&fitted.trained.history),
+            threshold: density.threshold,
+            flagged: flags.iter().filter(|&&f| f).count(),
+        };
+        observer.outlier_round_finished(rounds.len() + 1, &record);
+        rounds.push(record);
+        if rounds.len() > t.outlier_rounds {
+            break (fitted, Some(density));
+        }
+        kept = (0..flags.len()).filter(|&i| !flags[i]).collect();
+        if kept.is_empty() {
+            return Err("outlier removal flagged every sample: raise training.outlier_fence".into());
+        }
     };
+
+    let Fitted { normalization, trained: Trained { model, history, stopped_early }, samples, seconds } = fitted;
+    let mut summary = summarize(config, &history, seconds);
+    summary.outlier_rounds = rounds;
+    let info = template(&normalization, summary);
+    let model_dir = project.resolve(&config.output.model);
+    model_dir::save(&model_dir, &SavedModel { info, model, outliers }).map_err(|e| e.to_string())?;
+    write_history(&project.resolve(&config.output.training), &history)?;
+    Ok(TrainOutcome { model_dir, history, stopped_early, spec, samples, seconds })
+}
+
+/// One training run on some of the samples, and the normalization it trained with.
+struct Fitted {
+    normalization: Normalization,
+    trained: Trained,
+    samples: (usize, usize),
+    seconds: f64,
+}
+
+fn fit(
+    spec: &ModelSpec,
+    config: &Config,
+    normalization: Normalization,
+    modelled: &ArrayD<f64>,
+    device: &Device,
+    checkpointing: &mut Checkpointing,
+) -> Result<Fitted, String> {
+    let rows = flat_rows(normalization.apply(modelled));
+    let (train_rows, validation_rows) =
+        rows.split(config.data.validation_fraction, config.data.shuffle, config.training.seed);
+    if train_rows.is_empty() {
+        return Err("no samples are left for training after the validation split".into());
+    }
     let started = std::time::Instant::now();
-    let Trained { model, history, stopped_early } =
-        train::train(&spec, &config.training, &train_rows, &validation_rows, device, &mut checkpointing);
-    let seconds = started.elapsed().as_secs_f64();
-    if let Some(error) = checkpointing.error {
+    let trained = train::train(spec, &config.training, &train_rows, &validation_rows, device, checkpointing);
+    if let Some(error) = checkpointing.error.take() {
         return Err(error);
     }
+    let samples = (train_rows.len(), validation_rows.len());
+    Ok(Fitted { normalization, trained, samples, seconds: started.elapsed().as_secs_f64() })
+}
 
-    let info = template(summarize(config, &history, seconds));
-    let model_dir = project.resolve(&config.output.model);
-    model_dir::save(&model_dir, &SavedModel { info, model }).map_err(|e| e.to_string())?;
-    write_history(&project.resolve(&config.output.training), &history)?;
-    Ok(TrainOutcome {
-        model_dir,
-        history,
-        stopped_early,
-        spec,
-        samples: (train_rows.len(), validation_rows.len()),
-        seconds,
-    })
+/// The latent codes of every sample, rows of the latent width.
+fn latent_codes(fitted: &Fitted, modelled: &ArrayD<f64>) -> Vec<f64> {
+    let rows = flat_rows(fitted.normalization.apply(modelled));
+    let (latent, _) = train::encode_decode(&fitted.trained.model, &rows);
+    latent.values.into_iter().map(f64::from).collect()
+}
+
+fn best_validation_loss(history: &[EpochRecord]) -> Option<f64> {
+    history.iter().filter_map(|r| r.validation_loss).min_by(f64::total_cmp)
 }
 
 fn summarize(config: &Config, history: &[EpochRecord], seconds: f64) -> TrainingSummary {
@@ -98,8 +154,9 @@ fn summarize(config: &Config, history: &[EpochRecord], seconds: f64) -> Training
         config: config.training.clone(),
         epochs_run: history.len(),
         train_loss: history.last().map(|r| r.train_loss),
-        validation_loss: history.iter().filter_map(|r| r.validation_loss).min_by(f64::total_cmp),
+        validation_loss: best_validation_loss(history),
         seconds,
+        outlier_rounds: vec![],
     }
 }
 
@@ -127,7 +184,7 @@ impl Observer for Checkpointing<'_> {
     fn checkpoint(&mut self, epoch: usize, model: &Autoencoder) {
         let seconds = self.history.iter().map(|r| r.seconds).sum();
         let info = ModelInfo { training: summarize(&self.config, &self.history, seconds), ..self.info.clone() };
-        let saved = SavedModel { info, model: model.clone() };
+        let saved = SavedModel { info, model: model.clone(), outliers: None };
         if let Err(e) = model_dir::save(&self.dir.join(format!("epoch_{epoch}")), &saved) {
             self.error.get_or_insert(e.to_string());
         }

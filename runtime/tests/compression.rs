@@ -4,8 +4,11 @@
 mod common;
 use common::shared_data;
 
-use balerc_runtime::compress::{self, CompressOptions, DecompressOptions, EncoderChoice, ErrorBound, LatentBits};
+use balerc_runtime::compress::{
+    self, CompressOptions, DecompressOptions, EncoderChoice, ErrorBound, LatentBits, OutlierChoice,
+};
 use balerc_runtime::dataset::{self, Dataset};
+use balerc_runtime::model_dir;
 use balerc_runtime::project::{self, Project};
 use balerc_runtime::train::Silent;
 use balerc_runtime::training_run;
@@ -44,6 +47,7 @@ fn options_for(model: &Path, input: &Path, output: &Path, bound: Option<ErrorBou
         encoder: EncoderChoice::Float,
         chunk_samples: None,
         relations: vec![],
+        outliers: OutlierChoice::None,
     }
 }
 
@@ -314,4 +318,72 @@ fn a_hardware_encoder_stores_the_codes_the_fpga_would_emit() {
     std::fs::write(build.join("quantized.json"), serde_json::to_string(&lowered.model).unwrap()).unwrap();
     let message = compress::compress(&hardware).unwrap_err();
     assert!(message.contains("not the encoder of the model"), "{message}");
+}
+
+/// The data with rows inserted at the given positions: every value a thousand column
+/// ranges beyond the column's largest.
+fn with_absurd_rows(data: &Dataset, positions: &[usize]) -> Dataset {
+    let values = &data.values;
+    let (low, high) = (
+        values.fold_axis(ndarray::Axis(0), f64::INFINITY, |m, &v| m.min(v)),
+        values.fold_axis(ndarray::Axis(0), f64::NEG_INFINITY, |m, &v| m.max(v)),
+    );
+    let absurd = (&high + (&high - &low) * 1000.0).mapv(|v| f64::from(v.round() as f32));
+    let mut rows: Vec<ndarray::ArrayViewD<f64>> = values.outer_iter().collect();
+    for &p in positions {
+        rows.insert(p, absurd.view());
+    }
+    let stacked = ndarray::stack(ndarray::Axis(0), &rows).unwrap();
+    Dataset { values: stacked, ..data.clone() }
+}
+
+#[test]
+fn samples_far_from_the_training_density_are_stored_in_full() {
+    let settings: Vec<&str> = SMALL.iter().copied().chain(["training.outlier_rounds=1"]).collect();
+    let Some((dir, model, unseen)) = trained("jets_pythia_24col.npz", 3000, 2000, &settings) else { return };
+    assert!(model.join(model_dir::OUTLIERS_FILE).is_file());
+    let rounds = model_dir::load_info(&model).unwrap().training.outlier_rounds;
+    assert_eq!(rounds.len(), 2, "{rounds:?}");
+    assert_eq!(rounds[1].trained_on, 3000 - rounds[0].flagged);
+
+    let positions = [5, 800, 2002];
+    let injected = dir.path().join("data/injected.npz");
+    dataset::write(&injected, &with_absurd_rows(&dataset::read(&unseen).unwrap(), &positions)).unwrap();
+    for bound in [None, Some(ErrorBound::Absolute(0.05))] {
+        let compressed = |input: &Path, name: &str| {
+            let packed = dir.path().join(format!("{name}.baler"));
+            let options =
+                CompressOptions { outliers: OutlierChoice::Auto, ..options_for(&model, input, &packed, bound) };
+            let report = compress::compress(&options).unwrap();
+            let out = dir.path().join(format!("{name}.npz"));
+            let model = Some(model.clone());
+            compress::decompress(&DecompressOptions {
+                input: packed,
+                output: out.clone(),
+                model,
+                decoder_precision: None,
+            })
+            .unwrap();
+            (report.outlier_samples.unwrap(), dataset::read(&out).unwrap())
+        };
+        let (clean_flagged, clean) = compressed(&unseen, "clean");
+        let (flagged, restored) = compressed(&injected, "injected");
+        assert_eq!(flagged, clean_flagged + positions.len(), "{bound:?}");
+        let original = dataset::read(&injected).unwrap();
+        let mut clean_rows = clean.values.outer_iter();
+        for (row, restored_row) in restored.values.outer_iter().enumerate() {
+            match positions.contains(&row) {
+                true => assert_eq!(restored_row, original.values.index_axis(ndarray::Axis(0), row), "row {row}"),
+                false => {
+                    assert_eq!(restored_row, clean_rows.next().unwrap(), "row {row} decodes as without the absurd rows")
+                }
+            }
+        }
+    }
+
+    std::fs::remove_file(model.join(model_dir::OUTLIERS_FILE)).unwrap();
+    let packed = dir.path().join("refused.baler");
+    let options = CompressOptions { outliers: OutlierChoice::Auto, ..options_for(&model, &unseen, &packed, None) };
+    let error = compress::compress(&options).unwrap_err();
+    assert!(error.contains(&model.display().to_string()) && error.contains("--outliers auto"), "{error}");
 }

@@ -5,6 +5,7 @@
 use super::header::{HardwareEncoding, Header};
 use super::latent::{self, QuantizedLatent};
 use crate::model_dir::{ENCODER_ONNX, FULL_ONNX};
+use balerc_compiler::fixed::FixedType;
 use balerc_compiler::lower::sha256_hex;
 use balerc_compiler::passes::Part;
 use balerc_compiler::quant::{PrecisionConfig, QuantizedModel};
@@ -21,6 +22,36 @@ pub enum EncoderChoice {
     HardwareBuild(PathBuf),
     /// The model's encoder lowered here at this precision.
     Precision(PrecisionConfig),
+}
+
+/// The latent rows of some samples as an encoder emits them.
+pub enum RawLatent {
+    Float(Vec<f64>),
+    /// The hardware encoder's raw output codes, of its latent type.
+    Hardware {
+        codes: Vec<i64>,
+        ty: FixedType,
+    },
+}
+
+impl RawLatent {
+    /// The latent values: the float encoder's, or those the hardware codes stand for.
+    pub fn values(&self) -> Vec<f64> {
+        match self {
+            RawLatent::Float(values) => values.clone(),
+            RawLatent::Hardware { codes, ty } => codes.iter().map(|&c| ty.to_f64(c)).collect(),
+        }
+    }
+
+    /// Only the given rows of `width` values, in their order.
+    pub fn rows(&self, width: usize, rows: &[usize]) -> RawLatent {
+        match self {
+            RawLatent::Float(values) => RawLatent::Float(super::flagged::rows(values, width, rows)),
+            RawLatent::Hardware { codes, ty } => {
+                RawLatent::Hardware { codes: super::flagged::rows(codes, width, rows), ty: *ty }
+            }
+        }
+    }
 }
 
 pub enum LatentEncoder {
@@ -53,16 +84,24 @@ impl LatentEncoder {
         }
     }
 
-    /// The stored latent of normalized samples, and the values the decoder will see.
-    pub fn encode(&self, header: &Header, normalized: &[f64]) -> Result<(QuantizedLatent, Vec<f64>), String> {
-        let width = header.latent_width;
-        let quantized = match self {
-            LatentEncoder::Float(program) => latent::quantize(&program.run(normalized), width, header.latent_bits),
+    /// The encoder's output for normalized samples, before it is stored.
+    pub fn run(&self, normalized: &[f64]) -> Result<RawLatent, String> {
+        Ok(match self {
+            LatentEncoder::Float(program) => RawLatent::Float(program.run(normalized)),
             LatentEncoder::Hardware { model, .. } => {
                 let simulator = Simulator::new(model);
                 let inputs = simulator.quantize_input(normalized).map_err(|e| e.to_string())?;
-                latent::from_hardware_codes(&simulator.run(&inputs), width)
+                RawLatent::Hardware { codes: simulator.run(&inputs), ty: model.output().ty }
             }
+        })
+    }
+
+    /// The stored latent of an output, and the values the decoder will see.
+    pub fn store(&self, header: &Header, raw: &RawLatent) -> Result<(QuantizedLatent, Vec<f64>), String> {
+        let width = header.latent_width;
+        let quantized = match raw {
+            RawLatent::Float(values) => latent::quantize(values, width, header.latent_bits),
+            RawLatent::Hardware { codes, .. } => latent::from_hardware_codes(codes, width),
         };
         let values = header.latent_values(&quantized).ok_or("a latent code lies outside its range")?;
         Ok((quantized, values))

@@ -44,6 +44,17 @@ pub struct Header {
     /// Present when the latent codes are a hardware encoder's output.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hardware: Option<HardwareEncoding>,
+    /// Present when samples the model's latent density flags are stored in full; earlier balerc
+    /// refuses such files (an unknown field) rather than decode those samples wrongly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outlier_samples: Option<OutlierSamples>,
+}
+
+/// Samples whose latent log density (under the model's outliers.json) is below the threshold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutlierSamples {
+    pub log_density_threshold: f64,
 }
 
 /// The latent codes are exactly what the quantized encoder emits for each sample's normalized
@@ -127,6 +138,7 @@ impl Header {
             error_bound: None,
             chunk_samples: options.chunk_samples.unwrap_or_else(|| super::chunk_samples_for(modelled_per_sample)),
             hardware: hardware.cloned(),
+            outlier_samples: None,
         };
         if header.chunk_samples == 0 {
             return Err("a chunk must hold at least one sample".into());

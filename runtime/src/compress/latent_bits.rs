@@ -6,6 +6,7 @@
 use super::{compress_chunk, Decoder, Header, LatentEncoder};
 use crate::container::DEFAULT_COMPRESSION_LEVEL;
 use crate::dataset::Dataset;
+use crate::density::OutlierModel;
 use rayon::prelude::*;
 
 /// Bits per stored latent value.
@@ -29,6 +30,7 @@ pub fn trials(
     header: &Header,
     encoder: &LatentEncoder,
     decoder: &Decoder,
+    density: Option<&OutlierModel>,
     data: &Dataset,
 ) -> Result<Vec<Trial>, String> {
     let sample = data.slice_samples(0, data.samples().min(TRIAL_SAMPLES).min(header.chunk_samples));
@@ -37,7 +39,7 @@ pub fn trials(
         .par_iter()
         .map(|&bits| {
             let trial_header = Header { latent_bits: bits, ..header.clone() };
-            let (chunk, _) = compress_chunk(&trial_header, encoder, decoder, &sample)?;
+            let (chunk, _) = compress_chunk(&trial_header, encoder, decoder, density, &sample)?;
             let bytes = chunk.sections.iter().map(|s| stored_bytes(&s.bytes)).sum::<Result<u64, String>>()?;
             Ok((bits, bytes))
         })

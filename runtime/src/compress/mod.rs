@@ -16,6 +16,7 @@ mod bytes;
 mod decoder;
 mod encoder;
 mod entropy;
+mod flagged;
 mod header;
 mod in_order;
 mod latent;
@@ -29,12 +30,14 @@ mod stored_sections;
 mod tests;
 
 pub use decoder::Decoder;
-pub use encoder::{EncoderChoice, LatentEncoder};
-pub use header::{ErrorBound, HardwareEncoding, Header};
+pub use encoder::{EncoderChoice, LatentEncoder, RawLatent};
+pub use flagged::OutlierChoice;
+pub use header::{ErrorBound, HardwareEncoding, Header, OutlierSamples};
 pub use latent_bits::LatentBits;
 
 use crate::container::{Chunk, Reader, Section, Writer};
 use crate::dataset::{self, Dataset, Layout, SampleReader, SampleWriter};
+use crate::density::OutlierModel;
 use crate::model_dir::{self, DECODER_ONNX};
 use balerc_compiler::passes::Part;
 use balerc_compiler::quant::PrecisionConfig;
@@ -63,6 +66,8 @@ pub struct CompressOptions {
     /// Formulas between table columns (`px = pt * cos(phi)`) that sharpen an error bound's
     /// predictions.
     pub relations: Vec<String>,
+    /// Whether samples the model's latent density flags are stored in full.
+    pub outliers: OutlierChoice,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -72,7 +77,10 @@ pub struct CompressReport {
     pub compressed_bytes: u64,
     /// Bytes of the decoder needed to read the file (inside it when embedded).
     pub model_bytes: u64,
+    /// Values the residual coding could not bring within the error bound, stored exactly.
     pub outliers: usize,
+    /// Samples the latent density flagged, stored in full; None without outlier removal.
+    pub outlier_samples: Option<usize>,
     pub seconds: f64,
     /// Bits per stored latent value.
     pub latent_bits: u32,
@@ -96,10 +104,13 @@ pub fn compress(options: &CompressOptions) -> Result<CompressReport, String> {
     encoder.check_fits(info.spec.features(), info.spec.latent)?;
     let ranges = |header: &Header| feature_ranges(header, options);
     let mut header = Header::new(&info, input.layout(), &decoder_bytes, encoder.hardware(), options, ranges)?;
+    let density = flagged::density(options.outliers, &options.model)?;
+    header.outlier_samples = density.as_ref().map(|d| OutlierSamples { log_density_threshold: d.threshold });
+    let density = density.as_ref();
     let decoder = Decoder::Float(program(&options.model.join(DECODER_ONNX))?);
     let latent_bits_trials = match options.latent_bits == LatentBits::Auto && header.hardware.is_none() {
         true => match first_samples(options, latent_bits::TRIAL_SAMPLES.min(header.chunk_samples))? {
-            Some(first) => latent_bits::trials(&header, &encoder, &decoder, &first)?,
+            Some(first) => latent_bits::trials(&header, &encoder, &decoder, density, &first)?,
             None => vec![],
         },
         false => vec![],
@@ -108,16 +119,17 @@ pub fn compress(options: &CompressOptions) -> Result<CompressReport, String> {
 
     let mut writer = Writer::create(&options.output, &header.to_json()).map_err(|e| e.to_string())?;
     let packer = writer.packer();
-    let mut outliers = 0;
+    let mut outliers = Outliers::default();
     let chunks = input.chunks(header.chunk_samples).enumerate();
     in_order::map_in_order(
         chunks.map(|(index, data)| data.map(|data| (index, data)).map_err(|e| e.to_string())),
         |(index, data)| {
-            let (chunk, chunk_outliers) = compress_chunk(&header, &encoder, &decoder, &data)?;
+            let (chunk, chunk_outliers) = compress_chunk(&header, &encoder, &decoder, density, &data)?;
             Ok((packer.pack(index, &chunk).map_err(|e| e.to_string())?, chunk_outliers))
         },
         |(packed, chunk_outliers)| {
-            outliers += chunk_outliers;
+            outliers.values += chunk_outliers.values;
+            outliers.samples += chunk_outliers.samples;
             writer.write_packed(packed).map_err(|e| e.to_string())
         },
     )?;
@@ -130,7 +142,8 @@ pub fn compress(options: &CompressOptions) -> Result<CompressReport, String> {
         original_bytes: std::fs::metadata(&options.input).map_or(0, |m| m.len()),
         compressed_bytes: summary.sizes.file,
         model_bytes: decoder_bytes.len() as u64,
-        outliers,
+        outliers: outliers.values,
+        outlier_samples: density.map(|_| outliers.samples),
         seconds: started.elapsed().as_secs_f64(),
         latent_bits: header.latent_bits,
         latent_bits_trials,
@@ -205,15 +218,32 @@ fn predict(header: &Header, decoder: &Decoder, latent: &[f64]) -> Result<Vec<f64
     Ok(prediction)
 }
 
+/// What a chunk stored exactly: single values beyond the error bound, and whole samples.
+#[derive(Debug, Default)]
+struct Outliers {
+    values: usize,
+    samples: usize,
+}
+
 fn compress_chunk(
     header: &Header,
     encoder: &LatentEncoder,
     decoder: &Decoder,
+    density: Option<&OutlierModel>,
     data: &Dataset,
-) -> Result<(Chunk, usize), String> {
+) -> Result<(Chunk, Outliers), String> {
     let samples = data.samples();
-    let original = modelled_values(header, data);
-    let (quantized, latent_values) = encoder.encode(header, &normalized(header, &original))?;
+    let per_sample = header.modelled_per_sample;
+    let mut original = modelled_values(header, data);
+    let mut raw = encoder.run(&normalized(header, &original))?;
+    let flagged = density.map_or(vec![], |d| flagged::flag(d, &raw.values()));
+    let flagged_values = flagged::rows(&original, per_sample, &flagged);
+    if !flagged.is_empty() {
+        let others = flagged::others(&flagged, samples);
+        original = flagged::rows(&original, per_sample, &others);
+        raw = raw.rows(header.latent_width, &others);
+    }
+    let (quantized, latent_values) = encoder.store(header, &raw)?;
     let prediction = predict(header, decoder, &latent_values)?;
     let codes = latent::encode_entropy(&quantized, header.latent_width, header.latent_bits);
     let mut sections =
@@ -228,12 +258,15 @@ fn compress_chunk(
         let symbols: Vec<u64> = residuals.into_iter().map(bytes::zigzag).collect();
         sections.push(section("residual_ans", entropy::encode(&symbols, header.feature_count())));
     }
-    let outlier_count = outliers.len();
+    let counts = Outliers { values: outliers.len(), samples: flagged.len() };
     let (indices, values): (Vec<i64>, Vec<f64>) = outliers.into_iter().unzip();
     sections.push(section("outlier_index", bytes::encode_varints(deltas(&indices))));
     sections.push(section("outlier_value", bytes::encode_f64s(&values)));
+    if header.outlier_samples.is_some() {
+        sections.extend(flagged::sections(&flagged, &flagged_values));
+    }
     sections.push(section("lossless", bytes::encode_f64s(&lossless_values(header, data))));
-    Ok((Chunk { samples: samples as u64, sections }, outlier_count))
+    Ok((Chunk { samples: samples as u64, sections }, counts))
 }
 
 fn section(name: &str, bytes: Vec<u8>) -> Section {
@@ -392,10 +425,12 @@ fn decompress_chunk(header: &Header, decoder: &Decoder, chunk: &Chunk) -> Result
         return Err(format!("{samples} samples, more than the {} a chunk holds", header.chunk_samples));
     }
     let get = |name: &str| section_bytes(chunk, name);
-    let quantized = stored_latent(header, chunk, samples)?;
+    let (flagged, flagged_values) = flagged::read(header, chunk, samples)?;
+    let others = samples - flagged.len();
+    let quantized = stored_latent(header, chunk, others)?;
     let latent_values = header.latent_values(&quantized).ok_or("a latent code lies outside its range")?;
     let prediction = predict(header, decoder, &latent_values)?;
-    if prediction.len() != samples * header.modelled_per_sample {
+    if prediction.len() != others * header.modelled_per_sample {
         return Err("the decoder's output does not fit the file's shape".into());
     }
     let outliers = stored_outliers(chunk, prediction.len())?;
@@ -418,12 +453,13 @@ fn decompress_chunk(header: &Header, decoder: &Decoder, chunk: &Chunk) -> Result
             .map(|(i, &v)| outliers.get(&i).copied().unwrap_or_else(|| header.store(header.modelled_column(i), v)))
             .collect(),
     };
+    let values = flagged::restore(&values, header.modelled_per_sample, &flagged, &flagged_values);
     let lossless = bytes::decode_f64s(get("lossless")?)?;
     header.assemble(samples, &values, &lossless)
 }
 
 /// The latent codes of a file written with a hardware encoder, samples one after another: what
-/// the FPGA emitted, for comparing against the hardware itself.
+/// the FPGA emitted, for comparing against the hardware itself. Samples stored in full have none.
 pub fn hardware_latent_codes(path: &Path) -> Result<Vec<i64>, String> {
     let mut reader = Reader::open(path).map_err(|e| e.to_string())?;
     let header = Header::from_json(reader.header()).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -433,7 +469,8 @@ pub fn hardware_latent_codes(path: &Path) -> Result<Vec<i64>, String> {
     let mut codes = vec![];
     for index in 0..reader.chunk_count() {
         let chunk = reader.read_chunk(index).map_err(|e| e.to_string())?;
-        let q = stored_latent(&header, &chunk, chunk.samples as usize)?;
+        let samples = chunk.samples as usize;
+        let q = stored_latent(&header, &chunk, samples - flagged::read(&header, &chunk, samples)?.0.len())?;
         codes.extend(latent::hardware_codes(&q, header.latent_width).ok_or("a latent code lies outside its range")?);
     }
     Ok(codes)
@@ -472,6 +509,14 @@ pub fn describe(path: &Path) -> Result<String, String> {
             out,
             "  encoder       hardware: {} -> {}, the bit-exact codes of the quantized encoder ({}, sha256 {})",
             h.input_type, h.latent_type, h.origin, h.encoder_hash
+        );
+    }
+    if let Some(count) = flagged::count(&header, &sizes) {
+        let share = 100.0 * count as f64 / reader.samples().max(1) as f64;
+        let threshold = header.outlier_samples.as_ref().map_or(f64::NAN, |o| o.log_density_threshold);
+        let _ = writeln!(
+            out,
+            "  outliers      {count} samples ({share:.3}%) stored in full: latent log density below {threshold:.4}"
         );
     }
     let _ = writeln!(

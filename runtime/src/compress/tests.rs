@@ -43,6 +43,7 @@ fn options(model: &Path, input: &Path, output: &Path, bound: Option<ErrorBound>)
         encoder: EncoderChoice::Float,
         chunk_samples: Some(700),
         relations: vec![],
+        outliers: OutlierChoice::None,
     }
 }
 
@@ -62,7 +63,7 @@ fn in_memory(options: &CompressOptions) -> (Header, Vec<Chunk>, ArrayD<f64>) {
     let (mut chunks, mut restored) = (vec![], vec![]);
     for start in (0..data.samples()).step_by(header.chunk_samples) {
         let end = (start + header.chunk_samples).min(data.samples());
-        let (chunk, _) = compress_chunk(&header, &encoder, &decoder, &data.slice_samples(start, end)).unwrap();
+        let (chunk, _) = compress_chunk(&header, &encoder, &decoder, None, &data.slice_samples(start, end)).unwrap();
         restored.push(decompress_chunk(&header, &decoder, &chunk).unwrap());
         chunks.push(chunk);
     }

@@ -10,6 +10,7 @@ pub use schedule::{Schedule, Verdict};
 
 use crate::config::TrainingConfig;
 use crate::model::{Autoencoder, ModelSpec};
+use crate::model_dir::OutlierRound;
 use batches::Batches;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
@@ -40,6 +41,8 @@ pub trait Observer {
     fn epoch_finished(&mut self, _record: &EpochRecord) {}
     fn batch_finished(&mut self, _epoch: usize, _batch: usize, _batches: usize) {}
     fn checkpoint(&mut self, _epoch: usize, _model: &Autoencoder) {}
+    /// Outlier removal flagged samples with the `round`-th model (counted from 1).
+    fn outlier_round_finished(&mut self, _round: usize, _record: &OutlierRound) {}
 }
 
 pub struct Silent;
