@@ -9,6 +9,7 @@ pub mod container;
 pub mod dataset;
 pub mod device;
 pub mod evaluate;
+pub mod frame_stacks;
 pub mod model;
 pub mod model_dir;
 pub mod normalize;
