@@ -2,6 +2,7 @@
 //! the passes, quantization and both simulators.
 
 use balerc_compiler::fixed::FixedType;
+use balerc_compiler::ir::Op;
 use balerc_compiler::passes::Part;
 use balerc_compiler::quant::PrecisionConfig;
 use balerc_compiler::sim::{FloatProgram, Simulator};
@@ -10,7 +11,7 @@ use ndarray::ArrayD;
 use ndarray_npy::ReadNpyExt;
 use std::path::PathBuf;
 
-const MODELS: [&str; 15] = [
+const MODELS: [&str; 17] = [
     "fpga_encoder_ts13",
     "fpga_ae_ts17",
     "burn_style_matmul_add",
@@ -26,6 +27,8 @@ const MODELS: [&str; 15] = [
     "convtranspose1d_ts13",
     "cfd_encoder_ts17",
     "identity_flatten_ts13",
+    "conv3d_encoder_ts17",
+    "conv3d_ae_ts17",
 ];
 
 fn fixture(name: &str) -> PathBuf {
@@ -157,6 +160,22 @@ fn the_encoder_split_matches_the_exported_encoder_bit_for_bit() {
 }
 
 #[test]
+fn conv3d_shapes_follow_the_stack_of_frames() {
+    let graph = load_and_optimize(&fixture("conv3d_ae_ts17.onnx"), Part::Full).unwrap();
+    let shape_of = |name: &str| {
+        let node = graph.nodes.node_weights().find(|n| n.name == name).unwrap_or_else(|| panic!("{name} missing"));
+        assert!(matches!(node.op, Op::Conv(_)), "{name}: {:?}", node.op);
+        node.shape.clone()
+    };
+    // Stride (1, 2, 2): the frames stay, height and width halve, and the transposed
+    // convolution restores them.
+    assert_eq!(shape_of("/encoder/conv/Conv"), vec![2, 4, 3, 3]);
+    assert_eq!(shape_of("/decoder/decoder.3/ConvTranspose"), vec![1, 4, 6, 6]);
+    let encoder = load_and_optimize(&fixture("conv3d_ae_ts17.onnx"), Part::Encoder).unwrap();
+    assert_eq!(encoder.node(encoder.outputs()[0]).shape, vec![4]);
+}
+
+#[test]
 fn unsupported_operators_are_named_with_their_node() {
     let err = load_and_optimize(&fixture("unsupported_softmax.onnx"), Part::Full).unwrap_err().to_string();
     assert!(err.contains("Softmax") && err.contains("'/1/Softmax'") && err.contains("not supported"), "{err}");
@@ -207,7 +226,11 @@ fn unsupported_attributes_are_named_with_their_node() {
     let err = load_and_optimize(&path, Part::Full).unwrap_err().to_string();
     assert!(err.contains("Gemm") && err.contains("'/0/Gemm'") && err.contains("transA"), "{err}");
 
-    let path = with_attribute("conv1d_ts13.onnx", "Conv", "group", 2);
-    let err = load_and_optimize(&path, Part::Full).unwrap_err().to_string();
-    assert!(err.contains("Conv") && err.contains("group"), "{err}");
+    for (name, op_type) in
+        [("conv1d_ts13.onnx", "Conv"), ("conv3d_encoder_ts17.onnx", "Conv"), ("conv3d_ae_ts17.onnx", "ConvTranspose")]
+    {
+        let path = with_attribute(name, op_type, "group", 2);
+        let err = load_and_optimize(&path, Part::Full).unwrap_err().to_string();
+        assert!(err.contains(op_type) && err.contains("group=2"), "{name}: {err}");
+    }
 }

@@ -38,6 +38,8 @@ pub struct DataConfig {
     pub lossless_columns: Vec<String>,
     /// Columns whose values are integers: reconstructions are rounded.
     pub integer_columns: Vec<String>,
+    /// Groups this many consecutive 2-D frames into one sample, for conv3d (0: off).
+    pub frames_per_sample: usize,
 }
 
 impl Default for DataConfig {
@@ -49,6 +51,7 @@ impl Default for DataConfig {
             shuffle: true,
             lossless_columns: vec![],
             integer_columns: vec![],
+            frames_per_sample: 0,
         }
     }
 }
@@ -60,6 +63,8 @@ pub enum ModelKind {
     Dense,
     /// 2-D convolutions for fields [height, width]; transposed convolutions decode.
     Conv2d,
+    /// 3-D convolutions for stacks of frames [frames, height, width], as conv2d does for one.
+    Conv3d,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -76,7 +81,7 @@ pub enum ActivationKind {
 pub struct ModelConfig {
     pub kind: ModelKind,
     /// Encoder widths between the input and the latent layer; the decoder mirrors them.
-    /// For conv2d: the widths of the dense layers after the convolutions.
+    /// For conv2d and conv3d: the widths of the dense layers after the convolutions.
     pub hidden: Vec<usize>,
     /// Number of latent values per sample. 0 derives it from `compression_ratio`.
     pub latent: usize,
@@ -90,7 +95,7 @@ pub struct ModelConfig {
     pub batch_norm: bool,
     /// Dropout probability after every hidden layer of the encoder (0 turns it off).
     pub dropout: f64,
-    /// conv2d: output channels of each encoder convolution.
+    /// conv2d and conv3d: output channels of each encoder convolution.
     pub channels: Vec<usize>,
     pub kernel: usize,
     pub stride: usize,
@@ -234,7 +239,7 @@ impl Config {
             (m.latent_bits == 0 || m.latent_bits > 64, "model.latent_bits must be between 1 and 64"),
             (!(0.0..1.0).contains(&m.dropout), "model.dropout must be in [0, 1)"),
             (m.hidden.contains(&0), "model.hidden widths must be positive"),
-            (m.kind == ModelKind::Conv2d && m.channels.is_empty(), "model.channels needs at least one convolution"),
+            (m.kind != ModelKind::Dense && m.channels.is_empty(), "model.channels needs at least one convolution"),
             (m.kernel == 0 || m.stride == 0, "model.kernel and model.stride must be positive"),
             (!is_positive(t.learning_rate), "training.learning_rate must be positive"),
             (!(0.0..1.0).contains(&d.validation_fraction), "data.validation_fraction must be in [0, 1)"),

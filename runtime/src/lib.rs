@@ -10,6 +10,7 @@ pub mod dataset;
 pub mod density;
 pub mod device;
 pub mod evaluate;
+pub mod frame_stacks;
 pub mod model;
 pub mod model_dir;
 pub mod normalize;

@@ -4,6 +4,7 @@
 use crate::config::Config;
 use crate::dataset::{self, Dataset};
 use crate::density::OutlierModel;
+use crate::frame_stacks::stack_frames;
 use crate::model::{Autoencoder, ModelSpec};
 use crate::model_dir::{self, ModelInfo, OutlierRound, SavedModel, TrainingSummary};
 use crate::normalize::Normalization;
@@ -39,7 +40,7 @@ pub fn run(project: &Project, device: &Device, observer: &mut (dyn Observer + Se
         return Err("data.input lists no training files: set it in balerc.toml or pass --input".into());
     }
     let inputs: Vec<PathBuf> = config.data.input.iter().map(|p| project.resolve(p)).collect();
-    let data = prepare(&read_all(&inputs)?, config)?;
+    let data = prepare(&read_samples(&inputs, config)?, config)?;
     let sample_shape = data.modelled.shape()[1..].to_vec();
     let mut spec = ModelSpec::resolve(&config.model, &sample_shape, data.dtype.bits())?;
     spec.qat = QatPrecision::from_setting(&config.training.qat, &project.resolve(Path::new("")))?;
@@ -190,6 +191,14 @@ impl Observer for Checkpointing<'_> {
         }
         self.inner.checkpoint(epoch, model);
     }
+}
+
+/// Reads every input as the model sees its samples: stacked along the sample axis, and with
+/// `data.frames_per_sample` frames grouped into one.
+pub fn read_samples(paths: &[PathBuf], config: &Config) -> Result<Dataset, String> {
+    let mut data = read_all(paths)?;
+    data.values = stack_frames(data.values, config.data.frames_per_sample)?;
+    Ok(data)
 }
 
 /// Reads every input and stacks them along the sample axis.

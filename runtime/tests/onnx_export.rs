@@ -108,6 +108,25 @@ fn conv2d_autoencoder() -> ExportNetwork {
     }
 }
 
+/// 1×4×6×6 → 2×4×3×3 → 5 → 2×4×3×3 → 1×4×6×6: stacks of frames, strided in height and width.
+fn conv3d_autoencoder() -> ExportNetwork {
+    let v = &mut Values(5);
+    ExportNetwork {
+        name: "conv3d_ae".into(),
+        input_shape: vec![1, 4, 6, 6],
+        layers: vec![
+            conv(v, &[2, 1, 3, 3, 3], &[1, 2, 2], &[1, 1, 1]),
+            ExportLayer::Relu,
+            ExportLayer::Flatten,
+            dense(v, 72, 5),
+            dense(v, 5, 72),
+            ExportLayer::Tanh,
+            ExportLayer::Unflatten { shape: vec![2, 4, 3, 3] },
+            conv_transpose(v, &[2, 1, 3, 3, 3], &[1, 2, 2], &[1, 1, 1], &[0, 1, 1]),
+        ],
+    }
+}
+
 /// 2×10 → 3×10 → 2×4 → 1×9 → 2.
 fn conv1d_network() -> ExportNetwork {
     let v = &mut Values(3);
@@ -327,6 +346,11 @@ fn onnx_conv2d_autoencoder_matches_the_reference_in_the_compiler() {
 }
 
 #[test]
+fn onnx_conv3d_autoencoder_matches_the_reference_in_the_compiler() {
+    assert_float_path_matches_reference(&conv3d_autoencoder());
+}
+
+#[test]
 fn onnx_conv1d_network_matches_the_reference_in_the_compiler() {
     assert_float_path_matches_reference(&conv1d_network());
 }
@@ -339,7 +363,9 @@ fn onnx_sigmoid_and_tanh_match_the_reference_in_the_compiler() {
 #[test]
 fn every_onnx_export_lowers_to_fixed_point() {
     let dir = tempfile::tempdir().unwrap();
-    for network in [dense_autoencoder(), conv2d_autoencoder(), conv1d_network(), sigmoid_tanh_network()] {
+    let networks =
+        [dense_autoencoder(), conv2d_autoencoder(), conv3d_autoencoder(), conv1d_network(), sigmoid_tanh_network()];
+    for network in networks {
         let lowered = lower(&export(&network, dir.path()), &lower_options(Part::Full, uniform_precision()));
         let lowered = lowered.unwrap_or_else(|e| panic!("{}: {e}", network.name));
         assert_eq!(lowered.model.output().shape, onnx_export::output_shape(&network).unwrap(), "{}", network.name);

@@ -6,7 +6,9 @@ mod common;
 use common::shared_data;
 
 use balerc_compiler::passes::Part;
-use balerc_compiler::sim::FloatProgram;
+use balerc_compiler::quant::PrecisionConfig;
+use balerc_compiler::sim::{FloatProgram, Simulator};
+use balerc_compiler::{lower, LowerOptions};
 use balerc_runtime::dataset::{self, Dataset};
 use balerc_runtime::model_dir::{self, ENCODER_ONNX, FULL_ONNX};
 use balerc_runtime::project::{self, Project};
@@ -72,9 +74,9 @@ fn a_seed_fixes_the_model_bit_for_bit() {
 }
 
 /// The normalized rows a saved model sees for its own training file.
-fn normalized_rows(dir: &Path, info: &model_dir::ModelInfo) -> Rows {
-    let data = dataset::read(&dir.join("data/slice.npz")).unwrap();
-    let config = Project::open(dir, &[]).unwrap().config;
+fn normalized_rows(dir: &Path, overrides: &[String], info: &model_dir::ModelInfo) -> Rows {
+    let config = Project::open(dir, overrides).unwrap().config;
+    let data = training_run::read_samples(&[dir.join("data/slice.npz")], &config).unwrap();
     let prepared = training_run::prepare(&data, &config).unwrap();
     flat_rows(info.normalization.apply(&prepared.modelled))
 }
@@ -86,10 +88,11 @@ fn assert_close(got: &[f64], want: &[f32], tolerance: f64, what: &str) {
 }
 
 /// The model directory reloads to the same function, and its ONNX files compute it too.
-fn check_saved_model(dir: &Path, outcome: &TrainOutcome, tolerance: f64) {
+fn check_saved_model(dir: &Path, overrides: &[String], outcome: &TrainOutcome, tolerance: f64) {
     let saved = model_dir::load(&outcome.model_dir, &Device::flex()).unwrap();
-    let rows = normalized_rows(dir, &saved.info);
-    let sample = Rows { values: rows.values[..64 * rows.width].to_vec(), width: rows.width };
+    let rows = normalized_rows(dir, overrides, &saved.info);
+    let count = (rows.values.len() / rows.width).min(64);
+    let sample = Rows { values: rows.values[..count * rows.width].to_vec(), width: rows.width };
     let (latent, reconstruction) = encode_decode(&saved.model, &sample);
     let again = model_dir::load(&outcome.model_dir, &Device::flex()).unwrap();
     assert_eq!(encode_decode(&again.model, &sample).1.values, reconstruction.values, "reload is exact");
@@ -107,7 +110,7 @@ fn a_saved_dense_model_reloads_and_its_onnx_agrees_with_burn() {
     let Some((dir, mut overrides)) = project_with("jets_pythia_24col.npz", 2000, &[]) else { return };
     overrides.extend(with(SMALL_DENSE, &["training.epochs=2", "model.batch_norm=true", "model.dropout=0.1"]));
     let outcome = train(dir.path(), &overrides).unwrap();
-    check_saved_model(dir.path(), &outcome, 1e-4);
+    check_saved_model(dir.path(), &overrides, &outcome, 1e-4);
 }
 
 #[test]
@@ -119,13 +122,69 @@ fn a_conv_model_trains_on_cfd_frames_and_its_onnx_agrees_with_burn() {
     let outcome = train(dir.path(), &overrides).unwrap();
     assert_eq!(outcome.spec.sample_shape, vec![50, 50]);
     let saved = model_dir::load(&outcome.model_dir, &Device::flex()).unwrap();
-    let rows = normalized_rows(dir.path(), &saved.info);
+    let rows = normalized_rows(dir.path(), &overrides, &saved.info);
     let (_, reconstruction) = encode_decode(&saved.model, &rows);
     assert_eq!(reconstruction.width, 2500);
     let graph = balerc_compiler::load_and_optimize(&outcome.model_dir.join(FULL_ONNX), Part::Full).unwrap();
     assert_eq!(graph.node(graph.outputs()[0]).shape, vec![1, 50, 50]);
     let input: Vec<f64> = rows.values.iter().map(|&v| f64::from(v)).collect();
     assert_close(&FloatProgram::new(&graph).unwrap().run(&input), &reconstruction.values, 1e-4, "conv autoencoder");
+}
+
+#[test]
+fn a_conv3d_model_trains_on_stacks_of_cfd_frames_and_its_onnx_agrees_with_burn() {
+    let Some((dir, mut overrides)) = project_with("cfd_animation_60x50x50.npz", 60, &[]) else { return };
+    let settings = ["model.kind=conv3d", "data.frames_per_sample=4", "model.hidden=[32]", "model.latent=10"];
+    overrides.extend(with(&settings, &["model.channels=[4, 8]", "training.epochs=20", "training.batch_size=4"]));
+    let outcome = train(dir.path(), &overrides).unwrap();
+    assert_eq!(outcome.spec.sample_shape, vec![4, 50, 50]);
+    assert_eq!(outcome.samples.0 + outcome.samples.1, 15, "60 frames make 15 stacks");
+    let (first, last) = (outcome.history[0].train_loss, outcome.history.last().unwrap().train_loss);
+    assert!(last < first / 3.0, "training loss {first} only fell to {last}");
+    check_saved_model(dir.path(), &overrides, &outcome, 1e-4);
+
+    let graph = balerc_compiler::load_and_optimize(&outcome.model_dir.join(FULL_ONNX), Part::Full).unwrap();
+    assert_eq!(graph.node(graph.outputs()[0]).shape, vec![1, 4, 50, 50]);
+}
+
+/// The encoder of a trained conv3d model in fixed point, as `balerc lower` builds it, tracks
+/// the float encoder.
+#[test]
+fn a_trained_conv3d_encoder_lowers_and_simulates() {
+    let Some((dir, mut overrides)) = project_with("cfd_animation_60x50x50.npz", 24, &[]) else { return };
+    let settings = ["model.kind=conv3d", "data.frames_per_sample=3", "model.channels=[2, 4]", "model.latent=6"];
+    overrides.extend(with(&settings, &["model.hidden=[]", "training.epochs=2", "training.batch_size=2"]));
+    let outcome = train(dir.path(), &overrides).unwrap();
+    let saved = model_dir::load(&outcome.model_dir, &Device::flex()).unwrap();
+    let rows = normalized_rows(dir.path(), &overrides, &saved.info);
+    let input: Vec<f64> = rows.values.iter().map(|&v| f64::from(v)).collect();
+    let options = LowerOptions {
+        part: Part::Encoder,
+        precision: PrecisionConfig::uniform("ap_fixed<18,8,AP_RND_CONV,AP_SAT>".parse().unwrap()),
+        calibration: Some(input.clone()),
+    };
+    let lowered = lower(&outcome.model_dir.join(FULL_ONNX), &options).unwrap();
+    assert_eq!(lowered.model.input().shape, vec![1, 3, 50, 50]);
+    let simulator = Simulator::new(&lowered.model);
+    let codes = simulator.run(&simulator.quantize_input(&input).unwrap());
+    let (latent, _) = encode_decode(&saved.model, &rows);
+    let ty = lowered.model.output().ty;
+    let range = latent.values.iter().fold(1e-3f64, |m, &v| m.max(f64::from(v).abs()));
+    let fixed: Vec<f64> = codes.iter().map(|&c| ty.to_f64(c)).collect();
+    assert_close(&fixed, &latent.values, 0.02 * range, "fixed-point encoder");
+}
+
+#[test]
+fn conv3d_needs_stacks_of_frames() {
+    let Some((dir, overrides)) = project_with("cfd_animation_60x50x50.npz", 60, &["training.epochs=1"]) else { return };
+    let err = |more: &[&str]| training_error(dir.path(), &[overrides.clone(), with(more, &[])].concat());
+
+    let message = err(&["model.kind=conv3d"]);
+    assert!(message.contains("conv3d") && message.contains("frames_per_sample"), "{message}");
+    let message = err(&["model.kind=conv3d", "data.frames_per_sample=7"]);
+    assert!(message.contains("60 frames") && message.contains("frames_per_sample = 7"), "{message}");
+    let message = err(&["model.kind=conv2d", "data.frames_per_sample=4"]);
+    assert!(message.contains("try \"conv3d\""), "{message}");
 }
 
 #[test]
@@ -155,6 +214,8 @@ fn bad_configurations_and_data_are_named() {
 
     assert!(err(&["data.input=['data/missing.npz']"]).contains("missing.npz"));
     assert!(err(&["model.kind=conv2d"]).contains("conv2d"));
+    assert!(err(&["model.kind=conv3d"]).contains("conv3d"));
+    assert!(err(&["data.frames_per_sample=4"]).contains("stacks 2-D frames"));
     assert!(err(&["model.latent=30"]).contains("does not compress"));
     assert!(err(&["data.lossless_columns=['nope']"]).contains("nope"));
     let unknown = Project::open(dir.path(), &["training.epoch=3".into()]).err().unwrap().to_string();

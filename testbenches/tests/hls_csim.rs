@@ -151,6 +151,15 @@ fn conv1d_and_transposed_conv1d_match() {
     assert!(kinds.iter().any(|k| k.starts_with("conv_transpose")), "{kinds:?}");
 }
 
+#[test]
+fn conv3d_and_transposed_conv3d_match() {
+    let Some(include) = tools() else { return };
+    let kinds = check("conv3d_encoder_ts17", "ap_fixed<16,6>", &include);
+    assert!(kinds.iter().any(|k| k.starts_with("conv")), "{kinds:?}");
+    let kinds = check("conv3d_ae_ts17", "ap_fixed<14,5,AP_RND,AP_SAT>", &include);
+    assert!(kinds.iter().any(|k| k.starts_with("conv_transpose")), "{kinds:?}");
+}
+
 /// The test bench itself must catch a wrong code: one altered expected code gives a
 /// failing run that names it.
 #[test]

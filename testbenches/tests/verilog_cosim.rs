@@ -90,11 +90,23 @@ fn convolutions_match_in_icarus() {
         // Conv, BatchNorm folded, dense, Unflatten, two transposed convs and a sigmoid
         // table: large, so fewer vectors (plus the 64 real frames).
         ("conv2d_ae_ts17", "ap_fixed<10,4,AP_RND,AP_SAT>", Multipliers::ShiftAdd, 10),
+        // Conv3d, dense layers, Unflatten, a transposed Conv3d and a sigmoid table.
+        ("conv3d_ae_ts17", "ap_fixed<14,5,AP_RND_CONV,AP_SAT>", Multipliers::Dsp, 10),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let data = build(name, precision, multipliers, 3, dir.path());
         assert_bit_exact(dir.path(), Tool::Iverilog, vectors, Some(data), name);
     }
+}
+
+/// Conv3d over stacks of frames (the whole autoencoder, with its transposed Conv3d, runs in
+/// Icarus above).
+#[test]
+fn a_conv3d_encoder_matches_in_verilator() {
+    let Some(()) = require(verilator_available()) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let data = build("conv3d_encoder_ts17", "ap_fixed<12,4,AP_RND,AP_SAT>", Multipliers::ShiftAdd, 3, dir.path());
+    assert_bit_exact(dir.path(), Tool::Verilator, 200, Some(data), "conv3d_encoder_ts17");
 }
 
 #[test]

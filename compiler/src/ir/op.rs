@@ -67,7 +67,7 @@ impl Dense {
     }
 }
 
-/// Geometry of a convolution over 1 or 2 spatial dimensions (groups = 1).
+/// Geometry of a convolution over 1, 2 or 3 spatial dimensions (groups = 1).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConvGeometry {
     pub kernel: Vec<usize>,

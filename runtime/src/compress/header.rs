@@ -324,11 +324,16 @@ fn check_fits_model(info: &ModelInfo, data: &Layout, file: &str) -> Result<(), S
             return Err(format!("{file}: column {i} is '{got}', the model was trained with '{want}' there"));
         }
     } else if data.sample_shape() != info.spec.sample_shape.as_slice() {
-        return Err(format!(
-            "{file}: the model was trained on samples of shape {:?}, the data's are {:?}",
-            info.spec.sample_shape,
-            data.sample_shape()
-        ));
+        let (model, found) = (&info.spec.sample_shape, data.sample_shape());
+        return Err(match model.split_first() {
+            // A conv3d model trained with data.frames_per_sample, given the frames one by one.
+            Some((frames, frame)) if model.len() == 3 && found == frame => format!(
+                "{file}: the model takes stacks of {frames} frames {model:?}, the data holds single frames \
+                 {found:?}; compress them grouped as [samples, {frames}, {}, {}] (numpy: x.reshape(-1, {frames}, {}, {}))",
+                frame[0], frame[1], frame[0], frame[1]
+            ),
+            _ => format!("{file}: the model was trained on samples of shape {model:?}, the data's are {found:?}"),
+        });
     }
     Ok(())
 }

@@ -1,35 +1,22 @@
-//! A convolutional autoencoder for 2-D fields: strided convolutions and dense layers encode,
-//! dense layers and transposed convolutions decode. Shapes follow from the field size, so any
-//! height and width train (Baler's conv model has its input size wired in).
+//! A convolutional autoencoder for 2-D fields [height, width] and for stacks of frames
+//! [frames, height, width]: strided convolutions and dense layers encode, dense layers and
+//! transposed convolutions decode. Shapes follow from the sample size, so any height, width
+//! and frame count train (Baler's conv model has its input size wired in).
 
-use super::{values, DenseStack, FakeQuant, LayerQuant, ModelSpec};
+use super::conv_geometry::{encoder_layers, extents, FeatureMap};
+use super::conv_layers::ConvLayer;
+use super::{DenseStack, FakeQuant, LayerQuant, ModelSpec};
 use crate::onnx_export::{ExportLayer, ExportNetwork};
-use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
-use burn::nn::PaddingConfig2d;
 use burn::prelude::*;
-use burn::tensor::module::{conv2d, conv_transpose2d};
-use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
-
-/// Feature-map sizes [channels, height, width] after each encoder convolution, input first.
-pub fn feature_maps(spec: &ModelSpec) -> Vec<[usize; 3]> {
-    let (k, s, p) = (spec.kernel, spec.stride, spec.kernel / 2);
-    let mut maps = vec![[1, spec.sample_shape[0], spec.sample_shape[1]]];
-    for &channels in &spec.channels {
-        let [_, h, w] = *maps.last().expect("starts with the input");
-        let out = |n: usize| (n + 2 * p).saturating_sub(k) / s + 1;
-        maps.push([channels, out(h), out(w)]);
-    }
-    maps
-}
 
 #[derive(Module, Debug)]
-pub struct ConvAutoencoder {
-    convs: Vec<Conv2d>,
+pub struct ConvAutoencoder<C: ConvLayer> {
+    convs: Vec<C>,
     encoder_dense: DenseStack,
     decoder_dense: DenseStack,
-    deconvs: Vec<ConvTranspose2d>,
+    deconvs: Vec<C::Transposed>,
     #[module(skip)]
-    maps: Vec<[usize; 3]>,
+    maps: Vec<FeatureMap>,
     #[module(skip)]
     activation: super::Activation,
     /// Quantization-aware training: the input's type and one entry per (transposed)
@@ -42,31 +29,19 @@ pub struct ConvAutoencoder {
     deconv_quant: Vec<LayerQuant>,
 }
 
-impl ConvAutoencoder {
+impl<C: ConvLayer> ConvAutoencoder<C> {
     pub fn new(spec: &ModelSpec, device: &Device) -> Self {
-        let maps = feature_maps(spec);
-        let (k, s, p) = (spec.kernel, spec.stride, spec.kernel / 2);
-        let convs = maps
-            .windows(2)
-            .map(|m| {
-                Conv2dConfig::new([m[0][0], m[1][0]], [k, k])
-                    .with_stride([s, s])
-                    .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
-                    .init(device)
-            })
-            .collect();
+        let (geometries, maps) = encoder_layers(spec);
+        let convs =
+            geometries.iter().zip(maps.windows(2)).map(|(g, m)| C::new([m[0][0], m[1][0]], g, device)).collect();
         // Each transposed convolution restores exactly the size its convolution reduced.
-        let deconvs = maps
-            .windows(2)
+        let deconvs = geometries
+            .iter()
+            .zip(maps.windows(2))
             .rev()
-            .map(|m| {
-                let ([c_in, h_in, w_in], [c_out, h_out, w_out]) = (m[1], m[0]);
-                let restored = |n: usize| (n - 1) * s + k - 2 * p;
-                ConvTranspose2dConfig::new([c_in, c_out], [k, k])
-                    .with_stride([s, s])
-                    .with_padding([p, p])
-                    .with_padding_out([h_out - restored(h_in), w_out - restored(w_in)])
-                    .init(device)
+            .map(|(g, m)| {
+                let output_padding = g.output_padding(extents(&m[1]), extents(&m[0]));
+                C::new_transposed([m[1][0], m[0][0]], g, output_padding, device)
             })
             .collect();
         let flat: usize = maps.last().expect("at least the input").iter().product();
@@ -112,120 +87,64 @@ impl ConvAutoencoder {
             x = input.apply(x);
         }
         let [batch, _] = x.dims();
-        let [_, h, w] = self.maps[0];
-        let mut x: Tensor<4> = x.reshape([batch, 1, h, w]);
+        let [_, frames, height, width] = self.maps[0];
+        let mut x: Tensor<5> = x.reshape([batch, 1, frames, height, width]);
         for (i, conv) in self.convs.iter().enumerate() {
-            x = match self.conv_quant.get(i) {
-                None => self.activation.forward(conv.forward(x)),
-                Some(quant) => {
-                    let p = conv.kernel_size[0] / 2;
-                    let options = ConvOptions::new(conv.stride, [p, p], conv.dilation, conv.groups);
-                    let weight = quant.weight.apply(conv.weight.val());
-                    let bias = conv.bias.as_ref().map(|b| quant.bias.apply(b.val()));
-                    quant.output(conv2d(x, weight, bias, options), Some(self.activation))
-                }
-            };
+            let quant = self.conv_quant.get(i);
+            x = activated(conv.forward(x, quant), quant, Some(self.activation));
         }
-        self.encoder_dense.forward(x.flatten(1, 3))
+        self.encoder_dense.forward(x.flatten(1, 4))
     }
 
     pub fn decode(&self, z: Tensor<2>) -> Tensor<2> {
         let [batch, _] = z.dims();
-        let [c, h, w] = *self.maps.last().expect("at least the input");
-        let mut x: Tensor<4> = self.decoder_dense.forward(z).reshape([batch, c, h, w]);
+        let [channels, frames, height, width] = *self.maps.last().expect("at least the input");
+        let mut x: Tensor<5> = self.decoder_dense.forward(z).reshape([batch, channels, frames, height, width]);
         let last = self.deconvs.len() - 1;
         for (i, deconv) in self.deconvs.iter().enumerate() {
+            let quant = self.deconv_quant.get(i);
             let activation = (i != last).then_some(self.activation);
-            x = match self.deconv_quant.get(i) {
-                None => {
-                    let x = deconv.forward(x);
-                    match activation {
-                        Some(a) => a.forward(x),
-                        None => x,
-                    }
-                }
-                Some(quant) => {
-                    let options = ConvTransposeOptions::new(
-                        deconv.stride,
-                        deconv.padding,
-                        deconv.padding_out,
-                        deconv.dilation,
-                        deconv.groups,
-                    );
-                    let weight = quant.weight.apply(deconv.weight.val());
-                    let bias = deconv.bias.as_ref().map(|b| quant.bias.apply(b.val()));
-                    quant.output(conv_transpose2d(x, weight, bias, options), activation)
-                }
-            };
+            x = activated(C::forward_transposed(deconv, x, quant), quant, activation);
         }
-        x.flatten(1, 3)
+        x.flatten(1, 4)
     }
 
     pub fn export(&self, spec: &ModelSpec) -> (ExportNetwork, ExportNetwork) {
         let mut encoder = vec![];
         for (i, conv) in self.convs.iter().enumerate() {
-            encoder.push(export_conv(conv, self.conv_quant.get(i)));
+            encoder.push(conv.export(self.conv_quant.get(i)));
             encoder.push(self.activation.export());
         }
         encoder.push(ExportLayer::Flatten);
         encoder.extend(self.encoder_dense.export());
 
         let mut decoder = self.decoder_dense.export();
-        decoder.push(ExportLayer::Unflatten { shape: self.maps.last().expect("at least the input").to_vec() });
+        decoder.push(ExportLayer::Unflatten { shape: self.onnx_shape(self.maps.last().expect("at least the input")) });
         let last = self.deconvs.len() - 1;
         for (i, deconv) in self.deconvs.iter().enumerate() {
-            decoder.push(export_deconv(deconv, self.deconv_quant.get(i)));
+            decoder.push(C::export_transposed(deconv, self.deconv_quant.get(i)));
             if i != last {
                 decoder.push(self.activation.export());
             }
         }
-        let input_shape = self.maps[0].to_vec();
+        let input_shape = self.onnx_shape(&self.maps[0]);
         (
             ExportNetwork { name: "encoder".into(), input_shape, layers: encoder },
             ExportNetwork { name: "decoder".into(), input_shape: vec![spec.latent], layers: decoder },
         )
     }
-}
 
-/// A layer's weight and bias as exported: rounded to their types under QAT, so the compiler's
-/// cast of them is exact.
-fn parameters<const D: usize>(
-    weight: Tensor<D>,
-    bias: Option<Tensor<1>>,
-    quant: Option<&LayerQuant>,
-) -> (Tensor<D>, Option<Tensor<1>>) {
-    match quant {
-        None => (weight, bias),
-        Some(q) => (q.weight.round(weight), bias.map(|b| q.bias.round(b))),
+    /// A feature map as the ONNX graph holds it: [channels, height, width] for 2-D layers.
+    fn onnx_shape(&self, map: &FeatureMap) -> Vec<usize> {
+        std::iter::once(map[0]).chain(map[4 - C::AXES..].iter().copied()).collect()
     }
 }
 
-fn export_conv(conv: &Conv2d, quant: Option<&LayerQuant>) -> ExportLayer {
-    let weight_shape = conv.weight.dims().to_vec();
-    let p = conv.kernel_size[0] / 2;
-    let (weight, bias) = parameters(conv.weight.val(), conv.bias.as_ref().map(|b| b.val()), quant);
-    ExportLayer::Conv {
-        bias: bias_or_zero(bias, weight_shape[0]),
-        weight: values(weight),
-        weight_shape,
-        stride: conv.stride.to_vec(),
-        padding: vec![p, p],
+/// A layer's output after its activation: in float, or rounded to its types under QAT.
+fn activated(sum: Tensor<5>, quant: Option<&LayerQuant>, activation: Option<super::Activation>) -> Tensor<5> {
+    match (quant, activation) {
+        (Some(quant), _) => quant.output(sum, activation),
+        (None, Some(activation)) => activation.forward(sum),
+        (None, None) => sum,
     }
-}
-
-fn export_deconv(deconv: &ConvTranspose2d, quant: Option<&LayerQuant>) -> ExportLayer {
-    let weight_shape = deconv.weight.dims().to_vec();
-    let (weight, bias) = parameters(deconv.weight.val(), deconv.bias.as_ref().map(|b| b.val()), quant);
-    ExportLayer::ConvTranspose {
-        bias: bias_or_zero(bias, weight_shape[1]),
-        weight: values(weight),
-        weight_shape,
-        stride: deconv.stride.to_vec(),
-        padding: deconv.padding.to_vec(),
-        output_padding: deconv.padding_out.to_vec(),
-    }
-}
-
-fn bias_or_zero(bias: Option<Tensor<1>>, channels: usize) -> Vec<f32> {
-    bias.map(values).unwrap_or_else(|| vec![0.0; channels])
 }

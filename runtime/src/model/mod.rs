@@ -3,6 +3,8 @@
 
 mod activation;
 mod conv;
+mod conv_geometry;
+mod conv_layers;
 mod dense;
 mod fake_quant;
 
@@ -14,6 +16,7 @@ pub use fake_quant::{FakeQuant, LayerQuant, TableQuant};
 use crate::config::{ModelConfig, ModelKind};
 use crate::onnx_export::ExportNetwork;
 use crate::qat::QatPrecision;
+use burn::nn::conv::{Conv2d, Conv3d};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -21,7 +24,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelSpec {
     pub kind: ModelKind,
-    /// One sample's shape: [columns] for tables, [height, width] for fields.
+    /// One sample's shape: [columns] for tables, [height, width] for fields, [frames, height,
+    /// width] for stacks of frames.
     pub sample_shape: Vec<usize>,
     pub hidden: Vec<usize>,
     pub latent: usize,
@@ -52,16 +56,28 @@ impl ModelSpec {
             return Err(format!("a latent size of {latent} does not compress {features} values per sample"));
         }
         match (config.kind, sample_shape.len()) {
-            (ModelKind::Dense, 1) | (ModelKind::Conv2d, 2) => {}
-            (ModelKind::Dense, _) => {
+            (ModelKind::Dense, 1) | (ModelKind::Conv2d, 2) | (ModelKind::Conv3d, 3) => {}
+            (ModelKind::Dense, dims) => {
+                let hint = if dims == 3 { "\"conv3d\"" } else { "\"conv2d\"" };
                 return Err(format!(
-                "model.kind = \"dense\" needs a table, the data's samples have shape {sample_shape:?} (try \"conv2d\")"
-            ))
+                    "model.kind = \"dense\" needs a table, the data's samples have shape {sample_shape:?} (try {hint})"
+                ));
             }
-            (ModelKind::Conv2d, _) => {
+            (ModelKind::Conv2d, dims) => {
+                let hint = if dims == 3 { " (try \"conv3d\")" } else { "" };
                 return Err(format!(
-                    "model.kind = \"conv2d\" needs 2-D samples, the data's samples have shape {sample_shape:?}"
-                ))
+                    "model.kind = \"conv2d\" needs 2-D samples, the data's samples have shape {sample_shape:?}{hint}"
+                ));
+            }
+            (ModelKind::Conv3d, dims) => {
+                let hint = match dims {
+                    2 => " (try \"conv2d\", or data.frames_per_sample to stack frames)",
+                    _ => " (a series of 2-D frames stacks with data.frames_per_sample)",
+                };
+                return Err(format!(
+                    "model.kind = \"conv3d\" needs stacks of frames [frames, height, width], the data's samples \
+                     have shape {sample_shape:?}{hint}"
+                ));
             }
         }
         Ok(ModelSpec {
@@ -95,7 +111,8 @@ fn latent_for_ratio(features: usize, input_bits: u32, ratio: f64, latent_bits: u
 #[derive(Module, Debug)]
 pub enum Autoencoder {
     Dense(DenseAutoencoder),
-    Conv2d(ConvAutoencoder),
+    Conv2d(ConvAutoencoder<Conv2d>),
+    Conv3d(ConvAutoencoder<Conv3d>),
 }
 
 impl Autoencoder {
@@ -109,6 +126,7 @@ impl Autoencoder {
         let model = match spec.kind {
             ModelKind::Dense => Autoencoder::Dense(DenseAutoencoder::new(spec, device)),
             ModelKind::Conv2d => Autoencoder::Conv2d(ConvAutoencoder::new(spec, device)),
+            ModelKind::Conv3d => Autoencoder::Conv3d(ConvAutoencoder::new(spec, device)),
         };
         let Some(precision) = &spec.qat else { return Ok(model) };
         // Layer names, and with them per-layer types, come from the whole model's export.
@@ -119,6 +137,9 @@ impl Autoencoder {
             Autoencoder::Conv2d(m) => {
                 Autoencoder::Conv2d(m.fake_quantized(precision.input(), layers, spec.qat_decoder))
             }
+            Autoencoder::Conv3d(m) => {
+                Autoencoder::Conv3d(m.fake_quantized(precision.input(), layers, spec.qat_decoder))
+            }
         })
     }
 
@@ -126,6 +147,7 @@ impl Autoencoder {
         match self {
             Autoencoder::Dense(m) => m.encoder.forward(x),
             Autoencoder::Conv2d(m) => m.encode(x),
+            Autoencoder::Conv3d(m) => m.encode(x),
         }
     }
 
@@ -133,6 +155,7 @@ impl Autoencoder {
         match self {
             Autoencoder::Dense(m) => m.decoder.forward(z),
             Autoencoder::Conv2d(m) => m.decode(z),
+            Autoencoder::Conv3d(m) => m.decode(z),
         }
     }
 
@@ -141,6 +164,7 @@ impl Autoencoder {
         match self {
             Autoencoder::Dense(m) => m.export(spec),
             Autoencoder::Conv2d(m) => m.export(spec),
+            Autoencoder::Conv3d(m) => m.export(spec),
         }
     }
 }

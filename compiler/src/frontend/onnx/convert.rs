@@ -3,11 +3,11 @@
 use super::names::OriginalNode;
 use crate::ir::{Activation, BatchNorm, Conv, ConvGeometry, Dense, Op, Tensor};
 use crate::{Error, Result};
-use onnx_ir::node::padding::{AutoPad, PaddingConfig1d, PaddingConfig2d};
+use onnx_ir::node::padding::{AutoPad, PaddingConfig1d, PaddingConfig2d, PaddingConfig3d};
 use onnx_ir::{Argument, Node, TensorDataExt};
 
 pub const SUPPORTED: &str = "Gemm, MatMul, Add, Relu, LeakyRelu, Sigmoid, Tanh, BatchNormalization, \
-Conv (1-D, 2-D), ConvTranspose (1-D, 2-D), Flatten, Reshape, Identity, Dropout, Constant";
+Conv (1-D, 2-D, 3-D), ConvTranspose (1-D, 2-D, 3-D), Flatten, Reshape, Identity, Dropout, Constant";
 
 /// The IR operator for one onnx-ir node, and which of its inputs carry run-time data.
 pub struct Converted {
@@ -99,6 +99,24 @@ pub fn convert(node: &Node, original: &OriginalNode) -> Result<Converted> {
             };
             Converted::unary(Op::Conv(ctx.conv(&n.inputs, geometry, false)?))
         }
+        Node::Conv3d(n) => {
+            let c = &n.config;
+            ctx.plain_conv(c.groups, &c.auto_pad)?;
+            let padding = match c.padding {
+                PaddingConfig3d::Valid => vec![(0, 0); 3],
+                PaddingConfig3d::Explicit(front, top, left, back, bottom, right) => {
+                    vec![(front, back), (top, bottom), (left, right)]
+                }
+            };
+            let geometry = ConvGeometry {
+                kernel: c.kernel_size.to_vec(),
+                stride: c.stride.to_vec(),
+                dilation: c.dilation.to_vec(),
+                padding,
+                output_padding: vec![0; 3],
+            };
+            Converted::unary(Op::Conv(ctx.conv(&n.inputs, geometry, false)?))
+        }
         Node::ConvTranspose1d(n) => {
             let c = &n.config;
             ctx.plain_conv(c.groups, &c.auto_pad)?;
@@ -113,6 +131,19 @@ pub fn convert(node: &Node, original: &OriginalNode) -> Result<Converted> {
             Converted::unary(Op::Conv(ctx.conv(&n.inputs, geometry, true)?))
         }
         Node::ConvTranspose2d(n) => {
+            let c = &n.config;
+            ctx.plain_conv(c.groups, &c.auto_pad)?;
+            ctx.no_output_shape(c.output_shape.is_some())?;
+            let geometry = ConvGeometry {
+                kernel: c.kernel_size.to_vec(),
+                stride: c.stride.to_vec(),
+                dilation: c.dilation.to_vec(),
+                padding: c.padding.iter().map(|&p| (p, p)).collect(),
+                output_padding: c.padding_out.to_vec(),
+            };
+            Converted::unary(Op::Conv(ctx.conv(&n.inputs, geometry, true)?))
+        }
+        Node::ConvTranspose3d(n) => {
             let c = &n.config;
             ctx.plain_conv(c.groups, &c.auto_pad)?;
             ctx.no_output_shape(c.output_shape.is_some())?;
