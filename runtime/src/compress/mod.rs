@@ -254,7 +254,9 @@ fn compress_chunk(
         let relations = header.relations()?;
         let (plan, residuals) =
             residual_plan::code_residuals(header, bound, &relations, &original, &prediction, &mut outliers);
-        sections.push(section("residual_plan", plan.to_bytes()));
+        if !plan.is_decoder_only() {
+            sections.push(section("residual_plan", plan.to_bytes()));
+        }
         let symbols: Vec<u64> = residuals.into_iter().map(bytes::zigzag).collect();
         sections.push(section("residual_ans", entropy::encode(&symbols, header.feature_count())));
     }
@@ -438,12 +440,13 @@ fn decompress_chunk(header: &Header, decoder: &Decoder, chunk: &Chunk) -> Result
         Some(bound) => {
             let residuals = stored_residuals(header, chunk, prediction.len())?;
             let relations = header.relations()?;
-            let plan = match bound.residual_plans {
-                true => residual_plan::ResidualPlan::from_bytes(
-                    get("residual_plan")?,
+            // A chunk without a plan (all files of earlier balerc) takes the decoder's prediction.
+            let plan = match get("residual_plan").ok().filter(|_| bound.residual_plans) {
+                Some(stored) => residual_plan::ResidualPlan::from_bytes(
+                    stored,
                     &residual_plan::relation_counts(&relations, header.feature_count()),
                 )?,
-                false => residual_plan::ResidualPlan::decoder_only(header.feature_count()),
+                None => residual_plan::ResidualPlan::decoder_only(header.feature_count()),
             };
             residual_plan::reconstruct(header, bound, &relations, &plan, &prediction, &residuals, &outliers)?
         }

@@ -54,6 +54,10 @@ impl ResidualPlan {
         ResidualPlan { features: vec![FeaturePlan { integer: false, weights: None }; features] }
     }
 
+    pub fn is_decoder_only(&self) -> bool {
+        self.features.iter().all(|p| !p.integer && p.weights.is_none())
+    }
+
     /// Per feature a flag byte (1: integer, 2: linear), then a linear feature's weights as
     /// little-endian f32.
     pub fn to_bytes(&self) -> Vec<u8> {
