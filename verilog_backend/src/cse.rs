@@ -198,14 +198,27 @@ pub fn eliminate(signals: &mut Vec<Signal>, rows: &mut [Vec<Term>], max_level: u
         let signal = signals.len();
         let (a_shift, b_shift) = (d.min(0).unsigned_abs() as u32, d.max(0) as u32);
         let (ra, rb) = (signals[a].range.shifted(a_shift), signals[b].range.shifted(b_shift));
-        let range = if same { ra.plus(rb) } else { ra.minus(rb) };
+        // (a << i) - b would carry through b's low bits; b - (a << i) passes them, and
+        // the rows take the signal negated.
+        let negated = !same && a_shift > b_shift;
+        let range = if same {
+            ra.plus(rb)
+        } else if negated {
+            rb.minus(ra)
+        } else {
+            ra.minus(rb)
+        };
         let level = signals[a].level.max(signals[b].level) + 1;
         signals.push(Signal { range, level });
-        definitions.push(Definition { signal, a, a_shift, b, b_shift, subtract: !same });
+        definitions.push(if negated {
+            Definition { signal, a: b, a_shift: b_shift, b: a, b_shift: a_shift, subtract: true }
+        } else {
+            Definition { signal, a, a_shift, b, b_shift, subtract: !same }
+        });
         let candidates = if rows_of[a].len() <= rows_of[b].len() { rows_of[a].clone() } else { rows_of[b].clone() };
         let mut holders = Vec::new();
         for r in candidates {
-            if replace_pairs(&mut rows[r], best, signal, signals, max_level, &mut counts) {
+            if replace_pairs(&mut rows[r], best, (signal, negated), signals, max_level, &mut counts) {
                 holders.push(r);
             }
         }
@@ -217,12 +230,12 @@ pub fn eliminate(signals: &mut Vec<Signal>, rows: &mut [Vec<Term>], max_level: u
     definitions
 }
 
-/// Replaces every non-overlapping occurrence of the pair `key` in one row by `signal`;
-/// returns whether there was any.
+/// Replaces every non-overlapping occurrence of the pair `key` in one row by `signal`
+/// (negated when the signal holds the pair's negation); returns whether there was any.
 fn replace_pairs(
     row: &mut Vec<Term>,
     key: Key,
-    signal: usize,
+    (signal, negated): (usize, bool),
     signals: &[Signal],
     max_level: u32,
     counts: &mut Counts,
@@ -257,7 +270,7 @@ fn replace_pairs(
                 }
             }
         }
-        let merged = Term { signal, shift: t.shift.min(u.shift), negative: t.negative };
+        let merged = Term { signal, shift: t.shift.min(u.shift), negative: t.negative != negated };
         for other in row.iter() {
             if eligible(&merged) && eligible(other) {
                 if let Some(k) = self::key(&merged, other) {
@@ -300,6 +313,26 @@ mod tests {
         assert_eq!((defs[0].a, defs[0].b, defs[0].b_shift, defs[0].subtract), (0, 1, 2, false));
         assert_eq!(rows.iter().map(Vec::len).collect::<Vec<_>>(), vec![1, 1, 1]);
         for x in [[3i128, -5, 7], [-8, 8, 0], [1, 2, 3]] {
+            for (before, after) in original.iter().zip(&rows) {
+                assert_eq!(value(&x, &[], before), value(&x, &defs, after));
+            }
+        }
+    }
+
+    #[test]
+    fn a_less_shifted_subtrahend_is_shared_as_the_negated_pair() {
+        let input = |r: i128| Signal { range: Interval { lo: -r, hi: r }, level: 0 };
+        let mut signals = vec![input(8), input(8)];
+        let t = |signal, shift, negative| Term { signal, shift, negative };
+        // 4*x0 - x1 twice: shared as x1 - 4*x0, so that x1's low bits pass an adder.
+        let original = vec![vec![t(0, 2, false), t(1, 0, true)], vec![t(0, 3, true), t(1, 1, false)]];
+        let mut rows = original.clone();
+        let defs = eliminate(&mut signals, &mut rows, 3);
+        assert_eq!(defs.len(), 1);
+        assert_eq!((defs[0].a, defs[0].a_shift, defs[0].b, defs[0].b_shift, defs[0].subtract), (1, 0, 0, 2, true));
+        assert_eq!(rows, vec![vec![t(2, 0, true)], vec![t(2, 1, false)]]);
+        assert_eq!(signals[2].range, Interval { lo: -40, hi: 40 });
+        for x in [[3i128, -5], [-8, 8], [7, 1]] {
             for (before, after) in original.iter().zip(&rows) {
                 assert_eq!(value(&x, &[], before), value(&x, &defs, after));
             }

@@ -3,7 +3,7 @@
 
 use crate::cast::{Conversion, Conversions};
 use crate::text::{element, fit, literal, range};
-use crate::tree::{sum, sum_pipelined, Cost, Registers, Stages, Term};
+use crate::tree::{add, sum, sum_pipelined, Cost, Registers, Source, Stages, Term};
 use crate::{csd, cse};
 use crate::{Error, Multipliers};
 use balerc_compiler::fixed::FixedType;
@@ -289,20 +289,15 @@ fn shared_shift_add(
     let definitions =
         if pairs <= cx.sharing_pairs { cse::eliminate(&mut signals, &mut sums, max_depth) } else { Vec::new() };
     for d in &definitions {
-        let name = format!("{}_e{}", cx.prefix, d.signal);
-        let width = signals[d.signal].range.signed_bits();
-        let (a, b) = (&names[d.a], &names[d.b]);
-        let op = if d.subtract { "-" } else { "+" };
-        writeln!(
-            cx.body,
-            "    wire {} {name} = {} {op} {};",
-            range(width),
-            fit(&a.0, a.1, a.2, d.a_shift, width),
-            fit(&b.0, b.1, b.2, d.b_shift, width)
-        )
-        .unwrap();
-        cx.cost.adders += 1;
-        cx.cost.adder_bits += width as u64;
+        let operand = |signal: usize, shift: u32, negative: bool| {
+            let (name, width, signed) = &names[signal];
+            Term::wire(name.clone(), *width, *signed, signals[signal].range, shift, negative)
+        };
+        let (a, b) = (operand(d.a, d.a_shift, false), operand(d.b, d.b_shift, d.subtract));
+        let shared = add(cx.body, format!("{}_e{}", cx.prefix, d.signal), &a, &b, false, cx.cost);
+        // One operand is unshifted and the first is added, so the wire holds the signal itself.
+        debug_assert!(shared.shift == 0 && !shared.negative);
+        let Source::Wire { name, width, .. } = shared.source else { unreachable!("an adder makes a wire") };
         names.push((name, width, true));
     }
     let depth = definitions.iter().map(|d| signals[d.signal].level).max().unwrap_or(0);

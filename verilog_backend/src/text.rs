@@ -41,6 +41,26 @@ pub fn fit(signal: &str, from: u32, signed: bool, shift: u32, width: u32) -> Str
     }
 }
 
+/// floor(signal / 2^drop) as a `width`-bit two's-complement expression, where `signal`
+/// has `from` bits: its bits above the `drop` lowest, extended like `fit` extends.
+pub fn fit_above(signal: &str, from: u32, signed: bool, drop: u32, width: u32) -> String {
+    if drop >= from {
+        return match (signed, width) {
+            (false, _) => literal(0, width),
+            (true, 1) => format!("{signal}[{}]", from - 1),
+            (true, n) => format!("{{{n}{{{signal}[{}]}}}}", from - 1),
+        };
+    }
+    let kept = (from - drop).min(width);
+    let slice = if kept == 1 { format!("{signal}[{drop}]") } else { format!("{signal}[{}:{drop}]", drop + kept - 1) };
+    match (width - kept, signed) {
+        (0, _) => slice,
+        (1, true) => format!("{{{signal}[{}], {slice}}}", from - 1),
+        (n, true) => format!("{{{{{n}{{{signal}[{}]}}}}, {slice}}}", from - 1),
+        (n, false) => format!("{{{n}'b0, {slice}}}"),
+    }
+}
+
 /// A slice of `width` bits at element `index` of a packed vector.
 pub fn element(vector: &str, index: usize, width: u32) -> String {
     format!("{vector}[{}:{}]", index as u64 * width as u64 + width as u64 - 1, index as u64 * width as u64)
@@ -70,5 +90,17 @@ mod tests {
         assert_eq!(fit("x", 8, true, 3, 6), "{x[2:0], 3'b0}");
         assert_eq!(fit("x", 8, true, 6, 6), "6'h0");
         assert_eq!(fit("b", 1, true, 0, 3), "{{2{b}}, b}");
+    }
+
+    #[test]
+    fn fit_above_drops_low_bits_and_extends() {
+        assert_eq!(fit_above("x", 8, true, 3, 5), "x[7:3]");
+        assert_eq!(fit_above("x", 8, true, 3, 7), "{{2{x[7]}}, x[7:3]}");
+        assert_eq!(fit_above("x", 8, true, 3, 6), "{x[7], x[7:3]}");
+        assert_eq!(fit_above("x", 8, false, 3, 7), "{2'b0, x[7:3]}");
+        assert_eq!(fit_above("x", 8, true, 3, 3), "x[5:3]");
+        assert_eq!(fit_above("x", 8, true, 7, 1), "x[7]");
+        assert_eq!(fit_above("x", 8, true, 9, 3), "{3{x[7]}}");
+        assert_eq!(fit_above("x", 8, false, 9, 3), "3'h0");
     }
 }

@@ -1,7 +1,7 @@
 //! Sums of shifted, signed terms as balanced adder trees in which every adder is only
 //! as wide as interval analysis proves its result needs.
 
-use crate::text::{fit, literal, range};
+use crate::text::{fit, fit_above, literal, range};
 use balerc_compiler::quant::range::Interval;
 use std::fmt::Write;
 
@@ -26,15 +26,30 @@ impl Term {
         Term { source: Source::Wire { name, width, signed }, shift, negative, range: range.shifted(shift) }
     }
 
+    /// A constant whose trailing zero bits become its shift, so adders skip them.
     pub fn constant(value: i128) -> Self {
-        Term { source: Source::Constant(value), shift: 0, negative: false, range: Interval { lo: value, hi: value } }
+        let shift = if value == 0 { 0 } else { value.trailing_zeros() };
+        Term {
+            source: Source::Constant(value >> shift),
+            shift,
+            negative: false,
+            range: Interval { lo: value, hi: value },
+        }
     }
 
     /// The term's magnitude (before its sign) as a `width`-bit expression.
     fn expression(&self, width: u32) -> String {
+        self.bits_from(0, width)
+    }
+
+    /// floor(magnitude / 2^base) as a `width`-bit expression.
+    fn bits_from(&self, base: u32, width: u32) -> String {
         match &self.source {
-            Source::Wire { name, width: from, signed } => fit(name, *from, *signed, self.shift, width),
-            Source::Constant(c) => literal(c << self.shift, width),
+            Source::Wire { name, width: from, signed } if self.shift >= base => {
+                fit(name, *from, *signed, self.shift - base, width)
+            }
+            Source::Wire { name, width: from, signed } => fit_above(name, *from, *signed, base - self.shift, width),
+            Source::Constant(c) => literal((c << self.shift) >> base, width),
         }
     }
 }
@@ -107,9 +122,9 @@ pub fn sum_pipelined(
         .map(|t| {
             if let Source::Constant(c) = t.source {
                 if t.negative {
-                    -c
+                    -(c << t.shift)
                 } else {
-                    c
+                    c << t.shift
                 }
             } else {
                 0
@@ -136,7 +151,8 @@ pub fn sum_pipelined(
                 [a, b] => {
                     let name = format!("{prefix}_{count}");
                     count += 1;
-                    next.push(add(body, name, a, b, cost));
+                    // The last adder keeps the root positive: negating it would cost another.
+                    next.push(add(body, name, a, b, level.len() > 2, cost));
                 }
                 [single] => next.push(single.clone()),
                 _ => unreachable!(),
@@ -150,7 +166,7 @@ pub fn sum_pipelined(
         }
     }
     let root = level.pop().expect("one term remains");
-    (finish(body, prefix, root), passed)
+    (finish(body, prefix, root, cost), passed)
 }
 
 /// The term one clock later (constants need no register).
@@ -164,25 +180,49 @@ fn register(body: &mut String, term: Term, registers: &mut Registers) -> Term {
     }
 }
 
-/// a + b as a new wire; a term that is negative in both stays negative.
-fn add(body: &mut String, name: String, a: &Term, b: &Term, cost: &mut Cost) -> Term {
-    let (range, op, first, second, negative) = match (a.negative, b.negative) {
-        (x, y) if x == y => (a.range.plus(b.range), "+", a, b, x),
-        (false, true) => (a.range.minus(b.range), "-", a, b, false),
-        _ => (b.range.minus(a.range), "-", b, a, false),
+/// a + b as a new wire; a term that is negative in both stays negative. The shift both
+/// operands share stays on the result, so the adder skips those bits. Below the larger
+/// shift only the less-shifted operand has bits: when it is added (not subtracted, which
+/// would carry) they pass through, and the adder spans only the bits above them. With
+/// `may_negate`, p - n where n is less shifted becomes -(n - p), so that n's bits pass.
+pub fn add(body: &mut String, name: String, a: &Term, b: &Term, may_negate: bool, cost: &mut Cost) -> Term {
+    let (first, second, subtract, negative) = match (a.negative, b.negative) {
+        (x, y) if x == y => (a, b, false, x),
+        _ => {
+            let (p, n) = if a.negative { (b, a) } else { (a, b) };
+            if may_negate && n.shift < p.shift {
+                (n, p, true, true)
+            } else {
+                (p, n, true, false)
+            }
+        }
     };
-    let width = range.signed_bits();
-    writeln!(
-        body,
-        "    wire {} {name} = {} {op} {};",
-        range_decl(width),
-        first.expression(width),
-        second.expression(width)
-    )
-    .unwrap();
+    let combine = |x: Interval, y: Interval| if subtract { x.minus(y) } else { x.plus(y) };
+    let shift = first.shift.min(second.shift);
+    let low = match first.shift.cmp(&second.shift) {
+        std::cmp::Ordering::Less => Some(first),
+        std::cmp::Ordering::Greater if !subtract => Some(second),
+        _ => None,
+    };
+    let base = if low.is_some() { first.shift.max(second.shift) } else { shift };
+    let adder = combine(floor(first.range, base), floor(second.range, base)).signed_bits();
+    let op = if subtract { "-" } else { "+" };
+    let high = format!("{} {op} {}", first.bits_from(base, adder), second.bits_from(base, adder));
+    let value = match low {
+        Some(low) => format!("{{{high}, {}}}", low.bits_from(shift, base - shift)),
+        None => high,
+    };
+    let width = adder + base - shift;
+    writeln!(body, "    wire {} {name} = {value};", range_decl(width)).unwrap();
     cost.adders += 1;
-    cost.adder_bits += width as u64;
-    Term { source: Source::Wire { name, width, signed: true }, shift: 0, negative, range }
+    cost.adder_bits += adder as u64;
+    let range = combine(first.range, second.range);
+    Term { source: Source::Wire { name, width, signed: true }, shift, negative, range }
+}
+
+/// The values floor(v / 2^shift) takes for v in `range`.
+fn floor(range: Interval, shift: u32) -> Interval {
+    Interval { lo: range.lo >> shift, hi: range.hi >> shift }
 }
 
 fn range_decl(width: u32) -> String {
@@ -190,7 +230,7 @@ fn range_decl(width: u32) -> String {
 }
 
 /// The root as a plain signed wire (negated or shifted if it still carries either).
-fn finish(body: &mut String, prefix: &str, root: Term) -> Sum {
+fn finish(body: &mut String, prefix: &str, root: Term, cost: &mut Cost) -> Sum {
     let range = if root.negative { Interval { lo: -root.range.hi, hi: -root.range.lo } } else { root.range };
     let width = range.signed_bits();
     if let (Source::Wire { name, width: w, .. }, 0, false) = (&root.source, root.shift, root.negative) {
@@ -199,7 +239,84 @@ fn finish(body: &mut String, prefix: &str, root: Term) -> Sum {
         }
     }
     let name = format!("{prefix}_sum");
-    let sign = if root.negative { "-" } else { "" };
-    writeln!(body, "    wire {} {name} = {sign}{};", range_decl(width), root.expression(width)).unwrap();
+    // A negation is an adder over the bits above the shift; the zeros below it stay.
+    let shift = root.shift.min(width - 1);
+    let value = match (root.negative, shift) {
+        (false, _) => root.expression(width),
+        (true, 0) => format!("-{}", root.expression(width)),
+        (true, s) => format!("{{-{}, {s}'b0}}", root.bits_from(s, width - s)),
+    };
+    if root.negative {
+        cost.adders += 1;
+        cost.adder_bits += (width - shift) as u64;
+    }
+    writeln!(body, "    wire {} {name} = {value};", range_decl(width)).unwrap();
     Sum { name, width, range }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `±(name << shift)` for a signed 8-bit wire.
+    fn byte(name: &str, shift: u32, negative: bool) -> Term {
+        Term::wire(name.into(), 8, true, Interval { lo: -128, hi: 127 }, shift, negative)
+    }
+
+    fn added(a: &Term, b: &Term, may_negate: bool) -> (String, Term, Cost) {
+        let (mut body, mut cost) = (String::new(), Cost::default());
+        let term = add(&mut body, "n".into(), a, b, may_negate, &mut cost);
+        (body, term, cost)
+    }
+
+    #[test]
+    fn a_shift_both_operands_share_stays_on_the_result() {
+        let (body, term, cost) = added(&byte("x", 2, false), &byte("y", 2, false), false);
+        assert_eq!(body, "    wire [8:0] n = {{1{x[7]}}, x} + {{1{y[7]}}, y};\n");
+        assert_eq!((term.shift, term.negative, term.range), (2, false, Interval { lo: -1024, hi: 1016 }));
+        assert_eq!(cost, Cost { adders: 1, adder_bits: 9 });
+    }
+
+    #[test]
+    fn low_bits_of_the_less_shifted_operand_pass_through() {
+        // x << 3 + y << 5: bits 3 and 4 are x's, the adder starts at bit 5.
+        let (body, term, cost) = added(&byte("x", 3, false), &byte("y", 5, false), false);
+        assert_eq!(body, "    wire [10:0] n = {{{3{x[7]}}, x[7:2]} + {{1{y[7]}}, y}, x[1:0]};\n");
+        assert_eq!((term.shift, term.range), (3, Interval { lo: -128 * 8 - 128 * 32, hi: 127 * 8 + 127 * 32 }));
+        assert_eq!(cost, Cost { adders: 1, adder_bits: 9 });
+    }
+
+    #[test]
+    fn a_subtracted_low_operand_is_negated_around_when_the_sign_may_stay() {
+        // x << 4 - y << 1: subtracting y would carry through its low bits.
+        let (x, y) = (byte("x", 4, false), byte("y", 1, true));
+        let (body, term, cost) = added(&x, &y, false);
+        assert_eq!(body, "    wire [11:0] n = {{1{x[7]}}, x, 3'b0} - {{4{y[7]}}, y};\n");
+        assert_eq!((term.shift, term.negative), (1, false));
+        assert_eq!(cost.adder_bits, 12);
+        // -((y << 1) - (x << 4)): y's low bits pass, the adder is three bits narrower.
+        let (body, term, cost) = added(&x, &y, true);
+        assert_eq!(body, "    wire [11:0] n = {{{4{y[7]}}, y[7:3]} - {{1{x[7]}}, x}, y[2:0]};\n");
+        assert_eq!(
+            (term.shift, term.negative, term.range),
+            (1, true, Interval { lo: -256 - 127 * 16, hi: 254 + 128 * 16 })
+        );
+        assert_eq!(cost.adder_bits, 9);
+    }
+
+    #[test]
+    fn a_negative_root_is_negated_above_its_shift_and_counted() {
+        let (mut body, mut cost) = (String::new(), Cost::default());
+        let s = sum(&mut body, "s", vec![byte("x", 2, true), byte("y", 2, true)], &mut cost);
+        assert!(body.ends_with("    wire [11:0] s_sum = {-{{1{s_0[8]}}, s_0}, 2'b0};\n"), "{body}");
+        assert_eq!((s.width, s.range), (12, Interval { lo: -1016, hi: 1024 }));
+        assert_eq!(cost, Cost { adders: 2, adder_bits: 9 + 10 });
+    }
+
+    #[test]
+    fn constants_carry_their_trailing_zeros_as_a_shift() {
+        let c = Term::constant(-40);
+        assert!(matches!(c.source, Source::Constant(-5)));
+        assert_eq!((c.shift, c.expression(8)), (3, "8'hd8".to_string()));
+    }
 }
