@@ -202,14 +202,15 @@ fn linear_layer(
     let (mut sums, depth) = match cx.multipliers {
         Multipliers::ShiftAdd => shared_shift_add(rows, elements, up, cx),
         Multipliers::Dsp => {
-            let sums = rows
+            let sums: Vec<Vec<Term>> = rows
                 .iter()
                 .enumerate()
                 .map(|(o, row)| {
                     row.iter().flat_map(|&(i, w)| products(&elements[i], w, up, cx, &format!("{p}_o{o}"))).collect()
                 })
                 .collect();
-            (sums, 0)
+            let widest = sums.iter().map(|terms| terms.len() + 1).max().unwrap_or(1);
+            (sums, dsp_product_depth(cx.stages.levels, widest))
         }
     };
     let mut outs = Vec::with_capacity(rows.len());
@@ -253,6 +254,24 @@ fn linear_layer(
         })
         .collect();
     Ok((aligned, deepest))
+}
+
+/// Adder levels a DSP slice's multiplication is worth in the clock budget (about 2.4 ns of
+/// the delay model in `adder_levels_for_clock`).
+const DSP_PRODUCT_LEVELS: u32 = 4;
+
+/// The depth DSP products start their adder trees at, for trees of up to `terms` terms: the
+/// product's own levels when the whole tree still fits the first stage after it; otherwise a
+/// full stage, so that the register comes right after the multipliers, where the DSP slice
+/// has its own (MREG) and the flip-flops cost nothing.
+fn dsp_product_depth(levels_per_stage: Option<u32>, terms: usize) -> u32 {
+    let Some(k) = levels_per_stage else { return 0 };
+    let tree = usize::BITS - terms.saturating_sub(1).leading_zeros();
+    if DSP_PRODUCT_LEVELS + tree <= k {
+        DSP_PRODUCT_LEVELS
+    } else {
+        k
+    }
 }
 
 /// Shared subexpressions are at most this many adders deep.
@@ -438,4 +457,19 @@ fn write_rom(
         writeln!(body, "            {}: {name} = {};", literal(k as i128, bits), literal(e as i128, width)).unwrap();
     }
     writeln!(body, "            default: {name} = {};\n        endcase\n    endfunction", literal(0, width)).unwrap();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dsp_products_take_a_stage_of_their_own_when_the_tree_would_not_fit_after_them() {
+        assert_eq!(dsp_product_depth(None, 17), 0);
+        assert_eq!(dsp_product_depth(Some(100), 17), DSP_PRODUCT_LEVELS);
+        assert_eq!(dsp_product_depth(Some(5), 2), DSP_PRODUCT_LEVELS, "one adder level fits after the product");
+        assert_eq!(dsp_product_depth(Some(5), 3), 5, "two adder levels do not");
+        assert_eq!(dsp_product_depth(Some(5), 17), 5);
+        assert_eq!(dsp_product_depth(Some(2), 1), 2);
+    }
 }
