@@ -132,6 +132,18 @@ pub fn encode_f64s(values: &[f64]) -> Vec<u8> {
     values.iter().flat_map(|v| v.to_le_bytes()).collect()
 }
 
+/// Values that f32 holds exactly, in half the bytes.
+pub fn encode_f32s(values: &[f64]) -> Vec<u8> {
+    values.iter().flat_map(|&v| (v as f32).to_le_bytes()).collect()
+}
+
+pub fn decode_f32s(bytes: &[u8]) -> Result<Vec<f64>, String> {
+    if !bytes.len().is_multiple_of(4) {
+        return Err(format!("{} bytes are not a whole number of float32 values", bytes.len()));
+    }
+    Ok(bytes.chunks_exact(4).map(|b| f64::from(f32::from_le_bytes(b.try_into().expect("4 bytes")))).collect())
+}
+
 pub fn decode_f64s(bytes: &[u8]) -> Result<Vec<f64>, String> {
     if !bytes.len().is_multiple_of(8) {
         return Err(format!("{} bytes are not a whole number of float64 values", bytes.len()));

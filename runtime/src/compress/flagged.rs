@@ -4,16 +4,16 @@
 //! cost more than the values; so they take neither latent codes nor residuals, and each chunk
 //! lists their positions and their modelled values exactly.
 
-use super::{bytes, deltas, section, section_bytes, undeltas, Header};
+use super::{bytes, deltas, optional_section_bytes, section, undeltas, Header};
 use crate::container::{Chunk, Section};
 use crate::density::OutlierModel;
 use crate::model_dir::{self, OUTLIERS_FILE};
 use std::path::Path;
 
 /// Sample positions within the chunk, as gaps (varints).
-const INDEX_SECTION: &str = "flagged_index";
+pub const INDEX_SECTION: &str = "flagged_index";
 /// Their modelled values, f64, sample after sample.
-const VALUE_SECTION: &str = "flagged_value";
+pub const VALUE_SECTION: &str = "flagged_value";
 
 /// Whether samples the model's latent density flags are stored in full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -71,12 +71,13 @@ pub fn read(header: &Header, chunk: &Chunk, samples: usize) -> Result<(Vec<usize
     if header.outlier_samples.is_none() {
         return Ok((vec![], vec![]));
     }
-    let values = bytes::decode_f64s(section_bytes(chunk, VALUE_SECTION)?)?;
+    let values = bytes::decode_f64s(optional_section_bytes(chunk, VALUE_SECTION))?;
     let per_sample = header.modelled_per_sample;
     if !values.len().is_multiple_of(per_sample) {
         return Err(format!("{} values do not fill samples of {per_sample}", values.len()));
     }
-    let indices = undeltas(bytes::decode_varints(section_bytes(chunk, INDEX_SECTION)?, values.len() / per_sample)?);
+    let indices =
+        undeltas(bytes::decode_varints(optional_section_bytes(chunk, INDEX_SECTION), values.len() / per_sample)?);
     let mut flagged = Vec::with_capacity(indices.len());
     for index in indices {
         match usize::try_from(index) {

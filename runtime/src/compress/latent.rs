@@ -21,13 +21,37 @@ pub fn quantize(latent: &[f64], width: usize, bits: u32) -> QuantizedLatent {
     for d in 0..width {
         let column = (0..samples).map(|s| latent[s * width + d]);
         let (lo, hi) = column.clone().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
-        let (lo, hi) = if lo.is_finite() { (lo, hi) } else { (0.0, 0.0) };
+        let (lo, hi) = if lo.is_finite() { (f32_at_most(lo), f32_at_least(hi)) } else { (0.0, 0.0) };
         let step = if hi > lo { (hi - lo) / levels(bits) } else { 1.0 };
         codes.extend(column.map(|v| ((v - lo) / step).round().clamp(0.0, levels(bits)) as u32));
         ranges.extend([lo, hi]);
     }
     QuantizedLatent { ranges, codes }
 }
+
+/// The largest f32 at or below `v` (as f64): ranges widened so, to hold in 4 bytes, cost a
+/// negligible fraction of a step.
+fn f32_at_most(v: f64) -> f64 {
+    let f = v as f32;
+    f64::from(if f64::from(f) > v { f.next_down() } else { f })
+}
+
+fn f32_at_least(v: f64) -> f64 {
+    let f = v as f32;
+    f64::from(if f64::from(f) < v { f.next_up() } else { f })
+}
+
+/// The section holding a chunk's latent ranges: f32 when every bound fits one (always for
+/// the float encoder's, and for hardware codes below 2^24), else f64.
+pub fn range_section(q: &QuantizedLatent) -> (&'static str, Vec<u8>) {
+    match q.ranges.iter().all(|&v| f64::from(v as f32) == v) {
+        true => (RANGES_F32, bytes::encode_f32s(&q.ranges)),
+        false => (RANGES_F64, bytes::encode_f64s(&q.ranges)),
+    }
+}
+
+pub const RANGES_F32: &str = "latent_range32";
+pub const RANGES_F64: &str = "latent_range";
 
 /// The values the decoder sees, rows of `width`.
 pub fn dequantize(q: &QuantizedLatent, width: usize, bits: u32) -> Vec<f64> {
@@ -91,13 +115,12 @@ pub enum StoredCodes<'a> {
 }
 
 pub fn from_sections(
-    ranges: &[u8],
+    ranges: Vec<f64>,
     codes: StoredCodes,
     width: usize,
     samples: usize,
     bits: u32,
 ) -> Result<QuantizedLatent, String> {
-    let ranges = bytes::decode_f64s(ranges)?;
     if ranges.len() != 2 * width {
         return Err(format!("the latent ranges hold {} values, expected {}", ranges.len(), 2 * width));
     }
@@ -201,6 +224,22 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn ranges_widen_to_f32_and_are_stored_in_four_bytes() {
+        let latent = [0.1, -1.0 / 3.0, 2.0 / 3.0, 1e-9];
+        let q = quantize(&latent, 2, 8);
+        for d in 0..2 {
+            let (lo, hi) = (q.ranges[2 * d], q.ranges[2 * d + 1]);
+            assert!(lo <= latent[d].min(latent[2 + d]) && hi >= latent[d].max(latent[2 + d]));
+            assert!(f64::from(lo as f32) == lo && f64::from(hi as f32) == hi);
+        }
+        let (name, stored) = range_section(&q);
+        assert_eq!((name, stored.len()), (RANGES_F32, 16));
+        assert_eq!(bytes::decode_f32s(&stored).unwrap(), q.ranges);
+        let wide = from_hardware_codes(&[0, (1 << 30) + 1], 1);
+        assert_eq!(range_section(&wide).0, RANGES_F64, "a code beyond f32's integers keeps f64");
     }
 
     #[test]

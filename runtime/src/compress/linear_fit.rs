@@ -50,15 +50,49 @@ impl Gram {
             .chain([self.features + f, 2 * self.features])
             .chain(relations.iter().map(|r| 2 * self.features + 1 + r))
             .collect();
-        let n = regressors.len();
-        let mut a: Vec<f64> =
+        let a: Vec<f64> =
             regressors.iter().flat_map(|&r| regressors.iter().map(move |&c| self.sums[r * self.dim + c])).collect();
         let b: Vec<f64> = regressors.iter().map(|&r| self.sums[r * self.dim + f]).collect();
-        // A touch of ridge keeps collinear columns (sums of other columns) solvable.
-        let ridge = 1e-10 * (0..n).map(|i| a[i * n + i]).sum::<f64>() / n as f64;
-        (0..n).for_each(|i| a[i * n + i] += ridge);
-        solve_positive_definite(a, b).filter(|w| w.iter().all(|w| w.is_finite()))
+        solve_ridged(a, b)
     }
+}
+
+/// Least squares accumulated one observation at a time.
+pub struct NormalEquations {
+    /// Row-major dim x dim sums of products of the regressors.
+    products: Vec<f64>,
+    /// Sums of each regressor times the target.
+    with_target: Vec<f64>,
+}
+
+impl NormalEquations {
+    pub fn new(dim: usize) -> NormalEquations {
+        NormalEquations { products: vec![0.0; dim * dim], with_target: vec![0.0; dim] }
+    }
+
+    pub fn add(&mut self, regressors: &[f64], target: f64) {
+        let dim = self.with_target.len();
+        for (a, &ra) in regressors.iter().enumerate() {
+            self.with_target[a] += ra * target;
+            for (b, &rb) in regressors.iter().enumerate() {
+                self.products[a * dim + b] += ra * rb;
+            }
+        }
+    }
+
+    /// The weights; None when the system is degenerate.
+    pub fn solve(self) -> Option<Vec<f64>> {
+        solve_ridged(self.products, self.with_target)
+    }
+}
+
+/// Solves A w = b with a touch of ridge, which keeps collinear regressors (a column that is
+/// the sum of others, a constant neighbour) solvable.
+fn solve_ridged(mut a: Vec<f64>, b: Vec<f64>) -> Option<Vec<f64>> {
+    let n = b.len();
+    let ridge = 1e-10 * (0..n).map(|i| a[i * n + i]).sum::<f64>() / n as f64;
+    (0..n).for_each(|i| a[i * n + i] += ridge);
+    solve_positive_definite(a, b).filter(|w| w.iter().all(|w| w.is_finite()))
 }
 
 /// Solves A w = b for symmetric positive definite A (row-major n x n) by Cholesky.
@@ -126,6 +160,17 @@ mod tests {
         let w = Gram::of_rows(&values, &vec![0.0; values.len()], 2, &relation, 1).fit(1, &[0]).unwrap();
         assert_eq!(w.len(), 5);
         assert!((w[4] - 2.0).abs() < 1e-6 && w[0].abs() < 1e-6, "{w:?}");
+    }
+
+    #[test]
+    fn normal_equations_recover_a_plane() {
+        let mut equations = NormalEquations::new(3);
+        for i in 0..30 {
+            let (x, y) = (f64::from(i % 7), f64::from(i / 7));
+            equations.add(&[x, y, 1.0], 2.0 * x - 3.0 * y + 0.5);
+        }
+        let w = equations.solve().unwrap();
+        assert!((w[0] - 2.0).abs() < 1e-6 && (w[1] + 3.0).abs() < 1e-6 && (w[2] - 0.5).abs() < 1e-6, "{w:?}");
     }
 
     #[test]

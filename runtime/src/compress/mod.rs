@@ -246,8 +246,8 @@ fn compress_chunk(
     let (quantized, latent_values) = encoder.store(header, &raw)?;
     let prediction = predict(header, decoder, &latent_values)?;
     let codes = latent::encode_entropy(&quantized, header.latent_width, header.latent_bits);
-    let mut sections =
-        vec![section("latent_range", bytes::encode_f64s(&quantized.ranges)), section("latent_ans", codes)];
+    let (range_name, ranges) = latent::range_section(&quantized);
+    let mut sections = vec![section(range_name, ranges), section("latent_ans", codes)];
 
     let mut outliers = vec![];
     if let Some(bound) = &header.error_bound {
@@ -268,6 +268,8 @@ fn compress_chunk(
         sections.extend(flagged::sections(&flagged, &flagged_values));
     }
     sections.push(section("lossless", bytes::encode_f64s(&lossless_values(header, data))));
+    // Empty, these would cost their framing, which on a small file is a noticeable share.
+    sections.retain(|s| !(s.bytes.is_empty() && OPTIONAL_SECTIONS.contains(&s.name.as_str())));
     Ok((Chunk { samples: samples as u64, sections }, counts))
 }
 
@@ -376,6 +378,14 @@ fn decoder_for(reader: &mut Reader, header: &Header, options: &DecompressOptions
     Ok(Decoder::Quantized(Box::new(lowered.model)))
 }
 
+/// Sections a writer leaves out when they are empty; readers take a missing one as empty.
+const OPTIONAL_SECTIONS: [&str; 5] =
+    ["outlier_index", "outlier_value", "lossless", flagged::INDEX_SECTION, flagged::VALUE_SECTION];
+
+fn optional_section_bytes<'c>(chunk: &'c Chunk, name: &str) -> &'c [u8] {
+    section_bytes(chunk, name).unwrap_or_default()
+}
+
 fn section_bytes<'c>(chunk: &'c Chunk, name: &str) -> Result<&'c [u8], String> {
     chunk
         .sections
@@ -392,7 +402,10 @@ fn stored_latent(header: &Header, chunk: &Chunk, samples: usize) -> Result<laten
         Ok(stored) => latent::StoredCodes::Entropy(stored),
         Err(_) => latent::StoredCodes::Planes(section_bytes(chunk, "latent")?),
     };
-    let ranges = section_bytes(chunk, "latent_range")?;
+    let ranges = match section_bytes(chunk, latent::RANGES_F32) {
+        Ok(stored) => bytes::decode_f32s(stored)?,
+        Err(_) => bytes::decode_f64s(section_bytes(chunk, latent::RANGES_F64)?)?,
+    };
     latent::from_sections(ranges, codes, header.latent_width, samples, header.latent_bits)
 }
 
@@ -409,8 +422,8 @@ fn stored_residuals(header: &Header, chunk: &Chunk, count: usize) -> Result<Vec<
 
 /// The exact values stored for values the residuals could not bring within the bound, by index.
 fn stored_outliers(chunk: &Chunk, count: usize) -> Result<std::collections::HashMap<usize, f64>, String> {
-    let values = bytes::decode_f64s(section_bytes(chunk, "outlier_value")?)?;
-    let indices = undeltas(bytes::decode_varints(section_bytes(chunk, "outlier_index")?, values.len())?);
+    let values = bytes::decode_f64s(optional_section_bytes(chunk, "outlier_value"))?;
+    let indices = undeltas(bytes::decode_varints(optional_section_bytes(chunk, "outlier_index"), values.len())?);
     indices
         .into_iter()
         .zip(values)
@@ -442,10 +455,9 @@ fn decompress_chunk(header: &Header, decoder: &Decoder, chunk: &Chunk) -> Result
             let relations = header.relations()?;
             // A chunk without a plan (all files of earlier balerc) takes the decoder's prediction.
             let plan = match get("residual_plan").ok().filter(|_| bound.residual_plans) {
-                Some(stored) => residual_plan::ResidualPlan::from_bytes(
-                    stored,
-                    &residual_plan::relation_counts(&relations, header.feature_count()),
-                )?,
+                Some(stored) => {
+                    residual_plan::ResidualPlan::from_bytes(stored, &residual_plan::weight_counts(header, &relations))?
+                }
                 None => residual_plan::ResidualPlan::decoder_only(header.feature_count()),
             };
             residual_plan::reconstruct(header, bound, &relations, &plan, &prediction, &residuals, &outliers)?
@@ -457,7 +469,7 @@ fn decompress_chunk(header: &Header, decoder: &Decoder, chunk: &Chunk) -> Result
             .collect(),
     };
     let values = flagged::restore(&values, header.modelled_per_sample, &flagged, &flagged_values);
-    let lossless = bytes::decode_f64s(get("lossless")?)?;
+    let lossless = bytes::decode_f64s(optional_section_bytes(chunk, "lossless"))?;
     header.assemble(samples, &values, &lossless)
 }
 

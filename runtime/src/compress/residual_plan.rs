@@ -7,6 +7,10 @@
 //!   the decoded features before it, of the decoder's outputs and of any relation the user gave
 //!   for it (`px = pt * cos(phi)`, see [`Relation`]). The compressor keeps it only where its
 //!   residuals cost fewer bits than the decoder's own, its weights included.
+//! - In a field, from the neighbours decoded before a value: the left, upper and upper-left
+//!   values of its frame and the decoder's outputs there, which carry what the autoencoder
+//!   missed in that corner of the frame (SZ3's Lorenzo predictor, with fitted weights and the
+//!   autoencoder beside it).
 //! - In integer steps. A feature whose values in the chunk are all integers is coded in steps
 //!   of 2 floor(bound) + 1 around the rounded prediction: the coarsest grid that meets the bound
 //!   on integers, and exact when the bound is below one half.
@@ -16,7 +20,7 @@
 
 use super::bytes::ByteReader;
 use super::header::{Header, ResidualCoding};
-use super::linear_fit::Gram;
+use super::linear_fit::{Gram, NormalEquations};
 use super::relation::Relation;
 use std::collections::HashMap;
 
@@ -26,25 +30,24 @@ const MAX_LINEAR_FEATURES: usize = 64;
 const LARGEST_CODE: f64 = (1u64 << 40) as f64;
 /// Integers up to this are exact in f64 arithmetic, with room for the steps around them.
 const LARGEST_INTEGER: f64 = (1u64 << 50) as f64;
+/// A field value's regressors: its decoder output, its decoded left, upper and upper-left
+/// neighbours, the decoder's outputs there, and a constant.
+const FIELD_WEIGHTS: usize = 8;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct FeaturePlan {
     /// Every value is an integer: steps of 2 floor(bound) + 1 around the rounded prediction.
     pub integer: bool,
-    /// In normalized units, the weights of the decoded features before this one, of the
-    /// decoder's outputs for them, of its output for this one, a constant, and the relations
-    /// for this feature; None takes the decoder's output as it is.
+    /// In normalized units, for a table's column the weights of the decoded features before
+    /// it, of the decoder's outputs for them, of its output for this one, a constant, and the
+    /// relations for this feature; for a field the `FIELD_WEIGHTS` of its neighbours. None
+    /// takes the decoder's output as it is.
     pub weights: Option<Vec<f32>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ResidualPlan {
     pub features: Vec<FeaturePlan>,
-}
-
-/// The weights a linear prediction of feature `f` with `relations` relations has.
-fn weight_count(f: usize, relations: usize) -> usize {
-    2 * f + 2 + relations
 }
 
 impl ResidualPlan {
@@ -71,11 +74,11 @@ impl ResidualPlan {
         out
     }
 
-    /// `relations[f]` is the number of relations for feature f.
-    pub fn from_bytes(bytes: &[u8], relations: &[usize]) -> Result<ResidualPlan, String> {
+    /// `weights[f]` is the number of weights a linear prediction of feature f has.
+    pub fn from_bytes(bytes: &[u8], weights: &[usize]) -> Result<ResidualPlan, String> {
         let mut reader = ByteReader::new(bytes);
-        let mut plans = Vec::with_capacity(relations.len().min(bytes.len()));
-        for (f, &extra) in relations.iter().enumerate() {
+        let mut plans = Vec::with_capacity(weights.len().min(bytes.len()));
+        for (f, &count) in weights.iter().enumerate() {
             let flags = reader.take(1)?[0];
             if flags > 3 {
                 return Err(format!("feature {f}'s residual plan has unknown flags {flags:#x}"));
@@ -83,7 +86,7 @@ impl ResidualPlan {
             let weights = match flags & 2 {
                 0 => None,
                 _ => {
-                    let stored = reader.take(4 * weight_count(f, extra))?;
+                    let stored = reader.take(4 * count)?;
                     let weights: Vec<f32> =
                         stored.chunks_exact(4).map(|w| f32::from_le_bytes(w.try_into().expect("4 bytes"))).collect();
                     if weights.iter().any(|w| !w.is_finite()) {
@@ -101,9 +104,13 @@ impl ResidualPlan {
     }
 }
 
-/// How many relations each of `features` features has.
-pub fn relation_counts(relations: &[Relation], features: usize) -> Vec<usize> {
-    (0..features).map(|f| relations.iter().filter(|r| r.target == f).count()).collect()
+/// How many weights a linear prediction of each feature has.
+pub fn weight_counts(header: &Header, relations: &[Relation]) -> Vec<usize> {
+    let features = header.feature_count();
+    match header.is_table() {
+        true => (0..features).map(|f| 2 * f + 2 + relations.iter().filter(|r| r.target == f).count()).collect(),
+        false => vec![FIELD_WEIGHTS; features],
+    }
 }
 
 /// The grid a feature's values are coded on: a code k stands for center + k * step.
@@ -137,13 +144,15 @@ impl Grid {
 }
 
 /// A chunk's modelled values as the plan sees them: features, where each one's values sit,
-/// the decoder's outputs, and the decoded values, filled feature by feature.
+/// the decoder's outputs, and the decoded values, filled in coding order.
 struct Frame<'h> {
     header: &'h Header,
     relations: &'h [Relation],
     features: usize,
     /// Distance between two values of the same feature.
     stride: usize,
+    /// For a field, the height and width of its frames (the last two axes).
+    field: Option<(usize, usize)>,
     predicted: Vec<f64>,
     predicted_normalized: Vec<f64>,
     decoded: Vec<f64>,
@@ -155,11 +164,16 @@ impl<'h> Frame<'h> {
         let features = header.feature_count();
         let stride = if features == 1 { 1 } else { header.modelled_per_sample };
         let predicted_normalized = prediction.iter().enumerate().map(|(i, &p)| normalize(header, i, p)).collect();
+        let field = match header.shape.as_slice() {
+            [_, .., height, width] if !header.is_table() => Some((*height, *width)),
+            _ => None,
+        };
         Frame {
             header,
             relations,
             features,
             stride,
+            field,
             predicted: prediction.to_vec(),
             predicted_normalized,
             decoded: vec![0.0; prediction.len()],
@@ -175,10 +189,21 @@ impl<'h> Frame<'h> {
         self.relations.iter().filter(move |r| r.target == f)
     }
 
-    /// Feature `f`'s prediction at value `i`: the decoder's, or the linear one of the decoded
-    /// features before it (the same f64 arithmetic in compressor and decompressor).
+    /// Feature `f`'s prediction at value `i`: the decoder's, or the linear one of what was
+    /// decoded before it (the same f64 arithmetic in compressor and decompressor).
     fn prediction(&self, f: usize, i: usize, weights: Option<&[f32]>) -> f64 {
         let Some(w) = weights else { return self.predicted[i] };
+        let sum = match self.field {
+            Some((_, width)) => self.from_neighbours(i, width, w),
+            None => self.from_columns_before(f, i, w),
+        };
+        let n = &self.header.normalization;
+        sum * n.scale[f] + n.offset[f]
+    }
+
+    /// In normalized units: the decoded features before `f` in value `i`'s row, the decoder's
+    /// outputs for them and for `f`, a constant, and `f`'s relations.
+    fn from_columns_before(&self, f: usize, i: usize, w: &[f32]) -> f64 {
         let row = i - f;
         let mut sum = 0.0;
         for k in 0..f {
@@ -191,14 +216,61 @@ impl<'h> Frame<'h> {
             let witness = relation_value(relation, &self.decoded[row..row + f]);
             sum += f64::from(w[2 * f + 2 + j]) * normalize(self.header, i, witness);
         }
-        let n = &self.header.normalization;
-        sum * n.scale[f] + n.offset[f]
+        sum
+    }
+
+    /// In normalized units: value `i`'s decoder output, then its left, upper and upper-left
+    /// neighbours in its frame (decoded, then the decoder's; 0 beyond the frame's edge), and
+    /// a constant.
+    fn from_neighbours(&self, i: usize, width: usize, w: &[f32]) -> f64 {
+        let regressors =
+            field_regressors(i, width, self.frame_size(), &self.decoded_normalized, &self.predicted_normalized);
+        regressors.iter().zip(w).fold(0.0, |sum, (r, &w)| sum + f64::from(w) * r)
+    }
+
+    fn frame_size(&self) -> usize {
+        self.field.map_or(1, |(height, width)| height * width)
     }
 
     fn decoded(&mut self, i: usize, value: f64) {
         self.decoded[i] = value;
         self.decoded_normalized[i] = normalize(self.header, i, value);
     }
+}
+
+/// A field value's regressors, in the order of its weights, from `decoded` and `predicted`
+/// values in normalized units.
+fn field_regressors(
+    i: usize,
+    width: usize,
+    frame_size: usize,
+    decoded: &[f64],
+    predicted: &[f64],
+) -> [f64; FIELD_WEIGHTS] {
+    let at = i % frame_size;
+    let (left, up) = (at % width > 0, at >= width);
+    let neighbour = |values: &[f64], there: bool, back: usize| if there { values[i - back] } else { 0.0 };
+    [
+        predicted[i],
+        neighbour(decoded, left, 1),
+        neighbour(decoded, up, width),
+        neighbour(decoded, left && up, width + 1),
+        neighbour(predicted, left, 1),
+        neighbour(predicted, up, width),
+        neighbour(predicted, left && up, width + 1),
+        1.0,
+    ]
+}
+
+/// Weights predicting a field from its neighbours, fitted on the original values.
+fn fit_field(frame: &Frame, original_normalized: &[f64]) -> Option<Vec<f64>> {
+    let (_, width) = frame.field?;
+    let mut equations = NormalEquations::new(FIELD_WEIGHTS);
+    for (i, &target) in original_normalized.iter().enumerate() {
+        let row = field_regressors(i, width, frame.frame_size(), original_normalized, &frame.predicted_normalized);
+        equations.add(&row, target);
+    }
+    equations.solve()
 }
 
 /// A relation's value on a row; where the formula has none (log of a negative), 0.
@@ -220,7 +292,16 @@ struct Coded {
     bits: f64,
 }
 
-fn code_feature(frame: &Frame, f: usize, grid: Grid, bound: f64, original: &[f64], weights: Option<&[f32]>) -> Coded {
+/// Codes feature `f` one way, decoding each value as it goes (a field's next values are
+/// predicted from it).
+fn code_feature(
+    frame: &mut Frame,
+    f: usize,
+    grid: Grid,
+    bound: f64,
+    original: &[f64],
+    weights: Option<&[f32]>,
+) -> Coded {
     let header = frame.header;
     let mut coded = Coded { codes: vec![], values: vec![], outliers: vec![], bits: 0.0 };
     for i in frame.indices(f) {
@@ -240,6 +321,7 @@ fn code_feature(frame: &Frame, f: usize, grid: Grid, bound: f64, original: &[f64
                 coded.outliers.push((i, x));
             }
         }
+        frame.decoded(i, *coded.values.last().expect("just pushed"));
     }
     coded.bits =
         entropy_bits(&coded.codes) + 64.0 * coded.outliers.len() as f64 + 32.0 * weights.map_or(0, <[f32]>::len) as f64;
@@ -272,9 +354,9 @@ pub fn code_residuals(
     outliers: &mut Vec<(i64, f64)>,
 ) -> (ResidualPlan, Vec<i64>) {
     let mut frame = Frame::new(header, relations, prediction);
+    let normalized: Vec<f64> = original.iter().enumerate().map(|(i, &x)| normalize(header, i, x)).collect();
     let linear = header.is_table() && (2..=MAX_LINEAR_FEATURES).contains(&frame.features);
     let gram = linear.then(|| {
-        let normalized: Vec<f64> = original.iter().enumerate().map(|(i, &x)| normalize(header, i, x)).collect();
         let witnesses: Vec<f64> = original
             .chunks_exact(frame.features)
             .enumerate()
@@ -292,11 +374,15 @@ pub fn code_residuals(
         let bound = coding.max_abs_error[f];
         let integer = frame.indices(f).all(|i| is_integer(original[i]));
         let grid = Grid::new(integer, bound);
-        let mut best = (code_feature(&frame, f, grid, bound, original, None), None);
+        let mut best = (code_feature(&mut frame, f, grid, bound, original, None), None);
         let own: Vec<usize> = (0..relations.len()).filter(|&r| relations[r].target == f).collect();
-        if let Some(weights) = gram.as_ref().and_then(|g| g.fit(f, &own)) {
+        let fitted = match &gram {
+            Some(gram) => gram.fit(f, &own),
+            None => fit_field(&frame, &normalized),
+        };
+        if let Some(weights) = fitted {
             let weights: Vec<f32> = weights.iter().map(|&w| w as f32).collect();
-            let linear = code_feature(&frame, f, grid, bound, original, Some(&weights));
+            let linear = code_feature(&mut frame, f, grid, bound, original, Some(&weights));
             if linear.bits < best.0.bits {
                 best = (linear, Some(weights));
             }
@@ -329,8 +415,9 @@ pub fn reconstruct(
     if plan.features.len() != frame.features || codes.len() != prediction.len() {
         return Err("the residual plan does not fit the chunk".into());
     }
-    if plan.features.iter().any(|p| p.weights.is_some()) && !header.is_table() {
-        return Err("a field's residual plan has column weights".into());
+    let counts = weight_counts(header, relations);
+    if plan.features.iter().zip(&counts).any(|(p, &count)| p.weights.as_ref().is_some_and(|w| w.len() != count)) {
+        return Err("the residual plan's weights do not fit the chunk".into());
     }
     let mut values = vec![0.0; prediction.len()];
     for (f, feature) in plan.features.iter().enumerate() {
@@ -363,28 +450,28 @@ mod tests {
                 FeaturePlan { integer: true, weights: Some(vec![1.0; 6]) },
             ],
         };
-        assert_eq!(ResidualPlan::from_bytes(&plan.to_bytes(), &[0, 0, 0]).unwrap(), plan);
+        assert_eq!(ResidualPlan::from_bytes(&plan.to_bytes(), &[2, 4, 6]).unwrap(), plan);
     }
 
     #[test]
     fn damaged_plans_are_errors() {
         let bytes =
             ResidualPlan { features: vec![FeaturePlan { integer: false, weights: Some(vec![1.0, 2.0]) }] }.to_bytes();
-        assert!(ResidualPlan::from_bytes(&bytes[..5], &[0]).is_err());
-        assert!(ResidualPlan::from_bytes(&bytes, &[0, 0]).is_err());
-        assert!(ResidualPlan::from_bytes(&[7], &[0]).is_err());
-        assert!(ResidualPlan::from_bytes(&[0, 0], &[0]).is_err());
+        assert!(ResidualPlan::from_bytes(&bytes[..5], &[2]).is_err());
+        assert!(ResidualPlan::from_bytes(&bytes, &[2, 2]).is_err());
+        assert!(ResidualPlan::from_bytes(&[7], &[2]).is_err());
+        assert!(ResidualPlan::from_bytes(&[0, 0], &[2]).is_err());
         let nan = [&[2u8][..], &f32::NAN.to_le_bytes(), &1f32.to_le_bytes()].concat();
-        assert!(ResidualPlan::from_bytes(&nan, &[0]).is_err());
+        assert!(ResidualPlan::from_bytes(&nan, &[2]).is_err());
     }
 
     proptest::proptest! {
         #[test]
         fn garbage_plans_are_errors_not_panics(
             bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200),
-            relations in proptest::collection::vec(0usize..3, 0..8),
+            weights in proptest::collection::vec(0usize..9, 0..8),
         ) {
-            let _ = ResidualPlan::from_bytes(&bytes, &relations);
+            let _ = ResidualPlan::from_bytes(&bytes, &weights);
         }
     }
 
@@ -442,7 +529,7 @@ mod tests {
         assert!(sum_codes.iter().all(|&c| c.abs() <= 2), "{sum_codes:?}");
         assert!(outliers.is_empty());
 
-        let plan = ResidualPlan::from_bytes(&plan.to_bytes(), &[0, 0, 0]).unwrap();
+        let plan = ResidualPlan::from_bytes(&plan.to_bytes(), &weight_counts(&header, &[])).unwrap();
         let back = reconstruct(&header, &coding, &[], &plan, &prediction, &codes, &HashMap::new()).unwrap();
         for (i, (x, y)) in original.iter().zip(&back).enumerate() {
             assert!((x - y).abs() <= 0.01, "value {i}: {x} came back as {y}");
@@ -464,6 +551,52 @@ mod tests {
         let back = reconstruct(&header, &coding, &[], &plan, &prediction, &codes, &exact).unwrap();
         assert_eq!((back[30], back[61]), (1e300, 1e100));
         assert!(original.iter().zip(&back).all(|(x, y)| (x - y).abs() <= 0.01));
+    }
+
+    #[test]
+    fn a_field_is_predicted_from_its_decoded_neighbours() {
+        let (frames, height, width) = (6, 9, 11);
+        let json = serde_json::json!({
+            "kind": "balerc-compressed", "shape": [frames, height, width], "dtype": "f64", "format": "npy",
+            "names": [], "model_hash": "0", "modelled_columns": [],
+            "normalization": {"kind": "min-max", "offset": [0.0], "scale": [2.0]},
+            "lossless_columns": [], "integer_columns": [], "modelled_per_sample": height * width, "latent_width": 2,
+            "latent_bits": 8, "error_bound": {"max_abs_error": [0.002], "residual_plans": true},
+            "chunk_samples": frames,
+        });
+        let header = Header::from_json(&json).unwrap();
+        let coding = header.error_bound.clone().unwrap();
+        // A smooth field; the decoder misses a smooth bump, which neighbours see and it cannot.
+        let at = |i: usize| ((i / (height * width)) as f64, ((i / width) % height) as f64, (i % width) as f64);
+        let original: Vec<f64> = (0..frames * height * width)
+            .map(|i| {
+                let (t, y, x) = at(i);
+                (0.3 * x + 0.2 * y + t).sin()
+            })
+            .collect();
+        let prediction: Vec<f64> = (0..original.len())
+            .map(|i| {
+                let (t, y, x) = at(i);
+                original[i] - 0.2 * (0.05 * (x + y) + t).cos()
+            })
+            .collect();
+        let mut outliers = vec![];
+        let (plan, codes) = code_residuals(&header, &coding, &[], &original, &prediction, &mut outliers);
+        assert_eq!(plan.features[0].weights.as_ref().map(Vec::len), Some(FIELD_WEIGHTS));
+        let plain = (code_feature(
+            &mut Frame::new(&header, &[], &prediction),
+            0,
+            Grid::new(false, 0.002),
+            0.002,
+            &original,
+            None,
+        ))
+        .bits;
+        assert!(entropy_bits(&codes) < 0.6 * plain, "{} bits against {plain}", entropy_bits(&codes));
+
+        let plan = ResidualPlan::from_bytes(&plan.to_bytes(), &weight_counts(&header, &[])).unwrap();
+        let back = reconstruct(&header, &coding, &[], &plan, &prediction, &codes, &HashMap::new()).unwrap();
+        assert!(original.iter().zip(&back).all(|(x, y)| (x - y).abs() <= 0.002));
     }
 
     #[test]
