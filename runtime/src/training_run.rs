@@ -32,7 +32,12 @@ pub struct TrainOutcome {
     pub seconds: f64,
 }
 
-pub fn run(project: &Project, device: &Device, observer: &mut (dyn Observer + Send)) -> Result<TrainOutcome, String> {
+/// Trains on `devices`: one, or several to split every batch across (see [`train::train`]).
+pub fn run(
+    project: &Project,
+    devices: &[Device],
+    observer: &mut (dyn Observer + Send),
+) -> Result<TrainOutcome, String> {
     let config = &project.config;
     if config.data.input.is_empty() {
         return Err("data.input lists no training files: set it in balerc.toml or pass --input".into());
@@ -73,7 +78,7 @@ pub fn run(project: &Project, device: &Device, observer: &mut (dyn Observer + Se
     };
     let started = std::time::Instant::now();
     let Trained { model, history, stopped_early } =
-        train::train(&spec, &config.training, &train_rows, &validation_rows, device, &mut checkpointing);
+        train::train(&spec, &config.training, &train_rows, &validation_rows, devices, &mut checkpointing);
     let seconds = started.elapsed().as_secs_f64();
     if let Some(error) = checkpointing.error {
         return Err(error);
