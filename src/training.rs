@@ -1,7 +1,7 @@
 //! `balerc new`, `balerc train` and `balerc export-onnx`: the project workflow's front end.
 
 use anyhow::{Context, Result};
-use balerc_runtime::device::DeviceChoice;
+use balerc_runtime::device::DeviceList;
 use balerc_runtime::model_dir::{self, OutlierRound};
 use balerc_runtime::project::{self, Project};
 use balerc_runtime::train::{EpochRecord, Observer};
@@ -36,9 +36,10 @@ pub struct TrainArgs {
     /// precision TOML file, instead of training.qat.
     #[arg(long, value_name = "PRECISION")]
     qat: Option<String>,
-    /// cpu, or wgpu / cuda[:N] in a build with that feature.
+    /// cpu, or wgpu[:N] / cuda[:N] in a build with that feature; several separated by commas
+    /// (cuda:0,cuda:1) split every batch across them.
     #[arg(long, default_value = "cpu")]
-    device: DeviceChoice,
+    device: DeviceList,
     /// Outlier removal: 'auto' trains again without the samples whose latent density lies far
     /// below the bulk (training.outlier_rounds, 2 unless set) and saves the density for
     /// compression; 'none' turns it off.

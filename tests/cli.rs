@@ -250,6 +250,8 @@ fn training_mistakes_give_one_clear_error() {
     assert!(typo.contains("epoch") && typo.contains("balerc.toml"), "{typo}");
     let missing = failure(&["train", s(dir.path()), "--input", "nowhere.npz"]);
     assert!(missing.contains("nowhere.npz"), "{missing}");
+    let bad_device = failure(&["train", s(dir.path()), "--device", "cuda:0,cuda:x"]);
+    assert!(bad_device.contains("after 'cuda:' must be a number"), "{bad_device}");
     let not_a_model = failure(&["export-onnx", s(dir.path())]);
     assert!(not_a_model.contains("not a balerc model"), "{not_a_model}");
 }

@@ -34,7 +34,12 @@ pub struct TrainOutcome {
     pub seconds: f64,
 }
 
-pub fn run(project: &Project, device: &Device, observer: &mut (dyn Observer + Send)) -> Result<TrainOutcome, String> {
+/// Trains on `devices`: one, or several to split every batch across (see [`train::train`]).
+pub fn run(
+    project: &Project,
+    devices: &[Device],
+    observer: &mut (dyn Observer + Send),
+) -> Result<TrainOutcome, String> {
     let config = &project.config;
     if config.data.input.is_empty() {
         return Err("data.input lists no training files: set it in balerc.toml or pass --input".into());
@@ -71,7 +76,7 @@ pub fn run(project: &Project, device: &Device, observer: &mut (dyn Observer + Se
             history: vec![],
             error: None,
         };
-        let fitted = fit(&spec, config, normalization, &modelled, device, &mut checkpointing)?;
+        let fitted = fit(&spec, config, normalization, &modelled, devices, &mut checkpointing)?;
         if config.training.outlier_rounds == 0 {
             break (fitted, None);
         }
@@ -121,7 +126,7 @@ fn fit(
     config: &Config,
     normalization: Normalization,
     modelled: &ArrayD<f64>,
-    device: &Device,
+    devices: &[Device],
     checkpointing: &mut Checkpointing,
 ) -> Result<Fitted, String> {
     let rows = flat_rows(normalization.apply(modelled));
@@ -131,7 +136,7 @@ fn fit(
         return Err("no samples are left for training after the validation split".into());
     }
     let started = std::time::Instant::now();
-    let trained = train::train(spec, &config.training, &train_rows, &validation_rows, device, checkpointing);
+    let trained = train::train(spec, &config.training, &train_rows, &validation_rows, devices, checkpointing);
     if let Some(error) = checkpointing.error.take() {
         return Err(error);
     }

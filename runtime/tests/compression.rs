@@ -32,7 +32,7 @@ fn trained(
     let mut overrides = vec!["data.input=['data/train.npz']".to_string(), "training.epochs=3".into()];
     overrides.extend(settings.iter().map(|s| s.to_string()));
     let project = Project::open(dir.path(), &overrides).unwrap();
-    let outcome = training_run::run(&project, &Device::flex(), &mut Silent).unwrap();
+    let outcome = training_run::run(&project, &[Device::flex()], &mut Silent).unwrap();
     Some((dir, outcome.model_dir, unseen))
 }
 

@@ -35,7 +35,7 @@ fn project(rows: usize, held_out: usize, settings: &[&str]) -> Option<(tempfile:
 
 fn train(dir: &Path, overrides: &[String]) -> Result<TrainOutcome, String> {
     let project = Project::open(dir, overrides).map_err(|e| e.to_string())?;
-    training_run::run(&project, &Device::flex(), &mut Silent)
+    training_run::run(&project, &[Device::flex()], &mut Silent)
 }
 
 fn with(overrides: &[String], more: &[&str]) -> Vec<String> {

@@ -29,8 +29,12 @@ fn project_with(name: &str, rows: usize, settings: &[&str]) -> Option<(tempfile:
 }
 
 fn train(dir: &Path, overrides: &[String]) -> Result<TrainOutcome, String> {
+    train_on(dir, overrides, &[Device::flex()])
+}
+
+fn train_on(dir: &Path, overrides: &[String], devices: &[Device]) -> Result<TrainOutcome, String> {
     let project = Project::open(dir, overrides).map_err(|e| e.to_string())?;
-    training_run::run(&project, &Device::flex(), &mut Silent)
+    training_run::run(&project, devices, &mut Silent)
 }
 
 const SMALL_DENSE: &[&str] = &["model.hidden=[32, 16]", "model.latent=8", "training.batch_size=128"];
@@ -53,6 +57,25 @@ fn the_loss_falls_on_jets() {
     let best = outcome.history.iter().filter_map(|r| r.validation_loss).fold(f64::INFINITY, f64::min);
     assert!(best < first / 3.0, "validation loss {first} only fell to {best}");
     assert_eq!(outcome.samples, (5100, 900));
+}
+
+/// `--device cpu,cpu`: every batch split across two devices, as across two GPUs.
+#[test]
+fn the_loss_falls_with_two_devices_and_with_batch_norm_sparsity_and_qat() {
+    let Some((dir, mut overrides)) = project_with("jets_pythia_24col.npz", 3000, &[]) else { return };
+    overrides.extend(with(SMALL_DENSE, &["training.epochs=6"]));
+    let two_cpus = [Device::flex(), Device::flex()];
+    let variants: [&[&str]; 3] = [
+        &[],
+        &["model.batch_norm=true", "model.dropout=0.1", "training.l1_sparsity=0.01"],
+        &["training.qat='ap_fixed<16,6>'"],
+    ];
+    for more in variants {
+        let outcome = train_on(dir.path(), &[overrides.clone(), with(more, &[])].concat(), &two_cpus).unwrap();
+        let first = outcome.history.first().unwrap().validation_loss.unwrap();
+        let best = outcome.history.iter().filter_map(|r| r.validation_loss).fold(f64::INFINITY, f64::min);
+        assert!(best < first / 2.0, "{more:?}: validation loss {first} only fell to {best}");
+    }
 }
 
 #[test]

@@ -28,7 +28,7 @@ fn trained() -> Option<(tempfile::TempDir, PathBuf, Dataset)> {
     ];
     let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
     let project = Project::open(dir.path(), &overrides).unwrap();
-    let outcome = crate::training_run::run(&project, &Device::flex(), &mut Silent).unwrap();
+    let outcome = crate::training_run::run(&project, &[Device::flex()], &mut Silent).unwrap();
     Some((dir, outcome.model_dir, jets.slice_samples(2000, 5000)))
 }
 

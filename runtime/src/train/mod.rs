@@ -1,8 +1,9 @@
-//! The training loop: Adam on shuffled batches, the validation loss after every epoch, a
-//! learning rate that drops on plateaus, early stopping, optional L1 sparsity on the latent
-//! values, and checkpoints.
+//! The training loop: Adam on shuffled batches (on one device, or split across several), the
+//! validation loss after every epoch, a learning rate that drops on plateaus, early stopping,
+//! optional L1 sparsity on the latent values, and checkpoints.
 
 mod batches;
+mod data_parallel;
 mod schedule;
 
 pub use batches::Rows;
@@ -12,7 +13,7 @@ use crate::config::TrainingConfig;
 use crate::model::{Autoencoder, ModelSpec};
 use crate::model_dir::OutlierRound;
 use batches::Batches;
-use burn::optim::{AdamConfig, GradientsParams};
+use burn::optim::AdamConfig;
 use burn::prelude::*;
 use burn::tensor::TensorData;
 use rand::SeedableRng;
@@ -58,20 +59,23 @@ pub fn threads(config: &TrainingConfig) -> usize {
 }
 
 /// Trains a fresh model on normalized rows. Runs on its own thread pool so that the thread
-/// count (and with it the order of floating-point sums) is the configured one.
+/// count (and with it the order of floating-point sums) is the configured one. With several
+/// devices every batch is split across them (data parallel); the model lives, steps and
+/// validates on the first.
 pub fn train(
     spec: &ModelSpec,
     config: &TrainingConfig,
     train_rows: &Rows,
     validation_rows: &Rows,
-    device: &Device,
+    devices: &[Device],
     observer: &mut (dyn Observer + Send),
 ) -> Trained {
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads(config)).build().expect("a thread pool");
     pool.install(|| {
-        let device = device.clone().autodiff();
+        let devices: Vec<Device> = devices.iter().map(|d| d.clone().autodiff()).collect();
+        let device = devices.first().expect("at least one device to train on");
         device.seed(config.seed);
-        let mut model = Autoencoder::new(spec, &device);
+        let mut model = Autoencoder::new(spec, device);
         let mut optimizer = AdamConfig::new().with_epsilon(1e-8).init();
         let mut rng = rand::rngs::StdRng::seed_from_u64(config.seed.wrapping_add(1));
         let mut schedule = Schedule::new(config);
@@ -85,17 +89,9 @@ pub fn train(
             let batches = Batches::new(train_rows.len(), config.batch_size_for(train_rows.len()), Some(&mut rng));
             let mut weighted_loss = 0.0;
             for (i, batch) in batches.iter().enumerate() {
-                let x = rows_tensor(train_rows, batch, &device);
-                let latent = model.encode(x.clone());
-                let reconstruction = model.decode(latent.clone());
-                let mse = (reconstruction - x).square().mean();
-                weighted_loss += f64::from(mse.clone().into_scalar::<f32>()) * batch.len() as f64;
-                let loss = match config.l1_sparsity {
-                    0.0 => mse,
-                    weight => mse + latent.abs().mean().mul_scalar(weight),
-                };
-                let gradients = GradientsParams::from_grads(loss.backward(), &model);
-                model = optimizer.step(learning_rate, model, gradients);
+                let step = data_parallel::batch_gradients(&model, train_rows, batch, &devices, config.l1_sparsity);
+                weighted_loss += step.mse * batch.len() as f64;
+                model = optimizer.step(learning_rate, model, step.gradients);
                 observer.batch_finished(epoch, i + 1, batches.count());
             }
             let train_loss = weighted_loss / train_rows.len() as f64;
