@@ -21,6 +21,24 @@ impl Converted {
     }
 }
 
+/// A transposed convolution's geometry from ONNX's per-axis lists (both ends of an axis are
+/// padded alike).
+fn transposed_geometry(
+    kernel: &[usize],
+    stride: &[usize],
+    dilation: &[usize],
+    padding: &[usize],
+    output_padding: &[usize],
+) -> ConvGeometry {
+    ConvGeometry {
+        kernel: kernel.to_vec(),
+        stride: stride.to_vec(),
+        dilation: dilation.to_vec(),
+        padding: padding.iter().map(|&p| (p, p)).collect(),
+        output_padding: output_padding.to_vec(),
+    }
+}
+
 pub fn convert(node: &Node, original: &OriginalNode) -> Result<Converted> {
     let ctx = Context { original };
     let inputs = node.inputs();
@@ -134,26 +152,14 @@ pub fn convert(node: &Node, original: &OriginalNode) -> Result<Converted> {
             let c = &n.config;
             ctx.plain_conv(c.groups, &c.auto_pad)?;
             ctx.no_output_shape(c.output_shape.is_some())?;
-            let geometry = ConvGeometry {
-                kernel: c.kernel_size.to_vec(),
-                stride: c.stride.to_vec(),
-                dilation: c.dilation.to_vec(),
-                padding: c.padding.iter().map(|&p| (p, p)).collect(),
-                output_padding: c.padding_out.to_vec(),
-            };
+            let geometry = transposed_geometry(&c.kernel_size, &c.stride, &c.dilation, &c.padding, &c.padding_out);
             Converted::unary(Op::Conv(ctx.conv(&n.inputs, geometry, true)?))
         }
         Node::ConvTranspose3d(n) => {
             let c = &n.config;
             ctx.plain_conv(c.groups, &c.auto_pad)?;
             ctx.no_output_shape(c.output_shape.is_some())?;
-            let geometry = ConvGeometry {
-                kernel: c.kernel_size.to_vec(),
-                stride: c.stride.to_vec(),
-                dilation: c.dilation.to_vec(),
-                padding: c.padding.iter().map(|&p| (p, p)).collect(),
-                output_padding: c.padding_out.to_vec(),
-            };
+            let geometry = transposed_geometry(&c.kernel_size, &c.stride, &c.dilation, &c.padding, &c.padding_out);
             Converted::unary(Op::Conv(ctx.conv(&n.inputs, geometry, true)?))
         }
         Node::Flatten(n) => Converted::unary(Op::Flatten { axis: n.config.axis }),
