@@ -194,8 +194,8 @@ impl<'h> Frame<'h> {
     fn prediction(&self, f: usize, i: usize, weights: Option<&[f32]>) -> f64 {
         let Some(w) = weights else { return self.predicted[i] };
         let sum = match self.field {
-            Some((_, width)) => self.from_neighbours(i, width, w),
-            None => self.from_columns_before(f, i, w),
+            Some((_, width)) => self.sum_over_neighbours(i, width, w),
+            None => self.sum_over_columns_before(f, i, w),
         };
         let n = &self.header.normalization;
         sum * n.scale[f] + n.offset[f]
@@ -203,7 +203,7 @@ impl<'h> Frame<'h> {
 
     /// In normalized units: the decoded features before `f` in value `i`'s row, the decoder's
     /// outputs for them and for `f`, a constant, and `f`'s relations.
-    fn from_columns_before(&self, f: usize, i: usize, w: &[f32]) -> f64 {
+    fn sum_over_columns_before(&self, f: usize, i: usize, w: &[f32]) -> f64 {
         let row = i - f;
         let mut sum = 0.0;
         for k in 0..f {
@@ -222,7 +222,7 @@ impl<'h> Frame<'h> {
     /// In normalized units: value `i`'s decoder output, then its left, upper and upper-left
     /// neighbours in its frame (decoded, then the decoder's; 0 beyond the frame's edge), and
     /// a constant.
-    fn from_neighbours(&self, i: usize, width: usize, w: &[f32]) -> f64 {
+    fn sum_over_neighbours(&self, i: usize, width: usize, w: &[f32]) -> f64 {
         let regressors =
             field_regressors(i, width, self.frame_size(), &self.decoded_normalized, &self.predicted_normalized);
         regressors.iter().zip(w).fold(0.0, |sum, (r, &w)| sum + f64::from(w) * r)
@@ -248,7 +248,7 @@ fn field_regressors(
     predicted: &[f64],
 ) -> [f64; FIELD_WEIGHTS] {
     let at = i % frame_size;
-    let (left, up) = (at % width > 0, at >= width);
+    let (left, up) = (!at.is_multiple_of(width), at >= width);
     let neighbour = |values: &[f64], there: bool, back: usize| if there { values[i - back] } else { 0.0 };
     [
         predicted[i],
