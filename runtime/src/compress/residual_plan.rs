@@ -11,6 +11,10 @@
 //!   values of its frame and the decoder's outputs there, which carry what the autoencoder
 //!   missed in that corner of the frame (SZ3's Lorenzo predictor, with fitted weights and the
 //!   autoencoder beside it).
+//! - With its zeros apart. Physics tables have columns that are exactly zero in most rows (the
+//!   energy of a jet's muons, of its electrons): the code 0 then stands for an exact zero, and
+//!   the other values take the codes around it, so the zeros cost what their frequency says
+//!   and the prediction's residuals are paid only where there is something to predict.
 //! - In integer steps. A feature whose values in the chunk are all integers is coded in steps
 //!   of 2 floor(bound) + 1 around the rounded prediction: the coarsest grid that meets the bound
 //!   on integers, and exact when the bound is below one half.
@@ -30,6 +34,8 @@ const MAX_LINEAR_FEATURES: usize = 64;
 const LARGEST_CODE: f64 = (1u64 << 40) as f64;
 /// Integers up to this are exact in f64 arithmetic, with room for the steps around them.
 const LARGEST_INTEGER: f64 = (1u64 << 50) as f64;
+/// Zeros are tried apart in a feature where at least one value in this many is exactly zero.
+const ZERO_SHARE_TO_TRY: usize = 16;
 /// A field value's regressors: its decoder output, its decoded left, upper and upper-left
 /// neighbours, the decoder's outputs there, and a constant.
 const FIELD_WEIGHTS: usize = 8;
@@ -38,6 +44,8 @@ const FIELD_WEIGHTS: usize = 8;
 pub struct FeaturePlan {
     /// Every value is an integer: steps of 2 floor(bound) + 1 around the rounded prediction.
     pub integer: bool,
+    /// Code 0 is an exact zero; the codes of other values are moved away from it.
+    pub zeros: bool,
     /// In normalized units, for a table's column the weights of the decoded features before
     /// it, of the decoder's outputs for them, of its output for this one, a constant, and the
     /// relations for this feature; for a field the `FIELD_WEIGHTS` of its neighbours. None
@@ -54,19 +62,19 @@ impl ResidualPlan {
     /// What files written before plans existed mean: the decoder's prediction, steps of twice
     /// the bound.
     pub fn decoder_only(features: usize) -> ResidualPlan {
-        ResidualPlan { features: vec![FeaturePlan { integer: false, weights: None }; features] }
+        ResidualPlan { features: vec![FeaturePlan { integer: false, zeros: false, weights: None }; features] }
     }
 
     pub fn is_decoder_only(&self) -> bool {
-        self.features.iter().all(|p| !p.integer && p.weights.is_none())
+        self.features.iter().all(|p| !p.integer && !p.zeros && p.weights.is_none())
     }
 
-    /// Per feature a flag byte (1: integer, 2: linear), then a linear feature's weights as
+    /// Per feature a flag byte (1: integer, 2: linear, 4: zeros apart), then a linear feature's weights as
     /// little-endian f32.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = vec![];
         for plan in &self.features {
-            out.push(u8::from(plan.integer) | u8::from(plan.weights.is_some()) << 1);
+            out.push(u8::from(plan.integer) | u8::from(plan.weights.is_some()) << 1 | u8::from(plan.zeros) << 2);
             for w in plan.weights.iter().flatten() {
                 out.extend(w.to_le_bytes());
             }
@@ -80,7 +88,7 @@ impl ResidualPlan {
         let mut plans = Vec::with_capacity(weights.len().min(bytes.len()));
         for (f, &count) in weights.iter().enumerate() {
             let flags = reader.take(1)?[0];
-            if flags > 3 {
+            if flags > 7 {
                 return Err(format!("feature {f}'s residual plan has unknown flags {flags:#x}"));
             }
             let weights = match flags & 2 {
@@ -95,7 +103,7 @@ impl ResidualPlan {
                     Some(weights)
                 }
             };
-            plans.push(FeaturePlan { integer: flags & 1 == 1, weights });
+            plans.push(FeaturePlan { integer: flags & 1 == 1, zeros: flags & 4 == 4, weights });
         }
         if !reader.rest().is_empty() {
             return Err(format!("{} bytes are left after the residual plan", reader.rest().len()));
@@ -113,17 +121,23 @@ pub fn weight_counts(header: &Header, relations: &[Relation]) -> Vec<usize> {
     }
 }
 
-/// The grid a feature's values are coded on: a code k stands for center + k * step.
+/// The grid a feature's values are coded on: a code k stands for center + k * step, or with
+/// zeros apart, 0 for an exact zero and k > 0 for center + (k - 1) * step.
 #[derive(Debug, Clone, Copy)]
 struct Grid {
     integer: bool,
+    zeros: bool,
     step: f64,
 }
 
 impl Grid {
-    fn new(integer: bool, bound: f64) -> Grid {
+    fn new(integer: bool, zeros: bool, bound: f64) -> Grid {
         let step = if integer { 2.0 * bound.floor() + 1.0 } else { 2.0 * bound };
-        Grid { integer, step }
+        Grid { integer, zeros, step }
+    }
+
+    fn of(plan: &FeaturePlan, bound: f64) -> Grid {
+        Grid::new(plan.integer, plan.zeros, bound)
     }
 
     fn center(self, prediction: f64) -> f64 {
@@ -135,11 +149,21 @@ impl Grid {
     }
 
     fn code(self, prediction: f64, x: f64) -> f64 {
-        ((x - self.center(prediction)) / self.step).round()
+        let code = ((x - self.center(prediction)) / self.step).round();
+        match self.zeros {
+            true if x == 0.0 => 0.0,
+            true if code >= 0.0 => code + 1.0,
+            _ => code,
+        }
     }
 
     fn value(self, prediction: f64, code: i64) -> f64 {
-        self.center(prediction) + self.step * code as f64
+        let steps = match self.zeros {
+            true if code == 0 => return 0.0,
+            true if code > 0 => code - 1,
+            _ => code,
+        };
+        self.center(prediction) + self.step * steps as f64
     }
 }
 
@@ -373,27 +397,35 @@ pub fn code_residuals(
     for f in 0..frame.features {
         let bound = coding.max_abs_error[f];
         let integer = frame.indices(f).all(|i| is_integer(original[i]));
-        let grid = Grid::new(integer, bound);
-        let mut best = (code_feature(&mut frame, f, grid, bound, original, None), None);
+        let zeros = frame.indices(f).filter(|&i| original[i] == 0.0).count();
+        let zeros_apart: &[bool] = match zeros * ZERO_SHARE_TO_TRY >= frame.indices(f).count() {
+            true => &[false, true],
+            false => &[false],
+        };
         let own: Vec<usize> = (0..relations.len()).filter(|&r| relations[r].target == f).collect();
         let fitted = match &gram {
             Some(gram) => gram.fit(f, &own),
             None => fit_field(&frame, &normalized),
         };
-        if let Some(weights) = fitted {
-            let weights: Vec<f32> = weights.iter().map(|&w| w as f32).collect();
-            let linear = code_feature(&mut frame, f, grid, bound, original, Some(&weights));
-            if linear.bits < best.0.bits {
-                best = (linear, Some(weights));
+        let fitted: Option<Vec<f32>> = fitted.map(|w| w.iter().map(|&w| w as f32).collect());
+        let mut best: Option<(Coded, FeaturePlan)> = None;
+        for &zeros in zeros_apart {
+            for weights in [None, fitted.clone()] {
+                let plan = FeaturePlan { integer, zeros, weights };
+                let grid = Grid::of(&plan, bound);
+                let coded = code_feature(&mut frame, f, grid, bound, original, plan.weights.as_deref());
+                if best.as_ref().is_none_or(|(b, _)| coded.bits < b.bits) {
+                    best = Some((coded, plan));
+                }
             }
         }
-        let (coded, weights) = best;
+        let (coded, plan) = best.expect("the decoder's prediction is always tried");
         for ((i, code), value) in frame.indices(f).zip(coded.codes).zip(coded.values).collect::<Vec<_>>() {
             codes[i] = code;
             frame.decoded(i, value);
         }
         found.extend(coded.outliers);
-        plans.push(FeaturePlan { integer, weights });
+        plans.push(plan);
     }
     found.sort_unstable_by_key(|&(i, _)| i);
     outliers.extend(found.into_iter().map(|(i, x)| (i as i64, x)));
@@ -421,7 +453,7 @@ pub fn reconstruct(
     }
     let mut values = vec![0.0; prediction.len()];
     for (f, feature) in plan.features.iter().enumerate() {
-        let grid = Grid::new(feature.integer, coding.max_abs_error[f]);
+        let grid = Grid::of(feature, coding.max_abs_error[f]);
         for i in frame.indices(f) {
             let value = match outliers.get(&i) {
                 Some(&exact) => exact,
@@ -445,21 +477,25 @@ mod tests {
     fn plans_round_trip_through_bytes() {
         let plan = ResidualPlan {
             features: vec![
-                FeaturePlan { integer: true, weights: None },
-                FeaturePlan { integer: false, weights: Some(vec![0.5, -1.0, 2.0, 0.25]) },
-                FeaturePlan { integer: true, weights: Some(vec![1.0; 6]) },
+                FeaturePlan { integer: true, zeros: false, weights: None },
+                FeaturePlan { integer: false, zeros: false, weights: Some(vec![0.5, -1.0, 2.0, 0.25]) },
+                FeaturePlan { integer: true, zeros: false, weights: Some(vec![1.0; 6]) },
+                FeaturePlan { integer: false, zeros: true, weights: None },
             ],
         };
-        assert_eq!(ResidualPlan::from_bytes(&plan.to_bytes(), &[2, 4, 6]).unwrap(), plan);
+        assert_eq!(ResidualPlan::from_bytes(&plan.to_bytes(), &[2, 4, 6, 8]).unwrap(), plan);
     }
 
     #[test]
     fn damaged_plans_are_errors() {
-        let bytes =
-            ResidualPlan { features: vec![FeaturePlan { integer: false, weights: Some(vec![1.0, 2.0]) }] }.to_bytes();
+        let bytes = ResidualPlan {
+            features: vec![FeaturePlan { integer: false, zeros: false, weights: Some(vec![1.0, 2.0]) }],
+        }
+        .to_bytes();
         assert!(ResidualPlan::from_bytes(&bytes[..5], &[2]).is_err());
         assert!(ResidualPlan::from_bytes(&bytes, &[2, 2]).is_err());
         assert!(ResidualPlan::from_bytes(&[7], &[2]).is_err());
+        assert!(ResidualPlan::from_bytes(&[8], &[2]).is_err());
         assert!(ResidualPlan::from_bytes(&[0, 0], &[2]).is_err());
         let nan = [&[2u8][..], &f32::NAN.to_le_bytes(), &1f32.to_le_bytes()].concat();
         assert!(ResidualPlan::from_bytes(&nan, &[2]).is_err());
@@ -478,7 +514,7 @@ mod tests {
     #[test]
     fn integer_grids_meet_the_bound_exactly_on_integers() {
         for bound in [0.01, 0.49, 0.5, 0.9, 1.0, 2.7] {
-            let grid = Grid::new(true, bound);
+            let grid = Grid::new(true, false, bound);
             for x in -20..20 {
                 for prediction in [-3.3, 0.0, 0.49, 0.51, 7.8] {
                     let code = grid.code(prediction, f64::from(x));
@@ -586,7 +622,7 @@ mod tests {
         let plain = (code_feature(
             &mut Frame::new(&header, &[], &prediction),
             0,
-            Grid::new(false, 0.002),
+            Grid::new(false, false, 0.002),
             0.002,
             &original,
             None,
@@ -611,8 +647,57 @@ mod tests {
     }
 
     #[test]
+    fn with_zeros_apart_code_zero_is_an_exact_zero_and_other_values_keep_their_bound() {
+        for integer in [false, true] {
+            let grid = Grid::new(integer, true, 0.5);
+            assert_eq!(grid.code(3.7, 0.0), 0.0);
+            assert_eq!(grid.value(3.7, 0), 0.0);
+            for x in [-2.0, -0.25, 1e-9, 0.25, 3.0, 3.7, 9.0] {
+                let code = grid.code(0.1, x);
+                assert_ne!(code, 0.0, "{x} is not zero");
+                assert!((grid.value(0.1, code as i64) - x).abs() <= 0.5, "{x}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_column_of_mostly_zeros_keeps_its_zeros_apart() {
+        let json = serde_json::json!({
+            "kind": "balerc-compressed", "shape": [ROWS, 2], "dtype": "f64", "format": "npz",
+            "names": ["a", "mu_e"], "model_hash": "0", "modelled_columns": [0, 1],
+            "normalization": {"kind": "min-max", "offset": [-10.0, 0.0], "scale": [20.0, 50.0]},
+            "lossless_columns": [], "integer_columns": [], "modelled_per_sample": 2, "latent_width": 1,
+            "latent_bits": 8, "error_bound": {"max_abs_error": [0.01, 0.01], "residual_plans": true},
+            "chunk_samples": ROWS,
+        });
+        let header = Header::from_json(&json).unwrap();
+        let coding = header.error_bound.clone().unwrap();
+        // One row in ten has energy; the decoder smears a little energy over every row.
+        let original: Vec<f64> = (0..ROWS)
+            .flat_map(|i| [10.0 * (i as f64).sin(), if i % 10 == 3 { 20.0 + (i as f64).cos() } else { 0.0 }])
+            .collect();
+        let prediction: Vec<f64> = original.iter().enumerate().map(|(i, x)| x + 0.3 + 0.2 * (i as f64).cos()).collect();
+        let mut outliers = vec![];
+        let (plan, codes) = code_residuals(&header, &coding, &[], &original, &prediction, &mut outliers);
+        assert!(plan.features[1].zeros && !plan.features[0].zeros, "{plan:?}");
+        let zeros_kept = entropy_bits(&codes.iter().skip(1).step_by(2).copied().collect::<Vec<_>>());
+        let mut frame = Frame::new(&header, &[], &prediction);
+        let mixed = code_feature(&mut frame, 1, Grid::new(false, false, 0.01), 0.01, &original, None).bits;
+        assert!(zeros_kept < 0.5 * mixed, "{zeros_kept} bits against {mixed}");
+
+        let plan = ResidualPlan::from_bytes(&plan.to_bytes(), &weight_counts(&header, &[])).unwrap();
+        let back = reconstruct(&header, &coding, &[], &plan, &prediction, &codes, &HashMap::new()).unwrap();
+        for (i, (x, y)) in original.iter().zip(&back).enumerate() {
+            assert!((x - y).abs() <= 0.01, "value {i}: {x} came back as {y}");
+            if *x == 0.0 {
+                assert_eq!(*y, 0.0, "value {i}");
+            }
+        }
+    }
+
+    #[test]
     fn float_grids_are_the_earlier_residual_steps() {
-        let grid = Grid::new(false, 0.125);
+        let grid = Grid::new(false, false, 0.125);
         assert_eq!(grid.value(1.0, 3), 1.0 + (2.0 * 0.125) * 3.0);
         assert_eq!(grid.code(1.0, 1.8), 3.0);
     }
