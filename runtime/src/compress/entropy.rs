@@ -3,7 +3,11 @@
 //! different distributions; a model per column codes each near its entropy, where zstd over the
 //! interleaved bytes cannot tell them apart.
 //!
-//! Per feature, values below a window K are symbols 0..K of a categorical model, and a larger
+//! More generally, each value belongs to one of several *streams*, decided from the values
+//! before it ([`encode_streams`]): a field's residuals, for instance, are larger next to large
+//! ones, and a model per neighbourhood codes each kind near its own entropy.
+//!
+//! Per stream (feature), values below a window K are symbols 0..K of a categorical model, and a larger
 //! value is the escape symbol K followed by value - K as a varint. K is a power of two, chosen
 //! per feature to make that feature's bytes smallest. The symbol counts are stored (scaled
 //! down), and coder and decoder derive the same fixed-point probabilities from them, in which
@@ -11,9 +15,9 @@
 //!
 //! Layout:
 //! - the number of values (varint), so that a mismatch is an error, not a misreading;
-//! - per feature: K (varint), then K + 1 scaled counts (varints), the escape's last;
+//! - per stream: K (varint), then K + 1 scaled counts (varints), the escape's last;
 //! - the number of 32-bit ANS words (varint), then the words, little-endian;
-//! - per escaped value, in order: the value minus its feature's K (varint).
+//! - per escaped value, in order: the value minus its stream's K (varint).
 
 use super::bytes::{push_uvarint, ByteReader};
 use constriction::stream::model::DefaultContiguousCategoricalEntropyModel;
@@ -125,12 +129,24 @@ fn model(counts: &[u64]) -> Result<Model, String> {
 
 pub fn encode(values: &[u64], features: usize) -> Vec<u8> {
     let features = features.max(1);
+    encode_streams(values, features, |i, _| i % features)
+}
+
+pub fn decode(bytes: &[u8], count: usize, features: usize) -> Result<Vec<u64>, String> {
+    let features = features.max(1);
+    decode_streams(bytes, count, features, |i, _| i % features)
+}
+
+/// Codes `values` with one model per stream; `stream_of(i, before)` names value i's stream
+/// (below `streams`) from the values before it, as the decoder will have them.
+pub fn encode_streams(values: &[u64], streams: usize, stream_of: impl Fn(usize, &[u64]) -> usize) -> Vec<u8> {
+    let of: Vec<usize> = (0..values.len()).map(|i| stream_of(i, &values[..i])).collect();
     let mut out = vec![];
     push_uvarint(&mut out, values.len() as u64);
-    let mut windows = Vec::with_capacity(features);
-    let mut models = Vec::with_capacity(features);
-    for f in 0..features {
-        let stats = FeatureStats::of(values.iter().skip(f).step_by(features));
+    let mut windows = Vec::with_capacity(streams);
+    let mut models = Vec::with_capacity(streams);
+    for members in grouped(&of, streams) {
+        let stats = FeatureStats::of(members.iter().map(|&i| &values[i]));
         let window = stats.best_window();
         let counts = scaled_counts(&stats.counts(window));
         push_uvarint(&mut out, window);
@@ -138,32 +154,44 @@ pub fn encode(values: &[u64], features: usize) -> Vec<u8> {
         models.push(model(&counts).expect("scaled counts of real data form a model"));
         windows.push(window);
     }
-    let symbols =
-        values.iter().enumerate().map(|(i, &v)| (v.min(windows[i % features]) as usize, &models[i % features]));
+    let symbols = values.iter().zip(&of).map(|(&v, &s)| (v.min(windows[s]) as usize, &models[s]));
     let mut coder = DefaultAnsCoder::new();
     coder.encode_symbols_reverse(symbols).expect("every symbol has a nonzero probability");
     let words = coder.into_compressed().unwrap_infallible();
     push_uvarint(&mut out, words.len() as u64);
     out.extend(words.iter().flat_map(|w| w.to_le_bytes()));
-    for (i, &v) in values.iter().enumerate() {
-        let window = windows[i % features];
-        if v >= window {
-            push_uvarint(&mut out, v - window);
+    for (&v, &s) in values.iter().zip(&of) {
+        if v >= windows[s] {
+            push_uvarint(&mut out, v - windows[s]);
         }
     }
     out
 }
 
-pub fn decode(bytes: &[u8], count: usize, features: usize) -> Result<Vec<u64>, String> {
-    let features = features.max(1);
+/// The indices of each stream's values, stream by stream.
+fn grouped(of: &[usize], streams: usize) -> Vec<Vec<usize>> {
+    let mut members = vec![vec![]; streams];
+    for (i, &s) in of.iter().enumerate() {
+        members[s].push(i);
+    }
+    members
+}
+
+/// The values [`encode_streams`] coded, with the same streams.
+pub fn decode_streams(
+    bytes: &[u8],
+    count: usize,
+    streams: usize,
+    stream_of: impl Fn(usize, &[u64]) -> usize,
+) -> Result<Vec<u64>, String> {
     let mut reader = ByteReader::new(bytes);
     let stored = reader.uvarint()?;
     if stored != count as u64 {
         return Err(format!("{stored} values are coded where {count} belong"));
     }
-    let mut windows = Vec::with_capacity(features.min(bytes.len()));
-    let mut models = Vec::with_capacity(features.min(bytes.len()));
-    for _ in 0..features {
+    let mut windows = Vec::with_capacity(streams.min(bytes.len()));
+    let mut models = Vec::with_capacity(streams.min(bytes.len()));
+    for _ in 0..streams {
         let window = reader.uvarint()?;
         if !(1..=MAX_WINDOW).contains(&window) {
             return Err(format!("a model's window of {window} symbols is outside 1 to {MAX_WINDOW}"));
@@ -177,18 +205,20 @@ pub fn decode(bytes: &[u8], count: usize, features: usize) -> Result<Vec<u64>, S
     let words: Vec<u32> =
         word_bytes.chunks_exact(4).map(|w| u32::from_le_bytes(w.try_into().expect("4 bytes"))).collect();
     let mut coder = DefaultAnsCoder::from_compressed(words).map_err(|_| "the coded symbols end in a zero word")?;
+    // The escapes follow the words in value order, so each value is whole before the next one's
+    // stream is decided from it.
     let mut values = Vec::with_capacity(count.min(1 << 24));
     for i in 0..count {
-        values.push(coder.decode_symbol(&models[i % features]).unwrap_infallible() as u64);
+        let stream = stream_of(i, &values);
+        let (model, window) = models.get(stream).zip(windows.get(stream)).ok_or("a value's stream has no model")?;
+        let mut v = coder.decode_symbol(model).unwrap_infallible() as u64;
+        if v == *window {
+            v = window.checked_add(reader.uvarint()?).ok_or("an escaped value is larger than 64 bits")?;
+        }
+        values.push(v);
     }
     if !coder.is_empty() {
         return Err(format!("the coded symbols are not {count} values (the data is damaged)"));
-    }
-    for (i, v) in values.iter_mut().enumerate() {
-        let window = windows[i % features];
-        if *v == window {
-            *v = window.checked_add(reader.uvarint()?).ok_or("an escaped value is larger than 64 bits")?;
-        }
     }
     if !reader.rest().is_empty() {
         return Err(format!("{} bytes are left after the coded values", reader.rest().len()));

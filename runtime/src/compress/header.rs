@@ -255,6 +255,14 @@ impl Header {
         self.shape.len() == 2
     }
 
+    /// The height and width of a field's frames (its last two axes); None for a table.
+    pub fn frame_shape(&self) -> Option<(usize, usize)> {
+        match self.shape.as_slice() {
+            [_, .., height, width] if !self.is_table() => Some((*height, *width)),
+            _ => None,
+        }
+    }
+
     /// How many normalization features the modelled values of a chunk cycle through.
     pub fn feature_count(&self) -> usize {
         match self.normalization.features() {

@@ -63,15 +63,17 @@ pub struct NormalEquations {
     products: Vec<f64>,
     /// Sums of each regressor times the target.
     with_target: Vec<f64>,
+    observations: usize,
 }
 
 impl NormalEquations {
     pub fn new(dim: usize) -> NormalEquations {
-        NormalEquations { products: vec![0.0; dim * dim], with_target: vec![0.0; dim] }
+        NormalEquations { products: vec![0.0; dim * dim], with_target: vec![0.0; dim], observations: 0 }
     }
 
     pub fn add(&mut self, regressors: &[f64], target: f64) {
         let dim = self.with_target.len();
+        self.observations += 1;
         for (a, &ra) in regressors.iter().enumerate() {
             self.with_target[a] += ra * target;
             for (b, &rb) in regressors.iter().enumerate() {
@@ -80,9 +82,17 @@ impl NormalEquations {
         }
     }
 
-    /// The weights; None when the system is degenerate.
-    pub fn solve(self) -> Option<Vec<f64>> {
-        solve_ridged(self.products, self.with_target)
+    /// The weights of the first `dim` regressors alone, those at `noisy` taken as seen through
+    /// independent noise of the given variance per observation, which adds to their expected
+    /// squares (errors in variables: without it, weights fitted on clean values amplify the
+    /// noise of the values they are applied to); None when the system is degenerate.
+    pub fn solve_first(&self, dim: usize, noisy: &[usize], noise_variance: f64) -> Option<Vec<f64>> {
+        let all = self.with_target.len();
+        let mut products: Vec<f64> = (0..dim).flat_map(|a| self.products[a * all..a * all + dim].to_vec()).collect();
+        for &a in noisy.iter().filter(|&&a| a < dim) {
+            products[a * dim + a] += self.observations as f64 * noise_variance;
+        }
+        solve_ridged(products, self.with_target[..dim].to_vec())
     }
 }
 
@@ -163,13 +173,27 @@ mod tests {
     }
 
     #[test]
+    fn noise_on_a_regressor_shrinks_its_weight_and_later_regressors_are_left_out() {
+        let mut equations = NormalEquations::new(3);
+        for i in 0..1000 {
+            let x = if i % 2 == 0 { 1.0 } else { -1.0 };
+            equations.add(&[x, 1.0, f64::from(i)], 2.0 * x);
+        }
+        let clean = equations.solve_first(2, &[], 0.0).unwrap();
+        assert!((clean[0] - 2.0).abs() < 1e-9 && clean[1].abs() < 1e-9, "{clean:?}");
+        // Noise as large as the signal: half the weight is the least-squares answer on noisy x.
+        let noisy = equations.solve_first(2, &[0], 1.0).unwrap();
+        assert!((noisy[0] - 1.0).abs() < 1e-9 && noisy[1].abs() < 1e-9, "{noisy:?}");
+    }
+
+    #[test]
     fn normal_equations_recover_a_plane() {
         let mut equations = NormalEquations::new(3);
         for i in 0..30 {
             let (x, y) = (f64::from(i % 7), f64::from(i / 7));
             equations.add(&[x, y, 1.0], 2.0 * x - 3.0 * y + 0.5);
         }
-        let w = equations.solve().unwrap();
+        let w = equations.solve_first(3, &[], 0.0).unwrap();
         assert!((w[0] - 2.0).abs() < 1e-6 && (w[1] + 3.0).abs() < 1e-6 && (w[2] - 0.5).abs() < 1e-6, "{w:?}");
     }
 

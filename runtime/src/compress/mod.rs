@@ -23,6 +23,7 @@ mod latent;
 mod latent_bits;
 mod linear_fit;
 mod relation;
+mod residual_context;
 mod residual_plan;
 #[cfg(test)]
 mod stored_sections;
@@ -258,7 +259,7 @@ fn compress_chunk(
             sections.push(section("residual_plan", plan.to_bytes()));
         }
         let symbols: Vec<u64> = residuals.into_iter().map(bytes::zigzag).collect();
-        sections.push(section("residual_ans", entropy::encode(&symbols, header.feature_count())));
+        sections.push(residual_section(header, &symbols));
     }
     let counts = Outliers { values: outliers.len(), samples: flagged.len() };
     let (indices, values): (Vec<i64>, Vec<f64>) = outliers.into_iter().unzip();
@@ -271,6 +272,20 @@ fn compress_chunk(
     // Empty, these would cost their framing, which on a small file is a noticeable share.
     sections.retain(|s| !(s.bytes.is_empty() && OPTIONAL_SECTIONS.contains(&s.name.as_str())));
     Ok((Chunk { samples: samples as u64, sections }, counts))
+}
+
+/// The residual codes entropy coded per feature, or a field's in contexts of its neighbours
+/// where that is smaller.
+fn residual_section(header: &Header, symbols: &[u64]) -> Section {
+    let per_feature = entropy::encode(symbols, header.feature_count());
+    let in_contexts = header
+        .frame_shape()
+        .filter(|_| header.feature_count() == 1)
+        .map(|frame| residual_context::encode(symbols, frame));
+    match in_contexts {
+        Some(stored) if stored.len() < per_feature.len() => section(residual_context::SECTION, stored),
+        _ => section("residual_ans", per_feature),
+    }
 }
 
 fn section(name: &str, bytes: Vec<u8>) -> Section {
@@ -409,15 +424,18 @@ fn stored_latent(header: &Header, chunk: &Chunk, samples: usize) -> Result<laten
     latent::from_sections(ranges, codes, header.latent_width, samples, header.latent_bits)
 }
 
-/// The residual codes, entropy coded per feature (`residual_ans`) or, as earlier balerc wrote
-/// them, as varints (`residual`).
+/// The residual codes, entropy coded in a field's contexts (`residual_ctx`), per feature
+/// (`residual_ans`) or, as earlier balerc wrote them, as varints (`residual`).
 fn stored_residuals(header: &Header, chunk: &Chunk, count: usize) -> Result<Vec<i64>, String> {
-    match section_bytes(chunk, "residual_ans") {
-        Ok(stored) => {
-            Ok(entropy::decode(stored, count, header.feature_count())?.into_iter().map(bytes::unzigzag).collect())
-        }
-        Err(_) => bytes::decode_varints(section_bytes(chunk, "residual")?, count),
-    }
+    let symbols = if let Ok(stored) = section_bytes(chunk, residual_context::SECTION) {
+        let frame = header.frame_shape().filter(|_| header.feature_count() == 1);
+        residual_context::decode(stored, count, frame.ok_or("residuals in contexts belong to a field")?)?
+    } else if let Ok(stored) = section_bytes(chunk, "residual_ans") {
+        entropy::decode(stored, count, header.feature_count())?
+    } else {
+        return bytes::decode_varints(section_bytes(chunk, "residual")?, count);
+    };
+    Ok(symbols.into_iter().map(bytes::unzigzag).collect())
 }
 
 /// The exact values stored for values the residuals could not bring within the bound, by index.

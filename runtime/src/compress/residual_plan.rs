@@ -10,7 +10,10 @@
 //! - In a field, from the neighbours decoded before a value: the left, upper and upper-left
 //!   values of its frame and the decoder's outputs there, which carry what the autoencoder
 //!   missed in that corner of the frame (SZ3's Lorenzo predictor, with fitted weights and the
-//!   autoencoder beside it).
+//!   autoencoder beside it); in a series of frames also the same four places of the frame
+//!   before and the decoder's output there. Decoded neighbours are off by up to the bound, so
+//!   the weights are fitted as if seen through that noise: fitted on clean values, they
+//!   would amplify it.
 //! - With its zeros apart. Physics tables have columns that are exactly zero in most rows (the
 //!   energy of a jet's muons, of its electrons): the code 0 then stands for an exact zero, and
 //!   the other values take the codes around it, so the zeros cost what their frequency says
@@ -36,9 +39,18 @@ const LARGEST_CODE: f64 = (1u64 << 40) as f64;
 const LARGEST_INTEGER: f64 = (1u64 << 50) as f64;
 /// Zeros are tried apart in a feature where at least one value in this many is exactly zero.
 const ZERO_SHARE_TO_TRY: usize = 16;
-/// A field value's regressors: its decoder output, its decoded left, upper and upper-left
-/// neighbours, the decoder's outputs there, and a constant.
+/// A field value's regressors within its frame: its decoder output, its decoded left, upper
+/// and upper-left neighbours, the decoder's outputs there, and a constant.
 const FIELD_WEIGHTS: usize = 8;
+/// Then from the frame before: the decoded values at the same place and to its left, above and
+/// above-left, and the decoder's output at the same place.
+const PREVIOUS_FRAME_WEIGHTS: usize = 5;
+const FIELD_REGRESSORS: usize = FIELD_WEIGHTS + PREVIOUS_FRAME_WEIGHTS;
+/// Which field regressors are decoded values, seen through the quantization noise.
+const DECODED_FIELD_REGRESSORS: [usize; 7] = [1, 2, 3, 8, 9, 10, 11];
+/// Noise variances tried for the fit, in units of the decoded values' own: the quantization
+/// error's spread is known, but how much of it the next value shares is not.
+const NOISE_SHARES: [f64; 3] = [0.125, 0.25, 0.5];
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct FeaturePlan {
@@ -46,6 +58,8 @@ pub struct FeaturePlan {
     pub integer: bool,
     /// Code 0 is an exact zero; the codes of other values are moved away from it.
     pub zeros: bool,
+    /// A field's prediction takes the frame before too: `PREVIOUS_FRAME_WEIGHTS` more weights.
+    pub previous_frame: bool,
     /// In normalized units, for a table's column the weights of the decoded features before
     /// it, of the decoder's outputs for them, of its output for this one, a constant, and the
     /// relations for this feature; for a field the `FIELD_WEIGHTS` of its neighbours. None
@@ -62,19 +76,26 @@ impl ResidualPlan {
     /// What files written before plans existed mean: the decoder's prediction, steps of twice
     /// the bound.
     pub fn decoder_only(features: usize) -> ResidualPlan {
-        ResidualPlan { features: vec![FeaturePlan { integer: false, zeros: false, weights: None }; features] }
+        ResidualPlan {
+            features: vec![
+                FeaturePlan { integer: false, zeros: false, previous_frame: false, weights: None };
+                features
+            ],
+        }
     }
 
     pub fn is_decoder_only(&self) -> bool {
         self.features.iter().all(|p| !p.integer && !p.zeros && p.weights.is_none())
     }
 
-    /// Per feature a flag byte (1: integer, 2: linear, 4: zeros apart), then a linear feature's weights as
+    /// Per feature a flag byte (1: integer, 2: linear, 4: zeros apart, 8: the frame before),
+    /// then a linear feature's weights as
     /// little-endian f32.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = vec![];
         for plan in &self.features {
-            out.push(u8::from(plan.integer) | u8::from(plan.weights.is_some()) << 1 | u8::from(plan.zeros) << 2);
+            let flags = [plan.integer, plan.weights.is_some(), plan.zeros, plan.previous_frame];
+            out.push(flags.iter().enumerate().fold(0, |byte, (bit, &set)| byte | u8::from(set) << bit));
             for w in plan.weights.iter().flatten() {
                 out.extend(w.to_le_bytes());
             }
@@ -82,18 +103,21 @@ impl ResidualPlan {
         out
     }
 
-    /// `weights[f]` is the number of weights a linear prediction of feature f has.
+    /// `weights[f]` is the number of weights a linear prediction of feature f has (without the
+    /// frame before).
     pub fn from_bytes(bytes: &[u8], weights: &[usize]) -> Result<ResidualPlan, String> {
         let mut reader = ByteReader::new(bytes);
         let mut plans = Vec::with_capacity(weights.len().min(bytes.len()));
         for (f, &count) in weights.iter().enumerate() {
             let flags = reader.take(1)?[0];
-            if flags > 7 {
+            if flags > 15 || flags & 10 == 8 {
                 return Err(format!("feature {f}'s residual plan has unknown flags {flags:#x}"));
             }
+            let previous_frame = flags & 8 == 8;
             let weights = match flags & 2 {
                 0 => None,
                 _ => {
+                    let count = count + if previous_frame { PREVIOUS_FRAME_WEIGHTS } else { 0 };
                     let stored = reader.take(4 * count)?;
                     let weights: Vec<f32> =
                         stored.chunks_exact(4).map(|w| f32::from_le_bytes(w.try_into().expect("4 bytes"))).collect();
@@ -103,7 +127,7 @@ impl ResidualPlan {
                     Some(weights)
                 }
             };
-            plans.push(FeaturePlan { integer: flags & 1 == 1, zeros: flags & 4 == 4, weights });
+            plans.push(FeaturePlan { integer: flags & 1 == 1, zeros: flags & 4 == 4, previous_frame, weights });
         }
         if !reader.rest().is_empty() {
             return Err(format!("{} bytes are left after the residual plan", reader.rest().len()));
@@ -188,10 +212,7 @@ impl<'h> Frame<'h> {
         let features = header.feature_count();
         let stride = if features == 1 { 1 } else { header.modelled_per_sample };
         let predicted_normalized = prediction.iter().enumerate().map(|(i, &p)| normalize(header, i, p)).collect();
-        let field = match header.shape.as_slice() {
-            [_, .., height, width] if !header.is_table() => Some((*height, *width)),
-            _ => None,
-        };
+        let field = header.frame_shape();
         Frame {
             header,
             relations,
@@ -263,16 +284,16 @@ impl<'h> Frame<'h> {
 }
 
 /// A field value's regressors, in the order of its weights, from `decoded` and `predicted`
-/// values in normalized units.
+/// values in normalized units; 0 beyond the frame's edges and before the chunk's first frame.
 fn field_regressors(
     i: usize,
     width: usize,
     frame_size: usize,
     decoded: &[f64],
     predicted: &[f64],
-) -> [f64; FIELD_WEIGHTS] {
+) -> [f64; FIELD_REGRESSORS] {
     let at = i % frame_size;
-    let (left, up) = (!at.is_multiple_of(width), at >= width);
+    let (left, up, before) = (!at.is_multiple_of(width), at >= width, i >= frame_size);
     let neighbour = |values: &[f64], there: bool, back: usize| if there { values[i - back] } else { 0.0 };
     [
         predicted[i],
@@ -283,18 +304,45 @@ fn field_regressors(
         neighbour(predicted, up, width),
         neighbour(predicted, left && up, width + 1),
         1.0,
+        neighbour(decoded, before, frame_size),
+        neighbour(decoded, before && left, frame_size + 1),
+        neighbour(decoded, before && up, frame_size + width),
+        neighbour(decoded, before && left && up, frame_size + width + 1),
+        neighbour(predicted, before, frame_size),
     ]
 }
 
-/// Weights predicting a field from its neighbours, fitted on the original values.
-fn fit_field(frame: &Frame, original_normalized: &[f64]) -> Option<Vec<f64>> {
-    let (_, width) = frame.field?;
-    let mut equations = NormalEquations::new(FIELD_WEIGHTS);
+/// Candidate weights predicting a field from its neighbours (whether they take the frame
+/// before, and the weights), fitted on the original values for a few shares of the
+/// quantization noise of steps of twice `bound` (in normalized units). Weights taking the frame
+/// before are fitted on the frames that have one: the first frame would pull them towards
+/// predicting without it.
+fn fit_field(frame: &Frame, original_normalized: &[f64], bound: f64) -> Vec<(bool, Vec<f64>)> {
+    let Some((_, width)) = frame.field else { return vec![] };
+    let frame_size = frame.frame_size();
+    let mut in_frame = NormalEquations::new(FIELD_WEIGHTS);
+    let mut with_previous = NormalEquations::new(FIELD_REGRESSORS);
     for (i, &target) in original_normalized.iter().enumerate() {
-        let row = field_regressors(i, width, frame.frame_size(), original_normalized, &frame.predicted_normalized);
-        equations.add(&row, target);
+        let row = field_regressors(i, width, frame_size, original_normalized, &frame.predicted_normalized);
+        in_frame.add(&row[..FIELD_WEIGHTS], target);
+        if i >= frame_size {
+            with_previous.add(&row, target);
+        }
     }
-    equations.solve()
+    // Uniform on [-bound, bound].
+    let noise = bound * bound / 3.0;
+    let series = original_normalized.len() > frame_size;
+    let shapes =
+        [(false, in_frame, FIELD_WEIGHTS)].into_iter().chain(series.then_some((true, with_previous, FIELD_REGRESSORS)));
+    let mut fits = vec![];
+    for (previous_frame, equations, dim) in shapes {
+        for share in [0.0].into_iter().chain(NOISE_SHARES) {
+            fits.extend(
+                equations.solve_first(dim, &DECODED_FIELD_REGRESSORS, share * noise).map(|w| (previous_frame, w)),
+            );
+        }
+    }
+    fits
 }
 
 /// A relation's value on a row; where the formula has none (log of a negative), 0.
@@ -404,14 +452,15 @@ pub fn code_residuals(
         };
         let own: Vec<usize> = (0..relations.len()).filter(|&r| relations[r].target == f).collect();
         let fitted = match &gram {
-            Some(gram) => gram.fit(f, &own),
-            None => fit_field(&frame, &normalized),
+            Some(gram) => gram.fit(f, &own).map(|w| (false, w)).into_iter().collect(),
+            None => fit_field(&frame, &normalized, bound / header.normalization.scale[f]),
         };
-        let fitted: Option<Vec<f32>> = fitted.map(|w| w.iter().map(|&w| w as f32).collect());
+        let fitted = fitted.into_iter().map(|(previous, w)| (previous, Some(w.iter().map(|&w| w as f32).collect())));
+        let candidates: Vec<(bool, Option<Vec<f32>>)> = [(false, None)].into_iter().chain(fitted).collect();
         let mut best: Option<(Coded, FeaturePlan)> = None;
         for &zeros in zeros_apart {
-            for weights in [None, fitted.clone()] {
-                let plan = FeaturePlan { integer, zeros, weights };
+            for (previous_frame, weights) in candidates.iter().cloned() {
+                let plan = FeaturePlan { integer, zeros, previous_frame, weights };
                 let grid = Grid::of(&plan, bound);
                 let coded = code_feature(&mut frame, f, grid, bound, original, plan.weights.as_deref());
                 if best.as_ref().is_none_or(|(b, _)| coded.bits < b.bits) {
@@ -448,7 +497,12 @@ pub fn reconstruct(
         return Err("the residual plan does not fit the chunk".into());
     }
     let counts = weight_counts(header, relations);
-    if plan.features.iter().zip(&counts).any(|(p, &count)| p.weights.as_ref().is_some_and(|w| w.len() != count)) {
+    let fits = |p: &FeaturePlan, count: usize| match &p.weights {
+        Some(w) if p.previous_frame => frame.field.is_some() && w.len() == count + PREVIOUS_FRAME_WEIGHTS,
+        Some(w) => w.len() == count,
+        None => !p.previous_frame,
+    };
+    if !plan.features.iter().zip(&counts).all(|(p, &count)| fits(p, count)) {
         return Err("the residual plan's weights do not fit the chunk".into());
     }
     let mut values = vec![0.0; prediction.len()];
@@ -477,10 +531,15 @@ mod tests {
     fn plans_round_trip_through_bytes() {
         let plan = ResidualPlan {
             features: vec![
-                FeaturePlan { integer: true, zeros: false, weights: None },
-                FeaturePlan { integer: false, zeros: false, weights: Some(vec![0.5, -1.0, 2.0, 0.25]) },
-                FeaturePlan { integer: true, zeros: false, weights: Some(vec![1.0; 6]) },
-                FeaturePlan { integer: false, zeros: true, weights: None },
+                FeaturePlan { integer: true, zeros: false, previous_frame: false, weights: None },
+                FeaturePlan {
+                    integer: false,
+                    zeros: false,
+                    previous_frame: false,
+                    weights: Some(vec![0.5, -1.0, 2.0, 0.25]),
+                },
+                FeaturePlan { integer: true, zeros: false, previous_frame: false, weights: Some(vec![1.0; 6]) },
+                FeaturePlan { integer: false, zeros: true, previous_frame: false, weights: None },
             ],
         };
         assert_eq!(ResidualPlan::from_bytes(&plan.to_bytes(), &[2, 4, 6, 8]).unwrap(), plan);
@@ -489,7 +548,12 @@ mod tests {
     #[test]
     fn damaged_plans_are_errors() {
         let bytes = ResidualPlan {
-            features: vec![FeaturePlan { integer: false, zeros: false, weights: Some(vec![1.0, 2.0]) }],
+            features: vec![FeaturePlan {
+                integer: false,
+                zeros: false,
+                previous_frame: false,
+                weights: Some(vec![1.0, 2.0]),
+            }],
         }
         .to_bytes();
         assert!(ResidualPlan::from_bytes(&bytes[..5], &[2]).is_err());
@@ -633,6 +697,60 @@ mod tests {
         let plan = ResidualPlan::from_bytes(&plan.to_bytes(), &weight_counts(&header, &[])).unwrap();
         let back = reconstruct(&header, &coding, &[], &plan, &prediction, &codes, &HashMap::new()).unwrap();
         assert!(original.iter().zip(&back).all(|(x, y)| (x - y).abs() <= 0.002));
+    }
+
+    #[test]
+    fn a_series_of_frames_is_predicted_from_the_frame_before() {
+        let (frames, height, width) = (8, 12, 12);
+        let json = serde_json::json!({
+            "kind": "balerc-compressed", "shape": [frames, height, width], "dtype": "f64", "format": "npy",
+            "names": [], "model_hash": "0", "modelled_columns": [],
+            "normalization": {"kind": "min-max", "offset": [-1.0], "scale": [2.0]},
+            "lossless_columns": [], "integer_columns": [], "modelled_per_sample": height * width, "latent_width": 2,
+            "latent_bits": 8, "error_bound": {"max_abs_error": [0.002], "residual_plans": true},
+            "chunk_samples": frames,
+        });
+        let header = Header::from_json(&json).unwrap();
+        let coding = header.error_bound.clone().unwrap();
+        // A fixed rough texture drifting slowly: no neighbour in a frame sees it, the frame
+        // before does; the decoder sees only the smooth part.
+        let texture = |p: usize| 0.3 * ((p * 2_654_435_761) % 1000) as f64 / 1000.0;
+        let smooth = |i: usize| {
+            let (t, p) = ((i / (height * width)) as f64, i % (height * width));
+            (0.2 * (p % width) as f64 + 0.1 * (p / width) as f64 + 0.01 * t).sin()
+        };
+        let original: Vec<f64> =
+            (0..frames * height * width).map(|i| 0.6 * smooth(i) + texture(i % (height * width))).collect();
+        let prediction: Vec<f64> = (0..original.len()).map(|i| 0.6 * smooth(i) + 0.15).collect();
+        let mut outliers = vec![];
+        let (plan, codes) = code_residuals(&header, &coding, &[], &original, &prediction, &mut outliers);
+        let feature = &plan.features[0];
+        assert!(feature.previous_frame, "{plan:?}");
+        assert_eq!(feature.weights.as_ref().map(Vec::len), Some(FIELD_WEIGHTS + PREVIOUS_FRAME_WEIGHTS));
+        // Without the frame before, only the first frame's texture is this cheap.
+        let in_frame = fit_field(&Frame::new(&header, &[], &prediction), &normalized(&header, &original), 0.001)
+            .into_iter()
+            .find(|(previous, _)| !previous)
+            .map(|(_, w)| w.iter().map(|&w| w as f32).collect::<Vec<_>>())
+            .unwrap();
+        let mut frame = Frame::new(&header, &[], &prediction);
+        let without = code_feature(&mut frame, 0, Grid::new(false, false, 0.002), 0.002, &original, Some(&in_frame));
+        let with = entropy_bits(&codes);
+        assert!(with < 0.5 * without.bits, "{with} bits against {}", without.bits);
+
+        let plan = ResidualPlan::from_bytes(&plan.to_bytes(), &weight_counts(&header, &[])).unwrap();
+        let back = reconstruct(&header, &coding, &[], &plan, &prediction, &codes, &HashMap::new()).unwrap();
+        assert!(original.iter().zip(&back).all(|(x, y)| (x - y).abs() <= 0.002));
+        let in_a_table =
+            ResidualPlan { features: vec![FeaturePlan { previous_frame: true, ..plan.features[0].clone() }; 3] };
+        let (table_header, ..) = table();
+        let codes = vec![0; 3 * ROWS];
+        assert!(reconstruct(&table_header, &coding, &[], &in_a_table, &vec![0.0; 3 * ROWS], &codes, &HashMap::new())
+            .is_err());
+    }
+
+    fn normalized(header: &Header, values: &[f64]) -> Vec<f64> {
+        values.iter().enumerate().map(|(i, &x)| normalize(header, i, x)).collect()
     }
 
     #[test]
