@@ -5,6 +5,7 @@ use super::latent::{self, QuantizedLatent};
 use super::relation::Relation;
 use super::{CompressOptions, LatentBits};
 use crate::dataset::{Dataset, FileFormat, Layout, StoredDtype};
+use crate::frame_stacks::stacked_shape;
 use crate::model_dir::ModelInfo;
 use crate::normalize::Normalization;
 use balerc_compiler::fixed::FixedType;
@@ -48,6 +49,12 @@ pub struct Header {
     /// refuses such files (an unknown field) rather than decode those samples wrongly.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outlier_samples: Option<OutlierSamples>,
+    /// Present when the data's single frames [N, height, width] were grouped into stacks of
+    /// this many frames for a conv3d model: `shape` is then the stacks' [N / T, T, height,
+    /// width], and decompression writes the frames back as they came. Earlier balerc refuses
+    /// such files (an unknown field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frames_per_sample: Option<usize>,
 }
 
 /// Samples whose latent log density (under the model's outliers.json) is below the threshold.
@@ -107,7 +114,14 @@ impl Header {
         options: &CompressOptions,
         ranges: impl FnOnce(&Header) -> Result<Vec<(f64, f64)>, String>,
     ) -> Result<Header, String> {
-        check_fits_model(info, data, &options.input.display().to_string())?;
+        let file = options.input.display().to_string();
+        let frames_per_sample = frames_to_group(info, data, &file)?;
+        let grouped = match frames_per_sample {
+            Some(frames) => Layout { shape: stacked_shape(&data.shape, frames)?, ..data.clone() },
+            None => data.clone(),
+        };
+        let data = &grouped;
+        check_fits_model(info, data, &file)?;
         let latent_bits = match (hardware, options.latent_bits) {
             (Some(h), _) => h.latent_type()?.width,
             (None, LatentBits::Fixed(bits)) if (1..=32).contains(&bits) => bits,
@@ -139,6 +153,7 @@ impl Header {
             chunk_samples: options.chunk_samples.unwrap_or_else(|| super::chunk_samples_for(modelled_per_sample)),
             hardware: hardware.cloned(),
             outlier_samples: None,
+            frames_per_sample,
         };
         if header.chunk_samples == 0 {
             return Err("a chunk must hold at least one sample".into());
@@ -221,7 +236,8 @@ impl Header {
             && (!self.is_table() || self.modelled_columns.len() == self.modelled_per_sample)
             && columns.clone().all(|&c| c < sample)
             && self.error_bound.as_ref().is_none_or(|b| b.max_abs_error.len() == features)
-            && self.hardware.as_ref().is_none_or(|h| h.latent_type().is_ok_and(|t| t.width == self.latent_bits));
+            && self.hardware.as_ref().is_none_or(|h| h.latent_type().is_ok_and(|t| t.width == self.latent_bits))
+            && self.frames_per_sample.is_none_or(|t| self.shape.len() == 4 && self.shape[1] == t);
         if ok {
             Ok(())
         } else {
@@ -253,6 +269,14 @@ impl Header {
 
     pub fn is_table(&self) -> bool {
         self.shape.len() == 2
+    }
+
+    /// The shape decompression writes: the data's own, frames ungrouped.
+    pub fn output_shape(&self) -> Vec<usize> {
+        match (self.frames_per_sample, self.shape.as_slice()) {
+            (Some(_), &[stacks, frames, height, width]) => vec![stacks * frames, height, width],
+            _ => self.shape.clone(),
+        }
     }
 
     /// The height and width of a field's frames (its last two axes); None for a table.
@@ -314,6 +338,24 @@ impl Header {
     }
 }
 
+/// For a conv3d model trained on stacks of T frames, given single frames [N, height, width]
+/// of its size: T, the frames to group into each sample (N must be a multiple).
+fn frames_to_group(info: &ModelInfo, data: &Layout, file: &str) -> Result<Option<usize>, String> {
+    let model = &info.spec.sample_shape;
+    let Some((&frames, frame)) = model.split_first().filter(|_| model.len() == 3) else { return Ok(None) };
+    if data.sample_shape() != frame {
+        return Ok(None);
+    }
+    match data.samples() % frames {
+        0 => Ok(Some(frames)),
+        left => Err(format!(
+            "{file}: the model takes stacks of {frames} frames {model:?} and the {} frames of the data do not \
+             group into them ({left} left over): compress a multiple of {frames} frames",
+            data.samples()
+        )),
+    }
+}
+
 /// New data must have the layout the model was trained on; the normalization comes from the
 /// model, never from the new data.
 fn check_fits_model(info: &ModelInfo, data: &Layout, file: &str) -> Result<(), String> {
@@ -333,15 +375,7 @@ fn check_fits_model(info: &ModelInfo, data: &Layout, file: &str) -> Result<(), S
         }
     } else if data.sample_shape() != info.spec.sample_shape.as_slice() {
         let (model, found) = (&info.spec.sample_shape, data.sample_shape());
-        return Err(match model.split_first() {
-            // A conv3d model trained with data.frames_per_sample, given the frames one by one.
-            Some((frames, frame)) if model.len() == 3 && found == frame => format!(
-                "{file}: the model takes stacks of {frames} frames {model:?}, the data holds single frames \
-                 {found:?}; compress them grouped as [samples, {frames}, {}, {}] (numpy: x.reshape(-1, {frames}, {}, {}))",
-                frame[0], frame[1], frame[0], frame[1]
-            ),
-            _ => format!("{file}: the model was trained on samples of shape {model:?}, the data's are {found:?}"),
-        });
+        return Err(format!("{file}: the model was trained on samples of shape {model:?}, the data's are {found:?}"));
     }
     Ok(())
 }

@@ -39,12 +39,13 @@ pub use latent_bits::LatentBits;
 use crate::container::{Chunk, Reader, Section, Writer};
 use crate::dataset::{self, Dataset, Layout, SampleReader, SampleWriter};
 use crate::density::OutlierModel;
+use crate::frame_stacks;
 use crate::model_dir::{self, DECODER_ONNX};
 use balerc_compiler::passes::Part;
 use balerc_compiler::quant::PrecisionConfig;
 use balerc_compiler::sim::FloatProgram;
 use balerc_compiler::LowerOptions;
-use ndarray::{ArrayD, Axis};
+use ndarray::{ArrayD, Axis, IxDyn};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -110,7 +111,7 @@ pub fn compress(options: &CompressOptions) -> Result<CompressReport, String> {
     let density = density.as_ref();
     let decoder = Decoder::Float(program(&options.model.join(DECODER_ONNX))?);
     let latent_bits_trials = match options.latent_bits == LatentBits::Auto && header.hardware.is_none() {
-        true => match first_samples(options, latent_bits::TRIAL_SAMPLES.min(header.chunk_samples))? {
+        true => match first_samples(&header, options, latent_bits::TRIAL_SAMPLES.min(header.chunk_samples))? {
             Some(first) => latent_bits::trials(&header, &encoder, &decoder, density, &first)?,
             None => vec![],
         },
@@ -121,9 +122,9 @@ pub fn compress(options: &CompressOptions) -> Result<CompressReport, String> {
     let mut writer = Writer::create(&options.output, &header.to_json()).map_err(|e| e.to_string())?;
     let packer = writer.packer();
     let mut outliers = Outliers::default();
-    let chunks = input.chunks(header.chunk_samples).enumerate();
+    let chunks = samples_as_modelled(&header, input, header.chunk_samples).enumerate();
     in_order::map_in_order(
-        chunks.map(|(index, data)| data.map(|data| (index, data)).map_err(|e| e.to_string())),
+        chunks.map(|(index, data)| data.map(|data| (index, data))),
         |(index, data)| {
             let (chunk, chunk_outliers) = compress_chunk(&header, &encoder, &decoder, density, &data)?;
             Ok((packer.pack(index, &chunk).map_err(|e| e.to_string())?, chunk_outliers))
@@ -156,16 +157,33 @@ fn open_input(options: &CompressOptions) -> Result<SampleReader, String> {
     SampleReader::open(&options.input).map(SampleReader::require_finite).map_err(|e| e.to_string())
 }
 
+/// The input's samples as the model takes them, `count` at a time: single frames grouped into
+/// the stacks of the header's `frames_per_sample`.
+fn samples_as_modelled(
+    header: &Header,
+    input: SampleReader,
+    count: usize,
+) -> impl Iterator<Item = Result<Dataset, String>> + use<> {
+    let frames = header.frames_per_sample.unwrap_or(1);
+    input.chunks(count * frames).map(move |data| {
+        let data = data.map_err(|e| e.to_string())?;
+        match frames {
+            1 => Ok(data),
+            _ => Ok(Dataset { values: frame_stacks::stack_frames(data.values, frames)?, ..data }),
+        }
+    })
+}
+
 /// The input's first samples (None for an empty input), for trial compressions.
-fn first_samples(options: &CompressOptions, count: usize) -> Result<Option<Dataset>, String> {
-    open_input(options)?.chunks(count).next().transpose().map_err(|e| e.to_string())
+fn first_samples(header: &Header, options: &CompressOptions, count: usize) -> Result<Option<Dataset>, String> {
+    samples_as_modelled(header, open_input(options)?, count).next().transpose()
 }
 
 /// Each feature's (min, max) over the whole input: a first pass, for a bound relative to the range.
 fn feature_ranges(header: &Header, options: &CompressOptions) -> Result<Vec<(f64, f64)>, String> {
     let mut ranges = header.empty_ranges();
-    for data in open_input(options)?.chunks(header.chunk_samples) {
-        header.widen_ranges(&data.map_err(|e| e.to_string())?, &mut ranges);
+    for data in samples_as_modelled(header, open_input(options)?, header.chunk_samples) {
+        header.widen_ranges(&data?, &mut ranges);
     }
     Ok(ranges)
 }
@@ -344,7 +362,7 @@ pub fn decompress(options: &DecompressOptions) -> Result<DecompressReport, Strin
     }
     let decoder = decoder_for(&mut reader, &header, options)?;
     let format = dataset::FileFormat::from_path(&options.output).unwrap_or(header.format);
-    let layout = Layout { shape: header.shape.clone(), names: header.names.clone(), dtype: header.dtype, format };
+    let layout = Layout { shape: header.output_shape(), names: header.names.clone(), dtype: header.dtype, format };
     let mut output = SampleWriter::create(&options.output, &layout).map_err(|e| e.to_string())?;
     let chunks = (0..reader.chunk_count()).map(move |index| match reader.read_chunk(index) {
         Ok(chunk) => Ok((index, chunk)),
@@ -353,7 +371,7 @@ pub fn decompress(options: &DecompressOptions) -> Result<DecompressReport, Strin
     in_order::map_in_order(
         chunks,
         |(index, chunk)| decompress_chunk(&header, &decoder, &chunk).map_err(|e| format!("{file}: chunk {index}: {e}")),
-        |values| output.write(&values).map_err(|e| e.to_string()),
+        |values| output.write(&ungrouped(&header, values)).map_err(|e| e.to_string()),
     )?;
     output.finish().map_err(|e| e.to_string())?;
     Ok(DecompressReport { samples: layout.samples(), shape: layout.shape, seconds: started.elapsed().as_secs_f64() })
@@ -450,6 +468,20 @@ fn stored_outliers(chunk: &Chunk, count: usize) -> Result<std::collections::Hash
             _ => Err(format!("outlier index {index} is out of range")),
         })
         .collect()
+}
+
+/// A chunk's samples as the data had them: stacks of frames back into single frames.
+fn ungrouped(header: &Header, values: ArrayD<f64>) -> ArrayD<f64> {
+    match header.frames_per_sample {
+        Some(_) => {
+            let frames: Vec<usize> = [values.shape()[0] * values.shape()[1]]
+                .into_iter()
+                .chain(values.shape()[2..].iter().copied())
+                .collect();
+            values.into_shape_with_order(IxDyn(&frames)).expect("the same number of values")
+        }
+        None => values,
+    }
 }
 
 fn decompress_chunk(header: &Header, decoder: &Decoder, chunk: &Chunk) -> Result<ArrayD<f64>, String> {
