@@ -13,6 +13,9 @@
 //! index + footer                        (where every record is, written last)
 //! ```
 //!
+//! Writers write format version 2, whose framing is varints and one checksum per header, record
+//! and index; readers read version 2 and version 1.
+//!
 //! Writing streams chunks to a temporary file and keeps only the small index in memory; the
 //! file appears at its path, complete, when [`Writer::finish`] returns. Reading seeks through
 //! the index and holds one chunk at a time. `docs/baler-format.md` draws the byte layout.
@@ -79,12 +82,12 @@ impl ByteTotals {
 pub struct Sizes {
     /// The whole file.
     pub file: u64,
-    /// Preamble, header JSON and its checksum.
+    /// Preamble, header JSON (as stored: zstd-compressed when that is smaller) and its checksum.
     pub header: u64,
     /// Per section name, summed over all chunks.
     pub sections: BTreeMap<String, ByteTotals>,
     pub attachments: BTreeMap<String, ByteTotals>,
-    /// Everything else: chunk tables, the index and the footer.
+    /// Everything else: record tables and checksums, the index and the footer.
     pub framing: u64,
 }
 

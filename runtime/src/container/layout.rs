@@ -1,32 +1,90 @@
 //! The byte layout of a `.baler` file, encoded and parsed in memory without any I/O.
 //! `docs/baler-format.md` draws the same layout as tables; keep the two in step.
 //!
-//! Every integer is little-endian and fixed-width. A name is a u16 byte length and UTF-8 bytes.
+//! Version 2, which writers write: numbers are unsigned LEB128 varints, except the version
+//! (`u16`), codec bytes, checksums and the fixed-size footer (little-endian). A name is a varint
+//! byte length and UTF-8 bytes. One CRC32 guards each of header, record and index. Version 1,
+//! which readers still read, is in [`v1`].
+
+pub(super) mod v1;
 
 use super::{ByteTotals, Sizes};
 use std::collections::BTreeMap;
 use std::fmt;
+use std::io::{self, Read};
 
 /// PNG-style: the high byte catches 7-bit transfers, `\r\n` catches line-ending conversion.
 pub const MAGIC: [u8; 8] = *b"\x89BALER\r\n";
-pub const VERSION: u16 = 1;
-pub(super) const END_MAGIC: [u8; 8] = *b"BALEREND";
+/// The version writers write; readers read it and every earlier one down to [`OLDEST_VERSION`].
+pub const VERSION: u16 = 2;
+pub(super) const OLDEST_VERSION: u16 = 1;
+/// The last bytes of a complete version 2 file.
+pub(super) const END_MAGIC: [u8; 4] = *b"BLR2";
 
 /// Limits that keep a damaged length from allocating absurd amounts of memory.
 pub const MAX_HEADER_BYTES: u64 = 64 << 20;
 pub const MAX_SECTION_BYTES: u64 = 4 << 30;
 pub const MAX_NAME_BYTES: usize = u16::MAX as usize;
 pub(super) const MAX_INDEX_BYTES: u64 = 1 << 30;
+/// A varint holds a u64 in at most ten bytes (7 bits each, 64 = 9 × 7 + 1).
+const MAX_VARINT_BYTES: usize = 10;
 
-/// Magic, version, header length.
-pub(super) const PREAMBLE_LEN: u64 = 8 + 2 + 4;
+/// Magic and version: the start every version shares.
+pub(super) const SIGNATURE_LEN: u64 = 8 + 2;
+/// Signature, header codec and the longest header length.
+pub(super) const PREAMBLE_MAX_LEN: u64 = SIGNATURE_LEN + 1 + MAX_VARINT_BYTES as u64;
 pub(super) const CHECKSUM_LEN: u64 = 4;
-/// Table length and table checksum, at the start of every record.
-pub(super) const RECORD_PREFIX_LEN: u64 = 4 + 4;
-/// Index offset, index length, index checksum, footer checksum, end magic.
-pub(super) const FOOTER_LEN: u64 = 8 + 8 + 4 + 4 + 8;
-/// The footer checksum covers the index offset, length and checksum.
-const FOOTER_CHECKED_LEN: usize = 8 + 8 + 4;
+/// The smallest record: a one-byte table length, samples and section count, and the checksum.
+pub(super) const MIN_RECORD_LEN: u64 = 1 + 2 + CHECKSUM_LEN;
+/// Index length, index checksum, end magic.
+pub(super) const FOOTER_LEN: u64 = 4 + 4 + 4;
+
+/// How the header JSON is stored. Writers take whichever is smallest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum HeaderCodec {
+    Stored = 0,
+    /// One zstd frame.
+    Zstd = 1,
+    /// One zstd frame compressed with [`HEADER_DICTIONARY`] as its raw-content dictionary.
+    ZstdDictionary = 2,
+}
+
+/// Text that headers resemble, so that zstd codes their field names and usual values as short
+/// references: a small header shrinks to about a third instead of two thirds. Part of the
+/// format: changing a byte of it needs a new codec.
+pub(super) const HEADER_DICTIONARY: &str = concat!(
+    r#"{"chunk_samples":,"dtype":"i64","error_bound":{"max_abs_error":[],"relations":["px = pt * cos(phi)"],"#,
+    r#""residual_plans":true},"format":"csv","hardware":{"encoder_hash":"","input_type":"ap_fixed<16,6>","#,
+    r#""latent_type":"ap_fixed<16,6>","origin":""},"integer_columns":[],"kind":"balerc-compressed","#,
+    r#""latent_bits":16,"latent_width":,"lossless_columns":[],"model_hash":"","modelled_columns":[],"#,
+    r#""modelled_per_sample":,"names":[],"normalization":{"kind":"standard","offset":[0.0,0.0],"#,
+    r#""scale":[1.0,1.0]},"outlier_samples":{"log_density_threshold":-},"shape":[]}"#,
+    r#"{"chunk_samples":,"dtype":"f32","error_bound":null,"format":"npy","integer_columns":[],"#,
+    r#""kind":"balerc-compressed","latent_bits":8,"latent_width":,"lossless_columns":[],"model_hash":"","#,
+    r#""modelled_columns":[0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23],"#,
+    r#""modelled_per_sample":,"names":[],"normalization":{"kind":"none","offset":[],"scale":[]},"shape":[]}"#,
+    r#"{"chunk_samples":,"dtype":"f64","error_bound":{"max_abs_error":[],"residual_plans":true},"#,
+    r#""format":"npz","integer_columns":[],"kind":"balerc-compressed","latent_bits":,"latent_width":,"#,
+    r#""lossless_columns":[],"model_hash":"","modelled_columns":[],"modelled_per_sample":,"names":[],"#,
+    r#""normalization":{"kind":"min-max","offset":[],"scale":[]},"shape":[]}"#,
+);
+
+/// zstd's strongest level: headers are small, so it costs nothing noticeable; an unusually
+/// large one takes zstd's default instead.
+const HEADER_LEVEL: i32 = 19;
+const LARGE_HEADER_LEVEL: i32 = 3;
+const LARGE_HEADER_BYTES: usize = 1 << 20;
+
+impl HeaderCodec {
+    fn from_byte(byte: u8) -> Result<HeaderCodec, Malformed> {
+        match byte {
+            0 => Ok(HeaderCodec::Stored),
+            1 => Ok(HeaderCodec::Zstd),
+            2 => Ok(HeaderCodec::ZstdDictionary),
+            other => Err(Malformed::UnknownCodec(other)),
+        }
+    }
+}
 
 /// How a section's bytes are stored. A new codec needs a new format version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,8 +111,6 @@ pub(super) struct SectionEntry {
     pub codec: Codec,
     pub raw_len: u64,
     pub stored_len: u64,
-    /// CRC32 of the stored payload.
-    pub checksum: u32,
 }
 
 /// The table at the start of a record (a chunk, or an attachment as a record of one section).
@@ -79,20 +135,16 @@ pub(super) struct AttachmentEntry {
     pub totals: ByteTotals,
 }
 
-/// Written last: where every record is, and the totals that `sizes()` reports without reading them.
+/// Where every record is, and the totals that `sizes()` reports without reading them. Both
+/// versions parse into this; version 2 stores lengths only and the offsets follow from them.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub(super) struct Index {
+    /// In file order.
     pub chunks: Vec<ChunkEntry>,
+    /// In the order attached, which is also file order.
     pub attachments: Vec<AttachmentEntry>,
     pub sections: BTreeMap<String, ByteTotals>,
     pub samples: u64,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(super) struct Footer {
-    pub index_offset: u64,
-    pub index_len: u64,
-    pub index_checksum: u32,
 }
 
 /// Why bytes that passed their checksum still do not parse; only a writer bug or a forged file
@@ -102,8 +154,14 @@ pub(super) enum Malformed {
     EndsEarly,
     TrailingBytes,
     NameNotUtf8,
+    NameLength(u64),
     DuplicateName(String),
+    NamesOutOfOrder,
+    AttachmentsOutOfOrder,
     UnknownCodec(u8),
+    VarintOverflow,
+    VarintOverlong,
+    SumOverflow,
 }
 
 impl fmt::Display for Malformed {
@@ -112,74 +170,142 @@ impl fmt::Display for Malformed {
             Malformed::EndsEarly => write!(f, "it ends in the middle of an entry"),
             Malformed::TrailingBytes => write!(f, "it has bytes after its last entry"),
             Malformed::NameNotUtf8 => write!(f, "a name is not UTF-8"),
+            Malformed::NameLength(len) => write!(f, "a name of {len} bytes, not 1 to {MAX_NAME_BYTES}"),
             Malformed::DuplicateName(name) => write!(f, "the name '{name}' appears twice"),
+            Malformed::NamesOutOfOrder => write!(f, "its section names are not in byte order"),
+            Malformed::AttachmentsOutOfOrder => {
+                write!(f, "an attachment is placed before an earlier one or after the last chunk")
+            }
             Malformed::UnknownCodec(byte) => write!(f, "unknown codec {byte}"),
+            Malformed::VarintOverflow => write!(f, "a number does not fit in 64 bits"),
+            Malformed::VarintOverlong => write!(f, "a number is written with more bytes than it needs"),
+            Malformed::SumOverflow => write!(f, "its lengths or sample counts add up beyond 2^64"),
         }
     }
 }
 
-/// Preamble, header JSON and the checksum over everything after the magic.
+/// Where a header's stored bytes are, from its preamble.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct HeaderPlace {
+    pub version: u16,
+    /// The codec byte as stored, interpreted only once the checksum has passed.
+    pub codec: u8,
+    /// Offset of the stored bytes, which run for `stored_len`; the checksum follows them.
+    pub start: u64,
+    pub stored_len: u64,
+}
+
+impl HeaderPlace {
+    /// Everything up to and including the checksum.
+    pub fn header_len(&self) -> u64 {
+        self.start + self.stored_len + CHECKSUM_LEN
+    }
+}
+
+/// Magic, version, codec, length, the stored header and its checksum: the JSON stored the
+/// smallest way.
 pub(super) fn encode_header(json: &[u8]) -> Vec<u8> {
+    let level = if json.len() < LARGE_HEADER_BYTES { HEADER_LEVEL } else { LARGE_HEADER_LEVEL };
+    let zstd = zstd::bulk::compress(json, level).ok();
+    let dictionary = zstd::bulk::Compressor::with_dictionary(level, HEADER_DICTIONARY.as_bytes())
+        .and_then(|mut compressor| compressor.compress(json))
+        .ok();
+    let mut candidates = vec![(HeaderCodec::Stored, json.to_vec())];
+    candidates.extend(zstd.map(|bytes| (HeaderCodec::Zstd, bytes)));
+    candidates.extend(dictionary.map(|bytes| (HeaderCodec::ZstdDictionary, bytes)));
+    // The first of equals: plain JSON when compression gains nothing.
+    let (codec, stored) = candidates.into_iter().min_by_key(|(_, bytes)| bytes.len()).expect("a candidate");
+    encode_header_as(codec, &stored)
+}
+
+pub(super) fn encode_header_as(codec: HeaderCodec, stored: &[u8]) -> Vec<u8> {
     let mut out = Encoder::default();
     out.bytes(&MAGIC);
     out.u16(VERSION);
-    out.u32(json.len() as u32);
-    out.bytes(json);
+    out.u8(codec as u8);
+    out.varint(stored.len() as u64);
+    out.bytes(stored);
     let checksum = crc32fast::hash(&out.0[MAGIC.len()..]);
     out.u32(checksum);
     out.0
 }
 
-/// The JSON out of a whole header (preamble, JSON, checksum), if its checksum matches.
-pub(super) fn checked_header_json(header: &[u8]) -> Option<&[u8]> {
+/// The version from the start of a file whose magic the caller has checked.
+pub(super) fn parse_version(start: &[u8]) -> Result<u16, Malformed> {
+    let mut cursor = ByteCursor::new(start);
+    cursor.take(MAGIC.len())?;
+    cursor.u16()
+}
+
+/// Where the header lies, from the preamble of a version 2 file.
+pub(super) fn parse_preamble(preamble: &[u8]) -> Result<HeaderPlace, Malformed> {
+    let mut cursor = ByteCursor::new(preamble);
+    cursor.take(MAGIC.len())?;
+    let version = cursor.u16()?;
+    let codec = cursor.u8()?;
+    let stored_len = cursor.varint()?;
+    let start = (preamble.len() - cursor.rest.len()) as u64;
+    Ok(HeaderPlace { version, codec, start, stored_len })
+}
+
+/// The stored bytes out of a whole header (preamble, stored bytes, checksum), if its checksum,
+/// which covers everything after the magic in every version, matches.
+pub(super) fn checked_header_bytes<'a>(header: &'a [u8], place: &HeaderPlace) -> Option<&'a [u8]> {
     let (checked, checksum) = header.split_at_checked(header.len().checked_sub(CHECKSUM_LEN as usize)?)?;
     if crc32fast::hash(checked.get(MAGIC.len()..)?).to_le_bytes() != checksum {
         return None;
     }
-    checked.get(PREAMBLE_LEN as usize..)
+    checked.get(place.start as usize..)
 }
 
-/// Version and header length from the preamble, whose magic the caller has checked.
-pub(super) fn parse_preamble(preamble: &[u8]) -> Result<(u16, u32), Malformed> {
-    let mut cursor = ByteCursor::new(preamble);
-    cursor.take(MAGIC.len())?;
-    Ok((cursor.u16()?, cursor.u32()?))
+/// The JSON from a header's checked bytes.
+pub(super) fn decode_header(codec: u8, stored: &[u8]) -> Result<Vec<u8>, String> {
+    let dictionary: &[u8] = match HeaderCodec::from_byte(codec).map_err(|problem| problem.to_string())? {
+        HeaderCodec::Stored => return Ok(stored.to_vec()),
+        HeaderCodec::Zstd => &[],
+        HeaderCodec::ZstdDictionary => HEADER_DICTIONARY.as_bytes(),
+    };
+    let undecodable = |error: io::Error| format!("it does not decompress: {error}");
+    let decoder = zstd::stream::read::Decoder::with_dictionary(stored, dictionary).map_err(undecodable)?;
+    let mut json = Vec::new();
+    decoder.take(MAX_HEADER_BYTES + 1).read_to_end(&mut json).map_err(undecodable)?;
+    if json.len() as u64 > MAX_HEADER_BYTES {
+        return Err(format!("it decompresses to more than the {MAX_HEADER_BYTES} bytes allowed"));
+    }
+    Ok(json)
 }
 
 impl RecordTable {
-    /// The record prefix (table length, table checksum) followed by the table; `None` when the
-    /// names are too many for the table's u32 length.
-    pub fn encode(&self) -> Option<Vec<u8>> {
+    /// The table length and the table: the start of a record, which its payloads and then the
+    /// record's checksum follow.
+    pub fn encode(&self) -> Vec<u8> {
         let mut table = Encoder::default();
-        table.u64(self.samples);
-        table.u32(self.sections.len() as u32);
+        table.varint(self.samples);
+        table.varint(self.sections.len() as u64);
         for section in &self.sections {
             table.name(&section.name);
             table.u8(section.codec as u8);
-            table.u64(section.raw_len);
-            table.u64(section.stored_len);
-            table.u32(section.checksum);
+            table.varint(section.raw_len);
+            table.varint(section.stored_len);
         }
         let mut out = Encoder::default();
-        out.u32(u32::try_from(table.0.len()).ok()?);
-        out.u32(crc32fast::hash(&table.0));
+        out.varint(table.0.len() as u64);
         out.bytes(&table.0);
-        Some(out.0)
+        out.0
     }
 
     pub fn parse(table: &[u8]) -> Result<RecordTable, Malformed> {
         let mut cursor = ByteCursor::new(table);
-        let samples = cursor.u64()?;
-        let count = cursor.u32()?;
+        let samples = cursor.varint()?;
+        let count = cursor.varint()?;
         // No allocation from `count`: a forged count runs out of bytes long before memory.
         let mut sections = Vec::new();
         for _ in 0..count {
             sections.push(SectionEntry {
                 name: cursor.name()?,
                 codec: Codec::from_byte(cursor.u8()?)?,
-                raw_len: cursor.u64()?,
-                stored_len: cursor.u64()?,
-                checksum: cursor.u32()?,
+                raw_len: cursor.varint()?,
+                stored_len: cursor.varint()?,
             });
         }
         cursor.finish()?;
@@ -187,61 +313,129 @@ impl RecordTable {
     }
 }
 
-/// Table length and table checksum, the fixed start of a record.
-pub(super) fn parse_record_prefix(prefix: &[u8]) -> Result<(u32, u32), Malformed> {
-    let mut cursor = ByteCursor::new(prefix);
-    Ok((cursor.u32()?, cursor.u32()?))
+/// Why a whole version 2 record does not parse.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum RecordProblem {
+    ChecksumMismatch,
+    TableOverruns,
+    Table(Malformed),
+    NotFilled,
+}
+
+impl fmt::Display for RecordProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RecordProblem::ChecksumMismatch => write!(f, "checksum mismatch"),
+            RecordProblem::TableOverruns => write!(f, "its table runs past its end"),
+            RecordProblem::Table(problem) => write!(f, "its table is malformed: {problem}"),
+            RecordProblem::NotFilled => write!(f, "its sections do not fill it"),
+        }
+    }
+}
+
+/// A whole version 2 record checked against its checksum, its table, and where each section's
+/// payload lies in `record`.
+pub(super) fn parse_record(record: &[u8]) -> Result<(RecordTable, Vec<std::ops::Range<usize>>), RecordProblem> {
+    let body_len = record.len().checked_sub(CHECKSUM_LEN as usize).ok_or(RecordProblem::TableOverruns)?;
+    let (body, checksum) = record.split_at(body_len);
+    if crc32fast::hash(body).to_le_bytes() != checksum {
+        return Err(RecordProblem::ChecksumMismatch);
+    }
+    let mut cursor = ByteCursor::new(body);
+    let table_len = cursor.varint().map_err(|_| RecordProblem::TableOverruns)?;
+    let table = cursor.take_u64(table_len).map_err(|_| RecordProblem::TableOverruns)?;
+    let table = RecordTable::parse(table).map_err(RecordProblem::Table)?;
+    let mut position = body.len() - cursor.rest.len();
+    let payloads: u128 = table.sections.iter().map(|entry| u128::from(entry.stored_len)).sum();
+    if payloads != cursor.rest.len() as u128 {
+        return Err(RecordProblem::NotFilled);
+    }
+    let spans = table
+        .sections
+        .iter()
+        .map(|entry| {
+            // Each fits: together they are exactly the rest of the record.
+            let span = position..position + entry.stored_len as usize;
+            position = span.end;
+            span
+        })
+        .collect();
+    Ok((table, spans))
 }
 
 impl Index {
+    /// Version 2: per chunk its record length and samples; per attachment its name, how many
+    /// chunks precede it, its record length and byte totals; per section name its totals.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Encoder::default();
-        out.u64(self.chunks.len() as u64);
+        out.varint(self.chunks.len() as u64);
         for chunk in &self.chunks {
-            out.u64(chunk.offset);
-            out.u64(chunk.len);
-            out.u64(chunk.samples);
+            out.varint(chunk.len);
+            out.varint(chunk.samples);
         }
-        out.u32(self.attachments.len() as u32);
+        out.varint(self.attachments.len() as u64);
         for attachment in &self.attachments {
+            let chunks_before = self.chunks.partition_point(|chunk| chunk.offset < attachment.offset);
             out.name(&attachment.name);
-            out.u64(attachment.offset);
-            out.u64(attachment.len);
+            out.varint(chunks_before as u64);
+            out.varint(attachment.len);
             out.totals(attachment.totals);
         }
-        out.u32(self.sections.len() as u32);
+        out.varint(self.sections.len() as u64);
         for (name, totals) in &self.sections {
             out.name(name);
             out.totals(*totals);
         }
-        out.u64(self.samples);
         out.0
     }
 
-    pub fn parse(bytes: &[u8]) -> Result<Index, Malformed> {
+    /// A version 2 index whose records start at `records_start` (the header's length).
+    pub fn parse(bytes: &[u8], records_start: u64) -> Result<Index, Malformed> {
         let mut cursor = ByteCursor::new(bytes);
         let mut index = Index::default();
-        for _ in 0..cursor.u64()? {
-            let (offset, len, samples) = (cursor.u64()?, cursor.u64()?, cursor.u64()?);
-            index.chunks.push(ChunkEntry { offset, len, samples });
+        for _ in 0..cursor.varint()? {
+            let (len, samples) = (cursor.varint()?, cursor.varint()?);
+            index.chunks.push(ChunkEntry { offset: 0, len, samples });
+            index.samples = index.samples.checked_add(samples).ok_or(Malformed::SumOverflow)?;
         }
-        for _ in 0..cursor.u32()? {
+        let mut positions = Vec::new();
+        for _ in 0..cursor.varint()? {
             let name = cursor.name()?;
-            let (offset, len, totals) = (cursor.u64()?, cursor.u64()?, cursor.totals()?);
+            let chunks_before = cursor.varint()?;
+            let (len, totals) = (cursor.varint()?, cursor.totals()?);
+            if chunks_before > index.chunks.len() as u64 || positions.last().is_some_and(|&last| chunks_before < last) {
+                return Err(Malformed::AttachmentsOutOfOrder);
+            }
             if index.attachments.iter().any(|attachment| attachment.name == name) {
                 return Err(Malformed::DuplicateName(name));
             }
-            index.attachments.push(AttachmentEntry { name, offset, len, totals });
+            positions.push(chunks_before);
+            index.attachments.push(AttachmentEntry { name, offset: 0, len, totals });
         }
-        for _ in 0..cursor.u32()? {
+        for _ in 0..cursor.varint()? {
             let name = cursor.name()?;
             let totals = cursor.totals()?;
-            if index.sections.insert(name.clone(), totals).is_some() {
-                return Err(Malformed::DuplicateName(name));
+            match index.sections.last_key_value() {
+                Some((last, _)) if *last == name => return Err(Malformed::DuplicateName(name)),
+                Some((last, _)) if *last > name => return Err(Malformed::NamesOutOfOrder),
+                _ => {}
+            }
+            index.sections.insert(name, totals);
+        }
+        cursor.finish()?;
+        // The records tile the file in order: the attachments placed before chunk k, then chunk k.
+        let mut offset = records_start;
+        let mut attachments = index.attachments.iter_mut().zip(positions).peekable();
+        for k in 0..=index.chunks.len() {
+            while let Some((attachment, _)) = attachments.next_if(|(_, chunks_before)| *chunks_before == k as u64) {
+                attachment.offset = offset;
+                offset = offset.checked_add(attachment.len).ok_or(Malformed::SumOverflow)?;
+            }
+            if let Some(chunk) = index.chunks.get_mut(k) {
+                chunk.offset = offset;
+                offset = offset.checked_add(chunk.len).ok_or(Malformed::SumOverflow)?;
             }
         }
-        index.samples = cursor.u64()?;
-        cursor.finish()?;
         Ok(index)
     }
 
@@ -261,6 +455,24 @@ impl Index {
     }
 }
 
+/// The checksum in a version 2 footer: CRC32 of the index and the index length after it, the
+/// bytes from the index's start up to the checksum.
+pub(super) fn index_checksum(index: &[u8]) -> u32 {
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(index);
+    hasher.update(&(index.len() as u32).to_le_bytes());
+    hasher.finalize()
+}
+
+/// The footer after an index; the writer has checked that the index fits in a u32 length.
+pub(super) fn encode_footer(index: &[u8]) -> Vec<u8> {
+    let mut out = Encoder::default();
+    out.u32(index.len() as u32);
+    out.u32(index_checksum(index));
+    out.bytes(&END_MAGIC);
+    out.0
+}
+
 /// Why the last bytes of a file are not a footer.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(super) enum FooterProblem {
@@ -269,80 +481,75 @@ pub(super) enum FooterProblem {
     ChecksumMismatch,
 }
 
-impl Footer {
-    pub fn encode(&self) -> Vec<u8> {
-        let mut out = Encoder::default();
-        out.u64(self.index_offset);
-        out.u64(self.index_len);
-        out.u32(self.index_checksum);
-        out.u32(crc32fast::hash(&out.0));
-        out.bytes(&END_MAGIC);
-        out.0
+/// A version 2 footer: the index length and the index checksum, once the end magic is there.
+pub(super) fn parse_footer(bytes: &[u8]) -> Result<(u32, u32), FooterProblem> {
+    if bytes.len() as u64 != FOOTER_LEN || !bytes.ends_with(&END_MAGIC) {
+        return Err(FooterProblem::Missing);
     }
-
-    pub fn parse(bytes: &[u8]) -> Result<Footer, FooterProblem> {
-        if bytes.len() as u64 != FOOTER_LEN || !bytes.ends_with(&END_MAGIC) {
-            return Err(FooterProblem::Missing);
-        }
-        let mut cursor = ByteCursor::new(bytes);
-        let fields = (cursor.u64(), cursor.u64(), cursor.u32(), cursor.u32());
-        let (Ok(index_offset), Ok(index_len), Ok(index_checksum), Ok(checksum)) = fields else {
-            return Err(FooterProblem::Missing);
-        };
-        if checksum != crc32fast::hash(&bytes[..FOOTER_CHECKED_LEN]) {
-            return Err(FooterProblem::ChecksumMismatch);
-        }
-        Ok(Footer { index_offset, index_len, index_checksum })
+    let mut cursor = ByteCursor::new(bytes);
+    match (cursor.u32(), cursor.u32()) {
+        (Ok(index_len), Ok(checksum)) => Ok((index_len, checksum)),
+        _ => Err(FooterProblem::Missing),
     }
 }
 
 #[derive(Default)]
-struct Encoder(Vec<u8>);
+pub(super) struct Encoder(pub Vec<u8>);
 
 impl Encoder {
-    fn bytes(&mut self, bytes: &[u8]) {
+    pub fn bytes(&mut self, bytes: &[u8]) {
         self.0.extend_from_slice(bytes);
     }
 
-    fn u8(&mut self, value: u8) {
+    pub fn u8(&mut self, value: u8) {
         self.0.push(value);
     }
 
-    fn u16(&mut self, value: u16) {
+    pub fn u16(&mut self, value: u16) {
         self.bytes(&value.to_le_bytes());
     }
 
-    fn u32(&mut self, value: u32) {
+    pub fn u32(&mut self, value: u32) {
         self.bytes(&value.to_le_bytes());
     }
 
-    fn u64(&mut self, value: u64) {
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub fn u64(&mut self, value: u64) {
         self.bytes(&value.to_le_bytes());
     }
 
-    /// The writer has checked that names fit in a u16 length.
+    /// Unsigned LEB128: seven bits a byte, lowest first, the high bit set on all but the last.
+    pub fn varint(&mut self, mut value: u64) {
+        while value >= 0x80 {
+            self.u8(value as u8 | 0x80);
+            value >>= 7;
+        }
+        self.u8(value as u8);
+    }
+
+    /// The writer has checked that names are 1 to [`MAX_NAME_BYTES`] long.
     fn name(&mut self, name: &str) {
-        self.u16(name.len() as u16);
+        self.varint(name.len() as u64);
         self.bytes(name.as_bytes());
     }
 
     fn totals(&mut self, totals: ByteTotals) {
-        self.u64(totals.stored);
-        self.u64(totals.raw);
+        self.varint(totals.stored);
+        self.varint(totals.raw);
     }
 }
 
 /// Reads fields off the front of a byte slice; running out is an error, never a panic.
-struct ByteCursor<'a> {
+pub(super) struct ByteCursor<'a> {
     rest: &'a [u8],
 }
 
 impl<'a> ByteCursor<'a> {
-    fn new(bytes: &'a [u8]) -> ByteCursor<'a> {
+    pub fn new(bytes: &'a [u8]) -> ByteCursor<'a> {
         ByteCursor { rest: bytes }
     }
 
-    fn take(&mut self, len: usize) -> Result<&'a [u8], Malformed> {
+    pub fn take(&mut self, len: usize) -> Result<&'a [u8], Malformed> {
         if len > self.rest.len() {
             return Err(Malformed::EndsEarly);
         }
@@ -351,39 +558,69 @@ impl<'a> ByteCursor<'a> {
         Ok(taken)
     }
 
+    fn take_u64(&mut self, len: u64) -> Result<&'a [u8], Malformed> {
+        self.take(usize::try_from(len).map_err(|_| Malformed::EndsEarly)?)
+    }
+
     fn array<const N: usize>(&mut self) -> Result<[u8; N], Malformed> {
         let mut array = [0; N];
         array.copy_from_slice(self.take(N)?);
         Ok(array)
     }
 
-    fn u8(&mut self) -> Result<u8, Malformed> {
+    pub fn u8(&mut self) -> Result<u8, Malformed> {
         Ok(self.array::<1>()?[0])
     }
 
-    fn u16(&mut self) -> Result<u16, Malformed> {
+    pub fn u16(&mut self) -> Result<u16, Malformed> {
         Ok(u16::from_le_bytes(self.array()?))
     }
 
-    fn u32(&mut self) -> Result<u32, Malformed> {
+    pub fn u32(&mut self) -> Result<u32, Malformed> {
         Ok(u32::from_le_bytes(self.array()?))
     }
 
-    fn u64(&mut self) -> Result<u64, Malformed> {
+    pub fn u64(&mut self) -> Result<u64, Malformed> {
         Ok(u64::from_le_bytes(self.array()?))
     }
 
+    /// Unsigned LEB128 in its shortest form: at most ten bytes, no value bits beyond the 64th,
+    /// and no final zero byte after the first (which would write the same number longer).
+    pub fn varint(&mut self) -> Result<u64, Malformed> {
+        let mut value = 0u64;
+        let mut shift = 0;
+        loop {
+            let byte = self.u8()?;
+            // The tenth byte holds bit 63 alone, and cannot go on.
+            if shift == 7 * (MAX_VARINT_BYTES - 1) && byte > 1 {
+                return Err(Malformed::VarintOverflow);
+            }
+            value |= u64::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                if byte == 0 && shift > 0 {
+                    return Err(Malformed::VarintOverlong);
+                }
+                return Ok(value);
+            }
+            shift += 7;
+        }
+    }
+
+    /// Version 2: a varint length, 1 to [`MAX_NAME_BYTES`], and UTF-8.
     fn name(&mut self) -> Result<String, Malformed> {
-        let len = self.u16()? as usize;
-        let bytes = self.take(len)?;
+        let len = self.varint()?;
+        if len == 0 || len > MAX_NAME_BYTES as u64 {
+            return Err(Malformed::NameLength(len));
+        }
+        let bytes = self.take_u64(len)?;
         String::from_utf8(bytes.to_vec()).map_err(|_| Malformed::NameNotUtf8)
     }
 
     fn totals(&mut self) -> Result<ByteTotals, Malformed> {
-        Ok(ByteTotals { stored: self.u64()?, raw: self.u64()? })
+        Ok(ByteTotals { stored: self.varint()?, raw: self.varint()? })
     }
 
-    fn finish(self) -> Result<(), Malformed> {
+    pub fn finish(self) -> Result<(), Malformed> {
         if self.rest.is_empty() {
             Ok(())
         } else {

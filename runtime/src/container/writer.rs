@@ -7,8 +7,8 @@
 
 use super::codec::{self, StoredSection};
 use super::layout::{
-    encode_header, AttachmentEntry, ChunkEntry, Footer, Index, RecordTable, MAX_HEADER_BYTES, MAX_NAME_BYTES,
-    MAX_SECTION_BYTES,
+    encode_footer, encode_header, AttachmentEntry, ChunkEntry, Index, RecordTable, MAX_HEADER_BYTES, MAX_INDEX_BYTES,
+    MAX_NAME_BYTES, MAX_SECTION_BYTES,
 };
 use super::{ByteTotals, Chunk, ContainerError, Section, Summary};
 use rayon::prelude::*;
@@ -85,7 +85,7 @@ impl Writer {
         let samples = self.index.samples.checked_add(packed.samples).ok_or_else(|| {
             ContainerError::invalid(&self.path, format!("{place} takes the sample count beyond 2^64"))
         })?;
-        let (offset, len) = self.write_record(&place, packed.samples, &packed.sections)?;
+        let (offset, len) = self.write_record(packed.samples, &packed.sections)?;
         self.index.chunks.push(ChunkEntry { offset, len, samples: packed.samples });
         self.index.samples = samples;
         for section in &packed.sections {
@@ -105,7 +105,7 @@ impl Writer {
         let stored = codec::store(name, bytes, self.level)
             .map_err(|error| ContainerError::io(&self.path, format!("compress {place}"), error))?;
         let totals = totals_of(&stored);
-        let (offset, len) = self.write_record(&place, 0, &[stored])?;
+        let (offset, len) = self.write_record(0, &[stored])?;
         self.index.attachments.push(AttachmentEntry { name: name.to_string(), offset, len, totals });
         Ok(())
     }
@@ -117,13 +117,13 @@ impl Writer {
             return Err(ContainerError::invalid(&self.path, message));
         }
         let index = self.index.encode();
-        let footer = Footer {
-            index_offset: self.position,
-            index_len: index.len() as u64,
-            index_checksum: crc32fast::hash(&index),
-        };
+        if index.len() as u64 > MAX_INDEX_BYTES {
+            let message =
+                format!("its index is {} bytes, more than the {MAX_INDEX_BYTES} a reader accepts", index.len());
+            return Err(ContainerError::invalid(&self.path, message));
+        }
         self.write(&index)?;
-        self.write(&footer.encode())?;
+        self.write(&encode_footer(&index))?;
         let summary = Summary {
             chunks: self.index.chunks.len(),
             samples: self.index.samples,
@@ -145,22 +145,20 @@ impl Writer {
         Ok(())
     }
 
-    /// Writes a record (table, then payloads) and returns where it starts and how long it is.
-    fn write_record(
-        &mut self,
-        place: &str,
-        samples: u64,
-        stored: &[StoredSection],
-    ) -> Result<(u64, u64), ContainerError> {
+    /// Writes a record (table, payloads, and the checksum of both) and returns where it starts
+    /// and how long it is.
+    fn write_record(&mut self, samples: u64, stored: &[StoredSection]) -> Result<(u64, u64), ContainerError> {
         let table = RecordTable { samples, sections: stored.iter().map(|section| section.entry.clone()).collect() };
-        let table = table.encode().ok_or_else(|| {
-            ContainerError::invalid(&self.path, format!("{place} has more section names than its table can hold"))
-        })?;
+        let table = table.encode();
         let offset = self.position;
+        let mut checksum = crc32fast::Hasher::new();
+        checksum.update(&table);
         self.write(&table)?;
         for section in stored {
+            checksum.update(&section.payload);
             self.write(&section.payload)?;
         }
+        self.write(&checksum.finalize().to_le_bytes())?;
         Ok((offset, self.position - offset))
     }
 
@@ -182,7 +180,7 @@ pub struct Packer {
     level: i32,
 }
 
-/// A chunk whose sections are compressed and checksummed, ready to be written.
+/// A chunk whose sections are compressed, ready to be written.
 pub struct PackedChunk {
     samples: u64,
     sections: Vec<StoredSection<'static>>,
