@@ -144,6 +144,17 @@ pub fn decode_f32s(bytes: &[u8]) -> Result<Vec<f64>, String> {
     Ok(bytes.chunks_exact(4).map(|b| f64::from(f32::from_le_bytes(b.try_into().expect("4 bytes")))).collect())
 }
 
+pub fn encode_f16s(values: &[f64]) -> Vec<u8> {
+    values.iter().flat_map(|&v| half::f16::from_f64(v).to_le_bytes()).collect()
+}
+
+pub fn decode_f16s(bytes: &[u8]) -> Result<Vec<f64>, String> {
+    if !bytes.len().is_multiple_of(2) {
+        return Err(format!("{} bytes are not a whole number of float16 values", bytes.len()));
+    }
+    Ok(bytes.chunks_exact(2).map(|b| f64::from(half::f16::from_le_bytes(b.try_into().expect("2 bytes")))).collect())
+}
+
 pub fn decode_f64s(bytes: &[u8]) -> Result<Vec<f64>, String> {
     if !bytes.len().is_multiple_of(8) {
         return Err(format!("{} bytes are not a whole number of float64 values", bytes.len()));

@@ -2,6 +2,7 @@
 //! [lo, hi] is split into 2^bits - 1 steps.
 
 use super::{bytes, entropy};
+use half::f16;
 
 pub struct QuantizedLatent {
     /// lo then hi of each dimension.
@@ -18,19 +19,35 @@ pub fn quantize(latent: &[f64], width: usize, bits: u32) -> QuantizedLatent {
     let samples = latent.len() / width;
     let mut ranges = Vec::with_capacity(2 * width);
     let mut codes = Vec::with_capacity(latent.len());
-    for d in 0..width {
-        let column = (0..samples).map(|s| latent[s * width + d]);
-        let (lo, hi) = column.clone().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
-        let (lo, hi) = if lo.is_finite() { (f32_at_most(lo), f32_at_least(hi)) } else { (0.0, 0.0) };
+    let column = |d: usize| (0..samples).map(move |s| latent[s * width + d]);
+    let exact: Vec<(f64, f64)> = (0..width)
+        .map(|d| column(d).fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v))))
+        .collect();
+    for (d, (lo, hi)) in stored_ranges(&exact).into_iter().enumerate() {
         let step = if hi > lo { (hi - lo) / levels(bits) } else { 1.0 };
-        codes.extend(column.map(|v| ((v - lo) / step).round().clamp(0.0, levels(bits)) as u32));
+        codes.extend(column(d).map(|v| ((v - lo) / step).round().clamp(0.0, levels(bits)) as u32));
         ranges.extend([lo, hi]);
     }
     QuantizedLatent { ranges, codes }
 }
 
-/// The largest f32 at or below `v` (as f64): ranges widened so, to hold in 4 bytes, cost a
+/// The ranges widened outward to values that take few bytes: f16 when that widens no range by
+/// more than 1/256 of itself (a constant dimension not at all), else f32, which costs a
 /// negligible fraction of a step.
+fn stored_ranges(exact: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    let empty = |&(lo, _): &(f64, f64)| !f64::is_finite(lo);
+    let as_f16 = |&(lo, hi): &(f64, f64)| Some((f16_at_most(lo)?, f16_at_least(hi)?));
+    let close = |(lo, hi): (f64, f64), (a, b): (f64, f64)| (b - a) - (hi - lo) <= (hi - lo) / 256.0;
+    let f16 = exact.iter().map(|r| if empty(r) { Some((0.0, 0.0)) } else { as_f16(r).filter(|&w| close(*r, w)) });
+    match f16.collect::<Option<Vec<_>>>() {
+        Some(ranges) => ranges,
+        None => {
+            exact.iter().map(|r| if empty(r) { (0.0, 0.0) } else { (f32_at_most(r.0), f32_at_least(r.1)) }).collect()
+        }
+    }
+}
+
+/// The largest f32 at or below `v` (as f64).
 fn f32_at_most(v: f64) -> f64 {
     let f = v as f32;
     f64::from(if f64::from(f) > v { f.next_down() } else { f })
@@ -41,15 +58,34 @@ fn f32_at_least(v: f64) -> f64 {
     f64::from(if f64::from(f) < v { f.next_up() } else { f })
 }
 
-/// The section holding a chunk's latent ranges: f32 when every bound fits one (always for
-/// the float encoder's, and for hardware codes below 2^24), else f64.
+/// The largest finite f16 at or below `v` (as f64), if there is one.
+fn f16_at_most(v: f64) -> Option<f64> {
+    let f = f16::from_f64(v);
+    let below = match f64::from(f) > v {
+        true if f.is_sign_negative() || f == f16::ZERO => f16::from_bits(f.to_bits().max(0x8000) + 1),
+        true => f16::from_bits(f.to_bits() - 1),
+        false => f,
+    };
+    Some(f64::from(below)).filter(|w| w.is_finite())
+}
+
+fn f16_at_least(v: f64) -> Option<f64> {
+    f16_at_most(-v).map(|w| -w)
+}
+
+/// The section holding a chunk's latent ranges: the narrowest float that holds every bound
+/// exactly (f16 or f32 for the float encoder's, f32 for hardware codes below 2^24, else f64).
 pub fn range_section(q: &QuantizedLatent) -> (&'static str, Vec<u8>) {
-    match q.ranges.iter().all(|&v| f64::from(v as f32) == v) {
-        true => (RANGES_F32, bytes::encode_f32s(&q.ranges)),
-        false => (RANGES_F64, bytes::encode_f64s(&q.ranges)),
+    if q.ranges.iter().all(|&v| f64::from(f16::from_f64(v)) == v) {
+        (RANGES_F16, bytes::encode_f16s(&q.ranges))
+    } else if q.ranges.iter().all(|&v| f64::from(v as f32) == v) {
+        (RANGES_F32, bytes::encode_f32s(&q.ranges))
+    } else {
+        (RANGES_F64, bytes::encode_f64s(&q.ranges))
     }
 }
 
+pub const RANGES_F16: &str = "latent_range16";
 pub const RANGES_F32: &str = "latent_range32";
 pub const RANGES_F64: &str = "latent_range";
 
@@ -227,17 +263,28 @@ mod tests {
     }
 
     #[test]
-    fn ranges_widen_to_f32_and_are_stored_in_four_bytes() {
+    fn ranges_widen_to_f16_where_that_costs_little_and_to_f32_elsewhere() {
         let latent = [0.1, -1.0 / 3.0, 2.0 / 3.0, 1e-9];
         let q = quantize(&latent, 2, 8);
         for d in 0..2 {
             let (lo, hi) = (q.ranges[2 * d], q.ranges[2 * d + 1]);
-            assert!(lo <= latent[d].min(latent[2 + d]) && hi >= latent[d].max(latent[2 + d]));
-            assert!(f64::from(lo as f32) == lo && f64::from(hi as f32) == hi);
+            let (a, b) = (latent[d].min(latent[2 + d]), latent[d].max(latent[2 + d]));
+            assert!(lo <= a && hi >= b && (hi - lo) - (b - a) <= (b - a) / 256.0, "{lo} {hi} around {a} {b}");
         }
         let (name, stored) = range_section(&q);
-        assert_eq!((name, stored.len()), (RANGES_F32, 16));
-        assert_eq!(bytes::decode_f32s(&stored).unwrap(), q.ranges);
+        assert_eq!((name, stored.len()), (RANGES_F16, 8));
+        assert_eq!(bytes::decode_f16s(&stored).unwrap(), q.ranges);
+
+        // A narrow range far from zero would grow by whole f16 steps, and a constant must stay exact.
+        for latent in [[100.0, 100.01], [0.1, 0.1]] {
+            let q = quantize(&latent, 1, 8);
+            let (name, stored) = range_section(&q);
+            assert_eq!((name, stored.len()), (RANGES_F32, 8), "{latent:?}");
+            assert!(q.ranges[0] <= latent[0] && q.ranges[1] >= latent[1]);
+            assert_eq!(bytes::decode_f32s(&stored).unwrap(), q.ranges);
+        }
+        let huge = quantize(&[-1e6, 1e6], 1, 8);
+        assert_eq!(range_section(&huge).0, RANGES_F32, "beyond f16's largest value");
         let wide = from_hardware_codes(&[0, (1 << 30) + 1], 1);
         assert_eq!(range_section(&wide).0, RANGES_F64, "a code beyond f32's integers keeps f64");
     }

@@ -435,9 +435,12 @@ fn stored_latent(header: &Header, chunk: &Chunk, samples: usize) -> Result<laten
         Ok(stored) => latent::StoredCodes::Entropy(stored),
         Err(_) => latent::StoredCodes::Planes(section_bytes(chunk, "latent")?),
     };
-    let ranges = match section_bytes(chunk, latent::RANGES_F32) {
-        Ok(stored) => bytes::decode_f32s(stored)?,
-        Err(_) => bytes::decode_f64s(section_bytes(chunk, latent::RANGES_F64)?)?,
+    let ranges = if let Ok(stored) = section_bytes(chunk, latent::RANGES_F16) {
+        bytes::decode_f16s(stored)?
+    } else if let Ok(stored) = section_bytes(chunk, latent::RANGES_F32) {
+        bytes::decode_f32s(stored)?
+    } else {
+        bytes::decode_f64s(section_bytes(chunk, latent::RANGES_F64)?)?
     };
     latent::from_sections(ranges, codes, header.latent_width, samples, header.latent_bits)
 }
