@@ -322,15 +322,7 @@ fn forge_v1(entry: SectionEntry, payload: &[u8]) -> Vec<u8> {
     file.extend_from_slice(payload);
     let mut index = Index { samples: 1, ..Index::default() };
     index.chunks.push(ChunkEntry { offset, len: file.len() as u64 - offset, samples: 1 });
-    let index = v1::encode_index(&index);
-    let footer = v1::Footer {
-        index_offset: file.len() as u64,
-        index_len: index.len() as u64,
-        index_checksum: crc32fast::hash(&index),
-    };
-    file.extend(index);
-    file.extend(footer.encode());
-    file
+    with_v1_index(file, &index)
 }
 
 fn entry_for(codec: Codec, raw_len: u64, payload: &[u8]) -> SectionEntry {
@@ -432,15 +424,7 @@ fn write_v1(header: &serde_json::Value, records: &[Record]) -> Vec<u8> {
             }
         }
     }
-    let index = v1::encode_index(&index);
-    let footer = v1::Footer {
-        index_offset: file.len() as u64,
-        index_len: index.len() as u64,
-        index_checksum: crc32fast::hash(&index),
-    };
-    file.extend(index);
-    file.extend(footer.encode());
-    file
+    with_v1_index(file, &index)
 }
 
 #[test]
@@ -926,4 +910,17 @@ proptest! {
         let read: Vec<Chunk> = reader.chunks().collect::<Result<_, _>>().unwrap();
         prop_assert_eq!(read, chunks);
     }
+}
+
+/// A version 1 file's records followed by its index and footer.
+fn with_v1_index(mut file: Vec<u8>, index: &Index) -> Vec<u8> {
+    let index = v1::encode_index(index);
+    let footer = v1::Footer {
+        index_offset: file.len() as u64,
+        index_len: index.len() as u64,
+        index_checksum: crc32fast::hash(&index),
+    };
+    file.extend(index);
+    file.extend(footer.encode());
+    file
 }
