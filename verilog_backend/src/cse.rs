@@ -1,12 +1,14 @@
 //! Common subexpressions across the shift-add sums of one layer: a pair of terms
 //! `±(a << i) ± (b << j)` that several outputs share is computed once as a new signal
-//! `(a << ·) ± (b << ·)`, and every output adds that signal instead of the pair. The most
-//! frequent pair goes first (Hartley's greedy method), with pair counts kept up to date
-//! incrementally so that large layers stay fast.
+//! `(a << ·) ± (b << ·)`, and every output adds that signal instead of the pair. The pair
+//! that saves the most goes first (Hartley's greedy method, where savings can be counted
+//! in adders or weighed in bits), with pair counts kept up to date incrementally so that
+//! large layers stay fast.
 
 use balerc_compiler::quant::range::Interval;
 use rustc_hash::FxHashMap as HashMap;
 use std::cmp::Reverse;
+use std::collections::BTreeMap;
 
 /// A value the sums can read: an input element or a shared subexpression.
 #[derive(Debug, Clone)]
@@ -22,6 +24,17 @@ pub struct Term {
     pub signal: usize,
     pub shift: u32,
     pub negative: bool,
+}
+
+/// Which pair the greedy search shares next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Priority {
+    /// The most frequent pair (Hartley's method): the most adders saved.
+    Frequency,
+    /// The pair whose uses save the most adder bits: the adders it saves (its count less
+    /// the one that computes it) times the square of its operands' `overlap`. Squaring
+    /// favours pairs whose operands line up; of the weights tried, it saved the most bits.
+    BitsSaved,
 }
 
 /// A shared subexpression: `(a << a_shift) ± (b << b_shift)`.
@@ -74,79 +87,104 @@ fn key(t: &Term, u: &Term) -> Option<Key> {
     Some(Key::new(first.signal, second.signal, difference, first.negative == second.negative))
 }
 
-/// Pair counts with a lazily updated priority queue of buckets, one per count. A count that
-/// falls is not queued again: the stale entry is refreshed only when it surfaces. Falling
-/// counts are most changes, so little is queued, and taking the top costs no comparisons.
-struct Counts {
-    /// The current count of each pair, and the highest count it is queued at.
-    counts: HashMap<Key, (u32, u32)>,
-    queue: Buckets,
+/// The bits in which the two operands of the pair `key` overlap: from the larger of their
+/// shifts up to the lower of their tops. An adder tree costs about the widths of its terms,
+/// and the shared signal is about as wide as the wider operand of the pair, so each sum
+/// that adds it instead of the pair saves about this many bits.
+fn overlap(signals: &[Signal], key: Key) -> u32 {
+    let (a, b, difference, _) = key.parts();
+    let (a_shift, b_shift) = (difference.min(0).unsigned_abs() as u32, difference.max(0) as u32);
+    let top = |signal: usize, shift: u32| signals[signal].range.shifted(shift).signed_bits();
+    top(a, a_shift).min(top(b, b_shift)).saturating_sub(a_shift.max(b_shift))
 }
 
-/// Keys by count; the most recently queued key of the highest count comes out first.
+impl Priority {
+    /// A pair's priority at `count` occurrences; 0 when it cannot be shared, for only
+    /// pairs seen twice or more can be.
+    fn of(self, key: Key, count: u32, signals: &[Signal]) -> u32 {
+        match self {
+            _ if count < 2 => 0,
+            Priority::Frequency => count,
+            Priority::BitsSaved => (count - 1).saturating_mul(overlap(signals, key).max(1).pow(2)),
+        }
+    }
+}
+
+/// Pair counts with a lazily updated priority queue of buckets, one per priority (which
+/// rises and falls with the count). A priority that falls is not queued again: the stale
+/// entry is refreshed only when it surfaces. Falling counts are most changes, so little is
+/// queued, and there are few distinct priorities to order.
+struct Counts {
+    /// The current count of each pair, and the highest priority it is queued at.
+    counts: HashMap<Key, (u32, u32)>,
+    queue: Buckets,
+    priority: Priority,
+}
+
+/// Keys by priority; the most recently queued key of the highest priority comes out first.
+/// A map, not a vector indexed by priority: weighed priorities run into the millions.
 #[derive(Default)]
 struct Buckets {
-    buckets: Vec<Vec<Key>>,
-    top: usize,
+    buckets: BTreeMap<u32, Vec<Key>>,
 }
 
 impl Buckets {
-    fn push(&mut self, count: u32, key: Key) {
-        let count = count as usize;
-        if self.buckets.len() <= count {
-            self.buckets.resize_with(count + 1, Vec::new);
-        }
-        self.buckets[count].push(key);
-        self.top = self.top.max(count);
+    fn push(&mut self, priority: u32, key: Key) {
+        self.buckets.entry(priority).or_default().push(key);
     }
 
     fn pop(&mut self) -> Option<(u32, Key)> {
-        while self.top >= 2 {
-            if let Some(key) = self.buckets[self.top].pop() {
-                return Some((self.top as u32, key));
+        while let Some(mut top) = self.buckets.last_entry() {
+            if let Some(key) = top.get_mut().pop() {
+                return Some((*top.key(), key));
             }
-            self.top -= 1;
+            top.remove();
         }
         None
     }
 }
 
 impl Counts {
-    fn change(&mut self, key: Key, up: bool) {
+    fn new(priority: Priority) -> Counts {
+        Counts { counts: HashMap::default(), queue: Buckets::default(), priority }
+    }
+
+    fn change(&mut self, key: Key, up: bool, signals: &[Signal]) {
         let (count, queued) = self.counts.entry(key).or_insert((0, 0));
         if up {
             *count += 1;
-            // Only pairs seen twice or more can be shared.
-            if *count > *queued && *count >= 2 {
-                *queued = *count;
-                self.queue.push(*count, key);
+            let priority = self.priority.of(key, *count, signals);
+            if priority > *queued {
+                *queued = priority;
+                self.queue.push(priority, key);
             }
         } else {
             *count -= 1;
         }
     }
 
-    /// Queues a pair again, at its current count, if it can still be shared.
-    fn requeue(&mut self, key: Key) {
+    /// Queues a pair again, at its current priority, if it can still be shared.
+    fn requeue(&mut self, key: Key, signals: &[Signal]) {
         if let Some((count, queued)) = self.counts.get_mut(&key) {
-            *queued = if *count >= 2 { *count } else { 0 };
-            if *count >= 2 {
-                self.queue.push(*count, key);
+            *queued = self.priority.of(key, *count, signals);
+            if *queued > 0 {
+                self.queue.push(*queued, key);
             }
         }
     }
 
-    /// The most frequent pair still present at least twice.
-    fn best(&mut self) -> Option<Key> {
-        // Every pair counted twice or more is queued at least as high as its count, so the
-        // first entry that is up to date is a most frequent pair.
+    /// The pair of the highest priority still present at least twice.
+    fn best(&mut self, signals: &[Signal]) -> Option<Key> {
+        // Every pair counted twice or more is queued at least as high as its priority, so
+        // the first entry that is up to date is a pair of the highest priority.
         while let Some((queued, key)) = self.queue.pop() {
             let count = self.counts.get(&key).map_or(0, |&(count, _)| count);
-            if count == queued {
+            let priority = self.priority.of(key, count, signals);
+            if priority == queued {
                 return Some(key);
             }
-            if count < queued {
-                self.requeue(key);
+            if priority < queued {
+                self.requeue(key, signals);
             }
         }
         None
@@ -156,9 +194,14 @@ impl Counts {
 /// Rewrites `rows` (one sum per output) to share subexpressions; new signals are appended
 /// to `signals` and defined, in order, by the returned definitions. Signals at
 /// `max_level` adders deep are not combined further, which bounds the logic depth.
-pub fn eliminate(signals: &mut Vec<Signal>, rows: &mut [Vec<Term>], max_level: u32) -> Vec<Definition> {
+pub fn eliminate(
+    signals: &mut Vec<Signal>,
+    rows: &mut [Vec<Term>],
+    max_level: u32,
+    priority: Priority,
+) -> Vec<Definition> {
     let eligible = |signals: &Vec<Signal>, t: &Term| signals[t.signal].level < max_level;
-    let mut counts = Counts { counts: HashMap::default(), queue: Buckets::default() };
+    let mut counts = Counts::new(priority);
     for row in rows.iter() {
         for (i, t) in row.iter().enumerate() {
             for u in &row[i + 1..] {
@@ -176,8 +219,9 @@ pub fn eliminate(signals: &mut Vec<Signal>, rows: &mut [Vec<Term>], max_level: u
         counts.counts.iter().filter(|(_, (c, _))| *c >= 2).map(|(&k, &(c, _))| (k, c)).collect();
     shareable.sort_unstable_by_key(|&(key, _)| Reverse(key));
     for (key, count) in shareable {
-        counts.counts.get_mut(&key).expect("counted").1 = count;
-        counts.queue.push(count, key);
+        let queued = priority.of(key, count, signals);
+        counts.counts.get_mut(&key).expect("counted").1 = queued;
+        counts.queue.push(queued, key);
     }
     // The rows each signal appears in (entries may go stale; replace_pairs checks).
     let mut rows_of: Vec<Vec<usize>> = vec![Vec::new(); signals.len()];
@@ -193,7 +237,7 @@ pub fn eliminate(signals: &mut Vec<Signal>, rows: &mut [Vec<Term>], max_level: u
         signals.len() + rows.iter().map(Vec::len).sum::<usize>() < 1 << SIGNAL_BITS,
         "a layer too large for the pair keys"
     );
-    while let Some(best) = counts.best() {
+    while let Some(best) = counts.best(signals) {
         let (a, b, d, same) = best.parts();
         let signal = signals.len();
         let (a_shift, b_shift) = (d.min(0).unsigned_abs() as u32, d.max(0) as u32);
@@ -225,7 +269,7 @@ pub fn eliminate(signals: &mut Vec<Signal>, rows: &mut [Vec<Term>], max_level: u
         holders.dedup();
         rows_of.push(holders);
         // Overlapping occurrences may leave the pair in some rows.
-        counts.requeue(best);
+        counts.requeue(best, signals);
     }
     definitions
 }
@@ -260,12 +304,12 @@ fn replace_pairs(
             row.swap_remove(index);
         }
         // The pair leaves, and so do the pairs each of its terms formed with the rest.
-        counts.change(key, false);
+        counts.change(key, false, signals);
         for removed in [t, u] {
             for other in row.iter() {
                 if eligible(&removed) && eligible(other) {
                     if let Some(k) = self::key(&removed, other) {
-                        counts.change(k, false);
+                        counts.change(k, false, signals);
                     }
                 }
             }
@@ -274,7 +318,7 @@ fn replace_pairs(
         for other in row.iter() {
             if eligible(&merged) && eligible(other) {
                 if let Some(k) = self::key(&merged, other) {
-                    counts.change(k, true);
+                    counts.change(k, true, signals);
                 }
             }
         }
@@ -307,7 +351,7 @@ mod tests {
             vec![t(0, 3, false), t(1, 5, false)],
         ];
         let mut rows = original.clone();
-        let defs = eliminate(&mut signals, &mut rows, 3);
+        let defs = eliminate(&mut signals, &mut rows, 3, Priority::Frequency);
         // x0 + 4*x1 first, then (that) - x2, shared by the first two rows.
         assert_eq!(defs.len(), 2);
         assert_eq!((defs[0].a, defs[0].b, defs[0].b_shift, defs[0].subtract), (0, 1, 2, false));
@@ -320,6 +364,30 @@ mod tests {
     }
 
     #[test]
+    fn weighing_bits_shares_the_pair_that_overlaps_more_first() {
+        let input = || Signal { range: Interval { lo: -(1 << 15), hi: (1 << 15) - 1 }, level: 0 };
+        let t = |signal, shift, negative| Term { signal, shift, negative };
+        // x0 + x2 and x0 + (x1 << 12) are both in both rows; x1 << 12 overlaps x0 in 4 bits
+        // only, x2 in all 16. Counting adders, the tie goes to the pair of lower signals.
+        let original = vec![
+            vec![t(0, 0, false), t(1, 12, false), t(2, 0, false)],
+            vec![t(0, 1, false), t(1, 13, false), t(2, 1, false)],
+        ];
+        for (priority, partner) in [(Priority::Frequency, 1), (Priority::BitsSaved, 2)] {
+            let mut signals = vec![input(), input(), input()];
+            let mut rows = original.clone();
+            let defs = eliminate(&mut signals, &mut rows, 3, priority);
+            assert_eq!((defs[0].a, defs[0].b), (0, partner), "{priority:?}");
+            assert_eq!(rows.iter().map(Vec::len).collect::<Vec<_>>(), vec![1, 1]);
+            for x in [[3i128, -5, 7], [-32768, 32767, -32768], [1, 2, 3]] {
+                for (before, after) in original.iter().zip(&rows) {
+                    assert_eq!(value(&x, &[], before), value(&x, &defs, after));
+                }
+            }
+        }
+    }
+
+    #[test]
     fn a_less_shifted_subtrahend_is_shared_as_the_negated_pair() {
         let input = |r: i128| Signal { range: Interval { lo: -r, hi: r }, level: 0 };
         let mut signals = vec![input(8), input(8)];
@@ -327,7 +395,7 @@ mod tests {
         // 4*x0 - x1 twice: shared as x1 - 4*x0, so that x1's low bits pass an adder.
         let original = vec![vec![t(0, 2, false), t(1, 0, true)], vec![t(0, 3, true), t(1, 1, false)]];
         let mut rows = original.clone();
-        let defs = eliminate(&mut signals, &mut rows, 3);
+        let defs = eliminate(&mut signals, &mut rows, 3, Priority::Frequency);
         assert_eq!(defs.len(), 1);
         assert_eq!((defs[0].a, defs[0].a_shift, defs[0].b, defs[0].b_shift, defs[0].subtract), (1, 0, 0, 2, true));
         assert_eq!(rows, vec![vec![t(2, 0, true)], vec![t(2, 1, false)]]);

@@ -3,7 +3,7 @@
 
 use crate::cast::{Conversion, Conversions};
 use crate::text::{element, fit, literal, range};
-use crate::tree::{add, sum, sum_pipelined, Cost, Registers, Source, Stages, Term};
+use crate::tree::{add, stages_passed, sum, sum_pipelined, Cost, Registers, Source, Stages, Term};
 use crate::{csd, cse};
 use crate::{Error, Multipliers};
 use balerc_compiler::fixed::FixedType;
@@ -199,8 +199,12 @@ fn linear_layer(
     let up = (acc_frac - elements[0].ty.frac_bits() - linear.weight.ty.frac_bits()) as u32;
     let bias_up = (acc_frac - linear.bias.ty.frac_bits()) as u32;
     let p = cx.prefix.clone();
-    let (mut sums, depth) = match cx.multipliers {
-        Multipliers::ShiftAdd => shared_shift_add(rows, elements, up, cx),
+    let bias = |o: usize| (linear.bias.codes[o / per_channel] as i128) << bias_up;
+    let mut sums = match cx.multipliers {
+        Multipliers::ShiftAdd => {
+            let biased: Vec<bool> = (0..rows.len()).map(|o| bias(o) != 0).collect();
+            shared_shift_add(rows, elements, up, &biased, cx)
+        }
         Multipliers::Dsp => {
             let sums: Vec<Vec<Term>> = rows
                 .iter()
@@ -210,16 +214,16 @@ fn linear_layer(
                 })
                 .collect();
             let widest = sums.iter().map(|terms| terms.len() + 1).max().unwrap_or(1);
-            (sums, dsp_product_depth(cx.stages.levels, widest))
+            let depth = dsp_product_depth(cx.stages.levels, widest);
+            sums.into_iter().map(|terms| terms.into_iter().map(|t| t.at_level(depth)).collect()).collect()
         }
     };
     let mut outs = Vec::with_capacity(rows.len());
     for (o, terms) in sums.iter_mut().enumerate() {
         let prefix = format!("{p}_o{o}");
         let mut terms = std::mem::take(terms);
-        terms.push(Term::constant((linear.bias.codes[o / per_channel] as i128) << bias_up));
-        let (s, stages) =
-            sum_pipelined(cx.body, &format!("{prefix}_s"), terms, depth, cx.cost, cx.stages, &mut cx.registers);
+        terms.push(Term::constant(bias(o)));
+        let (s, stages) = sum_pipelined(cx.body, &format!("{prefix}_s"), terms, cx.cost, cx.stages, &mut cx.registers);
         let y = match linear.activation {
             FusedActivation::None => convert(cx, &s.name, s.width, true, acc_frac, result, &prefix)?,
             FusedActivation::Relu => {
@@ -274,39 +278,97 @@ fn dsp_product_depth(levels_per_stage: Option<u32>, terms: usize) -> u32 {
     }
 }
 
-/// Shared subexpressions are at most this many adders deep.
-const SHARING_MAX_DEPTH: u32 = 3;
+/// Shared subexpressions are at most this many adders deep, and never deeper than a
+/// pipeline stage. The sums' adder trees take each term as soon as it is ready, so a deep
+/// shared term deepens a sum only when the sum's other terms leave it no level free.
+const SHARING_MAX_DEPTH: u32 = 5;
+
+/// How deep the most frequent pairs were shared before the search weighed bits.
+const FREQUENCY_MAX_DEPTH: u32 = 3;
+
+/// The sums of a linear layer's outputs over signals: its inputs and shared subexpressions.
+#[derive(Clone)]
+struct Sharing {
+    signals: Vec<cse::Signal>,
+    definitions: Vec<cse::Definition>,
+    sums: Vec<Vec<cse::Term>>,
+}
+
+impl Sharing {
+    /// Every output's canonical-signed-digit terms, nothing shared.
+    fn none(rows: &[Vec<(usize, i64)>], elements: &[Element], up: u32) -> Sharing {
+        let signals = elements.iter().map(|x| cse::Signal { range: x.range(), level: 0 }).collect();
+        let sums = rows
+            .iter()
+            .map(|row| {
+                row.iter()
+                    .flat_map(|&(i, w)| {
+                        csd::digits(w).into_iter().map(move |(k, negative)| cse::Term {
+                            signal: i,
+                            shift: k + up,
+                            negative,
+                        })
+                    })
+                    .collect()
+            })
+            .collect();
+        Sharing { signals, definitions: Vec::new(), sums }
+    }
+
+    fn shared(mut self, max_depth: u32, priority: cse::Priority) -> Sharing {
+        self.definitions = cse::eliminate(&mut self.signals, &mut self.sums, max_depth, priority);
+        self
+    }
+
+    /// The register stages of the layer's deepest sum; `biased` tells which sums add a
+    /// nonzero constant.
+    fn stages(&self, biased: &[bool], stages: Stages) -> u32 {
+        let levels = |(row, &bias): (&Vec<cse::Term>, &bool)| {
+            let constant = if bias { Some(0) } else { None };
+            row.iter().map(|t| self.signals[t.signal].level).chain(constant).collect::<Vec<_>>()
+        };
+        self.sums.iter().zip(biased).map(|sum| stages_passed(&levels(sum), stages)).max().unwrap_or(0)
+    }
+}
+
+/// Shares the pairs that save the most bits first. When that leaves the layer more
+/// register stages than sharing could, and sharing the most frequent pairs first no
+/// deeper than `FREQUENCY_MAX_DEPTH` (as the backend did before weighing bits) leaves
+/// fewer, that is taken instead: weighing bits never costs a clock cycle.
+fn share(unshared: &Sharing, biased: &[bool], stages: Stages) -> Sharing {
+    let max_depth = |limit: u32| stages.levels.map_or(limit, |k| k.min(limit));
+    // Sharing replaces terms by subtrees over the same terms, so no sharing leaves a sum
+    // fewer stages than none.
+    let least = unshared.stages(biased, stages);
+    let by_bits = unshared.clone().shared(max_depth(SHARING_MAX_DEPTH), cse::Priority::BitsSaved);
+    let deepest = by_bits.stages(biased, stages);
+    if deepest <= least {
+        return by_bits;
+    }
+    let by_frequency = unshared.clone().shared(max_depth(FREQUENCY_MAX_DEPTH), cse::Priority::Frequency);
+    if by_frequency.stages(biased, stages) < deepest {
+        by_frequency
+    } else {
+        by_bits
+    }
+}
 
 /// The shift-add terms of every output of a linear layer, with subexpressions that
-/// several outputs share computed once. Returns the sums' terms and the depth of the
-/// shared logic in front of them.
+/// several outputs share computed once; each term is as many adder levels deep as its
+/// signal.
 fn shared_shift_add(
     rows: &[Vec<(usize, i64)>],
     elements: &[Element],
     up: u32,
+    biased: &[bool],
     cx: &mut Context,
-) -> (Vec<Vec<Term>>, u32) {
-    let mut signals: Vec<cse::Signal> = elements.iter().map(|x| cse::Signal { range: x.range(), level: 0 }).collect();
+) -> Vec<Vec<Term>> {
+    let unshared = Sharing::none(rows, elements, up);
+    let pairs: usize = unshared.sums.iter().map(|r| r.len() * r.len().saturating_sub(1) / 2).sum();
+    let Sharing { signals, definitions, sums } =
+        if pairs <= cx.sharing_pairs { share(&unshared, biased, cx.stages) } else { unshared };
     let mut names: Vec<(String, u32, bool)> =
         elements.iter().map(|x| (x.name.clone(), x.ty.width, x.ty.signed)).collect();
-    let mut sums: Vec<Vec<cse::Term>> = rows
-        .iter()
-        .map(|row| {
-            row.iter()
-                .flat_map(|&(i, w)| {
-                    csd::digits(w).into_iter().map(move |(k, negative)| cse::Term {
-                        signal: i,
-                        shift: k + up,
-                        negative,
-                    })
-                })
-                .collect()
-        })
-        .collect();
-    let pairs: usize = sums.iter().map(|r| r.len() * r.len().saturating_sub(1) / 2).sum();
-    let max_depth = cx.stages.levels.map_or(SHARING_MAX_DEPTH, |k| k.min(SHARING_MAX_DEPTH));
-    let definitions =
-        if pairs <= cx.sharing_pairs { cse::eliminate(&mut signals, &mut sums, max_depth) } else { Vec::new() };
     for d in &definitions {
         let operand = |signal: usize, shift: u32, negative: bool| {
             let (name, width, signed) = &names[signal];
@@ -319,19 +381,17 @@ fn shared_shift_add(
         let Source::Wire { name, width, .. } = shared.source else { unreachable!("an adder makes a wire") };
         names.push((name, width, true));
     }
-    let depth = definitions.iter().map(|d| signals[d.signal].level).max().unwrap_or(0);
-    let terms = sums
-        .into_iter()
+    sums.into_iter()
         .map(|row| {
             row.into_iter()
                 .map(|t| {
                     let (name, width, signed) = &names[t.signal];
-                    Term::wire(name.clone(), *width, *signed, signals[t.signal].range, t.shift, t.negative)
+                    let signal = &signals[t.signal];
+                    Term::wire(name.clone(), *width, *signed, signal.range, t.shift, t.negative).at_level(signal.level)
                 })
                 .collect()
         })
-        .collect();
-    (terms, depth)
+        .collect()
 }
 
 /// `x >= 0 ? cast(x) : cast(x * alpha)`.

@@ -1,5 +1,5 @@
-//! Sums of shifted, signed terms as balanced adder trees in which every adder is only
-//! as wide as interval analysis proves its result needs.
+//! Sums of shifted, signed terms as adder trees of the least depth, in which every adder
+//! is only as wide as interval analysis proves its result needs.
 
 use crate::text::{fit, fit_above, literal, range};
 use balerc_compiler::quant::range::Interval;
@@ -13,6 +13,8 @@ pub struct Term {
     pub negative: bool,
     /// The values `source << shift` can take, before the sign is applied.
     pub range: Interval,
+    /// Adders between the layer's input and this term's value.
+    pub level: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -23,7 +25,12 @@ pub enum Source {
 
 impl Term {
     pub fn wire(name: String, width: u32, signed: bool, range: Interval, shift: u32, negative: bool) -> Self {
-        Term { source: Source::Wire { name, width, signed }, shift, negative, range: range.shifted(shift) }
+        Term { source: Source::Wire { name, width, signed }, shift, negative, range: range.shifted(shift), level: 0 }
+    }
+
+    /// The term with its value ready after `level` adders.
+    pub fn at_level(self, level: u32) -> Self {
+        Term { level, ..self }
     }
 
     /// A constant whose trailing zero bits become its shift, so adders skip them.
@@ -34,6 +41,7 @@ impl Term {
             shift,
             negative: false,
             range: Interval { lo: value, hi: value },
+            level: 0,
         }
     }
 
@@ -96,26 +104,25 @@ pub struct Stages {
     pub levels: Option<u32>,
 }
 
-/// Emits wires computing the sum of `terms` into `body`, named `{prefix}_{k}`, with
-/// registers after every `stages.levels` adder levels. Returns the sum and the number of
-/// register stages it passed.
+/// Emits wires computing the sum of `terms` into `body`, named `{prefix}_{k}`.
 pub fn sum(body: &mut String, prefix: &str, terms: Vec<Term>, cost: &mut Cost) -> Sum {
-    sum_pipelined(body, prefix, terms, 0, cost, Stages { levels: None }, &mut Registers::default()).0
+    sum_pipelined(body, prefix, terms, cost, Stages { levels: None }, &mut Registers::default()).0
 }
 
-/// As `sum`, where the terms are already `depth` adder levels deep (shared
-/// subexpressions), counting towards the first stage.
+/// As `sum`, with registers after every `stages.levels` adder levels, where each term's
+/// level (shared subexpressions are already some adders deep) counts towards the first
+/// stage. Returns the sum and the number of register stages it passed, which is
+/// `stages_passed` of the terms' levels.
 pub fn sum_pipelined(
     body: &mut String,
     prefix: &str,
     terms: Vec<Term>,
-    depth: u32,
     cost: &mut Cost,
     stages: Stages,
     registers: &mut Registers,
 ) -> (Sum, u32) {
     // Constants are added up at compile time.
-    let (constants, mut level): (Vec<Term>, Vec<Term>) =
+    let (constants, mut pending): (Vec<Term>, Vec<Term>) =
         terms.into_iter().partition(|t| matches!(t.source, Source::Constant(_)));
     let constant: i128 = constants
         .iter()
@@ -131,42 +138,60 @@ pub fn sum_pipelined(
             }
         })
         .sum();
-    if constant != 0 || level.is_empty() {
-        level.push(Term::constant(constant));
+    if constant != 0 || pending.is_empty() {
+        pending.push(Term::constant(constant));
     }
     let mut count = 0;
-    let mut depth = depth;
+    let mut level = pending.iter().map(|t| t.level).min().unwrap_or(0);
     let mut passed = 0;
-    if depth > 0 && stages.levels.is_some_and(|k| depth.is_multiple_of(k)) && level.len() > 1 {
-        level = level.into_iter().map(|t| register(body, t, registers)).collect();
-        passed += 1;
-    }
-    while level.len() > 1 {
-        // Narrow terms meet first, which keeps the adders of the lower levels small.
-        level.sort_by_key(|t| t.range.signed_bits());
-        let mut next = Vec::with_capacity(level.len() / 2 + 1);
-        let mut pairs = level.chunks(2);
-        for pair in &mut pairs {
+    while pending.len() > 1 {
+        if is_cut(level, stages) {
+            // Even a term still to come: shared subexpressions have no registers inside,
+            // so it belongs to the stage before the cut.
+            pending = pending.into_iter().map(|t| register(body, t, registers)).collect();
+            passed += 1;
+        }
+        level += 1;
+        // The terms ready by now meet in pairs, which reaches the least depth the terms'
+        // levels allow; narrow terms meet first, which keeps the adders small.
+        let last = pending.len() == 2;
+        let (mut ready, mut next): (Vec<Term>, Vec<Term>) = pending.into_iter().partition(|t| t.level < level);
+        ready.sort_by_key(|t| t.range.signed_bits());
+        for pair in ready.chunks(2) {
             match pair {
                 [a, b] => {
                     let name = format!("{prefix}_{count}");
                     count += 1;
                     // The last adder keeps the root positive: negating it would cost another.
-                    next.push(add(body, name, a, b, level.len() > 2, cost));
+                    next.push(add(body, name, a, b, !last, cost));
                 }
                 [single] => next.push(single.clone()),
                 _ => unreachable!(),
             }
         }
-        level = next;
-        depth += 1;
-        if stages.levels.is_some_and(|k| depth.is_multiple_of(k)) && level.len() > 1 {
-            level = level.into_iter().map(|t| register(body, t, registers)).collect();
-            passed += 1;
-        }
+        pending = next;
     }
-    let root = level.pop().expect("one term remains");
+    let root = pending.pop().expect("one term remains");
     (finish(body, prefix, root, cost), passed)
+}
+
+/// Whether a register stage follows adder level `level`.
+fn is_cut(level: u32, stages: Stages) -> bool {
+    level > 0 && stages.levels.is_some_and(|k| level.is_multiple_of(k))
+}
+
+/// The register stages `sum_pipelined` passes for terms ready after `levels` adders each
+/// (a sum's nonzero constant counts as one more term at level 0). Pairing every ready
+/// term at each level finishes at the least depth any adder tree can: the smallest `d`
+/// with the sum of 2^level over the terms at most 2^d.
+pub fn stages_passed(levels: &[u32], stages: Stages) -> u32 {
+    if levels.len() < 2 {
+        return 0;
+    }
+    let weight: u128 = levels.iter().map(|&l| 1u128 << l).sum();
+    let depth = u128::BITS - (weight - 1).leading_zeros();
+    let first = *levels.iter().min().expect("two levels");
+    (first..depth).filter(|&l| is_cut(l, stages)).count() as u32
 }
 
 /// The term one clock later (constants need no register).
@@ -217,7 +242,8 @@ pub fn add(body: &mut String, name: String, a: &Term, b: &Term, may_negate: bool
     cost.adders += 1;
     cost.adder_bits += adder as u64;
     let range = combine(first.range, second.range);
-    Term { source: Source::Wire { name, width, signed: true }, shift, negative, range }
+    let level = first.level.max(second.level) + 1;
+    Term { source: Source::Wire { name, width, signed: true }, shift, negative, range, level }
 }
 
 /// The values floor(v / 2^shift) takes for v in `range`.
@@ -311,6 +337,51 @@ mod tests {
         assert!(body.ends_with("    wire [11:0] s_sum = {-{{1{s_0[8]}}, s_0}, 2'b0};\n"), "{body}");
         assert_eq!((s.width, s.range), (12, Interval { lo: -1016, hi: 1024 }));
         assert_eq!(cost, Cost { adders: 2, adder_bits: 9 + 10 });
+    }
+
+    #[test]
+    fn terms_that_are_ready_early_are_added_before_the_later_ones_arrive() {
+        // Four terms at level 0 and one three adders deep: the four are summed by level 2,
+        // and the sum meets the late term at level 4, not 3 + 3.
+        let mut terms: Vec<Term> = ["a", "b", "c", "d"].iter().map(|n| byte(n, 0, false)).collect();
+        terms.push(byte("x", 0, false).at_level(3));
+        let stages = |k| Stages { levels: Some(k) };
+        let (mut body, mut cost) = (String::new(), Cost::default());
+        let (_, passed) = sum_pipelined(&mut body, "s", terms.clone(), &mut cost, stages(4), &mut Registers::default());
+        assert_eq!(passed, 0, "no register after level 4: the sum is done there\n{body}");
+        assert_eq!(cost.adders, 4);
+        // With a register after every two levels, the partial sum and x both wait in one.
+        let mut body = String::new();
+        let mut registers = Registers::default();
+        let (_, passed) = sum_pipelined(&mut body, "s", terms, &mut cost, stages(2), &mut registers);
+        assert_eq!(passed, 1);
+        assert!(body.contains("s_2_r <= s_2;") && body.contains("x_r <= x;"), "{body}");
+        assert!(
+            body.lines().last().unwrap().contains("s_2_r") && body.lines().last().unwrap().contains("x_r"),
+            "{body}"
+        );
+    }
+
+    #[test]
+    fn stages_passed_counts_the_registers_sum_pipelined_inserts() {
+        for levels_per_stage in 1..=4 {
+            let stages = Stages { levels: Some(levels_per_stage) };
+            // Every multiset of up to six levels below 4, as digits of a base-4 counter.
+            for code in 0..4u32.pow(6) {
+                for len in 1..=6 {
+                    let levels: Vec<u32> = (0..len).map(|i| code / 4u32.pow(i) % 4).collect();
+                    let terms = levels.iter().enumerate().map(|(i, &l)| byte(&format!("x{i}"), 0, false).at_level(l));
+                    let (mut body, mut cost) = (String::new(), Cost::default());
+                    let (_, passed) =
+                        sum_pipelined(&mut body, "s", terms.collect(), &mut cost, stages, &mut Registers::default());
+                    assert_eq!(
+                        passed,
+                        stages_passed(&levels, stages),
+                        "{levels:?} at {levels_per_stage} levels a stage"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
