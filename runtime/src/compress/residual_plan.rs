@@ -62,7 +62,8 @@ pub struct FeaturePlan {
     pub previous_frame: bool,
     /// In normalized units, for a table's column the weights of the decoded features before
     /// it, of the decoder's outputs for them, of its output for this one, a constant, and the
-    /// relations for this feature; for a field the `FIELD_WEIGHTS` of its neighbours. None
+    /// relations for this feature; for a field the `FIELD_WEIGHTS` of its neighbours (or
+    /// `FIELD_REGRESSORS` with the frame before). None
     /// takes the decoder's output as it is.
     pub weights: Option<Vec<f32>>,
 }
@@ -89,8 +90,7 @@ impl ResidualPlan {
     }
 
     /// Per feature a flag byte (1: integer, 2: linear, 4: zeros apart, 8: the frame before),
-    /// then a linear feature's weights as
-    /// little-endian f32.
+    /// then a linear feature's weights as little-endian f32.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = vec![];
         for plan in &self.features {
