@@ -63,8 +63,7 @@ pub struct FeaturePlan {
     /// In normalized units, for a table's column the weights of the decoded features before
     /// it, of the decoder's outputs for them, of its output for this one, a constant, and the
     /// relations for this feature; for a field the `FIELD_WEIGHTS` of its neighbours (or
-    /// `FIELD_REGRESSORS` with the frame before). None
-    /// takes the decoder's output as it is.
+    /// `FIELD_REGRESSORS` with the frame before). None takes the decoder's output as it is.
     pub weights: Option<Vec<f32>>,
 }
 
