@@ -296,14 +296,17 @@ fn compress_chunk(
 /// where that is smaller.
 fn residual_section(header: &Header, symbols: &[u64]) -> Section {
     let per_feature = entropy::encode(symbols, header.feature_count());
-    let in_contexts = header
-        .frame_shape()
-        .filter(|_| header.feature_count() == 1)
-        .map(|frame| residual_context::encode(symbols, frame));
+    let in_contexts = context_frame(header).map(|frame| residual_context::encode(symbols, frame));
     match in_contexts {
         Some(stored) if stored.len() < per_feature.len() => section(residual_context::SECTION, stored),
         _ => section("residual_ans", per_feature),
     }
+}
+
+/// The frames whose residual codes may be coded in neighbourhood contexts: a field's, when
+/// one normalization feature covers it (its codes then lie in frame order).
+fn context_frame(header: &Header) -> Option<(usize, usize)> {
+    header.frame_shape().filter(|_| header.feature_count() == 1)
 }
 
 fn section(name: &str, bytes: Vec<u8>) -> Section {
@@ -449,8 +452,8 @@ fn stored_latent(header: &Header, chunk: &Chunk, samples: usize) -> Result<laten
 /// (`residual_ans`) or, as earlier balerc wrote them, as varints (`residual`).
 fn stored_residuals(header: &Header, chunk: &Chunk, count: usize) -> Result<Vec<i64>, String> {
     let symbols = if let Ok(stored) = section_bytes(chunk, residual_context::SECTION) {
-        let frame = header.frame_shape().filter(|_| header.feature_count() == 1);
-        residual_context::decode(stored, count, frame.ok_or("residuals in contexts belong to a field")?)?
+        let frame = context_frame(header).ok_or("residuals in contexts belong to a field")?;
+        residual_context::decode(stored, count, frame)?
     } else if let Ok(stored) = section_bytes(chunk, "residual_ans") {
         entropy::decode(stored, count, header.feature_count())?
     } else {

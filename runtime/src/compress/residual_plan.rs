@@ -652,18 +652,24 @@ mod tests {
         assert!(original.iter().zip(&back).all(|(x, y)| (x - y).abs() <= 0.01));
     }
 
-    #[test]
-    fn a_field_is_predicted_from_its_decoded_neighbours() {
-        let (frames, height, width) = (6, 9, 11);
+    /// The header of `frames` frames of height x width, normalized from `offset` over a range
+    /// of 2, bounded to 0.002.
+    fn field_header(frames: usize, height: usize, width: usize, offset: f64) -> Header {
         let json = serde_json::json!({
             "kind": "balerc-compressed", "shape": [frames, height, width], "dtype": "f64", "format": "npy",
             "names": [], "model_hash": "0", "modelled_columns": [],
-            "normalization": {"kind": "min-max", "offset": [0.0], "scale": [2.0]},
+            "normalization": {"kind": "min-max", "offset": [offset], "scale": [2.0]},
             "lossless_columns": [], "integer_columns": [], "modelled_per_sample": height * width, "latent_width": 2,
             "latent_bits": 8, "error_bound": {"max_abs_error": [0.002], "residual_plans": true},
             "chunk_samples": frames,
         });
-        let header = Header::from_json(&json).unwrap();
+        Header::from_json(&json).unwrap()
+    }
+
+    #[test]
+    fn a_field_is_predicted_from_its_decoded_neighbours() {
+        let (frames, height, width) = (6, 9, 11);
+        let header = field_header(frames, height, width, 0.0);
         let coding = header.error_bound.clone().unwrap();
         // A smooth field; the decoder misses a smooth bump, which neighbours see and it cannot.
         let at = |i: usize| ((i / (height * width)) as f64, ((i / width) % height) as f64, (i % width) as f64);
@@ -701,15 +707,7 @@ mod tests {
     #[test]
     fn a_series_of_frames_is_predicted_from_the_frame_before() {
         let (frames, height, width) = (8, 12, 12);
-        let json = serde_json::json!({
-            "kind": "balerc-compressed", "shape": [frames, height, width], "dtype": "f64", "format": "npy",
-            "names": [], "model_hash": "0", "modelled_columns": [],
-            "normalization": {"kind": "min-max", "offset": [-1.0], "scale": [2.0]},
-            "lossless_columns": [], "integer_columns": [], "modelled_per_sample": height * width, "latent_width": 2,
-            "latent_bits": 8, "error_bound": {"max_abs_error": [0.002], "residual_plans": true},
-            "chunk_samples": frames,
-        });
-        let header = Header::from_json(&json).unwrap();
+        let header = field_header(frames, height, width, -1.0);
         let coding = header.error_bound.clone().unwrap();
         // A fixed rough texture drifting slowly: no neighbour in a frame sees it, the frame
         // before does; the decoder sees only the smooth part.
