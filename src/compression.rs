@@ -233,8 +233,12 @@ pub fn evaluate(args: &EvaluateArgs) -> Result<()> {
     }
     let original = dataset::read(&args.original)?;
     let size = |path: &std::path::Path| std::fs::metadata(path).map(|m| m.len());
-    let model_bytes =
-        args.model.as_deref().map(|m| size(&m.join(balerc_runtime::model_dir::DECODER_ONNX))).transpose()?;
+    let decoder_bytes = |dir: &std::path::Path| std::fs::read(dir.join(balerc_runtime::model_dir::DECODER_ONNX));
+    let model_bytes = args
+        .model
+        .as_deref()
+        .map(|dir| decoder_bytes(dir).map(|onnx| balerc_runtime::compress::model_bytes(&onnx)))
+        .transpose()?;
     let loss_history = args.loss.as_deref().map(read_loss_csv).transpose()?;
     let several = args.reconstructed.len() > 1;
     let mut runs = vec![];

@@ -67,6 +67,18 @@ pub enum ModelKind {
     Conv3d,
 }
 
+/// How a trained model's weights are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WeightFormat {
+    /// As trained: what models saved before the choice existed have.
+    #[default]
+    F32,
+    /// Rounded to half precision once training ends: a file that embeds the decoder carries
+    /// half the bytes, at a relative change of each weight below 2^-11.
+    F16,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ActivationKind {
@@ -99,6 +111,9 @@ pub struct ModelConfig {
     pub channels: Vec<usize>,
     pub kernel: usize,
     pub stride: usize,
+    /// "f16" rounds the trained weights to half precision, "f32" keeps them as trained.
+    /// Quantization-aware training keeps f32: its fixed-point types decide the weights.
+    pub weights: WeightFormat,
 }
 
 impl Default for ModelConfig {
@@ -116,6 +131,7 @@ impl Default for ModelConfig {
             channels: vec![8, 16],
             kernel: 3,
             stride: 2,
+            weights: WeightFormat::F16,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! `balerc train`: read the project's data, pick the columns, normalize, train (in rounds that
 //! leave outliers out, when asked), save the model directory and the loss history.
 
-use crate::config::Config;
+use crate::config::{Config, WeightFormat};
 use crate::dataset::{self, Dataset};
 use crate::density::OutlierModel;
 use crate::frame_stacks::stack_frames;
@@ -50,6 +50,9 @@ pub fn run(
     let mut spec = ModelSpec::resolve(&config.model, &sample_shape, data.dtype.bits())?;
     spec.qat = QatPrecision::from_setting(&config.training.qat, &project.resolve(Path::new("")))?;
     spec.qat_decoder = config.training.qat_decoder;
+    if spec.qat.is_some() {
+        spec.weights = WeightFormat::F32;
+    }
     // A precision that does not fit the model fails here, before any training.
     Autoencoder::try_new(&spec, &Device::flex())?;
 
@@ -107,6 +110,10 @@ pub fn run(
     let mut summary = summarize(config, &history, seconds);
     summary.outlier_rounds = rounds;
     let info = template(&normalization, summary);
+    let model = match spec.weights {
+        WeightFormat::F16 => model.with_half_precision_weights(),
+        WeightFormat::F32 => model,
+    };
     let model_dir = project.resolve(&config.output.model);
     model_dir::save(&model_dir, &SavedModel { info, model, outliers }).map_err(|e| e.to_string())?;
     write_history(&project.resolve(&config.output.training), &history)?;

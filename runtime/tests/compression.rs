@@ -151,6 +151,20 @@ fn an_absolute_bound_holds_and_the_decoder_can_travel_inside_the_file() {
 }
 
 #[test]
+fn half_precision_weights_travel_in_about_half_the_bytes() {
+    let Some((_dir, half, unseen)) = trained("jets_pythia_24col.npz", 3000, 500, SMALL) else { return };
+    let full_settings: Vec<&str> = SMALL.iter().copied().chain(["model.weights=f32"]).collect();
+    let Some((_full_dir, full, _)) = trained("jets_pythia_24col.npz", 3000, 500, &full_settings) else { return };
+    let model_bytes =
+        |model: &Path| compress::model_bytes(&std::fs::read(model.join(model_dir::DECODER_ONNX)).unwrap());
+    let (half_bytes, full_bytes) = (model_bytes(&half), model_bytes(&full));
+    assert!(2 * half_bytes < full_bytes + full_bytes / 5, "{half_bytes} bytes against {full_bytes}");
+    let (original, restored) = round_trip(&half, &unseen, Some(ErrorBound::Absolute(0.05)), true);
+    let worst = original.values.iter().zip(&restored.values).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+    assert!(worst <= 0.05, "error {worst}");
+}
+
+#[test]
 fn without_a_bound_the_reconstruction_is_the_autoencoders() {
     let Some((_dir, model, unseen)) = trained("jets_pythia_24col.npz", 3000, 1000, SMALL) else { return };
     let (original, restored) = round_trip(&model, &unseen, None, false);

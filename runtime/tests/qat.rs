@@ -9,6 +9,7 @@ use balerc_compiler::passes::Part;
 use balerc_compiler::quant::PrecisionConfig;
 use balerc_compiler::sim::{FloatProgram, Simulator};
 use balerc_compiler::{lower, LowerOptions};
+use balerc_runtime::config::WeightFormat;
 use balerc_runtime::dataset;
 use balerc_runtime::model_dir::{self, ModelInfo, DECODER_ONNX, ENCODER_ONNX, FULL_ONNX, PRECISION_FILE};
 use balerc_runtime::project::{self, Project};
@@ -82,10 +83,13 @@ fn qat_training_loss_falls_and_the_precision_is_saved() {
     assert_eq!(precision, "default = \"ap_fixed<16,6>\"\n");
     let info = model_dir::load_info(&outcome.model_dir).unwrap();
     assert_eq!(info.spec.qat.as_ref().map(|q| q.text()), Some(precision.as_str()));
-    // A model trained in float has neither.
+    // The fixed-point types decide the weights, so they are not rounded to half precision.
+    assert_eq!(info.spec.weights, WeightFormat::F32);
+    // A model trained in float has neither, and half-precision weights by default.
     let float = train(dir.path(), &with(&overrides, &["training.epochs=1", "training.qat=''"])).unwrap();
     assert!(!float.model_dir.join(PRECISION_FILE).exists());
-    assert_eq!(model_dir::load_info(&float.model_dir).unwrap().spec.qat, None);
+    let float_info = model_dir::load_info(&float.model_dir).unwrap();
+    assert_eq!((float_info.spec.qat, float_info.spec.weights), (None, WeightFormat::F16));
 }
 
 /// The key property: the compiled encoder's latent values are the ones burn trained with.

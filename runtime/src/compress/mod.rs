@@ -22,6 +22,7 @@ mod in_order;
 mod latent;
 mod latent_bits;
 mod linear_fit;
+mod packed_decoder;
 mod relation;
 mod residual_context;
 mod residual_plan;
@@ -136,14 +137,15 @@ pub fn compress(options: &CompressOptions) -> Result<CompressReport, String> {
         },
     )?;
     if options.embed_model {
-        writer.attach(DECODER_ATTACHMENT, &decoder_bytes).map_err(|e| e.to_string())?;
+        let (name, embedded) = embedded_decoder(&decoder_bytes);
+        writer.attach(name, &embedded).map_err(|e| e.to_string())?;
     }
     let summary = writer.finish().map_err(|e| e.to_string())?;
     Ok(CompressReport {
         samples,
         original_bytes: std::fs::metadata(&options.input).map_or(0, |m| m.len()),
         compressed_bytes: summary.sizes.file,
-        model_bytes: decoder_bytes.len() as u64,
+        model_bytes: model_bytes(&decoder_bytes),
         outliers: outliers.values,
         outlier_samples: density.map(|_| outliers.samples),
         seconds: started.elapsed().as_secs_f64(),
@@ -186,6 +188,23 @@ fn feature_ranges(header: &Header, options: &CompressOptions) -> Result<Vec<(f64
         header.widen_ranges(&data?, &mut ranges);
     }
     Ok(ranges)
+}
+
+/// The attachment a file embeds its decoder as: packed, unless its bytes cannot be rebuilt
+/// from the packing.
+fn embedded_decoder(onnx: &[u8]) -> (&'static str, Vec<u8>) {
+    match packed_decoder::pack(onnx) {
+        Some(packed) => (packed_decoder::ATTACHMENT, packed),
+        None => (DECODER_ATTACHMENT, onnx.to_vec()),
+    }
+}
+
+/// What a decoder adds to a file that embeds it, compressed as the file stores it: the cost of
+/// sending the model along, for ratios counting the model.
+pub fn model_bytes(decoder_onnx: &[u8]) -> u64 {
+    let (_, embedded) = embedded_decoder(decoder_onnx);
+    zstd::bulk::compress(&embedded, crate::container::DEFAULT_COMPRESSION_LEVEL)
+        .map_or(embedded.len(), |compressed| compressed.len().min(embedded.len())) as u64
 }
 
 fn read_file(path: &Path) -> Result<Vec<u8>, String> {
@@ -392,10 +411,13 @@ fn decoder_for(reader: &mut Reader, header: &Header, options: &DecompressOptions
             }
             bytes
         }
-        None => reader
-            .attachment(DECODER_ATTACHMENT)
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("{file} does not contain its model: pass the model directory with --model"))?,
+        None => match reader.attachment(packed_decoder::ATTACHMENT).map_err(|e| e.to_string())? {
+            Some(packed) => packed_decoder::unpack(&packed).map_err(|e| format!("{file}: {e}"))?,
+            None => reader
+                .attachment(DECODER_ATTACHMENT)
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("{file} does not contain its model: pass the model directory with --model"))?,
+        },
     };
     if header::model_hash(&bytes) != header.model_hash {
         return Err(format!("{file}: the embedded decoder does not match the file's model hash"));

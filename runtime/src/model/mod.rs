@@ -13,7 +13,7 @@ pub use conv::ConvAutoencoder;
 pub use dense::{DenseAutoencoder, DenseStack};
 pub use fake_quant::{FakeQuant, LayerQuant, TableQuant};
 
-use crate::config::{ModelConfig, ModelKind};
+use crate::config::{ModelConfig, ModelKind, WeightFormat};
 use crate::onnx_export::ExportNetwork;
 use crate::qat::QatPrecision;
 use burn::nn::conv::{Conv2d, Conv3d};
@@ -41,6 +41,10 @@ pub struct ModelSpec {
     /// Under QAT, whether the decoder is rounded too (else only the encoder, for a float decoder).
     #[serde(default)]
     pub qat_decoder: bool,
+    /// Whether the weights were rounded to half precision after training (models saved before
+    /// this was recorded were not).
+    #[serde(default)]
+    pub weights: WeightFormat,
 }
 
 impl ModelSpec {
@@ -93,6 +97,7 @@ impl ModelSpec {
             stride: config.stride,
             qat: None,
             qat_decoder: false,
+            weights: config.weights,
         })
     }
 
@@ -159,6 +164,12 @@ impl Autoencoder {
         }
     }
 
+    /// The model with every float parameter rounded to the nearest half-precision value (kept
+    /// in f32, which holds it exactly). A weight beyond half precision's range keeps its value.
+    pub fn with_half_precision_weights(self) -> Autoencoder {
+        self.map(&mut HalfPrecision)
+    }
+
     /// The encoder and the decoder as plain layer lists, for the ONNX writer.
     pub fn export(&self, spec: &ModelSpec) -> (ExportNetwork, ExportNetwork) {
         match self {
@@ -166,6 +177,27 @@ impl Autoencoder {
             Autoencoder::Conv2d(m) => m.export(spec),
             Autoencoder::Conv3d(m) => m.export(spec),
         }
+    }
+}
+
+struct HalfPrecision;
+
+impl burn::module::ModuleMapper for HalfPrecision {
+    fn map_float<const D: usize>(&mut self, param: burn::module::Param<Tensor<D>>) -> burn::module::Param<Tensor<D>> {
+        param.map(|tensor| {
+            let (shape, device) = (tensor.shape(), tensor.device());
+            let rounded: Vec<f32> = values(tensor).into_iter().map(half_precision).collect();
+            Tensor::from_data(TensorData::new(rounded, shape), &device)
+        })
+    }
+}
+
+fn half_precision(w: f32) -> f32 {
+    let rounded = half::f16::from_f32(w).to_f32();
+    if rounded.is_finite() {
+        rounded
+    } else {
+        w
     }
 }
 

@@ -1,0 +1,170 @@
+//! The decoder as a file embeds it: its ONNX bytes rebuilt exactly from the model without its
+//! float weights, and the weights apart, byte plane by byte plane (all sign-and-exponent bytes,
+//! then the next bytes, ...), where zstd finds what is alike in them. Weights that float16 holds
+//! exactly, as a model trained with `model.weights = "f16"` has, take two bytes instead of four.
+//! The rebuilt bytes hash to the file's model hash, so the decoder is the one it was made with.
+
+use super::bytes::{push_uvarint, ByteReader};
+use onnx_ir::{Message, ModelProto};
+
+/// The attachment holding a decoder packed this way.
+pub const ATTACHMENT: &str = "decoder.packed";
+
+/// ONNX's element type of float32 tensors.
+const FLOAT: i32 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Width {
+    F32 = 4,
+    F16 = 2,
+}
+
+/// The packed decoder, or None when packing would not give the same bytes back (a model
+/// whose protobuf encoding is not the canonical one).
+pub fn pack(onnx: &[u8]) -> Option<Vec<u8>> {
+    let mut model = ModelProto::parse_from_bytes(onnx).ok()?;
+    let mut weights = vec![];
+    let mut counts = vec![];
+    for tensor in float_initializers(&mut model) {
+        let raw = std::mem::take(&mut tensor.raw_data);
+        counts.push(raw.len() / 4);
+        weights.extend(raw.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes"))));
+    }
+    let stripped = model.write_to_bytes().ok()?;
+    let width = match weights.iter().all(|&w| f32::from(half::f16::from_f32(w)).to_bits() == w.to_bits()) {
+        true => Width::F16,
+        false => Width::F32,
+    };
+    let mut out = vec![];
+    push_uvarint(&mut out, stripped.len() as u64);
+    out.extend(&stripped);
+    out.push(width as u8);
+    push_uvarint(&mut out, counts.len() as u64);
+    counts.iter().for_each(|&count| push_uvarint(&mut out, count as u64));
+    out.extend(planes(&weights, width));
+    (unpack(&out).ok()? == onnx).then_some(out)
+}
+
+/// The decoder's ONNX bytes again.
+pub fn unpack(packed: &[u8]) -> Result<Vec<u8>, String> {
+    let damaged = |problem: String| format!("the embedded decoder is damaged: {problem}");
+    let mut reader = ByteReader::new(packed);
+    let stripped_len = reader.length().map_err(damaged)?;
+    let mut model = ModelProto::parse_from_bytes(reader.take(stripped_len).map_err(damaged)?)
+        .map_err(|e| damaged(e.to_string()))?;
+    let width = match reader.take(1).map_err(damaged)?[0] {
+        2 => Width::F16,
+        4 => Width::F32,
+        other => return Err(damaged(format!("unknown weight width {other}"))),
+    };
+    let tensors = reader.length().map_err(damaged)?;
+    let counts: Vec<usize> = (0..tensors).map(|_| reader.length()).collect::<Result<_, _>>().map_err(damaged)?;
+    let total = counts
+        .iter()
+        .try_fold(0usize, |sum, &c| sum.checked_add(c))
+        .ok_or_else(|| damaged("too many weights".into()))?;
+    let weights = from_planes(reader.rest(), width, total).map_err(damaged)?;
+    let initializers = float_initializers(&mut model);
+    if initializers.len() != counts.len() {
+        return Err(damaged(format!("{} weight tensors for {} float initializers", counts.len(), initializers.len())));
+    }
+    let mut rest = weights.as_slice();
+    for (tensor, &count) in initializers.into_iter().zip(&counts) {
+        let (these, after) = rest.split_at(count);
+        tensor.raw_data = these.iter().flat_map(|w| w.to_le_bytes()).collect::<Vec<u8>>().into();
+        rest = after;
+    }
+    model.write_to_bytes().map_err(|e| damaged(e.to_string()))
+}
+
+/// The float32 initializers, in the graph's order (those holding their values in `float_data`
+/// instead of `raw_data` have no weights to take apart).
+fn float_initializers(model: &mut ModelProto) -> Vec<&mut onnx_ir::TensorProto> {
+    model.graph.mut_or_insert_default().initializer.iter_mut().filter(|t| t.data_type == FLOAT).collect()
+}
+
+/// The highest bytes of every weight first: signs and exponents repeat, low mantissa bytes do not.
+fn planes(weights: &[f32], width: Width) -> Vec<u8> {
+    let bytes: Vec<Vec<u8>> = weights
+        .iter()
+        .map(|&w| match width {
+            Width::F32 => w.to_le_bytes().to_vec(),
+            Width::F16 => half::f16::from_f32(w).to_le_bytes().to_vec(),
+        })
+        .collect();
+    (0..width as usize).rev().flat_map(|plane| bytes.iter().map(move |b| b[plane])).collect()
+}
+
+fn from_planes(stored: &[u8], width: Width, count: usize) -> Result<Vec<f32>, String> {
+    let width_bytes = width as usize;
+    if count.checked_mul(width_bytes) != Some(stored.len()) {
+        return Err(format!("{} bytes of weights for {count} weights of {width_bytes} bytes", stored.len()));
+    }
+    let byte = |i: usize, plane: usize| stored[(width_bytes - 1 - plane) * count + i];
+    Ok((0..count)
+        .map(|i| match width {
+            Width::F32 => f32::from_le_bytes([byte(i, 0), byte(i, 1), byte(i, 2), byte(i, 3)]),
+            Width::F16 => half::f16::from_le_bytes([byte(i, 0), byte(i, 1)]).to_f32(),
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use onnx_ir::{GraphProto, TensorProto};
+
+    fn model_with(weights: &[&[f32]]) -> Vec<u8> {
+        let mut graph = GraphProto::new();
+        graph.name = "decoder".into();
+        for (i, values) in weights.iter().enumerate() {
+            let mut tensor = TensorProto::new();
+            tensor.name = format!("w{i}");
+            tensor.data_type = FLOAT;
+            tensor.dims = vec![values.len() as i64];
+            tensor.raw_data = values.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>().into();
+            graph.initializer.push(tensor);
+        }
+        let mut shape = TensorProto::new();
+        shape.name = "shape".into();
+        shape.data_type = 7;
+        shape.raw_data = 5i64.to_le_bytes().to_vec().into();
+        graph.initializer.push(shape);
+        let mut model = ModelProto::new();
+        model.ir_version = 8;
+        model.graph = Some(graph).into();
+        model.write_to_bytes().unwrap()
+    }
+
+    #[test]
+    fn a_decoder_comes_back_byte_for_byte() {
+        let onnx = model_with(&[&[0.1, -2.5e-7, 3.0e30], &[], &[1.0; 7]]);
+        let packed = pack(&onnx).unwrap();
+        assert_eq!(unpack(&packed).unwrap(), onnx);
+    }
+
+    #[test]
+    fn half_precision_weights_take_half_the_bytes() {
+        let full: Vec<f32> = (0..1000).map(|i| (i as f32 * 0.731).sin()).collect();
+        let half: Vec<f32> = full.iter().map(|&w| half::f16::from_f32(w).to_f32()).collect();
+        let (packed_full, packed_half) = (pack(&model_with(&[&full])).unwrap(), pack(&model_with(&[&half])).unwrap());
+        assert_eq!(unpack(&packed_half).unwrap(), model_with(&[&half]));
+        assert_eq!(packed_full.len() - packed_half.len(), 2 * 1000);
+    }
+
+    #[test]
+    fn damaged_packings_are_errors() {
+        let packed = pack(&model_with(&[&[1.0, 2.0, 3.0]])).unwrap();
+        for cut in 0..packed.len() {
+            assert!(unpack(&packed[..cut]).is_err(), "cut at {cut}");
+        }
+        let mut widened = packed.clone();
+        widened.push(0);
+        assert!(unpack(&widened).is_err());
+    }
+
+    #[test]
+    fn bytes_that_are_no_model_do_not_pack() {
+        assert_eq!(pack(b"\xff\xff\xff not protobuf"), None);
+    }
+}
