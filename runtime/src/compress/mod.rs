@@ -12,6 +12,7 @@
 //! Both directions stream: the data is read, processed and written a chunk of samples at a
 //! time, several chunks at once on all cores, so memory stays bounded whatever the file's size.
 
+mod adaptive_bits;
 mod bytes;
 mod decoder;
 mod encoder;
@@ -315,9 +316,9 @@ fn compress_chunk(
 /// where that is smaller.
 fn residual_section(header: &Header, symbols: &[u64]) -> Section {
     let per_feature = entropy::encode(symbols, header.feature_count());
-    let in_contexts = context_frame(header).map(|frame| residual_context::encode(symbols, frame));
+    let in_contexts = context_frame(header).map(|frame| residual_context::encode_adaptive(symbols, frame));
     match in_contexts {
-        Some(stored) if stored.len() < per_feature.len() => section(residual_context::SECTION, stored),
+        Some(stored) if stored.len() < per_feature.len() => section(residual_context::SECTION_ADAPTIVE, stored),
         _ => section("residual_ans", per_feature),
     }
 }
@@ -470,12 +471,15 @@ fn stored_latent(header: &Header, chunk: &Chunk, samples: usize) -> Result<laten
     latent::from_sections(ranges, codes, header.latent_width, samples, header.latent_bits)
 }
 
-/// The residual codes, entropy coded in a field's contexts (`residual_ctx`), per feature
-/// (`residual_ans`) or, as earlier balerc wrote them, as varints (`residual`).
+/// The residual codes, entropy coded in a field's contexts (`residual_adaptive`, or with static
+/// models `residual_ctx`), per feature (`residual_ans`) or, as earlier balerc wrote them, as
+/// varints (`residual`).
 fn stored_residuals(header: &Header, chunk: &Chunk, count: usize) -> Result<Vec<i64>, String> {
-    let symbols = if let Ok(stored) = section_bytes(chunk, residual_context::SECTION) {
-        let frame = context_frame(header).ok_or("residuals in contexts belong to a field")?;
-        residual_context::decode(stored, count, frame)?
+    let field_frame = || context_frame(header).ok_or("residuals in contexts belong to a field");
+    let symbols = if let Ok(stored) = section_bytes(chunk, residual_context::SECTION_ADAPTIVE) {
+        residual_context::decode_adaptive(stored, count, field_frame()?)?
+    } else if let Ok(stored) = section_bytes(chunk, residual_context::SECTION) {
+        residual_context::decode(stored, count, field_frame()?)?
     } else if let Ok(stored) = section_bytes(chunk, "residual_ans") {
         entropy::decode(stored, count, header.feature_count())?
     } else {
