@@ -197,7 +197,8 @@ impl FloatProgram {
         output
     }
 
-    /// Up to `BLOCK` samples: dense steps as one product, the others sample by sample.
+    /// Up to `BLOCK` samples: dense steps as one product, convolutions output by output over
+    /// all samples, the others sample by sample.
     fn run_block(&self, input: &[f64]) -> Vec<f64> {
         let samples = input.len() / self.input_len;
         let mut values: Vec<Vec<f64>> = Vec::with_capacity(self.steps.len());
@@ -205,6 +206,9 @@ impl FloatProgram {
             let value = match step {
                 Step::Dense { from, weight_by_input, bias, inputs, activation, .. } => {
                     dense_block(&values[*from], samples, weight_by_input, bias, *inputs, *activation)
+                }
+                Step::Conv { from, taps, weight, bias, activation } => {
+                    conv_block(&values[*from], samples, taps, weight, bias, *activation)
                 }
                 _ => (0..samples)
                     .flat_map(|s| {
@@ -220,9 +224,10 @@ impl FloatProgram {
     }
 }
 
-fn transpose(weight: &[f64], inputs: usize) -> Vec<f64> {
-    let outputs = weight.len() / inputs.max(1);
-    (0..inputs).flat_map(|i| (0..outputs).map(move |j| weight[j * inputs + i])).collect()
+/// A row-major matrix of `columns` columns, column by column.
+fn transpose(matrix: &[f64], columns: usize) -> Vec<f64> {
+    let rows = matrix.len() / columns.max(1);
+    (0..columns).flat_map(|c| (0..rows).map(move |r| matrix[r * columns + c])).collect()
 }
 
 /// `samples` rows through a dense layer. Each output sums its products in input order from
@@ -246,6 +251,39 @@ fn dense_block(
         for (acc, &b) in y.iter_mut().zip(bias) {
             let sum = b + *acc;
             *acc = activation.map_or(sum, |a| a.eval(sum));
+        }
+    }
+    out
+}
+
+/// `samples` inputs through a convolution. The block is turned to [input][sample] so that a
+/// tap multiplies one contiguous run of samples: the samples' sums proceed side by side, which
+/// vectorizes, where one output's sum is a chain of dependent additions. Each output still sums
+/// its taps in their order from -0.0, as `Iterator::sum` does in `eval` and `trace`.
+fn conv_block(
+    x: &[f64],
+    samples: usize,
+    taps: &Taps,
+    weight: &[f64],
+    bias: &[f64],
+    activation: Option<Activation>,
+) -> Vec<f64> {
+    let outputs = taps.outputs();
+    let by_input = transpose(x, x.len() / samples.max(1));
+    let mut out = vec![0.0; samples * outputs];
+    let mut sums = vec![-0.0; samples];
+    for o in 0..outputs {
+        sums.fill(-0.0);
+        for &(i, w) in taps.of(o) {
+            let (column, w) = (&by_input[i as usize * samples..(i as usize + 1) * samples], weight[w as usize]);
+            for (sum, &xi) in sums.iter_mut().zip(column) {
+                *sum += xi * w;
+            }
+        }
+        let b = bias[taps.channel(o)];
+        for (s, &sum) in sums.iter().enumerate() {
+            let value = b + sum;
+            out[s * outputs + o] = activation.map_or(value, |a| a.eval(value));
         }
     }
     out

@@ -33,6 +33,9 @@ use std::collections::HashMap;
 
 /// Wider tables keep the decoder's prediction: the weights grow with the square of the width.
 const MAX_LINEAR_FEATURES: usize = 64;
+/// Each way of coding a feature is tried on about this many values of a chunk (frames of a
+/// field, rows of a table): enough that their costs rank as the whole chunk's would.
+const PLAN_TRIAL_VALUES: usize = 1 << 18;
 /// Codes larger than this are stored as outliers: they would cost more than the value.
 const LARGEST_CODE: f64 = (1u64 << 40) as f64;
 /// Integers up to this are exact in f64 arithmetic, with room for the steps around them.
@@ -226,7 +229,12 @@ impl<'h> Frame<'h> {
     }
 
     fn indices(&self, f: usize) -> std::iter::StepBy<std::ops::Range<usize>> {
-        (f..self.predicted.len()).step_by(self.stride)
+        self.indices_before(f, self.predicted.len())
+    }
+
+    /// Feature `f`'s values among the first `end`.
+    fn indices_before(&self, f: usize, end: usize) -> std::iter::StepBy<std::ops::Range<usize>> {
+        (f..end.min(self.predicted.len())).step_by(self.stride)
     }
 
     fn relations_of(&self, f: usize) -> impl Iterator<Item = &'h Relation> + '_ {
@@ -363,19 +371,19 @@ struct Coded {
     bits: f64,
 }
 
-/// Codes feature `f` one way, decoding each value as it goes (a field's next values are
-/// predicted from it).
+/// Codes feature `f`'s values among the first `end` one way, decoding each value as it goes (a
+/// field's next values are predicted from it).
 fn code_feature(
     frame: &mut Frame,
     f: usize,
-    grid: Grid,
-    bound: f64,
+    (grid, bound): (Grid, f64),
     original: &[f64],
     weights: Option<&[f32]>,
+    end: usize,
 ) -> Coded {
     let header = frame.header;
     let mut coded = Coded { codes: vec![], values: vec![], outliers: vec![], bits: 0.0 };
-    for i in frame.indices(f) {
+    for i in frame.indices_before(f, end) {
         let (x, prediction) = (original[i], frame.prediction(f, i, weights));
         let code = grid.code(prediction, x);
         let stored = (code.abs() < LARGEST_CODE)
@@ -414,6 +422,13 @@ fn is_integer(x: f64) -> bool {
     x.fract() == 0.0 && x.abs() <= LARGEST_INTEGER
 }
 
+/// The values each way of coding a feature is tried on: whole samples from the chunk's start,
+/// about `PLAN_TRIAL_VALUES` of them. The way chosen then codes the whole chunk.
+fn plan_trial_end(header: &Header, values: usize) -> usize {
+    let per_sample = header.modelled_per_sample.max(1);
+    PLAN_TRIAL_VALUES.div_ceil(per_sample).saturating_mul(per_sample).min(values)
+}
+
 /// The plan for a chunk and one code per modelled value; values the coding cannot bring within
 /// the bound become outliers (index, exact value) with code 0.
 pub fn code_residuals(
@@ -441,6 +456,7 @@ pub fn code_residuals(
     let mut codes = vec![0; original.len()];
     let mut found = vec![];
     let mut plans = Vec::with_capacity(frame.features);
+    let trial_end = plan_trial_end(header, original.len());
     for f in 0..frame.features {
         let bound = coding.max_abs_error[f];
         let integer = frame.indices(f).all(|i| is_integer(original[i]));
@@ -461,13 +477,17 @@ pub fn code_residuals(
             for (previous_frame, weights) in candidates.iter().cloned() {
                 let plan = FeaturePlan { integer, zeros, previous_frame, weights };
                 let grid = Grid::of(&plan, bound);
-                let coded = code_feature(&mut frame, f, grid, bound, original, plan.weights.as_deref());
+                let coded = code_feature(&mut frame, f, (grid, bound), original, plan.weights.as_deref(), trial_end);
                 if best.as_ref().is_none_or(|(b, _)| coded.bits < b.bits) {
                     best = Some((coded, plan));
                 }
             }
         }
-        let (coded, plan) = best.expect("the decoder's prediction is always tried");
+        let (mut coded, plan) = best.expect("the decoder's prediction is always tried");
+        if trial_end < original.len() {
+            let grid = Grid::of(&plan, bound);
+            coded = code_feature(&mut frame, f, (grid, bound), original, plan.weights.as_deref(), original.len());
+        }
         for ((i, code), value) in frame.indices(f).zip(coded.codes).zip(coded.values).collect::<Vec<_>>() {
             codes[i] = code;
             frame.decoded(i, value);
@@ -688,15 +708,9 @@ mod tests {
         let mut outliers = vec![];
         let (plan, codes) = code_residuals(&header, &coding, &[], &original, &prediction, &mut outliers);
         assert_eq!(plan.features[0].weights.as_ref().map(Vec::len), Some(FIELD_WEIGHTS));
-        let plain = (code_feature(
-            &mut Frame::new(&header, &[], &prediction),
-            0,
-            Grid::new(false, false, 0.002),
-            0.002,
-            &original,
-            None,
-        ))
-        .bits;
+        let grid = (Grid::new(false, false, 0.002), 0.002);
+        let plain =
+            code_feature(&mut Frame::new(&header, &[], &prediction), 0, grid, &original, None, original.len()).bits;
         assert!(entropy_bits(&codes) < 0.6 * plain, "{} bits against {plain}", entropy_bits(&codes));
 
         let plan = ResidualPlan::from_bytes(&plan.to_bytes(), &weight_counts(&header, &[])).unwrap();
@@ -731,7 +745,14 @@ mod tests {
             .map(|(_, w)| w.iter().map(|&w| w as f32).collect::<Vec<_>>())
             .unwrap();
         let mut frame = Frame::new(&header, &[], &prediction);
-        let without = code_feature(&mut frame, 0, Grid::new(false, false, 0.002), 0.002, &original, Some(&in_frame));
+        let without = code_feature(
+            &mut frame,
+            0,
+            (Grid::new(false, false, 0.002), 0.002),
+            &original,
+            Some(&in_frame),
+            original.len(),
+        );
         let with = entropy_bits(&codes);
         assert!(with < 0.5 * without.bits, "{with} bits against {}", without.bits);
 
@@ -797,7 +818,8 @@ mod tests {
         assert!(plan.features[1].zeros && !plan.features[0].zeros, "{plan:?}");
         let zeros_kept = entropy_bits(&codes.iter().skip(1).step_by(2).copied().collect::<Vec<_>>());
         let mut frame = Frame::new(&header, &[], &prediction);
-        let mixed = code_feature(&mut frame, 1, Grid::new(false, false, 0.01), 0.01, &original, None).bits;
+        let mixed =
+            code_feature(&mut frame, 1, (Grid::new(false, false, 0.01), 0.01), &original, None, original.len()).bits;
         assert!(zeros_kept < 0.5 * mixed, "{zeros_kept} bits against {mixed}");
 
         let plan = ResidualPlan::from_bytes(&plan.to_bytes(), &weight_counts(&header, &[])).unwrap();
