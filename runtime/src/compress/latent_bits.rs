@@ -3,7 +3,7 @@
 //! model and the data, so a few widths are tried on the data's first samples and the smallest
 //! file wins.
 
-use super::{compress_chunk, Decoder, Header, LatentEncoder};
+use super::{compress_encoded, encode_chunk, Decoder, Header, LatentEncoder};
 use crate::container::DEFAULT_COMPRESSION_LEVEL;
 use crate::dataset::Dataset;
 use crate::density::OutlierModel;
@@ -39,9 +39,11 @@ pub fn trials(
     data: &Dataset,
 ) -> Result<Vec<Trial>, String> {
     let sample = data.slice_samples(0, data.samples().min(TRIAL_SAMPLES).min(header.chunk_samples));
+    // The encoder's output does not depend on the width it is stored in.
+    let encoded = encode_chunk(header, encoder, density, &sample)?;
     let trial = |bits: u32| -> Result<Trial, String> {
         let trial_header = Header { latent_bits: bits, ..header.clone() };
-        let (chunk, _) = compress_chunk(&trial_header, encoder, decoder, density, &sample)?;
+        let (chunk, _) = compress_encoded(&trial_header, encoder, decoder, &sample, &encoded)?;
         let bytes = chunk.sections.iter().map(|s| stored_bytes(&s.bytes)).sum::<Result<u64, String>>()?;
         Ok((bits, bytes))
     };

@@ -271,18 +271,50 @@ fn compress_chunk(
     density: Option<&OutlierModel>,
     data: &Dataset,
 ) -> Result<(Chunk, Outliers), String> {
-    let samples = data.samples();
+    let encoded = encode_chunk(header, encoder, density, data)?;
+    compress_encoded(header, encoder, decoder, data, &encoded)
+}
+
+/// A chunk through the encoder: what compressing it with any latent width shares.
+struct EncodedChunk {
+    /// The modelled values of the samples the model codes (the flagged ones left out).
+    original: Vec<f64>,
+    raw: RawLatent,
+    /// The samples the latent density flagged, and their modelled values.
+    flagged: Vec<usize>,
+    flagged_values: Vec<f64>,
+}
+
+fn encode_chunk(
+    header: &Header,
+    encoder: &LatentEncoder,
+    density: Option<&OutlierModel>,
+    data: &Dataset,
+) -> Result<EncodedChunk, String> {
     let per_sample = header.modelled_per_sample;
     let mut original = modelled_values(header, data);
     let mut raw = encoder.run(&normalized(header, &original))?;
     let flagged = density.map_or(vec![], |d| flagged::flag(d, &raw.values()));
     let flagged_values = flagged::rows(&original, per_sample, &flagged);
     if !flagged.is_empty() {
-        let others = flagged::others(&flagged, samples);
+        let others = flagged::others(&flagged, data.samples());
         original = flagged::rows(&original, per_sample, &others);
         raw = raw.rows(header.latent_width, &others);
     }
-    let (quantized, latent_values) = encoder.store(header, &raw)?;
+    Ok(EncodedChunk { original, raw, flagged, flagged_values })
+}
+
+/// The sections of an encoded chunk, its latents stored as the header says.
+fn compress_encoded(
+    header: &Header,
+    encoder: &LatentEncoder,
+    decoder: &Decoder,
+    data: &Dataset,
+    encoded: &EncodedChunk,
+) -> Result<(Chunk, Outliers), String> {
+    let samples = data.samples();
+    let EncodedChunk { original, raw, flagged, flagged_values } = encoded;
+    let (quantized, latent_values) = encoder.store(header, raw)?;
     let prediction = predict(header, decoder, &latent_values)?;
     let codes = latent::encode_entropy(&quantized, header.latent_width, header.latent_bits);
     let (range_name, ranges) = latent::range_section(&quantized);
@@ -292,7 +324,7 @@ fn compress_chunk(
     if let Some(bound) = &header.error_bound {
         let relations = header.relations()?;
         let (plan, residuals) =
-            residual_plan::code_residuals(header, bound, &relations, &original, &prediction, &mut outliers);
+            residual_plan::code_residuals(header, bound, &relations, original, &prediction, &mut outliers);
         if !plan.is_decoder_only() {
             sections.push(section("residual_plan", plan.to_bytes()));
         }
@@ -304,7 +336,7 @@ fn compress_chunk(
     sections.push(section("outlier_index", bytes::encode_varints(deltas(&indices))));
     sections.push(section("outlier_value", bytes::encode_f64s(&values)));
     if header.outlier_samples.is_some() {
-        sections.extend(flagged::sections(&flagged, &flagged_values));
+        sections.extend(flagged::sections(flagged, flagged_values));
     }
     sections.push(section("lossless", bytes::encode_f64s(&lossless_values(header, data))));
     // Empty, these would cost their framing, which on a small file is a noticeable share.
