@@ -767,6 +767,38 @@ mod tests {
             .is_err());
     }
 
+    #[test]
+    fn a_plan_tried_on_the_first_frames_codes_a_long_series_within_the_bound() {
+        // Twice the values the plans are tried on, so the last frames are coded only once.
+        let (height, width) = (32, 32);
+        let frames = 2 * PLAN_TRIAL_VALUES / (height * width);
+        let header = field_header(frames, height, width, -1.0);
+        let coding = header.error_bound.clone().unwrap();
+        assert!(plan_trial_end(&header, frames * height * width) < frames * height * width);
+        let wave = |i: usize| {
+            let (t, y, x) = (i / (height * width), i / width % height, i % width);
+            (0.3 * x as f64 + 0.2 * y as f64 - 0.05 * t as f64).sin()
+        };
+        let original: Vec<f64> = (0..frames * height * width).map(wave).collect();
+        let prediction: Vec<f64> = original.iter().map(|x| 0.9 * x).collect();
+        let mut outliers = vec![];
+        let (plan, codes) = code_residuals(&header, &coding, &[], &original, &prediction, &mut outliers);
+        assert!(plan.features[0].weights.is_some(), "the neighbours predict a smooth wave: {plan:?}");
+        let back = reconstruct(&header, &coding, &[], &plan, &prediction, &codes, &HashMap::new()).unwrap();
+        assert!(original.iter().zip(&back).all(|(x, y)| (x - y).abs() <= 0.002));
+        // The codes of the frames after the trial are those of the plan, not of the last one tried.
+        let mut frame = Frame::new(&header, &[], &prediction);
+        let whole = code_feature(
+            &mut frame,
+            0,
+            (Grid::of(&plan.features[0], 0.002), 0.002),
+            &original,
+            plan.features[0].weights.as_deref(),
+            original.len(),
+        );
+        assert_eq!(whole.codes, codes);
+    }
+
     fn normalized(header: &Header, values: &[f64]) -> Vec<f64> {
         values.iter().enumerate().map(|(i, &x)| normalize(header, i, x)).collect()
     }
