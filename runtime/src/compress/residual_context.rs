@@ -71,6 +71,7 @@ const UNARY_STEPS: u64 = 14;
 const STEP_CONTEXTS: usize = 6;
 
 /// The adaptive contexts of one field's codes.
+#[derive(Default)]
 struct AdaptiveContexts {
     /// By how many neighbours are nonzero (0 to 4 or more) and the largest magnitude among
     /// them (0, 1, 2 or more).
@@ -94,8 +95,7 @@ fn neighbourhood(i: usize, frame: (usize, usize), before: &[u64]) -> (usize, usi
 /// Codes one feature's codes (zigzag) of a field, value after value in frame order, with
 /// adaptive models.
 pub fn encode_adaptive(symbols: &[u64], frame: (usize, usize)) -> Vec<u8> {
-    let mut contexts =
-        AdaptiveContexts { zero: Default::default(), sign: BitContext::default(), above: Default::default() };
+    let mut contexts = AdaptiveContexts::default();
     let mut writer = BitWriter::default();
     for (i, &code) in symbols.iter().enumerate() {
         let (nonzero, largest, sum) = neighbourhood(i, frame, &symbols[..i]);
@@ -124,8 +124,7 @@ pub fn encode_adaptive(symbols: &[u64], frame: (usize, usize)) -> Vec<u8> {
 
 pub fn decode_adaptive(stored: &[u8], count: usize, frame: (usize, usize)) -> Result<Vec<u64>, String> {
     check_frame(frame)?;
-    let mut contexts =
-        AdaptiveContexts { zero: Default::default(), sign: BitContext::default(), above: Default::default() };
+    let mut contexts = AdaptiveContexts::default();
     let mut reader = BitReader::new(stored)?;
     let mut symbols = Vec::with_capacity(count.min(1 << 24));
     for i in 0..count {
