@@ -163,6 +163,21 @@ mod tests {
         assert!(unpack(&widened).is_err());
     }
 
+    proptest::proptest! {
+        #[test]
+        fn damaged_or_random_packings_are_errors_not_panics(
+            at in 0usize..64,
+            byte in proptest::prelude::any::<u8>(),
+            garbage in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200),
+        ) {
+            let mut packed = pack(&model_with(&[&[1.0, -2.0, 0.5], &[4.0; 9]])).unwrap();
+            let at = at % packed.len();
+            packed[at] = byte;
+            let _ = unpack(&packed);
+            let _ = unpack(&garbage);
+        }
+    }
+
     #[test]
     fn bytes_that_are_no_model_do_not_pack() {
         assert_eq!(pack(b"\xff\xff\xff not protobuf"), None);
