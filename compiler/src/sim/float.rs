@@ -204,12 +204,14 @@ impl FloatProgram {
         let mut values: Vec<Vec<f64>> = Vec::with_capacity(self.steps.len());
         for step in &self.steps {
             let value = match step {
-                Step::Dense { from, weight_by_input, bias, inputs, activation, .. } => {
-                    dense_block(&values[*from], samples, weight_by_input, bias, *inputs, *activation)
-                }
-                Step::Conv { from, taps, weight, bias, activation } => {
-                    conv_block(&values[*from], samples, taps, weight, bias, *activation)
-                }
+                Step::Dense { from, weight_by_input, bias, inputs, activation, .. } => with_wide_registers(
+                    #[inline(always)]
+                    || dense_block(&values[*from], samples, weight_by_input, bias, *inputs, *activation),
+                ),
+                Step::Conv { from, taps, weight, bias, activation } => with_wide_registers(
+                    #[inline(always)]
+                    || conv_block(&values[*from], samples, taps, weight, bias, *activation),
+                ),
                 _ => (0..samples)
                     .flat_map(|s| {
                         let sample_input = &input[s * self.input_len..(s + 1) * self.input_len];
@@ -230,8 +232,31 @@ fn transpose(matrix: &[f64], columns: usize) -> Vec<f64> {
     (0..columns).flat_map(|c| (0..rows).map(move |r| matrix[r * columns + c])).collect()
 }
 
+/// Runs a kernel compiled for AVX2 where the processor has it. The kernels only multiply and
+/// add (never fused), lane by lane, so wider registers give the same results bit for bit.
+fn with_wide_registers<T>(kernel: impl FnOnce() -> T) -> T {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        #[target_feature(enable = "avx2")]
+        #[inline]
+        fn with_avx2<T>(kernel: impl FnOnce() -> T) -> T {
+            kernel()
+        }
+        // SAFETY: the processor has just been found to support AVX2.
+        return unsafe { with_avx2(kernel) };
+    }
+    kernel()
+}
+
+/// Rows and outputs one step of the dense kernel keeps in registers: each weight loaded serves
+/// `ROWS` rows, each row's input serves `LANES` outputs.
+const ROWS: usize = 4;
+const LANES: usize = 8;
+
 /// `samples` rows through a dense layer. Each output sums its products in input order from
-/// -0.0, as `Iterator::sum` does in `trace`; the loop over outputs is what vectorizes.
+/// -0.0, as `Iterator::sum` does in `trace`; tiles of `ROWS` x `LANES` sums stay in registers
+/// while the inputs go by.
+#[inline(always)]
 fn dense_block(
     x: &[f64],
     samples: usize,
@@ -242,12 +267,35 @@ fn dense_block(
 ) -> Vec<f64> {
     let outputs = bias.len();
     let mut out = vec![-0.0; samples * outputs];
-    for (row, y) in x.chunks_exact(inputs).zip(out.chunks_exact_mut(outputs)) {
+    let tiled_rows = samples / ROWS * ROWS;
+    let tiled_outputs = outputs / LANES * LANES;
+    for first in (0..tiled_rows).step_by(ROWS) {
+        let rows: [&[f64]; ROWS] = std::array::from_fn(|r| &x[(first + r) * inputs..(first + r + 1) * inputs]);
+        for lane in (0..tiled_outputs).step_by(LANES) {
+            let mut sums = [[-0.0f64; LANES]; ROWS];
+            for i in 0..inputs {
+                let w = &weight_by_input[i * outputs + lane..i * outputs + lane + LANES];
+                for (row_sums, row) in sums.iter_mut().zip(&rows) {
+                    for (sum, &wij) in row_sums.iter_mut().zip(w) {
+                        *sum += wij * row[i];
+                    }
+                }
+            }
+            for (r, row_sums) in sums.iter().enumerate() {
+                out[(first + r) * outputs + lane..][..LANES].copy_from_slice(row_sums);
+            }
+        }
+    }
+    // What the tiles leave: the outputs past the last whole tile, and the rows past the last.
+    for (index, (row, y)) in x.chunks_exact(inputs).zip(out.chunks_exact_mut(outputs)).enumerate() {
+        let from = if index < tiled_rows { tiled_outputs } else { 0 };
         for (&xi, w) in row.iter().zip(weight_by_input.chunks_exact(outputs)) {
-            for (acc, &wij) in y.iter_mut().zip(w) {
+            for (acc, &wij) in y[from..].iter_mut().zip(&w[from..]) {
                 *acc += wij * xi;
             }
         }
+    }
+    for y in out.chunks_exact_mut(outputs) {
         for (acc, &b) in y.iter_mut().zip(bias) {
             let sum = b + *acc;
             *acc = activation.map_or(sum, |a| a.eval(sum));
@@ -260,6 +308,7 @@ fn dense_block(
 /// tap multiplies one contiguous run of samples: the samples' sums proceed side by side, which
 /// vectorizes, where one output's sum is a chain of dependent additions. Each output still sums
 /// its taps in their order from -0.0, as `Iterator::sum` does in `eval` and `trace`.
+#[inline(always)]
 fn conv_block(
     x: &[f64],
     samples: usize,
