@@ -432,11 +432,10 @@ def cfd(args, balerc, results):
     half = test.astype(np.float16)
     add("float16", "cast", half.nbytes, half.astype(np.float64))
 
-    # Three stride-2 convolutions (50 -> 25 -> 13 -> 7) straight to the latent layer: the template's
-    # [8, 16] channels with [200, 100, 50] dense layers stalled at the mean frame (PSNR 21 dB) and
-    # carry a 2.3 MB decoder.
-    conv = ["model.kind=conv2d", "training.batch_size=8", "training.early_stopping_patience=0",
-            "model.channels=[16,32,32]", "model.hidden=[]", *args.cfd_set]
+    # balerc's conv2d defaults: three stride-2 convolutions of 16, 32, 32 channels (50 -> 25 -> 13
+    # -> 7) straight to the latent layer. (Dense layers after them, as [200, 100, 50], stalled at
+    # the mean frame, PSNR 21 dB, and carried a 2.3 MB decoder.)
+    conv = ["model.kind=conv2d", *args.cfd_set]
     for latent in args.cfd_latents:
         model, train_s = balerc.train(f"cfd_l{latent}", train_path, args.cfd_epochs, [*conv, f"model.latent={latent}"])
         out = args.work / f"cfd_l{latent}.baler"
@@ -514,7 +513,7 @@ def main():
                         help="also compress the bounded jets with these --relation formulas (repeatable)")
     parser.add_argument("--baler-src", help="a checkout of Baler's repository (its baler/ package); skipped if unset")
     parser.add_argument("--cfd-train-frames", type=int, default=40)
-    parser.add_argument("--cfd-epochs", type=int, default=800)
+    parser.add_argument("--cfd-epochs", type=int, default=200)
     parser.add_argument("--cfd-latents", default="20")
     parser.add_argument("--cfd-set", action="append", default=[], help="extra --set for the conv2d model")
     parser.add_argument("--psnr", type=float, default=39.0)

@@ -93,8 +93,9 @@ pub enum ActivationKind {
 pub struct ModelConfig {
     pub kind: ModelKind,
     /// Encoder widths between the input and the latent layer; the decoder mirrors them.
-    /// For conv2d and conv3d: the widths of the dense layers after the convolutions.
-    pub hidden: Vec<usize>,
+    /// For conv2d and conv3d: the widths of the dense layers after the convolutions. Unset,
+    /// see [`ModelConfig::hidden_widths`].
+    pub hidden: Option<Vec<usize>>,
     /// Number of latent values per sample. 0 derives it from `compression_ratio`.
     pub latent: usize,
     /// Input bytes over stored latent bytes, used when `latent` is 0.
@@ -107,8 +108,9 @@ pub struct ModelConfig {
     pub batch_norm: bool,
     /// Dropout probability after every hidden layer of the encoder (0 turns it off).
     pub dropout: f64,
-    /// conv2d and conv3d: output channels of each encoder convolution.
-    pub channels: Vec<usize>,
+    /// conv2d and conv3d: output channels of each encoder convolution. Unset, see
+    /// [`ModelConfig::conv_channels`].
+    pub channels: Option<Vec<usize>>,
     pub kernel: usize,
     pub stride: usize,
     /// "f16" rounds the trained weights to half precision, "f32" keeps them as trained.
@@ -120,7 +122,7 @@ impl Default for ModelConfig {
     fn default() -> Self {
         ModelConfig {
             kind: ModelKind::Dense,
-            hidden: vec![200, 100, 50],
+            hidden: None,
             latent: 15,
             compression_ratio: 1.6,
             latent_bits: 32,
@@ -128,11 +130,29 @@ impl Default for ModelConfig {
             negative_slope: 0.01,
             batch_norm: false,
             dropout: 0.0,
-            channels: vec![8, 16],
+            channels: None,
             kernel: 3,
             stride: 2,
             weights: WeightFormat::F16,
         }
+    }
+}
+
+impl ModelConfig {
+    /// The hidden widths: as set, or by kind: Baler's [200, 100, 50] for dense models, none for
+    /// convolutional ones, whose convolutions go straight to the latent layer (dense layers
+    /// after a feature map of a field take most of the weights and, measured on CFD frames,
+    /// predict worse).
+    pub fn hidden_widths(&self) -> Vec<usize> {
+        self.hidden.clone().unwrap_or_else(|| match self.kind {
+            ModelKind::Dense => vec![200, 100, 50],
+            ModelKind::Conv2d | ModelKind::Conv3d => vec![],
+        })
+    }
+
+    /// The convolutions' output channels: as set, or [16, 32, 32].
+    pub fn conv_channels(&self) -> Vec<usize> {
+        self.channels.clone().unwrap_or_else(|| vec![16, 32, 32])
     }
 }
 
@@ -254,8 +274,11 @@ impl Config {
             ),
             (m.latent_bits == 0 || m.latent_bits > 64, "model.latent_bits must be between 1 and 64"),
             (!(0.0..1.0).contains(&m.dropout), "model.dropout must be in [0, 1)"),
-            (m.hidden.contains(&0), "model.hidden widths must be positive"),
-            (m.kind != ModelKind::Dense && m.channels.is_empty(), "model.channels needs at least one convolution"),
+            (m.hidden_widths().contains(&0), "model.hidden widths must be positive"),
+            (
+                m.kind != ModelKind::Dense && m.conv_channels().is_empty(),
+                "model.channels needs at least one convolution",
+            ),
             (m.kernel == 0 || m.stride == 0, "model.kernel and model.stride must be positive"),
             (!is_positive(t.learning_rate), "training.learning_rate must be positive"),
             (!(0.0..1.0).contains(&d.validation_fraction), "data.validation_fraction must be in [0, 1)"),
@@ -329,7 +352,7 @@ mod tests {
     fn overrides_reach_every_section() {
         let c = parse("", &["training.epochs=7", "model.hidden=[20, 10]", "data.normalization=standard"]).unwrap();
         assert_eq!(c.training.epochs, 7);
-        assert_eq!(c.model.hidden, vec![20, 10]);
+        assert_eq!(c.model.hidden_widths(), vec![20, 10]);
         assert_eq!(c.data.normalization, NormalizationKind::Standard);
         let c = parse("", &["data.input=jets.npz"]);
         assert!(c.is_err(), "input is a list");

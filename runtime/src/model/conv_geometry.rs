@@ -79,7 +79,13 @@ mod tests {
     use crate::config::{ModelConfig, ModelKind};
 
     fn spec(kind: ModelKind, sample_shape: &[usize], channels: &[usize]) -> ModelSpec {
-        let config = ModelConfig { kind, channels: channels.to_vec(), hidden: vec![], latent: 8, ..Default::default() };
+        let config = ModelConfig {
+            kind,
+            channels: Some(channels.to_vec()),
+            hidden: Some(vec![]),
+            latent: 8,
+            ..Default::default()
+        };
         ModelSpec::resolve(&config, sample_shape, 32).unwrap()
     }
 

@@ -70,7 +70,7 @@ mod tests {
     use rand::{Rng, SeedableRng};
 
     fn model(device: &Device) -> Autoencoder {
-        let config = ModelConfig { hidden: vec![16, 8], latent: 4, ..ModelConfig::default() };
+        let config = ModelConfig { hidden: Some(vec![16, 8]), latent: 4, ..ModelConfig::default() };
         Autoencoder::new(&ModelSpec::resolve(&config, &[12], 32).unwrap(), device)
     }
 
