@@ -286,7 +286,7 @@ fn dense_block(
             }
         }
     }
-    // What the tiles leave: the outputs past the last whole tile, and the rows past the last.
+    // What the tiles leave: the outputs past the last whole tile, and the rows after the tiled ones.
     for (index, (row, y)) in x.chunks_exact(inputs).zip(out.chunks_exact_mut(outputs)).enumerate() {
         let from = if index < tiled_rows { tiled_outputs } else { 0 };
         for (&xi, w) in row.iter().zip(weight_by_input.chunks_exact(outputs)) {
