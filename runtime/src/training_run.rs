@@ -110,10 +110,7 @@ pub fn run(
     let mut summary = summarize(config, &history, seconds);
     summary.outlier_rounds = rounds;
     let info = template(&normalization, summary);
-    let model = match spec.weights {
-        WeightFormat::F16 => model.with_half_precision_weights(),
-        WeightFormat::F32 => model,
-    };
+    let model = model.with_weights_rounded(spec.weights);
     let model_dir = project.resolve(&config.output.model);
     model_dir::save(&model_dir, &SavedModel { info, model, outliers }).map_err(|e| e.to_string())?;
     write_history(&project.resolve(&config.output.training), &history)?;

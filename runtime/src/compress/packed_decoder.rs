@@ -1,10 +1,12 @@
 //! The decoder as a file embeds it: its ONNX bytes rebuilt exactly from the model without its
 //! float weights, and the weights apart, byte plane by byte plane (all sign-and-exponent bytes,
 //! then the next bytes, ...), where zstd finds what is alike in them. Weights that float16 holds
-//! exactly, as a model trained with `model.weights = "f16"` has, take two bytes instead of four.
+//! exactly, as a model trained with `model.weights = "f16"` has, take two bytes instead of four;
+//! weights on 8-bit grids (`model.weights = "int8"`) one, and a step per tensor.
 //! The rebuilt bytes hash to the file's model hash, so the decoder is the one it was made with.
 
 use super::bytes::{push_uvarint, ByteReader};
+use crate::model::weight_grid;
 use onnx_ir::{Message, ModelProto};
 
 /// The attachment holding a decoder packed this way.
@@ -17,6 +19,8 @@ const FLOAT: i32 = 1;
 enum Width {
     F32 = 4,
     F16 = 2,
+    /// Codes of a power-of-two step per tensor.
+    Int8 = 1,
 }
 
 /// The packed decoder, or None when packing would not give the same bytes back (a model
@@ -31,9 +35,12 @@ pub fn pack(onnx: &[u8]) -> Option<Vec<u8>> {
         weights.extend(raw.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes"))));
     }
     let stripped = model.write_to_bytes().ok()?;
-    let width = match weights.iter().all(|&w| f32::from(half::f16::from_f32(w)).to_bits() == w.to_bits()) {
-        true => Width::F16,
-        false => Width::F32,
+    let on_grids: Option<Vec<(i8, Vec<i8>)>> =
+        split(&weights, &counts).into_iter().map(weight_grid::int8_codes).collect();
+    let width = match on_grids {
+        Some(_) => Width::Int8,
+        None if weights.iter().all(|&w| weight_grid::half_precision(w).to_bits() == w.to_bits()) => Width::F16,
+        None => Width::F32,
     };
     let mut out = vec![];
     push_uvarint(&mut out, stripped.len() as u64);
@@ -41,8 +48,27 @@ pub fn pack(onnx: &[u8]) -> Option<Vec<u8>> {
     out.push(width as u8);
     push_uvarint(&mut out, counts.len() as u64);
     counts.iter().for_each(|&count| push_uvarint(&mut out, count as u64));
-    out.extend(planes(&weights, width));
+    match on_grids {
+        Some(grids) => {
+            out.extend(grids.iter().map(|&(exponent, _)| exponent as u8));
+            out.extend(grids.iter().flat_map(|(_, codes)| codes.iter().map(|&q| q as u8)));
+        }
+        None => out.extend(planes(&weights, width)),
+    }
     (unpack(&out).ok()? == onnx).then_some(out)
+}
+
+/// The weights of each tensor, `counts[t]` of them in turn.
+fn split<'w>(weights: &'w [f32], counts: &[usize]) -> Vec<&'w [f32]> {
+    let mut rest = weights;
+    counts
+        .iter()
+        .map(|&count| {
+            let (these, after) = rest.split_at(count);
+            rest = after;
+            these
+        })
+        .collect()
 }
 
 /// The decoder's ONNX bytes again.
@@ -53,6 +79,7 @@ pub fn unpack(packed: &[u8]) -> Result<Vec<u8>, String> {
     let mut model = ModelProto::parse_from_bytes(reader.take(stripped_len).map_err(damaged)?)
         .map_err(|e| damaged(e.to_string()))?;
     let width = match reader.take(1).map_err(damaged)?[0] {
+        1 => Width::Int8,
         2 => Width::F16,
         4 => Width::F32,
         other => return Err(damaged(format!("unknown weight width {other}"))),
@@ -63,7 +90,13 @@ pub fn unpack(packed: &[u8]) -> Result<Vec<u8>, String> {
         .iter()
         .try_fold(0usize, |sum, &c| sum.checked_add(c))
         .ok_or_else(|| damaged("too many weights".into()))?;
-    let weights = from_planes(reader.rest(), width, total).map_err(damaged)?;
+    let weights = match width {
+        Width::Int8 => {
+            let exponents = reader.take(counts.len()).map_err(damaged)?;
+            from_codes(exponents, &counts, reader.rest(), total).map_err(damaged)?
+        }
+        _ => from_planes(reader.rest(), width, total).map_err(damaged)?,
+    };
     let initializers = float_initializers(&mut model);
     if initializers.len() != counts.len() {
         return Err(damaged(format!("{} weight tensors for {} float initializers", counts.len(), initializers.len())));
@@ -83,16 +116,26 @@ fn float_initializers(model: &mut ModelProto) -> Vec<&mut onnx_ir::TensorProto> 
     model.graph.mut_or_insert_default().initializer.iter_mut().filter(|t| t.data_type == FLOAT).collect()
 }
 
-/// The highest bytes of every weight first: signs and exponents repeat, low mantissa bytes do not.
+/// The highest bytes of every weight first: signs and exponents repeat, low mantissa bytes do
+/// not. (Float widths only: 8-bit codes are one plane.)
 fn planes(weights: &[f32], width: Width) -> Vec<u8> {
     let bytes: Vec<Vec<u8>> = weights
         .iter()
         .map(|&w| match width {
-            Width::F32 => w.to_le_bytes().to_vec(),
             Width::F16 => half::f16::from_f32(w).to_le_bytes().to_vec(),
+            _ => w.to_le_bytes().to_vec(),
         })
         .collect();
     (0..width as usize).rev().flat_map(|plane| bytes.iter().map(move |b| b[plane])).collect()
+}
+
+/// Each tensor's codes times its step 2^exponent.
+fn from_codes(exponents: &[u8], counts: &[usize], codes: &[u8], total: usize) -> Result<Vec<f32>, String> {
+    if codes.len() != total {
+        return Err(format!("{} bytes of codes for {total} weights", codes.len()));
+    }
+    let tensor_of = counts.iter().enumerate().flat_map(|(t, &count)| std::iter::repeat_n(t, count));
+    Ok(tensor_of.zip(codes).map(|(t, &q)| weight_grid::from_int8(exponents[t] as i8, q as i8)).collect())
 }
 
 fn from_planes(stored: &[u8], width: Width, count: usize) -> Result<Vec<f32>, String> {
@@ -103,8 +146,8 @@ fn from_planes(stored: &[u8], width: Width, count: usize) -> Result<Vec<f32>, St
     let byte = |i: usize, plane: usize| stored[(width_bytes - 1 - plane) * count + i];
     Ok((0..count)
         .map(|i| match width {
-            Width::F32 => f32::from_le_bytes([byte(i, 0), byte(i, 1), byte(i, 2), byte(i, 3)]),
             Width::F16 => half::f16::from_le_bytes([byte(i, 0), byte(i, 1)]).to_f32(),
+            _ => f32::from_le_bytes([byte(i, 0), byte(i, 1), byte(i, 2), byte(i, 3)]),
         })
         .collect())
 }
@@ -150,6 +193,22 @@ mod tests {
         let (packed_full, packed_half) = (pack(&model_with(&[&full])).unwrap(), pack(&model_with(&[&half])).unwrap());
         assert_eq!(unpack(&packed_half).unwrap(), model_with(&[&half]));
         assert_eq!(packed_full.len() - packed_half.len(), 2 * 1000);
+    }
+
+    #[test]
+    fn weights_on_8_bit_grids_take_one_byte_each() {
+        let grid = |scale: f32| -> Vec<f32> {
+            let weights: Vec<f32> = (0..1000).map(|i| scale * (i as f32 * 0.731).sin()).collect();
+            weight_grid::to_int8_grid(&weights)
+        };
+        let (small, large) = (grid(0.05), grid(3.0));
+        let onnx = model_with(&[&small, &large]);
+        let packed = pack(&onnx).unwrap();
+        assert_eq!(unpack(&packed).unwrap(), onnx);
+        let half: Vec<f32> = small.iter().map(|&w| half::f16::from_f32(w * 1.001).to_f32()).collect();
+        let packed_half = pack(&model_with(&[&half, &large])).unwrap();
+        // One tensor off its grid: all 2,000 weights in two bytes, not one byte and two steps.
+        assert_eq!(packed_half.len() - packed.len(), 2 * 1000 - 2);
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod conv_geometry;
 mod conv_layers;
 mod dense;
 mod fake_quant;
+pub mod weight_grid;
 
 pub use activation::Activation;
 pub use conv::ConvAutoencoder;
@@ -164,10 +165,17 @@ impl Autoencoder {
         }
     }
 
-    /// The model with every float parameter rounded to the nearest half-precision value (kept
-    /// in f32, which holds it exactly). A weight beyond half precision's range keeps its value.
-    pub fn with_half_precision_weights(self) -> Autoencoder {
-        self.map(&mut HalfPrecision)
+    /// The model with every float parameter rounded to the grid of `format` (kept in f32,
+    /// which holds it exactly): the nearest half-precision value, or per tensor the nearest of
+    /// 255 multiples of a power of two.
+    pub fn with_weights_rounded(self, format: WeightFormat) -> Autoencoder {
+        match format {
+            WeightFormat::F32 => self,
+            WeightFormat::F16 => {
+                self.map(&mut Rounding(|w: &[f32]| w.iter().copied().map(weight_grid::half_precision).collect()))
+            }
+            WeightFormat::Int8 => self.map(&mut Rounding(weight_grid::to_int8_grid)),
+        }
     }
 
     /// The encoder and the decoder as plain layer lists, for the ONNX writer.
@@ -180,24 +188,16 @@ impl Autoencoder {
     }
 }
 
-struct HalfPrecision;
+/// Rounds every float parameter, a tensor at a time.
+struct Rounding<F: Fn(&[f32]) -> Vec<f32>>(F);
 
-impl burn::module::ModuleMapper for HalfPrecision {
+impl<F: Fn(&[f32]) -> Vec<f32>> burn::module::ModuleMapper for Rounding<F> {
     fn map_float<const D: usize>(&mut self, param: burn::module::Param<Tensor<D>>) -> burn::module::Param<Tensor<D>> {
         param.map(|tensor| {
             let (shape, device) = (tensor.shape(), tensor.device());
-            let rounded: Vec<f32> = values(tensor).into_iter().map(half_precision).collect();
+            let rounded = (self.0)(&values(tensor));
             Tensor::from_data(TensorData::new(rounded, shape), &device)
         })
-    }
-}
-
-fn half_precision(w: f32) -> f32 {
-    let rounded = half::f16::from_f32(w).to_f32();
-    if rounded.is_finite() {
-        rounded
-    } else {
-        w
     }
 }
 
