@@ -3,8 +3,7 @@
 //! model and the data, so a few widths are tried on the data's first samples and the smallest
 //! file wins.
 
-use super::{compress_encoded, encode_chunk, Decoder, Header, LatentEncoder};
-use crate::container::DEFAULT_COMPRESSION_LEVEL;
+use super::{compress_encoded, encode_chunk, stored_len, Decoder, Header, LatentEncoder};
 use crate::dataset::Dataset;
 use crate::density::OutlierModel;
 use rayon::prelude::*;
@@ -44,7 +43,7 @@ pub fn trials(
     let trial = |bits: u32| -> Result<Trial, String> {
         let trial_header = Header { latent_bits: bits, ..header.clone() };
         let (chunk, _) = compress_encoded(&trial_header, encoder, decoder, &sample, &encoded)?;
-        let bytes = chunk.sections.iter().map(|s| stored_bytes(&s.bytes)).sum::<Result<u64, String>>()?;
+        let bytes = chunk.sections.iter().map(|s| stored_len(&s.bytes)).sum();
         Ok((bits, bytes))
     };
     let mut sizes: Vec<Option<u64>> = vec![None; CANDIDATES.len()];
@@ -66,10 +65,4 @@ pub fn trials(
         CANDIDATES.iter().zip(sizes).filter_map(|(&bits, bytes)| bytes.map(|b| (bits, b))).collect();
     trials.sort_by_key(|&(bits, bytes)| (bytes, bits));
     Ok(trials)
-}
-
-/// What the container will store for a section: zstd's output, or the bytes as they are.
-fn stored_bytes(bytes: &[u8]) -> Result<u64, String> {
-    let compressed = zstd::bulk::compress(bytes, DEFAULT_COMPRESSION_LEVEL).map_err(|e| e.to_string())?;
-    Ok(compressed.len().min(bytes.len()) as u64)
 }

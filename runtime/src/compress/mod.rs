@@ -137,16 +137,16 @@ pub fn compress(options: &CompressOptions) -> Result<CompressReport, String> {
             writer.write_packed(packed).map_err(|e| e.to_string())
         },
     )?;
+    let (attachment, embedded) = embedded_decoder(&decoder_bytes);
     if options.embed_model {
-        let (name, embedded) = embedded_decoder(&decoder_bytes);
-        writer.attach(name, &embedded).map_err(|e| e.to_string())?;
+        writer.attach(attachment, &embedded).map_err(|e| e.to_string())?;
     }
     let summary = writer.finish().map_err(|e| e.to_string())?;
     Ok(CompressReport {
         samples,
         original_bytes: std::fs::metadata(&options.input).map_or(0, |m| m.len()),
         compressed_bytes: summary.sizes.file,
-        model_bytes: model_bytes(&decoder_bytes),
+        model_bytes: stored_len(&embedded),
         outliers: outliers.values,
         outlier_samples: density.map(|_| outliers.samples),
         seconds: started.elapsed().as_secs_f64(),
@@ -203,9 +203,13 @@ fn embedded_decoder(onnx: &[u8]) -> (&'static str, Vec<u8>) {
 /// What a decoder adds to a file that embeds it, compressed as the file stores it: the cost of
 /// sending the model along, for ratios counting the model.
 pub fn model_bytes(decoder_onnx: &[u8]) -> u64 {
-    let (_, embedded) = embedded_decoder(decoder_onnx);
-    zstd::bulk::compress(&embedded, crate::container::DEFAULT_COMPRESSION_LEVEL)
-        .map_or(embedded.len(), |compressed| compressed.len().min(embedded.len())) as u64
+    stored_len(&embedded_decoder(decoder_onnx).1)
+}
+
+/// What the container stores for a section: zstd's output, or the bytes as they are.
+fn stored_len(bytes: &[u8]) -> u64 {
+    zstd::bulk::compress(bytes, crate::container::DEFAULT_COMPRESSION_LEVEL)
+        .map_or(bytes.len(), |compressed| compressed.len().min(bytes.len())) as u64
 }
 
 fn read_file(path: &Path) -> Result<Vec<u8>, String> {

@@ -162,12 +162,15 @@ pub fn decode_adaptive(stored: &[u8], count: usize, frame: (usize, usize)) -> Re
 mod tests {
     use super::*;
 
+    /// Ten frames of 20 x 20 whose right half has residuals of -3..3 and left half zeros.
+    fn calm_and_busy() -> ((usize, usize), Vec<u64>) {
+        let symbols = (0..10 * 400u64).map(|i| if i % 20 < 10 { 0 } else { (i * 2_654_435_761) % 7 }).collect();
+        ((20, 20), symbols)
+    }
+
     #[test]
     fn calm_and_busy_regions_cost_less_apart_than_mixed() {
-        // Frames of 20 x 20 whose right half has residuals of -3..3 and left half zeros.
-        let frame = (20, 20);
-        let symbols: Vec<u64> =
-            (0..10 * 400u64).map(|i| if i % 20 < 10 { 0 } else { (i * 2_654_435_761) % 7 }).collect();
+        let (frame, symbols) = calm_and_busy();
         let apart = encode(&symbols, frame);
         let mixed = entropy::encode(&symbols, 1);
         assert!((apart.len() as f64) < 0.8 * mixed.len() as f64, "{} bytes against {}", apart.len(), mixed.len());
@@ -176,9 +179,7 @@ mod tests {
 
     #[test]
     fn adaptive_models_code_calm_and_busy_regions_in_fewer_bytes_than_static_ones() {
-        let frame = (20, 20);
-        let symbols: Vec<u64> =
-            (0..10 * 400u64).map(|i| if i % 20 < 10 { 0 } else { (i * 2_654_435_761) % 7 }).collect();
+        let (frame, symbols) = calm_and_busy();
         let adaptive = encode_adaptive(&symbols, frame);
         assert!(adaptive.len() < encode(&symbols, frame).len(), "{} bytes", adaptive.len());
         assert_eq!(decode_adaptive(&adaptive, symbols.len(), frame).unwrap(), symbols);
