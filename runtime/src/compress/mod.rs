@@ -17,6 +17,7 @@ mod bytes;
 mod decoder;
 mod encoder;
 mod entropy;
+mod field_neighbours;
 mod flagged;
 mod header;
 mod in_order;

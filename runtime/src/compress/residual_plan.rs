@@ -7,13 +7,12 @@
 //!   the decoded features before it, of the decoder's outputs and of any relation the user gave
 //!   for it (`px = pt * cos(phi)`, see [`Relation`]). The compressor keeps it only where its
 //!   residuals cost fewer bits than the decoder's own, its weights included.
-//! - In a field, from the neighbours decoded before a value: the left, upper and upper-left
-//!   values of its frame and the decoder's outputs there, which carry what the autoencoder
-//!   missed in that corner of the frame (SZ3's Lorenzo predictor, with fitted weights and the
-//!   autoencoder beside it); in a series of frames also the same four places of the frame
-//!   before and the decoder's output there. Decoded neighbours are off by up to the bound, so
-//!   the weights are fitted as if seen through that noise: fitted on clean values, they
-//!   would amplify it.
+//! - In a field, from the neighbours decoded before a value and the decoder's outputs around
+//!   it, which carry what the autoencoder missed in that corner of the frame (SZ3's Lorenzo
+//!   predictor, with fitted weights and the autoencoder beside it); in a series of frames also
+//!   from the frames before (see [`Neighbourhood`]). Decoded neighbours are off by up to the
+//!   bound, so the weights are fitted as if seen through that noise: fitted on clean values,
+//!   they would amplify it.
 //! - With its zeros apart. Physics tables have columns that are exactly zero in most rows (the
 //!   energy of a jet's muons, of its electrons): the code 0 then stands for an exact zero, and
 //!   the other values take the codes around it, so the zeros cost what their frequency says
@@ -26,6 +25,7 @@
 //! predictions, and the bound checked at compression is the bound the output holds.
 
 use super::bytes::ByteReader;
+use super::field_neighbours::{IN_FRAME_WEIGHTS, Neighbourhood, Place};
 use super::header::{Header, ResidualCoding};
 use super::linear_fit::{Gram, NormalEquations};
 use super::relation::Relation;
@@ -42,15 +42,6 @@ const LARGEST_CODE: f64 = (1u64 << 40) as f64;
 const LARGEST_INTEGER: f64 = (1u64 << 50) as f64;
 /// Zeros are tried apart in a feature where at least one value in this many is exactly zero.
 const ZERO_SHARE_TO_TRY: usize = 16;
-/// A field value's regressors within its frame: its decoder output, its decoded left, upper
-/// and upper-left neighbours, the decoder's outputs there, and a constant.
-const FIELD_WEIGHTS: usize = 8;
-/// Then from the frame before: the decoded values at the same place and to its left, above and
-/// above-left, and the decoder's output at the same place.
-const PREVIOUS_FRAME_WEIGHTS: usize = 5;
-const FIELD_REGRESSORS: usize = FIELD_WEIGHTS + PREVIOUS_FRAME_WEIGHTS;
-/// Which field regressors are decoded values, seen through the quantization noise.
-const DECODED_FIELD_REGRESSORS: [usize; 7] = [1, 2, 3, 8, 9, 10, 11];
 /// Noise variances tried for the fit, in units of the decoded values' own: the quantization
 /// error's spread is known, but how much of it the next value shares is not.
 const NOISE_SHARES: [f64; 3] = [0.125, 0.25, 0.5];
@@ -61,12 +52,12 @@ pub struct FeaturePlan {
     pub integer: bool,
     /// Code 0 is an exact zero; the codes of other values are moved away from it.
     pub zeros: bool,
-    /// A field's prediction takes the frame before too: `PREVIOUS_FRAME_WEIGHTS` more weights.
-    pub previous_frame: bool,
+    /// The neighbours a field's prediction weighs; a table's columns keep `InFrame`.
+    pub neighbourhood: Neighbourhood,
     /// In normalized units, for a table's column the weights of the decoded features before
     /// it, of the decoder's outputs for them, of its output for this one, a constant, and the
-    /// relations for this feature; for a field the `FIELD_WEIGHTS` of its neighbours (or
-    /// `FIELD_REGRESSORS` with the frame before). None takes the decoder's output as it is.
+    /// relations for this feature; for a field those of its neighbourhood. None takes the
+    /// decoder's output as it is.
     pub weights: Option<Vec<f32>>,
 }
 
@@ -81,7 +72,7 @@ impl ResidualPlan {
     pub fn decoder_only(features: usize) -> ResidualPlan {
         ResidualPlan {
             features: vec![
-                FeaturePlan { integer: false, zeros: false, previous_frame: false, weights: None };
+                FeaturePlan { integer: false, zeros: false, neighbourhood: Neighbourhood::InFrame, weights: None };
                 features
             ],
         }
@@ -91,12 +82,18 @@ impl ResidualPlan {
         self.features.iter().all(|p| !p.integer && !p.zeros && p.weights.is_none())
     }
 
-    /// Per feature a flag byte (1: integer, 2: linear, 4: zeros apart, 8: the frame before),
-    /// then a linear feature's weights as little-endian f32.
+    /// Per feature a flag byte (1: integer, 2: linear, 4: zeros apart, 8: the frame before,
+    /// 16: the wide neighbourhood), then a linear feature's weights as little-endian f32.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = vec![];
         for plan in &self.features {
-            let flags = [plan.integer, plan.weights.is_some(), plan.zeros, plan.previous_frame];
+            let flags = [
+                plan.integer,
+                plan.weights.is_some(),
+                plan.zeros,
+                plan.neighbourhood == Neighbourhood::WithPrevious,
+                plan.neighbourhood == Neighbourhood::Wide,
+            ];
             out.push(flags.iter().enumerate().fold(0, |byte, (bit, &set)| byte | u8::from(set) << bit));
             for w in plan.weights.iter().flatten() {
                 out.extend(w.to_le_bytes());
@@ -105,21 +102,30 @@ impl ResidualPlan {
         out
     }
 
-    /// `weights[f]` is the number of weights a linear prediction of feature f has (without the
-    /// frame before).
+    /// `weights[f]` is the number of weights a linear prediction of feature f has (in its row,
+    /// or for a field in its frame).
     pub fn from_bytes(bytes: &[u8], weights: &[usize]) -> Result<ResidualPlan, String> {
         let mut reader = ByteReader::new(bytes);
         let mut plans = Vec::with_capacity(weights.len().min(bytes.len()));
         for (f, &count) in weights.iter().enumerate() {
             let flags = reader.take(1)?[0];
-            if flags > 15 || flags & 10 == 8 {
+            let neighbourhood = match (flags & 26, flags) {
+                (_, 32..) => None,
+                (2 | 0, _) => Some(Neighbourhood::InFrame),
+                (10, _) => Some(Neighbourhood::WithPrevious),
+                (18, _) => Some(Neighbourhood::Wide),
+                _ => None,
+            };
+            let Some(neighbourhood) = neighbourhood else {
                 return Err(format!("feature {f}'s residual plan has unknown flags {flags:#x}"));
-            }
-            let previous_frame = flags & 8 == 8;
+            };
             let weights = match flags & 2 {
                 0 => None,
                 _ => {
-                    let count = count + if previous_frame { PREVIOUS_FRAME_WEIGHTS } else { 0 };
+                    let count = match neighbourhood {
+                        Neighbourhood::InFrame => count,
+                        wider => wider.weights(),
+                    };
                     let stored = reader.take(4 * count)?;
                     let weights: Vec<f32> =
                         stored.chunks_exact(4).map(|w| f32::from_le_bytes(w.try_into().expect("4 bytes"))).collect();
@@ -129,7 +135,7 @@ impl ResidualPlan {
                     Some(weights)
                 }
             };
-            plans.push(FeaturePlan { integer: flags & 1 == 1, zeros: flags & 4 == 4, previous_frame, weights });
+            plans.push(FeaturePlan { integer: flags & 1 == 1, zeros: flags & 4 == 4, neighbourhood, weights });
         }
         if !reader.rest().is_empty() {
             return Err(format!("{} bytes are left after the residual plan", reader.rest().len()));
@@ -143,7 +149,7 @@ pub fn weight_counts(header: &Header, relations: &[Relation]) -> Vec<usize> {
     let features = header.feature_count();
     match header.is_table() {
         true => (0..features).map(|f| 2 * f + 2 + relations.iter().filter(|r| r.target == f).count()).collect(),
-        false => vec![FIELD_WEIGHTS; features],
+        false => vec![IN_FRAME_WEIGHTS; features],
     }
 }
 
@@ -243,10 +249,15 @@ impl<'h> Frame<'h> {
 
     /// Feature `f`'s prediction at value `i`: the decoder's, or the linear one of what was
     /// decoded before it (the same f64 arithmetic in compressor and decompressor).
-    fn prediction(&self, f: usize, i: usize, weights: Option<&[f32]>) -> f64 {
-        let Some(w) = weights else { return self.predicted[i] };
+    fn prediction(&self, f: usize, i: usize, plan: &FeaturePlan) -> f64 {
+        let Some(w) = plan.weights.as_deref() else { return self.predicted[i] };
         let sum = match self.field {
-            Some((_, width)) => self.sum_over_neighbours(i, width, w),
+            Some(frame) => plan.neighbourhood.weighted_sum(
+                &Place::of(i, frame),
+                &self.decoded_normalized,
+                &self.predicted_normalized,
+                w,
+            ),
             None => self.sum_over_columns_before(f, i, w),
         };
         let n = &self.header.normalization;
@@ -271,15 +282,6 @@ impl<'h> Frame<'h> {
         sum
     }
 
-    /// In normalized units: value `i`'s decoder output, then its left, upper and upper-left
-    /// neighbours in its frame (decoded, then the decoder's; 0 beyond the frame's edge), and
-    /// a constant.
-    fn sum_over_neighbours(&self, i: usize, width: usize, w: &[f32]) -> f64 {
-        let regressors =
-            field_regressors(i, width, self.frame_size(), &self.decoded_normalized, &self.predicted_normalized);
-        regressors.iter().zip(w).fold(0.0, |sum, (r, &w)| sum + f64::from(w) * r)
-    }
-
     fn frame_size(&self) -> usize {
         self.field.map_or(1, |(height, width)| height * width)
     }
@@ -290,63 +292,33 @@ impl<'h> Frame<'h> {
     }
 }
 
-/// A field value's regressors, in the order of its weights, from `decoded` and `predicted`
-/// values in normalized units; 0 beyond the frame's edges and before the chunk's first frame.
-fn field_regressors(
-    i: usize,
-    width: usize,
-    frame_size: usize,
-    decoded: &[f64],
-    predicted: &[f64],
-) -> [f64; FIELD_REGRESSORS] {
-    let at = i % frame_size;
-    let (left, up, before) = (!at.is_multiple_of(width), at >= width, i >= frame_size);
-    let neighbour = |values: &[f64], there: bool, back: usize| if there { values[i - back] } else { 0.0 };
-    [
-        predicted[i],
-        neighbour(decoded, left, 1),
-        neighbour(decoded, up, width),
-        neighbour(decoded, left && up, width + 1),
-        neighbour(predicted, left, 1),
-        neighbour(predicted, up, width),
-        neighbour(predicted, left && up, width + 1),
-        1.0,
-        neighbour(decoded, before, frame_size),
-        neighbour(decoded, before && left, frame_size + 1),
-        neighbour(decoded, before && up, frame_size + width),
-        neighbour(decoded, before && left && up, frame_size + width + 1),
-        neighbour(predicted, before, frame_size),
-    ]
-}
-
-/// Candidate weights predicting a field from its neighbours (whether they take the frame
-/// before, and the weights), fitted on the original values for a few shares of the
-/// quantization noise of steps of twice `bound` (in normalized units). Weights taking the frame
-/// before are fitted on the frames that have one: the first frame would pull them towards
-/// predicting without it.
-fn fit_field(frame: &Frame, original_normalized: &[f64], bound: f64) -> Vec<(bool, Vec<f64>)> {
-    let Some((_, width)) = frame.field else { return vec![] };
+/// Candidate weights predicting a field from each neighbourhood, fitted on the original values
+/// among the first `end` for a few shares of the quantization noise of steps of twice `bound`
+/// (in normalized units). Weights taking frames before are fitted on the frames that have one:
+/// the first frame would pull them towards predicting without it.
+fn fit_field(frame: &Frame, original_normalized: &[f64], bound: f64, end: usize) -> Vec<(Neighbourhood, Vec<f64>)> {
+    let Some(shape) = frame.field else { return vec![] };
     let frame_size = frame.frame_size();
-    let mut in_frame = NormalEquations::new(FIELD_WEIGHTS);
-    let mut with_previous = NormalEquations::new(FIELD_REGRESSORS);
-    for (i, &target) in original_normalized.iter().enumerate() {
-        let row = field_regressors(i, width, frame_size, original_normalized, &frame.predicted_normalized);
-        in_frame.add(&row[..FIELD_WEIGHTS], target);
-        if i >= frame_size {
-            with_previous.add(&row, target);
+    let series = original_normalized.len() > frame_size;
+    let neighbourhoods: &[Neighbourhood] = match series {
+        true => &[Neighbourhood::InFrame, Neighbourhood::WithPrevious, Neighbourhood::Wide],
+        false => &[Neighbourhood::InFrame],
+    };
+    let mut equations: Vec<NormalEquations> = neighbourhoods.iter().map(|n| NormalEquations::new(n.weights())).collect();
+    for (i, &target) in original_normalized[..end].iter().enumerate() {
+        let place = Place::of(i, shape);
+        for (n, equations) in neighbourhoods.iter().zip(&mut equations) {
+            if *n == Neighbourhood::InFrame || i >= frame_size {
+                equations.add(&n.regressors(&place, original_normalized, &frame.predicted_normalized), target);
+            }
         }
     }
     // Uniform on [-bound, bound].
     let noise = bound * bound / 3.0;
-    let series = original_normalized.len() > frame_size;
-    let shapes =
-        [(false, in_frame, FIELD_WEIGHTS)].into_iter().chain(series.then_some((true, with_previous, FIELD_REGRESSORS)));
     let mut fits = vec![];
-    for (previous_frame, equations, dim) in shapes {
+    for (&n, equations) in neighbourhoods.iter().zip(&equations) {
         for share in [0.0].into_iter().chain(NOISE_SHARES) {
-            fits.extend(
-                equations.solve_first(dim, &DECODED_FIELD_REGRESSORS, share * noise).map(|w| (previous_frame, w)),
-            );
+            fits.extend(equations.solve_first(n.weights(), n.decoded_regressors(), share * noise).map(|w| (n, w)));
         }
     }
     fits
@@ -378,13 +350,13 @@ fn code_feature(
     f: usize,
     (grid, bound): (Grid, f64),
     original: &[f64],
-    weights: Option<&[f32]>,
+    plan: &FeaturePlan,
     end: usize,
 ) -> Coded {
     let header = frame.header;
     let mut coded = Coded { codes: vec![], values: vec![], outliers: vec![], bits: 0.0 };
     for i in frame.indices_before(f, end) {
-        let (x, prediction) = (original[i], frame.prediction(f, i, weights));
+        let (x, prediction) = (original[i], frame.prediction(f, i, plan));
         let code = grid.code(prediction, x);
         let stored = (code.abs() < LARGEST_CODE)
             .then(|| header.store(header.modelled_column(i), grid.value(prediction, code as i64)))
@@ -403,7 +375,7 @@ fn code_feature(
         frame.decoded(i, *coded.values.last().expect("just pushed"));
     }
     coded.bits =
-        entropy_bits(&coded.codes) + 64.0 * coded.outliers.len() as f64 + 32.0 * weights.map_or(0, <[f32]>::len) as f64;
+        entropy_bits(&coded.codes) + 64.0 * coded.outliers.len() as f64 + 32.0 * plan.weights.as_ref().map_or(0, Vec::len) as f64;
     coded
 }
 
@@ -467,17 +439,18 @@ pub fn code_residuals(
         };
         let own: Vec<usize> = (0..relations.len()).filter(|&r| relations[r].target == f).collect();
         let fitted = match &gram {
-            Some(gram) => gram.fit(f, &own).map(|w| (false, w)).into_iter().collect(),
-            None => fit_field(&frame, &normalized, bound / header.normalization.scale[f]),
+            Some(gram) => gram.fit(f, &own).map(|w| (Neighbourhood::InFrame, w)).into_iter().collect(),
+            None => fit_field(&frame, &normalized, bound / header.normalization.scale[f], trial_end),
         };
-        let fitted = fitted.into_iter().map(|(previous, w)| (previous, Some(w.iter().map(|&w| w as f32).collect())));
-        let candidates: Vec<(bool, Option<Vec<f32>>)> = [(false, None)].into_iter().chain(fitted).collect();
+        let fitted = fitted.into_iter().map(|(n, w)| (n, Some(w.iter().map(|&w| w as f32).collect())));
+        let candidates: Vec<(Neighbourhood, Option<Vec<f32>>)> =
+            [(Neighbourhood::InFrame, None)].into_iter().chain(fitted).collect();
         let mut best: Option<(Coded, FeaturePlan)> = None;
         for &zeros in zeros_apart {
-            for (previous_frame, weights) in candidates.iter().cloned() {
-                let plan = FeaturePlan { integer, zeros, previous_frame, weights };
+            for (neighbourhood, weights) in candidates.iter().cloned() {
+                let plan = FeaturePlan { integer, zeros, neighbourhood, weights };
                 let grid = Grid::of(&plan, bound);
-                let coded = code_feature(&mut frame, f, (grid, bound), original, plan.weights.as_deref(), trial_end);
+                let coded = code_feature(&mut frame, f, (grid, bound), original, &plan, trial_end);
                 if best.as_ref().is_none_or(|(b, _)| coded.bits < b.bits) {
                     best = Some((coded, plan));
                 }
@@ -486,7 +459,7 @@ pub fn code_residuals(
         let (mut coded, plan) = best.expect("the decoder's prediction is always tried");
         if trial_end < original.len() {
             let grid = Grid::of(&plan, bound);
-            coded = code_feature(&mut frame, f, (grid, bound), original, plan.weights.as_deref(), original.len());
+            coded = code_feature(&mut frame, f, (grid, bound), original, &plan, original.len());
         }
         for ((i, code), value) in frame.indices(f).zip(coded.codes).zip(coded.values).collect::<Vec<_>>() {
             codes[i] = code;
@@ -516,10 +489,10 @@ pub fn reconstruct(
         return Err("the residual plan does not fit the chunk".into());
     }
     let counts = weight_counts(header, relations);
-    let fits = |p: &FeaturePlan, count: usize| match &p.weights {
-        Some(w) if p.previous_frame => frame.field.is_some() && w.len() == count + PREVIOUS_FRAME_WEIGHTS,
-        Some(w) => w.len() == count,
-        None => !p.previous_frame,
+    let fits = |p: &FeaturePlan, count: usize| match (&p.weights, p.neighbourhood) {
+        (Some(w), Neighbourhood::InFrame) => w.len() == count,
+        (Some(w), wider) => frame.field.is_some() && w.len() == wider.weights(),
+        (None, n) => n == Neighbourhood::InFrame,
     };
     if !plan.features.iter().zip(&counts).all(|(p, &count)| fits(p, count)) {
         return Err("the residual plan's weights do not fit the chunk".into());
@@ -531,7 +504,7 @@ pub fn reconstruct(
             let value = match outliers.get(&i) {
                 Some(&exact) => exact,
                 None => {
-                    let prediction = frame.prediction(f, i, feature.weights.as_deref());
+                    let prediction = frame.prediction(f, i, feature);
                     header.store(header.modelled_column(i), grid.value(prediction, codes[i]))
                 }
             };
@@ -550,15 +523,15 @@ mod tests {
     fn plans_round_trip_through_bytes() {
         let plan = ResidualPlan {
             features: vec![
-                FeaturePlan { integer: true, zeros: false, previous_frame: false, weights: None },
+                FeaturePlan { integer: true, zeros: false, neighbourhood: Neighbourhood::InFrame, weights: None },
                 FeaturePlan {
                     integer: false,
                     zeros: false,
-                    previous_frame: false,
+                    neighbourhood: Neighbourhood::InFrame,
                     weights: Some(vec![0.5, -1.0, 2.0, 0.25]),
                 },
-                FeaturePlan { integer: true, zeros: false, previous_frame: false, weights: Some(vec![1.0; 6]) },
-                FeaturePlan { integer: false, zeros: true, previous_frame: false, weights: None },
+                FeaturePlan { integer: true, zeros: false, neighbourhood: Neighbourhood::InFrame, weights: Some(vec![1.0; 6]) },
+                FeaturePlan { integer: false, zeros: true, neighbourhood: Neighbourhood::InFrame, weights: None },
             ],
         };
         assert_eq!(ResidualPlan::from_bytes(&plan.to_bytes(), &[2, 4, 6, 8]).unwrap(), plan);
@@ -570,7 +543,7 @@ mod tests {
             features: vec![FeaturePlan {
                 integer: false,
                 zeros: false,
-                previous_frame: false,
+                neighbourhood: Neighbourhood::InFrame,
                 weights: Some(vec![1.0, 2.0]),
             }],
         }
@@ -707,10 +680,10 @@ mod tests {
             .collect();
         let mut outliers = vec![];
         let (plan, codes) = code_residuals(&header, &coding, &[], &original, &prediction, &mut outliers);
-        assert_eq!(plan.features[0].weights.as_ref().map(Vec::len), Some(FIELD_WEIGHTS));
+        assert_eq!(plan.features[0].weights.as_ref().map(Vec::len), Some(IN_FRAME_WEIGHTS));
         let grid = (Grid::new(false, false, 0.002), 0.002);
         let plain =
-            code_feature(&mut Frame::new(&header, &[], &prediction), 0, grid, &original, None, original.len()).bits;
+            code_feature(&mut Frame::new(&header, &[], &prediction), 0, grid, &original, &ResidualPlan::decoder_only(1).features[0], original.len()).bits;
         assert!(entropy_bits(&codes) < 0.6 * plain, "{} bits against {plain}", entropy_bits(&codes));
 
         let plan = ResidualPlan::from_bytes(&plan.to_bytes(), &weight_counts(&header, &[])).unwrap();
@@ -736,13 +709,19 @@ mod tests {
         let mut outliers = vec![];
         let (plan, codes) = code_residuals(&header, &coding, &[], &original, &prediction, &mut outliers);
         let feature = &plan.features[0];
-        assert!(feature.previous_frame, "{plan:?}");
-        assert_eq!(feature.weights.as_ref().map(Vec::len), Some(FIELD_WEIGHTS + PREVIOUS_FRAME_WEIGHTS));
+        assert_ne!(feature.neighbourhood, Neighbourhood::InFrame, "{plan:?}");
+        assert_eq!(feature.weights.as_ref().map(Vec::len), Some(feature.neighbourhood.weights()));
         // Without the frame before, only the first frame's texture is this cheap.
-        let in_frame = fit_field(&Frame::new(&header, &[], &prediction), &normalized(&header, &original), 0.001)
+        let frame = Frame::new(&header, &[], &prediction);
+        let in_frame = fit_field(&frame, &normalized(&header, &original), 0.001, original.len())
             .into_iter()
-            .find(|(previous, _)| !previous)
-            .map(|(_, w)| w.iter().map(|&w| w as f32).collect::<Vec<_>>())
+            .find(|(n, _)| *n == Neighbourhood::InFrame)
+            .map(|(_, w)| FeaturePlan {
+                integer: false,
+                zeros: false,
+                neighbourhood: Neighbourhood::InFrame,
+                weights: Some(w.iter().map(|&w| w as f32).collect()),
+            })
             .unwrap();
         let mut frame = Frame::new(&header, &[], &prediction);
         let without = code_feature(
@@ -750,7 +729,7 @@ mod tests {
             0,
             (Grid::new(false, false, 0.002), 0.002),
             &original,
-            Some(&in_frame),
+            &in_frame,
             original.len(),
         );
         let with = entropy_bits(&codes);
@@ -760,7 +739,7 @@ mod tests {
         let back = reconstruct(&header, &coding, &[], &plan, &prediction, &codes, &HashMap::new()).unwrap();
         assert!(original.iter().zip(&back).all(|(x, y)| (x - y).abs() <= 0.002));
         let in_a_table =
-            ResidualPlan { features: vec![FeaturePlan { previous_frame: true, ..plan.features[0].clone() }; 3] };
+            ResidualPlan { features: vec![FeaturePlan { neighbourhood: Neighbourhood::WithPrevious, ..plan.features[0].clone() }; 3] };
         let (table_header, ..) = table();
         let codes = vec![0; 3 * ROWS];
         assert!(reconstruct(&table_header, &coding, &[], &in_a_table, &vec![0.0; 3 * ROWS], &codes, &HashMap::new())
@@ -793,7 +772,7 @@ mod tests {
             0,
             (Grid::of(&plan.features[0], 0.002), 0.002),
             &original,
-            plan.features[0].weights.as_deref(),
+            &plan.features[0],
             original.len(),
         );
         assert_eq!(whole.codes, codes);
@@ -851,7 +830,7 @@ mod tests {
         let zeros_kept = entropy_bits(&codes.iter().skip(1).step_by(2).copied().collect::<Vec<_>>());
         let mut frame = Frame::new(&header, &[], &prediction);
         let mixed =
-            code_feature(&mut frame, 1, (Grid::new(false, false, 0.01), 0.01), &original, None, original.len()).bits;
+            code_feature(&mut frame, 1, (Grid::new(false, false, 0.01), 0.01), &original, &ResidualPlan::decoder_only(1).features[0], original.len()).bits;
         assert!(zeros_kept < 0.5 * mixed, "{zeros_kept} bits against {mixed}");
 
         let plan = ResidualPlan::from_bytes(&plan.to_bytes(), &weight_counts(&header, &[])).unwrap();
