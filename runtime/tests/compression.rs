@@ -177,7 +177,7 @@ fn rounded_weights_travel_in_fewer_bytes() {
         let worst = original.values.iter().zip(&restored.values).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
         assert!(worst <= 0.05, "error {worst}");
         let file = balerc_runtime::container::Reader::open(&unseen.with_file_name("data.baler")).unwrap();
-        assert_eq!(file.attachment_names(), ["decoder.packed"]);
+        assert_eq!(file.attachment_names(), ["decoder.coded"]);
     }
 }
 

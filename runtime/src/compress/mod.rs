@@ -30,6 +30,7 @@ mod residual_context;
 mod residual_plan;
 #[cfg(test)]
 mod stored_sections;
+mod weight_codes;
 #[cfg(test)]
 mod tests;
 
@@ -196,7 +197,7 @@ fn feature_ranges(header: &Header, options: &CompressOptions) -> Result<Vec<(f64
 /// from the packing.
 fn embedded_decoder(onnx: &[u8]) -> (&'static str, Vec<u8>) {
     match packed_decoder::pack(onnx) {
-        Some(packed) => (packed_decoder::ATTACHMENT, packed),
+        Some(packed) => (packed_decoder::Layout::Coded.attachment(), packed),
         None => (DECODER_ATTACHMENT, onnx.to_vec()),
     }
 }
@@ -437,6 +438,16 @@ pub fn decompress(options: &DecompressOptions) -> Result<DecompressReport, Strin
     Ok(DecompressReport { samples: layout.samples(), shape: layout.shape, seconds: started.elapsed().as_secs_f64() })
 }
 
+/// The ONNX bytes of the decoder a file embeds, in whichever layout it holds them.
+fn embedded_onnx(reader: &mut Reader) -> Result<Option<Vec<u8>>, String> {
+    for layout in packed_decoder::Layout::ALL {
+        if let Some(packed) = reader.attachment(layout.attachment()).map_err(|e| e.to_string())? {
+            return packed_decoder::unpack(&packed, layout).map(Some);
+        }
+    }
+    reader.attachment(DECODER_ATTACHMENT).map_err(|e| e.to_string())
+}
+
 /// The embedded decoder, or the model directory's after checking it is the one the file
 /// was made with.
 fn decoder_for(reader: &mut Reader, header: &Header, options: &DecompressOptions) -> Result<Decoder, String> {
@@ -449,13 +460,9 @@ fn decoder_for(reader: &mut Reader, header: &Header, options: &DecompressOptions
             }
             bytes
         }
-        None => match reader.attachment(packed_decoder::ATTACHMENT).map_err(|e| e.to_string())? {
-            Some(packed) => packed_decoder::unpack(&packed).map_err(|e| format!("{file}: {e}"))?,
-            None => reader
-                .attachment(DECODER_ATTACHMENT)
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| format!("{file} does not contain its model: pass the model directory with --model"))?,
-        },
+        None => embedded_onnx(reader).map_err(|e| format!("{file}: {e}"))?.ok_or_else(|| {
+            format!("{file} does not contain its model: pass the model directory with --model")
+        })?,
     };
     if header::model_hash(&bytes) != header.model_hash {
         return Err(format!("{file}: the embedded decoder does not match the file's model hash"));

@@ -4,13 +4,44 @@
 //! exactly, as a model trained with `model.weights = "f16"` has, take two bytes instead of four;
 //! weights on 8-bit grids (`model.weights = "int8"`) one, and a step per tensor.
 //! The rebuilt bytes hash to the file's model hash, so the decoder is the one it was made with.
+//!
+//! Files are written with the coded layout (`decoder.coded`): the model without its weights
+//! compressed against a dictionary of balerc's own decoders (what every decoder says about its
+//! layers, names and shapes is mostly what they all say), and 8-bit weight codes entropy
+//! coded. Files holding the earlier `decoder.packed` layout still read.
 
 use super::bytes::{push_uvarint, ByteReader};
+use super::weight_codes;
 use crate::model::weight_grid;
 use onnx_ir::{Message, ModelProto};
 
-/// The attachment holding a decoder packed this way.
-pub const ATTACHMENT: &str = "decoder.packed";
+/// Weightless ONNX models of balerc 0.1's decoders (a dense one for 24 columns, the default
+/// conv2d one and a small conv2d one for 50 x 50 frames), one after another. Files depend on
+/// these bytes: they never change.
+const SKELETON_DICTIONARY: &[u8] = include_bytes!("decoder_skeletons.dict");
+/// A weightless model larger than this is taken for damage.
+const LARGEST_SKELETON: usize = 1 << 28;
+
+/// How a file lays out its embedded decoder, by the attachment holding it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Layout {
+    /// The model without its weights as it is, 8-bit codes one byte each.
+    Packed,
+    /// The model without its weights compressed against the dictionary, 8-bit codes entropy
+    /// coded.
+    Coded,
+}
+
+impl Layout {
+    pub const ALL: [Layout; 2] = [Layout::Coded, Layout::Packed];
+
+    pub fn attachment(self) -> &'static str {
+        match self {
+            Layout::Packed => "decoder.packed",
+            Layout::Coded => "decoder.coded",
+        }
+    }
+}
 
 /// ONNX's element type of float32 tensors.
 const FLOAT: i32 = 1;
@@ -23,9 +54,13 @@ enum Width {
     Int8 = 1,
 }
 
-/// The packed decoder, or None when packing would not give the same bytes back (a model
-/// whose protobuf encoding is not the canonical one).
+/// The decoder in the coded layout, or None when packing would not give the same bytes back
+/// (a model whose protobuf encoding is not the canonical one).
 pub fn pack(onnx: &[u8]) -> Option<Vec<u8>> {
+    pack_as(onnx, Layout::Coded)
+}
+
+fn pack_as(onnx: &[u8], layout: Layout) -> Option<Vec<u8>> {
     let mut model = ModelProto::parse_from_bytes(onnx).ok()?;
     let mut weights = vec![];
     let mut counts = vec![];
@@ -44,18 +79,33 @@ pub fn pack(onnx: &[u8]) -> Option<Vec<u8>> {
     };
     let mut out = vec![];
     push_uvarint(&mut out, stripped.len() as u64);
-    out.extend(&stripped);
+    match layout {
+        Layout::Packed => out.extend(&stripped),
+        Layout::Coded => {
+            let squeezed = zstd::bulk::Compressor::with_dictionary(19, SKELETON_DICTIONARY).ok()?.compress(&stripped).ok()?;
+            push_uvarint(&mut out, squeezed.len() as u64);
+            out.extend(squeezed);
+        }
+    }
     out.push(width as u8);
     push_uvarint(&mut out, counts.len() as u64);
     counts.iter().for_each(|&count| push_uvarint(&mut out, count as u64));
     match on_grids {
         Some(grids) => {
             out.extend(grids.iter().map(|&(exponent, _)| exponent as u8));
-            out.extend(grids.iter().flat_map(|(_, codes)| codes.iter().map(|&q| q as u8)));
+            match layout {
+                Layout::Packed => out.extend(grids.iter().flat_map(|(_, codes)| codes.iter().map(|&q| q as u8))),
+                Layout::Coded => {
+                    let codes: Vec<&[i8]> = grids.iter().map(|(_, codes)| codes.as_slice()).collect();
+                    let coded = weight_codes::encode(&codes);
+                    push_uvarint(&mut out, coded.len() as u64);
+                    out.extend(coded);
+                }
+            }
         }
         None => out.extend(planes(&weights, width)),
     }
-    (unpack(&out).ok()? == onnx).then_some(out)
+    (unpack(&out, layout).ok()? == onnx).then_some(out)
 }
 
 /// The weights of each tensor, `counts[t]` of them in turn.
@@ -72,12 +122,28 @@ fn split<'w>(weights: &'w [f32], counts: &[usize]) -> Vec<&'w [f32]> {
 }
 
 /// The decoder's ONNX bytes again.
-pub fn unpack(packed: &[u8]) -> Result<Vec<u8>, String> {
+pub fn unpack(packed: &[u8], layout: Layout) -> Result<Vec<u8>, String> {
     let damaged = |problem: String| format!("the embedded decoder is damaged: {problem}");
     let mut reader = ByteReader::new(packed);
     let stripped_len = reader.length().map_err(damaged)?;
-    let mut model = ModelProto::parse_from_bytes(reader.take(stripped_len).map_err(damaged)?)
-        .map_err(|e| damaged(e.to_string()))?;
+    let stripped = match layout {
+        Layout::Packed => reader.take(stripped_len).map_err(damaged)?.to_vec(),
+        Layout::Coded => {
+            let squeezed_len = reader.length().map_err(damaged)?;
+            let squeezed = reader.take(squeezed_len).map_err(damaged)?;
+            if stripped_len > LARGEST_SKELETON {
+                return Err(damaged(format!("a model of {stripped_len} bytes without its weights")));
+            }
+            let stripped = zstd::bulk::Decompressor::with_dictionary(SKELETON_DICTIONARY)
+                .and_then(|mut d| d.decompress(squeezed, stripped_len))
+                .map_err(|e| damaged(e.to_string()))?;
+            if stripped.len() != stripped_len {
+                return Err(damaged(format!("{} bytes of model for {stripped_len}", stripped.len())));
+            }
+            stripped
+        }
+    };
+    let mut model = ModelProto::parse_from_bytes(&stripped).map_err(|e| damaged(e.to_string()))?;
     let width = match reader.take(1).map_err(damaged)?[0] {
         1 => Width::Int8,
         2 => Width::F16,
@@ -93,7 +159,19 @@ pub fn unpack(packed: &[u8]) -> Result<Vec<u8>, String> {
     let weights = match width {
         Width::Int8 => {
             let exponents = reader.take(counts.len()).map_err(damaged)?;
-            from_codes(exponents, &counts, reader.rest(), total).map_err(damaged)?
+            let codes = match layout {
+                Layout::Packed => reader.rest().iter().map(|&q| q as i8).collect(),
+                Layout::Coded => {
+                    // Sized, so that a cut is seen: a range decoder reads on past the end.
+                    let coded_len = reader.length().map_err(damaged)?;
+                    let coded = reader.take(coded_len).map_err(damaged)?;
+                    if !reader.rest().is_empty() {
+                        return Err(damaged(format!("{} bytes after the weights", reader.rest().len())));
+                    }
+                    weight_codes::decode(coded, &counts).map_err(damaged)?.concat()
+                }
+            };
+            from_codes(exponents, &counts, &codes, total).map_err(damaged)?
         }
         _ => from_planes(reader.rest(), width, total).map_err(damaged)?,
     };
@@ -130,12 +208,12 @@ fn planes(weights: &[f32], width: Width) -> Vec<u8> {
 }
 
 /// Each tensor's codes times its step 2^exponent.
-fn from_codes(exponents: &[u8], counts: &[usize], codes: &[u8], total: usize) -> Result<Vec<f32>, String> {
+fn from_codes(exponents: &[u8], counts: &[usize], codes: &[i8], total: usize) -> Result<Vec<f32>, String> {
     if codes.len() != total {
-        return Err(format!("{} bytes of codes for {total} weights", codes.len()));
+        return Err(format!("{} codes for {total} weights", codes.len()));
     }
     let tensor_of = counts.iter().enumerate().flat_map(|(t, &count)| std::iter::repeat_n(t, count));
-    Ok(tensor_of.zip(codes).map(|(t, &q)| weight_grid::from_int8(exponents[t] as i8, q as i8)).collect())
+    Ok(tensor_of.zip(codes).map(|(t, &q)| weight_grid::from_int8(exponents[t] as i8, q)).collect())
 }
 
 fn from_planes(stored: &[u8], width: Width, count: usize) -> Result<Vec<f32>, String> {
@@ -183,7 +261,7 @@ mod tests {
     fn a_decoder_comes_back_byte_for_byte() {
         let onnx = model_with(&[&[0.1, -2.5e-7, 3.0e30], &[], &[1.0; 7]]);
         let packed = pack(&onnx).unwrap();
-        assert_eq!(unpack(&packed).unwrap(), onnx);
+        assert_eq!(unpack(&packed, Layout::Coded).unwrap(), onnx);
     }
 
     #[test]
@@ -191,7 +269,7 @@ mod tests {
         let full: Vec<f32> = (0..1000).map(|i| (i as f32 * 0.731).sin()).collect();
         let half: Vec<f32> = full.iter().map(|&w| half::f16::from_f32(w).to_f32()).collect();
         let (packed_full, packed_half) = (pack(&model_with(&[&full])).unwrap(), pack(&model_with(&[&half])).unwrap());
-        assert_eq!(unpack(&packed_half).unwrap(), model_with(&[&half]));
+        assert_eq!(unpack(&packed_half, Layout::Coded).unwrap(), model_with(&[&half]));
         assert_eq!(packed_full.len() - packed_half.len(), 2 * 1000);
     }
 
@@ -204,22 +282,26 @@ mod tests {
         let (small, large) = (grid(0.05), grid(3.0));
         let onnx = model_with(&[&small, &large]);
         let packed = pack(&onnx).unwrap();
-        assert_eq!(unpack(&packed).unwrap(), onnx);
+        assert_eq!(unpack(&packed, Layout::Coded).unwrap(), onnx);
         let half: Vec<f32> = small.iter().map(|&w| half::f16::from_f32(w * 1.001).to_f32()).collect();
         let packed_half = pack(&model_with(&[&half, &large])).unwrap();
-        // One tensor off its grid: all 2,000 weights in two bytes, not one byte and two steps.
-        assert_eq!(packed_half.len() - packed.len(), 2 * 1000 - 2);
+        // One tensor off its grid: all 2,000 weights in two bytes, not a byte or less each.
+        assert!(packed_half.len() > packed.len() + 2 * 1000, "{} against {}", packed_half.len(), packed.len());
+        let byte_each = pack_as(&onnx, Layout::Packed).unwrap();
+        assert_eq!(unpack(&byte_each, Layout::Packed).unwrap(), onnx);
+        let half_byte_planes = pack_as(&model_with(&[&half, &large]), Layout::Packed).unwrap();
+        assert_eq!(half_byte_planes.len() - byte_each.len(), 2 * 1000 - 2);
     }
 
     #[test]
     fn damaged_packings_are_errors() {
         let packed = pack(&model_with(&[&[1.0, 2.0, 3.0]])).unwrap();
         for cut in 0..packed.len() {
-            assert!(unpack(&packed[..cut]).is_err(), "cut at {cut}");
+            assert!(unpack(&packed[..cut], Layout::Coded).is_err(), "cut at {cut}");
         }
         let mut widened = packed.clone();
         widened.push(0);
-        assert!(unpack(&widened).is_err());
+        assert!(unpack(&widened, Layout::Coded).is_err());
     }
 
     proptest::proptest! {
@@ -232,8 +314,10 @@ mod tests {
             let mut packed = pack(&model_with(&[&[1.0, -2.0, 0.5], &[4.0; 9]])).unwrap();
             let at = at % packed.len();
             packed[at] = byte;
-            let _ = unpack(&packed);
-            let _ = unpack(&garbage);
+            let _ = unpack(&packed, Layout::Coded);
+            for layout in Layout::ALL {
+                let _ = unpack(&garbage, layout);
+            }
         }
     }
 
