@@ -412,11 +412,7 @@ def cfd(args, balerc, results):
               flush=True)
 
     def largest(codec, lo, hi):
-        """The largest bound (by bisection) whose reconstruction keeps PSNR >= the target."""
-        for _ in range(30):
-            mid = np.sqrt(lo * hi)
-            lo, hi = (mid, hi) if psnr(test, codec(mid)[1]) >= args.psnr else (lo, mid)
-        return lo
+        return largest_bound(test, codec, lo, hi, args.psnr)
 
     n, reco, _, _ = sz3(test, "psnr", args.psnr)
     add("SZ3", f"PSNR mode {args.psnr} dB, 3-D (20x50x50)", n, reco)
@@ -459,6 +455,51 @@ def cfd(args, balerc, results):
     results["cfd_bound"] = bound
 
 
+def largest_bound(original, codec, lo, hi, target, steps=30):
+    """The largest bound (by bisection between lo and hi) whose reconstruction keeps PSNR >= target;
+    `codec(bound)` returns (bytes, reconstruction, ...)."""
+    for _ in range(steps):
+        mid = np.sqrt(lo * hi)
+        lo, hi = (mid, hi) if psnr(original, codec(mid)[1]) >= target else (lo, mid)
+    return lo
+
+
+def cfd_counted(args, balerc, results):
+    """All 60 frames, compressed by a small model trained on them and embedded in the file: the
+    ratio counting the model, at the same PSNR as SZ3."""
+    data, names = np.load(args.cfd)["data"], np.load(args.cfd)["names"]
+    path = save_npz(args.work / "cfd_all.npz", data, names)
+    raw, rows = data.nbytes, []
+
+    def add(tool, setting, nbytes, reco, extra=None):
+        err = float(np.abs(reco - data).max())
+        rows.append({"tool": tool, "setting": setting, "bytes": nbytes, "ratio": raw / nbytes,
+                     "psnr": psnr(data, reco), "max_abs_err": err, **(extra or {})})
+        r = rows[-1]
+        print(f"  {tool:8s} {setting:60s} ratio {r['ratio']:8.2f}  PSNR {r['psnr']:.2f} dB", flush=True)
+
+    n, reco, _, _ = sz3(data, "psnr", args.psnr)
+    add("SZ3", f"PSNR mode {args.psnr} dB, 3-D (60x50x50)", n, reco)
+    bound = largest_bound(data, lambda e: sz3(data, "abs", e), 1e-4, 1e-2, args.psnr)
+    n, reco, _, _ = sz3(data, "abs", bound)
+    add("SZ3", f"ABS {bound:.3e} (largest with PSNR >= {args.psnr})", n, reco)
+
+    def embedded(model, e):
+        out = args.work / "cfd_all.baler"
+        r = balerc.compress(model, path, out, "--max-abs-error", e, "--embed-model")
+        reco, _, _ = balerc.decompress(out, args.work / "cfd_all_reco.npz")
+        return r["bytes"], reco, r
+
+    for seed in args.cfd_counted_seeds:
+        model, train_s = balerc.train(f"cfd_small_s{seed}", path, args.cfd_counted_epochs, args.cfd_counted_set,
+                                      seed=seed)
+        e = largest_bound(data, lambda e: embedded(model, e), 5e-4, 4e-3, args.psnr, steps=12)
+        n, reco, r = embedded(model, e)
+        add("balerc", f"seed {seed}, --max-abs-error {e:.3e} --embed-model", n, reco,
+            extra={"decoder_bytes": r["decoder_bytes"], "train_seconds": train_s})
+    results["cfd_counted"] = rows
+
+
 # ---------------------------------------------------------------------------------------------
 # report
 
@@ -496,6 +537,12 @@ def report(results):
         rows = [[r["tool"], r["setting"], r["bytes"], r["ratio"], r["ratio_with_model"], r["psnr"], r["max_abs_err"]]
                 for r in results["cfd"]]
         out.append(table(["tool", "setting", "bytes", "ratio", "ratio with model", "PSNR dB", "max abs error"], rows))
+    if "cfd_counted" in results:
+        out.append("\n### CFD, all 60 frames, the model trained on them and embedded (1,200,000 bytes)\n")
+        rows = [[r["tool"], r["setting"], r["bytes"], r.get("decoder_bytes"), r["ratio"], r["psnr"], r["max_abs_err"]]
+                for r in results["cfd_counted"]]
+        out.append(table(["tool", "setting", "bytes (with the model)", "of them the decoder", "ratio", "PSNR dB",
+                          "max abs error"], rows))
     return "\n".join(out)
 
 
@@ -516,15 +563,22 @@ def main():
     parser.add_argument("--cfd-epochs", type=int, default=200)
     parser.add_argument("--cfd-latents", default="20")
     parser.add_argument("--cfd-set", action="append", default=[], help="extra --set for the conv2d model")
+    parser.add_argument("--cfd-counted-epochs", type=int, default=600)
+    parser.add_argument("--cfd-counted-seeds", default="1,2,3")
+    parser.add_argument("--cfd-counted-set", action="append",
+                        default=["model.kind=conv2d", "model.channels=[8,8,8]", "model.latent=6", "model.weights=int8",
+                                 "data.validation_fraction=0", "training.batch_size=8"],
+                        help="--set for the small model that travels in the file (cfd-counted)")
     parser.add_argument("--psnr", type=float, default=39.0)
-    parser.add_argument("--only", choices=["bounded", "lossy", "cfd"], action="append")
+    parser.add_argument("--only", choices=["bounded", "lossy", "cfd", "cfd-counted"], action="append")
     args = parser.parse_args()
     args.work = pathlib.Path(args.work)
     args.work.mkdir(parents=True, exist_ok=True)
     args.jets_latents = [int(x) for x in args.jets_latents.split(",")]
     args.latent_bits = [x.strip() for x in args.latent_bits.split(",")]
     args.cfd_latents = [int(x) for x in args.cfd_latents.split(",")]
-    only = set(args.only or ["bounded", "lossy", "cfd"])
+    args.cfd_counted_seeds = [int(x) for x in args.cfd_counted_seeds.split(",")]
+    only = set(args.only or ["bounded", "lossy", "cfd", "cfd-counted"])
     balerc = Balerc(args.balerc, args.work)
 
     results = {}
@@ -544,6 +598,9 @@ def main():
     if "cfd" in only:
         print("CFD", flush=True)
         cfd(args, balerc, results)
+    if "cfd-counted" in only:
+        print("CFD, counting the model", flush=True)
+        cfd_counted(args, balerc, results)
     text = report(results)
     print("\n" + text)
     (args.work / "results.json").write_text(json.dumps(results, indent=1, default=float))

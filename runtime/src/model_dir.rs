@@ -67,6 +67,9 @@ pub struct TrainingSummary {
     pub train_loss: Option<f64>,
     pub validation_loss: Option<f64>,
     pub seconds: f64,
+    /// With restarts, the seed of the model kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kept_seed: Option<u64>,
     /// With outlier removal, one entry per model trained, the saved model's last.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub outlier_rounds: Vec<OutlierRound>,

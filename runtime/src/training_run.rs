@@ -1,7 +1,7 @@
 //! `balerc train`: read the project's data, pick the columns, normalize, train (in rounds that
 //! leave outliers out, when asked), save the model directory and the loss history.
 
-use crate::config::{Config, WeightFormat};
+use crate::config::{Config, TrainingConfig, WeightFormat};
 use crate::dataset::{self, Dataset};
 use crate::density::OutlierModel;
 use crate::frame_stacks::stack_frames;
@@ -106,9 +106,10 @@ pub fn run(
         }
     };
 
-    let Fitted { normalization, trained: Trained { model, history, stopped_early }, samples, seconds } = fitted;
+    let Fitted { normalization, trained: Trained { model, history, stopped_early }, seed, samples, seconds } = fitted;
     let mut summary = summarize(config, &history, seconds);
     summary.outlier_rounds = rounds;
+    summary.kept_seed = (config.training.restarts > 1).then_some(seed);
     let info = template(&normalization, summary);
     let model = model.with_weights_rounded(spec.weights);
     let model_dir = project.resolve(&config.output.model);
@@ -121,6 +122,8 @@ pub fn run(
 struct Fitted {
     normalization: Normalization,
     trained: Trained,
+    /// The seed of the model trained (the best of the restarts).
+    seed: u64,
     samples: (usize, usize),
     seconds: f64,
 }
@@ -140,12 +143,28 @@ fn fit(
         return Err("no samples are left for training after the validation split".into());
     }
     let started = std::time::Instant::now();
-    let trained = train::train(spec, &config.training, &train_rows, &validation_rows, devices, checkpointing);
-    if let Some(error) = checkpointing.error.take() {
-        return Err(error);
+    let mut best: Option<(Trained, u64)> = None;
+    for restart in 0..config.training.restarts.max(1) {
+        let seed = config.training.seed.wrapping_add(restart as u64);
+        let training = TrainingConfig { seed, ..config.training.clone() };
+        checkpointing.history.clear();
+        let trained = train::train(spec, &training, &train_rows, &validation_rows, devices, checkpointing);
+        if let Some(error) = checkpointing.error.take() {
+            return Err(error);
+        }
+        if best.as_ref().is_none_or(|(kept, _)| lowest_loss(&trained.history) < lowest_loss(&kept.history)) {
+            best = Some((trained, seed));
+        }
     }
+    let (trained, seed) = best.expect("at least one model is trained");
     let samples = (train_rows.len(), validation_rows.len());
-    Ok(Fitted { normalization, trained, samples, seconds: started.elapsed().as_secs_f64() })
+    Ok(Fitted { normalization, trained, seed, samples, seconds: started.elapsed().as_secs_f64() })
+}
+
+/// The loss a model is kept for: its best on the validation samples, or on the training samples
+/// when none are held out (as the training loop keeps its best epoch).
+fn lowest_loss(history: &[EpochRecord]) -> f64 {
+    history.iter().map(|r| r.validation_loss.unwrap_or(r.train_loss)).fold(f64::INFINITY, f64::min)
 }
 
 /// The latent codes of every sample, rows of the latent width.
@@ -166,6 +185,7 @@ fn summarize(config: &Config, history: &[EpochRecord], seconds: f64) -> Training
         train_loss: history.last().map(|r| r.train_loss),
         validation_loss: best_validation_loss(history),
         seconds,
+        kept_seed: None,
         outlier_rounds: vec![],
     }
 }

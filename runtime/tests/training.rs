@@ -96,6 +96,30 @@ fn a_seed_fixes_the_model_bit_for_bit() {
     assert_ne!(first_weights, std::fs::read(other.model_dir.join(FULL_ONNX)).unwrap(), "the seed matters");
 }
 
+#[test]
+fn restarts_keep_the_model_of_the_lowest_loss() {
+    let Some((dir, mut overrides)) = project_with("jets_pythia_24col.npz", 2000, &[]) else { return };
+    // Unshuffled, every seed holds out the same samples: their losses compare.
+    overrides.extend(with(SMALL_DENSE, &["training.epochs=2", "training.deterministic=true", "data.shuffle=false"]));
+    let best_loss = |outcome: &TrainOutcome| {
+        outcome.history.iter().filter_map(|r| r.validation_loss).fold(f64::INFINITY, f64::min)
+    };
+    let mut alone = vec![];
+    for seed in 7..10 {
+        let outcome = train(dir.path(), &[overrides.clone(), vec![format!("training.seed={seed}")]].concat()).unwrap();
+        alone.push((best_loss(&outcome), seed, std::fs::read(outcome.model_dir.join(FULL_ONNX)).unwrap()));
+    }
+    let (lowest, seed, weights) = alone.iter().min_by(|a, b| a.0.total_cmp(&b.0)).unwrap().clone();
+    assert!(alone.iter().any(|(loss, ..)| *loss != lowest), "the seeds give different models");
+
+    overrides.extend(["training.seed=7".to_string(), "training.restarts=3".to_string()]);
+    let restarted = train(dir.path(), &overrides).unwrap();
+    assert_eq!(best_loss(&restarted), lowest);
+    assert_eq!(std::fs::read(restarted.model_dir.join(FULL_ONNX)).unwrap(), weights);
+    let info = model_dir::load_info(&restarted.model_dir).unwrap();
+    assert_eq!(info.training.kept_seed, Some(seed));
+}
+
 /// The normalized rows a saved model sees for its own training file.
 fn normalized_rows(dir: &Path, overrides: &[String], info: &model_dir::ModelInfo) -> Rows {
     let config = Project::open(dir, overrides).unwrap().config;
