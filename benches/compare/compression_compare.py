@@ -466,7 +466,7 @@ def largest_bound(original, codec, lo, hi, target, steps=30):
 
 def cfd_counted(args, balerc, results):
     """All 60 frames, compressed by a small model trained on them and embedded in the file: the
-    ratio counting the model, at the same PSNR as SZ3."""
+    ratio counting the model, at least the same PSNR as SZ3."""
     data, names = np.load(args.cfd)["data"], np.load(args.cfd)["names"]
     path = save_npz(args.work / "cfd_all.npz", data, names)
     raw, rows = data.nbytes, []
@@ -478,11 +478,18 @@ def cfd_counted(args, balerc, results):
         r = rows[-1]
         print(f"  {tool:8s} {setting:60s} ratio {r['ratio']:8.2f}  PSNR {r['psnr']:.2f} dB", flush=True)
 
+    # Neither size nor PSNR is monotone in the bound (SZ3 switches predictors as the bound
+    # grows), so every tool gets the bound of its smallest output on one grid.
+    bounds = np.geomspace(1e-3, 2.5e-3, 97)
+
+    def smallest(codec):
+        runs = [(e, *codec(e)[:2]) for e in bounds]
+        return min(((e, n, reco) for e, n, reco in runs if psnr(data, reco) >= args.psnr), key=lambda r: r[1])
+
     n, reco, _, _ = sz3(data, "psnr", args.psnr)
     add("SZ3", f"PSNR mode {args.psnr} dB, 3-D (60x50x50)", n, reco)
-    bound = largest_bound(data, lambda e: sz3(data, "abs", e), 1e-4, 1e-2, args.psnr)
-    n, reco, _, _ = sz3(data, "abs", bound)
-    add("SZ3", f"ABS {bound:.3e} (largest with PSNR >= {args.psnr})", n, reco)
+    bound, n, reco = smallest(lambda e: sz3(data, "abs", e))
+    add("SZ3", f"ABS {bound:.3e} (the smallest output with PSNR >= {args.psnr})", n, reco)
 
     def embedded(model, e):
         out = args.work / "cfd_all.baler"
@@ -493,9 +500,9 @@ def cfd_counted(args, balerc, results):
     for seed in args.cfd_counted_seeds:
         model, train_s = balerc.train(f"cfd_small_s{seed}", path, args.cfd_counted_epochs, args.cfd_counted_set,
                                       seed=seed)
-        e = largest_bound(data, lambda e: embedded(model, e), 5e-4, 4e-3, args.psnr, steps=12)
-        n, reco, r = embedded(model, e)
-        add("balerc", f"seed {seed}, --max-abs-error {e:.3e} --embed-model", n, reco,
+        bound, _, _ = smallest(lambda e: embedded(model, e))
+        n, reco, r = embedded(model, bound)
+        add("balerc", f"seeds {seed}-{seed + 3}, --max-abs-error {bound:.3e} --embed-model", n, reco,
             extra={"decoder_bytes": r["decoder_bytes"], "train_seconds": train_s})
     results["cfd_counted"] = rows
 
@@ -563,12 +570,10 @@ def main():
     parser.add_argument("--cfd-epochs", type=int, default=200)
     parser.add_argument("--cfd-latents", default="20")
     parser.add_argument("--cfd-set", action="append", default=[], help="extra --set for the conv2d model")
-    parser.add_argument("--cfd-counted-epochs", type=int, default=600)
-    parser.add_argument("--cfd-counted-seeds", default="1,2,3")
+    parser.add_argument("--cfd-counted-epochs", type=int, default=1000)
+    parser.add_argument("--cfd-counted-seeds", default="1,5,9", help="first seeds of the restarts (cfd-counted)")
     parser.add_argument("--cfd-counted-set", action="append",
-                        default=["model.kind=conv2d", "model.channels=[8,8,8]", "model.latent=6", "model.weights=int8",
-                                 "data.validation_fraction=0", "training.batch_size=8"],
-                        help="--set for the small model that travels in the file (cfd-counted)")
+                        help="--set for the small model that travels in the file (cfd-counted; replaces the default)")
     parser.add_argument("--psnr", type=float, default=39.0)
     parser.add_argument("--only", choices=["bounded", "lossy", "cfd", "cfd-counted"], action="append")
     args = parser.parse_args()
@@ -578,6 +583,12 @@ def main():
     args.latent_bits = [x.strip() for x in args.latent_bits.split(",")]
     args.cfd_latents = [int(x) for x in args.cfd_latents.split(",")]
     args.cfd_counted_seeds = [int(x) for x in args.cfd_counted_seeds.split(",")]
+    # Small enough to travel in the file: three stride-2 convolutions of 8 channels, latent 6,
+    # 8-bit weights, every frame trained on, the best of four seeds.
+    args.cfd_counted_set = args.cfd_counted_set or [
+        "model.kind=conv2d", "model.channels=[8,8,8]", "model.latent=6", "model.weights=int8",
+        "data.validation_fraction=0", "training.batch_size=8", "training.learning_rate=0.002",
+        "training.early_stopping_patience=0", "training.restarts=4"]
     only = set(args.only or ["bounded", "lossy", "cfd", "cfd-counted"])
     balerc = Balerc(args.balerc, args.work)
 

@@ -747,6 +747,47 @@ mod tests {
     }
 
     #[test]
+    fn a_texture_moving_against_the_coding_order_is_predicted_from_the_wide_neighbourhood() {
+        let (frames, height, width) = (16, 12, 12);
+        let header = field_header(frames, height, width, -1.0);
+        let coding = header.error_bound.clone().unwrap();
+        // A rough texture moving one column to the left every frame: the value at a place was
+        // one place to the right in the frame before, which only the wide neighbourhood sees.
+        let texture = |y: usize, x: usize| 0.5 * ((y * 131 + x * 71) * 2_654_435_761 % 1000) as f64 / 1000.0;
+        let original: Vec<f64> = (0..frames * height * width)
+            .map(|i| {
+                let (t, y, x) = (i / (height * width), i / width % height, i % width);
+                texture(y, x + t)
+            })
+            .collect();
+        let prediction = vec![0.25; original.len()];
+        let mut outliers = vec![];
+        let (plan, codes) = code_residuals(&header, &coding, &[], &original, &prediction, &mut outliers);
+        assert_eq!(plan.features[0].neighbourhood, Neighbourhood::Wide, "{plan:?}");
+        let frame = Frame::new(&header, &[], &prediction);
+        let narrower = fit_field(&frame, &normalized(&header, &original), 0.001, original.len())
+            .into_iter()
+            .filter(|(n, _)| *n == Neighbourhood::WithPrevious)
+            .map(|(neighbourhood, w)| {
+                let plan = FeaturePlan {
+                    integer: false,
+                    zeros: false,
+                    neighbourhood,
+                    weights: Some(w.iter().map(|&w| w as f32).collect()),
+                };
+                let mut frame = Frame::new(&header, &[], &prediction);
+                code_feature(&mut frame, 0, (Grid::of(&plan, 0.002), 0.002), &original, &plan, original.len()).bits
+            })
+            .fold(f64::INFINITY, f64::min);
+        let wide = entropy_bits(&codes);
+        assert!(wide < 0.7 * narrower, "{wide} bits against {narrower}");
+
+        let plan = ResidualPlan::from_bytes(&plan.to_bytes(), &weight_counts(&header, &[])).unwrap();
+        let back = reconstruct(&header, &coding, &[], &plan, &prediction, &codes, &HashMap::new()).unwrap();
+        assert!(original.iter().zip(&back).all(|(x, y)| (x - y).abs() <= 0.002));
+    }
+
+    #[test]
     fn a_plan_tried_on_the_first_frames_codes_a_long_series_within_the_bound() {
         // Twice the values the plans are tried on, so the last frames are coded only once.
         let (height, width) = (32, 32);
