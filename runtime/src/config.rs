@@ -170,8 +170,9 @@ pub struct TrainingConfig {
     /// Weight of the mean absolute latent activation added to the loss (0 turns it off).
     pub l1_sparsity: f64,
     pub seed: u64,
-    /// Models trained from seeds `seed`, `seed + 1`, ...; the one of the lowest loss (on the
-    /// validation samples, or the training samples when none are held out) is kept.
+    /// Models trained from seeds `seed`, `seed + 1`, ...; the one of the lowest loss with its
+    /// weights rounded as saved (on the validation samples, or the training samples when none
+    /// are held out) is kept.
     pub restarts: usize,
     /// Single-threaded arithmetic, so that the same seed gives the same model bit for bit.
     pub deterministic: bool,
