@@ -118,6 +118,61 @@ impl Place {
 
     /// Regressors of the wide neighbourhood.
     fn wide(&self, decoded: &[f64], predicted: &[f64]) -> [f64; WIDE_WEIGHTS] {
+        match self.is_inside() {
+            true => self.wide_inside(decoded, predicted),
+            false => self.wide_near_edges(decoded, predicted),
+        }
+    }
+
+    /// Every place of the wide neighbourhood lies inside its frame, and two frames come before:
+    /// no place moves, none stands in.
+    fn is_inside(&self) -> bool {
+        self.frame >= 2 && (2..self.height.saturating_sub(2)).contains(&self.row)
+            && (2..self.width.saturating_sub(2)).contains(&self.column)
+    }
+
+    /// The wide regressors of a place inside, read at fixed distances (the values
+    /// [`Place::wide_near_edges`] reads there).
+    fn wide_inside(&self, decoded: &[f64], predicted: &[f64]) -> [f64; WIDE_WEIGHTS] {
+        let (i, width, frame_size) = (self.i as isize, self.width as isize, self.frame_size() as isize);
+        let at = |frames: isize, rows: isize, columns: isize| (i - frames * frame_size + rows * width + columns) as usize;
+        let d = |frames, rows, columns| decoded[at(frames, rows, columns)];
+        let p = |frames, rows, columns| predicted[at(frames, rows, columns)];
+        [
+            p(0, 0, 0),
+            d(0, 0, -1),
+            d(0, -1, 0),
+            d(0, -1, -1),
+            d(0, -1, 1),
+            d(0, 0, -2),
+            d(0, -2, 0),
+            p(0, 0, -1),
+            p(0, -1, 0),
+            p(0, -1, -1),
+            p(0, -1, 1),
+            p(0, 0, 1),
+            p(0, 1, 0),
+            p(0, 1, 1),
+            1.0,
+            d(1, -1, -1),
+            d(1, -1, 0),
+            d(1, -1, 1),
+            d(1, 0, -1),
+            d(1, 0, 0),
+            d(1, 0, 1),
+            d(1, 1, -1),
+            d(1, 1, 0),
+            d(1, 1, 1),
+            d(1, 0, -2),
+            d(1, 0, 2),
+            d(1, -2, 0),
+            d(1, 2, 0),
+            p(1, 0, 0),
+            d(2, 0, 0),
+        ]
+    }
+
+    fn wide_near_edges(&self, decoded: &[f64], predicted: &[f64]) -> [f64; WIDE_WEIGHTS] {
         let stand_in = predicted[self.i];
         // Decoded values of this frame: only places before this one, inside the frame.
         let here = |rows: isize, columns: isize| {
@@ -202,6 +257,22 @@ mod tests {
         assert_eq!(&r[15..24], &[0.0, 1.0, 2.0, 4.0, 5.0, 6.0, 8.0, 9.0, 10.0], "the frame before, 3 x 3");
         assert_eq!(&r[24..28], &[4.0, 7.0, 1.0, 9.0], "two steps away, kept inside the frame");
         assert_eq!((r[28], r[29]), (-5.0, -17.0), "the output before, two frames back stands in");
+    }
+
+    #[test]
+    fn places_inside_read_what_places_near_the_edges_would() {
+        let (height, width) = (7, 8);
+        let decoded: Vec<f64> = (0..4 * height * width).map(|i| f64::from(i as u32 * 7 % 31)).collect();
+        let predicted: Vec<f64> = decoded.iter().map(|v| v * 0.5 - 3.0).collect();
+        let mut inside = 0;
+        for i in 0..decoded.len() {
+            let place = Place::of(i, (height, width));
+            if place.is_inside() {
+                inside += 1;
+                assert_eq!(place.wide_inside(&decoded, &predicted), place.wide_near_edges(&decoded, &predicted), "{i}");
+            }
+        }
+        assert_eq!(inside, 2 * 3 * 4);
     }
 
     #[test]
