@@ -103,9 +103,8 @@ fn restarts_keep_the_model_of_the_lowest_loss() {
     // trained, so that the loss a restart is judged by is its best validation loss.
     let settings = ["training.epochs=2", "training.deterministic=true", "data.shuffle=false", "model.weights=f32"];
     overrides.extend(with(SMALL_DENSE, &settings));
-    let best_loss = |outcome: &TrainOutcome| {
-        outcome.history.iter().filter_map(|r| r.validation_loss).fold(f64::INFINITY, f64::min)
-    };
+    let best_loss =
+        |outcome: &TrainOutcome| outcome.history.iter().filter_map(|r| r.validation_loss).fold(f64::INFINITY, f64::min);
     let mut alone = vec![];
     for seed in 7..10 {
         let outcome = train(dir.path(), &[overrides.clone(), vec![format!("training.seed={seed}")]].concat()).unwrap();

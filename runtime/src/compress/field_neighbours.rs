@@ -127,7 +127,8 @@ impl Place {
     /// Every place of the wide neighbourhood lies inside its frame, and two frames come before:
     /// no place moves, none stands in.
     fn is_inside(&self) -> bool {
-        self.frame >= 2 && (2..self.height.saturating_sub(2)).contains(&self.row)
+        self.frame >= 2
+            && (2..self.height.saturating_sub(2)).contains(&self.row)
             && (2..self.width.saturating_sub(2)).contains(&self.column)
     }
 
@@ -135,7 +136,8 @@ impl Place {
     /// [`Place::wide_near_edges`] reads there).
     fn wide_inside(&self, decoded: &[f64], predicted: &[f64]) -> [f64; WIDE_WEIGHTS] {
         let (i, width, frame_size) = (self.i as isize, self.width as isize, self.frame_size() as isize);
-        let at = |frames: isize, rows: isize, columns: isize| (i - frames * frame_size + rows * width + columns) as usize;
+        let at =
+            |frames: isize, rows: isize, columns: isize| (i - frames * frame_size + rows * width + columns) as usize;
         let d = |frames, rows, columns| decoded[at(frames, rows, columns)];
         let p = |frames, rows, columns| predicted[at(frames, rows, columns)];
         [
@@ -179,7 +181,9 @@ impl Place {
             let row = self.row.checked_add_signed(rows).filter(|&r| r < self.height);
             let column = self.column.checked_add_signed(columns).filter(|&c| c < self.width);
             match (row, column) {
-                (Some(r), Some(c)) if (r, c) < (self.row, self.column) => decoded[self.frame_start() + r * self.width + c],
+                (Some(r), Some(c)) if (r, c) < (self.row, self.column) => {
+                    decoded[self.frame_start() + r * self.width + c]
+                }
                 _ => stand_in,
             }
         };

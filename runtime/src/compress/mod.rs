@@ -30,9 +30,9 @@ mod residual_context;
 mod residual_plan;
 #[cfg(test)]
 mod stored_sections;
-mod weight_codes;
 #[cfg(test)]
 mod tests;
+mod weight_codes;
 
 pub use decoder::Decoder;
 pub use encoder::{EncoderChoice, LatentEncoder, RawLatent};
@@ -460,9 +460,9 @@ fn decoder_for(reader: &mut Reader, header: &Header, options: &DecompressOptions
             }
             bytes
         }
-        None => embedded_onnx(reader).map_err(|e| format!("{file}: {e}"))?.ok_or_else(|| {
-            format!("{file} does not contain its model: pass the model directory with --model")
-        })?,
+        None => embedded_onnx(reader)
+            .map_err(|e| format!("{file}: {e}"))?
+            .ok_or_else(|| format!("{file} does not contain its model: pass the model directory with --model"))?,
     };
     if header::model_hash(&bytes) != header.model_hash {
         return Err(format!("{file}: the embedded decoder does not match the file's model hash"));

@@ -82,7 +82,8 @@ fn pack_as(onnx: &[u8], layout: Layout) -> Option<Vec<u8>> {
     match layout {
         Layout::Packed => out.extend(&stripped),
         Layout::Coded => {
-            let squeezed = zstd::bulk::Compressor::with_dictionary(19, SKELETON_DICTIONARY).ok()?.compress(&stripped).ok()?;
+            let squeezed =
+                zstd::bulk::Compressor::with_dictionary(19, SKELETON_DICTIONARY).ok()?.compress(&stripped).ok()?;
             push_uvarint(&mut out, squeezed.len() as u64);
             out.extend(squeezed);
         }

@@ -25,7 +25,7 @@
 //! predictions, and the bound checked at compression is the bound the output holds.
 
 use super::bytes::ByteReader;
-use super::field_neighbours::{IN_FRAME_WEIGHTS, Neighbourhood, Place};
+use super::field_neighbours::{Neighbourhood, Place, IN_FRAME_WEIGHTS};
 use super::header::{Header, ResidualCoding};
 use super::linear_fit::{Gram, NormalEquations};
 use super::relation::Relation;
@@ -72,7 +72,12 @@ impl ResidualPlan {
     pub fn decoder_only(features: usize) -> ResidualPlan {
         ResidualPlan {
             features: vec![
-                FeaturePlan { integer: false, zeros: false, neighbourhood: Neighbourhood::InFrame, weights: None };
+                FeaturePlan {
+                    integer: false,
+                    zeros: false,
+                    neighbourhood: Neighbourhood::InFrame,
+                    weights: None
+                };
                 features
             ],
         }
@@ -304,7 +309,8 @@ fn fit_field(frame: &Frame, original_normalized: &[f64], bound: f64, end: usize)
         true => &[Neighbourhood::InFrame, Neighbourhood::WithPrevious, Neighbourhood::Wide],
         false => &[Neighbourhood::InFrame],
     };
-    let mut equations: Vec<NormalEquations> = neighbourhoods.iter().map(|n| NormalEquations::new(n.weights())).collect();
+    let mut equations: Vec<NormalEquations> =
+        neighbourhoods.iter().map(|n| NormalEquations::new(n.weights())).collect();
     for (i, &target) in original_normalized[..end].iter().enumerate() {
         let place = Place::of(i, shape);
         for (n, equations) in neighbourhoods.iter().zip(&mut equations) {
@@ -374,8 +380,9 @@ fn code_feature(
         }
         frame.decoded(i, *coded.values.last().expect("just pushed"));
     }
-    coded.bits =
-        entropy_bits(&coded.codes) + 64.0 * coded.outliers.len() as f64 + 32.0 * plan.weights.as_ref().map_or(0, Vec::len) as f64;
+    coded.bits = entropy_bits(&coded.codes)
+        + 64.0 * coded.outliers.len() as f64
+        + 32.0 * plan.weights.as_ref().map_or(0, Vec::len) as f64;
     coded
 }
 
@@ -530,7 +537,12 @@ mod tests {
                     neighbourhood: Neighbourhood::InFrame,
                     weights: Some(vec![0.5, -1.0, 2.0, 0.25]),
                 },
-                FeaturePlan { integer: true, zeros: false, neighbourhood: Neighbourhood::InFrame, weights: Some(vec![1.0; 6]) },
+                FeaturePlan {
+                    integer: true,
+                    zeros: false,
+                    neighbourhood: Neighbourhood::InFrame,
+                    weights: Some(vec![1.0; 6]),
+                },
                 FeaturePlan { integer: false, zeros: true, neighbourhood: Neighbourhood::InFrame, weights: None },
             ],
         };
@@ -682,8 +694,15 @@ mod tests {
         let (plan, codes) = code_residuals(&header, &coding, &[], &original, &prediction, &mut outliers);
         assert_eq!(plan.features[0].weights.as_ref().map(Vec::len), Some(IN_FRAME_WEIGHTS));
         let grid = (Grid::new(false, false, 0.002), 0.002);
-        let plain =
-            code_feature(&mut Frame::new(&header, &[], &prediction), 0, grid, &original, &ResidualPlan::decoder_only(1).features[0], original.len()).bits;
+        let plain = code_feature(
+            &mut Frame::new(&header, &[], &prediction),
+            0,
+            grid,
+            &original,
+            &ResidualPlan::decoder_only(1).features[0],
+            original.len(),
+        )
+        .bits;
         assert!(entropy_bits(&codes) < 0.6 * plain, "{} bits against {plain}", entropy_bits(&codes));
 
         let plan = ResidualPlan::from_bytes(&plan.to_bytes(), &weight_counts(&header, &[])).unwrap();
@@ -724,22 +743,17 @@ mod tests {
             })
             .unwrap();
         let mut frame = Frame::new(&header, &[], &prediction);
-        let without = code_feature(
-            &mut frame,
-            0,
-            (Grid::new(false, false, 0.002), 0.002),
-            &original,
-            &in_frame,
-            original.len(),
-        );
+        let without =
+            code_feature(&mut frame, 0, (Grid::new(false, false, 0.002), 0.002), &original, &in_frame, original.len());
         let with = entropy_bits(&codes);
         assert!(with < 0.5 * without.bits, "{with} bits against {}", without.bits);
 
         let plan = ResidualPlan::from_bytes(&plan.to_bytes(), &weight_counts(&header, &[])).unwrap();
         let back = reconstruct(&header, &coding, &[], &plan, &prediction, &codes, &HashMap::new()).unwrap();
         assert!(original.iter().zip(&back).all(|(x, y)| (x - y).abs() <= 0.002));
-        let in_a_table =
-            ResidualPlan { features: vec![FeaturePlan { neighbourhood: Neighbourhood::WithPrevious, ..plan.features[0].clone() }; 3] };
+        let in_a_table = ResidualPlan {
+            features: vec![FeaturePlan { neighbourhood: Neighbourhood::WithPrevious, ..plan.features[0].clone() }; 3],
+        };
         let (table_header, ..) = table();
         let codes = vec![0; 3 * ROWS];
         assert!(reconstruct(&table_header, &coding, &[], &in_a_table, &vec![0.0; 3 * ROWS], &codes, &HashMap::new())
@@ -870,8 +884,15 @@ mod tests {
         assert!(plan.features[1].zeros && !plan.features[0].zeros, "{plan:?}");
         let zeros_kept = entropy_bits(&codes.iter().skip(1).step_by(2).copied().collect::<Vec<_>>());
         let mut frame = Frame::new(&header, &[], &prediction);
-        let mixed =
-            code_feature(&mut frame, 1, (Grid::new(false, false, 0.01), 0.01), &original, &ResidualPlan::decoder_only(1).features[0], original.len()).bits;
+        let mixed = code_feature(
+            &mut frame,
+            1,
+            (Grid::new(false, false, 0.01), 0.01),
+            &original,
+            &ResidualPlan::decoder_only(1).features[0],
+            original.len(),
+        )
+        .bits;
         assert!(zeros_kept < 0.5 * mixed, "{zeros_kept} bits against {mixed}");
 
         let plan = ResidualPlan::from_bytes(&plan.to_bytes(), &weight_counts(&header, &[])).unwrap();

@@ -101,9 +101,8 @@ mod tests {
             state ^= state << 17;
             (state >> 11) as f64 / (1u64 << 53) as f64
         };
-        let codes: Vec<i8> = (0..4000)
-            .map(|_| (20.8 * (uniform() + uniform() + uniform() + uniform() - 2.0)).round() as i8)
-            .collect();
+        let codes: Vec<i8> =
+            (0..4000).map(|_| (20.8 * (uniform() + uniform() + uniform() + uniform() - 2.0)).round() as i8).collect();
         let mut counts = std::collections::HashMap::<i8, f64>::new();
         codes.iter().for_each(|&q| *counts.entry(q).or_default() += 1.0);
         let n = codes.len() as f64;
