@@ -136,42 +136,10 @@ impl Place {
     /// [`Place::wide_near_edges`] reads there).
     fn wide_inside(&self, decoded: &[f64], predicted: &[f64]) -> [f64; WIDE_WEIGHTS] {
         let (i, width, frame_size) = (self.i as isize, self.width as isize, self.frame_size() as isize);
-        let at =
-            |frames: isize, rows: isize, columns: isize| (i - frames * frame_size + rows * width + columns) as usize;
-        let d = |frames, rows, columns| decoded[at(frames, rows, columns)];
-        let p = |frames, rows, columns| predicted[at(frames, rows, columns)];
-        [
-            p(0, 0, 0),
-            d(0, 0, -1),
-            d(0, -1, 0),
-            d(0, -1, -1),
-            d(0, -1, 1),
-            d(0, 0, -2),
-            d(0, -2, 0),
-            p(0, 0, -1),
-            p(0, -1, 0),
-            p(0, -1, -1),
-            p(0, -1, 1),
-            p(0, 0, 1),
-            p(0, 1, 0),
-            p(0, 1, 1),
-            1.0,
-            d(1, -1, -1),
-            d(1, -1, 0),
-            d(1, -1, 1),
-            d(1, 0, -1),
-            d(1, 0, 0),
-            d(1, 0, 1),
-            d(1, 1, -1),
-            d(1, 1, 0),
-            d(1, 1, 1),
-            d(1, 0, -2),
-            d(1, 0, 2),
-            d(1, -2, 0),
-            d(1, 2, 0),
-            p(1, 0, 0),
-            d(2, 0, 0),
-        ]
+        let at = move |frames: usize, rows: isize, columns: isize| {
+            (i - frames as isize * frame_size + rows * width + columns) as usize
+        };
+        wide_regressors(|f, r, c| decoded[at(f, r, c)], |f, r, c| predicted[at(f, r, c)])
     }
 
     fn wide_near_edges(&self, decoded: &[f64], predicted: &[f64]) -> [f64; WIDE_WEIGHTS] {
@@ -187,49 +155,62 @@ impl Place {
                 _ => stand_in,
             }
         };
-        let earlier = |frames: usize, rows: isize, columns: isize| {
-            self.nearest(frames, rows, columns).map_or(stand_in, |j| decoded[j])
+        let in_frames = |values: &[f64], frames: usize, rows: isize, columns: isize| {
+            self.nearest(frames, rows, columns).map_or(stand_in, |j| values[j])
         };
-        let output = |frames: usize, rows: isize, columns: isize| {
-            self.nearest(frames, rows, columns).map_or(stand_in, |j| predicted[j])
-        };
-        [
-            stand_in,
-            here(0, -1),
-            here(-1, 0),
-            here(-1, -1),
-            here(-1, 1),
-            here(0, -2),
-            here(-2, 0),
-            output(0, 0, -1),
-            output(0, -1, 0),
-            output(0, -1, -1),
-            output(0, -1, 1),
-            output(0, 0, 1),
-            output(0, 1, 0),
-            output(0, 1, 1),
-            1.0,
-            earlier(1, -1, -1),
-            earlier(1, -1, 0),
-            earlier(1, -1, 1),
-            earlier(1, 0, -1),
-            earlier(1, 0, 0),
-            earlier(1, 0, 1),
-            earlier(1, 1, -1),
-            earlier(1, 1, 0),
-            earlier(1, 1, 1),
-            earlier(1, 0, -2),
-            earlier(1, 0, 2),
-            earlier(1, -2, 0),
-            earlier(1, 2, 0),
-            output(1, 0, 0),
-            earlier(2, 0, 0),
-        ]
+        wide_regressors(
+            |frames, rows, columns| match frames {
+                0 => here(rows, columns),
+                _ => in_frames(decoded, frames, rows, columns),
+            },
+            |frames, rows, columns| in_frames(predicted, frames, rows, columns),
+        )
     }
 
     fn frame_start(&self) -> usize {
         self.frame * self.frame_size()
     }
+}
+
+/// The wide neighbourhood's regressors in the order of its weights, from the decoded values
+/// and the decoder's outputs `frames` back, `rows` down and `columns` right of a value.
+fn wide_regressors(
+    decoded: impl Fn(usize, isize, isize) -> f64,
+    predicted: impl Fn(usize, isize, isize) -> f64,
+) -> [f64; WIDE_WEIGHTS] {
+    let (d, p) = (decoded, predicted);
+    [
+        p(0, 0, 0),
+        d(0, 0, -1),
+        d(0, -1, 0),
+        d(0, -1, -1),
+        d(0, -1, 1),
+        d(0, 0, -2),
+        d(0, -2, 0),
+        p(0, 0, -1),
+        p(0, -1, 0),
+        p(0, -1, -1),
+        p(0, -1, 1),
+        p(0, 0, 1),
+        p(0, 1, 0),
+        p(0, 1, 1),
+        1.0,
+        d(1, -1, -1),
+        d(1, -1, 0),
+        d(1, -1, 1),
+        d(1, 0, -1),
+        d(1, 0, 0),
+        d(1, 0, 1),
+        d(1, 1, -1),
+        d(1, 1, 0),
+        d(1, 1, 1),
+        d(1, 0, -2),
+        d(1, 0, 2),
+        d(1, -2, 0),
+        d(1, 2, 0),
+        p(1, 0, 0),
+        d(2, 0, 0),
+    ]
 }
 
 #[cfg(test)]
