@@ -401,11 +401,15 @@ fn is_integer(x: f64) -> bool {
     x.fract() == 0.0 && x.abs() <= LARGEST_INTEGER
 }
 
+/// Samples tried at least: a field's predictions from two frames back need frames that have them.
+const TRIAL_SAMPLES: usize = 3;
+
 /// The values each way of coding a feature is tried on: whole samples from the chunk's start,
-/// about `PLAN_TRIAL_VALUES` of them. The way chosen then codes the whole chunk.
+/// about `PLAN_TRIAL_VALUES` of them and at least `TRIAL_SAMPLES`. The way chosen then codes
+/// the whole chunk.
 fn plan_trial_end(header: &Header, values: usize) -> usize {
     let per_sample = header.modelled_per_sample.max(1);
-    PLAN_TRIAL_VALUES.div_ceil(per_sample).saturating_mul(per_sample).min(values)
+    PLAN_TRIAL_VALUES.div_ceil(per_sample).max(TRIAL_SAMPLES).saturating_mul(per_sample).min(values)
 }
 
 /// The plan for a chunk and one code per modelled value; values the coding cannot bring within
@@ -809,6 +813,9 @@ mod tests {
         let header = field_header(frames, height, width, -1.0);
         let coding = header.error_bound.clone().unwrap();
         assert!(plan_trial_end(&header, frames * height * width) < frames * height * width);
+        // Frames as large as the trial still try three of them.
+        let large = field_header(5, 512, 512, -1.0);
+        assert_eq!(plan_trial_end(&large, 5 * 512 * 512), 3 * 512 * 512);
         let wave = |i: usize| {
             let (t, y, x) = (i / (height * width), i / width % height, i % width);
             (0.3 * x as f64 + 0.2 * y as f64 - 0.05 * t as f64).sin()
