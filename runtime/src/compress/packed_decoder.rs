@@ -19,8 +19,9 @@ use onnx_ir::{Message, ModelProto};
 /// conv2d one and a small conv2d one for 50 x 50 frames), one after another. Files depend on
 /// these bytes: they never change.
 const SKELETON_DICTIONARY: &[u8] = include_bytes!("decoder_skeletons.dict");
-/// A weightless model larger than this is taken for damage.
-const LARGEST_SKELETON: usize = 1 << 28;
+/// A weightless model larger than this is taken for damage (a decoder's layers, names and
+/// shapes take a few kilobytes), before anything is allocated for it.
+const LARGEST_SKELETON: usize = 1 << 24;
 
 /// How a file lays out its embedded decoder, by the attachment holding it.
 #[derive(Debug, Clone, Copy, PartialEq)]
