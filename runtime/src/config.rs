@@ -176,6 +176,10 @@ pub struct TrainingConfig {
     pub restarts: usize,
     /// Single-threaded arithmetic, so that the same seed gives the same model bit for bit.
     pub deterministic: bool,
+    /// With `model.weights = "int8"`, epochs after training whose steps are taken at the
+    /// rounded weights, at a twentieth of the learning rate; the model kept is the best
+    /// rounded one.
+    pub grid_epochs: usize,
     /// Worker threads (0: one per core).
     pub threads: usize,
     /// Stop after this many epochs without a validation improvement larger than `min_delta` (0: never).
@@ -224,6 +228,7 @@ impl Default for TrainingConfig {
             seed: 1,
             restarts: 1,
             deterministic: false,
+            grid_epochs: 100,
             threads: 0,
             early_stopping_patience: 20,
             early_stopping_min_delta: 0.0,

@@ -12,7 +12,7 @@ use balerc_compiler::{lower, LowerOptions};
 use balerc_runtime::dataset::{self, Dataset};
 use balerc_runtime::model_dir::{self, ENCODER_ONNX, FULL_ONNX};
 use balerc_runtime::project::{self, Project};
-use balerc_runtime::train::{encode_decode, Rows, Silent};
+use balerc_runtime::train::{encode_decode, mean_squared_error, Rows, Silent};
 use balerc_runtime::training_run::{self, flat_rows, TrainOutcome};
 use burn::prelude::Device;
 use std::path::Path;
@@ -119,6 +119,23 @@ fn restarts_keep_the_model_of_the_lowest_loss() {
     assert_eq!(std::fs::read(restarted.model_dir.join(FULL_ONNX)).unwrap(), weights);
     let info = model_dir::load_info(&restarted.model_dir).unwrap();
     assert_eq!(info.training.kept_seed, Some(seed));
+}
+
+#[test]
+fn epochs_on_the_8_bit_grid_win_back_what_rounding_loses() {
+    let Some((dir, mut overrides)) = project_with("jets_pythia_24col.npz", 2000, &[]) else { return };
+    let settings =
+        ["training.epochs=10", "training.deterministic=true", "model.weights=int8", "data.validation_fraction=0"];
+    overrides.extend(with(SMALL_DENSE, &settings));
+    let saved_loss = |grid_epochs: usize| {
+        let overrides = [overrides.clone(), vec![format!("training.grid_epochs={grid_epochs}")]].concat();
+        let outcome = train(dir.path(), &overrides).unwrap();
+        assert_eq!(outcome.history.len(), 10 + grid_epochs);
+        let saved = model_dir::load(&outcome.model_dir, &Device::flex()).unwrap();
+        mean_squared_error(&saved.model, &normalized_rows(dir.path(), &overrides, &saved.info))
+    };
+    let (rounded_once, after_grid_epochs) = (saved_loss(0), saved_loss(10));
+    assert!(after_grid_epochs < rounded_once, "{after_grid_epochs} against {rounded_once}");
 }
 
 /// The normalized rows a saved model sees for its own training file.

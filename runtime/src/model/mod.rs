@@ -189,14 +189,20 @@ impl Autoencoder {
 }
 
 /// Rounds every float parameter, a tensor at a time.
+/// Rounds every weight tensor. Rounded weights of a model in training require gradients as the
+/// originals did: gradients taken at them pass straight through to the float weights.
 struct Rounding<F: Fn(&[f32]) -> Vec<f32>>(F);
 
 impl<F: Fn(&[f32]) -> Vec<f32>> burn::module::ModuleMapper for Rounding<F> {
     fn map_float<const D: usize>(&mut self, param: burn::module::Param<Tensor<D>>) -> burn::module::Param<Tensor<D>> {
         param.map(|tensor| {
-            let (shape, device) = (tensor.shape(), tensor.device());
-            let rounded = (self.0)(&values(tensor));
-            Tensor::from_data(TensorData::new(rounded, shape), &device)
+            let (shape, device, tracked) = (tensor.shape(), tensor.device(), tensor.is_require_grad());
+            let rounded = Tensor::from_data(TensorData::new((self.0)(&values(tensor)), shape), &device);
+            if tracked {
+                rounded.require_grad()
+            } else {
+                rounded
+            }
         })
     }
 }

@@ -1,6 +1,7 @@
 //! The training loop: Adam on shuffled batches (on one device, or split across several), the
 //! validation loss after every epoch, a learning rate that drops on plateaus, early stopping,
-//! optional L1 sparsity on the latent values, and checkpoints.
+//! optional L1 sparsity on the latent values, checkpoints, and for 8-bit weights a last phase
+//! of epochs on their grid.
 
 mod batches;
 mod data_parallel;
@@ -9,7 +10,7 @@ mod schedule;
 pub use batches::Rows;
 pub use schedule::{Schedule, Verdict};
 
-use crate::config::TrainingConfig;
+use crate::config::{TrainingConfig, WeightFormat};
 use crate::model::{Autoencoder, ModelSpec};
 use crate::model_dir::OutlierRound;
 use batches::Batches;
@@ -19,6 +20,10 @@ use burn::tensor::TensorData;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
+
+/// The learning rate of the epochs on the weight grid, as a share of the configured one: steps
+/// much larger than the grid's make the rounded model jump about.
+const GRID_LEARNING_RATE_SHARE: f64 = 1.0 / 20.0;
 
 /// What happened in one epoch. Losses are mean squared errors on normalized values.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -119,8 +124,41 @@ pub fn train(
                 break;
             }
         }
-        let model = best.unwrap_or_else(|| model.valid());
-        Trained { model, history, stopped_early }
+        let mut kept = best.unwrap_or_else(|| model.valid());
+        if spec.weights == WeightFormat::Int8 && config.grid_epochs > 0 {
+            // Rounded to 8 bits after training, the weights lose accuracy that a few epochs of
+            // steps taken at the rounded weights (straight through to the float ones they came
+            // from) win back. The model kept is the best once rounded, on the held-out samples.
+            let judged = if validation_rows.is_empty() { train_rows } else { validation_rows };
+            let rounded_loss =
+                |model: &Autoencoder| mean_squared_error(&model.clone().with_weights_rounded(spec.weights), judged);
+            let mut kept_loss = rounded_loss(&kept);
+            let learning_rate = config.learning_rate * GRID_LEARNING_RATE_SHARE;
+            for epoch in history.len() + 1..=history.len() + config.grid_epochs {
+                let started = Instant::now();
+                let batches = Batches::new(train_rows.len(), config.batch_size_for(train_rows.len()), Some(&mut rng));
+                let mut weighted_loss = 0.0;
+                for (i, batch) in batches.iter().enumerate() {
+                    let rounded = model.clone().with_weights_rounded(spec.weights);
+                    let step =
+                        data_parallel::batch_gradients(&rounded, train_rows, batch, &devices, config.l1_sparsity);
+                    weighted_loss += step.mse * batch.len() as f64;
+                    model = optimizer.step(learning_rate, model, step.gradients);
+                    observer.batch_finished(epoch, i + 1, batches.count());
+                }
+                let loss = rounded_loss(&model.valid());
+                if loss < kept_loss {
+                    (kept, kept_loss) = (model.valid(), loss);
+                }
+                let validation_loss = (!validation_rows.is_empty()).then_some(loss);
+                let train_loss = weighted_loss / train_rows.len() as f64;
+                let seconds = started.elapsed().as_secs_f64();
+                let record = EpochRecord { epoch, train_loss, validation_loss, learning_rate, seconds };
+                observer.epoch_finished(&record);
+                history.push(record);
+            }
+        }
+        Trained { model: kept, history, stopped_early }
     })
 }
 
