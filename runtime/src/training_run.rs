@@ -144,9 +144,6 @@ fn fit(
     }
     let started = std::time::Instant::now();
     let restarts = config.training.restarts.max(1);
-    // Restarts are told apart by the model as it is saved, its weights rounded: rounding to a
-    // coarse grid costs some models far more accuracy than others.
-    let judged_on = if validation_rows.is_empty() { &train_rows } else { &validation_rows };
     let mut best: Option<(Trained, u64, f64)> = None;
     for restart in 0..restarts {
         let seed = config.training.seed.wrapping_add(restart as u64);
@@ -156,11 +153,12 @@ fn fit(
         if let Some(error) = checkpointing.error.take() {
             return Err(error);
         }
-        if restarts == 1 {
-            best = Some((trained, seed, f64::NAN));
-            break;
-        }
-        let loss = train::mean_squared_error(&trained.model.clone().with_weights_rounded(spec.weights), judged_on);
+        // Restarts are told apart by the model as it is saved, its weights rounded: rounding to
+        // a coarse grid costs some models far more accuracy than others.
+        let loss = match restarts {
+            1 => 0.0,
+            _ => train::saved_loss(&trained.model, spec.weights, &train_rows, &validation_rows),
+        };
         if best.as_ref().is_none_or(|(.., kept)| loss < *kept) {
             best = Some((trained, seed, loss));
         }

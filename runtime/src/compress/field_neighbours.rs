@@ -48,19 +48,22 @@ impl Neighbourhood {
 
     /// The weighted sum of value `i`'s regressors.
     pub fn weighted_sum(self, at: &Place, decoded: &[f64], predicted: &[f64], weights: &[f32]) -> f64 {
-        let sum = |regressors: &[f64]| regressors.iter().zip(weights).fold(0.0, |s, (r, &w)| s + f64::from(w) * r);
-        match self {
-            Neighbourhood::InFrame | Neighbourhood::WithPrevious => sum(&at.lorenzo(decoded, predicted)),
-            Neighbourhood::Wide => sum(&at.wide(decoded, predicted)),
-        }
+        self.with_regressors(at, decoded, predicted, |regressors| {
+            regressors.iter().zip(weights).fold(0.0, |sum, (r, &w)| sum + f64::from(w) * r)
+        })
     }
 
-    /// Value `i`'s regressors, as many as the neighbourhood has weights.
-    pub fn regressors(self, at: &Place, decoded: &[f64], predicted: &[f64]) -> Vec<f64> {
+    /// Calls `with` on value `i`'s regressors, as many as the neighbourhood has weights.
+    pub fn with_regressors<T>(
+        self,
+        at: &Place,
+        decoded: &[f64],
+        predicted: &[f64],
+        with: impl FnOnce(&[f64]) -> T,
+    ) -> T {
         match self {
-            Neighbourhood::InFrame => at.lorenzo(decoded, predicted)[..IN_FRAME_WEIGHTS].to_vec(),
-            Neighbourhood::WithPrevious => at.lorenzo(decoded, predicted).to_vec(),
-            Neighbourhood::Wide => at.wide(decoded, predicted).to_vec(),
+            Neighbourhood::Wide => with(&at.wide(decoded, predicted)),
+            narrow => with(&at.lorenzo(decoded, predicted)[..narrow.weights()]),
         }
     }
 }

@@ -315,7 +315,9 @@ fn fit_field(frame: &Frame, original_normalized: &[f64], bound: f64, end: usize)
         let place = Place::of(i, shape);
         for (n, equations) in neighbourhoods.iter().zip(&mut equations) {
             if *n == Neighbourhood::InFrame || i >= frame_size {
-                equations.add(&n.regressors(&place, original_normalized, &frame.predicted_normalized), target);
+                n.with_regressors(&place, original_normalized, &frame.predicted_normalized, |regressors| {
+                    equations.add(regressors, target)
+                });
             }
         }
     }

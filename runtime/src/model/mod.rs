@@ -188,7 +188,6 @@ impl Autoencoder {
     }
 }
 
-/// Rounds every float parameter, a tensor at a time.
 /// Rounds every weight tensor. Rounded weights of a model in training require gradients as the
 /// originals did: gradients taken at them pass straight through to the float weights.
 struct Rounding<F: Fn(&[f32]) -> Vec<f32>>(F);

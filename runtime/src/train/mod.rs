@@ -129,9 +129,7 @@ pub fn train(
             // Rounded to 8 bits after training, the weights lose accuracy that a few epochs of
             // steps taken at the rounded weights (straight through to the float ones they came
             // from) win back. The model kept is the best once rounded, on the held-out samples.
-            let judged = if validation_rows.is_empty() { train_rows } else { validation_rows };
-            let rounded_loss =
-                |model: &Autoencoder| mean_squared_error(&model.clone().with_weights_rounded(spec.weights), judged);
+            let rounded_loss = |model: &Autoencoder| saved_loss(model, spec.weights, train_rows, validation_rows);
             let mut kept_loss = rounded_loss(&kept);
             let learning_rate = config.learning_rate * GRID_LEARNING_RATE_SHARE;
             for epoch in history.len() + 1..=history.len() + config.grid_epochs {
@@ -160,6 +158,13 @@ pub fn train(
         }
         Trained { model: kept, history, stopped_early }
     })
+}
+
+/// The loss of a model as it is saved, its weights rounded to `format`: on the validation
+/// samples, or the training samples when none are held out.
+pub fn saved_loss(model: &Autoencoder, format: WeightFormat, train_rows: &Rows, validation_rows: &Rows) -> f64 {
+    let judged = if validation_rows.is_empty() { train_rows } else { validation_rows };
+    mean_squared_error(&model.clone().with_weights_rounded(format), judged)
 }
 
 fn rows_tensor(rows: &Rows, indices: &[usize], device: &Device) -> Tensor<2> {
