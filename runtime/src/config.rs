@@ -83,6 +83,22 @@ pub enum WeightFormat {
     Int8,
 }
 
+/// A named model size, trading ratio for speed: it sets `hidden`, `channels`, `stride` and
+/// `latent` by the model's kind. Measured on the jets and the CFD frames in docs/compression.md.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Preset {
+    /// The smallest network: compresses and decompresses fastest, at some ratio.
+    Fast,
+    /// A middle size.
+    Balanced,
+    /// Baler's dense autoencoder (or balerc's default convolutions): the best ratio.
+    Best,
+}
+
+/// The model keys a preset sets.
+const PRESET_KEYS: [&str; 4] = ["hidden", "channels", "stride", "latent"];
+
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ActivationKind {
@@ -120,6 +136,8 @@ pub struct ModelConfig {
     /// "f16" rounds the trained weights to half precision, "f32" keeps them as trained.
     /// Quantization-aware training keeps f32: its fixed-point types decide the weights.
     pub weights: WeightFormat,
+    /// Sets the keys of [`PRESET_KEYS`] by kind; any of them given on the command line wins.
+    pub preset: Option<Preset>,
 }
 
 impl Default for ModelConfig {
@@ -138,6 +156,7 @@ impl Default for ModelConfig {
             kernel: 3,
             stride: 2,
             weights: WeightFormat::F16,
+            preset: None,
         }
     }
 }
@@ -152,6 +171,33 @@ impl ModelConfig {
             ModelKind::Dense => vec![200, 100, 50],
             ModelKind::Conv2d | ModelKind::Conv3d => vec![],
         })
+    }
+
+    /// The preset's sizes in place of the file's, except the keys named in `kept`.
+    fn apply_preset(&mut self, kept: &[&str]) {
+        let Some(preset) = self.preset else { return };
+        let dense = self.kind == ModelKind::Dense;
+        let (hidden, channels, stride, latent): (Vec<usize>, Vec<usize>, usize, usize) = match (preset, dense) {
+            (Preset::Fast, true) => (vec![32, 16], vec![], self.stride, 8),
+            (Preset::Balanced, true) => (vec![64, 32], vec![], self.stride, 8),
+            (Preset::Best, true) => (vec![200, 100, 50], vec![], self.stride, 8),
+            (Preset::Fast, false) => (vec![], vec![8, 8], 3, 6),
+            (Preset::Balanced, false) => (vec![], vec![8, 16, 16], 2, 12),
+            (Preset::Best, false) => (vec![], vec![16, 32, 32], 2, 20),
+        };
+        let free = |key: &str| !kept.contains(&key);
+        if free("hidden") {
+            self.hidden = Some(hidden);
+        }
+        if free("channels") && !dense {
+            self.channels = Some(channels);
+        }
+        if free("stride") {
+            self.stride = stride;
+        }
+        if free("latent") {
+            self.latent = latent;
+        }
     }
 
     /// The convolutions' output channels: as set, or [16, 32, 32].
@@ -274,7 +320,8 @@ impl Config {
         for assignment in overrides {
             apply_override(&mut table, assignment)?;
         }
-        let config: Config = table.try_into().map_err(|e: toml::de::Error| invalid(e.message().to_string()))?;
+        let mut config: Config = table.try_into().map_err(|e: toml::de::Error| invalid(e.message().to_string()))?;
+        config.model.apply_preset(&model_keys_overridden(overrides));
         config.validate().map_err(invalid)?;
         Ok(config)
     }
@@ -319,6 +366,12 @@ impl Config {
 /// False for zero, negatives and NaN.
 fn is_positive(x: f64) -> bool {
     x > 0.0
+}
+
+/// The keys of `model.KEY=value` overrides that a preset also sets.
+fn model_keys_overridden(overrides: &[String]) -> Vec<&str> {
+    let keys = overrides.iter().filter_map(|o| o.split_once('=')?.0.trim().strip_prefix("model."));
+    keys.filter(|key| PRESET_KEYS.contains(key)).collect()
 }
 
 /// `training.epochs=5` sets one key; the value is read as TOML, or taken as a string.
@@ -372,6 +425,18 @@ mod tests {
         assert!(c.is_err(), "input is a list");
         let c = parse("", &["data.input=['jets.npz']"]).unwrap();
         assert_eq!(c.data.input, vec![PathBuf::from("jets.npz")]);
+    }
+
+    #[test]
+    fn presets_size_the_model_by_kind_and_the_command_line_wins() {
+        let fast = parse(Config::template(), &["model.preset=fast"]).unwrap().model;
+        assert_eq!((fast.hidden_widths(), fast.latent), (vec![32, 16], 8));
+        let conv = parse(Config::template(), &["model.kind=conv2d", "model.preset=fast"]).unwrap().model;
+        assert_eq!((conv.conv_channels(), conv.stride, conv.latent), (vec![8, 8], 3, 6));
+        let best = parse(Config::template(), &["model.preset=best", "model.latent=12"]).unwrap().model;
+        assert_eq!((best.hidden_widths(), best.latent), (vec![200, 100, 50], 12));
+        let err = parse("", &["model.preset=fastest"]).unwrap_err().to_string();
+        assert!(err.contains("fastest"), "{err}");
     }
 
     #[test]

@@ -287,6 +287,7 @@ impl StoredDtype {
 
     /// The value a file of this dtype holds after `value` is written to it: what a
     /// reconstruction is once saved, and so what an error bound has to hold for.
+    #[inline]
     pub fn stored(self, value: f64) -> f64 {
         use StoredDtype::*;
         match self {

@@ -234,7 +234,7 @@ fn transpose(matrix: &[f64], columns: usize) -> Vec<f64> {
 
 /// Runs a kernel compiled for AVX2 where the processor has it. The kernels only multiply and
 /// add (never fused), lane by lane, so wider registers give the same results bit for bit.
-fn with_wide_registers<T>(kernel: impl FnOnce() -> T) -> T {
+pub fn with_wide_registers<T>(kernel: impl FnOnce() -> T) -> T {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         #[target_feature(enable = "avx2")]

@@ -5,4 +5,4 @@ pub mod fixed;
 pub mod float;
 
 pub use fixed::Simulator;
-pub use float::{run_float, FloatProgram};
+pub use float::{run_float, with_wide_registers, FloatProgram};

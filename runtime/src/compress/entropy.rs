@@ -43,15 +43,22 @@ struct FeatureStats {
 }
 
 impl FeatureStats {
+    fn new() -> FeatureStats {
+        FeatureStats { histogram: vec![0; MAX_WINDOW as usize], large: vec![] }
+    }
+
     fn of<'a>(values: impl Iterator<Item = &'a u64>) -> FeatureStats {
-        let mut stats = FeatureStats { histogram: vec![0; MAX_WINDOW as usize], large: vec![] };
-        for &v in values {
-            match stats.histogram.get_mut(v as usize) {
-                Some(count) if v < MAX_WINDOW => *count += 1,
-                _ => stats.large.push(v),
-            }
-        }
+        let mut stats = FeatureStats::new();
+        values.for_each(|&v| stats.add(v));
         stats
+    }
+
+    #[inline]
+    fn add(&mut self, v: u64) {
+        match self.histogram.get_mut(v as usize) {
+            Some(count) => *count += 1,
+            None => self.large.push(v),
+        }
     }
 
     /// Counts of symbols 0..window and, last, of the escape.
@@ -80,7 +87,14 @@ impl FeatureStats {
     }
 
     fn best_window(&self) -> u64 {
-        let candidates = (0..=MAX_WINDOW.trailing_zeros()).map(|k| 1u64 << k);
+        // Without escapes beyond the histogram, a window past the largest value only adds
+        // symbols that never occur, each costing a stored count: it is never the smallest.
+        let largest = self.histogram.iter().rposition(|&c| c > 0).unwrap_or(0) as u64;
+        let widest = match self.large.is_empty() {
+            true => (largest + 1).next_power_of_two().min(MAX_WINDOW),
+            false => MAX_WINDOW,
+        };
+        let candidates = (0..=widest.trailing_zeros()).map(|k| 1u64 << k);
         let costs = candidates.map(|w| (self.cost_bits(w), w));
         costs.min_by(|a, b| a.0.total_cmp(&b.0)).map_or(1, |(_, w)| w)
     }
@@ -129,7 +143,8 @@ fn model(counts: &[u64]) -> Result<Model, String> {
 
 pub fn encode(values: &[u64], features: usize) -> Vec<u8> {
     let features = features.max(1);
-    encode_streams(values, features, |i, _| i % features)
+    let stats = (0..features).map(|f| FeatureStats::of(values.iter().skip(f).step_by(features))).collect();
+    encode_with_stats(values, stats, |i| i % features)
 }
 
 pub fn decode(bytes: &[u8], count: usize, features: usize) -> Result<Vec<u64>, String> {
@@ -139,14 +154,23 @@ pub fn decode(bytes: &[u8], count: usize, features: usize) -> Result<Vec<u64>, S
 
 /// Codes `values` with one model per stream; `stream_of(i, before)` names value i's stream
 /// (below `streams`) from the values before it, as the decoder will have them.
+#[cfg(test)]
 pub fn encode_streams(values: &[u64], streams: usize, stream_of: impl Fn(usize, &[u64]) -> usize) -> Vec<u8> {
     let of: Vec<usize> = (0..values.len()).map(|i| stream_of(i, &values[..i])).collect();
+    let mut stats: Vec<FeatureStats> = (0..streams).map(|_| FeatureStats::new()).collect();
+    for (&v, &s) in values.iter().zip(&of) {
+        stats[s].add(v);
+    }
+    encode_with_stats(values, stats, |i| of[i])
+}
+
+/// Codes `values` with the model of each stream's statistics; value i is in `stream(i)`.
+fn encode_with_stats(values: &[u64], stats: Vec<FeatureStats>, stream: impl Fn(usize) -> usize) -> Vec<u8> {
     let mut out = vec![];
     push_uvarint(&mut out, values.len() as u64);
-    let mut windows = Vec::with_capacity(streams);
-    let mut models = Vec::with_capacity(streams);
-    for members in grouped(&of, streams) {
-        let stats = FeatureStats::of(members.iter().map(|&i| &values[i]));
+    let mut windows = Vec::with_capacity(stats.len());
+    let mut models = Vec::with_capacity(stats.len());
+    for stats in &stats {
         let window = stats.best_window();
         let counts = scaled_counts(&stats.counts(window));
         push_uvarint(&mut out, window);
@@ -154,27 +178,22 @@ pub fn encode_streams(values: &[u64], streams: usize, stream_of: impl Fn(usize, 
         models.push(model(&counts).expect("scaled counts of real data form a model"));
         windows.push(window);
     }
-    let symbols = values.iter().zip(&of).map(|(&v, &s)| (v.min(windows[s]) as usize, &models[s]));
+    let symbols = values.iter().enumerate().map(|(i, &v)| {
+        let s = stream(i);
+        (v.min(windows[s]) as usize, &models[s])
+    });
     let mut coder = DefaultAnsCoder::new();
     coder.encode_symbols_reverse(symbols).expect("every symbol has a nonzero probability");
     let words = coder.into_compressed().unwrap_infallible();
     push_uvarint(&mut out, words.len() as u64);
     out.extend(words.iter().flat_map(|w| w.to_le_bytes()));
-    for (&v, &s) in values.iter().zip(&of) {
-        if v >= windows[s] {
-            push_uvarint(&mut out, v - windows[s]);
+    for (i, &v) in values.iter().enumerate() {
+        let window = windows[stream(i)];
+        if v >= window {
+            push_uvarint(&mut out, v - window);
         }
     }
     out
-}
-
-/// The indices of each stream's values, stream by stream.
-fn grouped(of: &[usize], streams: usize) -> Vec<Vec<usize>> {
-    let mut members = vec![vec![]; streams];
-    for (i, &s) in of.iter().enumerate() {
-        members[s].push(i);
-    }
-    members
 }
 
 /// The values [`encode_streams`] coded, with the same streams.

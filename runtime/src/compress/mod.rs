@@ -30,6 +30,7 @@ mod residual_context;
 mod residual_plan;
 #[cfg(test)]
 mod stored_sections;
+mod table_residuals;
 #[cfg(test)]
 mod tests;
 mod weight_codes;
@@ -532,8 +533,9 @@ fn stored_residuals(header: &Header, chunk: &Chunk, count: usize) -> Result<Vec<
     Ok(symbols.into_iter().map(bytes::unzigzag).collect())
 }
 
-/// The exact values stored for values the residuals could not bring within the bound, by index.
-fn stored_outliers(chunk: &Chunk, count: usize) -> Result<std::collections::HashMap<usize, f64>, String> {
+/// The exact values stored for values the residuals could not bring within the bound, with
+/// their indices, as stored (increasing in files balerc writes).
+fn stored_outliers(chunk: &Chunk, count: usize) -> Result<Vec<(usize, f64)>, String> {
     let values = bytes::decode_f64s(optional_section_bytes(chunk, "outlier_value"))?;
     let indices = undeltas(bytes::decode_varints(optional_section_bytes(chunk, "outlier_index"), values.len())?);
     indices
@@ -588,11 +590,14 @@ fn decompress_chunk(header: &Header, decoder: &Decoder, chunk: &Chunk) -> Result
             };
             residual_plan::reconstruct(header, bound, &relations, &plan, &prediction, &residuals, &outliers)?
         }
-        None => prediction
-            .iter()
-            .enumerate()
-            .map(|(i, &v)| outliers.get(&i).copied().unwrap_or_else(|| header.store(header.modelled_column(i), v)))
-            .collect(),
+        None => {
+            let mut values: Vec<f64> =
+                prediction.iter().enumerate().map(|(i, &v)| header.store(header.modelled_column(i), v)).collect();
+            for &(i, exact) in &outliers {
+                values[i] = exact;
+            }
+            values
+        }
     };
     let values = flagged::restore(&values, header.modelled_per_sample, &flagged, &flagged_values);
     let lossless = bytes::decode_f64s(optional_section_bytes(chunk, "lossless"))?;

@@ -27,21 +27,20 @@
 use super::bytes::ByteReader;
 use super::field_neighbours::{Neighbourhood, Place, IN_FRAME_WEIGHTS};
 use super::header::{Header, ResidualCoding};
-use super::linear_fit::{Gram, NormalEquations};
+use super::linear_fit::NormalEquations;
+use super::table_residuals;
 use super::relation::Relation;
 use std::collections::HashMap;
 
-/// Wider tables keep the decoder's prediction: the weights grow with the square of the width.
-const MAX_LINEAR_FEATURES: usize = 64;
 /// Each way of coding a feature is tried on about this many values of a chunk (frames of a
 /// field, rows of a table): enough that their costs rank as the whole chunk's would.
 const PLAN_TRIAL_VALUES: usize = 1 << 18;
 /// Codes larger than this are stored as outliers: they would cost more than the value.
-const LARGEST_CODE: f64 = (1u64 << 40) as f64;
+pub(super) const LARGEST_CODE: f64 = (1u64 << 40) as f64;
 /// Integers up to this are exact in f64 arithmetic, with room for the steps around them.
 const LARGEST_INTEGER: f64 = (1u64 << 50) as f64;
 /// Zeros are tried apart in a feature where at least one value in this many is exactly zero.
-const ZERO_SHARE_TO_TRY: usize = 16;
+pub(super) const ZERO_SHARE_TO_TRY: usize = 16;
 /// Noise variances tried for the fit, in units of the decoded values' own: the quantization
 /// error's spread is known, but how much of it the next value shares is not.
 const NOISE_SHARES: [f64; 3] = [0.125, 0.25, 0.5];
@@ -161,32 +160,35 @@ pub fn weight_counts(header: &Header, relations: &[Relation]) -> Vec<usize> {
 /// The grid a feature's values are coded on: a code k stands for center + k * step, or with
 /// zeros apart, 0 for an exact zero and k > 0 for center + (k - 1) * step.
 #[derive(Debug, Clone, Copy)]
-struct Grid {
+pub(super) struct Grid {
     integer: bool,
     zeros: bool,
     step: f64,
 }
 
 impl Grid {
+    #[inline]
     fn new(integer: bool, zeros: bool, bound: f64) -> Grid {
         let step = if integer { 2.0 * bound.floor() + 1.0 } else { 2.0 * bound };
         Grid { integer, zeros, step }
     }
 
-    fn of(plan: &FeaturePlan, bound: f64) -> Grid {
+    pub(super) fn of(plan: &FeaturePlan, bound: f64) -> Grid {
         Grid::new(plan.integer, plan.zeros, bound)
     }
 
+    #[inline]
     fn center(self, prediction: f64) -> f64 {
         if self.integer {
-            prediction.round()
+            round(prediction)
         } else {
             prediction
         }
     }
 
-    fn code(self, prediction: f64, x: f64) -> f64 {
-        let code = ((x - self.center(prediction)) / self.step).round();
+    #[inline]
+    pub(super) fn code(self, prediction: f64, x: f64) -> f64 {
+        let code = round((x - self.center(prediction)) / self.step);
         match self.zeros {
             true if x == 0.0 => 0.0,
             true if code >= 0.0 => code + 1.0,
@@ -194,13 +196,25 @@ impl Grid {
         }
     }
 
-    fn value(self, prediction: f64, code: i64) -> f64 {
+    #[inline]
+    pub(super) fn value(self, prediction: f64, code: i64) -> f64 {
         let steps = match self.zeros {
             true if code == 0 => return 0.0,
             true if code > 0 => code - 1,
             _ => code,
         };
         self.center(prediction) + self.step * steps as f64
+    }
+}
+
+/// `x.round()`: the nearest integer, halves away from zero. `f64::round` is a library call on
+/// x86; this is a few instructions that the compiler inlines into the loops around it.
+#[inline(always)]
+pub(super) fn round(x: f64) -> f64 {
+    let whole = x.trunc();
+    match (x - whole).abs() >= 0.5 {
+        true => whole + 1f64.copysign(x),
+        false => whole,
     }
 }
 
@@ -333,7 +347,7 @@ fn fit_field(frame: &Frame, original_normalized: &[f64], bound: f64, end: usize)
 }
 
 /// A relation's value on a row; where the formula has none (log of a negative), 0.
-fn relation_value(relation: &Relation, row: &[f64]) -> f64 {
+pub(super) fn relation_value(relation: &Relation, row: &[f64]) -> f64 {
     Some(relation.evaluate(row)).filter(|v| v.is_finite()).unwrap_or(0.0)
 }
 
@@ -389,17 +403,27 @@ fn code_feature(
 }
 
 /// The bits an order-0 model of the codes spends, with a rough cost for storing the model.
-fn entropy_bits(codes: &[i64]) -> f64 {
-    let mut counts: HashMap<i64, u32> = HashMap::new();
+pub(super) fn entropy_bits(codes: &[i64]) -> f64 {
+    // Codes are mostly small: counted in a table, the rare large ones by sorting.
+    const SMALL: usize = 1 << 13;
+    let mut small = vec![0u32; SMALL];
+    let mut large = vec![];
     for &c in codes {
-        *counts.entry(c).or_default() += 1;
+        let z = super::bytes::zigzag(c) as usize;
+        match small.get_mut(z) {
+            Some(count) => *count += 1,
+            None => large.push(z),
+        }
     }
+    large.sort_unstable();
+    let mut counts: Vec<u32> = small.into_iter().filter(|&c| c > 0).collect();
+    counts.extend(large.chunk_by(|a, b| a == b).map(|run| run.len() as u32));
     let n = codes.len() as f64;
     let table = 16.0 * counts.len().min(4096) as f64;
-    table + counts.values().map(|&c| f64::from(c) * (n / f64::from(c)).log2()).sum::<f64>()
+    table + counts.iter().map(|&c| f64::from(c) * (n / f64::from(c)).log2()).sum::<f64>()
 }
 
-fn is_integer(x: f64) -> bool {
+pub(super) fn is_integer(x: f64) -> bool {
     x.fract() == 0.0 && x.abs() <= LARGEST_INTEGER
 }
 
@@ -424,24 +448,17 @@ pub fn code_residuals(
     prediction: &[f64],
     outliers: &mut Vec<(i64, f64)>,
 ) -> (ResidualPlan, Vec<i64>) {
+    let trial_end = plan_trial_end(header, original.len());
+    if table_residuals::applies(header) {
+        let (plan, codes, found) = table_residuals::code(header, coding, relations, original, prediction, trial_end);
+        outliers.extend(found);
+        return (plan, codes);
+    }
     let mut frame = Frame::new(header, relations, prediction);
     let normalized: Vec<f64> = original.iter().enumerate().map(|(i, &x)| normalize(header, i, x)).collect();
-    let linear = header.is_table() && (2..=MAX_LINEAR_FEATURES).contains(&frame.features);
-    let gram = linear.then(|| {
-        let witnesses: Vec<f64> = original
-            .chunks_exact(frame.features)
-            .enumerate()
-            .flat_map(|(s, row)| {
-                let at = s * frame.features;
-                relations.iter().map(move |r| normalize(header, at + r.target, relation_value(r, row)))
-            })
-            .collect();
-        Gram::of_rows(&normalized, &frame.predicted_normalized, frame.features, &witnesses, relations.len())
-    });
     let mut codes = vec![0; original.len()];
     let mut found = vec![];
     let mut plans = Vec::with_capacity(frame.features);
-    let trial_end = plan_trial_end(header, original.len());
     for f in 0..frame.features {
         let bound = coding.max_abs_error[f];
         let integer = frame.indices(f).all(|i| is_integer(original[i]));
@@ -450,11 +467,7 @@ pub fn code_residuals(
             true => &[false, true],
             false => &[false],
         };
-        let own: Vec<usize> = (0..relations.len()).filter(|&r| relations[r].target == f).collect();
-        let fitted = match &gram {
-            Some(gram) => gram.fit(f, &own).map(|w| (Neighbourhood::InFrame, w)).into_iter().collect(),
-            None => fit_field(&frame, &normalized, bound / header.normalization.scale[f], trial_end),
-        };
+        let fitted = fit_field(&frame, &normalized, bound / header.normalization.scale[f], trial_end);
         let fitted = fitted.into_iter().map(|(n, w)| (n, Some(w.iter().map(|&w| w as f32).collect())));
         let candidates: Vec<(Neighbourhood, Option<Vec<f32>>)> =
             [(Neighbourhood::InFrame, None)].into_iter().chain(fitted).collect();
@@ -495,21 +508,26 @@ pub fn reconstruct(
     plan: &ResidualPlan,
     prediction: &[f64],
     codes: &[i64],
-    outliers: &HashMap<usize, f64>,
+    outliers: &[(usize, f64)],
 ) -> Result<Vec<f64>, String> {
-    let mut frame = Frame::new(header, relations, prediction);
-    if plan.features.len() != frame.features || codes.len() != prediction.len() {
+    if plan.features.len() != header.feature_count() || codes.len() != prediction.len() {
         return Err("the residual plan does not fit the chunk".into());
     }
     let counts = weight_counts(header, relations);
     let fits = |p: &FeaturePlan, count: usize| match (&p.weights, p.neighbourhood) {
         (Some(w), Neighbourhood::InFrame) => w.len() == count,
-        (Some(w), wider) => frame.field.is_some() && w.len() == wider.weights(),
+        (Some(w), wider) => header.frame_shape().is_some() && w.len() == wider.weights(),
         (None, n) => n == Neighbourhood::InFrame,
     };
     if !plan.features.iter().zip(&counts).all(|(p, &count)| fits(p, count)) {
         return Err("the residual plan's weights do not fit the chunk".into());
     }
+    if table_residuals::applies(header) {
+        return Ok(table_residuals::reconstruct(header, coding, relations, plan, prediction, codes, outliers));
+    }
+    let mut frame = Frame::new(header, relations, prediction);
+    // Of a repeated index, the last counts.
+    let outliers: HashMap<usize, f64> = outliers.iter().copied().collect();
     let mut values = vec![0.0; prediction.len()];
     for (f, feature) in plan.features.iter().enumerate() {
         let grid = Grid::of(feature, coding.max_abs_error[f]);
@@ -531,6 +549,22 @@ pub fn reconstruct(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rounding_is_f64_round_bit_for_bit() {
+        let tricky = [0.5, -0.5, 1.5, -2.5, 0.49999999999999994, -0.0, 4503599627370495.5, 1e300, f64::INFINITY];
+        let mut state = 1u64;
+        let random = std::iter::repeat_with(move || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            f64::from_bits(state)
+        });
+        for x in tricky.into_iter().chain(tricky.map(|x| -x)).chain(random.take(100_000)) {
+            match x.is_nan() {
+                true => assert!(round(x).is_nan()),
+                false => assert_eq!(round(x).to_bits(), x.round().to_bits(), "{x:e}"),
+            }
+        }
+    }
 
     #[test]
     fn plans_round_trip_through_bytes() {
@@ -640,7 +674,7 @@ mod tests {
         assert!(outliers.is_empty());
 
         let plan = ResidualPlan::from_bytes(&plan.to_bytes(), &weight_counts(&header, &[])).unwrap();
-        let back = reconstruct(&header, &coding, &[], &plan, &prediction, &codes, &HashMap::new()).unwrap();
+        let back = reconstruct(&header, &coding, &[], &plan, &prediction, &codes, &[]).unwrap();
         for (i, (x, y)) in original.iter().zip(&back).enumerate() {
             assert!((x - y).abs() <= 0.01, "value {i}: {x} came back as {y}");
             if i % 3 == 1 {
@@ -657,7 +691,7 @@ mod tests {
         let mut outliers = vec![];
         let (plan, codes) = code_residuals(&header, &coding, &[], &original, &prediction, &mut outliers);
         assert_eq!(outliers, [(30, 1e300), (61, 1e100)]);
-        let exact: HashMap<usize, f64> = outliers.iter().map(|&(i, x)| (i as usize, x)).collect();
+        let exact: Vec<(usize, f64)> = outliers.iter().map(|&(i, x)| (i as usize, x)).collect();
         let back = reconstruct(&header, &coding, &[], &plan, &prediction, &codes, &exact).unwrap();
         assert_eq!((back[30], back[61]), (1e300, 1e100));
         assert!(original.iter().zip(&back).all(|(x, y)| (x - y).abs() <= 0.01));
@@ -712,7 +746,7 @@ mod tests {
         assert!(entropy_bits(&codes) < 0.6 * plain, "{} bits against {plain}", entropy_bits(&codes));
 
         let plan = ResidualPlan::from_bytes(&plan.to_bytes(), &weight_counts(&header, &[])).unwrap();
-        let back = reconstruct(&header, &coding, &[], &plan, &prediction, &codes, &HashMap::new()).unwrap();
+        let back = reconstruct(&header, &coding, &[], &plan, &prediction, &codes, &[]).unwrap();
         assert!(original.iter().zip(&back).all(|(x, y)| (x - y).abs() <= 0.002));
     }
 
@@ -755,14 +789,14 @@ mod tests {
         assert!(with < 0.5 * without.bits, "{with} bits against {}", without.bits);
 
         let plan = ResidualPlan::from_bytes(&plan.to_bytes(), &weight_counts(&header, &[])).unwrap();
-        let back = reconstruct(&header, &coding, &[], &plan, &prediction, &codes, &HashMap::new()).unwrap();
+        let back = reconstruct(&header, &coding, &[], &plan, &prediction, &codes, &[]).unwrap();
         assert!(original.iter().zip(&back).all(|(x, y)| (x - y).abs() <= 0.002));
         let in_a_table = ResidualPlan {
             features: vec![FeaturePlan { neighbourhood: Neighbourhood::WithPrevious, ..plan.features[0].clone() }; 3],
         };
         let (table_header, ..) = table();
         let codes = vec![0; 3 * ROWS];
-        assert!(reconstruct(&table_header, &coding, &[], &in_a_table, &vec![0.0; 3 * ROWS], &codes, &HashMap::new())
+        assert!(reconstruct(&table_header, &coding, &[], &in_a_table, &vec![0.0; 3 * ROWS], &codes, &[])
             .is_err());
     }
 
@@ -803,7 +837,7 @@ mod tests {
         assert!(wide < 0.7 * narrower, "{wide} bits against {narrower}");
 
         let plan = ResidualPlan::from_bytes(&plan.to_bytes(), &weight_counts(&header, &[])).unwrap();
-        let back = reconstruct(&header, &coding, &[], &plan, &prediction, &codes, &HashMap::new()).unwrap();
+        let back = reconstruct(&header, &coding, &[], &plan, &prediction, &codes, &[]).unwrap();
         assert!(original.iter().zip(&back).all(|(x, y)| (x - y).abs() <= 0.002));
     }
 
@@ -827,7 +861,7 @@ mod tests {
         let mut outliers = vec![];
         let (plan, codes) = code_residuals(&header, &coding, &[], &original, &prediction, &mut outliers);
         assert!(plan.features[0].weights.is_some(), "the neighbours predict a smooth wave: {plan:?}");
-        let back = reconstruct(&header, &coding, &[], &plan, &prediction, &codes, &HashMap::new()).unwrap();
+        let back = reconstruct(&header, &coding, &[], &plan, &prediction, &codes, &[]).unwrap();
         assert!(original.iter().zip(&back).all(|(x, y)| (x - y).abs() <= 0.002));
         // The codes of the frames after the trial are those of the plan, not of the last one tried.
         let mut frame = Frame::new(&header, &[], &prediction);
@@ -851,7 +885,7 @@ mod tests {
         let (header, coding, _, prediction) = table();
         let codes: Vec<i64> = (0..prediction.len() as i64).map(|i| i % 5 - 2).collect();
         let plan = ResidualPlan::decoder_only(3);
-        let back = reconstruct(&header, &coding, &[], &plan, &prediction, &codes, &HashMap::new()).unwrap();
+        let back = reconstruct(&header, &coding, &[], &plan, &prediction, &codes, &[]).unwrap();
         for ((y, p), c) in back.iter().zip(&prediction).zip(&codes) {
             assert_eq!(*y, p + (2.0 * 0.01) * *c as f64);
         }
@@ -905,7 +939,7 @@ mod tests {
         assert!(zeros_kept < 0.5 * mixed, "{zeros_kept} bits against {mixed}");
 
         let plan = ResidualPlan::from_bytes(&plan.to_bytes(), &weight_counts(&header, &[])).unwrap();
-        let back = reconstruct(&header, &coding, &[], &plan, &prediction, &codes, &HashMap::new()).unwrap();
+        let back = reconstruct(&header, &coding, &[], &plan, &prediction, &codes, &[]).unwrap();
         for (i, (x, y)) in original.iter().zip(&back).enumerate() {
             assert!((x - y).abs() <= 0.01, "value {i}: {x} came back as {y}");
             if *x == 0.0 {
