@@ -22,7 +22,6 @@
 use super::bytes::{push_uvarint, ByteReader};
 use constriction::stream::model::DefaultContiguousCategoricalEntropyModel;
 use constriction::stream::stack::DefaultAnsCoder;
-use constriction::stream::Decode;
 use constriction::UnwrapInfallible;
 
 type Model = DefaultContiguousCategoricalEntropyModel;
@@ -216,21 +215,21 @@ pub fn decode_streams(
             return Err(format!("a model's window of {window} symbols is outside 1 to {MAX_WINDOW}"));
         }
         let counts = (0..=window).map(|_| reader.uvarint()).collect::<Result<Vec<_>, _>>()?;
-        models.push(model(&counts)?);
+        models.push(DecodingTable::new(&probabilities(&counts)?));
         windows.push(window);
     }
     let word_count = reader.length()?;
     let word_bytes = reader.take(word_count.checked_mul(4).ok_or("too many coded words")?)?;
     let words: Vec<u32> =
         word_bytes.chunks_exact(4).map(|w| u32::from_le_bytes(w.try_into().expect("4 bytes"))).collect();
-    let mut coder = DefaultAnsCoder::from_compressed(words).map_err(|_| "the coded symbols end in a zero word")?;
+    let mut coder = AnsDecoder::new(words).ok_or("the coded symbols end in a zero word")?;
     // The escapes follow the words in value order, so each value is whole before the next one's
     // stream is decided from it.
     let mut values = Vec::with_capacity(count.min(1 << 24));
     for i in 0..count {
         let stream = stream_of(i, &values);
         let (model, window) = models.get(stream).zip(windows.get(stream)).ok_or("a value's stream has no model")?;
-        let mut v = coder.decode_symbol(model).unwrap_infallible() as u64;
+        let mut v = coder.decode(model) as u64;
         if v == *window {
             v = window.checked_add(reader.uvarint()?).ok_or("an escaped value is larger than 64 bits")?;
         }
@@ -243,6 +242,93 @@ pub fn decode_streams(
         return Err(format!("{} bytes are left after the coded values", reader.rest().len()));
     }
     Ok(values)
+}
+
+/// Quantiles are looked up in buckets of 2^(PRECISION - BUCKET_BITS).
+const BUCKET_BITS: u32 = 12;
+
+/// A model's cumulative probabilities, with the first symbol of each bucket of quantiles, so
+/// that decoding a symbol searches a bucket's few symbols instead of the whole model.
+struct DecodingTable {
+    /// cdf[s] is the sum of the probabilities of the symbols before s; the last is 2^PRECISION.
+    cdf: Vec<u32>,
+    /// The symbol whose interval holds each bucket's first quantile.
+    first_in_bucket: Vec<u32>,
+}
+
+impl DecodingTable {
+    /// `probabilities` are nonzero and sum to 2^PRECISION, as [`probabilities`] makes them.
+    fn new(probabilities: &[u32]) -> DecodingTable {
+        let mut cdf = Vec::with_capacity(probabilities.len() + 1);
+        let mut sum = 0u32;
+        cdf.push(0);
+        for &p in probabilities {
+            sum += p;
+            cdf.push(sum);
+        }
+        let shift = PRECISION - BUCKET_BITS;
+        let mut first_in_bucket = Vec::with_capacity(1 << BUCKET_BITS);
+        let mut symbol = 0usize;
+        for bucket in 0..1u32 << BUCKET_BITS {
+            while cdf[symbol + 1] <= bucket << shift {
+                symbol += 1;
+            }
+            first_in_bucket.push(symbol as u32);
+        }
+        DecodingTable { cdf, first_in_bucket }
+    }
+
+    /// The symbol whose interval holds `quantile`, its interval's start and its probability.
+    #[inline]
+    fn find(&self, quantile: u32) -> (usize, u32, u32) {
+        let bucket = (quantile >> (PRECISION - BUCKET_BITS)) as usize;
+        let first = self.first_in_bucket[bucket] as usize;
+        let last = self.first_in_bucket.get(bucket + 1).map_or(self.cdf.len() - 2, |&s| s as usize);
+        let symbol = first + self.cdf[first + 1..=last].partition_point(|&c| c <= quantile);
+        (symbol, self.cdf[symbol], self.cdf[symbol + 1] - self.cdf[symbol])
+    }
+}
+
+/// Decodes what constriction's `DefaultAnsCoder` encodes (a stack of 32-bit words, a 64-bit
+/// state, probabilities of PRECISION bits), symbol for symbol the same, with the bucket
+/// lookup of [`DecodingTable`] in place of a search of the whole model.
+struct AnsDecoder {
+    words: Vec<u32>,
+    state: u64,
+}
+
+impl AnsDecoder {
+    /// None when the last word is zero, which no encoder writes.
+    fn new(mut words: Vec<u32>) -> Option<AnsDecoder> {
+        let Some(first) = words.pop() else { return Some(AnsDecoder { words, state: 0 }) };
+        if first == 0 {
+            return None;
+        }
+        let mut state = u64::from(first);
+        while state < 1 << 32 {
+            let Some(word) = words.pop() else { break };
+            state = (state << 32) | u64::from(word);
+        }
+        Some(AnsDecoder { words, state })
+    }
+
+    #[inline]
+    fn decode(&mut self, model: &DecodingTable) -> usize {
+        let quantile = (self.state & ((1 << PRECISION) - 1)) as u32;
+        let (symbol, start, probability) = model.find(quantile);
+        self.state = (self.state >> PRECISION) * u64::from(probability) + u64::from(quantile - start);
+        if self.state < 1 << 32 {
+            if let Some(word) = self.words.pop() {
+                self.state = (self.state << 32) | u64::from(word);
+            }
+        }
+        symbol
+    }
+
+    /// Whether every coded symbol has been read.
+    fn is_empty(&self) -> bool {
+        self.state == 0
+    }
 }
 
 #[cfg(test)]
@@ -288,6 +374,21 @@ mod tests {
         #[test]
         fn garbage_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..300), count in 0usize..100) {
             let _ = decode(&bytes, count, 2);
+        }
+    }
+
+    #[test]
+    fn the_bucket_lookup_finds_every_quantile_s_symbol() {
+        for counts in [vec![1000, 1, 0, 5, 70_000, 0, 0, 3], vec![1; 4097], vec![0, 0, 1], vec![5]] {
+            let probabilities = probabilities(&counts).unwrap();
+            let table = DecodingTable::new(&probabilities);
+            let mut start = 0u32;
+            for (symbol, &p) in probabilities.iter().enumerate() {
+                for quantile in [start, start + p / 2, start + p - 1] {
+                    assert_eq!(table.find(quantile), (symbol, start, p), "{counts:?} at {quantile}");
+                }
+                start += p;
+            }
         }
     }
 
