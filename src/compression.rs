@@ -5,7 +5,7 @@ use anyhow::{bail, Result};
 use balerc_compiler::fixed::FixedType;
 use balerc_compiler::quant::PrecisionConfig;
 use balerc_runtime::compress::{
-    self, CompressOptions, DecompressOptions, EncoderChoice, ErrorBound, LatentBits, OutlierChoice,
+    self, CompressOptions, DecompressOptions, EncoderChoice, ErrorBound, LatentBits, NetworkWork, OutlierChoice,
 };
 use clap::Args;
 use std::path::PathBuf;
@@ -137,7 +137,20 @@ pub fn compress(args: &CompressArgs) -> Result<()> {
         println!("{flagged} samples ({share:.3}%) flagged as outliers, stored in full");
     }
     println!("latent codes of {} bits{}", report.latent_bits, chosen_from(&report.latent_bits_trials));
+    print_network(&report.network);
     Ok(())
+}
+
+/// The networks' share of the work, as GFLOP/s per core beside the machine's peak.
+fn print_network(network: &NetworkWork) {
+    if network.flops > 0.0 {
+        println!(
+            "network {:.3} GFLOP in {:.3} s of a core: {:.1} GFLOP/s",
+            network.flops * 1e-9,
+            network.seconds,
+            network.gflops_per_second()
+        );
+    }
 }
 
 /// The widths `--latent-bits auto` tried, as the summary shows them.
@@ -185,6 +198,7 @@ pub fn decompress(args: &DecompressArgs) -> Result<()> {
         report.seconds,
         megabytes / report.seconds
     );
+    print_network(&report.network);
     Ok(())
 }
 

@@ -5,6 +5,8 @@ use crate::ir::{Activation, Graph, NodeId, Op, Taps};
 use crate::{Error, Result};
 use rayon::prelude::*;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 enum Step {
     Input,
@@ -50,6 +52,14 @@ pub struct FloatProgram {
     input_len: usize,
     output: usize,
     output_len: usize,
+    usage: Usage,
+}
+
+/// What a program has run: samples, and nanoseconds summed over the calls (on any thread).
+#[derive(Debug, Default)]
+struct Usage {
+    samples: AtomicU64,
+    nanos: AtomicU64,
 }
 
 /// Samples evaluated together, so that a dense layer is one matrix product per block.
@@ -117,7 +127,19 @@ impl FloatProgram {
             input_len: graph.node(inputs[0]).shape.iter().product(),
             output: position[&outputs[0]],
             output_len: graph.node(outputs[0]).shape.iter().product(),
+            usage: Usage::default(),
         })
+    }
+
+    /// Multiplications (each with its addition) one sample takes through the dense and
+    /// convolutional layers: twice this is the program's floating-point operations per sample.
+    pub fn multiply_adds_per_sample(&self) -> usize {
+        let of = |step: &Step| match step {
+            Step::Dense { weight, .. } => weight.len(),
+            Step::Conv { taps, .. } => taps.entries.len(),
+            _ => 0,
+        };
+        self.steps.iter().map(of).sum()
     }
 
     pub fn input_len(&self) -> usize {
@@ -189,12 +211,24 @@ impl FloatProgram {
     /// Evaluates a batch of samples laid out one after another, using all cores. Each value
     /// is computed in the same order of operations as `trace` does, so both agree exactly.
     pub fn run(&self, input: &[f64]) -> Vec<f64> {
-        let mut output = vec![0.0; input.len() / self.input_len * self.output_len];
+        let started = Instant::now();
+        let samples = input.len() / self.input_len;
+        let mut output = vec![0.0; samples * self.output_len];
         output
             .par_chunks_mut(self.output_len * BLOCK)
             .zip(input.par_chunks(self.input_len * BLOCK))
             .for_each(|(y, x)| y.copy_from_slice(&self.run_block(x)));
+        self.usage.samples.fetch_add(samples as u64, Ordering::Relaxed);
+        self.usage.nanos.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
         output
+    }
+
+    /// Floating-point operations done by [`FloatProgram::run`] so far, and the seconds its
+    /// calls took, added up over the threads that made them.
+    pub fn work_done(&self) -> (f64, f64) {
+        let samples = self.usage.samples.load(Ordering::Relaxed) as f64;
+        let seconds = self.usage.nanos.load(Ordering::Relaxed) as f64 * 1e-9;
+        (2.0 * self.multiply_adds_per_sample() as f64 * samples, seconds)
     }
 
     /// Up to `BLOCK` samples: dense steps as one product, convolutions output by output over

@@ -11,6 +11,14 @@ pub enum Decoder {
 }
 
 impl Decoder {
+    /// The f64 program, when the decoder runs in floating point.
+    pub fn float_program(&self) -> Option<&FloatProgram> {
+        match self {
+            Decoder::Float(program) => Some(program),
+            Decoder::Quantized(_) => None,
+        }
+    }
+
     /// Normalized values for latents given one sample after another.
     pub fn run(&self, latent: &[f64]) -> Result<Vec<f64>, String> {
         match self {

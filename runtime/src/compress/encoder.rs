@@ -60,6 +60,14 @@ pub enum LatentEncoder {
 }
 
 impl LatentEncoder {
+    /// The f64 program, when the encoder runs in floating point.
+    pub fn float_program(&self) -> Option<&FloatProgram> {
+        match self {
+            LatentEncoder::Float(program) => Some(program),
+            LatentEncoder::Hardware { .. } => None,
+        }
+    }
+
     pub fn open(choice: &EncoderChoice, model_dir: &Path) -> Result<LatentEncoder, String> {
         match choice {
             EncoderChoice::Float => super::program(&model_dir.join(ENCODER_ONNX)).map(LatentEncoder::Float),

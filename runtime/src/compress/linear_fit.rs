@@ -4,7 +4,6 @@
 //! outputs, a constant and the user's relations; each column's fit then solves a small system
 //! taken from it.
 
-use balerc_compiler::sim::with_wide_registers;
 
 /// Sums of products of a chunk's per-row regressors [x_0..x_F, p_0..p_F, 1, r_0..r_R].
 pub struct Gram {
@@ -20,7 +19,15 @@ impl Gram {
     pub fn of_columns(regressors: &[f64], rows: usize, features: usize, extras: usize) -> Gram {
         let dim = 2 * features + 1 + extras;
         let mut sums = vec![0.0; dim * dim];
-        with_wide_registers(|| sum_products(regressors, rows, dim, &mut sums));
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the processor has just been found to support AVX2.
+            unsafe { sum_products_avx2(regressors, rows, dim, &mut sums) };
+        } else {
+            sum_products(regressors, rows, dim, &mut sums);
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        sum_products(regressors, rows, dim, &mut sums);
         for a in 0..dim {
             for b in 0..a {
                 sums[a * dim + b] = sums[b * dim + a];
@@ -47,6 +54,12 @@ impl Gram {
 
 /// Rows of the regressor columns summed together: 49 columns of 512 rows fit in a core's L2.
 const GRAM_BLOCK_ROWS: usize = 512;
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn sum_products_avx2(regressors: &[f64], rows: usize, dim: usize, sums: &mut [f64]) {
+    sum_products(regressors, rows, dim, sums);
+}
 
 /// The upper triangle of the Gram matrix of `dim` columns of `rows` values, added to `sums`.
 #[inline(always)]

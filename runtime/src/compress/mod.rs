@@ -93,6 +93,28 @@ pub struct CompressReport {
     pub latent_bits: u32,
     /// With `--latent-bits auto`, each width tried and the bytes of its trial, smallest first.
     pub latent_bits_trials: Vec<latent_bits::Trial>,
+    /// What the float encoder and decoder computed, and how fast.
+    pub network: NetworkWork,
+}
+
+/// Floating-point operations the networks did and the seconds they took, added up over threads.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct NetworkWork {
+    pub flops: f64,
+    pub seconds: f64,
+}
+
+impl NetworkWork {
+    fn of<'p>(programs: impl IntoIterator<Item = &'p FloatProgram>) -> NetworkWork {
+        programs.into_iter().map(FloatProgram::work_done).fold(NetworkWork::default(), |sum, (flops, seconds)| {
+            NetworkWork { flops: sum.flops + flops, seconds: sum.seconds + seconds }
+        })
+    }
+
+    /// Billions of floating-point operations a second, on one core.
+    pub fn gflops_per_second(&self) -> f64 {
+        self.flops / self.seconds.max(1e-12) * 1e-9
+    }
 }
 
 impl CompressReport {
@@ -155,6 +177,7 @@ pub fn compress(options: &CompressOptions) -> Result<CompressReport, String> {
         seconds: started.elapsed().as_secs_f64(),
         latent_bits: header.latent_bits,
         latent_bits_trials,
+        network: NetworkWork::of(encoder.float_program().into_iter().chain(decoder.float_program())),
     })
 }
 
@@ -408,6 +431,8 @@ pub struct DecompressReport {
     pub samples: usize,
     pub shape: Vec<usize>,
     pub seconds: f64,
+    /// What the float decoder computed, and how fast.
+    pub network: NetworkWork,
 }
 
 pub fn decompress(options: &DecompressOptions) -> Result<DecompressReport, String> {
@@ -436,7 +461,12 @@ pub fn decompress(options: &DecompressOptions) -> Result<DecompressReport, Strin
         |values| output.write(&ungrouped(&header, values)).map_err(|e| e.to_string()),
     )?;
     output.finish().map_err(|e| e.to_string())?;
-    Ok(DecompressReport { samples: layout.samples(), shape: layout.shape, seconds: started.elapsed().as_secs_f64() })
+    Ok(DecompressReport {
+        samples: layout.samples(),
+        shape: layout.shape,
+        seconds: started.elapsed().as_secs_f64(),
+        network: NetworkWork::of(decoder.float_program()),
+    })
 }
 
 /// The ONNX bytes of the decoder a file embeds, in whichever layout it holds them.

@@ -74,7 +74,15 @@ impl<'h> Columns<'h> {
             out.copy_from_slice(&self.column(&self.predicted, f)[..end]);
             return;
         };
-        with_wide_registers(|| self.sum_columns_before(f, w, out));
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the processor has just been found to support AVX2.
+            unsafe { self.sum_columns_before_avx2(f, w, out) };
+        } else {
+            self.sum_columns_before(f, w, out);
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        self.sum_columns_before(f, w, out);
         let own_relations = self.relations.iter().filter(|r| r.target == f);
         let mut row = vec![0.0; f];
         for (j, relation) in own_relations.enumerate() {
@@ -88,6 +96,12 @@ impl<'h> Columns<'h> {
         }
         let (scale, offset) = (self.header.normalization.scale[f], self.header.normalization.offset[f]);
         with_wide_registers(|| affine(out, scale, offset));
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn sum_columns_before_avx2(&self, f: usize, w: &[f32], out: &mut [f64]) {
+        self.sum_columns_before(f, w, out);
     }
 
     /// In normalized units, the weighted decoded and predicted values of the columns before
@@ -338,7 +352,7 @@ pub fn reconstruct(
         let grid = Grid::of(feature, coding.max_abs_error[f]);
         let storage = Storage::of(header, f);
         columns.predict(f, feature, &mut column);
-        with_wide_registers(|| decode_column(grid, storage, codes, features, f, &mut column));
+        decode_column(grid, storage, codes, features, f, &mut column);
         for &(r, exact) in &exact_by_feature[f] {
             column[r] = exact;
         }
@@ -352,8 +366,23 @@ pub fn reconstruct(
 
 /// A column's values from its predictions (in `column`, replaced) and its codes, which lie
 /// `features` apart from the `f`-th on.
-#[inline(always)]
 fn decode_column(grid: Grid, storage: Storage, codes: &[i64], features: usize, f: usize, column: &mut [f64]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the processor has just been found to support AVX2.
+        return unsafe { decode_column_avx2(grid, storage, codes, features, f, column) };
+    }
+    decode_column_rows(grid, storage, codes, features, f, column);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn decode_column_avx2(grid: Grid, storage: Storage, codes: &[i64], features: usize, f: usize, column: &mut [f64]) {
+    decode_column_rows(grid, storage, codes, features, f, column);
+}
+
+#[inline(always)]
+fn decode_column_rows(grid: Grid, storage: Storage, codes: &[i64], features: usize, f: usize, column: &mut [f64]) {
     for (value, &code) in column.iter_mut().zip(codes[f..].iter().step_by(features)) {
         *value = storage.store(grid.value(*value, code));
     }
