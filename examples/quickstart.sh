@@ -23,6 +23,14 @@ balerc decompress --input "$project/outputs/jets.baler" --output "$project/outpu
 balerc evaluate --original examples/data/jets_sample.npz --reconstructed "$project/outputs/restored.npz" \
     --compressed "$project/outputs/jets.baler" --model "$project/models/model" \
     --loss "$project/outputs/training/loss.csv" --out "$project/outputs/evaluation" | tail -3
+echo "== the fast preset (24-32-16-8 latent): the same jets, and SZ3 on them where pysz is installed"
+fast=examples/output/fast
+rm -rf "$fast"
+balerc new "$fast"
+balerc train "$fast" --input examples/data/jets_sample.npz --set model.preset=fast --epochs 40 | tail -1
+balerc compress --model "$fast/models/model" --input examples/data/jets_sample.npz \
+    --output "$fast/jets.baler" --max-rel-error 1e-3
+python3 examples/sz3_speed.py examples/data/jets_sample.npz 1e-3 || echo "(pip install pysz numpy to see SZ3 beside it)"
 echo "== the trained encoder, lowered straight from the model directory"
 balerc lower "$project/models/model" --part encoder --precision 'ap_fixed<16,6>'
 

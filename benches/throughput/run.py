@@ -260,7 +260,8 @@ def sz3_table_rows(args, name, data, tolerance):
 
 
 def row(args, tool, setting, threads, raw, nbytes, c_s, d_s, c_rss=None, d_rss=None, gflops=None):
-    peak = args.fma_peak * threads if args.fma_peak and gflops else None
+    # balerc's GFLOP/s is per core (its seconds are added up over the threads).
+    peak = args.fma_peak if args.fma_peak and gflops else None
     r = {"tool": tool, "setting": setting, "threads": threads, "raw_bytes": raw, "bytes": nbytes,
          "ratio": raw / nbytes, "compress_s": c_s, "decompress_s": d_s,
          "compress_MBps": raw / MB / c_s, "decompress_MBps": raw / MB / d_s,
@@ -351,7 +352,7 @@ def table(rows):
 
 def report(args, results):
     peak = f"{args.fma_peak:.1f} GFLOP/s" if args.fma_peak else "n/a"
-    out = [f"Double-precision FMA peak of one core: {peak} (the network's share is of the peak of its threads' cores)."]
+    out = [f"Double-precision FMA peak of one core: {peak} (balerc's network GFLOP/s is per core, its seconds added up over the threads)."]
     for name, measured in results["data"].items():
         shape = " x ".join(map(str, measured["shape"]))
         out.append(f"\n### {TITLES[name]} ({shape} {measured['dtype']}, {measured['raw_bytes'] / MB:.1f} MB)\n")
