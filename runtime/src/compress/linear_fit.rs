@@ -4,7 +4,6 @@
 //! outputs, a constant and the user's relations; each column's fit then solves a small system
 //! taken from it.
 
-
 /// Sums of products of a chunk's per-row regressors [x_0..x_F, p_0..p_F, 1, r_0..r_R].
 pub struct Gram {
     features: usize,
@@ -171,7 +170,8 @@ mod tests {
         /// The Gram matrix of rows of `features` values, predictions and `extras` relations.
         fn of_rows(values: &[f64], predicted: &[f64], features: usize, relations: &[f64], extras: usize) -> Gram {
             let rows = values.len() / features;
-            let column = |data: &[f64], width: usize, c: usize| (0..rows).map(move |r| data[r * width + c]).collect::<Vec<_>>();
+            let column =
+                |data: &[f64], width: usize, c: usize| (0..rows).map(move |r| data[r * width + c]).collect::<Vec<_>>();
             let mut regressors: Vec<f64> = (0..features).flat_map(|c| column(values, features, c)).collect();
             regressors.extend((0..features).flat_map(|c| column(predicted, features, c)));
             regressors.extend(std::iter::repeat_n(1.0, rows));

@@ -28,8 +28,8 @@ use super::bytes::ByteReader;
 use super::field_neighbours::{Neighbourhood, Place, IN_FRAME_WEIGHTS};
 use super::header::{Header, ResidualCoding};
 use super::linear_fit::NormalEquations;
-use super::table_residuals;
 use super::relation::Relation;
+use super::table_residuals;
 use std::collections::HashMap;
 
 /// Each way of coding a feature is tried on about this many values of a chunk (frames of a
@@ -796,8 +796,7 @@ mod tests {
         };
         let (table_header, ..) = table();
         let codes = vec![0; 3 * ROWS];
-        assert!(reconstruct(&table_header, &coding, &[], &in_a_table, &vec![0.0; 3 * ROWS], &codes, &[])
-            .is_err());
+        assert!(reconstruct(&table_header, &coding, &[], &in_a_table, &vec![0.0; 3 * ROWS], &codes, &[]).is_err());
     }
 
     #[test]

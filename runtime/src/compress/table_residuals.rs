@@ -7,10 +7,10 @@
 //! reading of [`super::residual_plan`] describes, so a file's values come back bit for bit,
 //! whichever reading wrote it.
 
+use super::field_neighbours::Neighbourhood;
 use super::header::{Header, ResidualCoding};
 use super::linear_fit::Gram;
 use super::relation::Relation;
-use super::field_neighbours::Neighbourhood;
 use super::residual_plan::{
     entropy_bits, is_integer, relation_value, round, FeaturePlan, Grid, ResidualPlan, LARGEST_CODE, ZERO_SHARE_TO_TRY,
 };
@@ -275,7 +275,8 @@ pub fn code(
         let mut chosen: Option<FeaturePlan> = None;
         for &zeros in zeros_apart {
             for weights in &candidates {
-                let plan = FeaturePlan { integer, zeros, neighbourhood: Neighbourhood::InFrame, weights: weights.clone() };
+                let plan =
+                    FeaturePlan { integer, zeros, neighbourhood: Neighbourhood::InFrame, weights: weights.clone() };
                 let grid = Grid::of(&plan, bound);
                 columns.predict(f, &plan, &mut predicted[..trial_rows]);
                 trial.code(grid, bound, storage, &x[..trial_rows], &predicted[..trial_rows]);
