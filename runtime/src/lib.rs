@@ -2,18 +2,13 @@
 //! trained model directory that the compiler and the compression workflow read.
 
 pub mod array;
-pub mod atomic;
-pub mod compress;
+pub use balerc_codec::{compress, container, density, normalize};
+pub use balerc_io::{atomic, dataset, frame_stacks};
 pub mod config;
-pub mod container;
-pub mod dataset;
-pub mod density;
 pub mod device;
 pub mod evaluate;
-pub mod frame_stacks;
 pub mod model;
 pub mod model_dir;
-pub mod normalize;
 pub mod onnx_export;
 pub mod plot;
 pub mod project;

@@ -22,25 +22,13 @@ use burn::store::ModuleRecord;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-const FORMAT: &str = "balerc-model";
-const VERSION: u32 = 1;
-pub const INFO_FILE: &str = "model.json";
+// The names and the part of model.json that compression reads are the codec's.
+pub use balerc_codec::model_files::{
+    load_outliers, ModelDirError, DECODER_ONNX, ENCODER_ONNX, FORMAT, FULL_ONNX, INFO_FILE, OUTLIERS_FILE, VERSION,
+};
 const WEIGHTS_FILE: &str = "weights.bpk";
-pub const FULL_ONNX: &str = "autoencoder.onnx";
-pub const ENCODER_ONNX: &str = "encoder.onnx";
-pub const DECODER_ONNX: &str = "decoder.onnx";
 /// The precision of quantization-aware training, as `balerc lower --config` reads it.
 pub const PRECISION_FILE: &str = "precision.toml";
-/// The density of the training samples' latent codes, for `balerc compress --outliers`.
-pub const OUTLIERS_FILE: &str = "outliers.json";
-
-#[derive(Debug, thiserror::Error)]
-pub enum ModelDirError {
-    #[error("{path}: {message}")]
-    Io { path: PathBuf, message: String },
-    #[error("{path} is not a balerc model ({message})")]
-    NotAModel { path: PathBuf, message: String },
-}
 
 /// How the model relates to the user's data, kept so that new data is prepared identically.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -191,12 +179,7 @@ pub fn load_info(dir: &Path) -> Result<ModelInfo, ModelDirError> {
     let not_a_model = |message: String| ModelDirError::NotAModel { path: dir.into(), message };
     let text = std::fs::read_to_string(&info_path).map_err(|e| not_a_model(format!("cannot read {INFO_FILE}: {e}")))?;
     let info: ModelInfo = serde_json::from_str(&text).map_err(|e| not_a_model(format!("{INFO_FILE}: {e}")))?;
-    if info.format != FORMAT || info.version != VERSION {
-        return Err(not_a_model(format!(
-            "{INFO_FILE} says {} version {}, expected {FORMAT} version {VERSION}",
-            info.format, info.version
-        )));
-    }
+    balerc_codec::model_files::check_format(&info.format, info.version).map_err(not_a_model)?;
     Ok(info)
 }
 
@@ -211,19 +194,4 @@ pub fn load(dir: &Path, device: &Device) -> Result<SavedModel, ModelDirError> {
         .map_err(|e| bad_weights(format!("{WEIGHTS_FILE} does not fit the model in {INFO_FILE}: {e}")))?
         .valid();
     Ok(SavedModel { info, model, outliers: load_outliers(dir)? })
-}
-
-/// The model's outlier density, or None when it was trained without outlier removal.
-pub fn load_outliers(dir: &Path) -> Result<Option<OutlierModel>, ModelDirError> {
-    let path = dir.join(OUTLIERS_FILE);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(ModelDirError::Io { path, message: e.to_string() }),
-    };
-    let invalid =
-        |message: String| ModelDirError::NotAModel { path: dir.into(), message: format!("{OUTLIERS_FILE}: {message}") };
-    let outliers: OutlierModel = serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
-    outliers.check().map_err(invalid)?;
-    Ok(Some(outliers))
 }

@@ -7,7 +7,7 @@ mod conv_geometry;
 mod conv_layers;
 mod dense;
 mod fake_quant;
-pub mod weight_grid;
+pub use balerc_codec::weight_grid;
 
 pub use activation::Activation;
 pub use conv::ConvAutoencoder;

@@ -24,7 +24,7 @@ mod in_order;
 mod latent;
 mod latent_bits;
 mod linear_fit;
-mod packed_decoder;
+pub mod packed_decoder;
 mod relation;
 mod residual_context;
 mod residual_plan;
@@ -42,14 +42,14 @@ pub use header::{ErrorBound, HardwareEncoding, Header, OutlierSamples};
 pub use latent_bits::LatentBits;
 
 use crate::container::{Chunk, Reader, Section, Writer};
-use crate::dataset::{self, Dataset, Layout, SampleReader, SampleWriter};
 use crate::density::OutlierModel;
-use crate::frame_stacks;
-use crate::model_dir::{self, DECODER_ONNX};
+use crate::model_files::{self, DECODER_ONNX};
 use balerc_compiler::passes::Part;
 use balerc_compiler::quant::PrecisionConfig;
 use balerc_compiler::sim::FloatProgram;
 use balerc_compiler::LowerOptions;
+use balerc_io::dataset::{self, Dataset, Layout, SampleReader, SampleWriter};
+use balerc_io::frame_stacks;
 use ndarray::{ArrayD, Axis, IxDyn};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -125,12 +125,12 @@ impl CompressReport {
 
 pub fn compress(options: &CompressOptions) -> Result<CompressReport, String> {
     let started = Instant::now();
-    let info = model_dir::load_info(&options.model).map_err(|e| e.to_string())?;
+    let info = model_files::load_layout(&options.model).map_err(|e| e.to_string())?;
     let input = open_input(options)?;
     let samples = input.layout().samples();
     let decoder_bytes = read_file(&options.model.join(DECODER_ONNX))?;
     let encoder = LatentEncoder::open(&options.encoder, &options.model)?;
-    encoder.check_fits(info.spec.features(), info.spec.latent)?;
+    encoder.check_fits(info.features(), info.latent)?;
     let ranges = |header: &Header| feature_ranges(header, options);
     let mut header = Header::new(&info, input.layout(), &decoder_bytes, encoder.hardware(), options, ranges)?;
     let density = flagged::density(options.outliers, &options.model)?;

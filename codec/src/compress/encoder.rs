@@ -4,7 +4,7 @@
 
 use super::header::{HardwareEncoding, Header};
 use super::latent::{self, QuantizedLatent};
-use crate::model_dir::{ENCODER_ONNX, FULL_ONNX};
+use crate::model_files::{ENCODER_ONNX, FULL_ONNX};
 use balerc_compiler::fixed::FixedType;
 use balerc_compiler::lower::sha256_hex;
 use balerc_compiler::passes::Part;

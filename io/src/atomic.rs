@@ -46,12 +46,12 @@ impl AtomicFile {
 
 /// Temporary files are private (0600); a finished output is an ordinary file (0644).
 #[cfg(unix)]
-pub(crate) fn make_readable(file: &File) -> std::io::Result<()> {
+pub fn make_readable(file: &File) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     file.set_permissions(std::fs::Permissions::from_mode(0o644))
 }
 
 #[cfg(not(unix))]
-pub(crate) fn make_readable(_file: &File) -> std::io::Result<()> {
+pub fn make_readable(_file: &File) -> std::io::Result<()> {
     Ok(())
 }

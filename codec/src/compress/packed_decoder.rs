@@ -12,7 +12,7 @@
 
 use super::bytes::{push_uvarint, ByteReader};
 use super::weight_codes;
-use crate::model::weight_grid;
+use crate::weight_grid;
 use onnx_ir::{Message, ModelProto};
 
 /// Weightless ONNX models of balerc 0.1's decoders (a dense one for 24 columns, the default
@@ -61,7 +61,8 @@ pub fn pack(onnx: &[u8]) -> Option<Vec<u8>> {
     pack_as(onnx, Layout::Coded)
 }
 
-fn pack_as(onnx: &[u8], layout: Layout) -> Option<Vec<u8>> {
+/// The decoder in the given layout, or None as for [`pack`].
+pub fn pack_as(onnx: &[u8], layout: Layout) -> Option<Vec<u8>> {
     let mut model = ModelProto::parse_from_bytes(onnx).ok()?;
     let mut weights = vec![];
     let mut counts = vec![];
@@ -235,9 +236,6 @@ fn from_planes(stored: &[u8], width: Width, count: usize) -> Result<Vec<f32>, St
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{ModelConfig, ModelKind, WeightFormat};
-    use crate::model::{Autoencoder, ModelSpec};
-    use crate::onnx_export::to_model_proto;
     use onnx_ir::{GraphProto, TensorProto};
 
     fn model_with(weights: &[&[f32]]) -> Vec<u8> {
@@ -323,32 +321,6 @@ mod tests {
             for layout in Layout::ALL {
                 let _ = unpack(&garbage, layout);
             }
-        }
-    }
-
-    /// The ONNX decoder of a fresh default model of `kind` for samples of `shape`, its weights
-    /// on 8-bit grids, and its weight count.
-    fn default_decoder(kind: ModelKind, shape: &[usize]) -> (Vec<u8>, usize) {
-        let config = ModelConfig { kind, ..ModelConfig::default() };
-        let spec = ModelSpec::resolve(&config, shape, 32).unwrap();
-        let model = Autoencoder::new(&spec, &Default::default()).with_weights_rounded(WeightFormat::Int8);
-        let (_, decoder) = model.export(&spec);
-        let mut proto = to_model_proto(&decoder).unwrap();
-        let onnx = proto.write_to_bytes().unwrap();
-        let weights = float_initializers(&mut proto).iter().map(|t| t.raw_data.len() / 4).sum();
-        (onnx, weights)
-    }
-
-    #[test]
-    fn balercs_own_decoders_take_a_few_hundred_bytes_beside_their_weights() {
-        for (kind, shape) in [(ModelKind::Dense, vec![24]), (ModelKind::Conv2d, vec![50, 50])] {
-            let (onnx, weights) = default_decoder(kind, &shape);
-            let coded = pack(&onnx).unwrap();
-            let packed = pack_as(&onnx, Layout::Packed).unwrap();
-            assert_eq!(unpack(&coded, Layout::Coded).unwrap(), onnx);
-            // Fresh weights spread evenly over their grid: about 8 bits each, no less.
-            assert!(coded.len() < weights + 300, "{kind:?}: {} bytes for {weights} weights", coded.len());
-            assert!(packed.len() > coded.len() + 500, "{kind:?}: {} bytes packed", packed.len());
         }
     }
 

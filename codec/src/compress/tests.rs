@@ -3,33 +3,20 @@
 
 use super::*;
 use crate::container::Reader;
-use crate::dataset::FileFormat;
-use crate::project::{self, Project};
-use crate::train::Silent;
-use burn::prelude::Device;
+use balerc_io::dataset::FileFormat;
 
 const JETS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/jets_pythia_24col.npz");
+/// A small model trained on the first 2000 jets (see tests/fixtures/README.md).
+const MODEL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/jets_model");
 
-/// A small model trained on the first jets, and 3000 jets after them as the data to compress.
+/// The fixture model, and 3000 jets after those it was trained on as the data to compress.
+/// With a fresh directory for the files a test writes.
 fn trained() -> Option<(tempfile::TempDir, PathBuf, Dataset)> {
     let Ok(jets) = dataset::read(Path::new(JETS)) else {
         eprintln!("skipping: {JETS} is not here");
         return None;
     };
-    let dir = tempfile::tempdir().unwrap();
-    project::create(dir.path()).unwrap();
-    dataset::write(&dir.path().join("data/train.npz"), &jets.slice_samples(0, 2000)).unwrap();
-    let overrides = [
-        "data.input=['data/train.npz']",
-        "training.epochs=2",
-        "model.hidden=[16]",
-        "model.latent=6",
-        "data.integer_columns=['n_const']",
-    ];
-    let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
-    let project = Project::open(dir.path(), &overrides).unwrap();
-    let outcome = crate::training_run::run(&project, &[Device::flex()], &mut Silent).unwrap();
-    Some((dir, outcome.model_dir, jets.slice_samples(2000, 5000)))
+    Some((tempfile::tempdir().unwrap(), PathBuf::from(MODEL), jets.slice_samples(2000, 5000)))
 }
 
 fn options(model: &Path, input: &Path, output: &Path, bound: Option<ErrorBound>) -> CompressOptions {
@@ -49,7 +36,7 @@ fn options(model: &Path, input: &Path, output: &Path, bound: Option<ErrorBound>)
 
 /// What compression did before it streamed: the whole file in memory, then chunk by chunk.
 fn in_memory(options: &CompressOptions) -> (Header, Vec<Chunk>, ArrayD<f64>) {
-    let info = model_dir::load_info(&options.model).unwrap();
+    let info = model_files::load_layout(&options.model).unwrap();
     let data = dataset::read(&options.input).unwrap();
     let decoder_bytes = std::fs::read(options.model.join(DECODER_ONNX)).unwrap();
     let header = Header::new(&info, &data.layout(), &decoder_bytes, None, options, |header: &Header| {

@@ -7,7 +7,7 @@
 use super::{bytes, deltas, optional_section_bytes, section, undeltas, Header};
 use crate::container::{Chunk, Section};
 use crate::density::OutlierModel;
-use crate::model_dir::{self, OUTLIERS_FILE};
+use crate::model_files::{self, OUTLIERS_FILE};
 use std::path::Path;
 
 /// Sample positions within the chunk, as gaps (varints).
@@ -31,7 +31,7 @@ pub fn density(choice: OutlierChoice, model: &Path) -> Result<Option<OutlierMode
     if choice == OutlierChoice::None {
         return Ok(None);
     }
-    let density = model_dir::load_outliers(model).map_err(|e| e.to_string())?;
+    let density = model_files::load_outliers(model).map_err(|e| e.to_string())?;
     if density.is_none() && choice == OutlierChoice::Auto {
         return Err(format!(
             "--outliers auto: the model directory {} holds no {OUTLIERS_FILE}; train the model with --outliers auto",

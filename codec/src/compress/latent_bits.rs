@@ -4,8 +4,8 @@
 //! file wins.
 
 use super::{compress_encoded, encode_chunk, stored_len, Decoder, Header, LatentEncoder};
-use crate::dataset::Dataset;
 use crate::density::OutlierModel;
+use balerc_io::dataset::Dataset;
 use rayon::prelude::*;
 
 /// Bits per stored latent value.

@@ -4,11 +4,11 @@
 use super::latent::{self, QuantizedLatent};
 use super::relation::Relation;
 use super::{CompressOptions, LatentBits};
-use crate::dataset::{Dataset, FileFormat, Layout, StoredDtype};
-use crate::frame_stacks::stacked_shape;
-use crate::model_dir::ModelInfo;
+use crate::model_files::ModelLayout;
 use crate::normalize::Normalization;
 use balerc_compiler::fixed::FixedType;
+use balerc_io::dataset::{Dataset, FileFormat, Layout, StoredDtype};
+use balerc_io::frame_stacks::stacked_shape;
 use ndarray::{ArrayD, IxDyn};
 use serde::{Deserialize, Serialize};
 
@@ -107,7 +107,7 @@ impl Header {
     /// `ranges` gives each normalization feature's (min, max) over the whole data; it is
     /// called (a pass over the data) only for a bound relative to the range.
     pub fn new(
-        info: &ModelInfo,
+        info: &ModelLayout,
         data: &Layout,
         decoder: &[u8],
         hardware: Option<&HardwareEncoding>,
@@ -134,7 +134,7 @@ impl Header {
                     .into())
             }
         };
-        let modelled_per_sample = info.spec.features();
+        let modelled_per_sample = info.features();
         let mut header = Header {
             kind: KIND.into(),
             shape: data.shape.clone(),
@@ -147,7 +147,7 @@ impl Header {
             lossless_columns: info.lossless_columns.clone(),
             integer_columns: info.integer_columns.clone(),
             modelled_per_sample,
-            latent_width: info.spec.latent,
+            latent_width: info.latent,
             latent_bits,
             error_bound: None,
             chunk_samples: options.chunk_samples.unwrap_or_else(|| super::chunk_samples_for(modelled_per_sample)),
@@ -340,8 +340,8 @@ impl Header {
 
 /// For a conv3d model trained on stacks of T frames, given single frames [N, height, width]
 /// of its size: T, the frames to group into each sample (N must be a multiple).
-fn frames_to_group(info: &ModelInfo, data: &Layout, file: &str) -> Result<Option<usize>, String> {
-    let model = &info.spec.sample_shape;
+fn frames_to_group(info: &ModelLayout, data: &Layout, file: &str) -> Result<Option<usize>, String> {
+    let model = &info.sample_shape;
     let Some((&frames, frame)) = model.split_first().filter(|_| model.len() == 3) else { return Ok(None) };
     if data.sample_shape() != frame {
         return Ok(None);
@@ -358,8 +358,8 @@ fn frames_to_group(info: &ModelInfo, data: &Layout, file: &str) -> Result<Option
 
 /// New data must have the layout the model was trained on; the normalization comes from the
 /// model, never from the new data.
-fn check_fits_model(info: &ModelInfo, data: &Layout, file: &str) -> Result<(), String> {
-    let is_table = info.spec.sample_shape.len() == 1;
+fn check_fits_model(info: &ModelLayout, data: &Layout, file: &str) -> Result<(), String> {
+    let is_table = info.sample_shape.len() == 1;
     if is_table {
         let width = info.modelled_columns.len() + info.lossless_columns.len();
         if data.shape.len() != 2 || data.shape[1] != width {
@@ -373,8 +373,8 @@ fn check_fits_model(info: &ModelInfo, data: &Layout, file: &str) -> Result<(), S
                 info.columns.iter().zip(&data.names).enumerate().find(|(_, (a, b))| a != b).expect("names differ");
             return Err(format!("{file}: column {i} is '{got}', the model was trained with '{want}' there"));
         }
-    } else if data.sample_shape() != info.spec.sample_shape.as_slice() {
-        let (model, found) = (&info.spec.sample_shape, data.sample_shape());
+    } else if data.sample_shape() != info.sample_shape.as_slice() {
+        let (model, found) = (&info.sample_shape, data.sample_shape());
         return Err(format!("{file}: the model was trained on samples of shape {model:?}, the data's are {found:?}"));
     }
     Ok(())

@@ -139,7 +139,7 @@ impl Writer {
         let io_error = |action: &'static str| move |error| ContainerError::io(path, action, error);
         let temporary = self.out.into_inner().map_err(|error| io_error("write")(error.into_error()))?;
         temporary.as_file().sync_all().map_err(io_error("sync it to disk"))?;
-        crate::atomic::make_readable(temporary.as_file()).map_err(io_error("make it readable"))?;
+        balerc_io::atomic::make_readable(temporary.as_file()).map_err(io_error("make it readable"))?;
         temporary.persist(path).map_err(|error| io_error("move it into place")(error.error))?;
         sync_directory_of(path);
         Ok(())

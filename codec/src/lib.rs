@@ -1,0 +1,10 @@
+//! balerc's codec: data through a trained autoencoder into a `.baler` file and back, with an
+//! error bound held on every value. It runs the model's ONNX exports with the compiler's float
+//! and fixed-point programs, so it needs no training backend.
+
+pub mod compress;
+pub mod container;
+pub mod density;
+pub mod model_files;
+pub mod normalize;
+pub mod weight_grid;
