@@ -47,8 +47,12 @@ impl FeatureStats {
     }
 
     fn of<'a>(values: impl Iterator<Item = &'a u64>) -> FeatureStats {
+        FeatureStats::of_values(values.copied())
+    }
+
+    fn of_values(values: impl Iterator<Item = u64>) -> FeatureStats {
         let mut stats = FeatureStats::new();
-        values.for_each(|&v| stats.add(v));
+        values.for_each(|v| stats.add(v));
         stats
     }
 
@@ -138,6 +142,13 @@ fn model(counts: &[u64]) -> Result<Model, String> {
     let probabilities = probabilities(counts)?;
     Model::from_nonzero_fixed_point_probabilities(&probabilities, false)
         .map_err(|()| "the stored symbol counts do not form a model".to_string())
+}
+
+/// The bits one feature's values cost in [`encode`] at their best window (symbols, model and
+/// escapes; the coder's last word or two aside): for choosing between codings without coding.
+pub fn feature_bits(values: impl Iterator<Item = u64>) -> f64 {
+    let stats = FeatureStats::of_values(values);
+    stats.cost_bits(stats.best_window())
 }
 
 pub fn encode(values: &[u64], features: usize) -> Vec<u8> {

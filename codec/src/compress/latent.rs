@@ -173,13 +173,19 @@ const MAX_MODELLED_BITS: u32 = 12;
 const MAX_RAW_BITS: u32 = 8;
 
 /// The codes entropy coded, per latent dimension: the high bits with a model, the low bits,
-/// nearly uniform at fine steps, packed raw. Every split the limits allow is tried and the
-/// smallest kept. Layout: the raw low bits per code (u8), the packed low bits (least
-/// significant first), the entropy-coded high bits, samples one after another.
+/// nearly uniform at fine steps, packed raw. Every split the limits allow is costed from the
+/// codes' statistics and the cheapest coded. Layout: the raw low bits per code (u8), the packed
+/// low bits (least significant first), the entropy-coded high bits, samples one after another.
 pub fn encode_entropy(q: &QuantizedLatent, width: usize, bits: u32) -> Vec<u8> {
     let fewest_raw = bits.saturating_sub(MAX_MODELLED_BITS);
     let most_raw = bits.min(fewest_raw + MAX_RAW_BITS);
-    (fewest_raw..=most_raw).map(|raw| split_codes(q, width, raw)).min_by_key(Vec::len).unwrap_or_default()
+    let samples = q.codes.len() / width.max(1);
+    let split_bits = |raw: u32| {
+        let high = |d: usize| q.codes[d * samples..(d + 1) * samples].iter().map(move |&c| u64::from(c) >> raw);
+        (q.codes.len() as f64 * f64::from(raw)).ceil() + (0..width).map(|d| entropy::feature_bits(high(d))).sum::<f64>()
+    };
+    let cheapest = (fewest_raw..=most_raw).min_by(|&a, &b| split_bits(a).total_cmp(&split_bits(b)));
+    split_codes(q, width, cheapest.unwrap_or(fewest_raw))
 }
 
 fn split_codes(q: &QuantizedLatent, width: usize, raw: u32) -> Vec<u8> {

@@ -261,6 +261,10 @@ fn normalized(header: &Header, modelled: &[f64]) -> Vec<f64> {
 }
 
 fn modelled_values(header: &Header, data: &Dataset) -> Vec<f64> {
+    let every_column = header.modelled_columns.iter().copied().eq(0..data.values.shape().get(1).copied().unwrap_or(0));
+    if let Some(values) = data.values.as_slice().filter(|_| !header.is_table() || every_column) {
+        return values.to_vec();
+    }
     let values = match header.is_table() {
         true => data.values.select(Axis(1), &header.modelled_columns),
         false => data.values.clone(),
