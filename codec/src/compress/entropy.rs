@@ -154,13 +154,68 @@ pub fn feature_bits(values: impl Iterator<Item = u64>) -> f64 {
 pub fn encode(values: &[u64], features: usize) -> Vec<u8> {
     let features = features.max(1);
     let stats = (0..features).map(|f| FeatureStats::of(values.iter().skip(f).step_by(features))).collect();
-    encode_with_stats(values, stats, |i| i % features)
+    encode_with_stats(values, stats, FeatureCycle::new(values.len(), features))
 }
 
 pub fn decode(bytes: &[u8], count: usize, features: usize) -> Result<Vec<u64>, String> {
     let features = features.max(1);
-    decode_streams(bytes, count, features, |i, _| i % features)
+    let mut next = 0;
+    // A counter, not `i % features`: a division for every value would cost more than its decoding.
+    let stream = move |_: usize, _: &[u64]| {
+        let feature = next;
+        next = if next + 1 == features { 0 } else { next + 1 };
+        feature
+    };
+    decode_streams(bytes, count, features, stream)
 }
+
+/// The feature of each of `len` interleaved values, from either end, counted rather than
+/// divided out.
+#[derive(Clone)]
+struct FeatureCycle {
+    features: usize,
+    front: usize,
+    back: usize,
+    len: usize,
+}
+
+impl FeatureCycle {
+    fn new(len: usize, features: usize) -> FeatureCycle {
+        FeatureCycle { features, front: 0, back: len.saturating_sub(1) % features, len }
+    }
+}
+
+impl Iterator for FeatureCycle {
+    type Item = usize;
+
+    fn next(&mut self) -> Option<usize> {
+        if self.len == 0 {
+            return None;
+        }
+        let feature = self.front;
+        self.front = if feature + 1 == self.features { 0 } else { feature + 1 };
+        self.len -= 1;
+        Some(feature)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.len, Some(self.len))
+    }
+}
+
+impl DoubleEndedIterator for FeatureCycle {
+    fn next_back(&mut self) -> Option<usize> {
+        if self.len == 0 {
+            return None;
+        }
+        let feature = self.back;
+        self.back = if feature == 0 { self.features - 1 } else { feature - 1 };
+        self.len -= 1;
+        Some(feature)
+    }
+}
+
+impl ExactSizeIterator for FeatureCycle {}
 
 /// Codes `values` with one model per stream; `stream_of(i, before)` names value i's stream
 /// (below `streams`) from the values before it, as the decoder will have them.
@@ -171,11 +226,15 @@ pub fn encode_streams(values: &[u64], streams: usize, stream_of: impl Fn(usize, 
     for (&v, &s) in values.iter().zip(&of) {
         stats[s].add(v);
     }
-    encode_with_stats(values, stats, |i| of[i])
+    encode_with_stats(values, stats, of.iter().copied())
 }
 
 /// Codes `values` with the model of each stream's statistics; value i is in `stream(i)`.
-fn encode_with_stats(values: &[u64], stats: Vec<FeatureStats>, stream: impl Fn(usize) -> usize) -> Vec<u8> {
+fn encode_with_stats(
+    values: &[u64],
+    stats: Vec<FeatureStats>,
+    streams: impl DoubleEndedIterator<Item = usize> + ExactSizeIterator + Clone,
+) -> Vec<u8> {
     let mut out = vec![];
     push_uvarint(&mut out, values.len() as u64);
     let mut windows = Vec::with_capacity(stats.len());
@@ -188,17 +247,14 @@ fn encode_with_stats(values: &[u64], stats: Vec<FeatureStats>, stream: impl Fn(u
         models.push(model(&counts).expect("scaled counts of real data form a model"));
         windows.push(window);
     }
-    let symbols = values.iter().enumerate().map(|(i, &v)| {
-        let s = stream(i);
-        (v.min(windows[s]) as usize, &models[s])
-    });
+    let symbols = values.iter().zip(streams.clone()).map(|(&v, s)| (v.min(windows[s]) as usize, &models[s]));
     let mut coder = DefaultAnsCoder::new();
     coder.encode_symbols_reverse(symbols).expect("every symbol has a nonzero probability");
     let words = coder.into_compressed().unwrap_infallible();
     push_uvarint(&mut out, words.len() as u64);
     out.extend(words.iter().flat_map(|w| w.to_le_bytes()));
-    for (i, &v) in values.iter().enumerate() {
-        let window = windows[stream(i)];
+    for (&v, s) in values.iter().zip(streams) {
+        let window = windows[s];
         if v >= window {
             push_uvarint(&mut out, v - window);
         }
@@ -211,7 +267,7 @@ pub fn decode_streams(
     bytes: &[u8],
     count: usize,
     streams: usize,
-    stream_of: impl Fn(usize, &[u64]) -> usize,
+    mut stream_of: impl FnMut(usize, &[u64]) -> usize,
 ) -> Result<Vec<u64>, String> {
     let mut reader = ByteReader::new(bytes);
     let stored = reader.uvarint()?;
@@ -255,16 +311,18 @@ pub fn decode_streams(
     Ok(values)
 }
 
-/// Quantiles are looked up in buckets of 2^(PRECISION - BUCKET_BITS).
-const BUCKET_BITS: u32 = 12;
+/// Quantiles are looked up in buckets of 2^(PRECISION - BUCKET_BITS): 2 KB a model, so that
+/// the models of two dozen interleaved features stay in a core's L1 cache.
+const BUCKET_BITS: u32 = 10;
 
 /// A model's cumulative probabilities, with the first symbol of each bucket of quantiles, so
 /// that decoding a symbol searches a bucket's few symbols instead of the whole model.
 struct DecodingTable {
     /// cdf[s] is the sum of the probabilities of the symbols before s; the last is 2^PRECISION.
     cdf: Vec<u32>,
-    /// The symbol whose interval holds each bucket's first quantile.
-    first_in_bucket: Vec<u32>,
+    /// The symbol whose interval holds each bucket's first quantile (a model has at most
+    /// MAX_WINDOW + 1 symbols).
+    first_in_bucket: Vec<u16>,
 }
 
 impl DecodingTable {
@@ -284,7 +342,7 @@ impl DecodingTable {
             while cdf[symbol + 1] <= bucket << shift {
                 symbol += 1;
             }
-            first_in_bucket.push(symbol as u32);
+            first_in_bucket.push(symbol as u16);
         }
         DecodingTable { cdf, first_in_bucket }
     }
@@ -295,7 +353,18 @@ impl DecodingTable {
         let bucket = (quantile >> (PRECISION - BUCKET_BITS)) as usize;
         let first = self.first_in_bucket[bucket] as usize;
         let last = self.first_in_bucket.get(bucket + 1).map_or(self.cdf.len() - 2, |&s| s as usize);
-        let symbol = first + self.cdf[first + 1..=last].partition_point(|&c| c <= quantile);
+        // Most buckets lie inside one symbol's interval and most others hold a few boundaries,
+        // walked in turn; a bucket of many rare symbols is searched.
+        let symbol = match last - first {
+            0..=8 => {
+                let mut symbol = first;
+                while self.cdf[symbol + 1] <= quantile {
+                    symbol += 1;
+                }
+                symbol
+            }
+            _ => first + self.cdf[first + 1..=last].partition_point(|&c| c <= quantile),
+        };
         (symbol, self.cdf[symbol], self.cdf[symbol + 1] - self.cdf[symbol])
     }
 }
@@ -400,6 +469,16 @@ mod tests {
                 }
                 start += p;
             }
+        }
+    }
+
+    #[test]
+    fn features_cycle_from_either_end() {
+        for (len, features) in [(0, 3), (1, 3), (7, 3), (9, 3), (5, 1)] {
+            let forward: Vec<usize> = FeatureCycle::new(len, features).collect();
+            assert_eq!(forward, (0..len).map(|i| i % features).collect::<Vec<_>>());
+            let backward: Vec<usize> = FeatureCycle::new(len, features).rev().collect();
+            assert_eq!(backward, forward.iter().rev().copied().collect::<Vec<_>>());
         }
     }
 
