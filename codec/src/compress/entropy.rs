@@ -11,7 +11,9 @@
 //! value is the escape symbol K followed by value - K as a varint. K is a power of two, chosen
 //! per feature to make that feature's bytes smallest. The symbol counts are stored (scaled
 //! down), and coder and decoder derive the same fixed-point probabilities from them, in which
-//! every symbol, seen or not, has a nonzero probability. The coder is constriction's rANS.
+//! every symbol, seen or not, has a nonzero probability. The coder is rANS with the layout of
+//! constriction's `DefaultAnsCoder` (which wrote the files of earlier versions): the same words
+//! for the same symbols, coded here with tables of cumulative probabilities.
 //!
 //! Layout:
 //! - the number of values (varint), so that a mismatch is an error, not a misreading;
@@ -20,17 +22,13 @@
 //! - per escaped value, in order: the value minus its stream's K (varint).
 
 use super::bytes::{push_uvarint, ByteReader};
-use constriction::stream::model::DefaultContiguousCategoricalEntropyModel;
-use constriction::stream::stack::DefaultAnsCoder;
-use constriction::UnwrapInfallible;
 
-type Model = DefaultContiguousCategoricalEntropyModel;
 
 /// The widest window: 4096 symbols keep a model's stored counts small beside the data.
 const MAX_WINDOW: u64 = 1 << 12;
 /// Counts are stored scaled to about this total; finer counts cost more to store than they save.
 const COUNT_TOTAL: u64 = 1 << 14;
-/// Probabilities of constriction's default models are in units of 2^-24.
+/// Probabilities are in units of 2^-24, as constriction's default models have them.
 const PRECISION: u32 = 24;
 
 /// The values of one feature, summarized for choosing its window.
@@ -138,10 +136,17 @@ fn probabilities(counts: &[u64]) -> Result<Vec<u32>, String> {
     Ok(probabilities.into_iter().map(|p| p as u32).collect())
 }
 
-fn model(counts: &[u64]) -> Result<Model, String> {
-    let probabilities = probabilities(counts)?;
-    Model::from_nonzero_fixed_point_probabilities(&probabilities, false)
-        .map_err(|()| "the stored symbol counts do not form a model".to_string())
+/// cdf[s], the sum of the probabilities of the symbols before s, for every s and one past the
+/// last (2^PRECISION).
+fn cumulative(probabilities: &[u32]) -> Vec<u32> {
+    let mut cdf = Vec::with_capacity(probabilities.len() + 1);
+    let mut sum = 0u32;
+    cdf.push(0);
+    for &p in probabilities {
+        sum += p;
+        cdf.push(sum);
+    }
+    cdf
 }
 
 /// The bits one feature's values cost in [`encode`] at their best window (symbols, model and
@@ -238,19 +243,22 @@ fn encode_with_stats(
     let mut out = vec![];
     push_uvarint(&mut out, values.len() as u64);
     let mut windows = Vec::with_capacity(stats.len());
-    let mut models = Vec::with_capacity(stats.len());
+    let mut cdfs = Vec::with_capacity(stats.len());
     for stats in &stats {
         let window = stats.best_window();
         let counts = scaled_counts(&stats.counts(window));
         push_uvarint(&mut out, window);
         counts.iter().for_each(|&c| push_uvarint(&mut out, c));
-        models.push(model(&counts).expect("scaled counts of real data form a model"));
+        cdfs.push(cumulative(&probabilities(&counts).expect("scaled counts of real data form a model")));
         windows.push(window);
     }
-    let symbols = values.iter().zip(streams.clone()).map(|(&v, s)| (v.min(windows[s]) as usize, &models[s]));
-    let mut coder = DefaultAnsCoder::new();
-    coder.encode_symbols_reverse(symbols).expect("every symbol has a nonzero probability");
-    let words = coder.into_compressed().unwrap_infallible();
+    let mut coder = AnsEncoder::default();
+    // A stack: the last value coded is the first decoded.
+    for (&v, s) in values.iter().zip(streams.clone()).rev() {
+        let (symbol, cdf) = (v.min(windows[s]) as usize, &cdfs[s]);
+        coder.encode(cdf[symbol], cdf[symbol + 1] - cdf[symbol]);
+    }
+    let words = coder.into_words();
     push_uvarint(&mut out, words.len() as u64);
     out.extend(words.iter().flat_map(|w| w.to_le_bytes()));
     for (&v, s) in values.iter().zip(streams) {
@@ -328,13 +336,7 @@ struct DecodingTable {
 impl DecodingTable {
     /// `probabilities` are nonzero and sum to 2^PRECISION, as [`probabilities`] makes them.
     fn new(probabilities: &[u32]) -> DecodingTable {
-        let mut cdf = Vec::with_capacity(probabilities.len() + 1);
-        let mut sum = 0u32;
-        cdf.push(0);
-        for &p in probabilities {
-            sum += p;
-            cdf.push(sum);
-        }
+        let cdf = cumulative(probabilities);
         let shift = PRECISION - BUCKET_BITS;
         let mut first_in_bucket = Vec::with_capacity(1 << BUCKET_BITS);
         let mut symbol = 0usize;
@@ -366,6 +368,38 @@ impl DecodingTable {
             _ => first + self.cdf[first + 1..=last].partition_point(|&c| c <= quantile),
         };
         (symbol, self.cdf[symbol], self.cdf[symbol + 1] - self.cdf[symbol])
+    }
+}
+
+/// Encodes as constriction's `DefaultAnsCoder` does: a 64-bit state, 32-bit words pushed when
+/// the next symbol would overflow it, and the state's nonzero words last, low word first.
+#[derive(Default)]
+struct AnsEncoder {
+    words: Vec<u32>,
+    state: u64,
+}
+
+impl AnsEncoder {
+    /// Codes a symbol of the interval [start, start + probability) of 2^PRECISION.
+    #[inline]
+    fn encode(&mut self, start: u32, probability: u32) {
+        let probability = u64::from(probability);
+        if self.state >> (64 - PRECISION) >= probability {
+            self.words.push(self.state as u32);
+            self.state >>= 32;
+        }
+        let (prefix, remainder) = (self.state / probability, self.state % probability);
+        self.state = (prefix << PRECISION) | (u64::from(start) + remainder);
+    }
+
+    fn into_words(mut self) -> Vec<u32> {
+        if self.state != 0 {
+            self.words.push(self.state as u32);
+            if self.state >> 32 != 0 {
+                self.words.push((self.state >> 32) as u32);
+            }
+        }
+        self.words
     }
 }
 
@@ -469,6 +503,29 @@ mod tests {
                 }
                 start += p;
             }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn the_words_are_constrictions(
+            counts in proptest::collection::vec(0u64..1000, 1..300),
+            picks in proptest::collection::vec(any::<prop::sample::Index>(), 0..2000),
+        ) {
+            use constriction::stream::model::DefaultContiguousCategoricalEntropyModel as Model;
+            use constriction::stream::stack::DefaultAnsCoder;
+            use constriction::UnwrapInfallible;
+            let probabilities = probabilities(&counts).unwrap();
+            let cdf = cumulative(&probabilities);
+            let model = Model::from_nonzero_fixed_point_probabilities(&probabilities, false).unwrap();
+            let symbols: Vec<usize> = picks.iter().map(|i| i.index(counts.len())).collect();
+            let mut theirs = DefaultAnsCoder::new();
+            theirs.encode_iid_symbols_reverse(&symbols, &model).unwrap();
+            let mut ours = AnsEncoder::default();
+            for &s in symbols.iter().rev() {
+                ours.encode(cdf[s], probabilities[s]);
+            }
+            prop_assert_eq!(ours.into_words(), theirs.into_compressed().unwrap_infallible());
         }
     }
 
