@@ -124,13 +124,14 @@ fn probabilities(counts: &[u64]) -> Result<Vec<u32>, String> {
     if symbols == 0 || symbols > one {
         return Err(format!("a model of {symbols} symbols"));
     }
-    let free = u128::from(one - symbols);
+    let free = one - symbols;
     let total: u128 = counts.iter().map(|&c| u128::from(c)).sum();
-    let share = |c: u64| match total {
-        0 => free / u128::from(symbols),
-        _ => u128::from(c) * free / total,
+    let mut probabilities: Vec<u64> = match u64::try_from(total) {
+        Ok(0) => vec![1 + free / symbols; counts.len()],
+        // c * free fits: c <= total < 2^40 and free < 2^24. The same quotients as in u128.
+        Ok(total) if total < 1 << 40 => counts.iter().map(|&c| 1 + c * free / total).collect(),
+        _ => counts.iter().map(|&c| 1 + (u128::from(c) * u128::from(free) / total) as u64).collect(),
     };
-    let mut probabilities: Vec<u64> = counts.iter().map(|&c| 1 + share(c) as u64).collect();
     let largest = (0..probabilities.len()).max_by_key(|&i| (probabilities[i], std::cmp::Reverse(i))).unwrap_or(0);
     probabilities[largest] += one - probabilities.iter().sum::<u64>();
     Ok(probabilities.into_iter().map(|p| p as u32).collect())
