@@ -18,9 +18,13 @@ pub struct CompressArgs {
     /// The data (.npz, .npy or .csv) with the layout the model was trained on.
     #[arg(long)]
     input: PathBuf,
-    /// The .baler file to write.
+    /// The .baler file to write; by default the input's name with .baler, which is not
+    /// written over unless --force.
     #[arg(long)]
-    output: PathBuf,
+    output: Option<PathBuf>,
+    /// Write over an existing file at the default output path.
+    #[arg(long)]
+    force: bool,
     /// Bits per stored latent value, or 'auto': with an error bound, try a few widths on the
     /// first samples and keep the smallest file. Default: auto with a bound, 16 without.
     #[arg(long, value_name = "BITS|auto", value_parser = parse_latent_bits)]
@@ -100,10 +104,11 @@ pub fn compress(args: &CompressArgs) -> Result<()> {
         (_, Some(r)) => Some(ErrorBound::RelativeToRange(r)),
         _ => None,
     };
+    let output = output_path(&args.output, &args.input, "baler", args.force)?;
     let options = CompressOptions {
         model: args.model.clone(),
         input: args.input.clone(),
-        output: args.output.clone(),
+        output: output.clone(),
         latent_bits: args.latent_bits.unwrap_or(match bound {
             Some(_) => LatentBits::Auto,
             None => LatentBits::Fixed(16),
@@ -121,7 +126,7 @@ pub fn compress(args: &CompressArgs) -> Result<()> {
         "compressed {} samples of {} into {}: {} -> {} bytes, ratio {:.2} ({:.2} counting the {}-byte decoder{}); {} outliers stored exactly; {:.2} s, {:.1} MB/s",
         report.samples,
         args.input.display(),
-        args.output.display(),
+        output.display(),
         report.original_bytes,
         report.compressed_bytes,
         report.ratio(),
@@ -169,9 +174,13 @@ pub struct DecompressArgs {
     /// The .baler file.
     #[arg(long)]
     input: PathBuf,
-    /// Where to write the data (.npz, .npy or .csv; the original's form by default).
+    /// Where to write the data (.npz, .npy or .csv; the original's form by default); by
+    /// default the input's name in the original's form, which is not written over unless --force.
     #[arg(long)]
-    output: PathBuf,
+    output: Option<PathBuf>,
+    /// Write over an existing file at the default output path.
+    #[arg(long)]
+    force: bool,
     /// The model directory, unless the decoder is embedded in the file.
     #[arg(long)]
     model: Option<PathBuf>,
@@ -181,20 +190,35 @@ pub struct DecompressArgs {
     decoder_precision: Option<String>,
 }
 
+/// The output a user named, or the default next to the input with `extension`, which must not
+/// exist yet unless `force`.
+fn output_path(named: &Option<PathBuf>, input: &std::path::Path, extension: &str, force: bool) -> Result<PathBuf> {
+    if let Some(path) = named {
+        return Ok(path.clone());
+    }
+    let path = input.with_extension(extension);
+    if path == input || (path.exists() && !force) {
+        bail!("{} exists; name the output with --output, or pass --force to write over it", path.display());
+    }
+    Ok(path)
+}
+
 pub fn decompress(args: &DecompressArgs) -> Result<()> {
+    let format = compress::original_format(&args.input).map_err(anyhow::Error::msg)?;
+    let output = output_path(&args.output, &args.input, format.extension(), args.force)?;
     let options = DecompressOptions {
         input: args.input.clone(),
-        output: args.output.clone(),
+        output: output.clone(),
         model: args.model.clone(),
         decoder_precision: args.decoder_precision.as_deref().map(parse_precision).transpose()?,
     };
     let report = compress::decompress(&options).map_err(anyhow::Error::msg)?;
-    let megabytes = std::fs::metadata(&args.output).map_or(0.0, |m| m.len() as f64 / 1e6);
+    let megabytes = std::fs::metadata(&output).map_or(0.0, |m| m.len() as f64 / 1e6);
     println!(
         "decompressed {} samples {:?} into {} in {:.2} s ({:.1} MB/s)",
         report.samples,
         report.shape,
-        args.output.display(),
+        output.display(),
         report.seconds,
         megabytes / report.seconds
     );

@@ -359,3 +359,34 @@ fn outlier_removal_from_training_to_decompression() {
         failure(&["compress", "--model", s(&plain), "--input", s(&data), "--output", s(&packed), "--outliers", "auto"]);
     assert!(error.contains(s(&plain)) && error.contains("train the model with --outliers auto"), "{error}");
 }
+
+#[test]
+fn outputs_default_to_the_input_s_name_and_are_not_written_over_without_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("codec/tests/fixtures/jets_model");
+    let data = dir.path().join("jets.npz");
+    std::fs::copy(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data/jets_sample.npz"), &data).unwrap();
+    let compress = ["compress", "--model", s(&model), "--input", s(&data), "--max-rel-error", "1e-3"];
+    let done = balerc(&compress);
+    assert!(done.status.success(), "{}", text(&done.stderr));
+    let packed = dir.path().join("jets.baler");
+    assert!(text(&done.stdout).contains(s(&packed)), "{}", text(&done.stdout));
+    let written = std::fs::read(&packed).unwrap();
+
+    // Neither the .baler file nor the original is written over by default.
+    let again = failure(&compress);
+    assert!(again.contains("jets.baler exists") && again.contains("--force"), "{again}");
+    assert_eq!(std::fs::read(&packed).unwrap(), written);
+    let original = std::fs::read(&data).unwrap();
+    let refused = failure(&["decompress", "--input", s(&packed)]);
+    assert!(refused.contains("jets.npz exists") && refused.contains("--force"), "{refused}");
+    assert_eq!(std::fs::read(&data).unwrap(), original);
+
+    let forced = balerc(&["decompress", "--input", s(&packed), "--force", "--model", s(&model)]);
+    assert!(forced.status.success(), "{}", text(&forced.stderr));
+    assert_eq!(balerc_runtime::dataset::read(&data).unwrap().values.shape(), &[5000, 24]);
+    std::fs::rename(&data, dir.path().join("elsewhere.npz")).unwrap();
+    let restored = balerc(&["decompress", "--input", s(&packed), "--model", s(&model)]);
+    assert!(restored.status.success(), "{}", text(&restored.stderr));
+    assert!(data.exists(), "the original's form, next to the .baler file");
+}

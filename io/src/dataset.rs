@@ -84,6 +84,15 @@ impl FileFormat {
             _ => Err(invalid(path, "unknown kind of file; expected a .npz, .npy or .csv file")),
         }
     }
+
+    /// The extension files of this format have.
+    pub fn extension(self) -> &'static str {
+        match self {
+            FileFormat::Npz => "npz",
+            FileFormat::Npy => "npy",
+            FileFormat::Csv => "csv",
+        }
+    }
 }
 
 /// Reads a user's data file whole, choosing the format by its extension. Large files are

@@ -13,27 +13,27 @@
 //! time, several chunks at once on all cores, so memory stays bounded whatever the file's size.
 
 mod adaptive_bits;
-mod bytes;
+pub(crate) mod bytes;
 mod decoder;
 mod encoder;
-mod entropy;
-mod field_neighbours;
+pub(crate) mod entropy;
+pub(crate) mod field_neighbours;
 mod flagged;
 mod header;
 mod in_order;
-mod latent;
+pub(crate) mod latent;
 mod latent_bits;
 mod linear_fit;
 pub mod packed_decoder;
 mod relation;
-mod residual_context;
-mod residual_plan;
+pub(crate) mod residual_context;
+pub(crate) mod residual_plan;
 #[cfg(test)]
 mod stored_sections;
 mod table_residuals;
 #[cfg(test)]
 mod tests;
-mod weight_codes;
+pub(crate) mod weight_codes;
 
 pub use decoder::Decoder;
 pub use encoder::{EncoderChoice, LatentEncoder, RawLatent};
@@ -654,6 +654,12 @@ pub fn hardware_latent_codes(path: &Path) -> Result<Vec<i64>, String> {
         codes.extend(latent::hardware_codes(&q, header.latent_width).ok_or("a latent code lies outside its range")?);
     }
     Ok(codes)
+}
+
+/// The form of the data a file was compressed from, which decompression writes back by default.
+pub fn original_format(path: &Path) -> Result<dataset::FileFormat, String> {
+    let reader = Reader::open(path).map_err(|e| e.to_string())?;
+    Header::from_json(reader.header()).map(|header| header.format).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// `balerc info`: what a file holds, where its bytes go, and what it promises.
