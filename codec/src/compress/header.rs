@@ -263,7 +263,9 @@ impl Header {
         if !self.is_table() || self.names.is_empty() {
             return Err("relations name table columns, and this data has no column names".into());
         }
-        let names: Vec<String> = self.modelled_columns.iter().map(|&c| self.names[c].clone()).collect();
+        // A damaged header may list fewer names than columns.
+        let names = self.modelled_columns.iter().map(|&c| self.names.get(c).cloned());
+        let names: Vec<String> = names.collect::<Option<_>>().ok_or("a modelled column has no name")?;
         coding.relations.iter().map(|r| Relation::parse(r, &names)).collect()
     }
 
@@ -325,16 +327,19 @@ impl Header {
         if lossless.len() != samples * width {
             return Err(format!("{} lossless values do not fill {samples} rows of {width}", lossless.len()));
         }
-        let mut out = ArrayD::zeros(IxDyn(&shape));
-        for row in 0..samples {
-            for (k, &c) in self.modelled_columns.iter().enumerate() {
-                out[[row, c]] = modelled[row * self.modelled_per_sample + k];
+        let columns = shape[1];
+        let mut out = vec![0.0; samples * columns];
+        let modelled_rows = modelled.chunks_exact(self.modelled_per_sample.max(1));
+        let lossless_rows = lossless.chunks_exact(width.max(1)).map(Some).chain(std::iter::repeat(None));
+        for ((row, values), kept) in out.chunks_exact_mut(columns.max(1)).zip(modelled_rows).zip(lossless_rows) {
+            for (&c, &v) in self.modelled_columns.iter().zip(values) {
+                row[c] = v;
             }
-            for (k, &c) in self.lossless_columns.iter().enumerate() {
-                out[[row, c]] = lossless[row * width + k];
+            for (&c, &v) in self.lossless_columns.iter().zip(kept.unwrap_or_default()) {
+                row[c] = v;
             }
         }
-        Ok(out)
+        ArrayD::from_shape_vec(IxDyn(&shape), out).map_err(|e| e.to_string())
     }
 }
 
