@@ -107,10 +107,12 @@ impl NormalEquations {
     pub fn add(&mut self, regressors: &[f64], target: f64) {
         let dim = self.with_target.len();
         self.observations += 1;
+        // The upper triangle only: the products are symmetric, and the lower half is its mirror
+        // (the same products in the same order, so the same sums).
         for (a, &ra) in regressors.iter().enumerate() {
             self.with_target[a] += ra * target;
-            for (b, &rb) in regressors.iter().enumerate() {
-                self.products[a * dim + b] += ra * rb;
+            for (sum, &rb) in self.products[a * dim + a..(a + 1) * dim].iter_mut().zip(&regressors[a..]) {
+                *sum += ra * rb;
             }
         }
     }
@@ -121,7 +123,8 @@ impl NormalEquations {
     /// noise of the values they are applied to); None when the system is degenerate.
     pub fn solve_first(&self, dim: usize, noisy: &[usize], noise_variance: f64) -> Option<Vec<f64>> {
         let all = self.with_target.len();
-        let mut products: Vec<f64> = (0..dim).flat_map(|a| self.products[a * all..a * all + dim].to_vec()).collect();
+        let upper = |a: usize, b: usize| self.products[a.min(b) * all + a.max(b)];
+        let mut products: Vec<f64> = (0..dim).flat_map(|a| (0..dim).map(move |b| upper(a, b))).collect();
         for &a in noisy.iter().filter(|&&a| a < dim) {
             products[a * dim + a] += self.observations as f64 * noise_variance;
         }
