@@ -8,6 +8,8 @@ use balerc_runtime::compress::{
     self, CompressOptions, DecompressOptions, EncoderChoice, ErrorBound, LatentBits, NetworkWork, OutlierChoice,
 };
 use clap::Args;
+use indicatif::{HumanCount, ProgressBar, ProgressState, ProgressStyle};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -120,7 +122,10 @@ pub fn compress(args: &CompressArgs) -> Result<()> {
         relations: args.relation.clone(),
         outliers: args.outliers.unwrap_or_default(),
     };
-    let report = compress::compress(&options).map_err(anyhow::Error::msg)?;
+    let mut progress = SampleBar::on_terminal("compressed");
+    let report = compress::compress_with_progress(&options, &mut progress).map_err(anyhow::Error::msg);
+    progress.finish();
+    let report = report?;
     let megabytes = report.original_bytes as f64 / 1e6;
     println!(
         "compressed {} samples of {} into {}: {} -> {} bytes, ratio {:.2} ({:.2} counting the {}-byte decoder{}); {} outliers stored exactly; {:.2} s, {:.1} MB/s",
@@ -144,6 +149,51 @@ pub fn compress(args: &CompressArgs) -> Result<()> {
     println!("latent codes of {} bits{}", report.latent_bits, chosen_from(&report.latent_bits_trials));
     print_network(&report.network);
     Ok(())
+}
+
+/// Samples done, their rate and the time left, drawn on a terminal only (quiet in pipes and CI),
+/// refreshed as each chunk is written.
+struct SampleBar {
+    bar: Option<ProgressBar>,
+    verb: &'static str,
+}
+
+impl SampleBar {
+    fn on_terminal(verb: &'static str) -> SampleBar {
+        SampleBar { bar: None, verb }.shown_if(std::io::stderr().is_terminal())
+    }
+
+    fn shown_if(self, shown: bool) -> SampleBar {
+        let bar = shown.then(|| {
+            let template = format!(
+                "{{elapsed_precise}} [{{bar:30}}] {{human_pos}}/{{human_len}} samples {}, {{rate}}, {{eta}} left",
+                self.verb
+            );
+            let rate = |state: &ProgressState, out: &mut dyn std::fmt::Write| {
+                let _ = write!(out, "{}/s", HumanCount(state.per_sec() as u64));
+            };
+            let style = ProgressStyle::with_template(&template).expect("valid template").with_key("rate", rate);
+            let bar = ProgressBar::new(0);
+            bar.set_style(style.progress_chars("=> "));
+            bar
+        });
+        SampleBar { bar, ..self }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl compress::Progress for SampleBar {
+    fn samples_done(&mut self, done: u64, total: u64) {
+        if let Some(bar) = &self.bar {
+            bar.set_length(total);
+            bar.set_position(done);
+        }
+    }
 }
 
 /// The networks' share of the work, as GFLOP/s per core beside the machine's peak.
@@ -212,7 +262,10 @@ pub fn decompress(args: &DecompressArgs) -> Result<()> {
         model: args.model.clone(),
         decoder_precision: args.decoder_precision.as_deref().map(parse_precision).transpose()?,
     };
-    let report = compress::decompress(&options).map_err(anyhow::Error::msg)?;
+    let mut progress = SampleBar::on_terminal("decompressed");
+    let report = compress::decompress_with_progress(&options, &mut progress).map_err(anyhow::Error::msg);
+    progress.finish();
+    let report = report?;
     let megabytes = std::fs::metadata(&output).map_or(0.0, |m| m.len() as f64 / 1e6);
     println!(
         "decompressed {} samples {:?} into {} in {:.2} s ({:.1} MB/s)",

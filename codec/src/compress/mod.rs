@@ -123,7 +123,25 @@ impl CompressReport {
     }
 }
 
+/// Told, on the thread that writes, how many of the file's samples are done.
+pub trait Progress {
+    fn samples_done(&mut self, done: u64, total: u64);
+}
+
+/// Tells nobody.
+impl Progress for () {
+    fn samples_done(&mut self, _: u64, _: u64) {}
+}
+
 pub fn compress(options: &CompressOptions) -> Result<CompressReport, String> {
+    compress_with_progress(options, &mut ())
+}
+
+/// [`compress`], telling `progress` as each chunk is written.
+pub fn compress_with_progress(
+    options: &CompressOptions,
+    progress: &mut dyn Progress,
+) -> Result<CompressReport, String> {
     let started = Instant::now();
     let info = model_files::load_layout(&options.model).map_err(|e| e.to_string())?;
     let input = open_input(options)?;
@@ -150,16 +168,20 @@ pub fn compress(options: &CompressOptions) -> Result<CompressReport, String> {
     let packer = writer.packer();
     let mut outliers = Outliers::default();
     let chunks = samples_as_modelled(&header, input, header.chunk_samples).enumerate();
+    let (total, mut done) = (header.shape[0] as u64, 0);
     in_order::map_in_order(
         chunks.map(|(index, data)| data.map(|data| (index, data))),
         |(index, data)| {
             let (chunk, chunk_outliers) = compress_chunk(&header, &encoder, &decoder, density, &data)?;
-            Ok((packer.pack(index, &chunk).map_err(|e| e.to_string())?, chunk_outliers))
+            Ok((packer.pack(index, &chunk).map_err(|e| e.to_string())?, chunk_outliers, chunk.samples))
         },
-        |(packed, chunk_outliers)| {
+        |(packed, chunk_outliers, samples)| {
             outliers.values += chunk_outliers.values;
             outliers.samples += chunk_outliers.samples;
-            writer.write_packed(packed).map_err(|e| e.to_string())
+            writer.write_packed(packed).map_err(|e| e.to_string())?;
+            done += samples;
+            progress.samples_done(done, total);
+            Ok(())
         },
     )?;
     let (attachment, embedded) = embedded_decoder(&decoder_bytes);
@@ -440,6 +462,14 @@ pub struct DecompressReport {
 }
 
 pub fn decompress(options: &DecompressOptions) -> Result<DecompressReport, String> {
+    decompress_with_progress(options, &mut ())
+}
+
+/// [`decompress`], telling `progress` as each chunk is written.
+pub fn decompress_with_progress(
+    options: &DecompressOptions,
+    progress: &mut dyn Progress,
+) -> Result<DecompressReport, String> {
     let started = Instant::now();
     let file = options.input.display();
     let mut reader = Reader::open(&options.input).map_err(|e| e.to_string())?;
@@ -455,6 +485,7 @@ pub fn decompress(options: &DecompressOptions) -> Result<DecompressReport, Strin
     let format = dataset::FileFormat::from_path(&options.output).unwrap_or(header.format);
     let layout = Layout { shape: header.output_shape(), names: header.names.clone(), dtype: header.dtype, format };
     let mut output = SampleWriter::create(&options.output, &layout).map_err(|e| e.to_string())?;
+    let (total, mut done) = (header.shape[0] as u64, 0);
     let chunks = (0..reader.chunk_count()).map(move |index| match reader.read_chunk(index) {
         Ok(chunk) => Ok((index, chunk)),
         Err(e) => Err(e.to_string()),
@@ -462,7 +493,12 @@ pub fn decompress(options: &DecompressOptions) -> Result<DecompressReport, Strin
     in_order::map_in_order(
         chunks,
         |(index, chunk)| decompress_chunk(&header, &decoder, &chunk).map_err(|e| format!("{file}: chunk {index}: {e}")),
-        |values| output.write(&ungrouped(&header, values)).map_err(|e| e.to_string()),
+        |values| {
+            done += values.shape()[0] as u64;
+            output.write(&ungrouped(&header, values)).map_err(|e| e.to_string())?;
+            progress.samples_done(done, total);
+            Ok(())
+        },
     )?;
     output.finish().map_err(|e| e.to_string())?;
     Ok(DecompressReport {
