@@ -222,7 +222,14 @@ impl ModelArgs {
 fn main() {
     exit_quietly_on_closed_pipe();
     let cli = Cli::parse();
+    if matches!(cli.command, Command::Compress(_) | Command::Decompress(_)) {
+        stop_cleanly_on_interrupt();
+    }
     if let Err(error) = run(cli) {
+        if let Some(signal) = balerc_io::interrupt::requested() {
+            eprintln!("interrupted: nothing was written");
+            std::process::exit(128 + signal);
+        }
         // Errors already quote their causes; print each message once.
         let mut message = String::new();
         for cause in error.chain().map(|e| e.to_string()) {
@@ -242,6 +249,27 @@ fn exit_quietly_on_closed_pipe() {
     // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+/// Ctrl-C, SIGTERM and SIGHUP ask the work to stop: it stops between chunks, and the partial
+/// output is removed as it unwinds. A second one ends the process at once.
+fn stop_cleanly_on_interrupt() {
+    #[cfg(unix)]
+    {
+        extern "C" fn ask_to_stop(signal: libc::c_int) {
+            if balerc_io::interrupt::requested().is_some() {
+                // SAFETY: _exit is async-signal-safe.
+                unsafe { libc::_exit(128 + signal) };
+            }
+            balerc_io::interrupt::request(signal);
+        }
+        for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+            // SAFETY: the handler only touches an atomic or calls _exit, both async-signal-safe.
+            unsafe {
+                libc::signal(signal, ask_to_stop as extern "C" fn(libc::c_int) as libc::sighandler_t);
+            }
+        }
     }
 }
 

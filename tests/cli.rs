@@ -390,3 +390,60 @@ fn outputs_default_to_the_input_s_name_and_are_not_written_over_without_force() 
     assert!(restored.status.success(), "{}", text(&restored.stderr));
     assert!(data.exists(), "the original's form, next to the .baler file");
 }
+
+/// Runs balerc until its partial output appears in `dir`, then sends it `signal`: the process
+/// must stop with 128 + signal and leave nothing of its output behind.
+#[cfg(unix)]
+fn interrupted(args: &[&str], dir: &Path, signal: i32) {
+    let listing = || {
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+        paths.sort();
+        paths
+    };
+    let before = listing();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_balerc")).args(args).spawn().unwrap();
+    let partial =
+        || std::fs::read_dir(dir).unwrap().any(|e| e.unwrap().file_name().to_string_lossy().contains(".partial-"));
+    let started = std::time::Instant::now();
+    while !partial() {
+        assert!(child.try_wait().unwrap().is_none(), "{args:?} ended before it could be interrupted");
+        assert!(started.elapsed().as_secs() < 60, "no partial output appeared");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // SAFETY: sending a signal to our own child process.
+    unsafe { libc::kill(child.id() as i32, signal) };
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(128 + signal), "{args:?}");
+    assert_eq!(listing(), before, "{args:?} left files behind");
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_sigterm_and_sighup_stop_the_work_and_remove_the_partial_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("codec/tests/fixtures/jets_model");
+    let jets =
+        balerc_runtime::dataset::read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data/jets_sample.npz"))
+            .unwrap()
+            .values
+            .mapv(|v| v as f32);
+    // A million rows (96 MB): seconds of work, time enough to be interrupted.
+    let views: Vec<_> = std::iter::repeat_n(jets.view(), 200).collect();
+    let big = ndarray::concatenate(ndarray::Axis(0), &views).unwrap();
+    let data = dir.path().join("big.npy");
+    big.write_npy(std::fs::File::create(&data).unwrap()).unwrap();
+    let packed = dir.path().join("big.baler");
+    let compress =
+        ["compress", "--model", s(&model), "--input", s(&data), "--output", s(&packed), "--max-abs-error", "0.01"];
+    interrupted(&compress, dir.path(), libc::SIGINT);
+    interrupted(&compress, dir.path(), libc::SIGHUP);
+
+    let done = balerc(&compress);
+    assert!(done.status.success(), "{}", text(&done.stderr));
+    let restored = dir.path().join("restored.npy");
+    interrupted(
+        &["decompress", "--input", s(&packed), "--output", s(&restored), "--model", s(&model)],
+        dir.path(),
+        libc::SIGTERM,
+    );
+}

@@ -20,11 +20,7 @@ pub struct AtomicFile {
 
 impl AtomicFile {
     pub fn create(path: &Path) -> std::io::Result<AtomicFile> {
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        Ok(AtomicFile { path: path.to_path_buf(), temporary: tempfile::NamedTempFile::new_in(dir)? })
+        Ok(AtomicFile { path: path.to_path_buf(), temporary: partial_file(path)? })
     }
 
     pub fn file(&mut self) -> &mut File {
@@ -42,6 +38,18 @@ impl AtomicFile {
         self.temporary.persist(&self.path).map_err(|e| e.error)?;
         Ok(())
     }
+}
+
+/// The file an output is written to until it is complete: next to it, named after it
+/// (`out.baler.partial-XXXXXX`), so that one left behind by a crash or `kill -9` says what it is
+/// and is never taken for the finished file.
+pub fn partial_file(path: &Path) -> std::io::Result<tempfile::NamedTempFile> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let name = path.file_name().map_or_else(|| "output".into(), |n| n.to_string_lossy().into_owned());
+    tempfile::Builder::new().prefix(&format!("{name}.partial-")).tempfile_in(dir)
 }
 
 /// Temporary files are private (0600); a finished output is an ordinary file (0644).

@@ -4,3 +4,4 @@
 pub mod atomic;
 pub mod dataset;
 pub mod frame_stacks;
+pub mod interrupt;

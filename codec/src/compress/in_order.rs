@@ -9,7 +9,8 @@ use rayon::prelude::*;
 use std::sync::mpsc;
 
 /// Runs `work` on every item of `source` and gives the results to `sink` in order. At most
-/// `2 × cores + 1` items are read ahead or worked on at once. The first error stops everything.
+/// `2 × cores + 1` items are read ahead or worked on at once. The first error stops everything,
+/// and so does a stop asked for from outside (see `balerc_io::interrupt`), between batches.
 pub(super) fn map_in_order<T: Send, U: Send>(
     source: impl Iterator<Item = Result<T, String>> + Send,
     work: impl Fn(T) -> Result<U, String> + Sync,
@@ -29,6 +30,7 @@ pub(super) fn map_in_order<T: Send, U: Send>(
         });
         let mut items = receiver.iter();
         loop {
+            balerc_io::interrupt::check()?;
             let taken: Vec<Result<T, String>> = items.by_ref().take(batch).collect();
             if taken.is_empty() {
                 return Ok(());

@@ -234,6 +234,7 @@ fn first_samples(header: &Header, options: &CompressOptions, count: usize) -> Re
 fn feature_ranges(header: &Header, options: &CompressOptions) -> Result<Vec<(f64, f64)>, String> {
     let mut ranges = header.empty_ranges();
     for data in samples_as_modelled(header, open_input(options)?, header.chunk_samples) {
+        balerc_io::interrupt::check()?;
         header.widen_ranges(&data?, &mut ranges);
     }
     Ok(ranges)

@@ -41,7 +41,7 @@ impl Writer {
                 format!("the header is {} bytes of JSON, more than the {MAX_HEADER_BYTES} allowed", json.len());
             return Err(ContainerError::invalid(path, message));
         }
-        let temporary = NamedTempFile::new_in(parent_dir(path))
+        let temporary = balerc_io::atomic::partial_file(path)
             .map_err(|error| ContainerError::io(path, "create a temporary file next to it", error))?;
         let mut writer = Writer {
             path: path.to_path_buf(),
