@@ -5,7 +5,8 @@ use anyhow::{bail, Result};
 use balerc_compiler::fixed::FixedType;
 use balerc_compiler::quant::PrecisionConfig;
 use balerc_runtime::compress::{
-    self, CompressOptions, DecompressOptions, EncoderChoice, ErrorBound, LatentBits, NetworkWork, OutlierChoice,
+    self, CompressOptions, DecompressOptions, Embedding, EncoderChoice, ErrorBound, LatentBits, NetworkWork,
+    OutlierChoice,
 };
 use clap::Args;
 use indicatif::{HumanCount, ProgressBar, ProgressState, ProgressStyle};
@@ -39,8 +40,12 @@ pub struct CompressArgs {
     #[arg(long)]
     max_rel_error: Option<f64>,
     /// Store the decoder in the file so that it decompresses without the model directory.
-    #[arg(long)]
+    /// By default it is stored when it adds at most 2 % to the file.
+    #[arg(long, conflicts_with = "no_embed_model")]
     embed_model: bool,
+    /// Never store the decoder: the file then decompresses only with --model.
+    #[arg(long)]
+    no_embed_model: bool,
     /// Produce the latent with the quantized encoder of this build directory (from balerc lower
     /// MODEL_DIR --part encoder), bit-exactly as the FPGA would; --latent-bits does not apply.
     #[arg(long, value_name = "BUILD_DIR", conflicts_with = "encoder_precision")]
@@ -116,7 +121,11 @@ pub fn compress(args: &CompressArgs) -> Result<()> {
             None => LatentBits::Fixed(16),
         }),
         bound,
-        embed_model: args.embed_model,
+        embed_model: match (args.embed_model, args.no_embed_model) {
+            (true, _) => Embedding::Always,
+            (_, true) => Embedding::Never,
+            _ => compress::EMBED_WHEN_UNDER,
+        },
         encoder: encoder_choice(args)?,
         chunk_samples: args.chunk_samples,
         relations: args.relation.clone(),
@@ -135,13 +144,22 @@ pub fn compress(args: &CompressArgs) -> Result<()> {
         report.original_bytes,
         report.compressed_bytes,
         report.ratio(),
-        report.original_bytes as f64 / (report.compressed_bytes + if args.embed_model { 0 } else { report.model_bytes }) as f64,
+        report.original_bytes as f64
+            / (report.compressed_bytes + if report.model_embedded { 0 } else { report.model_bytes }) as f64,
         report.model_bytes,
-        if args.embed_model { ", embedded" } else { "" },
+        if report.model_embedded { ", embedded" } else { "" },
         report.outliers,
         report.seconds,
         megabytes / report.seconds,
     );
+    match (report.model_embedded, args.embed_model || args.no_embed_model) {
+        (true, false) => println!("decoder embedded: it adds at most 2 % to the file (--no-embed-model leaves it out)"),
+        (false, false) => println!(
+            "decoder not embedded: it would add more than 2 % to the file; decompress with --model {} (or compress with --embed-model)",
+            args.model.display()
+        ),
+        _ => {}
+    }
     if let Some(flagged) = report.outlier_samples {
         let share = 100.0 * flagged as f64 / report.samples.max(1) as f64;
         println!("{flagged} samples ({share:.3}%) flagged as outliers, stored in full");

@@ -371,6 +371,8 @@ fn outputs_default_to_the_input_s_name_and_are_not_written_over_without_force() 
     assert!(done.status.success(), "{}", text(&done.stderr));
     let packed = dir.path().join("jets.baler");
     assert!(text(&done.stdout).contains(s(&packed)), "{}", text(&done.stdout));
+    // The fixture's decoder packs to about a kilobyte, under 2 % of the file: it travels along.
+    assert!(text(&done.stdout).contains("decoder embedded"), "{}", text(&done.stdout));
     let written = std::fs::read(&packed).unwrap();
 
     // Neither the .baler file nor the original is written over by default.
@@ -386,9 +388,18 @@ fn outputs_default_to_the_input_s_name_and_are_not_written_over_without_force() 
     assert!(forced.status.success(), "{}", text(&forced.stderr));
     assert_eq!(balerc_runtime::dataset::read(&data).unwrap().values.shape(), &[5000, 24]);
     std::fs::rename(&data, dir.path().join("elsewhere.npz")).unwrap();
-    let restored = balerc(&["decompress", "--input", s(&packed), "--model", s(&model)]);
+    let restored = balerc(&["decompress", "--input", s(&packed)]);
     assert!(restored.status.success(), "{}", text(&restored.stderr));
     assert!(data.exists(), "the original's form, next to the .baler file");
+
+    // Left out on request, the decoder is then named by its hash.
+    let bare = dir.path().join("bare.baler");
+    let input = dir.path().join("elsewhere.npz");
+    let done =
+        balerc(&["compress", "--model", s(&model), "--input", s(&input), "--output", s(&bare), "--no-embed-model"]);
+    assert!(done.status.success() && !text(&done.stdout).contains("embedded"), "{}", text(&done.stdout));
+    let needs_model = failure(&["decompress", "--input", s(&bare), "--output", s(&dir.path().join("x.npz"))]);
+    assert!(needs_model.contains("--model") && needs_model.contains("sha256"), "{needs_model}");
 }
 
 /// Runs balerc until its partial output appears in `dir`, then sends it `signal`: the process

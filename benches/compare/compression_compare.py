@@ -191,7 +191,9 @@ class Balerc:
         return self.trained[name]
 
     def compress(self, model, data, out, *flags):
-        text, wall = run([self.binary, "compress", "--model", model, "--input", data, "--output", out, *flags])
+        # The decoder is counted apart unless a comparison embeds it.
+        embedding = [] if "--embed-model" in flags else ["--no-embed-model"]
+        text, wall = run([self.binary, "compress", "--model", model, "--input", data, "--output", out, *flags, *embedding])
         m = re.search(r"counting the (\d+)-byte decoder.*?(\d+) outliers stored exactly; ([\d.]+) s", text)
         bits = re.search(r"latent codes of (\d+) bits", text)
         return {"bytes": out.stat().st_size, "decoder_bytes": int(m[1]), "outliers": int(m[2]),

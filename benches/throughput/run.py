@@ -192,7 +192,8 @@ def balerc_rows(args, name, preset, model, source, bound, original, tolerance):
     rows = []
     for threads in args.threads:
         c_s, c_rss, text = best_of(args.repeat, lambda: balerc_timed(
-            args, threads, "compress", "--model", model, "--input", source, "--output", packed, *bound))
+            args, threads, "compress", "--model", model, "--input", source, "--output", packed, *bound,
+            "--no-embed-model"))
         d_s, d_rss, _ = best_of(args.repeat, lambda: balerc_timed(
             args, threads, "decompress", "--input", packed, "--output", restored, "--model", model))
         check_bound(f"balerc {name} {preset}", original, load(restored), tolerance)

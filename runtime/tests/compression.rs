@@ -5,7 +5,7 @@ mod common;
 use common::shared_data;
 
 use balerc_runtime::compress::{
-    self, CompressOptions, DecompressOptions, EncoderChoice, ErrorBound, LatentBits, OutlierChoice,
+    self, CompressOptions, DecompressOptions, Embedding, EncoderChoice, ErrorBound, LatentBits, OutlierChoice,
 };
 use balerc_runtime::dataset::{self, Dataset};
 use balerc_runtime::model_dir;
@@ -43,7 +43,7 @@ fn options_for(model: &Path, input: &Path, output: &Path, bound: Option<ErrorBou
         output: output.into(),
         latent_bits: LatentBits::Fixed(12),
         bound,
-        embed_model: false,
+        embed_model: Embedding::Never,
         encoder: EncoderChoice::Float,
         chunk_samples: None,
         relations: vec![],
@@ -55,7 +55,8 @@ fn round_trip(model: &Path, input: &Path, bound: Option<ErrorBound>, embed: bool
     let dir = input.parent().unwrap();
     let packed = dir.join("data.baler");
     let out = dir.join("restored.npz");
-    compress::compress(&CompressOptions { embed_model: embed, ..options_for(model, input, &packed, bound) }).unwrap();
+    let embed_model = if embed { Embedding::Always } else { Embedding::Never };
+    compress::compress(&CompressOptions { embed_model, ..options_for(model, input, &packed, bound) }).unwrap();
     let model = (!embed).then(|| model.to_path_buf());
     compress::decompress(&DecompressOptions { input: packed, output: out.clone(), model, decoder_precision: None })
         .unwrap();

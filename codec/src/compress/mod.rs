@@ -58,6 +58,18 @@ use std::time::Instant;
 const CHUNK_VALUES: usize = 1 << 20;
 const DECODER_ATTACHMENT: &str = "decoder.onnx";
 
+/// Whether a file carries its decoder.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Embedding {
+    Always,
+    Never,
+    /// When the decoder, as stored, costs at most this share of the rest of the file.
+    WhenUnder(f64),
+}
+
+/// The default: a decoder that adds under 2 % to the file travels with it.
+pub const EMBED_WHEN_UNDER: Embedding = Embedding::WhenUnder(0.02);
+
 pub struct CompressOptions {
     pub model: PathBuf,
     pub input: PathBuf,
@@ -65,8 +77,8 @@ pub struct CompressOptions {
     /// Bits per stored latent value, or `Auto` to try a few with an error bound.
     pub latent_bits: LatentBits,
     pub bound: Option<ErrorBound>,
-    /// Put the decoder into the file so that it decodes with nothing else.
-    pub embed_model: bool,
+    /// Whether the decoder goes into the file, so that it decodes with nothing else.
+    pub embed_model: Embedding,
     pub encoder: EncoderChoice,
     /// Samples per chunk; by default as many as make about 8 MB of values.
     pub chunk_samples: Option<usize>,
@@ -84,6 +96,8 @@ pub struct CompressReport {
     pub compressed_bytes: u64,
     /// Bytes of the decoder needed to read the file (inside it when embedded).
     pub model_bytes: u64,
+    /// Whether the file carries its decoder.
+    pub model_embedded: bool,
     /// Values the residual coding could not bring within the error bound, stored exactly.
     pub outliers: usize,
     /// Samples the latent density flagged, stored in full; None without outlier removal.
@@ -185,7 +199,13 @@ pub fn compress_with_progress(
         },
     )?;
     let (attachment, embedded) = embedded_decoder(&decoder_bytes);
-    if options.embed_model {
+    let model_bytes = stored_len(&embedded);
+    let model_embedded = match options.embed_model {
+        Embedding::Always => true,
+        Embedding::Never => false,
+        Embedding::WhenUnder(share) => model_bytes as f64 <= share * writer.bytes_written() as f64,
+    };
+    if model_embedded {
         writer.attach(attachment, &embedded).map_err(|e| e.to_string())?;
     }
     let summary = writer.finish().map_err(|e| e.to_string())?;
@@ -193,7 +213,8 @@ pub fn compress_with_progress(
         samples,
         original_bytes: std::fs::metadata(&options.input).map_or(0, |m| m.len()),
         compressed_bytes: summary.sizes.file,
-        model_bytes: stored_len(&embedded),
+        model_bytes,
+        model_embedded,
         outliers: outliers.values,
         outlier_samples: density.map(|_| outliers.samples),
         seconds: started.elapsed().as_secs_f64(),
@@ -532,9 +553,12 @@ fn decoder_for(reader: &mut Reader, header: &Header, options: &DecompressOptions
             }
             bytes
         }
-        None => embedded_onnx(reader)
-            .map_err(|e| format!("{file}: {e}"))?
-            .ok_or_else(|| format!("{file} does not contain its model: pass the model directory with --model"))?,
+        None => embedded_onnx(reader).map_err(|e| format!("{file}: {e}"))?.ok_or_else(|| {
+            format!(
+                "{file} does not contain its model: pass the model directory with --model (its decoder's sha256 is {})",
+                header.model_hash
+            )
+        })?,
     };
     if header::model_hash(&bytes) != header.model_hash {
         return Err(format!("{file}: the embedded decoder does not match the file's model hash"));

@@ -26,7 +26,7 @@ fn options(model: &Path, input: &Path, output: &Path, bound: Option<ErrorBound>)
         output: output.into(),
         latent_bits: LatentBits::Fixed(12),
         bound,
-        embed_model: false,
+        embed_model: Embedding::Never,
         encoder: EncoderChoice::Float,
         chunk_samples: Some(700),
         relations: vec![],

@@ -74,6 +74,11 @@ impl Writer {
         self.write_packed(packed)
     }
 
+    /// Bytes written so far: the header and every record.
+    pub fn bytes_written(&self) -> u64 {
+        self.position
+    }
+
     /// What compresses chunks for this writer, on any thread, ahead of [`Writer::write_packed`].
     pub fn packer(&self) -> Packer {
         Packer { path: self.path.clone(), level: self.level }
