@@ -23,7 +23,6 @@
 
 use super::bytes::{push_uvarint, ByteReader};
 
-
 /// The widest window: 4096 symbols keep a model's stored counts small beside the data.
 const MAX_WINDOW: u64 = 1 << 12;
 /// Counts are stored scaled to about this total; finer counts cost more to store than they save.
