@@ -297,7 +297,12 @@ pub fn decompress(args: &DecompressArgs) -> Result<()> {
     Ok(())
 }
 
-pub fn info(path: &std::path::Path) -> Result<()> {
+pub fn info(path: &std::path::Path, json: bool) -> Result<()> {
+    if json {
+        let facts = compress::describe_json(path).map_err(anyhow::Error::msg)?;
+        println!("{}", serde_json::to_string_pretty(&facts)?);
+        return Ok(());
+    }
     let text = compress::describe(path).map_err(anyhow::Error::msg)?;
     if text.is_empty() {
         bail!("{} holds nothing to describe", path.display());

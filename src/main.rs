@@ -47,7 +47,12 @@ enum Command {
     /// Compare a reconstruction with its original: metrics, plots and one HTML page.
     Evaluate(compression::EvaluateArgs),
     /// Describe a .baler file: shape, model, sizes, ratio, bounds.
-    Info { file: PathBuf },
+    Info {
+        file: PathBuf,
+        /// Print the facts as JSON, for programs.
+        #[arg(long)]
+        json: bool,
+    },
     /// Write a model directory's ONNX files (autoencoder, encoder, decoder) again.
     ExportOnnx {
         /// A model directory written by balerc train.
@@ -279,7 +284,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Train(args) => training::train(&args),
         Command::Compress(args) => compression::compress(&args),
         Command::Decompress(args) => compression::decompress(&args),
-        Command::Info { file } => compression::info(&file),
+        Command::Info { file, json } => compression::info(&file, json),
         Command::Evaluate(args) => compression::evaluate(&args),
         Command::ExportOnnx { model, out } => training::export_onnx(&model, out.as_deref()),
         Command::Lower { model, dump_ir, target, out, hardware } => {

@@ -373,6 +373,12 @@ fn outputs_default_to_the_input_s_name_and_are_not_written_over_without_force() 
     assert!(text(&done.stdout).contains(s(&packed)), "{}", text(&done.stdout));
     // The fixture's decoder packs to about a kilobyte, under 2 % of the file: it travels along.
     assert!(text(&done.stdout).contains("decoder embedded"), "{}", text(&done.stdout));
+    let info = text(&balerc(&["info", s(&packed)]).stdout);
+    assert!(info.contains("per column of 24; --json lists each"), "{info}");
+    let facts: serde_json::Value = serde_json::from_slice(&balerc(&["info", s(&packed), "--json"]).stdout).unwrap();
+    assert_eq!((facts["samples"].as_u64(), facts["model"]["embedded"].as_bool()), (Some(5000), Some(true)));
+    assert_eq!(facts["max_abs_error"].as_array().map(Vec::len), Some(24));
+    assert_eq!(facts["bytes"]["file"].as_u64(), Some(std::fs::metadata(&packed).unwrap().len()));
     let written = std::fs::read(&packed).unwrap();
 
     // Neither the .baler file nor the original is written over by default.

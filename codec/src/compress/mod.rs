@@ -773,9 +773,7 @@ pub fn describe(path: &Path) -> Result<String, String> {
     );
     match &header.error_bound {
         Some(b) => {
-            let worst = b.max_abs_error.iter().copied().fold(0.0, f64::max);
-            let _ =
-                writeln!(out, "  error bound   |error| <= {worst:.4e} at most (per feature: {:?})", b.max_abs_error);
+            let _ = writeln!(out, "  error bound   |error| <= {}", bounds_in_words(&header, &b.max_abs_error));
         }
         None => {
             let _ = writeln!(out, "  error bound   none (lossy: the autoencoder's reconstruction)");
@@ -802,6 +800,77 @@ pub fn describe(path: &Path) -> Result<String, String> {
         original as f64 / sizes.file.max(1) as f64
     );
     Ok(out)
+}
+
+/// Each feature's bound, or for many features the smallest and the largest with their columns.
+fn bounds_in_words(header: &Header, bounds: &[f64]) -> String {
+    let named = |f: usize| {
+        let column = header.is_table().then(|| header.modelled_columns.get(f)).flatten();
+        column.and_then(|&c| header.names.get(c)).map_or_else(|| format!("feature {f}"), String::clone)
+    };
+    match bounds {
+        [one] => readable(*one),
+        few if few.len() <= 4 => few
+            .iter()
+            .enumerate()
+            .map(|(f, &b)| format!("{} ({})", readable(b), named(f)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        many => {
+            let by_size = |a: &(usize, &f64), b: &(usize, &f64)| a.1.total_cmp(b.1);
+            let (low, lowest) = many.iter().enumerate().min_by(by_size).expect("several bounds");
+            let (high, highest) = many.iter().enumerate().max_by(by_size).expect("several bounds");
+            format!(
+                "{} ({}) to {} ({}), per column of {}; --json lists each",
+                readable(*lowest),
+                named(low),
+                readable(*highest),
+                named(high),
+                many.len()
+            )
+        }
+    }
+}
+
+/// A value with the four significant digits a person reads.
+fn readable(value: f64) -> String {
+    let magnitude = if value == 0.0 { 0 } else { value.abs().log10().floor() as i32 };
+    match magnitude {
+        -4..=5 => format!("{:.*}", (3 - magnitude).max(0) as usize, value),
+        _ => format!("{value:.3e}"),
+    }
+}
+
+/// `balerc info --json`: what [`describe`] says, for programs.
+pub fn describe_json(path: &Path) -> Result<serde_json::Value, String> {
+    let reader = Reader::open(path).map_err(|e| e.to_string())?;
+    let header = Header::from_json(reader.header()).map_err(|e| format!("{}: {e}", path.display()))?;
+    let sizes = reader.sizes();
+    let original: u64 = header.shape.iter().product::<usize>() as u64 * u64::from(header.dtype.bits() / 8);
+    let totals = |of: &std::collections::BTreeMap<String, crate::container::ByteTotals>| -> serde_json::Value {
+        of.iter().map(|(name, t)| (name.clone(), serde_json::json!({"stored": t.stored, "raw": t.raw}))).collect()
+    };
+    Ok(serde_json::json!({
+        "file": path.display().to_string(),
+        "original": {"shape": header.shape, "dtype": header.dtype, "format": header.format, "names": header.names},
+        "model": {"sha256": header.model_hash, "embedded": !reader.attachment_names().is_empty()},
+        "latent": {"values_per_sample": header.latent_width, "bits": header.latent_bits},
+        "hardware_encoder": header.hardware,
+        "lossless_columns": header.lossless_columns,
+        "integer_columns": header.integer_columns,
+        "max_abs_error": header.error_bound.as_ref().map(|b| &b.max_abs_error),
+        "chunks": reader.chunk_count(),
+        "chunk_samples": header.chunk_samples,
+        "samples": reader.samples(),
+        "bytes": {
+            "file": sizes.file,
+            "header": sizes.header,
+            "framing": sizes.framing,
+            "sections": totals(&sizes.sections),
+            "attachments": totals(&sizes.attachments),
+        },
+        "ratio": original as f64 / sizes.file.max(1) as f64,
+    }))
 }
 
 pub(crate) fn chunk_samples_for(values_per_sample: usize) -> usize {
