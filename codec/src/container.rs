@@ -22,7 +22,7 @@
 
 mod codec;
 mod error;
-mod layout;
+pub(crate) mod layout;
 mod reader;
 mod writer;
 

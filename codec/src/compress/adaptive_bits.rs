@@ -5,10 +5,13 @@
 //! small inputs saves the tables a static model must store, and on large ones lets a context
 //! split as finely as the data supports.
 
+use constriction::backends::ReadWords;
 use constriction::stream::model::{DecoderModel, EncoderModel, EntropyModel};
 use constriction::stream::queue::{DefaultRangeDecoder, DefaultRangeEncoder};
 use constriction::stream::{Decode, Encode};
+use constriction::Queue;
 use std::borrow::Borrow;
+use std::fmt;
 use std::num::NonZeroU32;
 
 /// Probabilities are in units of 2^-16.
@@ -107,7 +110,44 @@ impl BitWriter {
 }
 
 pub struct BitReader {
-    coder: DefaultRangeDecoder,
+    coder: DefaultRangeDecoder<Words>,
+}
+
+/// Words a decoder may ask for past the last one: the decoder holds two words and the encoder
+/// seals with one or two, so a stream read no further than it was written asks for at most one.
+const READS_PAST_END: u32 = 2;
+
+/// The coded words, front to back. Past the end a range decoder would go on making decisions
+/// up from nothing, as many as it is asked for; asking for more words than a stream of that
+/// many decisions could need is an error instead.
+struct Words {
+    words: std::vec::IntoIter<u32>,
+    past_end: u32,
+}
+
+#[derive(Debug)]
+struct PastTheEnd;
+
+impl fmt::Display for PastTheEnd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "more decisions are read than were coded")
+    }
+}
+
+impl ReadWords<u32, Queue> for Words {
+    type ReadError = PastTheEnd;
+
+    #[inline]
+    fn read(&mut self) -> Result<Option<u32>, PastTheEnd> {
+        if let Some(word) = self.words.next() {
+            return Ok(Some(word));
+        }
+        self.past_end += 1;
+        match self.past_end <= READS_PAST_END {
+            true => Ok(None),
+            false => Err(PastTheEnd),
+        }
+    }
 }
 
 impl BitReader {
@@ -117,8 +157,9 @@ impl BitReader {
         }
         let words: Vec<u32> =
             stored.chunks_exact(4).map(|w| u32::from_le_bytes(w.try_into().expect("4 bytes"))).collect();
+        let words = Words { words: words.into_iter(), past_end: 0 };
         let coder =
-            DefaultRangeDecoder::from_compressed(words).map_err(|_| "the coded bits do not start a range coder")?;
+            DefaultRangeDecoder::with_backend(words).map_err(|_| "the coded bits do not start a range coder")?;
         Ok(BitReader { coder })
     }
 
@@ -156,6 +197,40 @@ mod tests {
         let decoded: Vec<bool> = bits.iter().map(|_| reader.bit(&mut context).unwrap()).collect();
         assert_eq!(decoded, bits);
         assert_eq!(reader.even_bits(4).unwrap(), 0b1011);
+    }
+
+    /// Decisions of many lengths and odds, each coded and read back exactly: never one word
+    /// too many for a stream read no further than it was written.
+    #[test]
+    fn every_stream_reads_back_within_its_words_and_no_further() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        for length in (0..300).chain([1000, 5000, 20_000]) {
+            for one_in in [1, 2, 7, 100, 100_000] {
+                state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                let bits: Vec<bool> = (0..length as u64).map(|i| (i.wrapping_mul(state) >> 32) % one_in == 0).collect();
+                let mut writer = BitWriter::default();
+                let mut context = BitContext::default();
+                bits.iter().for_each(|&b| writer.bit(&mut context, b));
+                let stored = writer.finish();
+                let mut reader = BitReader::new(&stored).unwrap();
+                let mut context = BitContext::default();
+                let decoded: Vec<bool> = bits.iter().map(|_| reader.bit(&mut context).unwrap()).collect();
+                assert_eq!(decoded, bits, "{length} decisions, one in {one_in} a one");
+            }
+        }
+    }
+
+    #[test]
+    fn reading_on_past_the_coded_decisions_soon_fails() {
+        let mut writer = BitWriter::default();
+        let mut context = BitContext::default();
+        (0..10).for_each(|_| writer.bit(&mut context, false));
+        let stored = writer.finish();
+        let mut reader = BitReader::new(&stored).unwrap();
+        let mut context = BitContext::default();
+        let read = (0..1_000_000).take_while(|_| reader.bit(&mut context).is_ok()).count();
+        // Each decision costs at least -log2(255/256) bits: a word past the end holds a few thousand.
+        assert!(read < 20_000, "{read} decisions read from 10");
     }
 
     #[test]

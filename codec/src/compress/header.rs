@@ -222,9 +222,15 @@ impl Header {
     /// A header from a damaged or hostile file must not lead to out-of-range indexing.
     fn check_consistent(&self) -> Result<(), String> {
         let features = self.normalization.features();
-        let sample: usize = self.shape.iter().skip(1).product();
+        // The data's values must be countable, and so those of a sample and of every stack of frames.
+        let product = |axes: &[usize]| axes.iter().try_fold(1usize, |product, &axis| product.checked_mul(axis));
+        let sample = self.shape.get(1..).and_then(product);
+        let countable = sample.zip(self.shape.first()).is_some_and(|(sample, &n)| sample.checked_mul(n).is_some());
+        let sample = sample.unwrap_or(0);
+        let lossless = self.lossless_columns.len() * usize::from(self.is_table());
         let columns = self.modelled_columns.iter().chain(&self.lossless_columns).chain(&self.integer_columns);
         let ok = self.shape.len() >= 2
+            && countable
             && self.normalization.offset.len() == features
             && self.normalization.scale.len() == features
             && (features == 1 || features == self.modelled_per_sample)
@@ -232,7 +238,7 @@ impl Header {
             && self.latent_width > 0
             && self.chunk_samples > 0
             && self.modelled_per_sample > 0
-            && self.modelled_per_sample + self.lossless_columns.len() * usize::from(self.is_table()) == sample
+            && self.modelled_per_sample.checked_add(lossless) == Some(sample)
             && (!self.is_table() || self.modelled_columns.len() == self.modelled_per_sample)
             && columns.clone().all(|&c| c < sample)
             && self.error_bound.as_ref().is_none_or(|b| b.max_abs_error.len() == features)

@@ -32,12 +32,12 @@ const MAX_VARINT_BYTES: usize = 10;
 /// Magic and version: the start every version shares.
 pub(super) const SIGNATURE_LEN: u64 = 8 + 2;
 /// Signature, header codec and the longest header length.
-pub(super) const PREAMBLE_MAX_LEN: u64 = SIGNATURE_LEN + 1 + MAX_VARINT_BYTES as u64;
-pub(super) const CHECKSUM_LEN: u64 = 4;
+pub(crate) const PREAMBLE_MAX_LEN: u64 = SIGNATURE_LEN + 1 + MAX_VARINT_BYTES as u64;
+pub(crate) const CHECKSUM_LEN: u64 = 4;
 /// The smallest record: a one-byte table length, samples and section count, and the checksum.
 pub(super) const MIN_RECORD_LEN: u64 = 1 + 2 + CHECKSUM_LEN;
 /// Index length, index checksum, end magic.
-pub(super) const FOOTER_LEN: u64 = 4 + 4 + 4;
+pub(crate) const FOOTER_LEN: u64 = 4 + 4 + 4;
 
 /// How the header JSON is stored. Writers take whichever is smallest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,14 +121,14 @@ pub(super) struct RecordTable {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(super) struct ChunkEntry {
+pub(crate) struct ChunkEntry {
     pub offset: u64,
     pub len: u64,
     pub samples: u64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub(super) struct AttachmentEntry {
+pub(crate) struct AttachmentEntry {
     pub name: String,
     pub offset: u64,
     pub len: u64,
@@ -138,7 +138,7 @@ pub(super) struct AttachmentEntry {
 /// Where every record is, and the totals that `sizes()` reports without reading them. Both
 /// versions parse into this; version 2 stores lengths only and the offsets follow from them.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub(super) struct Index {
+pub(crate) struct Index {
     /// In file order.
     pub chunks: Vec<ChunkEntry>,
     /// In the order attached, which is also file order.
@@ -150,7 +150,7 @@ pub(super) struct Index {
 /// Why bytes that passed their checksum still do not parse; only a writer bug or a forged file
 /// gets here.
 #[derive(Debug, Clone, PartialEq)]
-pub(super) enum Malformed {
+pub(crate) enum Malformed {
     EndsEarly,
     TrailingBytes,
     NameNotUtf8,
@@ -186,7 +186,7 @@ impl fmt::Display for Malformed {
 
 /// Where a header's stored bytes are, from its preamble.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(super) struct HeaderPlace {
+pub(crate) struct HeaderPlace {
     pub version: u16,
     /// The codec byte as stored, interpreted only once the checksum has passed.
     pub codec: u8,
@@ -231,14 +231,14 @@ pub(super) fn encode_header_as(codec: HeaderCodec, stored: &[u8]) -> Vec<u8> {
 }
 
 /// The version from the start of a file whose magic the caller has checked.
-pub(super) fn parse_version(start: &[u8]) -> Result<u16, Malformed> {
+pub(crate) fn parse_version(start: &[u8]) -> Result<u16, Malformed> {
     let mut cursor = ByteCursor::new(start);
     cursor.take(MAGIC.len())?;
     cursor.u16()
 }
 
 /// Where the header lies, from the preamble of a version 2 file.
-pub(super) fn parse_preamble(preamble: &[u8]) -> Result<HeaderPlace, Malformed> {
+pub(crate) fn parse_preamble(preamble: &[u8]) -> Result<HeaderPlace, Malformed> {
     let mut cursor = ByteCursor::new(preamble);
     cursor.take(MAGIC.len())?;
     let version = cursor.u16()?;
@@ -457,7 +457,7 @@ impl Index {
 
 /// The checksum in a version 2 footer: CRC32 of the index and the index length after it, the
 /// bytes from the index's start up to the checksum.
-pub(super) fn index_checksum(index: &[u8]) -> u32 {
+pub(crate) fn index_checksum(index: &[u8]) -> u32 {
     let mut hasher = crc32fast::Hasher::new();
     hasher.update(index);
     hasher.update(&(index.len() as u32).to_le_bytes());
