@@ -177,6 +177,22 @@ impl Grid {
         Grid::new(plan.integer, plan.zeros, bound)
     }
 
+    pub(super) fn integer(self) -> bool {
+        self.integer
+    }
+
+    pub(super) fn zeros(self) -> bool {
+        self.zeros
+    }
+
+    /// The same grid with its kind given again, as constants where the caller has them, so
+    /// that loops over its values need no branches.
+    #[inline(always)]
+    pub(super) fn with_kind(self, integer: bool, zeros: bool) -> Grid {
+        debug_assert!(integer == self.integer && zeros == self.zeros);
+        Grid { integer, zeros, step: self.step }
+    }
+
     #[inline]
     fn center(self, prediction: f64) -> f64 {
         if self.integer {
@@ -204,6 +220,18 @@ impl Grid {
             _ => code,
         };
         self.center(prediction) + self.step * steps as f64
+    }
+
+    /// [`Grid::value`] of a code held as an integer-valued f64 below 2^40 in magnitude, with
+    /// the same result bit for bit: the steps are the same integers either way.
+    #[inline(always)]
+    pub(super) fn value_of_code(self, prediction: f64, code: f64) -> f64 {
+        let steps = match self.zeros {
+            true if code == 0.0 => return 0.0,
+            true if code > 0.0 => code - 1.0,
+            _ => code,
+        };
+        self.center(prediction) + self.step * steps
     }
 }
 

@@ -15,6 +15,7 @@ use super::residual_plan::{
     entropy_bits, is_integer, relation_value, round, FeaturePlan, Grid, ResidualPlan, LARGEST_CODE, ZERO_SHARE_TO_TRY,
 };
 use balerc_compiler::sim::with_wide_registers;
+use balerc_io::dataset::StoredDtype;
 
 /// Wider tables keep the decoder's prediction: the weights grow with the square of the width.
 const MAX_LINEAR_FEATURES: usize = 64;
@@ -171,21 +172,62 @@ fn transposed(values: &[f64], features: usize) -> Vec<f64> {
 /// How a column's reconstructed values are stored: rounded when the column holds integers,
 /// then cast to the file's dtype.
 #[derive(Clone, Copy)]
-struct Storage<'h> {
-    header: &'h Header,
+struct Storage {
+    dtype: StoredDtype,
     integer: bool,
 }
 
-impl<'h> Storage<'h> {
-    fn of(header: &'h Header, f: usize) -> Storage<'h> {
+impl Storage {
+    fn of(header: &Header, f: usize) -> Storage {
         let column = header.modelled_columns[f];
-        Storage { header, integer: header.integer_columns.contains(&column) }
+        Storage { dtype: header.dtype, integer: header.integer_columns.contains(&column) }
     }
 
     #[inline(always)]
     fn store(self, value: f64) -> f64 {
-        self.header.dtype.stored(if self.integer { round(value) } else { value })
+        self.dtype.stored(if self.integer { round(value) } else { value })
     }
+}
+
+/// A column's storage as a type, so that the coding loop is compiled once per kind with the
+/// dtype's match and the rounding out of it: float columns, the common case, then vectorize.
+trait Store: Copy {
+    fn store(self, value: f64) -> f64;
+}
+
+#[derive(Clone, Copy)]
+struct AsF64;
+
+#[derive(Clone, Copy)]
+struct AsF32;
+
+impl Store for AsF64 {
+    #[inline(always)]
+    fn store(self, value: f64) -> f64 {
+        value
+    }
+}
+
+impl Store for AsF32 {
+    #[inline(always)]
+    fn store(self, value: f64) -> f64 {
+        f64::from(value as f32)
+    }
+}
+
+impl Store for Storage {
+    #[inline(always)]
+    fn store(self, value: f64) -> f64 {
+        Storage::store(self, value)
+    }
+}
+
+/// An integer-valued f64 below 2^51 in magnitude as an i64, by its bits: AVX2 has no packed
+/// conversion to 64-bit integers, and this is two instructions that vectorize.
+#[inline(always)]
+fn exact_integer(code: f64) -> i64 {
+    const SHIFTER: f64 = 6755399441055744.0; // 1.5 * 2^52: the sum's low bits are the integer
+    ((code + SHIFTER).to_bits() as i64).wrapping_sub(SHIFTER.to_bits() as i64)
 }
 
 /// One way of coding a column's first rows: codes, the values the decompressor will output,
@@ -200,42 +242,94 @@ struct CodedColumn {
 
 impl CodedColumn {
     fn code(&mut self, grid: Grid, bound: f64, storage: Storage, original: &[f64], prediction: &[f64]) {
-        self.codes.clear();
-        self.values.clear();
+        let rows = original.len().min(prediction.len());
+        self.codes.resize(rows, 0);
+        self.values.resize(rows, 0.0);
         self.outliers.clear();
+        let missed = match (storage.integer, storage.dtype) {
+            (false, StoredDtype::F64) => self.code_as(grid, bound, AsF64, original, prediction),
+            (false, StoredDtype::F32) => self.code_as(grid, bound, AsF32, original, prediction),
+            _ => self.code_as(grid, bound, storage, original, prediction),
+        };
+        if missed > 0 {
+            let rows = original.iter().zip(prediction).enumerate();
+            let missing = rows.filter(|&(_, (&x, &p))| coded_within(grid, bound, storage, p, x).is_none());
+            self.outliers.extend(missing.map(|(r, _)| r));
+        }
+    }
+
+    fn code_as<S: Store>(&mut self, grid: Grid, bound: f64, store: S, original: &[f64], prediction: &[f64]) -> usize {
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the processor has just been found to support AVX2.
-            return unsafe { self.code_rows_avx2(grid, bound, storage, original, prediction) };
+            return unsafe { self.code_rows_avx2(grid, bound, store, original, prediction) };
         }
-        self.code_rows(grid, bound, storage, original, prediction);
+        self.code_rows(grid, bound, store, original, prediction)
     }
 
     /// [`CodedColumn::code_rows`] with four f64 to a register and rounding in one instruction.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    fn code_rows_avx2(&mut self, grid: Grid, bound: f64, storage: Storage, original: &[f64], prediction: &[f64]) {
-        self.code_rows(grid, bound, storage, original, prediction);
+    fn code_rows_avx2<S: Store>(
+        &mut self,
+        grid: Grid,
+        bound: f64,
+        store: S,
+        original: &[f64],
+        prediction: &[f64],
+    ) -> usize {
+        self.code_rows(grid, bound, store, original, prediction)
+    }
+
+    /// Codes and values of every row, a value the coding cannot bring within the bound kept
+    /// as it is with code 0; returns how many were.
+    #[inline(always)]
+    fn code_rows<S: Store>(&mut self, grid: Grid, bound: f64, store: S, original: &[f64], prediction: &[f64]) -> usize {
+        // The grid's kind as constants: a loop without branches in it vectorizes.
+        match (grid.integer(), grid.zeros()) {
+            (false, false) => self.code_rows_of::<S, false, false>(grid, bound, store, original, prediction),
+            (false, true) => self.code_rows_of::<S, false, true>(grid, bound, store, original, prediction),
+            (true, false) => self.code_rows_of::<S, true, false>(grid, bound, store, original, prediction),
+            (true, true) => self.code_rows_of::<S, true, true>(grid, bound, store, original, prediction),
+        }
     }
 
     #[inline(always)]
-    fn code_rows(&mut self, grid: Grid, bound: f64, storage: Storage, original: &[f64], prediction: &[f64]) {
-        for (r, (&x, &p)) in original.iter().zip(prediction).enumerate() {
-            let code = grid.code(p, x);
-            let stored = match code.abs() < LARGEST_CODE {
-                true => storage.store(grid.value(p, code as i64)),
-                false => f64::NAN,
-            };
-            if (stored - x).abs() <= bound {
-                self.codes.push(code as i64);
-                self.values.push(stored);
-            } else {
-                self.codes.push(0);
-                self.values.push(x);
-                self.outliers.push(r);
-            }
+    fn code_rows_of<S: Store, const INTEGER: bool, const ZEROS: bool>(
+        &mut self,
+        grid: Grid,
+        bound: f64,
+        store: S,
+        original: &[f64],
+        prediction: &[f64],
+    ) -> usize {
+        let grid = grid.with_kind(INTEGER, ZEROS);
+        let mut missed = 0;
+        let rows = self.codes.iter_mut().zip(self.values.iter_mut()).zip(original.iter().zip(prediction));
+        for ((code, value), (&x, &p)) in rows {
+            let (c, stored, within) = coded(grid, bound, store, p, x);
+            *code = if within { exact_integer(c) } else { 0 };
+            *value = if within { stored } else { x };
+            missed += usize::from(!within);
         }
+        missed
     }
+}
+
+/// A value's code (an integer-valued f64), its reconstruction as stored, and whether that is
+/// within the bound with a code small enough to store.
+#[inline(always)]
+fn coded(grid: Grid, bound: f64, store: impl Store, p: f64, x: f64) -> (f64, f64, bool) {
+    let code = grid.code(p, x);
+    let storable = code.abs() < LARGEST_CODE;
+    let stored = store.store(grid.value_of_code(p, if storable { code } else { 0.0 }));
+    (code, stored, storable & ((stored - x).abs() <= bound))
+}
+
+/// [`coded`], None where the value misses.
+fn coded_within(grid: Grid, bound: f64, store: impl Store, p: f64, x: f64) -> Option<(f64, f64)> {
+    let (code, stored, within) = coded(grid, bound, store, p, x);
+    within.then_some((code, stored))
 }
 
 /// The plan for a table chunk and one code per modelled value (row-major); values the coding
@@ -368,23 +462,163 @@ pub fn reconstruct(
 /// A column's values from its predictions (in `column`, replaced) and its codes, which lie
 /// `features` apart from the `f`-th on.
 fn decode_column(grid: Grid, storage: Storage, codes: &[i64], features: usize, f: usize, column: &mut [f64]) {
+    let codes = codes.get(f..).unwrap_or_default().iter().step_by(features.max(1));
+    // Gathered into a contiguous run of f64, the codes leave a loop that vectorizes. Codes
+    // that large come only from a damaged file; they keep their integer arithmetic.
+    let steps: Vec<f64> = codes.clone().take(column.len()).map(|&code| code as f64).collect();
+    if !steps.iter().all(|step| step.abs() < LARGEST_CODE) {
+        for (value, &code) in column.iter_mut().zip(codes) {
+            *value = storage.store(grid.value(*value, code));
+        }
+        return;
+    }
+    match (storage.integer, storage.dtype) {
+        (false, StoredDtype::F64) => decode_column_as(grid, AsF64, &steps, column),
+        (false, StoredDtype::F32) => decode_column_as(grid, AsF32, &steps, column),
+        _ => decode_column_as(grid, storage, &steps, column),
+    }
+}
+
+fn decode_column_as<S: Store>(grid: Grid, store: S, codes: &[f64], column: &mut [f64]) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the processor has just been found to support AVX2.
-        return unsafe { decode_column_avx2(grid, storage, codes, features, f, column) };
+        return unsafe { decode_column_avx2(grid, store, codes, column) };
     }
-    decode_column_rows(grid, storage, codes, features, f, column);
+    decode_column_rows(grid, store, codes, column);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn decode_column_avx2(grid: Grid, storage: Storage, codes: &[i64], features: usize, f: usize, column: &mut [f64]) {
-    decode_column_rows(grid, storage, codes, features, f, column);
+fn decode_column_avx2<S: Store>(grid: Grid, store: S, codes: &[f64], column: &mut [f64]) {
+    decode_column_rows(grid, store, codes, column);
+}
+
+/// Values from predictions and codes (integer-valued f64 below `LARGEST_CODE`), as
+/// [`Grid::value`] gives them.
+#[inline(always)]
+fn decode_column_rows<S: Store>(grid: Grid, store: S, codes: &[f64], column: &mut [f64]) {
+    // The grid's kind as constants: a loop without branches in it vectorizes.
+    match (grid.integer(), grid.zeros()) {
+        (false, false) => decode_rows_of::<S, false, false>(grid, store, codes, column),
+        (false, true) => decode_rows_of::<S, false, true>(grid, store, codes, column),
+        (true, false) => decode_rows_of::<S, true, false>(grid, store, codes, column),
+        (true, true) => decode_rows_of::<S, true, true>(grid, store, codes, column),
+    }
 }
 
 #[inline(always)]
-fn decode_column_rows(grid: Grid, storage: Storage, codes: &[i64], features: usize, f: usize, column: &mut [f64]) {
-    for (value, &code) in column.iter_mut().zip(codes[f..].iter().step_by(features)) {
-        *value = storage.store(grid.value(*value, code));
+fn decode_rows_of<S: Store, const INTEGER: bool, const ZEROS: bool>(
+    grid: Grid,
+    store: S,
+    codes: &[f64],
+    column: &mut [f64],
+) {
+    let grid = grid.with_kind(INTEGER, ZEROS);
+    for (value, &code) in column.iter_mut().zip(codes) {
+        *value = store.store(grid.value_of_code(*value, code));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every kind of grid and storage the loops are compiled for, and one they are not.
+    fn kinds() -> Vec<(Grid, Storage)> {
+        let storages = [
+            (StoredDtype::F64, false),
+            (StoredDtype::F32, false),
+            (StoredDtype::F32, true),
+            (StoredDtype::I16, true),
+            (StoredDtype::F16, false),
+        ];
+        let mut kinds = vec![];
+        for (dtype, integer) in storages {
+            for (grid_integer, zeros) in [(false, false), (false, true), (true, false), (true, true)] {
+                let plan =
+                    FeaturePlan { integer: grid_integer, zeros, neighbourhood: Neighbourhood::InFrame, weights: None };
+                kinds.push((Grid::of(&plan, 0.75), Storage { dtype, integer }));
+            }
+        }
+        kinds
+    }
+
+    fn random(n: usize, seed: u64) -> impl Iterator<Item = f64> {
+        let mut state = seed;
+        (0..n).map(move |_| {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        })
+    }
+
+    #[test]
+    fn a_column_is_coded_as_value_by_value_coding_codes_it() {
+        // Values near the predictions, exact zeros, integers, and some far beyond any code.
+        let prediction: Vec<f64> = random(4000, 1).map(|u| 200.0 * u - 100.0).collect();
+        let original: Vec<f64> = prediction
+            .iter()
+            .zip(random(4000, 2))
+            .enumerate()
+            .map(|(r, (&p, u))| match r % 9 {
+                0 => 0.0,
+                1 => p.round(),
+                2 => 1e200 * (u - 0.5),
+                _ => p + 10.0 * (u - 0.5),
+            })
+            .collect();
+        for (grid, storage) in kinds() {
+            let mut column = CodedColumn::default();
+            column.code(grid, 0.75, storage, &original, &prediction);
+            let (mut codes, mut values, mut outliers) = (vec![], vec![], vec![]);
+            for (r, (&x, &p)) in original.iter().zip(&prediction).enumerate() {
+                let code = grid.code(p, x);
+                let stored = match code.abs() < LARGEST_CODE {
+                    true => storage.store(grid.value(p, code as i64)),
+                    false => f64::NAN,
+                };
+                match (stored - x).abs() <= 0.75 {
+                    true => (codes.push(code as i64), values.push(stored.to_bits())),
+                    false => (codes.push(0), values.push(x.to_bits())),
+                };
+                if (stored - x).abs() > 0.75 || stored.is_nan() {
+                    outliers.push(r);
+                }
+            }
+            assert_eq!(column.codes, codes);
+            assert_eq!(column.values.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), values);
+            assert_eq!(column.outliers, outliers);
+            assert!(!outliers.is_empty(), "values beyond any code are outliers");
+        }
+    }
+
+    #[test]
+    fn a_column_is_decoded_as_value_by_value_decoding_decodes_it() {
+        let (features, f) = (3, 1);
+        let codes: Vec<i64> = random(3 * 2000, 3)
+            .enumerate()
+            .map(|(i, u)| match i % 7 {
+                0 => ((u - 0.5) * 2f64.powi(38)) as i64,
+                1 => 0,
+                _ => ((u - 0.5) * 40.0) as i64,
+            })
+            .collect();
+        let prediction: Vec<f64> = random(2000, 4).map(|u| 50.0 * u - 25.0).collect();
+        for (grid, storage) in kinds() {
+            let mut column = prediction.clone();
+            decode_column(grid, storage, &codes, features, f, &mut column);
+            let expected = prediction.iter().zip(codes[f..].iter().step_by(features));
+            let expected: Vec<u64> = expected.map(|(&p, &code)| storage.store(grid.value(p, code)).to_bits()).collect();
+            assert_eq!(column.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), expected);
+        }
+        // A damaged file's codes, beyond any the coder writes, decode as they always did.
+        let huge: Vec<i64> = codes.iter().map(|&c| if c % 5 == 0 { c.wrapping_mul(1 << 40) } else { c }).collect();
+        for (grid, storage) in kinds() {
+            let mut column = prediction.clone();
+            decode_column(grid, storage, &huge, features, f, &mut column);
+            let expected = prediction.iter().zip(huge[f..].iter().step_by(features));
+            let expected: Vec<u64> = expected.map(|(&p, &code)| storage.store(grid.value(p, code)).to_bits()).collect();
+            assert_eq!(column.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), expected);
+        }
     }
 }
