@@ -232,7 +232,8 @@ impl FloatProgram {
     }
 
     /// Up to `BLOCK` samples: dense steps as one product, convolutions output by output over
-    /// all samples, the others sample by sample.
+    /// all samples, the others value by value over the whole block (each value sees the
+    /// operations `eval` does).
     fn run_block(&self, input: &[f64]) -> Vec<f64> {
         let samples = input.len() / self.input_len;
         let mut values: Vec<Vec<f64>> = Vec::with_capacity(self.steps.len());
@@ -246,13 +247,20 @@ impl FloatProgram {
                     #[inline(always)]
                     || conv_block(&values[*from], samples, taps, weight, bias, *activation),
                 ),
-                _ => (0..samples)
-                    .flat_map(|s| {
-                        let sample_input = &input[s * self.input_len..(s + 1) * self.input_len];
-                        let operand = |from: usize| &values[from][s * self.lens[from]..(s + 1) * self.lens[from]];
-                        self.eval(step, sample_input, operand)
-                    })
-                    .collect(),
+                Step::Input => input.to_vec(),
+                Step::Copy(from) => values[*from].clone(),
+                Step::Constant(c) => c.repeat(samples),
+                Step::Activation { from, activation } => values[*from].iter().map(|&x| activation.eval(x)).collect(),
+                Step::Add(a, b) => values[*a].iter().zip(&values[*b]).map(|(x, y)| x + y).collect(),
+                Step::Affine { from, scale, shift, per_channel } => {
+                    let x = &values[*from];
+                    let mut out = Vec::with_capacity(x.len());
+                    for sample in x.chunks_exact(self.lens[*from].max(1)) {
+                        let channel = |i: usize| i / per_channel;
+                        out.extend(sample.iter().enumerate().map(|(i, x)| x * scale[channel(i)] + shift[channel(i)]));
+                    }
+                    out
+                }
             };
             values.push(value);
         }
