@@ -215,7 +215,7 @@ pub fn varints(data: &[u8]) {
     let _ = bytes::decode_varints(rest, count);
     let _ = bytes::decode_planes(rest, width, count);
     let _ = (bytes::decode_f16s(rest), bytes::decode_f32s(rest), bytes::decode_f64s(rest));
-    let mut reader = bytes::ByteReader::new(rest);
+    let mut reader = crate::wire::ByteReader::new(rest);
     while let Ok(len) = reader.length() {
         if reader.take(len).is_err() {
             break;
@@ -423,7 +423,7 @@ mod seeds {
         let codes: Vec<u32> = (0..10).map(|i| i * 40_503).collect();
         let mut strings = vec![];
         for text in ["latent", "", "residual_ctx"] {
-            bytes::push_uvarint(&mut strings, text.len() as u64);
+            crate::wire::push_uvarint(&mut strings, text.len() as u64);
             strings.extend(text.as_bytes());
         }
         let inputs = [

@@ -10,3 +10,4 @@ pub mod fuzzing;
 pub mod model_files;
 pub mod normalize;
 pub mod weight_grid;
+pub mod wire;

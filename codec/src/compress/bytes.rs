@@ -2,103 +2,23 @@
 //! zigzag varints (small residuals take one byte), fixed-width codes split into byte planes
 //! (the high bytes of nearby codes are alike).
 
-/// Signed to unsigned with small magnitudes small: 0, -1, 1, -2, ... become 0, 1, 2, 3, ...
-pub fn zigzag(v: i64) -> u64 {
-    ((v << 1) ^ (v >> 63)) as u64
-}
+use crate::wire::{push_ivarint, ByteReader};
+pub use crate::wire::{unzigzag, zigzag};
 
-pub fn unzigzag(z: u64) -> i64 {
-    ((z >> 1) as i64) ^ -((z & 1) as i64)
-}
-
-/// Signed integers as zigzag LEB128 varints.
+/// Signed integers as zigzag varints.
 pub fn encode_varints(values: impl IntoIterator<Item = i64>) -> Vec<u8> {
     let mut out = vec![];
-    for v in values {
-        let mut z = zigzag(v);
-        while z >= 0x80 {
-            out.push((z as u8) | 0x80);
-            z >>= 7;
-        }
-        out.push(z as u8);
-    }
+    values.into_iter().for_each(|v| push_ivarint(&mut out, v));
     out
-}
-
-/// An unsigned LEB128 varint, appended.
-pub fn push_uvarint(out: &mut Vec<u8>, mut value: u64) {
-    while value >= 0x80 {
-        out.push((value as u8) | 0x80);
-        value >>= 7;
-    }
-    out.push(value as u8);
-}
-
-/// Reads a byte string front to back; every read says what is missing instead of panicking.
-pub struct ByteReader<'a> {
-    rest: &'a [u8],
-}
-
-impl<'a> ByteReader<'a> {
-    pub fn new(bytes: &'a [u8]) -> Self {
-        ByteReader { rest: bytes }
-    }
-
-    pub fn uvarint(&mut self) -> Result<u64, String> {
-        let mut value = 0u64;
-        for (i, &b) in self.rest.iter().enumerate().take(10) {
-            let bits = u64::from(b & 0x7f);
-            if i == 9 && bits > 1 {
-                return Err("a varint is longer than 64 bits".into());
-            }
-            value |= bits << (7 * i);
-            if b & 0x80 == 0 {
-                self.rest = &self.rest[i + 1..];
-                return Ok(value);
-            }
-        }
-        Err(match self.rest.len() < 10 {
-            true => "the bytes end inside a varint".into(),
-            false => "a varint is longer than 64 bits".into(),
-        })
-    }
-
-    /// A varint that counts things which must fit in memory.
-    pub fn length(&mut self) -> Result<usize, String> {
-        let value = self.uvarint()?;
-        usize::try_from(value).map_err(|_| format!("a length of {value} is too large"))
-    }
-
-    pub fn take(&mut self, count: usize) -> Result<&'a [u8], String> {
-        if count > self.rest.len() {
-            return Err(format!("{count} bytes expected, {} left", self.rest.len()));
-        }
-        let (taken, rest) = self.rest.split_at(count);
-        self.rest = rest;
-        Ok(taken)
-    }
-
-    pub fn rest(&self) -> &'a [u8] {
-        self.rest
-    }
 }
 
 pub fn decode_varints(bytes: &[u8], count: usize) -> Result<Vec<i64>, String> {
     let mut values = Vec::with_capacity(count.min(bytes.len()));
-    let (mut z, mut shift) = (0u64, 0u32);
-    for &b in bytes {
-        if shift > 63 {
-            return Err("a varint is longer than 64 bits".into());
-        }
-        z |= u64::from(b & 0x7f) << shift;
-        if b & 0x80 == 0 {
-            values.push(unzigzag(z));
-            (z, shift) = (0, 0);
-        } else {
-            shift += 7;
-        }
+    let mut reader = ByteReader::new(bytes);
+    while !reader.is_empty() {
+        values.push(reader.ivarint()?);
     }
-    if shift != 0 || values.len() != count {
+    if values.len() != count {
         return Err(format!("expected {count} varints, found {}", values.len()));
     }
     Ok(values)
@@ -189,16 +109,6 @@ mod tests {
     }
 
     proptest! {
-        #[test]
-        fn uvarints_round_trip(values in proptest::collection::vec(any::<u64>(), 0..50)) {
-            let mut bytes = vec![];
-            values.iter().for_each(|&v| push_uvarint(&mut bytes, v));
-            let mut reader = ByteReader::new(&bytes);
-            let back: Vec<u64> = values.iter().map(|_| reader.uvarint().unwrap()).collect();
-            prop_assert_eq!(back, values);
-            prop_assert!(reader.rest().is_empty());
-        }
-
         #[test]
         fn a_reader_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..40), count in 0usize..50) {
             let mut reader = ByteReader::new(&bytes);

@@ -21,7 +21,7 @@
 //! - the number of 32-bit ANS words (varint), then the words, little-endian;
 //! - per escaped value, in order: the value minus its stream's K (varint).
 
-use super::bytes::{push_uvarint, ByteReader};
+use crate::wire::{push_uvarint, uvarint_len, ByteReader};
 
 /// The widest window: 4096 symbols keep a model's stored counts small beside the data.
 const MAX_WINDOW: u64 = 1 << 12;
@@ -160,10 +160,6 @@ fn occurring_probabilities(scaled: &[u64], total: u64, free: u64) -> Option<Vec<
     }
     let probabilities: Vec<u64> = scaled.iter().map(|&c| 1 + c * free / scaled_total).collect();
     probabilities.iter().any(|&p| p > 1).then_some(probabilities)
-}
-
-fn uvarint_len(value: u64) -> u64 {
-    u64::from((64 - value.leading_zeros()).max(1).div_ceil(7))
 }
 
 /// Counts scaled to about `COUNT_TOTAL`, a symbol that occurs keeping a count of at least 1.

@@ -4,16 +4,11 @@
 //! cost more than the values; so they take neither latent codes nor residuals, and each chunk
 //! lists their positions and their modelled values exactly.
 
-use super::{bytes, deltas, optional_section_bytes, section, undeltas, Header};
+use super::{bytes, deltas, optional_section_bytes, section, undeltas, Header, SectionName};
 use crate::container::{Chunk, Section};
 use crate::density::OutlierModel;
 use crate::model_files::{self, OUTLIERS_FILE};
 use std::path::Path;
-
-/// Sample positions within the chunk, as gaps (varints).
-pub const INDEX_SECTION: &str = "flagged_index";
-/// Their modelled values, f64, sample after sample.
-pub const VALUE_SECTION: &str = "flagged_value";
 
 /// Whether samples the model's latent density flags are stored in full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -60,8 +55,8 @@ pub fn rows<T: Copy>(values: &[T], width: usize, rows: &[usize]) -> Vec<T> {
 pub fn sections(flagged: &[usize], values: &[f64]) -> [Section; 2] {
     let indices: Vec<i64> = flagged.iter().map(|&i| i as i64).collect();
     [
-        section(INDEX_SECTION, bytes::encode_varints(deltas(&indices))),
-        section(VALUE_SECTION, bytes::encode_f64s(values)),
+        section(SectionName::FlaggedIndex, bytes::encode_varints(deltas(&indices))),
+        section(SectionName::FlaggedValue, bytes::encode_f64s(values)),
     ]
 }
 
@@ -71,13 +66,15 @@ pub fn read(header: &Header, chunk: &Chunk, samples: usize) -> Result<(Vec<usize
     if header.outlier_samples.is_none() {
         return Ok((vec![], vec![]));
     }
-    let values = bytes::decode_f64s(optional_section_bytes(chunk, VALUE_SECTION))?;
+    let values = bytes::decode_f64s(optional_section_bytes(chunk, SectionName::FlaggedValue))?;
     let per_sample = header.modelled_per_sample;
     if !values.len().is_multiple_of(per_sample) {
         return Err(format!("{} values do not fill samples of {per_sample}", values.len()));
     }
-    let indices =
-        undeltas(bytes::decode_varints(optional_section_bytes(chunk, INDEX_SECTION), values.len() / per_sample)?);
+    let indices = undeltas(bytes::decode_varints(
+        optional_section_bytes(chunk, SectionName::FlaggedIndex),
+        values.len() / per_sample,
+    )?);
     let mut flagged = Vec::with_capacity(indices.len());
     for index in indices {
         match usize::try_from(index) {
@@ -91,7 +88,7 @@ pub fn read(header: &Header, chunk: &Chunk, samples: usize) -> Result<(Vec<usize
 /// How many samples a file's chunks stored in full, from the raw size of their values.
 pub fn count(header: &Header, sizes: &crate::container::Sizes) -> Option<u64> {
     header.outlier_samples.as_ref()?;
-    let raw = sizes.sections.get(VALUE_SECTION).map_or(0, |totals| totals.raw);
+    let raw = sizes.sections.get(SectionName::FlaggedValue.as_str()).map_or(0, |totals| totals.raw);
     Some(raw / (8 * header.modelled_per_sample as u64))
 }
 

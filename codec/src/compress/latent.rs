@@ -1,7 +1,7 @@
 //! Latent values stored as uniform integer codes: per chunk and latent dimension, the range
 //! [lo, hi] is split into 2^bits - 1 steps.
 
-use super::{bytes, entropy};
+use super::{bytes, entropy, SectionName};
 use half::f16;
 
 pub struct QuantizedLatent {
@@ -75,19 +75,15 @@ fn f16_at_least(v: f64) -> Option<f64> {
 
 /// The section holding a chunk's latent ranges: the narrowest float that holds every bound
 /// exactly (f16 or f32 for the float encoder's, f32 for hardware codes below 2^24, else f64).
-pub fn range_section(q: &QuantizedLatent) -> (&'static str, Vec<u8>) {
+pub fn range_section(q: &QuantizedLatent) -> (SectionName, Vec<u8>) {
     if q.ranges.iter().all(|&v| f64::from(f16::from_f64(v)) == v) {
-        (RANGES_F16, bytes::encode_f16s(&q.ranges))
+        (SectionName::LatentRange16, bytes::encode_f16s(&q.ranges))
     } else if q.ranges.iter().all(|&v| f64::from(v as f32) == v) {
-        (RANGES_F32, bytes::encode_f32s(&q.ranges))
+        (SectionName::LatentRange32, bytes::encode_f32s(&q.ranges))
     } else {
-        (RANGES_F64, bytes::encode_f64s(&q.ranges))
+        (SectionName::LatentRange, bytes::encode_f64s(&q.ranges))
     }
 }
-
-pub const RANGES_F16: &str = "latent_range16";
-pub const RANGES_F32: &str = "latent_range32";
-pub const RANGES_F64: &str = "latent_range";
 
 /// The values the decoder sees, rows of `width`.
 pub fn dequantize(q: &QuantizedLatent, width: usize, bits: u32) -> Vec<f64> {
@@ -200,7 +196,7 @@ fn split_codes(q: &QuantizedLatent, width: usize, raw: u32) -> Vec<u8> {
 
 pub fn decode_entropy(stored: &[u8], width: usize, samples: usize, bits: u32) -> Result<Vec<u32>, String> {
     let count = width.checked_mul(samples).ok_or("too many latent codes")?;
-    let mut reader = bytes::ByteReader::new(stored);
+    let mut reader = crate::wire::ByteReader::new(stored);
     let raw = u32::from(reader.take(1)?[0]);
     if raw > bits {
         return Err(format!("{raw} raw bits of {bits}-bit latent codes"));
@@ -278,21 +274,21 @@ mod tests {
             assert!(lo <= a && hi >= b && (hi - lo) - (b - a) <= (b - a) / 256.0, "{lo} {hi} around {a} {b}");
         }
         let (name, stored) = range_section(&q);
-        assert_eq!((name, stored.len()), (RANGES_F16, 8));
+        assert_eq!((name, stored.len()), (SectionName::LatentRange16, 8));
         assert_eq!(bytes::decode_f16s(&stored).unwrap(), q.ranges);
 
         // A narrow range far from zero would grow by whole f16 steps, and a constant must stay exact.
         for latent in [[100.0, 100.01], [0.1, 0.1]] {
             let q = quantize(&latent, 1, 8);
             let (name, stored) = range_section(&q);
-            assert_eq!((name, stored.len()), (RANGES_F32, 8), "{latent:?}");
+            assert_eq!((name, stored.len()), (SectionName::LatentRange32, 8), "{latent:?}");
             assert!(q.ranges[0] <= latent[0] && q.ranges[1] >= latent[1]);
             assert_eq!(bytes::decode_f32s(&stored).unwrap(), q.ranges);
         }
         let huge = quantize(&[-1e6, 1e6], 1, 8);
-        assert_eq!(range_section(&huge).0, RANGES_F32, "beyond f16's largest value");
+        assert_eq!(range_section(&huge).0, SectionName::LatentRange32, "beyond f16's largest value");
         let wide = from_hardware_codes(&[0, (1 << 30) + 1], 1);
-        assert_eq!(range_section(&wide).0, RANGES_F64, "a code beyond f32's integers keeps f64");
+        assert_eq!(range_section(&wide).0, SectionName::LatentRange, "a code beyond f32's integers keeps f64");
     }
 
     #[test]

@@ -28,6 +28,7 @@ pub mod packed_decoder;
 mod relation;
 pub(crate) mod residual_context;
 pub(crate) mod residual_plan;
+pub mod section_name;
 #[cfg(test)]
 mod stored_sections;
 mod table_residuals;
@@ -40,6 +41,7 @@ pub use encoder::{EncoderChoice, LatentEncoder, RawLatent};
 pub use flagged::OutlierChoice;
 pub use header::{ErrorBound, HardwareEncoding, Header, OutlierSamples};
 pub use latent_bits::LatentBits;
+pub use section_name::SectionName;
 
 use crate::container::{Chunk, Reader, Section, Writer};
 use crate::density::OutlierModel;
@@ -396,7 +398,7 @@ fn compress_encoded(
     let prediction = predict(header, decoder, &latent_values)?;
     let codes = latent::encode_entropy(&quantized, header.latent_width, header.latent_bits);
     let (range_name, ranges) = latent::range_section(&quantized);
-    let mut sections = vec![section(range_name, ranges), section("latent_ans", codes)];
+    let mut sections = vec![section(range_name, ranges), section(SectionName::LatentCodes, codes)];
 
     let mut outliers = vec![];
     if let Some(bound) = &header.error_bound {
@@ -404,21 +406,21 @@ fn compress_encoded(
         let (plan, residuals) =
             residual_plan::code_residuals(header, bound, &relations, original, &prediction, &mut outliers);
         if !plan.is_decoder_only() {
-            sections.push(section("residual_plan", plan.to_bytes()));
+            sections.push(section(SectionName::ResidualPlan, plan.to_bytes()));
         }
         let symbols: Vec<u64> = residuals.into_iter().map(bytes::zigzag).collect();
         sections.push(residual_section(header, &symbols));
     }
     let counts = Outliers { values: outliers.len(), samples: flagged.len() };
     let (indices, values): (Vec<i64>, Vec<f64>) = outliers.into_iter().unzip();
-    sections.push(section("outlier_index", bytes::encode_varints(deltas(&indices))));
-    sections.push(section("outlier_value", bytes::encode_f64s(&values)));
+    sections.push(section(SectionName::OutlierIndex, bytes::encode_varints(deltas(&indices))));
+    sections.push(section(SectionName::OutlierValue, bytes::encode_f64s(&values)));
     if header.outlier_samples.is_some() {
         sections.extend(flagged::sections(flagged, flagged_values));
     }
-    sections.push(section("lossless", bytes::encode_f64s(&lossless_values(header, data))));
+    sections.push(section(SectionName::Lossless, bytes::encode_f64s(&lossless_values(header, data))));
     // Empty, these would cost their framing, which on a small file is a noticeable share.
-    sections.retain(|s| !(s.bytes.is_empty() && OPTIONAL_SECTIONS.contains(&s.name.as_str())));
+    sections.retain(|s| !(s.bytes.is_empty() && SectionName::parse(&s.name).is_some_and(SectionName::is_optional)));
     Ok((Chunk { samples: samples as u64, sections }, counts))
 }
 
@@ -428,8 +430,8 @@ fn residual_section(header: &Header, symbols: &[u64]) -> Section {
     let per_feature = entropy::encode(symbols, header.feature_count());
     let in_contexts = context_frame(header).map(|frame| residual_context::encode_adaptive(symbols, frame));
     match in_contexts {
-        Some(stored) if stored.len() < per_feature.len() => section(residual_context::SECTION_ADAPTIVE, stored),
-        _ => section("residual_ans", per_feature),
+        Some(stored) if stored.len() < per_feature.len() => section(SectionName::ResidualAdaptive, stored),
+        _ => section(SectionName::ResidualPerFeature, per_feature),
     }
 }
 
@@ -439,8 +441,8 @@ fn context_frame(header: &Header) -> Option<(usize, usize)> {
     header.frame_shape().filter(|_| header.feature_count() == 1)
 }
 
-fn section(name: &str, bytes: Vec<u8>) -> Section {
-    Section { name: name.into(), bytes }
+fn section(name: SectionName, bytes: Vec<u8>) -> Section {
+    Section { name: name.as_str().into(), bytes }
 }
 
 /// Increasing indices as gaps, which are small and compress well.
@@ -577,19 +579,16 @@ fn decoder_for(reader: &mut Reader, header: &Header, options: &DecompressOptions
     Ok(Decoder::Quantized(Box::new(lowered.model)))
 }
 
-/// Sections a writer leaves out when they are empty; readers take a missing one as empty.
-const OPTIONAL_SECTIONS: [&str; 5] =
-    ["outlier_index", "outlier_value", "lossless", flagged::INDEX_SECTION, flagged::VALUE_SECTION];
-
-fn optional_section_bytes<'c>(chunk: &'c Chunk, name: &str) -> &'c [u8] {
+/// A section writers leave out when it is empty ([`SectionName::is_optional`]).
+fn optional_section_bytes(chunk: &Chunk, name: SectionName) -> &[u8] {
     section_bytes(chunk, name).unwrap_or_default()
 }
 
-fn section_bytes<'c>(chunk: &'c Chunk, name: &str) -> Result<&'c [u8], String> {
+fn section_bytes(chunk: &Chunk, name: SectionName) -> Result<&[u8], String> {
     chunk
         .sections
         .iter()
-        .find(|s| s.name == name)
+        .find(|s| s.name == name.as_str())
         .map(|s| s.bytes.as_slice())
         .ok_or_else(|| format!("the section '{name}' is missing"))
 }
@@ -597,16 +596,16 @@ fn section_bytes<'c>(chunk: &'c Chunk, name: &str) -> Result<&'c [u8], String> {
 /// The latent codes, entropy coded (`latent_ans`) or, as earlier balerc wrote them, in byte
 /// planes (`latent`).
 fn stored_latent(header: &Header, chunk: &Chunk, samples: usize) -> Result<latent::QuantizedLatent, String> {
-    let codes = match section_bytes(chunk, "latent_ans") {
+    let codes = match section_bytes(chunk, SectionName::LatentCodes) {
         Ok(stored) => latent::StoredCodes::Entropy(stored),
-        Err(_) => latent::StoredCodes::Planes(section_bytes(chunk, "latent")?),
+        Err(_) => latent::StoredCodes::Planes(section_bytes(chunk, SectionName::LatentPlanes)?),
     };
-    let ranges = if let Ok(stored) = section_bytes(chunk, latent::RANGES_F16) {
+    let ranges = if let Ok(stored) = section_bytes(chunk, SectionName::LatentRange16) {
         bytes::decode_f16s(stored)?
-    } else if let Ok(stored) = section_bytes(chunk, latent::RANGES_F32) {
+    } else if let Ok(stored) = section_bytes(chunk, SectionName::LatentRange32) {
         bytes::decode_f32s(stored)?
     } else {
-        bytes::decode_f64s(section_bytes(chunk, latent::RANGES_F64)?)?
+        bytes::decode_f64s(section_bytes(chunk, SectionName::LatentRange)?)?
     };
     latent::from_sections(ranges, codes, header.latent_width, samples, header.latent_bits)
 }
@@ -616,14 +615,14 @@ fn stored_latent(header: &Header, chunk: &Chunk, samples: usize) -> Result<laten
 /// varints (`residual`).
 fn stored_residuals(header: &Header, chunk: &Chunk, count: usize) -> Result<Vec<i64>, String> {
     let field_frame = || context_frame(header).ok_or("residuals in contexts belong to a field");
-    let symbols = if let Ok(stored) = section_bytes(chunk, residual_context::SECTION_ADAPTIVE) {
+    let symbols = if let Ok(stored) = section_bytes(chunk, SectionName::ResidualAdaptive) {
         residual_context::decode_adaptive(stored, count, field_frame()?)?
-    } else if let Ok(stored) = section_bytes(chunk, residual_context::SECTION) {
+    } else if let Ok(stored) = section_bytes(chunk, SectionName::ResidualInContexts) {
         residual_context::decode(stored, count, field_frame()?)?
-    } else if let Ok(stored) = section_bytes(chunk, "residual_ans") {
+    } else if let Ok(stored) = section_bytes(chunk, SectionName::ResidualPerFeature) {
         entropy::decode(stored, count, header.feature_count())?
     } else {
-        return bytes::decode_varints(section_bytes(chunk, "residual")?, count);
+        return bytes::decode_varints(section_bytes(chunk, SectionName::ResidualVarints)?, count);
     };
     Ok(symbols.into_iter().map(bytes::unzigzag).collect())
 }
@@ -631,8 +630,9 @@ fn stored_residuals(header: &Header, chunk: &Chunk, count: usize) -> Result<Vec<
 /// The exact values stored for values the residuals could not bring within the bound, with
 /// their indices, as stored (increasing in files balerc writes).
 fn stored_outliers(chunk: &Chunk, count: usize) -> Result<Vec<(usize, f64)>, String> {
-    let values = bytes::decode_f64s(optional_section_bytes(chunk, "outlier_value"))?;
-    let indices = undeltas(bytes::decode_varints(optional_section_bytes(chunk, "outlier_index"), values.len())?);
+    let values = bytes::decode_f64s(optional_section_bytes(chunk, SectionName::OutlierValue))?;
+    let indices =
+        undeltas(bytes::decode_varints(optional_section_bytes(chunk, SectionName::OutlierIndex), values.len())?);
     indices
         .into_iter()
         .zip(values)
@@ -662,7 +662,6 @@ fn decompress_chunk(header: &Header, decoder: &Decoder, chunk: &Chunk) -> Result
     if samples > header.chunk_samples {
         return Err(format!("{samples} samples, more than the {} a chunk holds", header.chunk_samples));
     }
-    let get = |name: &str| section_bytes(chunk, name);
     let (flagged, flagged_values) = flagged::read(header, chunk, samples)?;
     let others = samples - flagged.len();
     let quantized = stored_latent(header, chunk, others)?;
@@ -677,7 +676,7 @@ fn decompress_chunk(header: &Header, decoder: &Decoder, chunk: &Chunk) -> Result
             let residuals = stored_residuals(header, chunk, prediction.len())?;
             let relations = header.relations()?;
             // A chunk without a plan (all files of earlier balerc) takes the decoder's prediction.
-            let plan = match get("residual_plan").ok().filter(|_| bound.residual_plans) {
+            let plan = match section_bytes(chunk, SectionName::ResidualPlan).ok().filter(|_| bound.residual_plans) {
                 Some(stored) => {
                     residual_plan::ResidualPlan::from_bytes(stored, &residual_plan::weight_counts(header, &relations))?
                 }
@@ -695,7 +694,7 @@ fn decompress_chunk(header: &Header, decoder: &Decoder, chunk: &Chunk) -> Result
         }
     };
     let values = flagged::restore(&values, header.modelled_per_sample, &flagged, &flagged_values);
-    let lossless = bytes::decode_f64s(optional_section_bytes(chunk, "lossless"))?;
+    let lossless = bytes::decode_f64s(optional_section_bytes(chunk, SectionName::Lossless))?;
     header.assemble(samples, &values, &lossless)
 }
 

@@ -10,9 +10,9 @@
 //! layers, names and shapes is mostly what they all say), and 8-bit weight codes entropy
 //! coded. Files holding the earlier `decoder.packed` layout still read.
 
-use super::bytes::{push_uvarint, ByteReader};
 use super::weight_codes;
 use crate::weight_grid;
+use crate::wire::{push_uvarint, ByteReader};
 use onnx_ir::{Message, ModelProto};
 
 /// Weightless ONNX models of balerc 0.1's decoders (a dense one for 24 columns, the default
@@ -127,13 +127,14 @@ fn split<'w>(weights: &'w [f32], counts: &[usize]) -> Vec<&'w [f32]> {
 /// The decoder's ONNX bytes again.
 pub fn unpack(packed: &[u8], layout: Layout) -> Result<Vec<u8>, String> {
     let damaged = |problem: String| format!("the embedded decoder is damaged: {problem}");
+    let damaged_bytes = |problem: crate::wire::WireError| damaged(problem.to_string());
     let mut reader = ByteReader::new(packed);
-    let stripped_len = reader.length().map_err(damaged)?;
+    let stripped_len = reader.length().map_err(damaged_bytes)?;
     let stripped = match layout {
-        Layout::Packed => reader.take(stripped_len).map_err(damaged)?.to_vec(),
+        Layout::Packed => reader.take(stripped_len).map_err(damaged_bytes)?.to_vec(),
         Layout::Coded => {
-            let squeezed_len = reader.length().map_err(damaged)?;
-            let squeezed = reader.take(squeezed_len).map_err(damaged)?;
+            let squeezed_len = reader.length().map_err(damaged_bytes)?;
+            let squeezed = reader.take(squeezed_len).map_err(damaged_bytes)?;
             if stripped_len > LARGEST_SKELETON {
                 return Err(damaged(format!("a model of {stripped_len} bytes without its weights")));
             }
@@ -147,27 +148,27 @@ pub fn unpack(packed: &[u8], layout: Layout) -> Result<Vec<u8>, String> {
         }
     };
     let mut model = ModelProto::parse_from_bytes(&stripped).map_err(|e| damaged(e.to_string()))?;
-    let width = match reader.take(1).map_err(damaged)?[0] {
+    let width = match reader.take(1).map_err(damaged_bytes)?[0] {
         1 => Width::Int8,
         2 => Width::F16,
         4 => Width::F32,
         other => return Err(damaged(format!("unknown weight width {other}"))),
     };
-    let tensors = reader.length().map_err(damaged)?;
-    let counts: Vec<usize> = (0..tensors).map(|_| reader.length()).collect::<Result<_, _>>().map_err(damaged)?;
+    let tensors = reader.length().map_err(damaged_bytes)?;
+    let counts: Vec<usize> = (0..tensors).map(|_| reader.length()).collect::<Result<_, _>>().map_err(damaged_bytes)?;
     let total = counts
         .iter()
         .try_fold(0usize, |sum, &c| sum.checked_add(c))
         .ok_or_else(|| damaged("too many weights".into()))?;
     let weights = match width {
         Width::Int8 => {
-            let exponents = reader.take(counts.len()).map_err(damaged)?;
+            let exponents = reader.take(counts.len()).map_err(damaged_bytes)?;
             let codes = match layout {
                 Layout::Packed => reader.rest().iter().map(|&q| q as i8).collect(),
                 Layout::Coded => {
                     // Sized, so that a cut is seen: a range decoder reads on past the end.
-                    let coded_len = reader.length().map_err(damaged)?;
-                    let coded = reader.take(coded_len).map_err(damaged)?;
+                    let coded_len = reader.length().map_err(damaged_bytes)?;
+                    let coded = reader.take(coded_len).map_err(damaged_bytes)?;
                     if !reader.rest().is_empty() {
                         return Err(damaged(format!("{} bytes after the weights", reader.rest().len())));
                     }

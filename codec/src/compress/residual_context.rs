@@ -11,11 +11,6 @@
 use super::adaptive_bits::{BitContext, BitReader, BitWriter};
 use super::entropy;
 
-/// The section holding residual codes coded with static models per neighbourhood.
-pub const SECTION: &str = "residual_ctx";
-/// The section holding residual codes coded with adaptive models.
-pub const SECTION_ADAPTIVE: &str = "residual_adaptive";
-
 /// Neighbourhoods by the sum of the neighbours' codes (zigzag): 0, 1, 2, 3, 4, 5 or more.
 const CONTEXTS: usize = 6;
 

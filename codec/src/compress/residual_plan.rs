@@ -24,12 +24,12 @@
 //! Decompression repeats the compressor's arithmetic value for value, so both see the same
 //! predictions, and the bound checked at compression is the bound the output holds.
 
-use super::bytes::ByteReader;
 use super::field_neighbours::{Neighbourhood, Place, IN_FRAME_WEIGHTS};
 use super::header::{Header, ResidualCoding};
 use super::linear_fit::NormalEquations;
 use super::relation::Relation;
 use super::table_residuals;
+use crate::wire::ByteReader;
 use std::collections::HashMap;
 
 /// Each way of coding a feature is tried on about this many values of a chunk (frames of a

@@ -2,8 +2,8 @@
 //! this one (both entropy coded) read back to the same codes.
 
 use super::latent::{self, QuantizedLatent};
-use super::{bytes, entropy, section, stored_latent, stored_residuals, Header};
-use crate::container::Chunk;
+use super::{bytes, entropy, stored_latent, stored_residuals, Header};
+use crate::container::{Chunk, Section};
 
 const SAMPLES: usize = 300;
 
@@ -28,7 +28,10 @@ fn residuals() -> Vec<i64> {
 }
 
 fn chunk(sections: Vec<(&str, Vec<u8>)>) -> Chunk {
-    Chunk { samples: SAMPLES as u64, sections: sections.into_iter().map(|(n, b)| section(n, b)).collect() }
+    Chunk {
+        samples: SAMPLES as u64,
+        sections: sections.into_iter().map(|(name, bytes)| Section { name: name.into(), bytes }).collect(),
+    }
 }
 
 #[test]

@@ -9,6 +9,7 @@
 pub(super) mod v1;
 
 use super::{ByteTotals, Sizes};
+use crate::wire::{push_uvarint, ByteReader, WireError, MAX_VARINT_BYTES};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io::{self, Read};
@@ -26,8 +27,6 @@ pub const MAX_HEADER_BYTES: u64 = 64 << 20;
 pub const MAX_SECTION_BYTES: u64 = 4 << 30;
 pub const MAX_NAME_BYTES: usize = u16::MAX as usize;
 pub(super) const MAX_INDEX_BYTES: u64 = 1 << 30;
-/// A varint holds a u64 in at most ten bytes (7 bits each, 64 = 9 × 7 + 1).
-const MAX_VARINT_BYTES: usize = 10;
 
 /// Magic and version: the start every version shares.
 pub(super) const SIGNATURE_LEN: u64 = 8 + 2;
@@ -244,7 +243,7 @@ pub(crate) fn parse_preamble(preamble: &[u8]) -> Result<HeaderPlace, Malformed> 
     let version = cursor.u16()?;
     let codec = cursor.u8()?;
     let stored_len = cursor.varint()?;
-    let start = (preamble.len() - cursor.rest.len()) as u64;
+    let start = (preamble.len() - cursor.reader.rest().len()) as u64;
     Ok(HeaderPlace { version, codec, start, stored_len })
 }
 
@@ -345,9 +344,9 @@ pub(super) fn parse_record(record: &[u8]) -> Result<(RecordTable, Vec<std::ops::
     let table_len = cursor.varint().map_err(|_| RecordProblem::TableOverruns)?;
     let table = cursor.take_u64(table_len).map_err(|_| RecordProblem::TableOverruns)?;
     let table = RecordTable::parse(table).map_err(RecordProblem::Table)?;
-    let mut position = body.len() - cursor.rest.len();
+    let mut position = body.len() - cursor.reader.rest().len();
     let payloads: u128 = table.sections.iter().map(|entry| u128::from(entry.stored_len)).sum();
-    if payloads != cursor.rest.len() as u128 {
+    if payloads != cursor.reader.rest().len() as u128 {
         return Err(RecordProblem::NotFilled);
     }
     let spans = table
@@ -518,13 +517,8 @@ impl Encoder {
         self.bytes(&value.to_le_bytes());
     }
 
-    /// Unsigned LEB128: seven bits a byte, lowest first, the high bit set on all but the last.
-    pub fn varint(&mut self, mut value: u64) {
-        while value >= 0x80 {
-            self.u8(value as u8 | 0x80);
-            value >>= 7;
-        }
-        self.u8(value as u8);
+    pub fn varint(&mut self, value: u64) {
+        push_uvarint(&mut self.0, value);
     }
 
     /// The writer has checked that names are 1 to [`MAX_NAME_BYTES`] long.
@@ -539,71 +533,56 @@ impl Encoder {
     }
 }
 
-/// Reads fields off the front of a byte slice; running out is an error, never a panic.
+/// Reads the container's fields off the front of a byte slice with the codec's one reader;
+/// running out is an error, never a panic.
 pub(super) struct ByteCursor<'a> {
-    rest: &'a [u8],
+    reader: ByteReader<'a>,
+}
+
+impl From<WireError> for Malformed {
+    fn from(error: WireError) -> Malformed {
+        match error {
+            WireError::VarintOverflow => Malformed::VarintOverflow,
+            WireError::VarintOverlong => Malformed::VarintOverlong,
+            WireError::Trailing(_) => Malformed::TrailingBytes,
+            WireError::EndsEarly { .. } | WireError::EndsInVarint | WireError::LengthTooLarge(_) => {
+                Malformed::EndsEarly
+            }
+        }
+    }
 }
 
 impl<'a> ByteCursor<'a> {
     pub fn new(bytes: &'a [u8]) -> ByteCursor<'a> {
-        ByteCursor { rest: bytes }
+        ByteCursor { reader: ByteReader::new(bytes) }
     }
 
     pub fn take(&mut self, len: usize) -> Result<&'a [u8], Malformed> {
-        if len > self.rest.len() {
-            return Err(Malformed::EndsEarly);
-        }
-        let (taken, rest) = self.rest.split_at(len);
-        self.rest = rest;
-        Ok(taken)
+        Ok(self.reader.take(len)?)
     }
 
     fn take_u64(&mut self, len: u64) -> Result<&'a [u8], Malformed> {
-        self.take(usize::try_from(len).map_err(|_| Malformed::EndsEarly)?)
-    }
-
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], Malformed> {
-        let mut array = [0; N];
-        array.copy_from_slice(self.take(N)?);
-        Ok(array)
+        Ok(self.reader.take_u64(len)?)
     }
 
     pub fn u8(&mut self) -> Result<u8, Malformed> {
-        Ok(self.array::<1>()?[0])
+        Ok(self.reader.u8()?)
     }
 
     pub fn u16(&mut self) -> Result<u16, Malformed> {
-        Ok(u16::from_le_bytes(self.array()?))
+        Ok(self.reader.u16()?)
     }
 
     pub fn u32(&mut self) -> Result<u32, Malformed> {
-        Ok(u32::from_le_bytes(self.array()?))
+        Ok(self.reader.u32()?)
     }
 
     pub fn u64(&mut self) -> Result<u64, Malformed> {
-        Ok(u64::from_le_bytes(self.array()?))
+        Ok(self.reader.u64()?)
     }
 
-    /// Unsigned LEB128 in its shortest form: at most ten bytes, no value bits beyond the 64th,
-    /// and no final zero byte after the first (which would write the same number longer).
     pub fn varint(&mut self) -> Result<u64, Malformed> {
-        let mut value = 0u64;
-        let mut shift = 0;
-        loop {
-            let byte = self.u8()?;
-            // The tenth byte holds bit 63 alone, and cannot go on.
-            if shift == 7 * (MAX_VARINT_BYTES - 1) && byte > 1 {
-                return Err(Malformed::VarintOverflow);
-            }
-            value |= u64::from(byte & 0x7f) << shift;
-            if byte & 0x80 == 0 {
-                if byte == 0 && shift > 0 {
-                    return Err(Malformed::VarintOverlong);
-                }
-                return Ok(value);
-            }
-            shift += 7;
-        }
+        Ok(self.reader.uvarint()?)
     }
 
     /// Version 2: a varint length, 1 to [`MAX_NAME_BYTES`], and UTF-8.
@@ -621,10 +600,6 @@ impl<'a> ByteCursor<'a> {
     }
 
     pub fn finish(self) -> Result<(), Malformed> {
-        if self.rest.is_empty() {
-            Ok(())
-        } else {
-            Err(Malformed::TrailingBytes)
-        }
+        Ok(self.reader.finish()?)
     }
 }
