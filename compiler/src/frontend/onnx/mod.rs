@@ -49,7 +49,7 @@ pub fn load(path: &Path) -> Result<Graph> {
                 }
                 None => {
                     return Err(Error::unsupported(
-                        &original.op_type,
+                        original.qualified_op_type(),
                         &original.name,
                         format!("its input '{}' comes from nowhere", arg.name),
                     ))
