@@ -27,6 +27,15 @@ impl OriginalNode {
     }
 }
 
+/// The name of the `index`-th node of a graph: its own, or a made-up one when it has none.
+pub fn original_name(index: usize, node: &NodeProto) -> String {
+    if node.name.is_empty() {
+        format!("{}_{index}", node.op_type)
+    } else {
+        node.name.clone()
+    }
+}
+
 pub struct NameMatcher {
     raw: Vec<OriginalNode>,
     next: usize,
@@ -38,7 +47,7 @@ impl NameMatcher {
             .iter()
             .enumerate()
             .map(|(i, n)| OriginalNode {
-                name: if n.name.is_empty() { format!("{}_{i}", n.op_type) } else { n.name.clone() },
+                name: original_name(i, n),
                 op_type: n.op_type.clone(),
                 domain: n.domain.clone(),
             })
