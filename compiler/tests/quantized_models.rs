@@ -126,3 +126,15 @@ fn an_activation_scale_that_is_no_power_of_two_is_refused_with_node_and_scale() 
         "{err}"
     );
 }
+
+/// onnxruntime's static quantizer calibrates arbitrary float scales; requantizing by them is
+/// not a fixed-point cast, and the refusal names the first such quantizer and its scale.
+#[test]
+fn a_static_qdq_model_with_float_scales_is_refused_with_node_and_scale() {
+    let options = LowerOptions { part: Part::Full, precision: built_in(), calibration: None };
+    let err = lower(&fixture("qdq_static_dense.onnx"), &options).err().expect("refused").to_string();
+    assert!(
+        err.contains("QuantizeLinear at node 'x_QuantizeLinear'") && err.contains("is not a power of two"),
+        "{err}"
+    );
+}

@@ -262,9 +262,13 @@ fn table(activation: Activation, size: usize, input: FixedType, result: FixedTyp
     if !size.is_power_of_two() || !(2..=1 << 20).contains(&size) {
         return Err(precision_error(name, format!("table size {size} is not a power of two between 2 and 2^20")));
     }
+    // Every table function is named here: a new activation must choose its own table.
     let (function, range_log2) = match activation {
         Activation::Sigmoid => (TableFunction::Sigmoid, SIGMOID_RANGE_LOG2),
-        _ => (TableFunction::Tanh, TANH_RANGE_LOG2),
+        Activation::Tanh => (TableFunction::Tanh, TANH_RANGE_LOG2),
+        Activation::Relu | Activation::LeakyRelu { .. } => {
+            return Err(precision_error(name, format!("{activation} is computed, not looked up in a table")))
+        }
     };
     let size_log2 = size.trailing_zeros() as i32;
     // index = floor(x * N / 2R) + N/2 with x = code * 2^-frac.
@@ -277,4 +281,23 @@ fn table(activation: Activation, size: usize, input: FixedType, result: FixedTyp
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(LayerOp::Table { function, entries, range_log2, index_shift })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_table_function_is_its_own_and_computed_activations_have_none() {
+        let ty: FixedType = "ap_fixed<16,6>".parse().unwrap();
+        let function = |a| match table(a, 64, ty, ty, "t") {
+            Ok(LayerOp::Table { function, .. }) => Ok(function),
+            Ok(other) => panic!("{other:?}"),
+            Err(e) => Err(e.to_string()),
+        };
+        assert_eq!(function(Activation::Sigmoid), Ok(TableFunction::Sigmoid));
+        assert_eq!(function(Activation::Tanh), Ok(TableFunction::Tanh));
+        let err = function(Activation::LeakyRelu { alpha: 0.1 }).unwrap_err();
+        assert!(err.contains("layer 't'") && err.contains("not looked up in a table"), "{err}");
+    }
 }

@@ -174,8 +174,8 @@ pub enum NotACast {
     #[error("its zero point differs per channel; an activation needs one zero point")]
     PerChannelZeroPoint,
     #[error(
-        "its scale {scale} is not a power of two: the rescaling would need a multiplication the \
-         model does not show, so it is not one fixed-point cast"
+        "its scale {scale} is not a power of two, so requantizing to it is no single fixed-point cast \
+         (only power-of-two scales on run-time tensors map onto ap_fixed)"
     )]
     ScaleNotPowerOfTwo { scale: f64 },
     #[error("its zero point {zero_point} shifts the range {range} to one no ap_fixed type has")]
