@@ -50,9 +50,17 @@ fn quantized_models_match_in_verilator() {
             sharing_pairs: balerc_verilog::DEFAULT_SHARING_PAIRS,
         };
         balerc_verilog::write_project(&lowered(name), &options, dir.path()).unwrap();
-        let outcome = cosim(dir.path(), &CosimOptions { vectors: 300, tool: Tool::Verilator, data: Some(samples(name)), seed: 7 })
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert!(outcome.mismatches.is_empty(), "{name}: {} mismatches, first {:?}", outcome.mismatches.len(), &outcome.mismatches[..1]);
+        let outcome = cosim(
+            dir.path(),
+            &CosimOptions { vectors: 300, tool: Tool::Verilator, data: Some(samples(name)), seed: 7 },
+        )
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(
+            outcome.mismatches.is_empty(),
+            "{name}: {} mismatches, first {:?}",
+            outcome.mismatches.len(),
+            &outcome.mismatches[..1]
+        );
         assert!(outcome.vectors >= 300, "{name}");
     }
 }
