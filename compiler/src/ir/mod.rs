@@ -6,11 +6,13 @@ mod display;
 mod op;
 mod taps;
 mod tensor;
+mod verify;
 
 pub use declared::Declared;
 pub use op::{Activation, BatchNorm, Conv, ConvGeometry, Dense, Op};
 pub use taps::Taps;
 pub use tensor::Tensor;
+pub use verify::verify;
 
 use petgraph::stable_graph::{NodeIndex, StableDiGraph};
 use petgraph::visit::EdgeRef;

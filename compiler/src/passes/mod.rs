@@ -43,10 +43,13 @@ pub fn standard_pipeline(part: Part) -> Vec<Box<dyn Pass>> {
     ]
 }
 
-/// Runs the passes in order.
+/// Runs the passes in order, checking the IR's invariants before the first and after each
+/// (the check is linear in the graph's size, small beside any pass).
 pub fn run_pipeline(graph: &mut Graph, passes: &[Box<dyn Pass>]) -> Result<()> {
+    crate::ir::verify(graph, "import")?;
     for pass in passes {
         pass.run(graph)?;
+        crate::ir::verify(graph, pass.name())?;
     }
     Ok(())
 }
