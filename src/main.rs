@@ -163,10 +163,12 @@ struct ModelArgs {
     #[arg(long, default_value = "full")]
     part: Part,
     /// The default type of every tensor, e.g. 'ap_fixed<16,6>' [default: a model directory's
-    /// precision.toml when it was trained with --qat, else ap_fixed<16,6>].
+    /// precision.toml when it was trained with --qat, else ap_fixed<16,6>]. A quantized model
+    /// (QONNX, QDQ) keeps its own types; this applies only to the tensors it leaves float.
     #[arg(long)]
     precision: Option<FixedType>,
-    /// A precision TOML file (per model, per layer, per tensor); overrides --precision.
+    /// A precision TOML file (per model, per layer, per tensor); overrides --precision. Like
+    /// --precision, it sets only the tensors a quantized model leaves float.
     #[arg(long)]
     config: Option<PathBuf>,
     /// Calibration samples (.npy): integer bits are chosen so none of them overflows.
@@ -187,7 +189,8 @@ impl ModelArgs {
                 eprintln!("using {}, the precision the model was trained for", path.display());
                 PrecisionConfig::from_toml(path)?
             }
-            (None, None, None) => PrecisionConfig::uniform(DEFAULT_PRECISION.parse().expect("a valid type")),
+            // Nothing given: a quantized model's own types, the default for what it leaves float.
+            (None, None, None) => PrecisionConfig::built_in(DEFAULT_PRECISION.parse().expect("a valid type")),
         };
         let calibration = self.calibration.as_deref().map(read_npy).transpose()?;
         let (file, part) = match (&self.config, self.precision, trained) {
@@ -295,7 +298,7 @@ fn run(cli: Cli) -> Result<()> {
                 print!("{}", lowered.graph);
             }
             let data = calibration.as_ref().map(|a| a.data.as_slice());
-            print!("{}", precision_report(&lowered.graph, &lowered.model, data)?);
+            print!("{}", precision_report(&lowered.graph, &lowered.model, &lowered.precision, data)?);
             eprintln!("lowered {} in {:.1} ms", model.model.display(), elapsed.as_secs_f64() * 1e3);
             if let (Some(Target::Hls), Some(dir)) = (target, &out) {
                 let started = Instant::now();

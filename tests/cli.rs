@@ -464,3 +464,34 @@ fn ctrl_c_sigterm_and_sighup_stop_the_work_and_remove_the_partial_output() {
         libc::SIGTERM,
     );
 }
+
+#[test]
+fn a_quantized_model_brings_its_own_types_and_the_table_says_so() {
+    let model = fixture("qonnx_dense_ae.onnx");
+    let run = balerc(&["lower", s(&model)]);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let out = text(&run.stdout);
+    assert!(out.starts_with("input: ap_fixed<8,1,AP_RND_CONV,AP_SAT> (from model)"), "{out}");
+    assert!(out.contains("types from") && out.contains("weight, bias: model; result: exact sum"), "{out}");
+
+    let run = balerc(&["lower", s(&model), "--precision", "ap_fixed<12,4>"]);
+    let out = text(&run.stdout);
+    assert!(out.contains("weight, bias: model; result: --precision"), "{out}");
+
+    // simulate with no precision equals the model's reference on every value.
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("y.npy");
+    let input = fixture("qonnx_dense_ae.input.npy");
+    let run = balerc(&["simulate", s(&model), "--input", s(&input), "--output", s(&output)]);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let reference = read::<f32>(&fixture("qonnx_dense_ae.ref.npy"));
+    assert_eq!(read::<f32>(&output), reference);
+}
+
+#[test]
+fn a_quantizer_that_is_no_cast_is_one_error_naming_node_and_scale() {
+    let run = balerc(&["lower", s(&fixture("qdq_static_dense.onnx"))]);
+    assert_eq!(run.status.code(), Some(1));
+    let err = text(&run.stderr);
+    assert!(err.contains("'x_QuantizeLinear'") && err.contains("scale 0.0039") && err.lines().count() == 1, "{err}");
+}

@@ -234,3 +234,22 @@ fn unsupported_attributes_are_named_with_their_node() {
         assert!(err.contains(op_type) && err.contains("group=2"), "{name}: {err}");
     }
 }
+
+#[test]
+fn an_operator_from_another_domain_is_named_with_its_domain_and_node() {
+    use onnx_ir::{Message, ModelProto};
+    let bytes = std::fs::read(fixture("fpga_encoder_ts13.onnx")).unwrap();
+    let mut model = ModelProto::parse_from_bytes(&bytes).unwrap();
+    let node = model.graph.as_mut().unwrap().node.iter_mut().find(|n| n.op_type == "Relu").unwrap();
+    node.op_type = "FancyAct".into();
+    node.domain = "com.example.ops".into();
+    let name = node.name.clone();
+    let mut opset = model.opset_import[0].clone();
+    opset.domain = "com.example.ops".into();
+    opset.version = 1;
+    model.opset_import.push(opset);
+    let file = tempfile::Builder::new().suffix(".onnx").tempfile().unwrap();
+    std::fs::write(file.path(), model.write_to_bytes().unwrap()).unwrap();
+    let err = load_and_optimize(file.path(), Part::Full).unwrap_err().to_string();
+    assert!(err.contains(&format!("unsupported FancyAct (domain com.example.ops) at node '{name}'")), "{err}");
+}

@@ -18,7 +18,14 @@ impl fmt::Display for Graph {
                 write!(f, " ({})", operands.join(", "))?;
             }
             write_attributes(f, &node.op)?;
-            writeln!(f, " -> {}", shape(&node.shape))?;
+            write!(f, " -> {}", shape(&node.shape))?;
+            let declared = &node.declared;
+            for (role, ty) in [("weight", declared.weight), ("bias", declared.bias), ("result", declared.result)] {
+                if let Some(ty) = ty {
+                    write!(f, " {role}:{ty}")?;
+                }
+            }
+            writeln!(f)?;
         }
         Ok(())
     }
@@ -45,6 +52,7 @@ fn write_attributes(f: &mut fmt::Formatter<'_>, op: &Op) -> fmt::Result {
         Op::Activation(a) => write!(f, " {a}"),
         Op::Reshape { shape: s } => write!(f, " to {s:?}"),
         Op::Flatten { axis } => write!(f, " axis={axis}"),
+        Op::Quantize(ty) => write!(f, " to {ty}"),
         Op::Output | Op::MatMul | Op::Add | Op::Identity | Op::Dropout => Ok(()),
     }
 }

@@ -1,14 +1,18 @@
 //! The dataflow IR: a petgraph of single-output tensor operators with static
 //! per-sample shapes. Edges run from producer to consumer and carry the operand slot.
 
+mod declared;
 mod display;
 mod op;
 mod taps;
 mod tensor;
+mod verify;
 
+pub use declared::Declared;
 pub use op::{Activation, BatchNorm, Conv, ConvGeometry, Dense, Op};
 pub use taps::Taps;
 pub use tensor::Tensor;
+pub use verify::verify;
 
 use petgraph::stable_graph::{NodeIndex, StableDiGraph};
 use petgraph::visit::EdgeRef;
@@ -24,6 +28,8 @@ pub struct Node {
     pub op: Op,
     /// Per-sample output shape; empty until shape inference has run.
     pub shape: Vec<usize>,
+    /// The types the model's own quantization nodes give this node's tensors.
+    pub declared: Declared,
 }
 
 /// Operand slot `slot` of the consumer is fed by the producer.
@@ -44,7 +50,7 @@ impl Graph {
     }
 
     pub fn add(&mut self, name: impl Into<String>, op: Op) -> NodeId {
-        self.nodes.add_node(Node { name: name.into(), op, shape: Vec::new() })
+        self.nodes.add_node(Node { name: name.into(), op, shape: Vec::new(), declared: Declared::default() })
     }
 
     pub fn connect(&mut self, producer: NodeId, consumer: NodeId, slot: usize) {

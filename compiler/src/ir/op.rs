@@ -2,6 +2,7 @@
 //! tensor is one sample, laid out row-major (channels first for images, as in ONNX).
 
 use super::Tensor;
+use crate::fixed::FixedType;
 
 /// An elementwise activation. Relu and LeakyRelu may be fused into a linear layer;
 /// Sigmoid and Tanh become lookup tables in hardware.
@@ -175,6 +176,9 @@ pub enum Op {
     Add,
     Identity,
     Dropout,
+    /// A cast to a fixed-point type that the model itself declares (a quantization node on a
+    /// run-time tensor). `fold-quantize` moves it into the type of the tensor's producer.
+    Quantize(FixedType),
 }
 
 impl Op {
@@ -195,6 +199,7 @@ impl Op {
             Op::Add => "add",
             Op::Identity => "identity",
             Op::Dropout => "dropout",
+            Op::Quantize(_) => "quantize",
         }
     }
 

@@ -17,7 +17,9 @@ impl Pass for FoldBatchNorm {
         for id in graph.topological_order() {
             let Op::BatchNorm(bn) = graph.node(id).op.clone() else { continue };
             let producer = graph.operand(id);
-            if graph.consumers(producer).len() != 1 {
+            // Weights on the grid of the model's own quantizer must stay on it.
+            let declared = graph.node(producer).declared;
+            if graph.consumers(producer).len() != 1 || declared.weight.is_some() || declared.bias.is_some() {
                 continue;
             }
             let folded = match &mut graph.node_mut(producer).op {

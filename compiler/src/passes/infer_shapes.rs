@@ -31,7 +31,7 @@ fn output_shape(graph: &Graph, id: NodeId) -> Result<Vec<usize>> {
     match &node.op {
         Op::Input { shape } => Ok(shape.clone()),
         Op::Constant(t) => Ok(t.shape.clone()),
-        Op::Output | Op::Activation(_) | Op::Identity | Op::Dropout => Ok(input()),
+        Op::Output | Op::Activation(_) | Op::Identity | Op::Dropout | Op::Quantize(_) => Ok(input()),
         Op::Dense(d) => {
             let x = input();
             if x.len() != 1 || x[0] != d.inputs() {

@@ -3,6 +3,7 @@
 mod dead_nodes;
 mod fold_batchnorm;
 mod fold_constants;
+mod fold_quantize;
 mod fuse_activation;
 mod infer_shapes;
 mod remove_identity;
@@ -11,6 +12,7 @@ mod split;
 pub use dead_nodes::RemoveDeadNodes;
 pub use fold_batchnorm::FoldBatchNorm;
 pub use fold_constants::FoldConstants;
+pub use fold_quantize::FoldQuantize;
 pub use fuse_activation::FuseActivation;
 pub use infer_shapes::InferShapes;
 pub use remove_identity::RemoveIdentity;
@@ -32,6 +34,7 @@ pub fn standard_pipeline(part: Part) -> Vec<Box<dyn Pass>> {
         Box::new(FoldConstants),
         Box::new(FoldBatchNorm),
         Box::new(FuseActivation),
+        Box::new(FoldQuantize),
         Box::new(RemoveDeadNodes),
         Box::new(InferShapes),
         Box::new(SplitAtBottleneck { part }),
@@ -40,10 +43,13 @@ pub fn standard_pipeline(part: Part) -> Vec<Box<dyn Pass>> {
     ]
 }
 
-/// Runs the passes in order.
+/// Runs the passes in order, checking the IR's invariants before the first and after each
+/// (the check is linear in the graph's size, small beside any pass).
 pub fn run_pipeline(graph: &mut Graph, passes: &[Box<dyn Pass>]) -> Result<()> {
+    crate::ir::verify(graph, "import")?;
     for pass in passes {
         pass.run(graph)?;
+        crate::ir::verify(graph, pass.name())?;
     }
     Ok(())
 }

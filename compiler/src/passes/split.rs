@@ -66,6 +66,8 @@ impl Pass for SplitAtBottleneck {
                 let shape = graph.node(cut).shape.clone();
                 let input = graph.add(LATENT, Op::Input { shape: shape.clone() });
                 graph.node_mut(input).shape = shape;
+                // The latent tensor keeps the type the model declares for it.
+                graph.node_mut(input).declared.result = graph.node(cut).declared.result;
                 graph.connect(input, after, 0);
                 graph.nodes.remove_node(chain[0]);
             }

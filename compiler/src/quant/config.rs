@@ -68,6 +68,31 @@ pub struct LayerPrecision {
     pub table_size: Option<usize>,
 }
 
+/// Who chose a configuration. Its types apply only to tensors the model leaves in floating
+/// point; the model's own quantizers fix the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Origin {
+    /// A precision TOML file.
+    #[default]
+    File,
+    /// One type for every tensor (`--precision`).
+    Given,
+    /// Nothing was given: the built-in default. A linear layer whose result a quantized model
+    /// leaves float then keeps its exact sum.
+    BuiltIn,
+}
+
+impl Origin {
+    /// How the precision table names it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Origin::File => "config",
+            Origin::Given => "--precision",
+            Origin::BuiltIn => "default",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PrecisionConfig {
@@ -79,6 +104,8 @@ pub struct PrecisionConfig {
     pub table_size: usize,
     #[serde(default)]
     pub layers: BTreeMap<String, LayerPrecision>,
+    #[serde(skip)]
+    pub origin: Origin,
 }
 
 fn default_table_size() -> usize {
@@ -93,7 +120,13 @@ impl PrecisionConfig {
             accumulator: Accumulator::Exact,
             table_size: default_table_size(),
             layers: BTreeMap::new(),
+            origin: Origin::Given,
         }
+    }
+
+    /// The built-in default, used when no precision is given.
+    pub fn built_in(default: FixedType) -> Self {
+        PrecisionConfig { origin: Origin::BuiltIn, ..Self::uniform(default) }
     }
 
     pub fn from_toml(path: &Path) -> Result<Self> {

@@ -1,6 +1,6 @@
 //! Assigns fixed-point types to a shaped IR graph and turns every constant into codes.
 
-use super::config::{Accumulator, PrecisionConfig};
+use super::config::{Accumulator, LayerPrecision, Origin, PrecisionConfig};
 use super::model::*;
 use super::range::Interval;
 use crate::fixed::FixedType;
@@ -33,13 +33,15 @@ pub fn quantize(graph: &Graph, config: &PrecisionConfig) -> Result<QuantizedMode
         output: 0,
         source: None,
     };
+    let keep_exact_sums = config.origin == Origin::BuiltIn && model_declares_types(graph);
     let mut value_of: HashMap<NodeId, usize> = HashMap::new();
     for id in graph.topological_order() {
         let node = graph.node(id);
         let operand_values: Vec<usize> = graph.operands(id).iter().map(|o| value_of[o]).collect();
         match &node.op {
             Op::Input { shape } => {
-                model.values.push(Value { name: node.name.clone(), shape: shape.clone(), ty: config.input_type() });
+                let ty = node.declared.result.unwrap_or(config.input_type());
+                model.values.push(Value { name: node.name.clone(), shape: shape.clone(), ty });
                 model.input = model.values.len() - 1;
                 value_of.insert(id, model.input);
             }
@@ -49,7 +51,7 @@ pub fn quantize(graph: &Graph, config: &PrecisionConfig) -> Result<QuantizedMode
             }
             _ => {
                 let input = operand_values.first().map(|&v| model.values[v].clone());
-                let (op, ty) = lower_node(graph, id, input.as_ref(), config)?;
+                let (op, ty) = lower_node(graph, id, input.as_ref(), config, keep_exact_sums)?;
                 model.values.push(Value { name: node.name.clone(), shape: node.shape.clone(), ty });
                 let output = model.values.len() - 1;
                 model.layers.push(Layer { name: node.name.clone(), op, inputs: operand_values, output });
@@ -58,6 +60,20 @@ pub fn quantize(graph: &Graph, config: &PrecisionConfig) -> Result<QuantizedMode
         }
     }
     Ok(model)
+}
+
+/// Whether any tensor of the graph has a type its model declares (quantization nodes).
+pub fn model_declares_types(graph: &Graph) -> bool {
+    graph.nodes.node_weights().any(|n| !n.declared.is_empty())
+}
+
+/// A node's precision: the types its model declares, then the configuration's for the rest.
+pub fn effective_precision(config: &PrecisionConfig, node: &crate::ir::Node) -> LayerPrecision {
+    let mut layer = config.layer(&node.name);
+    layer.weight = node.declared.weight.or(layer.weight);
+    layer.bias = node.declared.bias.or(layer.bias);
+    layer.result = node.declared.result.or(layer.result);
+    layer
 }
 
 fn precision_error(node: &str, message: impl std::fmt::Display) -> Error {
@@ -72,23 +88,37 @@ fn codes(values: &[f64], ty: FixedType, node: &str, role: &str) -> Result<Codes>
     Ok(Codes { ty, codes })
 }
 
+/// `keep_exact_sums`: a linear layer whose result the model leaves float, with no precision
+/// given, keeps its exact sum (what the model computes) instead of the default type.
 fn lower_node(
     graph: &Graph,
     id: NodeId,
     input: Option<&Value>,
     config: &PrecisionConfig,
+    keep_exact_sums: bool,
 ) -> Result<(LayerOp, FixedType)> {
     let node = graph.node(id);
-    let layer = config.layer(&node.name);
+    let layer = effective_precision(config, node);
     let result = layer.result.unwrap_or(config.default);
     let input = input.expect("every layer has an operand");
+    if let Some(role) = off_grid_constant(node) {
+        return Err(precision_error(
+            &node.name,
+            format!("its {role} are no longer on the grid of the type its quantizer declares (a folded BatchNorm or a Gemm alpha changed them)"),
+        ));
+    }
+    let exact_result = |linear: &Linear| match layer.result {
+        None if keep_exact_sums => linear.accumulator,
+        _ => result,
+    };
     let op = match &node.op {
         Op::Dense(d) => {
             let linear =
                 linear(&node.name, &d.weight.data, &d.bias, d.activation, input.ty, &layer, config, |weights| {
                     (0..d.outputs()).map(|j| (0..d.inputs()).map(|i| weights[j * d.inputs() + i]).collect()).collect()
                 })?;
-            LayerOp::Dense { linear, inputs: d.inputs() }
+            let result = exact_result(&linear);
+            return Ok((LayerOp::Dense { linear, inputs: d.inputs() }, result));
         }
         Op::Conv(c) => {
             let taps = c.taps(&input.shape);
@@ -98,7 +128,8 @@ fn lower_node(
                         .map(|o| taps.of(o).iter().map(|&(_, w)| weights[w as usize]).collect())
                         .collect()
                 })?;
-            LayerOp::Conv { linear, taps, transposed: c.transposed }
+            let result = exact_result(&linear);
+            return Ok((LayerOp::Conv { linear, taps, transposed: c.transposed }, result));
         }
         Op::BatchNorm(b) => {
             let scale = codes(&b.scale, layer.weight.unwrap_or(config.default), &node.name, "scale")?;
@@ -132,6 +163,25 @@ fn lower_node(
         }
     };
     Ok((op, result))
+}
+
+/// The role of a constant whose values its declared type no longer holds exactly.
+fn off_grid_constant(node: &crate::ir::Node) -> Option<&'static str> {
+    let on_grid = |values: &[f64], ty: Option<FixedType>| {
+        ty.is_none_or(|t| values.iter().all(|&v| t.from_f64(v).is_ok_and(|c| t.to_f64(c) == v)))
+    };
+    let (weights, biases) = match &node.op {
+        Op::Dense(d) => (&d.weight.data, &d.bias),
+        Op::Conv(c) => (&c.weight.data, &c.bias),
+        _ => return None,
+    };
+    if !on_grid(weights, node.declared.weight) {
+        Some("weights")
+    } else if !on_grid(biases, node.declared.bias) {
+        Some("biases")
+    } else {
+        None
+    }
 }
 
 /// The type holding an alpha slope exactly enough: 1 sign/integer bit above the value.
@@ -212,9 +262,13 @@ fn table(activation: Activation, size: usize, input: FixedType, result: FixedTyp
     if !size.is_power_of_two() || !(2..=1 << 20).contains(&size) {
         return Err(precision_error(name, format!("table size {size} is not a power of two between 2 and 2^20")));
     }
+    // Every table function is named here: a new activation must choose its own table.
     let (function, range_log2) = match activation {
         Activation::Sigmoid => (TableFunction::Sigmoid, SIGMOID_RANGE_LOG2),
-        _ => (TableFunction::Tanh, TANH_RANGE_LOG2),
+        Activation::Tanh => (TableFunction::Tanh, TANH_RANGE_LOG2),
+        Activation::Relu | Activation::LeakyRelu { .. } => {
+            return Err(precision_error(name, format!("{activation} is computed, not looked up in a table")))
+        }
     };
     let size_log2 = size.trailing_zeros() as i32;
     // index = floor(x * N / 2R) + N/2 with x = code * 2^-frac.
@@ -227,4 +281,23 @@ fn table(activation: Activation, size: usize, input: FixedType, result: FixedTyp
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(LayerOp::Table { function, entries, range_log2, index_shift })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_table_function_is_its_own_and_computed_activations_have_none() {
+        let ty: FixedType = "ap_fixed<16,6>".parse().unwrap();
+        let function = |a| match table(a, 64, ty, ty, "t") {
+            Ok(LayerOp::Table { function, .. }) => Ok(function),
+            Ok(other) => panic!("{other:?}"),
+            Err(e) => Err(e.to_string()),
+        };
+        assert_eq!(function(Activation::Sigmoid), Ok(TableFunction::Sigmoid));
+        assert_eq!(function(Activation::Tanh), Ok(TableFunction::Tanh));
+        let err = function(Activation::LeakyRelu { alpha: 0.1 }).unwrap_err();
+        assert!(err.contains("layer 't'") && err.contains("not looked up in a table"), "{err}");
+    }
 }

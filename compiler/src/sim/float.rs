@@ -1,6 +1,7 @@
 //! The same IR evaluated in floating point (f64): the reference the quantization error
 //! is measured against, and what `simulate --float` prints.
 
+use crate::fixed::FixedType;
 use crate::ir::{Activation, Graph, NodeId, Op, Taps};
 use crate::{Error, Result};
 use rayon::prelude::*;
@@ -39,6 +40,11 @@ enum Step {
         activation: Activation,
     },
     Add(usize, usize),
+    /// A cast the model declares, applied to the float value as the quantizer does.
+    Quantize {
+        from: usize,
+        ty: FixedType,
+    },
 }
 
 /// A graph prepared for repeated evaluation: steps in topological order, each reading
@@ -110,6 +116,7 @@ impl FloatProgram {
                         per_channel: node.shape[1..].iter().product(),
                     },
                     Op::Activation(a) => Step::Activation { from: from(n), activation: *a },
+                    Op::Quantize(ty) => Step::Quantize { from: from(n), ty: *ty },
                     Op::Add => {
                         let ops = graph.operands(n);
                         Step::Add(position[&ops[0]], position[&ops[1]])
@@ -205,6 +212,9 @@ impl FloatProgram {
                 .collect(),
             Step::Activation { from, activation } => values(from).iter().map(|&x| activation.eval(x)).collect(),
             Step::Add(a, b) => values(a).iter().zip(values(b)).map(|(x, y)| x + y).collect(),
+            Step::Quantize { from, ty } => {
+                values(from).iter().map(|&x| ty.from_f64(x).map_or(f64::NAN, |code| ty.to_f64(code))).collect()
+            }
         }
     }
 

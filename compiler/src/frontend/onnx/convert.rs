@@ -175,7 +175,7 @@ pub fn convert(node: &Node, original: &OriginalNode) -> Result<Converted> {
         Node::Dropout(_) => Converted::unary(Op::Dropout),
         _ => {
             return Err(Error::unsupported(
-                &original.op_type,
+                original.qualified_op_type(),
                 &original.name,
                 format!("the operator is not supported (supported: {SUPPORTED})"),
             ))
@@ -190,7 +190,7 @@ struct Context<'a> {
 
 impl Context<'_> {
     fn unsupported(&self, what: impl Into<String>) -> Error {
-        Error::unsupported(&self.original.op_type, &self.original.name, what)
+        Error::unsupported(self.original.qualified_op_type(), &self.original.name, what)
     }
 
     fn constant(&self, arg: &Argument, role: &str) -> Result<Tensor> {

@@ -3,12 +3,13 @@
 
 mod convert;
 mod names;
+mod quantizers;
 mod raw;
 mod shape_fold;
 
 pub use convert::SUPPORTED;
 
-use crate::ir::{Graph, NodeId, Op};
+use crate::ir::{Declared, Graph, NodeId, Op};
 use crate::{Error, Result};
 use onnx_ir::{ArgType, Message, OnnxGraphBuilder};
 use std::collections::HashMap;
@@ -17,9 +18,17 @@ use std::path::Path;
 /// Loads an ONNX model file (weights inline or in external data files next to it).
 pub fn load(path: &Path) -> Result<Graph> {
     let mut model = raw::read_model(path)?;
+    let quantizers = quantizers::fold_quantizers(&mut model)?;
     shape_fold::fold_shape_subgraphs(&mut model)?;
     let graph_proto = model.graph.as_ref().expect("read_model checks for a graph");
     let mut matcher = names::NameMatcher::new(&graph_proto.node);
+    let layer_types: HashMap<String, Declared> = graph_proto
+        .node
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (names::original_name(i, n), quantizers.layer_types(n)))
+        .filter(|(_, declared)| !declared.is_empty())
+        .collect();
     let output_names: Vec<String> = graph_proto.output.iter().map(|o| o.name.clone()).collect();
     let bytes = model.write_to_bytes().map_err(|e| invalid(path, e.to_string()))?;
     let parsed =
@@ -36,8 +45,16 @@ pub fn load(path: &Path) -> Result<Graph> {
     }
     for node in &parsed.nodes {
         let original = matcher.original(node);
-        let converted = convert::convert(node, &original)?;
+        let converted = match (node, quantizers.activations.get(&original.name)) {
+            (onnx_ir::Node::Custom(_), Some(&ty)) => {
+                convert::Converted { op: Op::Quantize(ty), dynamic_inputs: vec![0] }
+            }
+            _ => convert::convert(node, &original)?,
+        };
         let id = graph.add(&original.name, converted.op);
+        if let Some(&declared) = layer_types.get(&original.name) {
+            graph.node_mut(id).declared = declared;
+        }
         for (slot, &i) in converted.dynamic_inputs.iter().enumerate() {
             let arg = &node.inputs()[i];
             let producer = match producers.get(&arg.name) {
@@ -49,7 +66,7 @@ pub fn load(path: &Path) -> Result<Graph> {
                 }
                 None => {
                     return Err(Error::unsupported(
-                        &original.op_type,
+                        original.qualified_op_type(),
                         &original.name,
                         format!("its input '{}' comes from nowhere", arg.name),
                     ))

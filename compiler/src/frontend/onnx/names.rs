@@ -6,11 +6,34 @@
 
 use onnx_ir::{Node, NodeProto, NodeType};
 
-/// The original name and operator type of a node.
+/// The original name, operator type and domain of a node.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OriginalNode {
     pub name: String,
     pub op_type: String,
+    /// The operator set's domain; empty for the standard `ai.onnx` one.
+    pub domain: String,
+}
+
+impl OriginalNode {
+    /// The operator as messages name it: `Softmax`, or `Quant (domain qonnx.custom_op.general)`
+    /// when it comes from another operator set.
+    pub fn qualified_op_type(&self) -> String {
+        if self.domain.is_empty() || self.domain == "ai.onnx" {
+            self.op_type.clone()
+        } else {
+            format!("{} (domain {})", self.op_type, self.domain)
+        }
+    }
+}
+
+/// The name of the `index`-th node of a graph: its own, or a made-up one when it has none.
+pub fn original_name(index: usize, node: &NodeProto) -> String {
+    if node.name.is_empty() {
+        format!("{}_{index}", node.op_type)
+    } else {
+        node.name.clone()
+    }
 }
 
 pub struct NameMatcher {
@@ -24,8 +47,9 @@ impl NameMatcher {
             .iter()
             .enumerate()
             .map(|(i, n)| OriginalNode {
-                name: if n.name.is_empty() { format!("{}_{i}", n.op_type) } else { n.name.clone() },
+                name: original_name(i, n),
                 op_type: n.op_type.clone(),
+                domain: n.domain.clone(),
             })
             .collect();
         NameMatcher { raw, next: 0 }
@@ -38,18 +62,27 @@ impl NameMatcher {
         if node_type == NodeType::Constant {
             // Constants are lifted from initializers as often as from Constant nodes;
             // they never appear in messages, so they keep onnx-ir's name.
-            return OriginalNode { name: node.name().to_string(), op_type: "Constant".to_string() };
+            return OriginalNode {
+                name: node.name().to_string(),
+                op_type: "Constant".to_string(),
+                domain: String::new(),
+            };
         }
         let accepted = original_op_types(&node_type);
-        let spelled = node_type.to_string();
+        // An operator onnx-ir does not know keeps its raw type and domain.
+        let (spelled, domain) = match node {
+            Node::Custom(custom) => (custom.op_type.clone(), Some(custom.domain.as_str())),
+            _ => (node_type.to_string(), None),
+        };
         let matches = |raw: &OriginalNode| {
-            accepted.iter().any(|&op| op == raw.op_type) || raw.op_type.eq_ignore_ascii_case(&spelled)
+            let same_type = accepted.iter().any(|&op| op == raw.op_type) || raw.op_type.eq_ignore_ascii_case(&spelled);
+            same_type && domain.is_none_or(|d| d == raw.domain)
         };
         if let Some(offset) = self.raw[self.next..].iter().position(matches) {
             self.next += offset + 1;
             return self.raw[self.next - 1].clone();
         }
-        OriginalNode { name: node.name().to_string(), op_type: node.node_type().to_string() }
+        OriginalNode { name: node.name().to_string(), op_type: spelled, domain: domain.unwrap_or_default().to_string() }
     }
 }
 
