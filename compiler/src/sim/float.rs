@@ -262,6 +262,9 @@ impl FloatProgram {
                 Step::Constant(c) => c.repeat(samples),
                 Step::Activation { from, activation } => values[*from].iter().map(|&x| activation.eval(x)).collect(),
                 Step::Add(a, b) => values[*a].iter().zip(&values[*b]).map(|(x, y)| x + y).collect(),
+                Step::Quantize { from, ty } => {
+                    values[*from].iter().map(|&x| ty.from_f64(x).map_or(f64::NAN, |code| ty.to_f64(code))).collect()
+                }
                 Step::Affine { from, scale, shift, per_channel } => {
                     let x = &values[*from];
                     let mut out = Vec::with_capacity(x.len());
