@@ -159,14 +159,27 @@ fn affine(values: &mut [f64], scale: f64, offset: f64) {
 
 /// Row-major values of `features` columns, column by column.
 fn transposed(values: &[f64], features: usize) -> Vec<f64> {
-    let rows = values.len() / features;
     let mut out = vec![0.0; values.len()];
-    for (r, row) in values.chunks_exact(features).enumerate() {
-        for (f, &v) in row.iter().enumerate() {
-            out[f * rows + r] = v;
+    transpose(values, features, &mut out);
+    out
+}
+
+/// A row-major matrix of `columns` columns (`from`) into `to` column by column; or, the other
+/// way round, `to` holds `from`'s columns as rows. Rows go a tile at a time, so that each
+/// column's run of a tile is written while its cache line is still held: a plain walk would
+/// stride through all of `to` once per column.
+fn transpose<T: Copy>(from: &[T], columns: usize, to: &mut [T]) {
+    const TILE_ROWS: usize = 64;
+    let rows = from.len() / columns.max(1);
+    for start in (0..rows).step_by(TILE_ROWS) {
+        let end = (start + TILE_ROWS).min(rows);
+        for c in 0..columns {
+            let run = &mut to[c * rows + start..c * rows + end];
+            for (r, slot) in (start..end).zip(run) {
+                *slot = from[r * columns + c];
+            }
         }
     }
-    out
 }
 
 /// How a column's reconstructed values are stored: rounded when the column holds integers,
@@ -347,7 +360,7 @@ pub fn code(
     let original = transposed(original, features);
     let gram = (2..=MAX_LINEAR_FEATURES).contains(&features).then(|| gram(&columns, &original, relations));
     let trial_rows = trial_end.div_ceil(features).min(rows);
-    let mut codes = vec![0; features * rows];
+    let mut codes_by_column = vec![0; features * rows];
     let mut outliers = vec![];
     let mut plans = Vec::with_capacity(features);
     let mut predicted = vec![0.0; rows];
@@ -388,14 +401,14 @@ pub fn code(
             columns.predict(f, &plan, &mut predicted);
             best.code(Grid::of(&plan, bound), bound, storage, x, &predicted);
         }
-        for (r, &code) in best.codes.iter().enumerate() {
-            codes[r * features + f] = code;
-        }
+        codes_by_column[f * rows..(f + 1) * rows].copy_from_slice(&best.codes);
         outliers.extend(best.outliers.iter().map(|&r| ((r * features + f) as i64, x[r])));
         columns.set_decoded(f, &best.values);
         plans.push(plan);
     }
     outliers.sort_unstable_by_key(|&(i, _)| i);
+    let mut codes = vec![0; features * rows];
+    transpose(&codes_by_column, rows, &mut codes);
     (ResidualPlan { features: plans }, codes, outliers)
 }
 
@@ -441,31 +454,35 @@ pub fn reconstruct(
     for &(i, exact) in outliers {
         exact_by_feature[i % features].push((i / features, exact));
     }
-    let mut values = vec![0.0; prediction.len()];
+    let codes = transposed_codes(codes, features);
     let mut column = vec![0.0; rows];
     for (f, feature) in plan.features.iter().enumerate() {
         let grid = Grid::of(feature, coding.max_abs_error[f]);
         let storage = Storage::of(header, f);
         columns.predict(f, feature, &mut column);
-        decode_column(grid, storage, codes, features, f, &mut column);
+        decode_column(grid, storage, &codes[f * rows..(f + 1) * rows], &mut column);
         for &(r, exact) in &exact_by_feature[f] {
             column[r] = exact;
         }
-        for (r, &value) in column.iter().enumerate() {
-            values[r * features + f] = value;
-        }
         columns.set_decoded(f, &column);
     }
+    // The decoded columns, back to rows.
+    let mut values = vec![0.0; prediction.len()];
+    transpose(&columns.decoded, rows, &mut values);
     values
 }
 
-/// A column's values from its predictions (in `column`, replaced) and its codes, which lie
-/// `features` apart from the `f`-th on.
-fn decode_column(grid: Grid, storage: Storage, codes: &[i64], features: usize, f: usize, column: &mut [f64]) {
-    let codes = codes.get(f..).unwrap_or_default().iter().step_by(features.max(1));
-    // Gathered into a contiguous run of f64, the codes leave a loop that vectorizes. Codes
-    // that large come only from a damaged file; they keep their integer arithmetic.
-    let steps: Vec<f64> = codes.clone().take(column.len()).map(|&code| code as f64).collect();
+fn transposed_codes(codes: &[i64], features: usize) -> Vec<i64> {
+    let mut out = vec![0; codes.len()];
+    transpose(codes, features, &mut out);
+    out
+}
+
+/// A column's values from its predictions (in `column`, replaced) and its codes.
+fn decode_column(grid: Grid, storage: Storage, codes: &[i64], column: &mut [f64]) {
+    // As f64, the codes leave a loop that vectorizes. Codes that large come only from a
+    // damaged file; they keep their integer arithmetic.
+    let steps: Vec<f64> = codes.iter().take(column.len()).map(|&code| code as f64).collect();
     if !steps.iter().all(|step| step.abs() < LARGEST_CODE) {
         for (value, &code) in column.iter_mut().zip(codes) {
             *value = storage.store(grid.value(*value, code));
@@ -553,6 +570,23 @@ mod tests {
     }
 
     #[test]
+    fn a_transpose_and_its_transpose_give_back_the_matrix() {
+        for (rows, columns) in [(0, 3), (1, 1), (63, 5), (64, 24), (130, 7), (5, 200)] {
+            let matrix: Vec<u32> = (0..rows * columns).map(|i| i as u32).collect();
+            let mut by_column = vec![0; matrix.len()];
+            transpose(&matrix, columns, &mut by_column);
+            for r in 0..rows {
+                for c in 0..columns {
+                    assert_eq!(by_column[c * rows + r], matrix[r * columns + c]);
+                }
+            }
+            let mut back = vec![0; matrix.len()];
+            transpose(&by_column, rows.max(1), &mut back);
+            assert_eq!(back, matrix, "{rows} x {columns}");
+        }
+    }
+
+    #[test]
     fn a_column_is_coded_as_value_by_value_coding_codes_it() {
         // Values near the predictions, exact zeros, integers, and some far beyond any code.
         let prediction: Vec<f64> = random(4000, 1).map(|u| 200.0 * u - 100.0).collect();
@@ -606,7 +640,8 @@ mod tests {
         let prediction: Vec<f64> = random(2000, 4).map(|u| 50.0 * u - 25.0).collect();
         for (grid, storage) in kinds() {
             let mut column = prediction.clone();
-            decode_column(grid, storage, &codes, features, f, &mut column);
+            let column_codes: Vec<i64> = codes[f..].iter().step_by(features).copied().collect();
+            decode_column(grid, storage, &column_codes, &mut column);
             let expected = prediction.iter().zip(codes[f..].iter().step_by(features));
             let expected: Vec<u64> = expected.map(|(&p, &code)| storage.store(grid.value(p, code)).to_bits()).collect();
             assert_eq!(column.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), expected);
@@ -615,7 +650,8 @@ mod tests {
         let huge: Vec<i64> = codes.iter().map(|&c| if c % 5 == 0 { c.wrapping_mul(1 << 40) } else { c }).collect();
         for (grid, storage) in kinds() {
             let mut column = prediction.clone();
-            decode_column(grid, storage, &huge, features, f, &mut column);
+            let column_codes: Vec<i64> = huge[f..].iter().step_by(features).copied().collect();
+            decode_column(grid, storage, &column_codes, &mut column);
             let expected = prediction.iter().zip(huge[f..].iter().step_by(features));
             let expected: Vec<u64> = expected.map(|(&p, &code)| storage.store(grid.value(p, code)).to_bits()).collect();
             assert_eq!(column.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), expected);
