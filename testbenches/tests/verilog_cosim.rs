@@ -259,6 +259,72 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 6, ..ProptestConfig::default() })]
+
+    /// Random dense chains, each linear layer folded by its own random legal factor.
+    #[test]
+    fn random_folded_networks_match_in_icarus(
+        (sizes, activations, weights) in network(),
+        ty in fixed_type(),
+        dsp in any::<bool>(),
+        levels in 1u32..4,
+        picks in prop::collection::vec(0usize..100, 3),
+    ) {
+        let Some(()) = require(iverilog_available()) else { return Ok(()) };
+        let quantized = model(&sizes, &activations, &weights, ty);
+        let mut reuse = ReuseFactors::uniform(1);
+        for (layer, pick) in quantized.layers.iter().zip(picks.iter().cycle()) {
+            if let balerc_compiler::quant::model::LayerOp::Dense { inputs, .. } = layer.op {
+                reuse.layers.insert(layer.name.clone(), 1 + (pick % inputs) as u32);
+            }
+        }
+        prop_assert!(legal_reuse_factors(&quantized).contains(&1));
+        let dir = tempfile::tempdir().unwrap();
+        let multipliers = if dsp { Multipliers::Dsp } else { Multipliers::ShiftAdd };
+        write_project(&quantized, &folded(multipliers, levels, reuse.clone()), dir.path()).unwrap();
+        let ii = reuse.layers.values().copied().max().unwrap_or(1);
+        prop_assert_eq!(&report(dir.path())["ii"], ii);
+        assert_bit_exact(dir.path(), Tool::Iverilog, 60, None, &format!("{sizes:?} {activations:?} {ty} {reuse:?}"));
+    }
+}
+
+#[test]
+fn an_illegal_reuse_factor_is_refused_with_the_legal_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let lowered = lower(
+        &fixture("fpga_encoder_ts13.onnx"),
+        &LowerOptions {
+            part: Part::Full,
+            precision: PrecisionConfig::uniform("ap_fixed<16,6>".parse().unwrap()),
+            calibration: None,
+        },
+    )
+    .unwrap();
+    // 16, 20 and 10 products per output: every layer can share over at most 10 clocks.
+    assert_eq!(legal_reuse_factors(&lowered.model), (1..=10).collect::<Vec<_>>());
+    let error = write_project(&lowered.model, &folded(Multipliers::ShiftAdd, 5, ReuseFactors::uniform(11)), dir.path())
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("reuse factor 11") && error.contains("'/4/Gemm'"), "{error}");
+    assert!(error.ends_with("legal values: 1, 2, 3, 4, 5, 6, 7, 8, 9, 10"), "{error}");
+    // A layer of its own may go as far as its own products.
+    let mut reuse = ReuseFactors::uniform(2);
+    reuse.layers.insert("/2/Gemm".into(), 21);
+    let error =
+        write_project(&lowered.model, &folded(Multipliers::ShiftAdd, 5, reuse.clone()), dir.path()).unwrap_err().to_string();
+    assert!(error.contains("reuse factor 21") && error.contains("layer '/2/Gemm'"), "{error}");
+    assert!(error.ends_with(&format!("legal values: {}", (1..=20).map(|r| r.to_string()).collect::<Vec<_>>().join(", "))));
+    reuse.layers.insert("/2/Gemm".into(), 20);
+    let report = write_project(&lowered.model, &folded(Multipliers::ShiftAdd, 5, reuse.clone()), dir.path()).unwrap();
+    assert_eq!(report.ii, 20);
+    let layers: Vec<u32> = report.layers.iter().map(|l| l.reuse_factor).collect();
+    assert_eq!(layers, vec![2, 20, 2]);
+    reuse.layers.insert("/9/Gemm".into(), 2);
+    let error = write_project(&lowered.model, &folded(Multipliers::ShiftAdd, 5, reuse), dir.path()).unwrap_err().to_string();
+    assert!(error.contains("'/9/Gemm'") && error.contains("/0/Gemm, /2/Gemm, /4/Gemm"), "{error}");
+}
+
 #[test]
 fn shift_add_designs_contain_no_multiplier_even_for_leaky_relu() {
     let dir = tempfile::tempdir().unwrap();
