@@ -311,17 +311,21 @@ fn an_illegal_reuse_factor_is_refused_with_the_legal_ones() {
     // A layer of its own may go as far as its own products.
     let mut reuse = ReuseFactors::uniform(2);
     reuse.layers.insert("/2/Gemm".into(), 21);
-    let error =
-        write_project(&lowered.model, &folded(Multipliers::ShiftAdd, 5, reuse.clone()), dir.path()).unwrap_err().to_string();
+    let error = write_project(&lowered.model, &folded(Multipliers::ShiftAdd, 5, reuse.clone()), dir.path())
+        .unwrap_err()
+        .to_string();
     assert!(error.contains("reuse factor 21") && error.contains("layer '/2/Gemm'"), "{error}");
-    assert!(error.ends_with(&format!("legal values: {}", (1..=20).map(|r| r.to_string()).collect::<Vec<_>>().join(", "))));
+    assert!(
+        error.ends_with(&format!("legal values: {}", (1..=20).map(|r| r.to_string()).collect::<Vec<_>>().join(", ")))
+    );
     reuse.layers.insert("/2/Gemm".into(), 20);
     let report = write_project(&lowered.model, &folded(Multipliers::ShiftAdd, 5, reuse.clone()), dir.path()).unwrap();
     assert_eq!(report.ii, 20);
     let layers: Vec<u32> = report.layers.iter().map(|l| l.reuse_factor).collect();
     assert_eq!(layers, vec![2, 20, 2]);
     reuse.layers.insert("/9/Gemm".into(), 2);
-    let error = write_project(&lowered.model, &folded(Multipliers::ShiftAdd, 5, reuse), dir.path()).unwrap_err().to_string();
+    let error =
+        write_project(&lowered.model, &folded(Multipliers::ShiftAdd, 5, reuse), dir.path()).unwrap_err().to_string();
     assert!(error.contains("'/9/Gemm'") && error.contains("/0/Gemm, /2/Gemm, /4/Gemm"), "{error}");
 }
 

@@ -126,9 +126,9 @@ pub fn emit(
         if let Some(term) = phases.constant(cx.body, &constants, &format!("{prefix}_k")) {
             terms.push(term);
         }
-        let exact = row.iter().fold(Interval { lo: bias, hi: bias }, |sum, &(i, w)| {
-            sum.plus(elements[i].range().scale(w).shifted(up))
-        });
+        let exact = row
+            .iter()
+            .fold(Interval { lo: bias, hi: bias }, |sum, &(i, w)| sum.plus(elements[i].range().scale(w).shifted(up)));
         let (partial, stages) =
             sum_pipelined(cx.body, &format!("{prefix}_s"), terms, cx.cost, cx.stages, &mut cx.registers);
         partials.push((prefix, partial, stages, exact));
@@ -228,11 +228,17 @@ impl Phases {
             literal(mask as i128, table)
         } else {
             // Phases past 128: the table bit by bit, highest first.
-            let bits: String = (0..table as usize).rev().map(|t| if phases.get(t) == Some(&true) { '1' } else { '0' }).collect();
+            let bits: String =
+                (0..table as usize).rev().map(|t| if phases.get(t) == Some(&true) { '1' } else { '0' }).collect();
             format!("{table}'b{bits}")
         };
-        writeln!(body, "    wire {} {name}_t = {mask_text};\n    wire {name} = {name}_t[{}_phase];", range(table), self.prefix)
-            .unwrap();
+        writeln!(
+            body,
+            "    wire {} {name}_t = {mask_text};\n    wire {name} = {name}_t[{}_phase];",
+            range(table),
+            self.prefix
+        )
+        .unwrap();
         self.selects.insert(phases.to_vec(), name.clone());
         name
     }

@@ -77,7 +77,9 @@ pub enum Error {
     Unsupported(String),
     #[error("reuse factor {reuse} is not legal for {reason}; legal values: {legal}")]
     IllegalReuseFactor { reuse: u32, reason: String, legal: String },
-    #[error("a reuse factor names layer '{layer}', which is not a dense or conv layer of the model (those are: {linear})")]
+    #[error(
+        "a reuse factor names layer '{layer}', which is not a dense or conv layer of the model (those are: {linear})"
+    )]
     UnknownReuseLayer { layer: String, linear: String },
     #[error("cannot write {path}: {source}")]
     Io { path: std::path::PathBuf, source: std::io::Error },

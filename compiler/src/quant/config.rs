@@ -169,7 +169,9 @@ mod tests {
         )
         .unwrap();
         assert_eq!(config.reuse_factors().into_iter().collect::<Vec<_>>(), vec![("/0/Gemm".to_string(), 4)]);
-        assert!(toml::from_str::<PrecisionConfig>("default = \"ap_fixed<16,6>\"\n[layers.a]\nreuse_factor = -1").is_err());
+        assert!(
+            toml::from_str::<PrecisionConfig>("default = \"ap_fixed<16,6>\"\n[layers.a]\nreuse_factor = -1").is_err()
+        );
     }
 
     #[test]
