@@ -280,10 +280,13 @@ mod seeds {
         let inputs: Vec<Vec<u8>> =
             [(residual_like(300), 3), (vec![], 1), (vec![1 << 40, 70_000, 4096], 2), (residual_like(96), 24)]
                 .iter()
-                .map(|(values, features)| {
-                    let encoded = entropy::encode(values, *features);
-                    assert_eq!(entropy::decode(&encoded, values.len(), *features).as_ref(), Ok(values));
-                    with(&[&u16(values.len())[..], &[*features as u8]].concat(), &encoded)
+                .flat_map(|(values, features)| {
+                    let one_state = entropy::encode(values, *features);
+                    assert_eq!(entropy::decode(&one_state, values.len(), *features).as_ref(), Ok(values));
+                    let four_states = interleaved::encode(values, *features);
+                    assert_eq!(interleaved::decode(&four_states, values.len(), *features).as_ref(), Ok(values));
+                    let prefix = [&u16(values.len())[..], &[*features as u8]].concat();
+                    [with(&prefix, &one_state), with(&prefix, &four_states)]
                 })
                 .collect();
         write("entropy", &inputs);
