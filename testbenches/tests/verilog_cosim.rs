@@ -33,6 +33,7 @@ fn folded(multipliers: Multipliers, levels: u32, reuse: ReuseFactors) -> Options
     Options {
         top: "dut".into(),
         multipliers,
+        dsp: Default::default(),
         clock_ns: 5.0,
         adder_levels_per_stage: Some(levels),
         sharing_pairs: balerc_verilog::DEFAULT_SHARING_PAIRS,
