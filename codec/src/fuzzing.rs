@@ -7,7 +7,7 @@
 //! of bounds or allocate far beyond its input.
 
 use crate::compress::packed_decoder::{self, Layout};
-use crate::compress::residual_plan::{self, ResidualPlan};
+use crate::compress::residual_plan::{PlanLayout, ResidualPlan};
 use crate::compress::{bytes, entropy, interleaved, latent, residual_context, weight_codes, Header};
 use crate::container::layout::{self, Index, CHECKSUM_LEN, FOOTER_LEN, PREAMBLE_MAX_LEN};
 use crate::container::{Reader, MAGIC, MAX_HEADER_BYTES, VERSION};
@@ -193,8 +193,10 @@ pub fn residual_plan(data: &[u8]) {
     let mut input = Input::new(data);
     let features = input.up_to(32);
     let weights: Vec<usize> = (0..features).map(|_| input.up_to(63)).collect();
-    if let Ok(plan) = ResidualPlan::from_bytes(input.rest, &weights) {
-        let _ = (plan.to_bytes(), plan.is_decoder_only());
+    for layout in [PlanLayout::Table { weights }, PlanLayout::Field { features }] {
+        if let Ok(plan) = ResidualPlan::from_bytes(input.rest, &layout) {
+            let _ = (plan.to_bytes(), plan.is_decoder_only());
+        }
     }
 }
 
@@ -204,7 +206,7 @@ pub fn header(data: &[u8]) {
     let Ok(header) = Header::from_json(&json) else { return };
     let _ = (header.output_shape(), header.frame_shape(), header.feature_count(), header.empty_ranges());
     if let Ok(relations) = header.relations() {
-        let _ = residual_plan::weight_counts(&header, &relations);
+        let _ = PlanLayout::of(&header, &relations);
     }
 }
 
@@ -231,8 +233,8 @@ pub fn varints(data: &[u8]) {
 #[cfg(test)]
 mod seeds {
     use super::*;
-    use crate::compress::field_neighbours::Neighbourhood;
-    use crate::compress::residual_plan::FeaturePlan;
+    use crate::compress::field_neighbours::{NeighbourWeights, Neighbourhood};
+    use crate::compress::residual_plan::{FeaturePlan, Prediction};
     use std::path::{Path, PathBuf};
 
     fn corpus(target: &str) -> PathBuf {
@@ -373,30 +375,19 @@ mod seeds {
     }
 
     fn write_residual_plan() {
-        let plan = |integer, zeros, neighbourhood, weights: Option<Vec<f32>>| FeaturePlan {
-            integer,
-            zeros,
-            neighbourhood,
-            weights,
+        let plan = |integer, zeros, prediction| FeaturePlan { integer, zeros, prediction };
+        let neighbours = |n: Neighbourhood, w: f32| {
+            Prediction::Neighbours(NeighbourWeights::new(n, &vec![w; n.weights()]).expect("one weight per tap"))
         };
         let table = ResidualPlan {
             features: vec![
-                plan(false, false, Neighbourhood::InFrame, None),
-                plan(true, false, Neighbourhood::InFrame, Some(vec![0.5, -1.0, 0.25, 2.0])),
-                plan(false, true, Neighbourhood::InFrame, Some(vec![1.0; 7])),
+                plan(false, false, Prediction::Decoder),
+                plan(true, false, Prediction::Columns(vec![0.5, -1.0, 0.25, 2.0])),
+                plan(false, true, Prediction::Columns(vec![1.0; 7])),
             ],
         };
-        let field = ResidualPlan {
-            features: vec![plan(
-                false,
-                false,
-                Neighbourhood::WithPrevious,
-                Some(vec![0.1; Neighbourhood::WithPrevious.weights()]),
-            )],
-        };
-        let wide = ResidualPlan {
-            features: vec![plan(true, true, Neighbourhood::Wide, Some(vec![-0.2; Neighbourhood::Wide.weights()]))],
-        };
+        let field = ResidualPlan { features: vec![plan(false, false, neighbours(Neighbourhood::WithPrevious, 0.1))] };
+        let wide = ResidualPlan { features: vec![plan(true, true, neighbours(Neighbourhood::Wide, -0.2))] };
         let inputs = [
             with(&[3, 2, 4, 7], &table.to_bytes()),
             with(&[1, 5], &field.to_bytes()),

@@ -9,9 +9,6 @@
 pub use super::taps::Place;
 use super::taps::{read_taps, Reach, Tap, IN_FRAME, LORENZO, WIDE};
 
-/// Weights of a prediction from the neighbours in the value's own frame.
-pub const IN_FRAME_WEIGHTS: usize = IN_FRAME;
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Neighbourhood {
     InFrame,
@@ -57,6 +54,47 @@ impl Neighbourhood {
             Neighbourhood::Wide => with(&wide(at, decoded, predicted)),
             narrow => with(&lorenzo(at, decoded, predicted)[..narrow.weights()]),
         }
+    }
+}
+
+/// A fitted prediction from a neighbourhood: one weight per tap, as many as it has taps.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NeighbourWeights {
+    InFrame([f32; IN_FRAME]),
+    WithPrevious([f32; LORENZO.len()]),
+    Wide([f32; WIDE.len()]),
+}
+
+impl NeighbourWeights {
+    /// None when `weights` are not one per tap of `neighbourhood`.
+    pub fn new(neighbourhood: Neighbourhood, weights: &[f32]) -> Option<NeighbourWeights> {
+        Some(match neighbourhood {
+            Neighbourhood::InFrame => NeighbourWeights::InFrame(weights.try_into().ok()?),
+            Neighbourhood::WithPrevious => NeighbourWeights::WithPrevious(weights.try_into().ok()?),
+            Neighbourhood::Wide => NeighbourWeights::Wide(weights.try_into().ok()?),
+        })
+    }
+
+    pub fn neighbourhood(&self) -> Neighbourhood {
+        match self {
+            NeighbourWeights::InFrame(_) => Neighbourhood::InFrame,
+            NeighbourWeights::WithPrevious(_) => Neighbourhood::WithPrevious,
+            NeighbourWeights::Wide(_) => Neighbourhood::Wide,
+        }
+    }
+
+    pub fn weights(&self) -> &[f32] {
+        match self {
+            NeighbourWeights::InFrame(w) => w,
+            NeighbourWeights::WithPrevious(w) => w,
+            NeighbourWeights::Wide(w) => w,
+        }
+    }
+
+    /// The weighted sum of the regressors of the value at `at`.
+    #[inline]
+    pub fn weighted_sum(&self, at: &Place, decoded: &[f64], predicted: &[f64]) -> f64 {
+        self.neighbourhood().weighted_sum(at, decoded, predicted, self.weights())
     }
 }
 

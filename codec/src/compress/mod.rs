@@ -682,7 +682,7 @@ fn decompress_chunk(header: &Header, decoder: &Decoder, chunk: &Chunk) -> Result
             // A chunk without a plan (all files of earlier balerc) takes the decoder's prediction.
             let plan = match section_bytes(chunk, SectionName::ResidualPlan).ok().filter(|_| bound.residual_plans) {
                 Some(stored) => {
-                    residual_plan::ResidualPlan::from_bytes(stored, &residual_plan::weight_counts(header, &relations))?
+                    residual_plan::ResidualPlan::from_bytes(stored, &residual_plan::PlanLayout::of(header, &relations))?
                 }
                 None => residual_plan::ResidualPlan::decoder_only(header.feature_count()),
             };

@@ -24,7 +24,7 @@
 //! Decompression repeats the compressor's arithmetic value for value, so both see the same
 //! predictions, and the bound checked at compression is the bound the output holds.
 
-use super::field_neighbours::{Neighbourhood, Place, IN_FRAME_WEIGHTS};
+use super::field_neighbours::{NeighbourWeights, Neighbourhood, Place};
 use super::header::{Header, ResidualCoding};
 use super::linear_fit::NormalEquations;
 use super::relation::Relation;
@@ -51,13 +51,80 @@ pub struct FeaturePlan {
     pub integer: bool,
     /// Code 0 is an exact zero; the codes of other values are moved away from it.
     pub zeros: bool,
-    /// The neighbours a field's prediction weighs; a table's columns keep `InFrame`.
-    pub neighbourhood: Neighbourhood,
-    /// In normalized units, for a table's column the weights of the decoded features before
-    /// it, of the decoder's outputs for them, of its output for this one, a constant, and the
-    /// relations for this feature; for a field those of its neighbourhood. None takes the
-    /// decoder's output as it is.
-    pub weights: Option<Vec<f32>>,
+    pub prediction: Prediction,
+}
+
+/// What a feature's values are predicted from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Prediction {
+    /// The decoder's output as it is.
+    Decoder,
+    /// A table's column: in normalized units, the weights of the decoded features before it in
+    /// its row, of the decoder's outputs for them, of its output for this one, a constant, and
+    /// the relations for this feature (as many as [`PlanLayout::Table`] says).
+    Columns(Vec<f32>),
+    /// A field's value: the weights of a neighbourhood's taps.
+    Neighbours(NeighbourWeights),
+}
+
+impl Prediction {
+    /// The weights the plan stores.
+    pub fn weights(&self) -> &[f32] {
+        match self {
+            Prediction::Decoder => &[],
+            Prediction::Columns(weights) => weights,
+            Prediction::Neighbours(neighbours) => neighbours.weights(),
+        }
+    }
+
+    /// The prediction's flag bits in a stored plan.
+    fn flags(&self) -> u8 {
+        match self {
+            Prediction::Decoder => 0,
+            Prediction::Columns(_) => LINEAR,
+            Prediction::Neighbours(neighbours) => match neighbours.neighbourhood() {
+                Neighbourhood::InFrame => LINEAR,
+                Neighbourhood::WithPrevious => LINEAR | WITH_PREVIOUS,
+                Neighbourhood::Wide => LINEAR | WIDE,
+            },
+        }
+    }
+}
+
+// A stored plan's flag bits, one byte per feature.
+const INTEGER: u8 = 1;
+const LINEAR: u8 = 2;
+const ZEROS: u8 = 4;
+const WITH_PREVIOUS: u8 = 8;
+const WIDE: u8 = 16;
+
+/// What a stored plan's weights mean: a table's columns, each with its own count of weights
+/// (see [`Prediction::Columns`]), or a field's features, each weighing a neighbourhood's taps.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PlanLayout {
+    Table { weights: Vec<usize> },
+    Field { features: usize },
+}
+
+impl PlanLayout {
+    pub fn of(header: &Header, relations: &[Relation]) -> PlanLayout {
+        let features = header.feature_count();
+        match header.is_table() {
+            true => PlanLayout::Table {
+                weights: (0..features)
+                    .map(|f| 2 * f + 2 + relations.iter().filter(|r| r.target == f).count())
+                    .collect(),
+            },
+            false => PlanLayout::Field { features },
+        }
+    }
+
+    fn features(&self) -> usize {
+        match self {
+            PlanLayout::Table { weights } => weights.len(),
+            PlanLayout::Field { features } => *features,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -70,20 +137,12 @@ impl ResidualPlan {
     /// the bound.
     pub fn decoder_only(features: usize) -> ResidualPlan {
         ResidualPlan {
-            features: vec![
-                FeaturePlan {
-                    integer: false,
-                    zeros: false,
-                    neighbourhood: Neighbourhood::InFrame,
-                    weights: None
-                };
-                features
-            ],
+            features: vec![FeaturePlan { integer: false, zeros: false, prediction: Prediction::Decoder }; features],
         }
     }
 
     pub fn is_decoder_only(&self) -> bool {
-        self.features.iter().all(|p| !p.integer && !p.zeros && p.weights.is_none())
+        self.features.iter().all(|p| !p.integer && !p.zeros && p.prediction == Prediction::Decoder)
     }
 
     /// Per feature a flag byte (1: integer, 2: linear, 4: zeros apart, 8: the frame before,
@@ -91,69 +150,60 @@ impl ResidualPlan {
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = vec![];
         for plan in &self.features {
-            let flags = [
-                plan.integer,
-                plan.weights.is_some(),
-                plan.zeros,
-                plan.neighbourhood == Neighbourhood::WithPrevious,
-                plan.neighbourhood == Neighbourhood::Wide,
-            ];
-            out.push(flags.iter().enumerate().fold(0, |byte, (bit, &set)| byte | u8::from(set) << bit));
-            for w in plan.weights.iter().flatten() {
+            let steps = if plan.integer { INTEGER } else { 0 } | if plan.zeros { ZEROS } else { 0 };
+            out.push(steps | plan.prediction.flags());
+            for w in plan.prediction.weights() {
                 out.extend(w.to_le_bytes());
             }
         }
         out
     }
 
-    /// `weights[f]` is the number of weights a linear prediction of feature f has (in its row,
-    /// or for a field in its frame).
-    pub fn from_bytes(bytes: &[u8], weights: &[usize]) -> Result<ResidualPlan, String> {
+    pub fn from_bytes(bytes: &[u8], layout: &PlanLayout) -> Result<ResidualPlan, String> {
         let mut reader = ByteReader::new(bytes);
-        let mut plans = Vec::with_capacity(weights.len().min(bytes.len()));
-        for (f, &count) in weights.iter().enumerate() {
+        let features = layout.features();
+        let mut plans = Vec::with_capacity(features.min(bytes.len()));
+        for f in 0..features {
             let flags = reader.take(1)?[0];
-            let neighbourhood = match (flags & 26, flags) {
-                (_, 32..) => None,
-                (2 | 0, _) => Some(Neighbourhood::InFrame),
-                (10, _) => Some(Neighbourhood::WithPrevious),
-                (18, _) => Some(Neighbourhood::Wide),
-                _ => None,
-            };
-            let Some(neighbourhood) = neighbourhood else {
-                return Err(format!("feature {f}'s residual plan has unknown flags {flags:#x}"));
-            };
-            let weights = match flags & 2 {
+            let unknown = || format!("feature {f}'s residual plan has unknown flags {flags:#x}");
+            let neighbourhood = match flags & (LINEAR | WITH_PREVIOUS | WIDE) {
+                _ if flags >= 2 * WIDE => return Err(unknown()),
                 0 => None,
-                _ => {
-                    let count = match neighbourhood {
-                        Neighbourhood::InFrame => count,
-                        wider => wider.weights(),
-                    };
-                    let stored = reader.take(4 * count)?;
-                    let weights: Vec<f32> =
-                        stored.chunks_exact(4).map(|w| f32::from_le_bytes(w.try_into().expect("4 bytes"))).collect();
-                    if weights.iter().any(|w| !w.is_finite()) {
-                        return Err(format!("feature {f}'s prediction weights are not finite"));
-                    }
-                    Some(weights)
+                LINEAR => Some(Neighbourhood::InFrame),
+                x if x == LINEAR | WITH_PREVIOUS => Some(Neighbourhood::WithPrevious),
+                x if x == LINEAR | WIDE => Some(Neighbourhood::Wide),
+                _ => return Err(unknown()),
+            };
+            let mut weights = |count: usize| -> Result<Vec<f32>, String> {
+                let stored = reader.take(4 * count)?;
+                let weights: Vec<f32> =
+                    stored.chunks_exact(4).map(|w| f32::from_le_bytes(w.try_into().expect("4 bytes"))).collect();
+                match weights.iter().all(|w| w.is_finite()) {
+                    true => Ok(weights),
+                    false => Err(format!("feature {f}'s prediction weights are not finite")),
                 }
             };
-            plans.push(FeaturePlan { integer: flags & 1 == 1, zeros: flags & 4 == 4, neighbourhood, weights });
+            let prediction = match (neighbourhood, layout) {
+                (None, _) => Prediction::Decoder,
+                (Some(Neighbourhood::InFrame), PlanLayout::Table { weights: counts }) => {
+                    Prediction::Columns(weights(counts[f])?)
+                }
+                (Some(_), PlanLayout::Table { .. }) => {
+                    return Err(format!(
+                        "feature {f}'s residual plan predicts a table's column from a field's neighbours"
+                    ))
+                }
+                (Some(neighbourhood), PlanLayout::Field { .. }) => {
+                    let stored = weights(neighbourhood.weights())?;
+                    Prediction::Neighbours(NeighbourWeights::new(neighbourhood, &stored).expect("one weight per tap"))
+                }
+            };
+            plans.push(FeaturePlan { integer: flags & INTEGER != 0, zeros: flags & ZEROS != 0, prediction });
         }
         if !reader.rest().is_empty() {
             return Err(format!("{} bytes are left after the residual plan", reader.rest().len()));
         }
         Ok(ResidualPlan { features: plans })
-    }
-}
-
-/// How many weights a linear prediction of each feature has.
-pub fn weight_counts(header: &Header, relations: &[Relation]) -> Vec<usize> {
-    let features = header.feature_count();
-    match header.is_table() {
-        true => (0..features).map(|f| 2 * f + 2 + relations.iter().filter(|r| r.target == f).count()).collect(),
-        false => vec![IN_FRAME_WEIGHTS; features],
     }
 }
 
@@ -297,15 +347,13 @@ impl<'h> Frame<'h> {
     /// Feature `f`'s prediction at value `i`: the decoder's, or the linear one of what was
     /// decoded before it (the same f64 arithmetic in compressor and decompressor).
     fn prediction(&self, f: usize, i: usize, plan: &FeaturePlan) -> f64 {
-        let Some(w) = plan.weights.as_deref() else { return self.predicted[i] };
-        let sum = match self.field {
-            Some(frame) => plan.neighbourhood.weighted_sum(
-                &Place::of(i, frame),
-                &self.decoded_normalized,
-                &self.predicted_normalized,
-                w,
-            ),
-            None => self.sum_over_columns_before(f, i, w),
+        let sum = match (&plan.prediction, self.field) {
+            (Prediction::Decoder, _) => return self.predicted[i],
+            (Prediction::Neighbours(neighbours), Some(frame)) => {
+                neighbours.weighted_sum(&Place::of(i, frame), &self.decoded_normalized, &self.predicted_normalized)
+            }
+            (Prediction::Columns(w), None) => self.sum_over_columns_before(f, i, w),
+            _ => unreachable!("plans are checked against the chunk's layout before use"),
         };
         let n = &self.header.normalization;
         sum * n.scale[f] + n.offset[f]
@@ -424,9 +472,8 @@ fn code_feature(
         }
         frame.decoded(i, *coded.values.last().expect("just pushed"));
     }
-    coded.bits = entropy_bits(&coded.codes)
-        + 64.0 * coded.outliers.len() as f64
-        + 32.0 * plan.weights.as_ref().map_or(0, Vec::len) as f64;
+    coded.bits =
+        entropy_bits(&coded.codes) + 64.0 * coded.outliers.len() as f64 + 32.0 * plan.prediction.weights().len() as f64;
     coded
 }
 
@@ -496,13 +543,15 @@ pub fn code_residuals(
             false => &[false],
         };
         let fitted = fit_field(&frame, &normalized, bound / header.normalization.scale[f], trial_end);
-        let fitted = fitted.into_iter().map(|(n, w)| (n, Some(w.iter().map(|&w| w as f32).collect())));
-        let candidates: Vec<(Neighbourhood, Option<Vec<f32>>)> =
-            [(Neighbourhood::InFrame, None)].into_iter().chain(fitted).collect();
+        let fitted = fitted.into_iter().map(|(n, w)| {
+            let w: Vec<f32> = w.iter().map(|&w| w as f32).collect();
+            Prediction::Neighbours(NeighbourWeights::new(n, &w).expect("one weight per tap"))
+        });
+        let candidates: Vec<Prediction> = [Prediction::Decoder].into_iter().chain(fitted).collect();
         let mut best: Option<(Coded, FeaturePlan)> = None;
         for &zeros in zeros_apart {
-            for (neighbourhood, weights) in candidates.iter().cloned() {
-                let plan = FeaturePlan { integer, zeros, neighbourhood, weights };
+            for prediction in candidates.iter().cloned() {
+                let plan = FeaturePlan { integer, zeros, prediction };
                 let grid = Grid::of(&plan, bound);
                 let coded = code_feature(&mut frame, f, (grid, bound), original, &plan, trial_end);
                 if best.as_ref().is_none_or(|(b, _)| coded.bits < b.bits) {
@@ -541,13 +590,14 @@ pub fn reconstruct(
     if plan.features.len() != header.feature_count() || codes.len() != prediction.len() {
         return Err("the residual plan does not fit the chunk".into());
     }
-    let counts = weight_counts(header, relations);
-    let fits = |p: &FeaturePlan, count: usize| match (&p.weights, p.neighbourhood) {
-        (Some(w), Neighbourhood::InFrame) => w.len() == count,
-        (Some(w), wider) => header.frame_shape().is_some() && w.len() == wider.weights(),
-        (None, n) => n == Neighbourhood::InFrame,
+    let layout = PlanLayout::of(header, relations);
+    let fits = |f: usize, p: &FeaturePlan| match (&p.prediction, &layout) {
+        (Prediction::Decoder, _) => true,
+        (Prediction::Columns(w), PlanLayout::Table { weights }) => w.len() == weights[f],
+        (Prediction::Neighbours(_), PlanLayout::Field { .. }) => header.frame_shape().is_some(),
+        _ => false,
     };
-    if !plan.features.iter().zip(&counts).all(|(p, &count)| fits(p, count)) {
+    if !plan.features.iter().enumerate().all(|(f, p)| fits(f, p)) {
         return Err("the residual plan's weights do not fit the chunk".into());
     }
     if table_residuals::applies(header) {
@@ -594,27 +644,41 @@ mod tests {
         }
     }
 
+    fn table_layout(weights: &[usize]) -> PlanLayout {
+        PlanLayout::Table { weights: weights.to_vec() }
+    }
+
+    /// A fit's weights, rounded to f32 as plans store them.
+    fn fitted(n: Neighbourhood, w: &[f64]) -> Prediction {
+        let w: Vec<f32> = w.iter().map(|&w| w as f32).collect();
+        Prediction::Neighbours(NeighbourWeights::new(n, &w).unwrap())
+    }
+
+    fn neighbours(n: Neighbourhood, w: f32) -> Prediction {
+        Prediction::Neighbours(NeighbourWeights::new(n, &vec![w; n.weights()]).unwrap())
+    }
+
     #[test]
     fn plans_round_trip_through_bytes() {
-        let plan = ResidualPlan {
+        let plan = |integer, zeros, prediction| FeaturePlan { integer, zeros, prediction };
+        let table = ResidualPlan {
             features: vec![
-                FeaturePlan { integer: true, zeros: false, neighbourhood: Neighbourhood::InFrame, weights: None },
-                FeaturePlan {
-                    integer: false,
-                    zeros: false,
-                    neighbourhood: Neighbourhood::InFrame,
-                    weights: Some(vec![0.5, -1.0, 2.0, 0.25]),
-                },
-                FeaturePlan {
-                    integer: true,
-                    zeros: false,
-                    neighbourhood: Neighbourhood::InFrame,
-                    weights: Some(vec![1.0; 6]),
-                },
-                FeaturePlan { integer: false, zeros: true, neighbourhood: Neighbourhood::InFrame, weights: None },
+                plan(true, false, Prediction::Decoder),
+                plan(false, false, Prediction::Columns(vec![0.5, -1.0, 2.0, 0.25])),
+                plan(true, false, Prediction::Columns(vec![1.0; 6])),
+                plan(false, true, Prediction::Decoder),
             ],
         };
-        assert_eq!(ResidualPlan::from_bytes(&plan.to_bytes(), &[2, 4, 6, 8]).unwrap(), plan);
+        assert_eq!(ResidualPlan::from_bytes(&table.to_bytes(), &table_layout(&[2, 4, 6, 8])).unwrap(), table);
+        let field = ResidualPlan {
+            features: vec![
+                plan(false, true, neighbours(Neighbourhood::InFrame, 0.5)),
+                plan(true, false, neighbours(Neighbourhood::WithPrevious, -1.0)),
+                plan(false, false, neighbours(Neighbourhood::Wide, 0.25)),
+                plan(true, true, Prediction::Decoder),
+            ],
+        };
+        assert_eq!(ResidualPlan::from_bytes(&field.to_bytes(), &PlanLayout::Field { features: 4 }).unwrap(), field);
     }
 
     #[test]
@@ -623,18 +687,23 @@ mod tests {
             features: vec![FeaturePlan {
                 integer: false,
                 zeros: false,
-                neighbourhood: Neighbourhood::InFrame,
-                weights: Some(vec![1.0, 2.0]),
+                prediction: Prediction::Columns(vec![1.0, 2.0]),
             }],
         }
         .to_bytes();
-        assert!(ResidualPlan::from_bytes(&bytes[..5], &[2]).is_err());
-        assert!(ResidualPlan::from_bytes(&bytes, &[2, 2]).is_err());
-        assert!(ResidualPlan::from_bytes(&[7], &[2]).is_err());
-        assert!(ResidualPlan::from_bytes(&[8], &[2]).is_err());
-        assert!(ResidualPlan::from_bytes(&[0, 0], &[2]).is_err());
+        let one = table_layout(&[2]);
+        assert!(ResidualPlan::from_bytes(&bytes[..5], &one).is_err());
+        assert!(ResidualPlan::from_bytes(&bytes, &table_layout(&[2, 2])).is_err());
+        assert!(ResidualPlan::from_bytes(&[7], &one).is_err());
+        assert!(ResidualPlan::from_bytes(&[8], &one).is_err());
+        assert!(ResidualPlan::from_bytes(&[0, 0], &one).is_err());
         let nan = [&[2u8][..], &f32::NAN.to_le_bytes(), &1f32.to_le_bytes()].concat();
-        assert!(ResidualPlan::from_bytes(&nan, &[2]).is_err());
+        assert!(ResidualPlan::from_bytes(&nan, &one).is_err());
+        // A field's neighbourhood in a table: the flags say the frame before, the layout has none.
+        let with_previous = [&[2u8 | 8][..], &[0; 4 * 13]].concat();
+        let error = ResidualPlan::from_bytes(&with_previous, &table_layout(&[13])).unwrap_err();
+        assert!(error.contains("a field's neighbours"), "{error}");
+        assert!(ResidualPlan::from_bytes(&with_previous, &PlanLayout::Field { features: 1 }).is_ok());
     }
 
     proptest::proptest! {
@@ -643,7 +712,9 @@ mod tests {
             bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200),
             weights in proptest::collection::vec(0usize..9, 0..8),
         ) {
-            let _ = ResidualPlan::from_bytes(&bytes, &weights);
+            let features = weights.len();
+            let _ = ResidualPlan::from_bytes(&bytes, &PlanLayout::Table { weights });
+            let _ = ResidualPlan::from_bytes(&bytes, &PlanLayout::Field { features });
         }
     }
 
@@ -696,12 +767,15 @@ mod tests {
         let mut outliers = vec![];
         let (plan, codes) = code_residuals(&header, &coding, &[], &original, &prediction, &mut outliers);
         assert_eq!(plan.features.iter().map(|p| p.integer).collect::<Vec<_>>(), [false, true, false]);
-        assert!(plan.features[2].weights.is_some(), "the sum follows from the decoded columns");
+        assert!(
+            matches!(plan.features[2].prediction, Prediction::Columns(_)),
+            "the sum follows from the decoded columns"
+        );
         let sum_codes: Vec<i64> = codes.iter().skip(2).step_by(3).copied().collect();
         assert!(sum_codes.iter().all(|&c| c.abs() <= 2), "{sum_codes:?}");
         assert!(outliers.is_empty());
 
-        let plan = ResidualPlan::from_bytes(&plan.to_bytes(), &weight_counts(&header, &[])).unwrap();
+        let plan = ResidualPlan::from_bytes(&plan.to_bytes(), &PlanLayout::of(&header, &[])).unwrap();
         let back = reconstruct(&header, &coding, &[], &plan, &prediction, &codes, &[]).unwrap();
         for (i, (x, y)) in original.iter().zip(&back).enumerate() {
             assert!((x - y).abs() <= 0.01, "value {i}: {x} came back as {y}");
@@ -760,7 +834,10 @@ mod tests {
             .collect();
         let mut outliers = vec![];
         let (plan, codes) = code_residuals(&header, &coding, &[], &original, &prediction, &mut outliers);
-        assert_eq!(plan.features[0].weights.as_ref().map(Vec::len), Some(IN_FRAME_WEIGHTS));
+        assert!(
+            matches!(&plan.features[0].prediction, Prediction::Neighbours(NeighbourWeights::InFrame(_))),
+            "{plan:?}"
+        );
         let grid = (Grid::new(false, false, 0.002), 0.002);
         let plain = code_feature(
             &mut Frame::new(&header, &[], &prediction),
@@ -773,7 +850,7 @@ mod tests {
         .bits;
         assert!(entropy_bits(&codes) < 0.6 * plain, "{} bits against {plain}", entropy_bits(&codes));
 
-        let plan = ResidualPlan::from_bytes(&plan.to_bytes(), &weight_counts(&header, &[])).unwrap();
+        let plan = ResidualPlan::from_bytes(&plan.to_bytes(), &PlanLayout::of(&header, &[])).unwrap();
         let back = reconstruct(&header, &coding, &[], &plan, &prediction, &codes, &[]).unwrap();
         assert!(original.iter().zip(&back).all(|(x, y)| (x - y).abs() <= 0.002));
     }
@@ -796,19 +873,14 @@ mod tests {
         let mut outliers = vec![];
         let (plan, codes) = code_residuals(&header, &coding, &[], &original, &prediction, &mut outliers);
         let feature = &plan.features[0];
-        assert_ne!(feature.neighbourhood, Neighbourhood::InFrame, "{plan:?}");
-        assert_eq!(feature.weights.as_ref().map(Vec::len), Some(feature.neighbourhood.weights()));
+        let Prediction::Neighbours(neighbours) = &feature.prediction else { panic!("{plan:?}") };
+        assert_ne!(neighbours.neighbourhood(), Neighbourhood::InFrame, "{plan:?}");
         // Without the frame before, only the first frame's texture is this cheap.
         let frame = Frame::new(&header, &[], &prediction);
         let in_frame = fit_field(&frame, &normalized(&header, &original), 0.001, original.len())
             .into_iter()
             .find(|(n, _)| *n == Neighbourhood::InFrame)
-            .map(|(_, w)| FeaturePlan {
-                integer: false,
-                zeros: false,
-                neighbourhood: Neighbourhood::InFrame,
-                weights: Some(w.iter().map(|&w| w as f32).collect()),
-            })
+            .map(|(n, w)| FeaturePlan { integer: false, zeros: false, prediction: fitted(n, &w) })
             .unwrap();
         let mut frame = Frame::new(&header, &[], &prediction);
         let without =
@@ -816,12 +888,10 @@ mod tests {
         let with = entropy_bits(&codes);
         assert!(with < 0.5 * without.bits, "{with} bits against {}", without.bits);
 
-        let plan = ResidualPlan::from_bytes(&plan.to_bytes(), &weight_counts(&header, &[])).unwrap();
+        let plan = ResidualPlan::from_bytes(&plan.to_bytes(), &PlanLayout::of(&header, &[])).unwrap();
         let back = reconstruct(&header, &coding, &[], &plan, &prediction, &codes, &[]).unwrap();
         assert!(original.iter().zip(&back).all(|(x, y)| (x - y).abs() <= 0.002));
-        let in_a_table = ResidualPlan {
-            features: vec![FeaturePlan { neighbourhood: Neighbourhood::WithPrevious, ..plan.features[0].clone() }; 3],
-        };
+        let in_a_table = ResidualPlan { features: vec![plan.features[0].clone(); 3] };
         let (table_header, ..) = table();
         let codes = vec![0; 3 * ROWS];
         assert!(reconstruct(&table_header, &coding, &[], &in_a_table, &vec![0.0; 3 * ROWS], &codes, &[]).is_err());
@@ -844,18 +914,13 @@ mod tests {
         let prediction = vec![0.25; original.len()];
         let mut outliers = vec![];
         let (plan, codes) = code_residuals(&header, &coding, &[], &original, &prediction, &mut outliers);
-        assert_eq!(plan.features[0].neighbourhood, Neighbourhood::Wide, "{plan:?}");
+        assert!(matches!(&plan.features[0].prediction, Prediction::Neighbours(NeighbourWeights::Wide(_))), "{plan:?}");
         let frame = Frame::new(&header, &[], &prediction);
         let narrower = fit_field(&frame, &normalized(&header, &original), 0.001, original.len())
             .into_iter()
             .filter(|(n, _)| *n == Neighbourhood::WithPrevious)
             .map(|(neighbourhood, w)| {
-                let plan = FeaturePlan {
-                    integer: false,
-                    zeros: false,
-                    neighbourhood,
-                    weights: Some(w.iter().map(|&w| w as f32).collect()),
-                };
+                let plan = FeaturePlan { integer: false, zeros: false, prediction: fitted(neighbourhood, &w) };
                 let mut frame = Frame::new(&header, &[], &prediction);
                 code_feature(&mut frame, 0, (Grid::of(&plan, 0.002), 0.002), &original, &plan, original.len()).bits
             })
@@ -863,7 +928,7 @@ mod tests {
         let wide = entropy_bits(&codes);
         assert!(wide < 0.7 * narrower, "{wide} bits against {narrower}");
 
-        let plan = ResidualPlan::from_bytes(&plan.to_bytes(), &weight_counts(&header, &[])).unwrap();
+        let plan = ResidualPlan::from_bytes(&plan.to_bytes(), &PlanLayout::of(&header, &[])).unwrap();
         let back = reconstruct(&header, &coding, &[], &plan, &prediction, &codes, &[]).unwrap();
         assert!(original.iter().zip(&back).all(|(x, y)| (x - y).abs() <= 0.002));
     }
@@ -887,7 +952,10 @@ mod tests {
         let prediction: Vec<f64> = original.iter().map(|x| 0.9 * x).collect();
         let mut outliers = vec![];
         let (plan, codes) = code_residuals(&header, &coding, &[], &original, &prediction, &mut outliers);
-        assert!(plan.features[0].weights.is_some(), "the neighbours predict a smooth wave: {plan:?}");
+        assert!(
+            matches!(plan.features[0].prediction, Prediction::Neighbours(_)),
+            "the neighbours predict a smooth wave: {plan:?}"
+        );
         let back = reconstruct(&header, &coding, &[], &plan, &prediction, &codes, &[]).unwrap();
         assert!(original.iter().zip(&back).all(|(x, y)| (x - y).abs() <= 0.002));
         // The codes of the frames after the trial are those of the plan, not of the last one tried.
@@ -965,7 +1033,7 @@ mod tests {
         .bits;
         assert!(zeros_kept < 0.5 * mixed, "{zeros_kept} bits against {mixed}");
 
-        let plan = ResidualPlan::from_bytes(&plan.to_bytes(), &weight_counts(&header, &[])).unwrap();
+        let plan = ResidualPlan::from_bytes(&plan.to_bytes(), &PlanLayout::of(&header, &[])).unwrap();
         let back = reconstruct(&header, &coding, &[], &plan, &prediction, &codes, &[]).unwrap();
         for (i, (x, y)) in original.iter().zip(&back).enumerate() {
             assert!((x - y).abs() <= 0.01, "value {i}: {x} came back as {y}");

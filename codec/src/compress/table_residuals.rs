@@ -7,12 +7,12 @@
 //! reading of [`super::residual_plan`] describes, so a file's values come back bit for bit,
 //! whichever reading wrote it.
 
-use super::field_neighbours::Neighbourhood;
 use super::header::{Header, ResidualCoding};
 use super::linear_fit::Gram;
 use super::relation::Relation;
 use super::residual_plan::{
-    entropy_bits, is_integer, relation_value, round, FeaturePlan, Grid, ResidualPlan, LARGEST_CODE, ZERO_SHARE_TO_TRY,
+    entropy_bits, is_integer, relation_value, round, FeaturePlan, Grid, Prediction, ResidualPlan, LARGEST_CODE,
+    ZERO_SHARE_TO_TRY,
 };
 use balerc_compiler::sim::with_wide_registers;
 use balerc_io::dataset::StoredDtype;
@@ -71,9 +71,12 @@ impl<'h> Columns<'h> {
     /// prediction, the constant and the relations; then it leaves normalized units.
     fn predict(&self, f: usize, plan: &FeaturePlan, out: &mut [f64]) {
         let end = out.len();
-        let Some(w) = plan.weights.as_deref() else {
-            out.copy_from_slice(&self.column(&self.predicted, f)[..end]);
-            return;
+        let w = match &plan.prediction {
+            Prediction::Columns(w) => w.as_slice(),
+            Prediction::Decoder | Prediction::Neighbours(_) => {
+                out.copy_from_slice(&self.column(&self.predicted, f)[..end]);
+                return;
+            }
         };
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") {
@@ -381,19 +384,18 @@ pub fn code(
         };
         let own: Vec<usize> = (0..relations.len()).filter(|&r| relations[r].target == f).collect();
         let fitted = gram.as_ref().and_then(|gram| gram.fit(f, &own));
-        let fitted = fitted.map(|w| w.iter().map(|&w| w as f32).collect::<Vec<f32>>());
-        let candidates: Vec<Option<Vec<f32>>> = [None].into_iter().chain(fitted.map(Some)).collect();
+        let fitted = fitted.map(|w| Prediction::Columns(w.iter().map(|&w| w as f32).collect()));
+        let candidates: Vec<Prediction> = [Prediction::Decoder].into_iter().chain(fitted).collect();
         let mut chosen: Option<FeaturePlan> = None;
         for &zeros in zeros_apart {
-            for weights in &candidates {
-                let plan =
-                    FeaturePlan { integer, zeros, neighbourhood: Neighbourhood::InFrame, weights: weights.clone() };
+            for prediction in &candidates {
+                let plan = FeaturePlan { integer, zeros, prediction: prediction.clone() };
                 let grid = Grid::of(&plan, bound);
                 columns.predict(f, &plan, &mut predicted[..trial_rows]);
                 trial.code(grid, bound, storage, &x[..trial_rows], &predicted[..trial_rows]);
                 trial.bits = entropy_bits(&trial.codes)
                     + 64.0 * trial.outliers.len() as f64
-                    + 32.0 * plan.weights.as_ref().map_or(0, Vec::len) as f64;
+                    + 32.0 * plan.prediction.weights().len() as f64;
                 if chosen.is_none() || trial.bits < best.bits {
                     std::mem::swap(&mut trial, &mut best);
                     chosen = Some(plan);
@@ -561,8 +563,7 @@ mod tests {
         let mut kinds = vec![];
         for (dtype, integer) in storages {
             for (grid_integer, zeros) in [(false, false), (false, true), (true, false), (true, true)] {
-                let plan =
-                    FeaturePlan { integer: grid_integer, zeros, neighbourhood: Neighbourhood::InFrame, weights: None };
+                let plan = FeaturePlan { integer: grid_integer, zeros, prediction: Prediction::Decoder };
                 kinds.push((Grid::of(&plan, 0.75), Storage { dtype, integer }));
             }
         }
