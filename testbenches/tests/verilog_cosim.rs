@@ -408,7 +408,8 @@ fn a_dsp_budget_needs_auto() {
     .unwrap()
     .model;
     for multipliers in [Multipliers::Dsp, Multipliers::ShiftAdd] {
-        let options = Options { dsp: balerc_verilog::DspPolicy { lut_cost: 0, budget: Some(5) }, ..options(multipliers, 3) };
+        let options =
+            Options { dsp: balerc_verilog::DspPolicy { lut_cost: 0, budget: Some(5) }, ..options(multipliers, 3) };
         let error = balerc_verilog::generate(&model, &options).err().expect("refused");
         assert!(error.to_string().contains("applies to --multipliers auto"), "{error}");
     }

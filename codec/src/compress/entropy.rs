@@ -555,7 +555,7 @@ mod tests {
         let values: Vec<u64> = (0..200_000)
             .map(|_| {
                 state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                (state >> 33) % 97 + if state % 1000 == 0 { 9000 } else { 0 }
+                (state >> 33) % 97 + if state.is_multiple_of(1000) { 9000 } else { 0 }
             })
             .collect();
         let stats = FeatureStats::of(values.iter());
