@@ -39,13 +39,6 @@ fn simulate(lowered: &Lowered, name: &str) -> Vec<f64> {
     lowered.model.output_values(&codes)
 }
 
-/// The simulator's output codes for the fixture's stored input.
-fn simulate_codes(lowered: &Lowered, name: &str) -> Vec<i64> {
-    let input = npy(fixture(&format!("{name}.input.npy")));
-    let simulator = Simulator::new(&lowered.model);
-    simulator.run(&simulator.quantize_input(&input).unwrap())
-}
-
 fn built_in() -> PrecisionConfig {
     PrecisionConfig::built_in(ty("ap_fixed<16,6>"))
 }

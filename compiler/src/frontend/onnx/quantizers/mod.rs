@@ -86,7 +86,7 @@ fn fold_graph(graph: &mut onnx_ir::GraphProto) -> Result<Quantizers> {
         match rewriter.rewrite(&node)? {
             Rewritten::Kept => kept.push(node),
             Rewritten::Removed => {}
-            Rewritten::Cast(cast) => kept.push(cast),
+            Rewritten::Cast(cast) => kept.push(*cast),
             Rewritten::Constant { name } => added.push(name),
         }
     }
@@ -128,7 +128,7 @@ enum Rewritten {
     Kept,
     Removed,
     /// A quantizer on a run-time tensor, left as a named one-input node.
-    Cast(NodeProto),
+    Cast(Box<NodeProto>),
     /// A quantized constant, stored as an initializer (its values are kept in `values`).
     Constant {
         name: String,
@@ -340,7 +340,7 @@ impl Rewriter {
         cast.input = vec![input.to_string()];
         cast.output = vec![output];
         self.found.activations.insert(named.name.clone(), ty);
-        Rewritten::Cast(cast)
+        Rewritten::Cast(Box::new(cast))
     }
 
     fn quant(&mut self, named: &Named) -> Result<Rewritten> {
