@@ -138,8 +138,10 @@ struct HardwareArgs {
     /// --adder-levels-per-stage is given, how deep adder trees are pipelined.
     #[arg(long, default_value_t = 5.0)]
     clock_ns: f64,
-    /// HLS: share each multiplier over R clocks (a new sample every R clocks); R must
-    /// divide every layer's multiplication count, and an illegal R is refused.
+    /// Share each layer's products over R clocks (a new sample every R clocks). Verilog: R
+    /// from 1 to the products of the shortest layer's outputs, per layer with `reuse_factor`
+    /// in a layer table of the --config file; HLS: R must divide every layer's
+    /// multiplication count. An illegal R is refused with the legal values.
     #[arg(long, value_name = "R", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     reuse_factor: u32,
     /// Verilog: layers with more pairs of shift-add terms than this skip the search for
@@ -182,7 +184,20 @@ const DEFAULT_PRECISION: &str = "ap_fixed<16,6>";
 impl ModelArgs {
     fn lower(&self) -> Result<(Lowered, Option<Array>)> {
         let trained = self.trained_precision();
-        let precision = match (&self.config, self.precision, &trained) {
+        let precision = self.precision_config()?;
+        let calibration = self.calibration.as_deref().map(read_npy).transpose()?;
+        let (file, part) = match (&self.config, self.precision, trained) {
+            (None, None, Some(_)) => self.cut_from_whole_model(),
+            _ => self.onnx_file(),
+        };
+        let options = LowerOptions { part, precision, calibration: calibration.as_ref().map(|a| a.data.clone()) };
+        Ok((lower(&file, &options)?, calibration))
+    }
+
+    /// The precision file, the --precision type, the trained precision or the default.
+    fn precision_config(&self) -> Result<PrecisionConfig> {
+        let trained = self.trained_precision();
+        Ok(match (&self.config, self.precision, &trained) {
             (Some(path), _, _) => PrecisionConfig::from_toml(path)?,
             (None, Some(ty), _) => PrecisionConfig::uniform(ty),
             (None, None, Some(path)) => {
@@ -191,14 +206,7 @@ impl ModelArgs {
             }
             // Nothing given: a quantized model's own types, the default for what it leaves float.
             (None, None, None) => PrecisionConfig::built_in(DEFAULT_PRECISION.parse().expect("a valid type")),
-        };
-        let calibration = self.calibration.as_deref().map(read_npy).transpose()?;
-        let (file, part) = match (&self.config, self.precision, trained) {
-            (None, None, Some(_)) => self.cut_from_whole_model(),
-            _ => self.onnx_file(),
-        };
-        let options = LowerOptions { part, precision, calibration: calibration.as_ref().map(|a| a.data.clone()) };
-        Ok((lower(&file, &options)?, calibration))
+        })
     }
 
     /// A model directory's precision.toml, written when it was trained with --qat.
@@ -300,6 +308,10 @@ fn run(cli: Cli) -> Result<()> {
             let data = calibration.as_ref().map(|a| a.data.as_slice());
             print!("{}", precision_report(&lowered.graph, &lowered.model, &lowered.precision, data)?);
             eprintln!("lowered {} in {:.1} ms", model.model.display(), elapsed.as_secs_f64() * 1e3);
+            let layer_reuse = lowered.precision.reuse_factors();
+            if let (Some(Target::Hls), Some(layer)) = (target, layer_reuse.keys().next()) {
+                bail!("the precision file sets a reuse factor for layer '{layer}'; per-layer reuse factors apply to --target verilog (HLS takes one --reuse-factor)");
+            }
             if let (Some(Target::Hls), Some(dir)) = (target, &out) {
                 let started = Instant::now();
                 let options = balerc_hls::Options {
@@ -316,9 +328,6 @@ fn run(cli: Cli) -> Result<()> {
                     dir.display()
                 );
             }
-            if let (Some(Target::Verilog), true) = (target, hardware.reuse_factor != 1) {
-                bail!("the Verilog backend is fully parallel (one sample per clock); --reuse-factor applies to --target hls");
-            }
             if let (Some(Target::Verilog), Some(dir)) = (target, out) {
                 let started = Instant::now();
                 let options = balerc_verilog::Options {
@@ -326,6 +335,7 @@ fn run(cli: Cli) -> Result<()> {
                     multipliers: hardware.multipliers,
                     clock_ns: hardware.clock_ns,
                     sharing_pairs: hardware.sharing_pairs,
+                    reuse: balerc_verilog::ReuseFactors { default: hardware.reuse_factor, layers: layer_reuse },
                     adder_levels_per_stage: Some(
                         hardware
                             .adder_levels_per_stage
@@ -334,10 +344,12 @@ fn run(cli: Cli) -> Result<()> {
                 };
                 let report = balerc_verilog::write_project(&lowered.model, &options, &dir)?;
                 eprintln!(
-                    "wrote {} in {:.1} ms: latency {} cycles, {} adders ({} adder bits), {} register bits",
+                    "wrote {} in {:.1} ms: latency {} cycles, a sample every {} clock{}, {} adders ({} adder bits), {} register bits",
                     dir.display(),
                     started.elapsed().as_secs_f64() * 1e3,
                     report.latency_cycles,
+                    report.ii,
+                    if report.ii == 1 { "" } else { "s" },
                     report.resources.adders,
                     report.resources.adder_bits,
                     report.resources.register_bits

@@ -495,3 +495,55 @@ fn a_quantizer_that_is_no_cast_is_one_error_naming_node_and_scale() {
     let err = text(&run.stderr);
     assert!(err.contains("'x_QuantizeLinear'") && err.contains("scale 0.0039") && err.lines().count() == 1, "{err}");
 }
+
+#[test]
+fn lower_folds_verilog_globally_and_per_layer_and_refuses_illegal_reuse_factors() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = fixture("fpga_encoder_ts13.onnx");
+    let report = |out: &Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap()
+    };
+    let out = dir.path().join("folded");
+    let run = balerc(&["lower", s(&model), "--target", "verilog", "--reuse-factor", "4", "--out", s(&out)]);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    assert!(text(&run.stderr).contains("a sample every 4 clocks"), "{}", text(&run.stderr));
+    let folded = report(&out);
+    assert_eq!(folded["ii"], 4);
+    assert!(folded["handshake"].as_str().unwrap().starts_with("in_ready"), "{folded}");
+    let factors: Vec<u64> =
+        folded["layers"].as_array().unwrap().iter().map(|l| l["reuse_factor"].as_u64().unwrap()).collect();
+    assert_eq!(factors, vec![4, 4, 4]);
+    assert!(std::fs::read_to_string(out.join("rtl/balerc_top.v")).unwrap().contains("output wire in_ready"));
+
+    // One layer of its own, in the precision file.
+    let config = dir.path().join("precision.toml");
+    std::fs::write(&config, "default = \"ap_fixed<16,6>\"\n[layers.\"/2/Gemm\"]\nreuse_factor = 20\n").unwrap();
+    let out = dir.path().join("per_layer");
+    let run = balerc(&[
+        "lower",
+        s(&model),
+        "--config",
+        s(&config),
+        "--target",
+        "verilog",
+        "--reuse-factor",
+        "2",
+        "--out",
+        s(&out),
+    ]);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let per_layer = report(&out);
+    assert_eq!(per_layer["ii"], 20);
+    let factors: Vec<u64> =
+        per_layer["layers"].as_array().unwrap().iter().map(|l| l["reuse_factor"].as_u64().unwrap()).collect();
+    assert_eq!(factors, vec![2, 20, 2]);
+
+    // Too many clocks for the 10 products of the last layer's outputs: refused, nothing written.
+    let out = dir.path().join("illegal");
+    let bad = failure(&["lower", s(&model), "--target", "verilog", "--reuse-factor", "11", "--out", s(&out)]);
+    assert!(bad.contains("reuse factor 11") && bad.contains("legal values: 1, 2, 3, 4, 5, 6, 7, 8, 9, 10"), "{bad}");
+    assert!(!out.join("report.json").exists());
+    // The HLS backend takes one factor for the whole model.
+    let bad = failure(&["lower", s(&model), "--config", s(&config), "--target", "hls", "--out", s(&out)]);
+    assert!(bad.contains("'/2/Gemm'") && bad.contains("--target verilog"), "{bad}");
+}

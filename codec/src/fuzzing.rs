@@ -8,7 +8,7 @@
 
 use crate::compress::packed_decoder::{self, Layout};
 use crate::compress::residual_plan::{self, ResidualPlan};
-use crate::compress::{bytes, entropy, latent, residual_context, weight_codes, Header};
+use crate::compress::{bytes, entropy, interleaved, latent, residual_context, weight_codes, Header};
 use crate::container::layout::{self, Index, CHECKSUM_LEN, FOOTER_LEN, PREAMBLE_MAX_LEN};
 use crate::container::{Reader, MAGIC, MAX_HEADER_BYTES, VERSION};
 use std::io::Cursor;
@@ -131,11 +131,13 @@ fn set_checksum(bytes: &mut [u8], from: usize) {
     bytes[body..].copy_from_slice(&checksum.to_le_bytes());
 }
 
-/// Count (u16), features (byte), then values entropy coded with one model per feature.
+/// Count (u16), features (byte), then values entropy coded with one model per feature (in one
+/// state, and in four).
 pub fn entropy(data: &[u8]) {
     let mut input = Input::new(data);
     let (count, features) = (input.count(), input.up_to(63));
     let _ = entropy::decode(input.rest, count, features);
+    let _ = interleaved::decode(input.rest, count, features);
 }
 
 /// Mode (byte: odd for adaptive models, even for static ones), count (u16), frame height and
@@ -278,10 +280,13 @@ mod seeds {
         let inputs: Vec<Vec<u8>> =
             [(residual_like(300), 3), (vec![], 1), (vec![1 << 40, 70_000, 4096], 2), (residual_like(96), 24)]
                 .iter()
-                .map(|(values, features)| {
-                    let encoded = entropy::encode(values, *features);
-                    assert_eq!(entropy::decode(&encoded, values.len(), *features).as_ref(), Ok(values));
-                    with(&[&u16(values.len())[..], &[*features as u8]].concat(), &encoded)
+                .flat_map(|(values, features)| {
+                    let one_state = entropy::encode(values, *features);
+                    assert_eq!(entropy::decode(&one_state, values.len(), *features).as_ref(), Ok(values));
+                    let four_states = interleaved::encode(values, *features);
+                    assert_eq!(interleaved::decode(&four_states, values.len(), *features).as_ref(), Ok(values));
+                    let prefix = [&u16(values.len())[..], &[*features as u8]].concat();
+                    [with(&prefix, &one_state), with(&prefix, &four_states)]
                 })
                 .collect();
         write("entropy", &inputs);

@@ -62,6 +62,13 @@ pub struct CosimOutcome {
 struct Report {
     top: String,
     latency_cycles: usize,
+    /// Absent from builds written before designs could fold.
+    #[serde(default = "one")]
+    ii: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 fn read(path: &Path) -> Result<String, String> {
@@ -91,6 +98,7 @@ pub fn load_build(dir: &Path) -> Result<(RtlDesign, QuantizedModel), String> {
         output_width: output.ty.width,
         output_signed: output.ty.signed,
         latency: report.latency_cycles,
+        ii: report.ii,
     };
     Ok((design, model))
 }

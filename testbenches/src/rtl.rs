@@ -7,12 +7,14 @@
 //! `in_valid`, `in_data[N_IN*W_IN-1:0]` and outputs `out_valid`, `out_data[N_OUT*W_OUT-1:0]`;
 //! element i occupies bits `[i*W+W-1 : i*W]` as its raw two's-complement code (unsigned code
 //! when the type is unsigned); out_valid rises exactly `latency` cycles after the cycle whose
-//! in_valid it answers, and a new input may come every cycle.
+//! in_valid it answers, and a new input may come every cycle. A folded design (II > 1) has
+//! an `in_ready` output too: a sample enters in a clock with in_valid and in_ready both high,
+//! and must be able to enter every II clocks.
 //!
 //! Both simulators drive the same protocol: `rst` high for [`RESET_CYCLES`] clocks (registers
 //! start random under Verilator, `x` under Icarus, so a valid pipeline without reset shows
-//! up), then the vectors back to back, one per clock, then `latency + `[`IDLE_CYCLES`] idle
-//! clocks. Inputs change while `clk` is low and outputs are sampled just before the rising
+//! up), then the vectors back to back, one per clock (with II > 1, each held with in_valid
+//! high until in_ready takes it), then `latency + `[`IDLE_CYCLES`] idle clocks. Inputs change while `clk` is low and outputs are sampled just before the rising
 //! edge, so "cycle c" is the clock period ending with the c-th rising edge after reset and a
 //! combinational design (latency 0) answers in the cycle of its input.
 
@@ -52,6 +54,8 @@ pub struct RtlDesign {
     pub output_signed: bool,
     /// Cycles from in_valid to the matching out_valid.
     pub latency: usize,
+    /// Clocks between samples; above 1 the design has an `in_ready` output.
+    pub ii: usize,
 }
 
 impl RtlDesign {
@@ -81,6 +85,9 @@ impl RtlDesign {
             && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$');
         if !plain {
             return Err(format!("top module name {:?} is not a plain Verilog identifier", self.top));
+        }
+        if self.ii == 0 {
+            return Err(format!("design {}: II must be at least 1", self.top));
         }
         if self.inputs == 0 || self.outputs == 0 {
             return Err(format!("design {} needs at least one input and one output element", self.top));
@@ -192,9 +199,10 @@ fn shorten(s: &str, max: usize) -> String {
 }
 
 /// Checks what a simulator saw (cycle of each out_valid, in order, with its codes) against
-/// the contract: exactly one output per vector, at the vector's cycle plus the latency.
+/// the contract: exactly one output per vector, at the vector's cycle plus the latency, the
+/// vectors entering every II clocks.
 fn match_outputs(design: &RtlDesign, vectors: usize, seen: Vec<(usize, Vec<i64>)>) -> Result<Vec<Vec<i64>>, String> {
-    let latency = design.latency;
+    let (latency, ii) = (design.latency, design.ii);
     let cycles = |from: usize| {
         let shown: Vec<String> = seen.iter().skip(from).take(8).map(|(c, _)| c.to_string()).collect();
         let more = if seen.len() > from + 8 { ", ..." } else { "" };
@@ -204,15 +212,16 @@ fn match_outputs(design: &RtlDesign, vectors: usize, seen: Vec<(usize, Vec<i64>)
         if codes.len() != design.outputs {
             return Err(format!("output {k} has {} codes, expected {}", codes.len(), design.outputs));
         }
-        if *cycle != k + latency {
+        if *cycle != k * ii + latency {
             let why = if k >= vectors {
                 format!("all {vectors} outputs had come; out_valid rose again at cycle {cycle}")
             } else {
-                format!("output {k} came at cycle {cycle}, expected at input cycle {k} + latency {latency}")
+                format!("output {k} came at cycle {cycle}, expected at input cycle {} + latency {latency}", k * ii)
             };
             return Err(format!(
-                "design {}: {why} (inputs at cycles 0..{vectors}; out_valid at cycles {})",
+                "design {}: {why} (inputs at cycles 0, {ii}, ... {}; out_valid at cycles {})",
                 design.top,
+                vectors.saturating_sub(1) * ii,
                 cycles(k.saturating_sub(2))
             ));
         }
@@ -223,8 +232,8 @@ fn match_outputs(design: &RtlDesign, vectors: usize, seen: Vec<(usize, Vec<i64>)
              within {IDLE_CYCLES} idle cycles after",
             design.top,
             seen.len(),
-            seen.len() + latency,
-            seen.len()
+            seen.len() * ii + latency,
+            seen.len() * ii
         ));
     }
     Ok(seen.into_iter().map(|(_, codes)| codes).collect())

@@ -33,6 +33,7 @@ module axis_tb;
     integer received = 0;
     integer cycles = 0;
     integer out;
+    reg take_in;
     dut_axis dut (.aclk(aclk), .aresetn(aresetn), .s_axis_tdata(s_axis_tdata), .s_axis_tvalid(s_axis_tvalid),
         .s_axis_tready(s_axis_tready), .s_axis_tlast(s_axis_tlast), .m_axis_tdata(m_axis_tdata),
         .m_axis_tvalid(m_axis_tvalid), .m_axis_tready(m_axis_tready), .m_axis_tlast(m_axis_tlast));
@@ -52,13 +53,16 @@ module axis_tb;
             end
             // A slow consumer, so that the FIFO fills and s_axis_tready must drop.
             m_axis_tready = ($random & 3) == 0;
-            @(posedge aclk);
-            cycles = cycles + 1;
+            // Handshakes are decided by the values just before the rising edge.
+            #1;
+            take_in = s_axis_tvalid && s_axis_tready;
             if (m_axis_tvalid && m_axis_tready) begin
                 $fdisplay(out, "%h %b", m_axis_tdata, m_axis_tlast);
                 received = received + 1;
             end
-            if (s_axis_tvalid && s_axis_tready) sent = sent + 1;
+            @(posedge aclk);
+            cycles = cycles + 1;
+            if (take_in) sent = sent + 1;
             #1;
         end
         $fclose(out);
@@ -82,48 +86,52 @@ fn every_sample_comes_out_once_in_order_under_back_pressure() {
         calibration: None,
     };
     let lowered = lower(&fixtures.join("fpga_encoder_ts13.onnx"), &options).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let build = Options {
-        top: "dut".into(),
-        multipliers: Multipliers::ShiftAdd,
-        clock_ns: 5.0,
-        adder_levels_per_stage: Some(2),
-        sharing_pairs: balerc_verilog::DEFAULT_SHARING_PAIRS,
-    };
-    write_project(&lowered.model, &build, dir.path()).unwrap();
+    // A folded core (a sample every 3 clocks) holds the stream back through in_ready.
+    for reuse in [1, 3] {
+        let dir = tempfile::tempdir().unwrap();
+        let build = Options {
+            top: "dut".into(),
+            multipliers: Multipliers::ShiftAdd,
+            clock_ns: 5.0,
+            adder_levels_per_stage: Some(2),
+            sharing_pairs: balerc_verilog::DEFAULT_SHARING_PAIRS,
+            reuse: balerc_verilog::ReuseFactors::uniform(reuse),
+        };
+        write_project(&lowered.model, &build, dir.path()).unwrap();
 
-    let model = &lowered.model;
-    let (n_in, n_out) = (model.input().len(), model.output().len());
-    let (w_in, w_out) = (model.input().ty.width, model.output().ty.width);
-    let vectors = input_vectors(model.input().ty, n_in, SAMPLES, &[], 3);
-    let vectors = &vectors[..SAMPLES];
-    let in_tdata = (n_in as u64 * w_in as u64).div_ceil(8) * 8;
-    let out_tdata = (n_out as u64 * w_out as u64).div_ceil(8) * 8;
-    let hex: String = vectors.iter().map(|v| pack_hex(v, w_in) + "\n").collect();
-    std::fs::write(dir.path().join("inputs.hex"), hex).unwrap();
-    std::fs::write(dir.path().join("axis_tb.v"), bench(in_tdata, out_tdata, SAMPLES)).unwrap();
-    let sources: Vec<_> = std::fs::read_dir(dir.path().join("rtl")).unwrap().map(|e| e.unwrap().path()).collect();
-    let status = Command::new("iverilog")
-        .args(["-g2005", "-o", "sim.vvp", "axis_tb.v"])
-        .args(&sources)
-        .current_dir(dir.path())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let status = Command::new("vvp").args(["-n", "sim.vvp"]).current_dir(dir.path()).status().unwrap();
-    assert!(status.success());
+        let model = &lowered.model;
+        let (n_in, n_out) = (model.input().len(), model.output().len());
+        let (w_in, w_out) = (model.input().ty.width, model.output().ty.width);
+        let vectors = input_vectors(model.input().ty, n_in, SAMPLES, &[], 3);
+        let vectors = &vectors[..SAMPLES];
+        let in_tdata = (n_in as u64 * w_in as u64).div_ceil(8) * 8;
+        let out_tdata = (n_out as u64 * w_out as u64).div_ceil(8) * 8;
+        let hex: String = vectors.iter().map(|v| pack_hex(v, w_in) + "\n").collect();
+        std::fs::write(dir.path().join("inputs.hex"), hex).unwrap();
+        std::fs::write(dir.path().join("axis_tb.v"), bench(in_tdata, out_tdata, SAMPLES)).unwrap();
+        let sources: Vec<_> = std::fs::read_dir(dir.path().join("rtl")).unwrap().map(|e| e.unwrap().path()).collect();
+        let status = Command::new("iverilog")
+            .args(["-g2005", "-o", "sim.vvp", "axis_tb.v"])
+            .args(&sources)
+            .current_dir(dir.path())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let status = Command::new("vvp").args(["-n", "sim.vvp"]).current_dir(dir.path()).status().unwrap();
+        assert!(status.success());
 
-    let simulator = Simulator::new(model);
-    let expected = simulator.run(&vectors.concat());
-    let lines = std::fs::read_to_string(dir.path().join("outputs.txt")).unwrap();
-    let lines: Vec<&str> = lines.lines().collect();
-    assert_eq!(lines.len(), SAMPLES, "samples lost or duplicated");
-    for (k, line) in lines.iter().enumerate() {
-        let (data, last) = line.split_once(' ').unwrap();
-        // TDATA is padded to whole bytes above the packed elements.
-        let digits = (n_out * w_out as usize).div_ceil(4);
-        let codes = unpack_hex(&data[data.len() - digits..], n_out, w_out, true).unwrap();
-        assert_eq!(codes, expected[k * n_out..(k + 1) * n_out], "sample {k}");
-        assert_eq!(last == "1", k % 7 == 6, "TLAST of sample {k}");
+        let simulator = Simulator::new(model);
+        let expected = simulator.run(&vectors.concat());
+        let lines = std::fs::read_to_string(dir.path().join("outputs.txt")).unwrap();
+        let lines: Vec<&str> = lines.lines().collect();
+        assert_eq!(lines.len(), SAMPLES, "samples lost or duplicated at reuse factor {reuse}");
+        for (k, line) in lines.iter().enumerate() {
+            let (data, last) = line.split_once(' ').unwrap();
+            // TDATA is padded to whole bytes above the packed elements.
+            let digits = (n_out * w_out as usize).div_ceil(4);
+            let codes = unpack_hex(&data[data.len() - digits..], n_out, w_out, true).unwrap();
+            assert_eq!(codes, expected[k * n_out..(k + 1) * n_out], "sample {k} at reuse factor {reuse}");
+            assert_eq!(last == "1", k % 7 == 6, "TLAST of sample {k}");
+        }
     }
 }

@@ -127,6 +127,7 @@ impl Work {
             output_width: 10,
             output_signed: true,
             latency: 2,
+            ii: 1,
         })
     }
 
@@ -141,6 +142,7 @@ impl Work {
             output_width: 12,
             output_signed: true,
             latency: 1,
+            ii: 1,
         })
     }
 }
@@ -161,6 +163,7 @@ impl Work {
             output_width: 20,
             output_signed: false,
             latency: 0,
+            ii: 1,
         }
     }
 }
@@ -351,6 +354,7 @@ fn lint_passes() {
             output_width: 2,
             output_signed: false,
             latency: 0,
+            ii: 1,
         },
     );
     let err = lint(&work.design).unwrap_err();

@@ -27,6 +27,7 @@ fn simulator_hls_and_rtl_agree_on_the_same_vectors() {
         clock_ns: 5.0,
         adder_levels_per_stage: Some(3),
         sharing_pairs: balerc_verilog::DEFAULT_SHARING_PAIRS,
+        reuse: balerc_verilog::ReuseFactors::default(),
     };
     balerc_verilog::write_project(&lowered.model, &verilog, rtl.path()).unwrap();
     balerc_hls::write_project(

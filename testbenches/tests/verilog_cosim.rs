@@ -10,7 +10,7 @@ use balerc_compiler::{lower, LowerOptions};
 use balerc_testbench::cosim::{cosim, load_build, CosimOptions, Tool};
 use balerc_testbench::require;
 use balerc_testbench::rtl::{iverilog_available, lint, synthesize, verilator_available, yosys_available};
-use balerc_verilog::{write_project, Multipliers, Options};
+use balerc_verilog::{legal_reuse_factors, write_project, Multipliers, Options, ReuseFactors};
 use ndarray::ArrayD;
 use ndarray_npy::ReadNpyExt;
 use proptest::prelude::*;
@@ -26,17 +26,26 @@ fn samples(name: &str) -> Vec<f64> {
 }
 
 fn options(multipliers: Multipliers, levels: u32) -> Options {
+    folded(multipliers, levels, ReuseFactors::default())
+}
+
+fn folded(multipliers: Multipliers, levels: u32, reuse: ReuseFactors) -> Options {
     Options {
         top: "dut".into(),
         multipliers,
         clock_ns: 5.0,
         adder_levels_per_stage: Some(levels),
         sharing_pairs: balerc_verilog::DEFAULT_SHARING_PAIRS,
+        reuse,
     }
 }
 
 /// Lowers a fixture with calibrated integer bits and writes its Verilog build.
 fn build(name: &str, precision: &str, multipliers: Multipliers, levels: u32, dir: &Path) -> Vec<f64> {
+    build_folded(name, precision, &options(multipliers, levels), dir)
+}
+
+fn build_folded(name: &str, precision: &str, options: &Options, dir: &Path) -> Vec<f64> {
     let data = samples(name);
     let lowered = lower(
         &fixture(&format!("{name}.onnx")),
@@ -47,7 +56,7 @@ fn build(name: &str, precision: &str, multipliers: Multipliers, levels: u32, dir
         },
     )
     .unwrap();
-    write_project(&lowered.model, &options(multipliers, levels), dir).unwrap();
+    write_project(&lowered.model, options, dir).unwrap();
     data
 }
 
@@ -77,6 +86,55 @@ fn exported_dense_models_match_in_verilator_and_lint_clean() {
         let (design, _) = load_build(dir.path()).unwrap();
         lint(&design).unwrap_or_else(|warnings| panic!("{name}: lint warnings\n{warnings}"));
         assert_bit_exact(dir.path(), Tool::Verilator, 300, Some(data), name);
+    }
+}
+
+/// The report of a build directory.
+fn report(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn folded_dense_models_match_in_verilator_and_lint_clean() {
+    let Some(()) = require(verilator_available()) else { return };
+    // The 16-20-10-8 encoder: 16, 20 and 10 products per output.
+    let per_layer = |r: &[(&str, u32)]| r.iter().map(|&(n, r)| (n.to_string(), r)).collect();
+    let cases = [
+        ("shift-add, R = 2", Multipliers::ShiftAdd, 5, ReuseFactors::uniform(2)),
+        ("shift-add, R = 7 (ragged slots)", Multipliers::ShiftAdd, 2, ReuseFactors::uniform(7)),
+        ("dsp, R = 4", Multipliers::Dsp, 5, ReuseFactors::uniform(4)),
+        (
+            "per layer: 1, 10, default 3",
+            Multipliers::ShiftAdd,
+            3,
+            ReuseFactors { default: 3, layers: per_layer(&[("/0/Gemm", 1), ("/4/Gemm", 10)]) },
+        ),
+    ];
+    for (what, multipliers, levels, reuse) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let expected_ii = reuse.layers.values().chain([&reuse.default]).copied().max().unwrap() as u64;
+        let data = build_folded("fpga_encoder_ts13", "ap_fixed<16,6>", &folded(multipliers, levels, reuse), dir.path());
+        let (design, _) = load_build(dir.path()).unwrap();
+        assert_eq!(design.ii as u64, expected_ii, "{what}");
+        assert_eq!(report(dir.path())["ii"], expected_ii, "{what}");
+        lint(&design).unwrap_or_else(|warnings| panic!("{what}: lint warnings\n{warnings}"));
+        assert_bit_exact(dir.path(), Tool::Verilator, 200, Some(data), what);
+    }
+}
+
+#[test]
+fn folded_designs_match_in_icarus() {
+    let Some(()) = require(iverilog_available()) else { return };
+    for (name, precision, multipliers, reuse) in [
+        ("fpga_encoder_ts13", "ap_fixed<12,4,AP_RND,AP_SAT>", Multipliers::ShiftAdd, 5),
+        ("conv1d_ts13", "ap_fixed<12,4,AP_RND,AP_SAT>", Multipliers::ShiftAdd, 2),
+        ("convtranspose1d_ts13", "ap_fixed<16,6,AP_RND_INF,AP_WRAP>", Multipliers::Dsp, 2),
+        ("bn_dropout_dynamo21", "ap_fixed<10,3,AP_RND,AP_SAT_SYM>", Multipliers::ShiftAdd, 3),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let options = folded(multipliers, 3, ReuseFactors::uniform(reuse));
+        let data = build_folded(name, precision, &options, dir.path());
+        assert_bit_exact(dir.path(), Tool::Iverilog, 100, Some(data), &format!("{name} at R = {reuse}"));
     }
 }
 
@@ -199,6 +257,76 @@ proptest! {
         write_project(&quantized, &options(multipliers, levels), dir.path()).unwrap();
         assert_bit_exact(dir.path(), Tool::Iverilog, 100, None, &format!("{sizes:?} {activations:?} {ty}"));
     }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 6, ..ProptestConfig::default() })]
+
+    /// Random dense chains, each linear layer folded by its own random legal factor.
+    #[test]
+    fn random_folded_networks_match_in_icarus(
+        (sizes, activations, weights) in network(),
+        ty in fixed_type(),
+        dsp in any::<bool>(),
+        levels in 1u32..4,
+        picks in prop::collection::vec(0usize..100, 3),
+    ) {
+        let Some(()) = require(iverilog_available()) else { return Ok(()) };
+        let quantized = model(&sizes, &activations, &weights, ty);
+        let mut reuse = ReuseFactors::uniform(1);
+        for (layer, pick) in quantized.layers.iter().zip(picks.iter().cycle()) {
+            if let balerc_compiler::quant::model::LayerOp::Dense { inputs, .. } = layer.op {
+                reuse.layers.insert(layer.name.clone(), 1 + (pick % inputs) as u32);
+            }
+        }
+        prop_assert!(legal_reuse_factors(&quantized).contains(&1));
+        let dir = tempfile::tempdir().unwrap();
+        let multipliers = if dsp { Multipliers::Dsp } else { Multipliers::ShiftAdd };
+        write_project(&quantized, &folded(multipliers, levels, reuse.clone()), dir.path()).unwrap();
+        let ii = reuse.layers.values().copied().max().unwrap_or(1);
+        prop_assert_eq!(&report(dir.path())["ii"], ii);
+        assert_bit_exact(dir.path(), Tool::Iverilog, 60, None, &format!("{sizes:?} {activations:?} {ty} {reuse:?}"));
+    }
+}
+
+#[test]
+fn an_illegal_reuse_factor_is_refused_with_the_legal_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let lowered = lower(
+        &fixture("fpga_encoder_ts13.onnx"),
+        &LowerOptions {
+            part: Part::Full,
+            precision: PrecisionConfig::uniform("ap_fixed<16,6>".parse().unwrap()),
+            calibration: None,
+        },
+    )
+    .unwrap();
+    // 16, 20 and 10 products per output: every layer can share over at most 10 clocks.
+    assert_eq!(legal_reuse_factors(&lowered.model), (1..=10).collect::<Vec<_>>());
+    let error = write_project(&lowered.model, &folded(Multipliers::ShiftAdd, 5, ReuseFactors::uniform(11)), dir.path())
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("reuse factor 11") && error.contains("'/4/Gemm'"), "{error}");
+    assert!(error.ends_with("legal values: 1, 2, 3, 4, 5, 6, 7, 8, 9, 10"), "{error}");
+    // A layer of its own may go as far as its own products.
+    let mut reuse = ReuseFactors::uniform(2);
+    reuse.layers.insert("/2/Gemm".into(), 21);
+    let error = write_project(&lowered.model, &folded(Multipliers::ShiftAdd, 5, reuse.clone()), dir.path())
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("reuse factor 21") && error.contains("layer '/2/Gemm'"), "{error}");
+    assert!(
+        error.ends_with(&format!("legal values: {}", (1..=20).map(|r| r.to_string()).collect::<Vec<_>>().join(", ")))
+    );
+    reuse.layers.insert("/2/Gemm".into(), 20);
+    let report = write_project(&lowered.model, &folded(Multipliers::ShiftAdd, 5, reuse.clone()), dir.path()).unwrap();
+    assert_eq!(report.ii, 20);
+    let layers: Vec<u32> = report.layers.iter().map(|l| l.reuse_factor).collect();
+    assert_eq!(layers, vec![2, 20, 2]);
+    reuse.layers.insert("/9/Gemm".into(), 2);
+    let error =
+        write_project(&lowered.model, &folded(Multipliers::ShiftAdd, 5, reuse), dir.path()).unwrap_err().to_string();
+    assert!(error.contains("'/9/Gemm'") && error.contains("/0/Gemm, /2/Gemm, /4/Gemm"), "{error}");
 }
 
 #[test]

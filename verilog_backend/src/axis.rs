@@ -9,6 +9,8 @@ pub struct Ports {
     pub in_bits: u64,
     pub out_bits: u64,
     pub latency: usize,
+    /// Clocks between samples; above 1 the core has an in_ready output.
+    pub ii: usize,
 }
 
 /// Bits rounded up to whole bytes, as AXI4-Stream requires of TDATA.
@@ -42,7 +44,14 @@ pub fn wrapper(top: &str, ports: &Ports) -> String {
     writeln!(v, "    wire accept = s_axis_tvalid & s_axis_tready;").unwrap();
     writeln!(v, "    wire emit = m_axis_tvalid & m_axis_tready;").unwrap();
     writeln!(v, "    wire core_valid;\n    wire {} core_out;", range(out_bits as u32)).unwrap();
-    writeln!(v, "    {top} core (.clk(aclk), .rst(~aresetn), .in_valid(accept), .in_data(core_in), .out_valid(core_valid), .out_data(core_out));").unwrap();
+    // A folded core takes a sample only every II clocks and says when with in_ready.
+    let (core_ready, ready_port) = if ports.ii > 1 {
+        writeln!(v, "    wire core_ready;").unwrap();
+        (" & core_ready", ", .in_ready(core_ready)")
+    } else {
+        ("", "")
+    };
+    writeln!(v, "    {top} core (.clk(aclk), .rst(~aresetn), .in_valid(accept), .in_data(core_in){ready_port}, .out_valid(core_valid), .out_data(core_out));").unwrap();
     // TLAST travels beside the data with the core's latency.
     let last_shift = if ports.latency == 1 {
         "s_axis_tlast".to_string()
@@ -79,7 +88,7 @@ pub fn wrapper(top: &str, ports: &Ports) -> String {
     // Samples accepted but not yet sent, in the pipeline or in the FIFO.
     writeln!(v, "    reg {} stored;", range(count)).unwrap();
     writeln!(v, "    always @(posedge aclk) stored <= !aresetn ? {count}'d0 : stored + {{{}'d0, core_valid}} - {{{}'d0, emit}};", count - 1, count - 1).unwrap();
-    writeln!(v, "    assign s_axis_tready = aresetn & (occupied < {count}'d{depth});").unwrap();
+    writeln!(v, "    assign s_axis_tready = aresetn & (occupied < {count}'d{depth}){core_ready};").unwrap();
     writeln!(v, "    assign m_axis_tvalid = stored != {count}'d0;").unwrap();
     writeln!(v, "    wire {} front = fifo[head];", range(word as u32)).unwrap();
     let pad = out_tdata - out_bits;

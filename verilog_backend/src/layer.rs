@@ -3,7 +3,7 @@
 
 use crate::cast::{Conversion, Conversions};
 use crate::text::{element, fit, literal, range};
-use crate::tree::{add, stages_passed, sum, sum_pipelined, Cost, Registers, Source, Stages, Term};
+use crate::tree::{add, stages_passed, sum, sum_pipelined, Cost, Registers, Source, Stages, Sum, Term};
 use crate::{csd, cse};
 use crate::{Error, Multipliers};
 use balerc_compiler::fixed::FixedType;
@@ -30,13 +30,13 @@ pub struct Context<'a> {
 }
 
 /// An input element as a named wire with its type.
-struct Element {
-    name: String,
-    ty: FixedType,
+pub(crate) struct Element {
+    pub name: String,
+    pub ty: FixedType,
 }
 
 impl Element {
-    fn range(&self) -> Interval {
+    pub fn range(&self) -> Interval {
         Interval::of_type(self.ty)
     }
 }
@@ -58,29 +58,13 @@ pub fn emit(model: &QuantizedModel, layer: &Layer, cx: &mut Context) -> Result<u
         output.ty
     )
     .unwrap();
-    let elements: Vec<Element> = (0..input.len())
-        .map(|i| {
-            let name = format!("{p}_x{i}");
-            writeln!(cx.body, "    wire {} {name} = {};", range(input.ty.width), element(&cx.input, i, input.ty.width))
-                .unwrap();
-            Element { name, ty: input.ty }
-        })
-        .collect();
+    let elements = unpack(cx.body, &cx.input, &p, input.ty, input.len());
     let mut inner_stages = 0;
     let outputs: Vec<String> = match &layer.op {
-        LayerOp::Dense { linear, inputs } => {
-            let rows: Vec<Vec<(usize, i64)>> = (0..linear.bias.codes.len())
-                .map(|j| (0..*inputs).map(|i| (i, linear.weight.codes[j * inputs + i])).collect())
-                .collect();
-            let (outs, stages) = linear_layer(linear, &rows, 1, &elements, output.ty, cx, &layer.name)?;
-            inner_stages = stages;
-            outs
-        }
-        LayerOp::Conv { linear, taps, .. } => {
-            let rows: Vec<Vec<(usize, i64)>> = (0..taps.outputs())
-                .map(|o| taps.of(o).iter().map(|&(i, w)| (i as usize, linear.weight.codes[w as usize])).collect())
-                .collect();
-            let (outs, stages) = linear_layer(linear, &rows, taps.per_channel, &elements, output.ty, cx, &layer.name)?;
+        LayerOp::Dense { .. } | LayerOp::Conv { .. } => {
+            let (linear, rows) = linear_rows(&layer.op).expect("a linear layer");
+            let (outs, stages) =
+                linear_layer(linear, &rows.products, rows.per_channel, &elements, output.ty, cx, &layer.name)?;
             inner_stages = stages;
             outs
         }
@@ -151,6 +135,43 @@ pub fn emit(model: &QuantizedModel, layer: &Layer, cx: &mut Context) -> Result<u
     Ok(inner_stages)
 }
 
+/// The products of a linear layer: for each output, (input index, weight code) pairs.
+pub(crate) struct Rows {
+    pub products: Vec<Vec<(usize, i64)>>,
+    /// Outputs per bias entry (a conv's outputs per channel; 1 for dense layers).
+    pub per_channel: usize,
+}
+
+/// The weights and products of a dense or conv layer; None for other layers.
+pub(crate) fn linear_rows(op: &LayerOp) -> Option<(&Linear, Rows)> {
+    match op {
+        LayerOp::Dense { linear, inputs } => {
+            let products = (0..linear.bias.codes.len())
+                .map(|j| (0..*inputs).map(|i| (i, linear.weight.codes[j * inputs + i])).collect())
+                .collect();
+            Some((linear, Rows { products, per_channel: 1 }))
+        }
+        LayerOp::Conv { linear, taps, .. } => {
+            let products = (0..taps.outputs())
+                .map(|o| taps.of(o).iter().map(|&(i, w)| (i as usize, linear.weight.codes[w as usize])).collect())
+                .collect();
+            Some((linear, Rows { products, per_channel: taps.per_channel }))
+        }
+        _ => None,
+    }
+}
+
+/// The elements of a packed vector as wires `{prefix}_x{i}`.
+pub(crate) fn unpack(body: &mut String, vector: &str, prefix: &str, ty: FixedType, count: usize) -> Vec<Element> {
+    (0..count)
+        .map(|i| {
+            let name = format!("{prefix}_x{i}");
+            writeln!(body, "    wire {} {name} = {};", range(ty.width), element(vector, i, ty.width)).unwrap();
+            Element { name, ty }
+        })
+        .collect()
+}
+
 /// The terms of `x * weight` (weight already at the accumulator's scale after `up`).
 fn products(x: &Element, weight: i64, up: u32, cx: &mut Context, prefix: &str) -> Vec<Term> {
     if weight == 0 {
@@ -189,12 +210,7 @@ fn linear_layer(
     cx: &mut Context,
     name: &str,
 ) -> Result<(Vec<String>, u32), Error> {
-    if !linear.exact {
-        return Err(Error::Unsupported(format!(
-            "layer '{name}' uses the explicit accumulator {}; the Verilog backend sizes every adder exactly, so use accumulator = \"exact\"",
-            linear.accumulator
-        )));
-    }
+    require_exact(linear, name)?;
     let acc_frac = linear.accumulator.frac_bits();
     let up = (acc_frac - elements[0].ty.frac_bits() - linear.weight.ty.frac_bits()) as u32;
     let bias_up = (acc_frac - linear.bias.ty.frac_bits()) as u32;
@@ -224,27 +240,7 @@ fn linear_layer(
         let mut terms = std::mem::take(terms);
         terms.push(Term::constant(bias(o)));
         let (s, stages) = sum_pipelined(cx.body, &format!("{prefix}_s"), terms, cx.cost, cx.stages, &mut cx.registers);
-        let y = match linear.activation {
-            FusedActivation::None => convert(cx, &s.name, s.width, true, acc_frac, result, &prefix)?,
-            FusedActivation::Relu => {
-                let name = format!("{prefix}_relu");
-                writeln!(
-                    cx.body,
-                    "    wire {} {name} = {}[{}] ? {} : {};",
-                    range(s.width),
-                    s.name,
-                    s.width - 1,
-                    literal(0, s.width),
-                    s.name
-                )
-                .unwrap();
-                convert(cx, &name, s.width, true, acc_frac, result, &prefix)?
-            }
-            FusedActivation::LeakyRelu { alpha, ty } => {
-                leaky(cx, &s.name, s.width, true, s.range, acc_frac, alpha, ty, result, &prefix)?
-            }
-        };
-        outs.push((y, stages));
+        outs.push((activate(cx, linear, &s, result, &prefix)?, stages));
     }
     // Shallower trees wait for the deepest, so every output leaves in the same cycle.
     let deepest = outs.iter().map(|&(_, s)| s).max().unwrap_or(0);
@@ -260,15 +256,57 @@ fn linear_layer(
     Ok((aligned, deepest))
 }
 
+/// The layer's fused activation on an exact sum, then the cast to the result type.
+pub(crate) fn activate(
+    cx: &mut Context,
+    linear: &Linear,
+    s: &Sum,
+    result: FixedType,
+    prefix: &str,
+) -> Result<String, Error> {
+    let acc_frac = linear.accumulator.frac_bits();
+    match linear.activation {
+        FusedActivation::None => convert(cx, &s.name, s.width, true, acc_frac, result, prefix),
+        FusedActivation::Relu => {
+            let name = format!("{prefix}_relu");
+            writeln!(
+                cx.body,
+                "    wire {} {name} = {}[{}] ? {} : {};",
+                range(s.width),
+                s.name,
+                s.width - 1,
+                literal(0, s.width),
+                s.name
+            )
+            .unwrap();
+            convert(cx, &name, s.width, true, acc_frac, result, prefix)
+        }
+        FusedActivation::LeakyRelu { alpha, ty } => {
+            leaky(cx, &s.name, s.width, true, s.range, acc_frac, alpha, ty, result, prefix)
+        }
+    }
+}
+
+/// Refuses an explicit accumulator: the backend sizes every adder from exact sums.
+pub(crate) fn require_exact(linear: &Linear, name: &str) -> Result<(), Error> {
+    if linear.exact {
+        return Ok(());
+    }
+    Err(Error::Unsupported(format!(
+        "layer '{name}' uses the explicit accumulator {}; the Verilog backend sizes every adder exactly, so use accumulator = \"exact\"",
+        linear.accumulator
+    )))
+}
+
 /// Adder levels a DSP slice's multiplication is worth in the clock budget (about 2.4 ns of
 /// the delay model in `adder_levels_for_clock`).
-const DSP_PRODUCT_LEVELS: u32 = 4;
+pub(crate) const DSP_PRODUCT_LEVELS: u32 = 4;
 
 /// The depth DSP products start their adder trees at, for trees of up to `terms` terms: the
 /// product's own levels when the whole tree still fits the first stage after it; otherwise a
 /// full stage, so that the register comes right after the multipliers, where the DSP slice
 /// has its own (MREG) and the flip-flops cost nothing.
-fn dsp_product_depth(levels_per_stage: Option<u32>, terms: usize) -> u32 {
+pub(crate) fn dsp_product_depth(levels_per_stage: Option<u32>, terms: usize) -> u32 {
     let Some(k) = levels_per_stage else { return 0 };
     let tree = usize::BITS - terms.saturating_sub(1).leading_zeros();
     if DSP_PRODUCT_LEVELS + tree <= k {

@@ -1,18 +1,22 @@
 //! balerc's Verilog backend: plain, synthesizable Verilog-2001 for a quantized model,
-//! fully parallel and pipelined at one sample per clock, following the RTL port
-//! contract (clk, rst, in_valid, in_data, out_valid, out_data).
+//! pipelined at one sample per clock, or with linear layers folded over R clocks (a new
+//! sample every R clocks), following the RTL port contract (clk, rst, in_valid, in_data,
+//! out_valid, out_data, and in_ready when folded).
 
 mod axis;
 mod cast;
 mod csd;
 mod cse;
+mod fold;
 mod layer;
 mod project;
+mod reuse;
 mod text;
 mod top;
 mod tree;
 
-pub use project::{write_project, Report};
+pub use project::{write_project, LayerReuse, Report};
+pub use reuse::{legal_reuse_factors, ReuseFactors};
 pub use tree::Cost;
 
 use balerc_compiler::quant::QuantizedModel;
@@ -53,6 +57,8 @@ pub struct Options {
     /// Layers with more pairs of shift-add terms than this skip the search for shared
     /// subexpressions: the search's time and memory grow with the pairs.
     pub sharing_pairs: usize,
+    /// Clocks each linear layer shares its products over.
+    pub reuse: ReuseFactors,
 }
 
 /// The default limit on term pairs per layer for sharing subexpressions: seconds of
@@ -69,6 +75,12 @@ pub fn adder_levels_for_clock(clock_ns: f64) -> u32 {
 pub enum Error {
     #[error("the Verilog backend cannot build this model: {0}")]
     Unsupported(String),
+    #[error("reuse factor {reuse} is not legal for {reason}; legal values: {legal}")]
+    IllegalReuseFactor { reuse: u32, reason: String, legal: String },
+    #[error(
+        "a reuse factor names layer '{layer}', which is not a dense or conv layer of the model (those are: {linear})"
+    )]
+    UnknownReuseLayer { layer: String, linear: String },
     #[error("cannot write {path}: {source}")]
     Io { path: std::path::PathBuf, source: std::io::Error },
 }
@@ -78,6 +90,10 @@ pub struct Design {
     /// (module name, Verilog source), the top first; each goes to `<name>.v`.
     pub modules: Vec<(String, String)>,
     pub latency: usize,
+    /// Clocks between samples: the largest reuse factor.
+    pub ii: usize,
+    /// The reuse factor and latency of each dense or conv layer.
+    pub layers: Vec<LayerReuse>,
     pub cost: Cost,
     pub register_bits: u64,
 }

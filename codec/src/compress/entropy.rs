@@ -28,10 +28,10 @@ const MAX_WINDOW: u64 = 1 << 12;
 /// Counts are stored scaled to about this total; finer counts cost more to store than they save.
 const COUNT_TOTAL: u64 = 1 << 14;
 /// Probabilities are in units of 2^-24, as constriction's default models have them.
-const PRECISION: u32 = 24;
+pub(super) const PRECISION: u32 = 24;
 
 /// The values of one feature, summarized for choosing its window.
-struct FeatureStats {
+pub(super) struct FeatureStats {
     /// How often each value below `MAX_WINDOW` occurs.
     histogram: Vec<u64>,
     /// The values at or above `MAX_WINDOW`, which always escape.
@@ -43,7 +43,7 @@ impl FeatureStats {
         FeatureStats { histogram: vec![0; MAX_WINDOW as usize], large: vec![] }
     }
 
-    fn of<'a>(values: impl Iterator<Item = &'a u64>) -> FeatureStats {
+    pub(super) fn of<'a>(values: impl Iterator<Item = &'a u64>) -> FeatureStats {
         FeatureStats::of_values(values.copied())
     }
 
@@ -300,32 +300,49 @@ fn encode_with_stats(
 ) -> Vec<u8> {
     let mut out = vec![];
     push_uvarint(&mut out, values.len() as u64);
-    let mut windows = Vec::with_capacity(stats.len());
-    let mut cdfs = Vec::with_capacity(stats.len());
-    for stats in &stats {
-        let window = stats.best_window();
-        let counts = scaled_counts(&stats.counts(window));
-        push_uvarint(&mut out, window);
-        counts.iter().for_each(|&c| push_uvarint(&mut out, c));
-        cdfs.push(cumulative(&probabilities(&counts).expect("scaled counts of real data form a model")));
-        windows.push(window);
-    }
+    let (windows, cdfs) = write_models(&mut out, &stats);
     let mut coder = AnsEncoder::default();
     // A stack: the last value coded is the first decoded.
     for (&v, s) in values.iter().zip(streams.clone()).rev() {
         let (symbol, cdf) = (v.min(windows[s]) as usize, &cdfs[s]);
         coder.encode(cdf[symbol], cdf[symbol + 1] - cdf[symbol]);
     }
-    let words = coder.into_words();
-    push_uvarint(&mut out, words.len() as u64);
+    write_words_and_escapes(&mut out, &coder.into_words(), values, streams, &windows);
+    out
+}
+
+/// Each stream's window and scaled counts, appended; returns the windows and the cumulative
+/// probabilities the coder codes with.
+pub(super) fn write_models(out: &mut Vec<u8>, stats: &[FeatureStats]) -> (Vec<u64>, Vec<Vec<u32>>) {
+    let mut windows = Vec::with_capacity(stats.len());
+    let mut cdfs = Vec::with_capacity(stats.len());
+    for stats in stats {
+        let window = stats.best_window();
+        let counts = scaled_counts(&stats.counts(window));
+        push_uvarint(out, window);
+        counts.iter().for_each(|&c| push_uvarint(out, c));
+        cdfs.push(cumulative(&probabilities(&counts).expect("scaled counts of real data form a model")));
+        windows.push(window);
+    }
+    (windows, cdfs)
+}
+
+/// The coder's words (a count, then little-endian), then each escaped value in value order.
+pub(super) fn write_words_and_escapes(
+    out: &mut Vec<u8>,
+    words: &[u32],
+    values: &[u64],
+    streams: impl Iterator<Item = usize>,
+    windows: &[u64],
+) {
+    push_uvarint(out, words.len() as u64);
     out.extend(words.iter().flat_map(|w| w.to_le_bytes()));
     for (&v, s) in values.iter().zip(streams) {
         let window = windows[s];
         if v >= window {
-            push_uvarint(&mut out, v - window);
+            push_uvarint(out, v - window);
         }
     }
-    out
 }
 
 /// The values [`encode_streams`] coded, with the same streams.
@@ -340,21 +357,8 @@ pub fn decode_streams(
     if stored != count as u64 {
         return Err(format!("{stored} values are coded where {count} belong"));
     }
-    let mut windows = Vec::with_capacity(streams.min(bytes.len()));
-    let mut models = Vec::with_capacity(streams.min(bytes.len()));
-    for _ in 0..streams {
-        let window = reader.uvarint()?;
-        if !(1..=MAX_WINDOW).contains(&window) {
-            return Err(format!("a model's window of {window} symbols is outside 1 to {MAX_WINDOW}"));
-        }
-        let counts = (0..=window).map(|_| reader.uvarint()).collect::<Result<Vec<_>, _>>()?;
-        models.push(DecodingTable::new(&probabilities(&counts)?));
-        windows.push(window);
-    }
-    let word_count = reader.length()?;
-    let word_bytes = reader.take(word_count.checked_mul(4).ok_or("too many coded words")?)?;
-    let words: Vec<u32> =
-        word_bytes.chunks_exact(4).map(|w| u32::from_le_bytes(w.try_into().expect("4 bytes"))).collect();
+    let (windows, models) = read_models(&mut reader, streams)?;
+    let words = read_words(&mut reader)?;
     let mut coder = AnsDecoder::new(words).ok_or("the coded symbols end in a zero word")?;
     // The escapes follow the words in value order, so each value is whole before the next one's
     // stream is decided from it.
@@ -377,13 +381,36 @@ pub fn decode_streams(
     Ok(values)
 }
 
+/// What [`write_models`] wrote for `streams` streams: their windows and decoding tables.
+pub(super) fn read_models(reader: &mut ByteReader, streams: usize) -> Result<(Vec<u64>, Vec<DecodingTable>), String> {
+    let mut windows = Vec::with_capacity(streams.min(reader.rest().len()));
+    let mut models = Vec::with_capacity(streams.min(reader.rest().len()));
+    for _ in 0..streams {
+        let window = reader.uvarint()?;
+        if !(1..=MAX_WINDOW).contains(&window) {
+            return Err(format!("a model's window of {window} symbols is outside 1 to {MAX_WINDOW}"));
+        }
+        let counts = (0..=window).map(|_| reader.uvarint()).collect::<Result<Vec<_>, _>>()?;
+        models.push(DecodingTable::new(&probabilities(&counts)?));
+        windows.push(window);
+    }
+    Ok((windows, models))
+}
+
+/// The coder's words, as [`write_words_and_escapes`] wrote them.
+pub(super) fn read_words(reader: &mut ByteReader) -> Result<Vec<u32>, String> {
+    let word_count = reader.length()?;
+    let word_bytes = reader.take(word_count.checked_mul(4).ok_or("too many coded words")?)?;
+    Ok(word_bytes.chunks_exact(4).map(|w| u32::from_le_bytes(w.try_into().expect("4 bytes"))).collect())
+}
+
 /// Quantiles are looked up in buckets of 2^(PRECISION - BUCKET_BITS): 2 KB a model, so that
 /// the models of two dozen interleaved features stay in a core's L1 cache.
 const BUCKET_BITS: u32 = 10;
 
 /// A model's cumulative probabilities, with the first symbol of each bucket of quantiles, so
 /// that decoding a symbol searches a bucket's few symbols instead of the whole model.
-struct DecodingTable {
+pub(super) struct DecodingTable {
     /// cdf[s] is the sum of the probabilities of the symbols before s; the last is 2^PRECISION.
     cdf: Vec<u32>,
     /// The symbol whose interval holds each bucket's first quantile (a model has at most
@@ -409,7 +436,7 @@ impl DecodingTable {
 
     /// The symbol whose interval holds `quantile`, its interval's start and its probability.
     #[inline]
-    fn find(&self, quantile: u32) -> (usize, u32, u32) {
+    pub(super) fn find(&self, quantile: u32) -> (usize, u32, u32) {
         let bucket = (quantile >> (PRECISION - BUCKET_BITS)) as usize;
         let first = self.first_in_bucket[bucket] as usize;
         let last = self.first_in_bucket.get(bucket + 1).map_or(self.cdf.len() - 2, |&s| s as usize);

@@ -21,6 +21,7 @@ pub(crate) mod field_neighbours;
 mod flagged;
 mod header;
 mod in_order;
+pub(crate) mod interleaved;
 pub(crate) mod latent;
 mod latent_bits;
 mod linear_fit;
@@ -427,11 +428,11 @@ fn compress_encoded(
 /// The residual codes entropy coded per feature, or a field's in contexts of its neighbours
 /// where that is smaller.
 fn residual_section(header: &Header, symbols: &[u64]) -> Section {
-    let per_feature = entropy::encode(symbols, header.feature_count());
+    let per_feature = interleaved::encode(symbols, header.feature_count());
     let in_contexts = context_frame(header).map(|frame| residual_context::encode_adaptive(symbols, frame));
     match in_contexts {
         Some(stored) if stored.len() < per_feature.len() => section(SectionName::ResidualAdaptive, stored),
-        _ => section(SectionName::ResidualPerFeature, per_feature),
+        _ => section(SectionName::ResidualPerFeatureInLanes, per_feature),
     }
 }
 
@@ -611,14 +612,16 @@ fn stored_latent(header: &Header, chunk: &Chunk, samples: usize) -> Result<laten
 }
 
 /// The residual codes, entropy coded in a field's contexts (`residual_adaptive`, or with static
-/// models `residual_ctx`), per feature (`residual_ans`) or, as earlier balerc wrote them, as
-/// varints (`residual`).
+/// models `residual_ctx`), per feature in four states (`residual_ans4`) or, as earlier balerc
+/// wrote them, per feature in one state (`residual_ans`) or as varints (`residual`).
 fn stored_residuals(header: &Header, chunk: &Chunk, count: usize) -> Result<Vec<i64>, String> {
     let field_frame = || context_frame(header).ok_or("residuals in contexts belong to a field");
     let symbols = if let Ok(stored) = section_bytes(chunk, SectionName::ResidualAdaptive) {
         residual_context::decode_adaptive(stored, count, field_frame()?)?
     } else if let Ok(stored) = section_bytes(chunk, SectionName::ResidualInContexts) {
         residual_context::decode(stored, count, field_frame()?)?
+    } else if let Ok(stored) = section_bytes(chunk, SectionName::ResidualPerFeatureInLanes) {
+        interleaved::decode(stored, count, header.feature_count())?
     } else if let Ok(stored) = section_bytes(chunk, SectionName::ResidualPerFeature) {
         entropy::decode(stored, count, header.feature_count())?
     } else {

@@ -15,7 +15,10 @@ pub enum SectionName {
     LatentPlanes,
     /// How each feature's residuals are predicted.
     ResidualPlan,
-    /// Residual codes entropy coded with one model per feature.
+    /// Residual codes entropy coded with one model per feature, in four interleaved states.
+    ResidualPerFeatureInLanes,
+    /// Residual codes entropy coded with one model per feature in one state, as balerc wrote
+    /// them before it interleaved states.
     ResidualPerFeature,
     /// A field's residual codes in static models per neighbourhood context.
     ResidualInContexts,
@@ -34,13 +37,14 @@ pub enum SectionName {
 }
 
 impl SectionName {
-    pub const ALL: [SectionName; 15] = [
+    pub const ALL: [SectionName; 16] = [
         SectionName::LatentRange,
         SectionName::LatentRange32,
         SectionName::LatentRange16,
         SectionName::LatentCodes,
         SectionName::LatentPlanes,
         SectionName::ResidualPlan,
+        SectionName::ResidualPerFeatureInLanes,
         SectionName::ResidualPerFeature,
         SectionName::ResidualInContexts,
         SectionName::ResidualAdaptive,
@@ -61,6 +65,7 @@ impl SectionName {
             SectionName::LatentCodes => "latent_ans",
             SectionName::LatentPlanes => "latent",
             SectionName::ResidualPlan => "residual_plan",
+            SectionName::ResidualPerFeatureInLanes => "residual_ans4",
             SectionName::ResidualPerFeature => "residual_ans",
             SectionName::ResidualInContexts => "residual_ctx",
             SectionName::ResidualAdaptive => "residual_adaptive",
@@ -91,7 +96,7 @@ impl SectionName {
 
     /// Read, but no longer written: the layouts of earlier versions.
     pub fn is_earlier_layout(self) -> bool {
-        matches!(self, SectionName::LatentPlanes | SectionName::ResidualVarints)
+        matches!(self, SectionName::LatentPlanes | SectionName::ResidualVarints | SectionName::ResidualPerFeature)
     }
 }
 

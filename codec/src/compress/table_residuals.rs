@@ -165,18 +165,22 @@ fn transposed(values: &[f64], features: usize) -> Vec<f64> {
 }
 
 /// A row-major matrix of `columns` columns (`from`) into `to` column by column; or, the other
-/// way round, `to` holds `from`'s columns as rows. Rows go a tile at a time, so that each
-/// column's run of a tile is written while its cache line is still held: a plain walk would
+/// way round, `to` holds `from`'s columns as rows. It goes a square tile at a time, so that
+/// the lines a tile reads and writes stay in cache while it is done: a plain walk would
 /// stride through all of `to` once per column.
 fn transpose<T: Copy>(from: &[T], columns: usize, to: &mut [T]) {
-    const TILE_ROWS: usize = 64;
+    const TILE: usize = 16;
     let rows = from.len() / columns.max(1);
-    for start in (0..rows).step_by(TILE_ROWS) {
-        let end = (start + TILE_ROWS).min(rows);
-        for c in 0..columns {
-            let run = &mut to[c * rows + start..c * rows + end];
-            for (r, slot) in (start..end).zip(run) {
-                *slot = from[r * columns + c];
+    assert!(to.len() >= rows * columns, "the transpose fits its destination");
+    for r0 in (0..rows).step_by(TILE) {
+        let r1 = (r0 + TILE).min(rows);
+        for c0 in (0..columns).step_by(TILE) {
+            let c1 = (c0 + TILE).min(columns);
+            for r in r0..r1 {
+                for (c, &value) in (c0..c1).zip(&from[r * columns + c0..r * columns + c1]) {
+                    // SAFETY: c < columns and r < rows, so c * rows + r < rows * columns <= to.len().
+                    unsafe { *to.get_unchecked_mut(c * rows + r) = value };
+                }
             }
         }
     }

@@ -12,6 +12,7 @@
 //! bias = "ap_fixed<12,4>"
 //! result = "ap_fixed<16,6>"
 //! accumulator = "ap_fixed<32,12>"
+//! reuse_factor = 4              # Verilog: clocks this layer shares its products over
 //! ```
 
 use crate::fixed::FixedType;
@@ -66,6 +67,9 @@ pub struct LayerPrecision {
     pub result: Option<FixedType>,
     pub accumulator: Option<Accumulator>,
     pub table_size: Option<usize>,
+    /// Hardware, not arithmetic: over how many clocks the Verilog backend shares this
+    /// layer's products (the quantized model does not depend on it).
+    pub reuse_factor: Option<u32>,
 }
 
 /// Who chose a configuration. Its types apply only to tensors the model leaves in floating
@@ -142,6 +146,11 @@ impl PrecisionConfig {
         self.input.unwrap_or(self.default)
     }
 
+    /// The reuse factors the file sets, by layer.
+    pub fn reuse_factors(&self) -> BTreeMap<String, u32> {
+        self.layers.iter().filter_map(|(name, layer)| Some((name.clone(), layer.reuse_factor?))).collect()
+    }
+
     /// Every layer named in the file must exist: a typo would silently change nothing.
     pub fn check_layer_names<'a>(&self, names: impl Iterator<Item = &'a str>) -> Result<()> {
         let known: Vec<&str> = names.collect();
@@ -177,6 +186,25 @@ mod tests {
         assert_eq!(config.layer("/0/Gemm").accumulator, Some(Accumulator::Exact));
         assert_eq!(config.accumulator.to_string(), "ap_fixed<32,12>");
         assert_eq!(config.table_size, 1024);
+        assert!(config.reuse_factors().is_empty());
+    }
+
+    #[test]
+    fn reads_reuse_factors_by_layer() {
+        let config: PrecisionConfig = toml::from_str(
+            r#"
+            default = "ap_fixed<16,6>"
+            [layers."/0/Gemm"]
+            reuse_factor = 4
+            [layers."/1/Gemm"]
+            weight = "ap_fixed<8,2>"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(config.reuse_factors().into_iter().collect::<Vec<_>>(), vec![("/0/Gemm".to_string(), 4)]);
+        assert!(
+            toml::from_str::<PrecisionConfig>("default = \"ap_fixed<16,6>\"\n[layers.a]\nreuse_factor = -1").is_err()
+        );
     }
 
     #[test]

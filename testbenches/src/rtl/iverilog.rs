@@ -94,7 +94,7 @@ module {BENCH};
     localparam IN_BITS = {in_bits};
     localparam OUT_BITS = {out_bits};
     localparam VECTORS = {vectors};
-    localparam CYCLES = VECTORS + {latency} + {idle};
+    localparam CYCLES = VECTORS * {ii} + {latency} + {idle};
     reg clk = 1'b0;
     reg rst = 1'b1;
     reg in_valid = 1'b0;
@@ -104,9 +104,11 @@ module {BENCH};
     reg [IN_BITS-1:0] vectors [0:{last}];
     integer f;
     integer cycle;
-
+    integer next = 0;
+    reg taken;
+{ready_decl}
     {top} dut (
-        .clk(clk), .rst(rst), .in_valid(in_valid), .in_data(in_data),
+        .clk(clk), .rst(rst), .in_valid(in_valid), .in_data(in_data),{ready_port}
         .out_valid(out_valid), .out_data(out_data)
     );
 
@@ -119,12 +121,15 @@ module {BENCH};
         end
         rst = 1'b0;
         for (cycle = 0; cycle < CYCLES; cycle = cycle + 1) begin
-            // Inputs change while clk is low; outputs are sampled before the rising edge.
-            in_valid = cycle < VECTORS;
-            in_data = cycle < VECTORS ? vectors[cycle] : {{IN_BITS{{1'b0}}}};
+            // Inputs change while clk is low; outputs are sampled before the rising edge. A
+            // vector stays offered until the design takes it.
+            in_valid = next < VECTORS;
+            in_data = next < VECTORS ? vectors[next] : {{IN_BITS{{1'b0}}}};
             #4;
             if (out_valid !== 1'b0) $fwrite(f, "%0d %b %h\n", cycle, out_valid, out_data);
+            taken = in_valid && ({ready} === 1'b1);
             #1 clk = 1'b1;
+            if (taken) next = next + 1;
             #5 clk = 1'b0;
         end
         $fwrite(f, "end\n");
@@ -137,6 +142,10 @@ endmodule
         in_bits = d.in_bits(),
         out_bits = d.out_bits(),
         latency = d.latency,
+        ii = d.ii,
+        ready_decl = if d.ii > 1 { "    wire in_ready;\n" } else { "" },
+        ready_port = if d.ii > 1 { " .in_ready(in_ready)," } else { "" },
+        ready = if d.ii > 1 { "in_ready" } else { "1'b1" },
         idle = IDLE_CYCLES,
         reset = RESET_CYCLES,
         last = vectors.max(1) - 1,
