@@ -131,9 +131,17 @@ struct HardwareArgs {
     /// Name of the top module.
     #[arg(long, default_value = "balerc_top")]
     top: String,
-    /// Constant multipliers: shift-add (no DSPs) or dsp.
-    #[arg(long, default_value = "shift-add")]
+    /// Constant multipliers (Verilog): auto (DSP slices for the products where one is
+    /// cheaper than shift-add terms, densest weights first), shift-add (no DSPs) or dsp.
+    #[arg(long, default_value = "auto")]
     multipliers: Multipliers,
+    /// The LUTs a DSP slice counts as under --multipliers auto (default: its share of an
+    /// xcvu9p, 1,182,240 LUTs / 6,840 DSPs).
+    #[arg(long, value_name = "LUTS", default_value_t = balerc_verilog::DEFAULT_DSP_COST)]
+    dsp_cost: u32,
+    /// At most N products on DSP slices under --multipliers auto.
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    dsp_budget: Option<u64>,
     /// Target clock period in nanoseconds: sets the constraint file and, unless
     /// --adder-levels-per-stage is given, how deep adder trees are pipelined.
     #[arg(long, default_value_t = 5.0)]
@@ -333,6 +341,7 @@ fn run(cli: Cli) -> Result<()> {
                 let options = balerc_verilog::Options {
                     top: hardware.top,
                     multipliers: hardware.multipliers,
+                    dsp: balerc_verilog::DspPolicy { lut_cost: hardware.dsp_cost, budget: hardware.dsp_budget },
                     clock_ns: hardware.clock_ns,
                     sharing_pairs: hardware.sharing_pairs,
                     reuse: balerc_verilog::ReuseFactors { default: hardware.reuse_factor, layers: layer_reuse },
@@ -344,7 +353,7 @@ fn run(cli: Cli) -> Result<()> {
                 };
                 let report = balerc_verilog::write_project(&lowered.model, &options, &dir)?;
                 eprintln!(
-                    "wrote {} in {:.1} ms: latency {} cycles, a sample every {} clock{}, {} adders ({} adder bits), {} register bits",
+                    "wrote {} in {:.1} ms: latency {} cycles, a sample every {} clock{}, {} adders ({} adder bits), {} register bits, {} products on DSP slices",
                     dir.display(),
                     started.elapsed().as_secs_f64() * 1e3,
                     report.latency_cycles,
@@ -352,7 +361,8 @@ fn run(cli: Cli) -> Result<()> {
                     if report.ii == 1 { "" } else { "s" },
                     report.resources.adders,
                     report.resources.adder_bits,
-                    report.resources.register_bits
+                    report.resources.register_bits,
+                    report.resources.dsp_products
                 );
             }
             Ok(())

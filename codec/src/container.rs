@@ -31,6 +31,7 @@ mod tests;
 
 use std::collections::BTreeMap;
 
+pub(crate) use codec::compress as compress_section;
 pub use error::ContainerError;
 pub use layout::{MAGIC, MAX_HEADER_BYTES, MAX_NAME_BYTES, MAX_SECTION_BYTES, VERSION};
 pub use reader::Reader;

@@ -92,6 +92,7 @@ fn every_sample_comes_out_once_in_order_under_back_pressure() {
         let build = Options {
             top: "dut".into(),
             multipliers: Multipliers::ShiftAdd,
+            dsp: Default::default(),
             clock_ns: 5.0,
             adder_levels_per_stage: Some(2),
             sharing_pairs: balerc_verilog::DEFAULT_SHARING_PAIRS,

@@ -47,6 +47,7 @@ fn quantized_models_match_in_verilator() {
         let options = balerc_verilog::Options {
             top: "dut".into(),
             multipliers: balerc_verilog::Multipliers::ShiftAdd,
+            dsp: Default::default(),
             clock_ns: 5.0,
             adder_levels_per_stage: Some(3),
             sharing_pairs: balerc_verilog::DEFAULT_SHARING_PAIRS,

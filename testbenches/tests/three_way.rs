@@ -24,6 +24,7 @@ fn simulator_hls_and_rtl_agree_on_the_same_vectors() {
     let verilog = balerc_verilog::Options {
         top: "dut".into(),
         multipliers: balerc_verilog::Multipliers::ShiftAdd,
+        dsp: Default::default(),
         clock_ns: 5.0,
         adder_levels_per_stage: Some(3),
         sharing_pairs: balerc_verilog::DEFAULT_SHARING_PAIRS,

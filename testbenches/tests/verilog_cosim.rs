@@ -33,6 +33,7 @@ fn folded(multipliers: Multipliers, levels: u32, reuse: ReuseFactors) -> Options
     Options {
         top: "dut".into(),
         multipliers,
+        dsp: Default::default(),
         clock_ns: 5.0,
         adder_levels_per_stage: Some(levels),
         sharing_pairs: balerc_verilog::DEFAULT_SHARING_PAIRS,
@@ -337,4 +338,173 @@ fn shift_add_designs_contain_no_multiplier_even_for_leaky_relu() {
         let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
         assert!(!text.contains(" * "), "a multiplication in a shift-add design");
     }
+}
+
+/// Options for `--multipliers auto` with a DSP priced at `lut_cost` LUTs.
+fn auto(lut_cost: u32, budget: Option<u64>, reuse: u32) -> Options {
+    Options {
+        dsp: balerc_verilog::DspPolicy { lut_cost, budget },
+        ..folded(Multipliers::Auto, 3, ReuseFactors::uniform(reuse))
+    }
+}
+
+/// The 16-20-10-8 encoder's nonzero weights: what `--multipliers dsp` puts on DSP slices
+/// at R = 1.
+fn encoder_products(dir: &Path) -> u64 {
+    build_folded("fpga_encoder_ts13", "ap_fixed<16,6>", &folded(Multipliers::Dsp, 3, ReuseFactors::default()), dir);
+    report(dir)["resources"]["dsp_products"].as_u64().unwrap()
+}
+
+#[test]
+fn auto_designs_mixing_dsp_and_shift_add_match_in_verilator_and_icarus() {
+    let Some(()) = require(verilator_available()) else { return };
+    let Some(()) = require(iverilog_available()) else { return };
+    let all = encoder_products(tempfile::tempdir().unwrap().path());
+    let cases = [
+        ("a budget of 100 of the densest products", auto(0, Some(100), 1), Some(100)),
+        ("a DSP priced at 20 LUTs", auto(20, None, 1), None),
+        ("folded by 4 at the default price", auto(balerc_verilog::DEFAULT_DSP_COST, None, 4), None),
+        ("folded by 3 within a budget of 17", auto(0, Some(17), 3), Some(17)),
+    ];
+    for (what, options, budget) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let data = build_folded("fpga_encoder_ts13", "ap_fixed<16,6>", &options, dir.path());
+        let dsp = report(dir.path())["resources"]["dsp_products"].as_u64().unwrap();
+        // A mix: some products on DSP slices, not all of them.
+        assert!(dsp > 0 && dsp < all, "{what}: {dsp} of {all} products on DSP slices");
+        if let Some(budget) = budget {
+            assert_eq!(dsp, budget, "{what}: a zero price fills the budget");
+        }
+        let (design, _) = load_build(dir.path()).unwrap();
+        lint(&design).unwrap_or_else(|warnings| panic!("{what}: lint warnings\n{warnings}"));
+        assert_bit_exact(dir.path(), Tool::Verilator, 200, Some(data.clone()), what);
+        assert_bit_exact(dir.path(), Tool::Iverilog, 60, Some(data), what);
+    }
+}
+
+#[test]
+fn auto_at_the_default_price_keeps_unfolded_encoders_on_shift_add_terms() {
+    // On the 16-20-10-8 encoder no 16-bit weight has enough digits to outweigh a DSP slice's
+    // share of the device: the design is the shift-add one.
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    build_folded("fpga_encoder_ts13", "ap_fixed<16,6>", &auto(balerc_verilog::DEFAULT_DSP_COST, None, 1), a.path());
+    build_folded("fpga_encoder_ts13", "ap_fixed<16,6>", &options(Multipliers::ShiftAdd, 3), b.path());
+    assert_eq!(report(a.path())["resources"]["dsp_products"], 0);
+    assert_eq!(report(a.path())["multipliers"], "auto");
+    let rtl = |d: &Path| std::fs::read_to_string(d.join("rtl/dut.v")).unwrap();
+    assert_eq!(rtl(a.path()), rtl(b.path()));
+}
+
+#[test]
+fn a_dsp_budget_needs_auto() {
+    let model = lower(
+        &fixture("fpga_encoder_ts13.onnx"),
+        &LowerOptions {
+            part: Part::Full,
+            precision: PrecisionConfig::uniform("ap_fixed<16,6>".parse().unwrap()),
+            calibration: None,
+        },
+    )
+    .unwrap()
+    .model;
+    for multipliers in [Multipliers::Dsp, Multipliers::ShiftAdd] {
+        let options = Options { dsp: balerc_verilog::DspPolicy { lut_cost: 0, budget: Some(5) }, ..options(multipliers, 3) };
+        let error = balerc_verilog::generate(&model, &options).err().expect("refused");
+        assert!(error.to_string().contains("applies to --multipliers auto"), "{error}");
+    }
+}
+
+/// The lines of a design's core that multiply.
+fn multiplications(verilog: &str) -> impl Iterator<Item = &str> {
+    verilog.lines().filter_map(|line| line.split(" * $signed(").nth(1))
+}
+
+/// The constant weight codes of an unfolded design's `*` products.
+fn multiplied_weights(verilog: &str) -> Vec<i64> {
+    multiplications(verilog)
+        .map(|rest| {
+            let literal = rest.trim_end_matches(");");
+            let (width, hex) = literal.split_once("'h").expect("a constant weight");
+            let (width, bits) = (width.parse::<u32>().unwrap(), u128::from_str_radix(hex, 16).unwrap());
+            // Two's complement of `width` bits.
+            ((bits << (128 - width)) as i128 >> (128 - width)) as i64
+        })
+        .collect()
+}
+
+/// Nonzero canonical signed digits of `w`, counted digit by digit.
+fn digits(w: i64) -> u32 {
+    let (mut v, mut count) = (w as i128, 0);
+    while v != 0 {
+        if v & 1 == 1 {
+            // The digit (±1) that leaves a multiple of 4.
+            v -= 2 - (v & 3);
+            count += 1;
+        }
+        v >>= 1;
+    }
+    count
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// Whatever the price, the budget and the reuse factor, the products written as `*`
+    /// never outnumber the budget, the report counts exactly those, a zero price fills the
+    /// budget, and unfolded, the densest weights go first.
+    #[test]
+    fn the_dsp_budget_is_never_exceeded(budget in 0u64..700, lut_cost in 0u32..120, reuse in 1u32..=10) {
+        let model = encoder_model();
+        let design = balerc_verilog::generate(model, &auto(lut_cost, Some(budget), reuse)).unwrap();
+        let core = &design.modules[0].1;
+        prop_assert_eq!(multiplications(core).count() as u64, design.cost.dsp_products);
+        prop_assert!(design.cost.dsp_products <= budget);
+        let unbounded = balerc_verilog::generate(model, &auto(lut_cost, None, reuse)).unwrap().cost.dsp_products;
+        prop_assert_eq!(design.cost.dsp_products, unbounded.min(budget));
+        if reuse == 1 && lut_cost == 0 {
+            let on_dsp = multiplied_weights(core);
+            let weights = encoder_weights(model);
+            let mut left = weights.clone();
+            for w in &on_dsp {
+                let at = left.iter().position(|x| x == w).expect("a product is a weight of the model");
+                left.swap_remove(at);
+            }
+            // Every weight on a DSP has at least the digits of every weight left to shift-add
+            // terms that would have been worth a DSP (two digits or more).
+            let least_on_dsp = on_dsp.iter().map(|&w| digits(w)).min().unwrap_or(u32::MAX);
+            let most_left = left.iter().map(|&w| digits(w)).filter(|&d| d >= 2).max().unwrap_or(0);
+            prop_assert!(on_dsp.is_empty() || least_on_dsp >= most_left, "{} < {}", least_on_dsp, most_left);
+        }
+    }
+}
+
+/// The 16-20-10-8 encoder at `ap_fixed<16,6>`, lowered once.
+fn encoder_model() -> &'static QuantizedModel {
+    static MODEL: std::sync::OnceLock<QuantizedModel> = std::sync::OnceLock::new();
+    MODEL.get_or_init(|| {
+        lower(
+            &fixture("fpga_encoder_ts13.onnx"),
+            &LowerOptions {
+                part: Part::Full,
+                precision: PrecisionConfig::uniform("ap_fixed<16,6>".parse().unwrap()),
+                calibration: None,
+            },
+        )
+        .unwrap()
+        .model
+    })
+}
+
+/// Every nonzero weight code of the model's dense layers.
+fn encoder_weights(model: &QuantizedModel) -> Vec<i64> {
+    model
+        .layers
+        .iter()
+        .filter_map(|layer| match &layer.op {
+            balerc_compiler::quant::model::LayerOp::Dense { linear, .. } => Some(linear.weight.codes.clone()),
+            _ => None,
+        })
+        .flatten()
+        .filter(|&w| w != 0)
+        .collect()
 }

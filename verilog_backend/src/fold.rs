@@ -25,7 +25,7 @@ use crate::csd;
 use crate::layer::{activate, dsp_product_depth, linear_rows, require_exact, unpack, Context, Element};
 use crate::text::{fit, literal, range};
 use crate::tree::{sum_pipelined, Sum, Term};
-use crate::{Error, Multipliers};
+use crate::Error;
 use balerc_compiler::quant::model::{Layer, QuantizedModel};
 use balerc_compiler::quant::range::Interval;
 use std::collections::{BTreeMap, HashMap};
@@ -99,10 +99,9 @@ pub fn emit(
     let up = (acc_frac - input.ty.frac_bits() - linear.weight.ty.frac_bits()) as u32;
     let bias_up = (acc_frac - linear.bias.ty.frac_bits()) as u32;
     let slots = rows.products.iter().map(|row| row.len().div_ceil(r)).max().unwrap_or(0);
-    let product_depth = match cx.multipliers {
-        Multipliers::Dsp => dsp_product_depth(cx.stages.levels, slots + 1),
-        Multipliers::ShiftAdd => 0,
-    };
+    let on_dsp = |o: usize, c: usize| cx.dsp.get(o).and_then(|row| row.get(c)).copied().unwrap_or(false);
+    let any_dsp = (0..rows.products.len()).any(|o| (0..slots).any(|c| on_dsp(o, c)));
+    let product_depth = if any_dsp { dsp_product_depth(cx.stages.levels, slots + 1) } else { 0 };
     let mut partials = Vec::with_capacity(rows.products.len());
     for (o, row) in rows.products.iter().enumerate() {
         let prefix = format!("{p}_o{o}");
@@ -114,13 +113,13 @@ pub fn emit(
         for (c, slot) in row.chunks(r).enumerate() {
             let x = phases.input(cx.body, &elements, slot);
             let weights: Vec<i64> = (0..r).map(|t| slot.get(t).map_or(0, |&(_, w)| w)).collect();
-            match cx.multipliers {
-                Multipliers::Dsp => {
-                    if let Some(term) = phases.product(cx.body, &x, &weights, up, &format!("{prefix}_c{c}")) {
-                        terms.push(term.at_level(product_depth));
-                    }
+            if on_dsp(o, c) {
+                if let Some(term) = phases.product(cx.body, &x, &weights, up, &format!("{prefix}_c{c}")) {
+                    cx.cost.dsp_products += 1;
+                    terms.push(term.at_level(product_depth));
                 }
-                Multipliers::ShiftAdd => terms.extend(phases.digit_terms(cx.body, &x, &weights, up, &mut constants)),
+            } else {
+                terms.extend(phases.digit_terms(cx.body, &x, &weights, up, &mut constants));
             }
         }
         if let Some(term) = phases.constant(cx.body, &constants, &format!("{prefix}_k")) {

@@ -17,6 +17,9 @@ pub struct Context<'a> {
     pub conversions: &'a mut Conversions,
     pub cost: &'a mut Cost,
     pub multipliers: Multipliers,
+    /// This layer's DSP plan: for each output, for each product (or folded slot), whether
+    /// it goes to a DSP slice.
+    pub dsp: Vec<Vec<bool>>,
     pub stages: Stages,
     /// Layers with more term pairs than this skip the search for shared subexpressions.
     pub sharing_pairs: usize,
@@ -172,33 +175,43 @@ pub(crate) fn unpack(body: &mut String, vector: &str, prefix: &str, ty: FixedTyp
         .collect()
 }
 
-/// The terms of `x * weight` (weight already at the accumulator's scale after `up`).
+/// The terms of `x * weight` (weight already at the accumulator's scale after `up`) outside
+/// linear layers: a DSP product only with `--multipliers dsp`.
 fn products(x: &Element, weight: i64, up: u32, cx: &mut Context, prefix: &str) -> Vec<Term> {
     if weight == 0 {
         return Vec::new();
     }
     match cx.multipliers {
-        Multipliers::ShiftAdd => csd::digits(weight)
-            .into_iter()
-            .map(|(k, negative)| Term::wire(x.name.clone(), x.ty.width, x.ty.signed, x.range(), k + up, negative))
-            .collect(),
-        Multipliers::Dsp => {
-            let product = x.range().scale(weight);
-            let width = product.signed_bits();
-            let name = format!("{prefix}_p{}", x.name);
-            // Signed, so that synthesis sees the sign extension and fits each product into
-            // one DSP slice (an unsigned product of the extended operands needs two).
-            writeln!(
-                cx.body,
-                "    wire {} {name} = $signed({}) * $signed({});",
-                range(width),
-                fit(&x.name, x.ty.width, x.ty.signed, 0, width),
-                literal(weight as i128, width)
-            )
-            .unwrap();
-            vec![Term::wire(name, width, true, product, up, false)]
-        }
+        Multipliers::Dsp => vec![dsp_product(x, weight, up, cx, prefix)],
+        Multipliers::ShiftAdd | Multipliers::Auto => digit_terms(x, weight, up),
     }
+}
+
+/// `x * weight` as canonical-signed-digit shift-add terms.
+fn digit_terms(x: &Element, weight: i64, up: u32) -> Vec<Term> {
+    csd::digits(weight)
+        .into_iter()
+        .map(|(k, negative)| Term::wire(x.name.clone(), x.ty.width, x.ty.signed, x.range(), k + up, negative))
+        .collect()
+}
+
+/// `x * weight` as one `*`, for a DSP slice.
+fn dsp_product(x: &Element, weight: i64, up: u32, cx: &mut Context, prefix: &str) -> Term {
+    let product = x.range().scale(weight);
+    let width = product.signed_bits();
+    let name = format!("{prefix}_p{}", x.name);
+    // Signed, so that synthesis sees the sign extension and fits each product into
+    // one DSP slice (an unsigned product of the extended operands needs two).
+    writeln!(
+        cx.body,
+        "    wire {} {name} = $signed({}) * $signed({});",
+        range(width),
+        fit(&x.name, x.ty.width, x.ty.signed, 0, width),
+        literal(weight as i128, width)
+    )
+    .unwrap();
+    cx.cost.dsp_products += 1;
+    Term::wire(name, width, true, product, up, false)
 }
 
 fn linear_layer(
@@ -216,24 +229,31 @@ fn linear_layer(
     let bias_up = (acc_frac - linear.bias.ty.frac_bits()) as u32;
     let p = cx.prefix.clone();
     let bias = |o: usize| (linear.bias.codes[o / per_channel] as i128) << bias_up;
-    let mut sums = match cx.multipliers {
-        Multipliers::ShiftAdd => {
-            let biased: Vec<bool> = (0..rows.len()).map(|o| bias(o) != 0).collect();
-            shared_shift_add(rows, elements, up, &biased, cx)
+    // The plan splits each output's products: DSP slices, and shift-add terms that share
+    // subexpressions among themselves.
+    let on_dsp = |o: usize, k: usize| cx.dsp.get(o).and_then(|row| row.get(k)).copied().unwrap_or(false);
+    let shift_add_rows: Vec<Vec<(usize, i64)>> = rows
+        .iter()
+        .enumerate()
+        .map(|(o, row)| row.iter().enumerate().filter(|&(k, _)| !on_dsp(o, k)).map(|(_, &p)| p).collect())
+        .collect();
+    let dsp_rows: Vec<Vec<(usize, i64)>> = rows
+        .iter()
+        .enumerate()
+        .map(|(o, row)| {
+            row.iter().enumerate().filter(|&(k, &(_, w))| on_dsp(o, k) && w != 0).map(|(_, &p)| p).collect()
+        })
+        .collect();
+    let biased: Vec<bool> = (0..rows.len()).map(|o| bias(o) != 0).collect();
+    let mut sums = shared_shift_add(&shift_add_rows, elements, up, &biased, cx);
+    let widest = sums.iter().zip(&dsp_rows).map(|(terms, dsp)| terms.len() + dsp.len() + 1).max().unwrap_or(1);
+    let depth = dsp_product_depth(cx.stages.levels, widest);
+    for (o, row) in dsp_rows.iter().enumerate() {
+        for &(i, w) in row {
+            let term = dsp_product(&elements[i], w, up, cx, &format!("{p}_o{o}"));
+            sums[o].push(term.at_level(depth));
         }
-        Multipliers::Dsp => {
-            let sums: Vec<Vec<Term>> = rows
-                .iter()
-                .enumerate()
-                .map(|(o, row)| {
-                    row.iter().flat_map(|&(i, w)| products(&elements[i], w, up, cx, &format!("{p}_o{o}"))).collect()
-                })
-                .collect();
-            let widest = sums.iter().map(|terms| terms.len() + 1).max().unwrap_or(1);
-            let depth = dsp_product_depth(cx.stages.levels, widest);
-            sums.into_iter().map(|terms| terms.into_iter().map(|t| t.at_level(depth)).collect()).collect()
-        }
-    };
+    }
     let mut outs = Vec::with_capacity(rows.len());
     for (o, terms) in sums.iter_mut().enumerate() {
         let prefix = format!("{p}_o{o}");
@@ -448,7 +468,7 @@ fn leaky(
 ) -> Result<String, Error> {
     // x * alpha: shift-add terms like any constant product, or one multiplier.
     let (scaled, pw) = match cx.multipliers {
-        Multipliers::ShiftAdd => {
+        Multipliers::ShiftAdd | Multipliers::Auto => {
             let terms = csd::digits(alpha)
                 .into_iter()
                 .map(|(k, negative)| Term::wire(x.to_string(), width, signed, values, k, negative))
@@ -467,6 +487,7 @@ fn leaky(
                 literal(alpha as i128, pw)
             )
             .unwrap();
+            cx.cost.dsp_products += 1;
             (scaled, pw)
         }
     };

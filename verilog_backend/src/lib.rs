@@ -7,6 +7,7 @@ mod axis;
 mod cast;
 mod csd;
 mod cse;
+mod dsp_plan;
 mod fold;
 mod layer;
 mod project;
@@ -15,6 +16,7 @@ mod text;
 mod top;
 mod tree;
 
+pub use dsp_plan::{DspPolicy, DEFAULT_DSP_COST};
 pub use project::{write_project, LayerReuse, Report};
 pub use reuse::{legal_reuse_factors, ReuseFactors};
 pub use tree::Cost;
@@ -27,10 +29,13 @@ use balerc_compiler::quant::QuantizedModel;
 pub enum Multipliers {
     /// Canonical-signed-digit shift-add terms summed in one adder tree per output:
     /// no DSP slices.
-    #[default]
     ShiftAdd,
     /// `*` by a constant, which synthesis maps to DSP slices.
     Dsp,
+    /// Product by product, whichever of the two is cheaper when a DSP slice counts as
+    /// `DspPolicy::lut_cost` LUTs, within `DspPolicy::budget`.
+    #[default]
+    Auto,
 }
 
 impl std::str::FromStr for Multipliers {
@@ -39,7 +44,8 @@ impl std::str::FromStr for Multipliers {
         match s {
             "shift-add" => Ok(Multipliers::ShiftAdd),
             "dsp" => Ok(Multipliers::Dsp),
-            _ => Err(format!("unknown multiplier style '{s}' (expected shift-add or dsp)")),
+            "auto" => Ok(Multipliers::Auto),
+            _ => Err(format!("unknown multiplier style '{s}' (expected auto, shift-add or dsp)")),
         }
     }
 }
@@ -49,6 +55,8 @@ pub struct Options {
     /// The top module's name.
     pub top: String,
     pub multipliers: Multipliers,
+    /// What a DSP slice costs and how many may be used, for `Multipliers::Auto`.
+    pub dsp: DspPolicy,
     /// Target clock period, for the constraint file.
     pub clock_ns: f64,
     /// A register stage after every this many adder levels inside a layer; None puts one
@@ -81,6 +89,8 @@ pub enum Error {
         "a reuse factor names layer '{layer}', which is not a dense or conv layer of the model (those are: {linear})"
     )]
     UnknownReuseLayer { layer: String, linear: String },
+    #[error("a DSP budget applies to --multipliers auto, not {0}")]
+    BudgetWithoutAuto(&'static str),
     #[error("cannot write {path}: {source}")]
     Io { path: std::path::PathBuf, source: std::io::Error },
 }

@@ -25,6 +25,10 @@ pub struct Report {
     pub handshake: &'static str,
     pub clock_ns: f64,
     pub multipliers: Multipliers,
+    /// The LUTs a DSP slice counted as when `multipliers` is auto chose product by product.
+    pub dsp_cost: u32,
+    /// The most products auto could put on DSP slices; null when unbounded.
+    pub dsp_budget: Option<u64>,
     /// Each dense or conv layer's reuse factor and latency.
     pub layers: Vec<LayerReuse>,
     pub resources: Resources,
@@ -51,6 +55,8 @@ pub struct Resources {
     pub adders: u64,
     pub adder_bits: u64,
     pub register_bits: u64,
+    /// Products (folded: slots) written as `*`, one DSP slice each.
+    pub dsp_products: u64,
 }
 
 fn write(path: PathBuf, text: &str) -> Result<(), Error> {
@@ -76,6 +82,8 @@ pub fn write_project(model: &QuantizedModel, options: &Options, dir: &Path) -> R
         handshake: if design.ii > 1 { IN_READY } else { EVERY_CLOCK },
         clock_ns: options.clock_ns,
         multipliers: options.multipliers,
+        dsp_cost: options.dsp.lut_cost,
+        dsp_budget: options.dsp.budget,
         layers: design.layers.clone(),
         resources: resources(design.cost, design.register_bits),
     };
@@ -159,8 +167,12 @@ Check the RTL against balerc's bit-exact simulator with `balerc cosim <this dire
         },
         ready = if report.ii > 1 { " `in_ready`," } else { "" },
         mult = match report.multipliers {
-            Multipliers::ShiftAdd => "shift-add trees (no DSP slices)",
-            Multipliers::Dsp => "multipliers for DSP slices",
+            Multipliers::ShiftAdd => "shift-add trees (no DSP slices)".to_string(),
+            Multipliers::Dsp => "multipliers for DSP slices".to_string(),
+            Multipliers::Auto => format!(
+                "DSP slices for the {} products where one (counted as {} LUTs) is cheaper than shift-add terms, shift-add trees elsewhere",
+                report.resources.dsp_products, report.dsp_cost
+            ),
         },
         in_msb = report.input.count as u64 * model.input().ty.width as u64 - 1,
         out_msb = report.output.count as u64 * model.output().ty.width as u64 - 1,
@@ -169,5 +181,5 @@ Check the RTL against balerc's bit-exact simulator with `balerc cosim <this dire
 }
 
 fn resources(cost: Cost, register_bits: u64) -> Resources {
-    Resources { adders: cost.adders, adder_bits: cost.adder_bits, register_bits }
+    Resources { adders: cost.adders, adder_bits: cost.adder_bits, register_bits, dsp_products: cost.dsp_products }
 }

@@ -9,7 +9,7 @@ use crate::layer::{emit, Context};
 use crate::project::LayerReuse;
 use crate::text::range;
 use crate::tree::{Cost, Registers, Stages};
-use crate::{Design, Error, Options};
+use crate::{Design, Error, Multipliers, Options};
 use balerc_compiler::quant::model::LayerOp;
 use balerc_compiler::quant::QuantizedModel;
 use std::fmt::Write;
@@ -24,6 +24,11 @@ pub fn generate(model: &QuantizedModel, options: &Options) -> Result<Design, Err
     let mut latency = 0usize;
     let factors = crate::reuse::resolve(model, &options.reuse)?;
     let ii = factors.iter().copied().max().unwrap_or(1) as usize;
+    if options.dsp.budget.is_some() && options.multipliers != Multipliers::Auto {
+        let mode = if options.multipliers == Multipliers::Dsp { "dsp" } else { "shift-add" };
+        return Err(Error::BudgetWithoutAuto(mode));
+    }
+    let mut plan = crate::dsp_plan::plan(model, &factors, options.multipliers, options.dsp);
     let mut layers = Vec::new();
     // The packed vector holding each value once it is computed.
     let mut vectors: Vec<Option<String>> = vec![None; model.values.len()];
@@ -40,6 +45,7 @@ pub fn generate(model: &QuantizedModel, options: &Options) -> Result<Design, Err
             conversions: &mut conversions,
             cost: &mut cost,
             multipliers: options.multipliers,
+            dsp: std::mem::take(&mut plan.layers[k]),
             stages: Stages { levels: options.adder_levels_per_stage },
             sharing_pairs: options.sharing_pairs,
             registers: Registers::default(),

@@ -281,7 +281,7 @@ pub fn model_bytes(decoder_onnx: &[u8]) -> u64 {
 
 /// What the container stores for a section: zstd's output, or the bytes as they are.
 fn stored_len(bytes: &[u8]) -> u64 {
-    zstd::bulk::compress(bytes, crate::container::DEFAULT_COMPRESSION_LEVEL)
+    crate::container::compress_section(bytes, crate::container::DEFAULT_COMPRESSION_LEVEL)
         .map_or(bytes.len(), |compressed| compressed.len().min(bytes.len())) as u64
 }
 

@@ -362,8 +362,8 @@ pub fn code(
     let mut columns = Columns::new(header, relations, prediction);
     let (features, rows) = (columns.features, columns.rows);
     let original = transposed(original, features);
-    let gram = (2..=MAX_LINEAR_FEATURES).contains(&features).then(|| gram(&columns, &original, relations));
     let trial_rows = trial_end.div_ceil(features).min(rows);
+    let gram = (2..=MAX_LINEAR_FEATURES).contains(&features).then(|| gram(&columns, &original, relations, trial_rows));
     let mut codes_by_column = vec![0; features * rows];
     let mut outliers = vec![];
     let mut plans = Vec::with_capacity(features);
@@ -416,28 +416,32 @@ pub fn code(
     (ResidualPlan { features: plans }, codes, outliers)
 }
 
-/// The Gram matrix of the chunk's normalized values, the decoder's normalized outputs, a
-/// constant and the relations' values (normalized as their targets), for the linear fits.
-fn gram(columns: &Columns, original: &[f64], relations: &[Relation]) -> Gram {
+/// The Gram matrix of the chunk's first `fit_rows` normalized values, the decoder's normalized
+/// outputs, a constant and the relations' values (normalized as their targets), for the linear
+/// fits. The rows the trials code are enough to fit a few dozen weights; summing the whole chunk
+/// cost a tenth of a compression.
+fn gram(columns: &Columns, original: &[f64], relations: &[Relation], fit_rows: usize) -> Gram {
     let (header, features, rows) = (columns.header, columns.features, columns.rows);
-    let mut regressors = Vec::with_capacity((2 * features + 1 + relations.len()) * rows);
+    let mut regressors = Vec::with_capacity((2 * features + 1 + relations.len()) * fit_rows);
     for f in 0..features {
         let start = regressors.len();
-        regressors.resize(start + rows, 0.0);
-        normalize_column(header, f, columns.column(original, f), &mut regressors[start..]);
+        regressors.resize(start + fit_rows, 0.0);
+        normalize_column(header, f, &columns.column(original, f)[..fit_rows], &mut regressors[start..]);
     }
-    regressors.extend_from_slice(&columns.predicted_normalized);
-    regressors.extend(std::iter::repeat_n(1.0, rows));
+    for f in 0..features {
+        regressors.extend_from_slice(&columns.column(&columns.predicted_normalized, f)[..fit_rows]);
+    }
+    regressors.extend(std::iter::repeat_n(1.0, fit_rows));
     let mut row = vec![0.0; features];
     for relation in relations {
-        for r in 0..rows {
+        for r in 0..fit_rows {
             for (k, value) in row.iter_mut().enumerate() {
                 *value = original[k * rows + r];
             }
             regressors.push(normalize(header, relation.target, relation_value(relation, &row)));
         }
     }
-    Gram::of_columns(&regressors, rows, features, relations.len())
+    Gram::of_columns(&regressors, fit_rows, features, relations.len())
 }
 
 /// The decoded values of a table chunk (row-major): the plan's predictions, the residual codes
