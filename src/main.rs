@@ -111,13 +111,50 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
-    /// Print a build directory's report (and synthesize it with yosys if asked).
-    Report {
-        dir: PathBuf,
-        /// Estimate LUT/FF/CARRY/DSP with yosys (synth_xilinx -family xcup) and record them.
-        #[arg(long)]
-        synthesize: bool,
-    },
+    /// What a model costs in hardware, fully parallel and folded, before any synthesis; or a
+    /// build directory's report (synthesized with yosys if asked).
+    ///
+    /// Given a model (an ONNX file or a model directory, with the precision options of
+    /// `lower`), lowers it to Verilog in memory at each reuse factor and prints estimated
+    /// LUT, FF, DSP, BRAM, latency and II per form. Given a build directory written by
+    /// `lower --target verilog|hls`, prints its report.json, with the yosys counts once
+    /// `--synthesize` has recorded them.
+    Report(ReportArgs),
+}
+
+#[derive(Args)]
+struct ReportArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Build directory: estimate LUT/FF/CARRY/DSP/BRAM with yosys (synth_xilinx -family
+    /// xcup) and record them in its report.json.
+    #[arg(long)]
+    synthesize: bool,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Model: the reuse factors to lower at, e.g. 1,2,4 [default: every legal one when there
+    /// are at most 16, else 1, the powers of two and the largest].
+    #[arg(long, value_name = "R,...", value_delimiter = ',', value_parser = clap::value_parser!(u32).range(1..))]
+    reuse_factors: Vec<u32>,
+    /// Model: the multiplier styles to cost, e.g. auto,shift-add,dsp.
+    #[arg(long, value_name = "STYLE,...", value_delimiter = ',', default_value = "auto")]
+    multipliers: Vec<Multipliers>,
+    /// Model: the LUTs a DSP slice counts as under --multipliers auto.
+    #[arg(long, value_name = "LUTS", default_value_t = balerc_verilog::DEFAULT_DSP_COST)]
+    dsp_cost: u32,
+    /// Model: at most N products on DSP slices under --multipliers auto.
+    #[arg(long, value_name = "N")]
+    dsp_budget: Option<u64>,
+    /// Model: target clock period in nanoseconds (sets how deep adder trees are pipelined).
+    #[arg(long, default_value_t = 5.0)]
+    clock_ns: f64,
+    /// Model: as for lower.
+    #[arg(long, value_name = "N", default_value_t = balerc_verilog::DEFAULT_SHARING_PAIRS)]
+    sharing_pairs: usize,
+    /// Model: a register stage after every K adder levels inside a layer.
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(1..))]
+    adder_levels_per_stage: Option<u32>,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -368,7 +405,32 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Cosim { dir, vectors, simulator, input, seed } => run_cosim(dir, vectors, simulator, input, seed),
-        Command::Report { dir, synthesize } => report::show(&dir, synthesize),
+        Command::Report(args) => {
+            let path = &args.model.model;
+            if report::is_build_dir(path) {
+                return report::show(path, args.synthesize, args.json);
+            }
+            if args.synthesize {
+                bail!(
+                    "--synthesize needs a build directory, and {} is a model: write one with balerc lower {} --target verilog --out DIR, then run balerc report DIR --synthesize",
+                    path.display(),
+                    path.display()
+                );
+            }
+            let (lowered, _) = args.model.lower()?;
+            let settings = report::Settings {
+                reuse_factors: args.reuse_factors,
+                multipliers: args.multipliers,
+                layer_reuse: lowered.precision.reuse_factors(),
+                dsp: balerc_verilog::DspPolicy { lut_cost: args.dsp_cost, budget: args.dsp_budget },
+                clock_ns: args.clock_ns,
+                sharing_pairs: args.sharing_pairs,
+                adder_levels_per_stage: args
+                    .adder_levels_per_stage
+                    .unwrap_or_else(|| balerc_verilog::adder_levels_for_clock(args.clock_ns)),
+            };
+            report::forms(&lowered.model, &settings, args.json)
+        }
         Command::Simulate { model, input, output, raw, float } => {
             let (lowered, _) = model.lower()?;
             let x = read_npy(&input)?;

@@ -551,3 +551,122 @@ fn lower_folds_verilog_globally_and_per_layer_and_refuses_illegal_reuse_factors(
     let bad = failure(&["lower", s(&model), "--config", s(&config), "--target", "hls", "--out", s(&out)]);
     assert!(bad.contains("'/2/Gemm'") && bad.contains("--target verilog"), "{bad}");
 }
+
+#[test]
+fn report_of_a_model_lists_every_legal_reuse_factor_as_lower_builds_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = fixture("fpga_encoder_ts13.onnx");
+    let run = balerc(&["report", s(&model), "--precision", "ap_fixed<16,6>", "--json"]);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let table: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    let forms = table["forms"].as_array().unwrap();
+    // The last layer's outputs have 10 products each: 1 to 10 clocks can share them.
+    let legal: Vec<u64> = (1..=10).collect();
+    assert_eq!(table["legal_reuse_factors"], serde_json::json!(legal));
+    let listed: Vec<u64> = forms.iter().map(|f| f["reuse_factor"].as_u64().unwrap()).collect();
+    assert_eq!(listed, legal);
+    for form in forms {
+        assert_eq!(form["ii"], form["reuse_factor"], "{form}");
+        assert_eq!((form["multipliers"].as_str(), form["source"].as_str()), (Some("auto"), Some("estimate")));
+        assert_eq!(form["bram18"], 0);
+    }
+    for reuse in [1, 4, 10] {
+        let out = dir.path().join(format!("r{reuse}"));
+        let r = reuse.to_string();
+        let run = balerc(&[
+            "lower",
+            s(&model),
+            "--precision",
+            "ap_fixed<16,6>",
+            "--target",
+            "verilog",
+            "--reuse-factor",
+            &r,
+            "--out",
+            s(&out),
+        ]);
+        assert!(run.status.success(), "{}", text(&run.stderr));
+        let built: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+        let form = &forms[reuse - 1];
+        let resources = &built["resources"];
+        assert_eq!(form["latency_cycles"], built["latency_cycles"], "R {reuse}");
+        assert_eq!(form["ii"], built["ii"], "R {reuse}");
+        assert_eq!(form["lut"], resources["luts"], "R {reuse}");
+        assert_eq!(
+            resources["luts"].as_u64(),
+            Some(resources["adder_bits"].as_u64().unwrap() + resources["mux_luts"].as_u64().unwrap())
+        );
+        assert_eq!(form["ff"], resources["register_bits"], "R {reuse}");
+        assert_eq!(form["dsp"], resources["dsp_products"], "R {reuse}");
+        // The build directory shows the same form, as estimated.
+        let run = balerc(&["report", s(&out), "--json"]);
+        assert!(run.status.success(), "{}", text(&run.stderr));
+        let shown: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+        let mut expected = form.clone();
+        expected.as_object_mut().unwrap().remove("lowering_seconds");
+        assert_eq!(shown["forms"][0], expected, "R {reuse}");
+    }
+
+    // Each style, at the factors asked for; the text table has a row each.
+    let run = balerc(&[
+        "report",
+        s(&model),
+        "--precision",
+        "ap_fixed<16,6>",
+        "--multipliers",
+        "auto,shift-add,dsp",
+        "--reuse-factors",
+        "1,8",
+    ]);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let printed = text(&run.stdout);
+    let rows: Vec<Vec<&str>> = printed
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .filter(|f| f.last() == Some(&"s") && f.len() == 11)
+        .collect();
+    let forms: Vec<(&str, &str, &str)> = rows.iter().map(|f| (f[0], f[1], f[2])).collect();
+    assert_eq!(
+        forms,
+        vec![
+            ("auto", "1", "1"),
+            ("auto", "8", "8"),
+            ("shift-add", "1", "1"),
+            ("shift-add", "8", "8"),
+            ("dsp", "1", "1"),
+            ("dsp", "8", "8")
+        ],
+        "{printed}"
+    );
+    assert!(rows.iter().filter(|f| f[0] == "shift-add").all(|f| f[6] == "0"), "{printed}");
+
+    // An illegal factor is refused with the legal ones; synthesis needs a build directory.
+    let bad = failure(&["report", s(&model), "--reuse-factors", "11"]);
+    assert!(bad.contains("legal values: 1, 2, 3, 4, 5, 6, 7, 8, 9, 10"), "{bad}");
+    let bad = failure(&["report", s(&model), "--synthesize"]);
+    assert!(bad.contains("needs a build directory") && bad.contains("balerc lower"), "{bad}");
+}
+
+#[test]
+fn report_of_a_synthesized_build_shows_the_measured_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("rtl");
+    let model = fixture("fpga_encoder_ts13.onnx");
+    let run = balerc(&["lower", s(&model), "--target", "verilog", "--reuse-factor", "2", "--out", s(&out)]);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    // What `report --synthesize` records, without running yosys here.
+    let path = out.join("report.json");
+    let mut built: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    built["resources"]["yosys"] = serde_json::json!({
+        "flow": "synth_xilinx -family xcup -flatten", "lut": 12345, "ff": 678, "carry": 9, "dsp": 42, "bram18": 2
+    });
+    std::fs::write(&path, built.to_string()).unwrap();
+    let run = balerc(&["report", s(&out)]);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let printed = text(&run.stdout);
+    assert!(printed.contains("ii               2"), "{printed}");
+    let latency = built["latency_cycles"].to_string();
+    let row = printed.lines().last().unwrap().split_whitespace().collect::<Vec<_>>();
+    assert_eq!(row, vec!["auto", "2", "2", &latency, "12,345", "678", "42", "2", "yosys"], "{printed}");
+}

@@ -157,6 +157,7 @@ pub fn emit(
         let sum = Sum { name: acc, width, range: exact };
         outputs.push(activate(cx, linear, &sum, result, &prefix)?);
     }
+    cx.cost.mux_luts += phases.luts;
     let packed: Vec<&str> = outputs.iter().rev().map(String::as_str).collect();
     writeln!(cx.body, "    assign {} = {{{}}};", cx.output, packed.join(", ")).unwrap();
     Ok(Folded { inner_stages: reuse + deepest + 1, load: valid_at(offset + r + deepest as usize + 1) })
@@ -176,6 +177,25 @@ struct Phases {
     /// Complemented and gated inputs by (input, enabled phases, complemented phases).
     gated: HashMap<(String, Vec<bool>, Vec<bool>), Element>,
     count: usize,
+    /// The estimated LUTs of the multiplexers, tables and gates written so far.
+    luts: u64,
+}
+
+/// LUT6s per bit of a multiplexer over `inputs` signals: a tree of 4:1 multiplexers, each
+/// one LUT6 (four data and two select inputs).
+fn mux_luts(inputs: usize) -> u64 {
+    (inputs.max(1) as u64 - 1).div_ceil(3).max(1)
+}
+
+/// LUT6s per bit of a constant table indexed by a `bits`-bit phase: one up to six bits,
+/// then one per 64 entries and the multiplexers between them.
+fn table_luts(bits: u32) -> u64 {
+    if bits <= 6 {
+        1
+    } else {
+        let parts = 1usize << (bits - 6);
+        parts as u64 + mux_luts(parts)
+    }
 }
 
 impl Phases {
@@ -184,8 +204,11 @@ impl Phases {
         format!("{}_{kind}{}", self.prefix, self.count)
     }
 
-    /// `case (phase)` over `values`, the phases past them zero.
-    fn case(&self, body: &mut String, name: &str, width: u32, values: &[String]) {
+    /// `case (phase)` over `values`, the phases past them zero. `data` says whether the
+    /// values are signals (a multiplexer) or constants (a table of the phase), for the LUTs
+    /// it is estimated to take.
+    fn case(&mut self, body: &mut String, name: &str, width: u32, values: &[String], data: bool) {
+        self.luts += width as u64 * if data { mux_luts(values.len()) } else { table_luts(self.bits) };
         writeln!(body, "    reg {} {name};\n    always @* begin\n        case ({}_phase)", range(width), self.prefix)
             .unwrap();
         for (t, value) in values.iter().enumerate() {
@@ -210,7 +233,7 @@ impl Phases {
         }
         let name = self.name("m");
         let values: Vec<String> = schedule.iter().map(|&i| elements[i].name.clone()).collect();
-        self.case(body, &name, ty.width, &values);
+        self.case(body, &name, ty.width, &values, true);
         self.inputs.insert(schedule, name.clone());
         Element { name, ty }
     }
@@ -231,6 +254,7 @@ impl Phases {
                 (0..table as usize).rev().map(|t| if phases.get(t) == Some(&true) { '1' } else { '0' }).collect();
             format!("{table}'b{bits}")
         };
+        self.luts += table_luts(self.bits);
         writeln!(
             body,
             "    wire {} {name}_t = {mask_text};\n    wire {name} = {name}_t[{}_phase];",
@@ -257,7 +281,7 @@ impl Phases {
         } else {
             let table = format!("{name}_w");
             let values: Vec<String> = weights.iter().map(|&w| literal(w as i128, weight_width)).collect();
-            self.case(body, &table, weight_width, &values);
+            self.case(body, &table, weight_width, &values, false);
             fit(&table, weight_width, true, 0, width)
         };
         let product = format!("{name}_p");
@@ -329,6 +353,7 @@ impl Phases {
         }
         let name = self.name("g");
         writeln!(body, "    wire {} {name} = {value};", range(width)).unwrap();
+        self.luts += width as u64;
         let ty = balerc_compiler::fixed::FixedType { width, signed: true, ..x.ty };
         self.gated.insert(key.clone(), Element { name: name.clone(), ty });
         Element { name, ty }
@@ -348,7 +373,7 @@ impl Phases {
         let range = scaled.iter().map(|&c| Interval { lo: c, hi: c }).reduce(Interval::hull).expect("a phase");
         let width = range.signed_bits();
         let values: Vec<String> = scaled.iter().map(|&c| literal(c, width)).collect();
-        self.case(body, name, width, &values);
+        self.case(body, name, width, &values, false);
         Some(Term::wire(name.to_string(), width, true, range, shift, false))
     }
 }

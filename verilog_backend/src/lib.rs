@@ -17,7 +17,7 @@ mod top;
 mod tree;
 
 pub use dsp_plan::{DspPolicy, DEFAULT_DSP_COST};
-pub use project::{write_project, LayerReuse, Report};
+pub use project::{report, write_project, LayerReuse, Report, Resources};
 pub use reuse::{legal_reuse_factors, ReuseFactors};
 pub use tree::Cost;
 

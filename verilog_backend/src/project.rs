@@ -1,6 +1,6 @@
 //! The build directory a user takes into Vivado: RTL, report, constraints, IP packaging.
 
-use crate::{generate, Cost, Error, Multipliers, Options};
+use crate::{generate, Cost, Design, Error, Multipliers, Options};
 use balerc_compiler::quant::QuantizedModel;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -57,6 +57,10 @@ pub struct Resources {
     pub register_bits: u64,
     /// Products (folded: slots) written as `*`, one DSP slice each.
     pub dsp_products: u64,
+    /// LUTs, estimated, of the multiplexers, tables and gates of folded layers.
+    pub mux_luts: u64,
+    /// LUTs, estimated before synthesis: one per adder bit and the multiplexers' LUTs.
+    pub luts: u64,
 }
 
 fn write(path: PathBuf, text: &str) -> Result<(), Error> {
@@ -72,21 +76,7 @@ pub fn write_project(model: &QuantizedModel, options: &Options, dir: &Path) -> R
     for (name, text) in &design.modules {
         write(rtl.join(format!("{name}.v")), text)?;
     }
-    let report = Report {
-        top: options.top.clone(),
-        target: "verilog",
-        input: Port { count: model.input().len(), ty: model.input().ty.to_string() },
-        output: Port { count: model.output().len(), ty: model.output().ty.to_string() },
-        latency_cycles: design.latency,
-        ii: design.ii,
-        handshake: if design.ii > 1 { IN_READY } else { EVERY_CLOCK },
-        clock_ns: options.clock_ns,
-        multipliers: options.multipliers,
-        dsp_cost: options.dsp.lut_cost,
-        dsp_budget: options.dsp.budget,
-        layers: design.layers.clone(),
-        resources: resources(design.cost, design.register_bits),
-    };
+    let report = report(model, options, &design);
     write(dir.join("report.json"), &serde_json::to_string_pretty(&report).expect("serializable"))?;
     write(dir.join("quantized.json"), &serde_json::to_string(model).expect("serializable"))?;
     write(
@@ -101,6 +91,25 @@ pub fn write_project(model: &QuantizedModel, options: &Options, dir: &Path) -> R
     write(vivado.join("package_ip.tcl"), &package_ip(&options.top))?;
     write(dir.join("README.md"), &readme(model, &report))?;
     Ok(report)
+}
+
+/// The report of a generated design: what `write_project` writes to `report.json`.
+pub fn report(model: &QuantizedModel, options: &Options, design: &Design) -> Report {
+    Report {
+        top: options.top.clone(),
+        target: "verilog",
+        input: Port { count: model.input().len(), ty: model.input().ty.to_string() },
+        output: Port { count: model.output().len(), ty: model.output().ty.to_string() },
+        latency_cycles: design.latency,
+        ii: design.ii,
+        handshake: if design.ii > 1 { IN_READY } else { EVERY_CLOCK },
+        clock_ns: options.clock_ns,
+        multipliers: options.multipliers,
+        dsp_cost: options.dsp.lut_cost,
+        dsp_budget: options.dsp.budget,
+        layers: design.layers.clone(),
+        resources: resources(design.cost, design.register_bits),
+    }
 }
 
 fn package_ip(top: &str) -> String {
@@ -181,5 +190,12 @@ Check the RTL against balerc's bit-exact simulator with `balerc cosim <this dire
 }
 
 fn resources(cost: Cost, register_bits: u64) -> Resources {
-    Resources { adders: cost.adders, adder_bits: cost.adder_bits, register_bits, dsp_products: cost.dsp_products }
+    Resources {
+        adders: cost.adders,
+        adder_bits: cost.adder_bits,
+        register_bits,
+        dsp_products: cost.dsp_products,
+        mux_luts: cost.mux_luts,
+        luts: cost.adder_bits + cost.mux_luts,
+    }
 }

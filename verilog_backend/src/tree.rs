@@ -69,6 +69,9 @@ pub struct Cost {
     pub adder_bits: u64,
     /// Constant multiplications written as `*`, one DSP slice each.
     pub dsp_products: u64,
+    /// LUTs, estimated, of what folded layers select by phase: input multiplexers, weight
+    /// and constant tables, gated inputs.
+    pub mux_luts: u64,
 }
 
 /// A finished sum: a wire holding the exact signed value.
@@ -302,7 +305,7 @@ mod tests {
         let (body, term, cost) = added(&byte("x", 2, false), &byte("y", 2, false), false);
         assert_eq!(body, "    wire [8:0] n = {{1{x[7]}}, x} + {{1{y[7]}}, y};\n");
         assert_eq!((term.shift, term.negative, term.range), (2, false, Interval { lo: -1024, hi: 1016 }));
-        assert_eq!(cost, Cost { adders: 1, adder_bits: 9, dsp_products: 0 });
+        assert_eq!(cost, Cost { adders: 1, adder_bits: 9, dsp_products: 0, mux_luts: 0 });
     }
 
     #[test]
@@ -311,7 +314,7 @@ mod tests {
         let (body, term, cost) = added(&byte("x", 3, false), &byte("y", 5, false), false);
         assert_eq!(body, "    wire [10:0] n = {{{3{x[7]}}, x[7:2]} + {{1{y[7]}}, y}, x[1:0]};\n");
         assert_eq!((term.shift, term.range), (3, Interval { lo: -128 * 8 - 128 * 32, hi: 127 * 8 + 127 * 32 }));
-        assert_eq!(cost, Cost { adders: 1, adder_bits: 9, dsp_products: 0 });
+        assert_eq!(cost, Cost { adders: 1, adder_bits: 9, dsp_products: 0, mux_luts: 0 });
     }
 
     #[test]
@@ -338,7 +341,7 @@ mod tests {
         let s = sum(&mut body, "s", vec![byte("x", 2, true), byte("y", 2, true)], &mut cost);
         assert!(body.ends_with("    wire [11:0] s_sum = {-{{1{s_0[8]}}, s_0}, 2'b0};\n"), "{body}");
         assert_eq!((s.width, s.range), (12, Interval { lo: -1016, hi: 1024 }));
-        assert_eq!(cost, Cost { adders: 2, adder_bits: 9 + 10, dsp_products: 0 });
+        assert_eq!(cost, Cost { adders: 2, adder_bits: 9 + 10, dsp_products: 0, mux_luts: 0 });
     }
 
     #[test]

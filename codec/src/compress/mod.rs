@@ -33,6 +33,7 @@ pub mod section_name;
 #[cfg(test)]
 mod stored_sections;
 mod table_residuals;
+mod taps;
 #[cfg(test)]
 mod tests;
 pub(crate) mod weight_codes;

@@ -10,30 +10,16 @@
 
 use super::adaptive_bits::{BitContext, BitReader, BitWriter};
 use super::entropy;
+use super::taps::{Place, CONTEXT};
 
 /// Neighbourhoods by the sum of the neighbours' codes (zigzag): 0, 1, 2, 3, 4, 5 or more.
 const CONTEXTS: usize = 6;
 
-/// Value `i`'s neighbours coded before it, in frames of (height, width): its left,
-/// upper-left, upper and upper-right neighbours, and the same place, its left and upper
-/// neighbours in the frame before.
-fn neighbours(i: usize, (height, width): (usize, usize), before: &[u64]) -> impl Iterator<Item = u64> + '_ {
-    let frame_size = height * width;
-    let at = i % frame_size;
-    let (left, up, right, back) =
-        (!at.is_multiple_of(width), at >= width, !(at + 1).is_multiple_of(width), i >= frame_size);
-    [
-        (left, 1),
-        (left && up, width + 1),
-        (up, width),
-        (up && right, width - 1),
-        (back, frame_size),
-        (back && left, frame_size + 1),
-        (back && up, frame_size + width),
-    ]
-    .into_iter()
-    .filter(|&(there, _)| there)
-    .map(move |(_, distance)| before[i - distance])
+/// Value `i`'s neighbours coded before it (see [`CONTEXT`]) in frames of (height, width), those
+/// inside the chunk.
+fn neighbours(i: usize, frame: (usize, usize), before: &[u64]) -> impl Iterator<Item = u64> + '_ {
+    let place = Place::of(i, frame);
+    CONTEXT.into_iter().filter_map(move |offset| place.exactly(offset)).map(move |j| before[j])
 }
 
 /// The static neighbourhood of value `i`: the sum of its neighbours' codes, capped.

@@ -368,7 +368,7 @@ fn fit_field(frame: &Frame, original_normalized: &[f64], bound: f64, end: usize)
     let mut fits = vec![];
     for (&n, equations) in neighbourhoods.iter().zip(&equations) {
         for share in [0.0].into_iter().chain(NOISE_SHARES) {
-            fits.extend(equations.solve_first(n.weights(), n.decoded_regressors(), share * noise).map(|w| (n, w)));
+            fits.extend(equations.solve_first(n.weights(), &n.decoded_regressors(), share * noise).map(|w| (n, w)));
         }
     }
     fits

@@ -18,6 +18,8 @@ pub struct Resources {
     pub carry: u64,
     /// DSP48E1 / DSP48E2 (any `DSP*` cell).
     pub dsp: u64,
+    /// Block RAM in 18 Kb halves: RAMB18* cells count one, RAMB36* two.
+    pub bram18: u64,
     /// Every cell type yosys reports, with its count, including I/O buffers
     /// (IBUF/OBUF/BUFG, one per port bit: synth_xilinx inserts them) and MUXF7/MUXF8.
     pub cells: BTreeMap<String, u64>,
@@ -57,6 +59,7 @@ impl Resources {
             }),
             carry: sum(|n| n == "CARRY4" || n == "CARRY8"),
             dsp: sum(|n| n.starts_with("DSP")),
+            bram18: sum(|n| n.starts_with("RAMB18")) + 2 * sum(|n| n.starts_with("RAMB36")),
             cells,
         })
     }
@@ -100,13 +103,14 @@ mod tests {
     #[test]
     fn parses_stat() {
         let stat = "\n3. Printing statistics.\n\n=== t ===\n\n   Number of wires:                 24\n\
-                    \x20  Number of cells:                 73\n     BUFG                            1\n\
+                    \x20  Number of cells:                 76\n     BUFG                            1\n\
                     \x20    CARRY4                          4\n     DSP48E2                         1\n\
                     \x20    FDRE                           24\n     FDSE                            1\n\
                     \x20    IBUF                           18\n     LUT2                            8\n\
-                    \x20    OBUF                           16\n\n";
+                    \x20    OBUF                           16\n     RAMB18E2                        1\n\
+                    \x20    RAMB36E2                        2\n\n";
         let r = Resources::from_stat(stat).unwrap();
-        assert_eq!((r.lut, r.ff, r.carry, r.dsp), (8, 25, 4, 1));
+        assert_eq!((r.lut, r.ff, r.carry, r.dsp, r.bram18), (8, 25, 4, 1, 5));
         assert_eq!(r.cells["IBUF"], 18);
         assert!(Resources::from_stat("nothing").is_err());
     }
