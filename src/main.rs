@@ -449,8 +449,7 @@ fn run(cli: Cli) -> Result<()> {
                 if raw {
                     write_npy_i64(&output, &shape, &y)?;
                 } else {
-                    let ty = lowered.model.output().ty;
-                    write_npy_f32(&output, &shape, &y.iter().map(|&c| ty.to_f64(c)).collect::<Vec<_>>())?;
+                    write_npy_f32(&output, &shape, &lowered.model.output_values(&y))?;
                 }
             }
             let seconds = started.elapsed().as_secs_f64();

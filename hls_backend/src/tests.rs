@@ -68,6 +68,7 @@ fn model() -> QuantizedModel {
         input: 0,
         output: 3,
         source: None,
+        scales: Default::default(),
     }
 }
 

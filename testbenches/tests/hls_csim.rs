@@ -222,6 +222,7 @@ fn standalone_affine_leaky_relu_relu_and_reshape_match() {
         input: 0,
         output: 4,
         source: None,
+        scales: Default::default(),
     };
     let data: Vec<f64> = (0..64).map(|k| (k as f64 * 0.37).sin() * 3.9).collect();
     check_model("elementwise", "hand-built", &model, &data, &include);

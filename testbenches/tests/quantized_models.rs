@@ -1,5 +1,5 @@
 //! Models that carry their own quantization (QONNX and QCDQ from Brevitas, a hand-built
-//! QONNX model), lowered with no precision given, through both backends: Verilator and g++
+//! QONNX model, QDQ from onnxruntime's static quantizer), lowered with no precision given, through both backends: Verilator and g++
 //! must equal the bit-exact simulator on every output code (which the compiler's tests hold
 //! equal to the models' own references).
 
@@ -16,7 +16,9 @@ use ndarray::ArrayD;
 use ndarray_npy::ReadNpyExt;
 use std::path::{Path, PathBuf};
 
-const MODELS: [&str; 4] = ["qonnx_dense_ae", "qcdq_dense_ae", "qonnx_conv1d", "qonnx_handmade"];
+/// `qdq_static_dense` (onnxruntime's static quantizer, float scales) computes on integer codes
+/// and requantizes with fixed-point multipliers.
+const MODELS: [&str; 5] = ["qonnx_dense_ae", "qcdq_dense_ae", "qonnx_conv1d", "qonnx_handmade", "qdq_static_dense"];
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../compiler/tests/fixtures").join(name)

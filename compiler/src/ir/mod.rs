@@ -1,15 +1,19 @@
 //! The dataflow IR: a petgraph of single-output tensor operators with static
 //! per-sample shapes. Edges run from producer to consumer and carry the operand slot.
 
+mod code_scales;
 mod declared;
 mod display;
 mod op;
+mod requantize;
 mod taps;
 mod tensor;
 mod verify;
 
+pub use code_scales::CodeScales;
 pub use declared::Declared;
 pub use op::{Activation, BatchNorm, Conv, ConvGeometry, Dense, Op};
+pub use requantize::{Requantize, MANTISSA_BITS};
 pub use taps::Taps;
 pub use tensor::Tensor;
 pub use verify::verify;
@@ -42,11 +46,13 @@ pub struct Operand {
 pub struct Graph {
     pub name: String,
     pub nodes: StableDiGraph<Node, Operand>,
+    /// Set where the input or output travels as integer codes of a non-power-of-two scale.
+    pub scales: CodeScales,
 }
 
 impl Graph {
     pub fn new(name: impl Into<String>) -> Self {
-        Graph { name: name.into(), nodes: StableDiGraph::new() }
+        Graph { name: name.into(), nodes: StableDiGraph::new(), scales: CodeScales::default() }
     }
 
     pub fn add(&mut self, name: impl Into<String>, op: Op) -> NodeId {

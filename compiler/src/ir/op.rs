@@ -179,6 +179,9 @@ pub enum Op {
     /// A cast to a fixed-point type that the model itself declares (a quantization node on a
     /// run-time tensor). `fold-quantize` moves it into the type of the tensor's producer.
     Quantize(FixedType),
+    /// A multiply by a fixed-point factor per channel, rounded to the node's declared result
+    /// type: a quantizer whose scale is no power of two, on a tensor of integer codes.
+    Requantize(super::Requantize),
 }
 
 impl Op {
@@ -200,6 +203,7 @@ impl Op {
             Op::Identity => "identity",
             Op::Dropout => "dropout",
             Op::Quantize(_) => "quantize",
+            Op::Requantize(_) => "requantize",
         }
     }
 

@@ -40,8 +40,10 @@ pub fn verify(graph: &Graph, after: &str) -> Result<()> {
         if matches!(node.op, Op::Output) && graph.nodes.edges_directed(id, Direction::Outgoing).next().is_some() {
             return Err(broken(id, "a graph output is read by another node".into()));
         }
-        let keeps_shape =
-            matches!(node.op, Op::Activation(_) | Op::Quantize(_) | Op::Identity | Op::Dropout | Op::Output);
+        let keeps_shape = matches!(
+            node.op,
+            Op::Activation(_) | Op::Quantize(_) | Op::Requantize(_) | Op::Identity | Op::Dropout | Op::Output
+        );
         if keeps_shape {
             let operand = graph.node(graph.operand(id));
             if !node.shape.is_empty() && !operand.shape.is_empty() && node.shape != operand.shape {

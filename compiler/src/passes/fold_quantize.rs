@@ -64,9 +64,12 @@ fn typed_producer(graph: &Graph, quantize: NodeId) -> Result<NodeId> {
                 reader = producer;
                 producer = graph.operand(producer);
             }
-            Op::Input { .. } | Op::Dense(_) | Op::Conv(_) | Op::BatchNorm(_) | Op::Activation(_) => {
-                return Ok(producer)
-            }
+            Op::Input { .. }
+            | Op::Dense(_)
+            | Op::Conv(_)
+            | Op::BatchNorm(_)
+            | Op::Activation(_)
+            | Op::Requantize(_) => return Ok(producer),
             ref other => {
                 return Err(Error::unsupported(
                     "quantizer",

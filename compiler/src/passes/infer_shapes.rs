@@ -32,6 +32,13 @@ fn output_shape(graph: &Graph, id: NodeId) -> Result<Vec<usize>> {
         Op::Input { shape } => Ok(shape.clone()),
         Op::Constant(t) => Ok(t.shape.clone()),
         Op::Output | Op::Activation(_) | Op::Identity | Op::Dropout | Op::Quantize(_) => Ok(input()),
+        Op::Requantize(r) => {
+            let x = input();
+            match x.first() {
+                Some(&channels) if r.mantissas.len() == channels || r.mantissas.len() == 1 => Ok(x),
+                _ => fail(format!("a requantization with {} multipliers receives shape {x:?}", r.mantissas.len())),
+            }
+        }
         Op::Dense(d) => {
             let x = input();
             if x.len() != 1 || x[0] != d.inputs() {

@@ -51,6 +51,13 @@ impl Pass for SplitAtBottleneck {
         if self.part == Part::Full {
             return Ok(false);
         }
+        if !graph.scales.is_empty() {
+            // The cut tensor would need a code scale of its own at the new edge.
+            return Err(Error::Other(format!(
+                "the {} of this model travels as integer codes of a quantizer whose scale is no power of two; lower it whole (--part full)",
+                if graph.scales.input.is_some() { "input" } else { "output" }
+            )));
+        }
         let chain = chain_of_layers(graph)?;
         let cut = bottleneck(graph, &chain);
         let after = chain[chain.iter().position(|&n| n == cut).expect("cut is on the chain") + 1];

@@ -32,6 +32,7 @@ pub fn quantize(graph: &Graph, config: &PrecisionConfig) -> Result<QuantizedMode
         input: 0,
         output: 0,
         source: None,
+        scales: graph.scales,
     };
     let keep_exact_sums = config.origin == Origin::BuiltIn && model_declares_types(graph);
     let mut value_of: HashMap<NodeId, usize> = HashMap::new();
@@ -134,17 +135,17 @@ fn lower_node(
         Op::BatchNorm(b) => {
             let scale = codes(&b.scale, layer.weight.unwrap_or(config.default), &node.name, "scale")?;
             let shift = codes(&b.shift, layer.bias.unwrap_or(config.default), &node.name, "shift")?;
-            let frac = (input.ty.frac_bits() + scale.ty.frac_bits()).max(shift.ty.frac_bits());
-            let range = Interval::of_type(input.ty);
-            let sums = scale.codes.iter().zip(&shift.codes).map(|(&s, &t)| {
-                range
-                    .scale(s)
-                    .shift_frac(input.ty.frac_bits() + scale.ty.frac_bits(), frac)
-                    .plus(Interval::point(t).shift_frac(shift.ty.frac_bits(), frac))
-            });
-            let accumulator = exact_type(sums.fold(Interval::point(0), Interval::hull), frac, &node.name)?;
-            let per_channel = node.shape[1..].iter().product();
-            LayerOp::Affine { scale, shift, accumulator, per_channel }
+            affine(scale, shift, input.ty, &node.shape, &node.name)?
+        }
+        Op::Requantize(r) => {
+            let Some(result) = node.declared.result else {
+                return Err(precision_error(&node.name, "a requantization has no declared result type"));
+            };
+            let scale = multiplier_codes(r, node)?;
+            let shift =
+                Codes { ty: FixedType::new(1, 1, false).expect("a valid type"), codes: vec![0; scale.codes.len()] };
+            let op = affine(scale, shift, input.ty, &node.shape, &node.name)?;
+            return Ok((op, result));
         }
         Op::Activation(Activation::Relu) => LayerOp::Relu,
         Op::Activation(Activation::LeakyRelu { alpha }) => {
@@ -163,6 +164,35 @@ fn lower_node(
         }
     };
     Ok((op, result))
+}
+
+/// `y = cast_result(x * scale[c] + shift[c])` per channel, with an exact accumulator.
+fn affine(scale: Codes, shift: Codes, input: FixedType, shape: &[usize], name: &str) -> Result<LayerOp> {
+    let frac = (input.frac_bits() + scale.ty.frac_bits()).max(shift.ty.frac_bits());
+    let range = Interval::of_type(input);
+    let sums = scale.codes.iter().zip(&shift.codes).map(|(&s, &t)| {
+        range
+            .scale(s)
+            .shift_frac(input.frac_bits() + scale.ty.frac_bits(), frac)
+            .plus(Interval::point(t).shift_frac(shift.ty.frac_bits(), frac))
+    });
+    let accumulator = exact_type(sums.fold(Interval::point(0), Interval::hull), frac, name)?;
+    let per_channel = shape[1..].iter().product();
+    Ok(LayerOp::Affine { scale, shift, accumulator, per_channel })
+}
+
+/// A requantization's multipliers as codes of one unsigned type, one per channel (a single
+/// multiplier repeated when the scales are per tensor).
+fn multiplier_codes(r: &crate::ir::Requantize, node: &crate::ir::Node) -> Result<Codes> {
+    let top = r.mantissas.iter().copied().max().unwrap_or(1).max(1);
+    let width = 64 - top.leading_zeros();
+    let ty = FixedType::new(width, width as i32 - r.shift, false).map_err(|e| precision_error(&node.name, e))?;
+    let channels = node.shape.first().copied().unwrap_or(1);
+    let codes = match r.mantissas[..] {
+        [m] => vec![m; channels],
+        _ => r.mantissas.clone(),
+    };
+    Ok(Codes { ty, codes })
 }
 
 /// The role of a constant whose values its declared type no longer holds exactly.

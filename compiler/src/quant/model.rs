@@ -3,7 +3,7 @@
 //! re-derives arithmetic.
 
 use crate::fixed::FixedType;
-use crate::ir::Taps;
+use crate::ir::{CodeScales, Taps};
 use serde::{Deserialize, Serialize};
 
 /// A tensor between layers.
@@ -121,6 +121,10 @@ pub struct QuantizedModel {
     /// The file the model was lowered from, so a build can be matched to its model later.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<Source>,
+    /// The real value of one code step at the input and output, where they travel as the
+    /// integer codes of a quantizer whose scale is no power of two.
+    #[serde(default, skip_serializing_if = "CodeScales::is_empty")]
+    pub scales: CodeScales,
 }
 
 /// Where a quantized model comes from.
@@ -141,6 +145,13 @@ impl QuantizedModel {
 
     pub fn output(&self) -> &Value {
         &self.values[self.output]
+    }
+
+    /// Output codes as the model's output values (the output type's value, times the output
+    /// code scale where there is one).
+    pub fn output_values(&self, codes: &[i64]) -> Vec<f64> {
+        let ty = self.output().ty;
+        codes.iter().map(|&c| self.scales.output_value(ty.to_f64(c))).collect()
     }
 }
 

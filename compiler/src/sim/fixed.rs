@@ -129,7 +129,8 @@ impl<'m> Simulator<'m> {
         self.model.output().len()
     }
 
-    /// Converts floats to input codes as `ap_fixed` assignment from double does.
+    /// Converts floats to input codes as `ap_fixed` assignment from double does (after the
+    /// division by the input's code scale, where it has one).
     pub fn quantize_input(&self, input: &[f64]) -> Result<Vec<i64>> {
         let ty = self.model.input().ty;
         let width = self.input_len();
@@ -137,7 +138,7 @@ impl<'m> Simulator<'m> {
             .iter()
             .enumerate()
             .map(|(k, &x)| {
-                ty.from_f64(x).map_err(|_| {
+                ty.from_f64(self.model.scales.input_units(x)).map_err(|_| {
                     Error::Data(format!(
                         "sample {}, element {} is {x}; inputs must be finite numbers",
                         k / width,

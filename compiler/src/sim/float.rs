@@ -2,7 +2,7 @@
 //! is measured against, and what `simulate --float` prints.
 
 use crate::fixed::FixedType;
-use crate::ir::{Activation, Graph, NodeId, Op, Taps};
+use crate::ir::{Activation, CodeScales, Graph, NodeId, Op, Taps};
 use crate::{Error, Result};
 use rayon::prelude::*;
 use std::collections::HashMap;
@@ -45,6 +45,13 @@ enum Step {
         from: usize,
         ty: FixedType,
     },
+    /// A multiply per channel by the fixed-point multiplier, then the declared cast.
+    Requantize {
+        from: usize,
+        multiplier: Vec<f64>,
+        per_channel: usize,
+        ty: Option<FixedType>,
+    },
 }
 
 /// A graph prepared for repeated evaluation: steps in topological order, each reading
@@ -58,6 +65,7 @@ pub struct FloatProgram {
     input_len: usize,
     output: usize,
     output_len: usize,
+    scales: CodeScales,
     usage: Usage,
 }
 
@@ -117,6 +125,12 @@ impl FloatProgram {
                     },
                     Op::Activation(a) => Step::Activation { from: from(n), activation: *a },
                     Op::Quantize(ty) => Step::Quantize { from: from(n), ty: *ty },
+                    Op::Requantize(r) => Step::Requantize {
+                        from: from(n),
+                        multiplier: r.multipliers(),
+                        per_channel: node.shape[1..].iter().product(),
+                        ty: node.declared.result,
+                    },
                     Op::Add => {
                         let ops = graph.operands(n);
                         Step::Add(position[&ops[0]], position[&ops[1]])
@@ -134,6 +148,7 @@ impl FloatProgram {
             input_len: graph.node(inputs[0]).shape.iter().product(),
             output: position[&outputs[0]],
             output_len: graph.node(outputs[0]).shape.iter().product(),
+            scales: graph.scales,
             usage: Usage::default(),
         })
     }
@@ -169,6 +184,7 @@ impl FloatProgram {
 
     /// Evaluates one sample and returns every step's result (for range analysis).
     pub fn trace(&self, input: &[f64]) -> Vec<Vec<f64>> {
+        let input = &self.in_input_units(input);
         let mut values: Vec<Vec<f64>> = Vec::with_capacity(self.steps.len());
         for step in &self.steps {
             let value = self.eval(step, input, |from| &values[from]);
@@ -215,6 +231,9 @@ impl FloatProgram {
             Step::Quantize { from, ty } => {
                 values(from).iter().map(|&x| ty.from_f64(x).map_or(f64::NAN, |code| ty.to_f64(code))).collect()
             }
+            Step::Requantize { from, multiplier, per_channel, ty } => {
+                requantize(values(from), values(from).len(), multiplier, *per_channel, *ty)
+            }
         }
     }
 
@@ -222,6 +241,7 @@ impl FloatProgram {
     /// is computed in the same order of operations as `trace` does, so both agree exactly.
     pub fn run(&self, input: &[f64]) -> Vec<f64> {
         let started = Instant::now();
+        let input = &self.in_input_units(input);
         let samples = input.len() / self.input_len;
         let mut output = vec![0.0; samples * self.output_len];
         output
@@ -230,7 +250,19 @@ impl FloatProgram {
             .for_each(|(y, x)| y.copy_from_slice(&self.run_block(x)));
         self.usage.samples.fetch_add(samples as u64, Ordering::Relaxed);
         self.usage.nanos.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        if self.scales.output.is_some() {
+            output.iter_mut().for_each(|v| *v = self.scales.output_value(*v));
+        }
         output
+    }
+
+    /// The input in the units of the input port (codes, where the model quantizes its input
+    /// with a scale that is no power of two).
+    fn in_input_units<'a>(&self, input: &'a [f64]) -> std::borrow::Cow<'a, [f64]> {
+        match self.scales.input {
+            None => std::borrow::Cow::Borrowed(input),
+            Some(_) => input.iter().map(|&x| self.scales.input_units(x)).collect(),
+        }
     }
 
     /// Floating-point operations done by [`FloatProgram::run`] so far, and the seconds its
@@ -274,11 +306,23 @@ impl FloatProgram {
                     }
                     out
                 }
+                Step::Requantize { from, multiplier, per_channel, ty } => {
+                    requantize(&values[*from], self.lens[*from], multiplier, *per_channel, *ty)
+                }
             };
             values.push(value);
         }
         values.swap_remove(self.output)
     }
+}
+
+/// Samples of `len` values each, multiplied per channel and cast to `ty` where one is declared.
+fn requantize(x: &[f64], len: usize, multiplier: &[f64], per_channel: usize, ty: Option<FixedType>) -> Vec<f64> {
+    let cast = |v: f64| ty.map_or(v, |t| t.from_f64(v).map_or(f64::NAN, |code| t.to_f64(code)));
+    let factor = |i: usize| multiplier[(i / per_channel.max(1)).min(multiplier.len() - 1)];
+    x.chunks_exact(len.max(1))
+        .flat_map(|sample| sample.iter().enumerate().map(move |(i, &v)| cast(v * factor(i))))
+        .collect()
 }
 
 /// A row-major matrix of `columns` columns, column by column.

@@ -36,6 +36,7 @@ pub fn load(path: &Path) -> Result<Graph> {
 
     let name = path.file_stem().map_or("model".into(), |s| s.to_string_lossy().into_owned());
     let mut graph = Graph::new(name);
+    graph.scales = quantizers.scales;
     let mut producers: HashMap<String, NodeId> = HashMap::new();
     for input in &parsed.inputs {
         let shape = per_sample_shape(&input.ty)
@@ -45,7 +46,12 @@ pub fn load(path: &Path) -> Result<Graph> {
     }
     for node in &parsed.nodes {
         let original = matcher.original(node);
+        let requantizer = quantizers.requantizers.get(&original.name).filter(|_| is_custom(node));
         let converted = match (node, quantizers.activations.get(&original.name)) {
+            _ if requantizer.is_some() => {
+                let (requantize, _) = requantizer.expect("checked");
+                convert::Converted { op: Op::Requantize(requantize.clone()), dynamic_inputs: vec![0] }
+            }
             (onnx_ir::Node::Custom(_), Some(&ty)) => {
                 convert::Converted { op: Op::Quantize(ty), dynamic_inputs: vec![0] }
             }
@@ -54,6 +60,9 @@ pub fn load(path: &Path) -> Result<Graph> {
         let id = graph.add(&original.name, converted.op);
         if let Some(&declared) = layer_types.get(&original.name) {
             graph.node_mut(id).declared = declared;
+        }
+        if let Some(&(_, ty)) = requantizer {
+            graph.node_mut(id).declared.result = Some(ty);
         }
         for (slot, &i) in converted.dynamic_inputs.iter().enumerate() {
             let arg = &node.inputs()[i];
@@ -84,6 +93,10 @@ pub fn load(path: &Path) -> Result<Graph> {
         graph.connect(source, id, 0);
     }
     Ok(graph)
+}
+
+fn is_custom(node: &onnx_ir::Node) -> bool {
+    matches!(node, onnx_ir::Node::Custom(_))
 }
 
 fn invalid(path: &Path, message: String) -> Error {

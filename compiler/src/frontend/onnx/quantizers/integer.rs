@@ -174,8 +174,9 @@ pub enum NotACast {
     #[error("its zero point differs per channel; an activation needs one zero point")]
     PerChannelZeroPoint,
     #[error(
-        "its scale {scale} is not a power of two, so requantizing to it is no single fixed-point cast \
-         (only power-of-two scales on run-time tensors map onto ap_fixed)"
+        "its scale {scale} is not a power of two, and the tensor it quantizes is no integer codes: a scale \
+         that is no power of two is taken on the model input and on layers computing on integer codes, \
+         not on values of a power-of-two grid"
     )]
     ScaleNotPowerOfTwo { scale: f64 },
     #[error("its zero point {zero_point} shifts the range {range} to one no ap_fixed type has")]
@@ -191,6 +192,7 @@ pub enum NotACast {
 impl IntQuantizer {
     /// Quantizes constant data of `shape` the way the reference does: `x / scale` and the final
     /// product in float32, as onnxruntime and QONNX's execution compute them.
+    #[cfg(test)]
     pub fn evaluate(&self, shape: &[usize], data: &[f64]) -> Vec<f64> {
         self.dequantize(shape, &self.codes(shape, data))
     }

@@ -10,15 +10,18 @@
 //! it would drop an Identity); the frontend turns it into a typed cast. What is not one `ap_fixed` cast
 //! is refused here, with the node and the reason named.
 
+mod codes;
 mod integer;
 mod tensors;
 
 use integer::{exact_type, IntQuantizer, IntRange, Param, Rounding};
 
 use crate::fixed::FixedType;
+use crate::ir::{CodeScales, Requantize};
 use crate::{Error, Result};
+use codes::IntegerConstant;
 use onnx_ir::{ModelProto, NodeProto};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use tensors::{constants, float_tensor, ConstTensor};
 
 /// The domains QONNX operators are exported under (FINN's and early Brevitas' included).
@@ -34,6 +37,11 @@ pub struct Quantizers {
     pub activations: HashMap<String, FixedType>,
     /// The name of each constant a quantizer produced, and the exact type of its values.
     pub constants: HashMap<String, FixedType>,
+    /// The name of each node left for a quantizer on integer codes, its fixed-point
+    /// multiplier and the type of the codes it produces.
+    pub requantizers: HashMap<String, (Requantize, FixedType)>,
+    /// The code scales of the input and output, where they travel as codes.
+    pub scales: CodeScales,
 }
 
 impl Quantizers {
@@ -63,7 +71,14 @@ pub fn fold_quantizers(model: &mut ModelProto) -> Result<Quantizers> {
 }
 
 fn fold_graph(graph: &mut onnx_ir::GraphProto) -> Result<Quantizers> {
-    let mut rewriter = Rewriter { values: constants(graph), integers: HashMap::new(), found: Quantizers::default() };
+    let mut rewriter = Rewriter {
+        values: constants(graph),
+        integers: HashMap::new(),
+        integer_constants: HashMap::new(),
+        units: HashMap::new(),
+        graph_inputs: graph.input.iter().map(|i| i.name.clone()).collect(),
+        found: Quantizers::default(),
+    };
     let mut kept = Vec::with_capacity(graph.node.len());
     let mut added = Vec::new();
     for node in std::mem::take(&mut graph.node) {
@@ -71,8 +86,8 @@ fn fold_graph(graph: &mut onnx_ir::GraphProto) -> Result<Quantizers> {
         match rewriter.rewrite(&node)? {
             Rewritten::Kept => kept.push(node),
             Rewritten::Removed => {}
-            Rewritten::Cast(cast) => kept.push(cast),
-            Rewritten::Constant { name, shape, values } => added.push(float_tensor(&name, &shape, &values)),
+            Rewritten::Cast(cast) => kept.push(*cast),
+            Rewritten::Constant { name } => added.push(name),
         }
     }
     for output in &graph.output {
@@ -84,8 +99,17 @@ fn fold_graph(graph: &mut onnx_ir::GraphProto) -> Result<Quantizers> {
             ));
         }
     }
+    for output in &graph.output {
+        if let Some(scale) = rewriter.output_scale(&output.name)? {
+            rewriter.found.scales.output = Some(scale);
+        }
+    }
     graph.node = kept;
-    graph.initializer.extend(added);
+    // Stored last: a layer on integer codes replaces its constants' values by their codes.
+    graph.initializer.extend(added.iter().map(|name| {
+        let tensor = &rewriter.values[name];
+        float_tensor(name, &tensor.shape, &tensor.values)
+    }));
     Ok(rewriter.found)
 }
 
@@ -104,18 +128,22 @@ enum Rewritten {
     Kept,
     Removed,
     /// A quantizer on a run-time tensor, left as a named one-input node.
-    Cast(NodeProto),
-    /// A quantized constant, stored as an initializer.
+    Cast(Box<NodeProto>),
+    /// A quantized constant, stored as an initializer (its values are kept in `values`).
     Constant {
         name: String,
-        shape: Vec<usize>,
-        values: Vec<f64>,
     },
 }
 
 struct Rewriter {
     values: HashMap<String, ConstTensor>,
     integers: HashMap<String, IntegerTensor>,
+    /// Quantized constants by name, as integer codes and scale.
+    integer_constants: HashMap<String, IntegerConstant>,
+    /// Run-time tensors that are integer codes or sums of them: the real value of one unit,
+    /// per channel or one for the whole tensor (see `codes`).
+    units: HashMap<String, Vec<f64>>,
+    graph_inputs: HashSet<String>,
     found: Quantizers,
 }
 
@@ -142,6 +170,9 @@ impl Rewriter {
             node,
             name: if node.name.is_empty() { format!("{}_{}", node.op_type, node.output[0]) } else { node.name.clone() },
         };
+        if let Some(rewritten) = self.on_codes(&named)? {
+            return Ok(rewritten);
+        }
         let qonnx = QONNX_DOMAINS.contains(&node.domain.as_str());
         match (qonnx, node.domain.is_empty() || node.domain == "ai.onnx", node.op_type.as_str()) {
             (true, _, "Quant") => self.quant(&named),
@@ -264,8 +295,14 @@ impl Rewriter {
         let input = &named.node.input[0];
         let output = named.node.output[0].clone();
         if let Some(data) = self.values.get(input) {
-            let values = quantizer.evaluate(&data.shape, &data.values);
-            return Ok(self.quantized_constant(output, data.shape.clone(), values, quantizer.cast_type().ok()));
+            let shape = data.shape.clone();
+            let codes = quantizer.codes(&shape, &data.values);
+            let values = quantizer.dequantize(&shape, &codes);
+            self.remember_codes(&output, &shape, &codes, &quantizer);
+            return Ok(self.quantized_constant(output, shape, values, quantizer.cast_type().ok()));
+        }
+        if let Some(rewritten) = self.quantize_codes(named, input, output.clone(), &quantizer)? {
+            return Ok(rewritten);
         }
         let ty = quantizer.cast_type().map_err(|why| named.error(why.to_string()))?;
         Ok(self.cast(named, input, output, ty))
@@ -285,8 +322,15 @@ impl Rewriter {
             .map_or_else(|| exact_type(&values), Ok)
             .expect("a quantized constant has a small exact type");
         self.found.constants.insert(name.clone(), ty);
-        self.values.insert(name.clone(), ConstTensor { shape: shape.clone(), values: values.clone(), integer: None });
-        Rewritten::Constant { name, shape, values }
+        self.values.insert(name.clone(), ConstTensor { shape, values, integer: None });
+        Rewritten::Constant { name }
+    }
+
+    /// A quantized constant's codes `q - zero_point` and scale, for a layer on integer codes.
+    fn remember_codes(&mut self, name: &str, shape: &[usize], codes: &[f64], quantizer: &IntQuantizer) {
+        let codes = codes.iter().enumerate().map(|(k, &q)| q - quantizer.zero_point.at(shape, k)).collect();
+        let constant = IntegerConstant { shape: shape.to_vec(), codes, scale: quantizer.scale.clone() };
+        self.integer_constants.insert(name.to_string(), constant);
     }
 
     fn cast(&mut self, named: &Named, input: &str, output: String, ty: FixedType) -> Rewritten {
@@ -296,7 +340,7 @@ impl Rewriter {
         cast.input = vec![input.to_string()];
         cast.output = vec![output];
         self.found.activations.insert(named.name.clone(), ty);
-        Rewritten::Cast(cast)
+        Rewritten::Cast(Box::new(cast))
     }
 
     fn quant(&mut self, named: &Named) -> Result<Rewritten> {
@@ -454,11 +498,14 @@ impl Rewriter {
                 )));
             }
             let source = integer.source.expect("integer constants are kept as values");
+            let named_q = Named { node, name: integer.node.clone() };
+            if let Some(rewritten) = self.quantize_codes(&named_q, &source, output.clone(), &integer.quantizer)? {
+                return Ok(rewritten);
+            }
             let ty = integer
                 .quantizer
                 .cast_type()
                 .map_err(|why| Error::unsupported("QuantizeLinear", &integer.node, why.to_string()))?;
-            let named_q = Named { node, name: integer.node.clone() };
             return Ok(self.cast(&named_q, &source, output, ty));
         }
         let codes = self.constant(named, 0, "input")?.clone();
@@ -476,6 +523,7 @@ impl Rewriter {
             rounding: Rounding::HalfEven,
         };
         let values = quantizer.dequantize(&codes.shape, &codes.values);
+        self.remember_codes(&output, &codes.shape, &codes.values, &quantizer);
         let declared = quantizer.cast_type().ok().filter(|_| bits <= 16);
         Ok(self.quantized_constant(output, codes.shape, values, declared))
     }
