@@ -24,6 +24,8 @@
 //! Decompression repeats the compressor's arithmetic value for value, so both see the same
 //! predictions, and the bound checked at compression is the bound the output holds.
 
+use super::chunk_error::ChunkError;
+use super::corrupt::CorruptSection;
 use super::field_neighbours::{Neighbourhood, Place, IN_FRAME_WEIGHTS};
 use super::header::{Header, ResidualCoding};
 use super::linear_fit::NormalEquations;
@@ -108,7 +110,7 @@ impl ResidualPlan {
 
     /// `weights[f]` is the number of weights a linear prediction of feature f has (in its row,
     /// or for a field in its frame).
-    pub fn from_bytes(bytes: &[u8], weights: &[usize]) -> Result<ResidualPlan, String> {
+    pub fn from_bytes(bytes: &[u8], weights: &[usize]) -> Result<ResidualPlan, CorruptSection> {
         let mut reader = ByteReader::new(bytes);
         let mut plans = Vec::with_capacity(weights.len().min(bytes.len()));
         for (f, &count) in weights.iter().enumerate() {
@@ -121,7 +123,7 @@ impl ResidualPlan {
                 _ => None,
             };
             let Some(neighbourhood) = neighbourhood else {
-                return Err(format!("feature {f}'s residual plan has unknown flags {flags:#x}"));
+                return Err(CorruptSection::UnknownPlanFlags { feature: f, flags });
             };
             let weights = match flags & 2 {
                 0 => None,
@@ -134,7 +136,7 @@ impl ResidualPlan {
                     let weights: Vec<f32> =
                         stored.chunks_exact(4).map(|w| f32::from_le_bytes(w.try_into().expect("4 bytes"))).collect();
                     if weights.iter().any(|w| !w.is_finite()) {
-                        return Err(format!("feature {f}'s prediction weights are not finite"));
+                        return Err(CorruptSection::PlanWeightsNotFinite(f));
                     }
                     Some(weights)
                 }
@@ -142,7 +144,7 @@ impl ResidualPlan {
             plans.push(FeaturePlan { integer: flags & 1 == 1, zeros: flags & 4 == 4, neighbourhood, weights });
         }
         if !reader.rest().is_empty() {
-            return Err(format!("{} bytes are left after the residual plan", reader.rest().len()));
+            return Err(CorruptSection::TrailingPlan(reader.rest().len()));
         }
         Ok(ResidualPlan { features: plans })
     }
@@ -537,9 +539,9 @@ pub fn reconstruct(
     prediction: &[f64],
     codes: &[i64],
     outliers: &[(usize, f64)],
-) -> Result<Vec<f64>, String> {
+) -> Result<Vec<f64>, ChunkError> {
     if plan.features.len() != header.feature_count() || codes.len() != prediction.len() {
-        return Err("the residual plan does not fit the chunk".into());
+        return Err(ChunkError::PlanDoesNotFit);
     }
     let counts = weight_counts(header, relations);
     let fits = |p: &FeaturePlan, count: usize| match (&p.weights, p.neighbourhood) {
@@ -548,7 +550,7 @@ pub fn reconstruct(
         (None, n) => n == Neighbourhood::InFrame,
     };
     if !plan.features.iter().zip(&counts).all(|(p, &count)| fits(p, count)) {
-        return Err("the residual plan's weights do not fit the chunk".into());
+        return Err(ChunkError::PlanWeightsDoNotFit);
     }
     if table_residuals::applies(header) {
         return Ok(table_residuals::reconstruct(header, coding, relations, plan, prediction, codes, outliers));
