@@ -132,7 +132,7 @@ pub fn compress(args: &CompressArgs) -> Result<()> {
         outliers: args.outliers.unwrap_or_default(),
     };
     let mut progress = SampleBar::on_terminal("compressed");
-    let report = compress::compress_with_progress(&options, &mut progress).map_err(anyhow::Error::msg);
+    let report = compress::compress_with_progress(&options, &mut progress);
     progress.finish();
     let report = report?;
     let megabytes = report.original_bytes as f64 / 1e6;
@@ -272,7 +272,7 @@ fn output_path(named: &Option<PathBuf>, input: &std::path::Path, extension: &str
 }
 
 pub fn decompress(args: &DecompressArgs) -> Result<()> {
-    let format = compress::original_format(&args.input).map_err(anyhow::Error::msg)?;
+    let format = compress::original_format(&args.input)?;
     let output = output_path(&args.output, &args.input, format.extension(), args.force)?;
     let options = DecompressOptions {
         input: args.input.clone(),
@@ -281,7 +281,7 @@ pub fn decompress(args: &DecompressArgs) -> Result<()> {
         decoder_precision: args.decoder_precision.as_deref().map(parse_precision).transpose()?,
     };
     let mut progress = SampleBar::on_terminal("decompressed");
-    let report = compress::decompress_with_progress(&options, &mut progress).map_err(anyhow::Error::msg);
+    let report = compress::decompress_with_progress(&options, &mut progress);
     progress.finish();
     let report = report?;
     let megabytes = std::fs::metadata(&output).map_or(0.0, |m| m.len() as f64 / 1e6);
@@ -299,11 +299,11 @@ pub fn decompress(args: &DecompressArgs) -> Result<()> {
 
 pub fn info(path: &std::path::Path, json: bool) -> Result<()> {
     if json {
-        let facts = compress::describe_json(path).map_err(anyhow::Error::msg)?;
+        let facts = compress::describe_json(path)?;
         println!("{}", serde_json::to_string_pretty(&facts)?);
         return Ok(());
     }
-    let text = compress::describe(path).map_err(anyhow::Error::msg)?;
+    let text = compress::describe(path)?;
     if text.is_empty() {
         bail!("{} holds nothing to describe", path.display());
     }

@@ -5,9 +5,12 @@
 pub mod compress;
 pub mod container;
 pub mod density;
+mod error;
 /// Entry points that take arbitrary bytes, for the fuzz targets under fuzz/ and the corpus replay test.
 pub mod fuzzing;
 pub mod model_files;
 pub mod normalize;
 pub mod weight_grid;
 pub mod wire;
+
+pub use error::{CodecError, Interrupted};

@@ -77,7 +77,7 @@ pub fn load_layout(dir: &Path) -> Result<ModelLayout, ModelDirError> {
     let text = std::fs::read_to_string(dir.join(INFO_FILE))
         .map_err(|e| not_a_model(format!("cannot read {INFO_FILE}: {e}")))?;
     let info: StoredInfo = serde_json::from_str(&text).map_err(|e| not_a_model(format!("{INFO_FILE}: {e}")))?;
-    check_format(&info.format, info.version).map_err(not_a_model)?;
+    check_format(&info.format, info.version).map_err(|e| not_a_model(e.to_string()))?;
     Ok(ModelLayout {
         sample_shape: info.spec.sample_shape,
         latent: info.spec.latent,
@@ -90,11 +90,19 @@ pub fn load_layout(dir: &Path) -> Result<ModelLayout, ModelDirError> {
 }
 
 /// An error naming the format and version a `model.json` has when they are not this one's.
-pub fn check_format(format: &str, version: u32) -> Result<(), String> {
+pub fn check_format(format: &str, version: u32) -> Result<(), UnknownModelFormat> {
     match format == FORMAT && version == VERSION {
         true => Ok(()),
-        false => Err(format!("{INFO_FILE} says {format} version {version}, expected {FORMAT} version {VERSION}")),
+        false => Err(UnknownModelFormat { format: format.to_string(), version }),
     }
+}
+
+/// A `model.json` of another format or version than this balerc reads.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{INFO_FILE} says {format} version {version}, expected {FORMAT} version {VERSION}")]
+pub struct UnknownModelFormat {
+    pub format: String,
+    pub version: u32,
 }
 
 /// The model's outlier density, or None when it was trained without outlier removal.
@@ -108,7 +116,7 @@ pub fn load_outliers(dir: &Path) -> Result<Option<OutlierModel>, ModelDirError> 
     let invalid =
         |message: String| ModelDirError::NotAModel { path: dir.into(), message: format!("{OUTLIERS_FILE}: {message}") };
     let outliers: OutlierModel = serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
-    outliers.check().map_err(invalid)?;
+    outliers.check().map_err(|e| invalid(e.to_string()))?;
     Ok(Some(outliers))
 }
 

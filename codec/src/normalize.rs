@@ -15,15 +15,31 @@ pub enum NormalizationKind {
     None,
 }
 
+/// A normalization named by no kind there is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown normalization '{0}'; choose min-max, standard or none")]
+pub struct UnknownNormalization(pub String);
+
+/// Data whose feature layout is not the one the normalization was fitted to.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IncompatibleData {
+    #[error("the saved normalization is damaged: {offsets} offsets but {scales} scales")]
+    Damaged { offsets: usize, scales: usize },
+    #[error("the model was trained on {trained}, the data has {columns}", trained = columns_text(*.trained))]
+    Columns { trained: usize, columns: usize },
+    #[error("the model was trained on a table of {trained} columns, the data has shape {shape:?} and is not a table")]
+    NotATable { trained: usize, shape: Vec<usize> },
+}
+
 impl std::str::FromStr for NormalizationKind {
-    type Err = String;
+    type Err = UnknownNormalization;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         match text {
             "min-max" => Ok(NormalizationKind::MinMax),
             "standard" => Ok(NormalizationKind::Standard),
             "none" => Ok(NormalizationKind::None),
-            _ => Err(format!("unknown normalization '{text}'; choose min-max, standard or none")),
+            _ => Err(UnknownNormalization(text.to_string())),
         }
     }
 }
@@ -86,25 +102,20 @@ impl Normalization {
 
     /// Error when `values` has a different feature layout than fitted:
     /// "the model was trained on 24 columns, the data has 23".
-    pub fn check_compatible(&self, values: &ArrayD<f64>) -> Result<(), String> {
+    pub fn check_compatible(&self, values: &ArrayD<f64>) -> Result<(), IncompatibleData> {
         self.check_shape(values.shape())
     }
 
-    fn check_shape(&self, shape: &[usize]) -> Result<(), String> {
+    fn check_shape(&self, shape: &[usize]) -> Result<(), IncompatibleData> {
         let trained = self.features();
         if self.scale.len() != trained {
-            return Err(format!(
-                "the saved normalization is damaged: {trained} offsets but {} scales",
-                self.scale.len()
-            ));
+            return Err(IncompatibleData::Damaged { offsets: trained, scales: self.scale.len() });
         }
         match shape {
             [_, columns] if *columns == trained => Ok(()),
-            [_, columns] => Err(format!("the model was trained on {}, the data has {columns}", columns_text(trained))),
+            &[_, columns] => Err(IncompatibleData::Columns { trained, columns }),
             _ if trained == 1 => Ok(()),
-            _ => Err(format!(
-                "the model was trained on a table of {trained} columns, the data has shape {shape:?} and is not a table"
-            )),
+            _ => Err(IncompatibleData::NotATable { trained, shape: shape.to_vec() }),
         }
     }
 
@@ -256,16 +267,17 @@ mod tests {
             assert_eq!(kind.to_string().parse::<NormalizationKind>(), Ok(kind));
         }
         let error = "zscore".parse::<NormalizationKind>().unwrap_err();
-        assert_eq!(error, "unknown normalization 'zscore'; choose min-max, standard or none");
+        assert_eq!(error.to_string(), "unknown normalization 'zscore'; choose min-max, standard or none");
     }
 
     #[test]
     fn incompatible_data_is_reported() {
         let normalization = Normalization::fit(NormalizationKind::MinMax, &ArrayD::zeros(IxDyn(&[10, 24])));
         let error = normalization.check_compatible(&ArrayD::zeros(IxDyn(&[10, 23]))).unwrap_err();
-        assert_eq!(error, "the model was trained on 24 columns, the data has 23");
+        assert_eq!(error, IncompatibleData::Columns { trained: 24, columns: 23 });
+        assert_eq!(error.to_string(), "the model was trained on 24 columns, the data has 23");
         let error = normalization.check_compatible(&ArrayD::zeros(IxDyn(&[2, 24, 24]))).unwrap_err();
-        assert!(error.contains("is not a table"), "{error}");
+        assert!(error.to_string().contains("is not a table"), "{error}");
         assert!(normalization.check_compatible(&ArrayD::zeros(IxDyn(&[1, 24]))).is_ok());
     }
 

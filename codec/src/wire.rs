@@ -27,13 +27,6 @@ pub enum WireError {
     Trailing(usize),
 }
 
-/// The codec's decoders still speak in sentences; a wire error becomes one where they do.
-impl From<WireError> for String {
-    fn from(error: WireError) -> String {
-        error.to_string()
-    }
-}
-
 /// Reads fields off the front of a byte string.
 #[derive(Debug, Clone)]
 pub struct ByteReader<'a> {

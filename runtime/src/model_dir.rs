@@ -179,7 +179,7 @@ pub fn load_info(dir: &Path) -> Result<ModelInfo, ModelDirError> {
     let not_a_model = |message: String| ModelDirError::NotAModel { path: dir.into(), message };
     let text = std::fs::read_to_string(&info_path).map_err(|e| not_a_model(format!("cannot read {INFO_FILE}: {e}")))?;
     let info: ModelInfo = serde_json::from_str(&text).map_err(|e| not_a_model(format!("{INFO_FILE}: {e}")))?;
-    balerc_codec::model_files::check_format(&info.format, info.version).map_err(not_a_model)?;
+    balerc_codec::model_files::check_format(&info.format, info.version).map_err(|e| not_a_model(e.to_string()))?;
     Ok(info)
 }
 

@@ -87,7 +87,8 @@ pub fn run(
         let width = spec.latent;
         let kept_latent: Vec<f64> = kept.iter().flat_map(|&i| latent[i * width..(i + 1) * width].to_vec()).collect();
         let t = &config.training;
-        let density = OutlierModel::fit(&kept_latent, width, t.outlier_components, t.outlier_fence, t.seed)?;
+        let density = OutlierModel::fit(&kept_latent, width, t.outlier_components, t.outlier_fence, t.seed)
+            .map_err(|e| e.to_string())?;
         let flags = density.flags(&latent);
         let record = OutlierRound {
             trained_on: kept.len(),

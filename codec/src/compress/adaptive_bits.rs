@@ -5,6 +5,7 @@
 //! small inputs saves the tables a static model must store, and on large ones lets a context
 //! split as finely as the data supports.
 
+use super::corrupt::CorruptSection;
 use constriction::backends::ReadWords;
 use constriction::stream::model::{DecoderModel, EncoderModel, EntropyModel};
 use constriction::stream::queue::{DefaultRangeDecoder, DefaultRangeEncoder};
@@ -151,30 +152,29 @@ impl ReadWords<u32, Queue> for Words {
 }
 
 impl BitReader {
-    pub fn new(stored: &[u8]) -> Result<BitReader, String> {
+    pub fn new(stored: &[u8]) -> Result<BitReader, CorruptSection> {
         if !stored.len().is_multiple_of(4) {
-            return Err(format!("{} bytes of adaptively coded bits are not whole 32-bit words", stored.len()));
+            return Err(CorruptSection::PartialWords(stored.len()));
         }
         let words: Vec<u32> =
             stored.chunks_exact(4).map(|w| u32::from_le_bytes(w.try_into().expect("4 bytes"))).collect();
         let words = Words { words: words.into_iter(), past_end: 0 };
-        let coder =
-            DefaultRangeDecoder::with_backend(words).map_err(|_| "the coded bits do not start a range coder")?;
+        let coder = DefaultRangeDecoder::with_backend(words).map_err(|_| CorruptSection::NoRangeCoderStart)?;
         Ok(BitReader { coder })
     }
 
-    pub fn bit(&mut self, context: &mut BitContext) -> Result<bool, String> {
+    pub fn bit(&mut self, context: &mut BitContext) -> Result<bool, CorruptSection> {
         let bit = self.decode(context.model())?;
         context.update(bit);
         Ok(bit)
     }
 
-    pub fn even_bits(&mut self, count: u32) -> Result<u64, String> {
+    pub fn even_bits(&mut self, count: u32) -> Result<u64, CorruptSection> {
         (0..count).try_fold(0u64, |value, _| Ok(value << 1 | u64::from(self.decode(EVEN)?)))
     }
 
-    fn decode(&mut self, model: Bernoulli) -> Result<bool, String> {
-        self.coder.decode_symbol(model).map_err(|e| format!("the coded bits are damaged: {e}"))
+    fn decode(&mut self, model: Bernoulli) -> Result<bool, CorruptSection> {
+        self.coder.decode_symbol(model).map_err(|e| CorruptSection::DamagedBits(e.to_string()))
     }
 }
 

@@ -2,6 +2,7 @@
 //! zigzag varints (small residuals take one byte), fixed-width codes split into byte planes
 //! (the high bytes of nearby codes are alike).
 
+use super::corrupt::CorruptSection;
 use crate::wire::{push_ivarint, ByteReader};
 pub use crate::wire::{unzigzag, zigzag};
 
@@ -12,14 +13,14 @@ pub fn encode_varints(values: impl IntoIterator<Item = i64>) -> Vec<u8> {
     out
 }
 
-pub fn decode_varints(bytes: &[u8], count: usize) -> Result<Vec<i64>, String> {
+pub fn decode_varints(bytes: &[u8], count: usize) -> Result<Vec<i64>, CorruptSection> {
     let mut values = Vec::with_capacity(count.min(bytes.len()));
     let mut reader = ByteReader::new(bytes);
     while !reader.is_empty() {
         values.push(reader.ivarint()?);
     }
     if values.len() != count {
-        return Err(format!("expected {count} varints, found {}", values.len()));
+        return Err(CorruptSection::VarintCount { expected: count, found: values.len() });
     }
     Ok(values)
 }
@@ -35,9 +36,9 @@ pub fn encode_planes(codes: &[u32], width: usize) -> Vec<u8> {
     out
 }
 
-pub fn decode_planes(bytes: &[u8], width: usize, count: usize) -> Result<Vec<u32>, String> {
+pub fn decode_planes(bytes: &[u8], width: usize, count: usize) -> Result<Vec<u32>, CorruptSection> {
     if bytes.len() != width * count {
-        return Err(format!("expected {} bytes of codes, found {}", width * count, bytes.len()));
+        return Err(CorruptSection::PlaneBytes { expected: width * count, found: bytes.len() });
     }
     let mut codes = vec![0u32; count];
     for (plane, chunk) in bytes.chunks(count.max(1)).enumerate().take(width) {
@@ -57,9 +58,9 @@ pub fn encode_f32s(values: &[f64]) -> Vec<u8> {
     values.iter().flat_map(|&v| (v as f32).to_le_bytes()).collect()
 }
 
-pub fn decode_f32s(bytes: &[u8]) -> Result<Vec<f64>, String> {
+pub fn decode_f32s(bytes: &[u8]) -> Result<Vec<f64>, CorruptSection> {
     if !bytes.len().is_multiple_of(4) {
-        return Err(format!("{} bytes are not a whole number of float32 values", bytes.len()));
+        return Err(CorruptSection::PartialFloats { len: bytes.len(), bits: 32 });
     }
     Ok(bytes.chunks_exact(4).map(|b| f64::from(f32::from_le_bytes(b.try_into().expect("4 bytes")))).collect())
 }
@@ -68,16 +69,16 @@ pub fn encode_f16s(values: &[f64]) -> Vec<u8> {
     values.iter().flat_map(|&v| half::f16::from_f64(v).to_le_bytes()).collect()
 }
 
-pub fn decode_f16s(bytes: &[u8]) -> Result<Vec<f64>, String> {
+pub fn decode_f16s(bytes: &[u8]) -> Result<Vec<f64>, CorruptSection> {
     if !bytes.len().is_multiple_of(2) {
-        return Err(format!("{} bytes are not a whole number of float16 values", bytes.len()));
+        return Err(CorruptSection::PartialFloats { len: bytes.len(), bits: 16 });
     }
     Ok(bytes.chunks_exact(2).map(|b| f64::from(half::f16::from_le_bytes(b.try_into().expect("2 bytes")))).collect())
 }
 
-pub fn decode_f64s(bytes: &[u8]) -> Result<Vec<f64>, String> {
+pub fn decode_f64s(bytes: &[u8]) -> Result<Vec<f64>, CorruptSection> {
     if !bytes.len().is_multiple_of(8) {
-        return Err(format!("{} bytes are not a whole number of float64 values", bytes.len()));
+        return Err(CorruptSection::PartialFloats { len: bytes.len(), bits: 64 });
     }
     Ok(bytes.chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes"))).collect())
 }

@@ -2,6 +2,7 @@
 //! error bounds are checked against, or its quantized twin, which shows what a decoder lowered
 //! to an FPGA would reconstruct.
 
+use super::network_error::NetworkError;
 use balerc_compiler::quant::QuantizedModel;
 use balerc_compiler::sim::{FloatProgram, Simulator};
 
@@ -20,12 +21,12 @@ impl Decoder {
     }
 
     /// Normalized values for latents given one sample after another.
-    pub fn run(&self, latent: &[f64]) -> Result<Vec<f64>, String> {
+    pub fn run(&self, latent: &[f64]) -> Result<Vec<f64>, NetworkError> {
         match self {
             Decoder::Float(program) => Ok(program.run(latent)),
             Decoder::Quantized(model) => {
                 let simulator = Simulator::new(model);
-                let codes = simulator.run(&simulator.quantize_input(latent).map_err(|e| e.to_string())?);
+                let codes = simulator.run(&simulator.quantize_input(latent).map_err(NetworkError::Simulate)?);
                 let ty = model.output().ty;
                 Ok(codes.into_iter().map(|c| ty.to_f64(c)).collect())
             }

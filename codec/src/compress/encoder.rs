@@ -2,8 +2,10 @@
 //! point, or the quantized encoder executed by the compiler's bit-exact simulator, which
 //! yields the very codes an FPGA running the generated design would emit.
 
+use super::chunk_error::ChunkError;
 use super::header::{HardwareEncoding, Header};
 use super::latent::{self, QuantizedLatent};
+use super::network_error::NetworkError;
 use crate::model_files::{ENCODER_ONNX, FULL_ONNX};
 use balerc_compiler::fixed::FixedType;
 use balerc_compiler::lower::sha256_hex;
@@ -68,7 +70,7 @@ impl LatentEncoder {
         }
     }
 
-    pub fn open(choice: &EncoderChoice, model_dir: &Path) -> Result<LatentEncoder, String> {
+    pub fn open(choice: &EncoderChoice, model_dir: &Path) -> Result<LatentEncoder, NetworkError> {
         match choice {
             EncoderChoice::Float => super::program(&model_dir.join(ENCODER_ONNX)).map(LatentEncoder::Float),
             EncoderChoice::HardwareBuild(build) => {
@@ -78,7 +80,8 @@ impl LatentEncoder {
             }
             EncoderChoice::Precision(precision) => {
                 let options = LowerOptions { part: Part::Full, precision: precision.clone(), calibration: None };
-                let lowered = lower(&model_dir.join(ENCODER_ONNX), &options).map_err(|e| e.to_string())?;
+                let onnx = model_dir.join(ENCODER_ONNX);
+                let lowered = lower(&onnx, &options).map_err(|source| NetworkError::Compile { onnx, source })?;
                 Ok(hardware(lowered.model, format!("precision default {}", precision.default)))
             }
         }
@@ -93,41 +96,43 @@ impl LatentEncoder {
     }
 
     /// The encoder's output for normalized samples, before it is stored.
-    pub fn run(&self, normalized: &[f64]) -> Result<RawLatent, String> {
+    pub fn run(&self, normalized: &[f64]) -> Result<RawLatent, NetworkError> {
         Ok(match self {
             LatentEncoder::Float(program) => RawLatent::Float(program.run(normalized)),
             LatentEncoder::Hardware { model, .. } => {
                 let simulator = Simulator::new(model);
-                let inputs = simulator.quantize_input(normalized).map_err(|e| e.to_string())?;
+                let inputs = simulator.quantize_input(normalized).map_err(NetworkError::Simulate)?;
                 RawLatent::Hardware { codes: simulator.run(&inputs), ty: model.output().ty }
             }
         })
     }
 
     /// The stored latent of an output, and the values the decoder will see.
-    pub fn store(&self, header: &Header, raw: &RawLatent) -> Result<(QuantizedLatent, Vec<f64>), String> {
+    pub fn store(&self, header: &Header, raw: &RawLatent) -> Result<(QuantizedLatent, Vec<f64>), ChunkError> {
         let width = header.latent_width;
         let quantized = match raw {
             RawLatent::Float(values) => latent::quantize(values, width, header.latent_bits),
             RawLatent::Hardware { codes, .. } => latent::from_hardware_codes(codes, width),
         };
-        let values = header.latent_values(&quantized).ok_or("a latent code lies outside its range")?;
+        let values = header.latent_values(&quantized).ok_or(ChunkError::LatentOutOfRange)?;
         Ok((quantized, values))
     }
 
     /// The encoder must take a sample of the model and produce its latent.
-    pub fn check_fits(&self, modelled_per_sample: usize, latent_width: usize) -> Result<(), String> {
+    pub fn check_fits(&self, modelled_per_sample: usize, latent_width: usize) -> Result<(), NetworkError> {
         let LatentEncoder::Hardware { model, encoding } = self else { return Ok(()) };
         let (inputs, outputs) = (model.input().len(), model.output().len());
         if inputs != modelled_per_sample || outputs != latent_width {
-            return Err(format!(
-                "the hardware encoder ({}) maps {inputs} values to {outputs}, but the model's encoder maps \
-                 {modelled_per_sample} to {latent_width}",
-                encoding.origin
-            ));
+            return Err(NetworkError::EncoderShape {
+                origin: encoding.origin.clone(),
+                inputs,
+                outputs,
+                modelled: modelled_per_sample,
+                latent: latent_width,
+            });
         }
         if model.output().ty.width > 32 {
-            return Err(format!("the hardware encoder's latent type {} is wider than 32 bits", model.output().ty));
+            return Err(NetworkError::LatentTypeTooWide(model.output().ty));
         }
         Ok(())
     }
@@ -144,22 +149,19 @@ fn hardware(model: QuantizedModel, origin: String) -> LatentEncoder {
 }
 
 /// Every build directory `balerc lower` writes holds the quantized model it implements.
-fn read_build(build: &Path) -> Result<QuantizedModel, String> {
+fn read_build(build: &Path) -> Result<QuantizedModel, NetworkError> {
     let path = build.join("quantized.json");
-    let text = std::fs::read_to_string(&path).map_err(|e| {
-        format!("cannot read {} ({e}); is {} a build directory of balerc lower?", path.display(), build.display())
-    })?;
-    serde_json::from_str(&text).map_err(|e| format!("{}: not a quantized model ({e})", path.display()))
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(error) => return Err(NetworkError::ReadBuild { path, build: build.to_path_buf(), error }),
+    };
+    serde_json::from_str(&text).map_err(|error| NetworkError::NotQuantizedModel { path, error })
 }
 
 /// A build lowered from another model would silently produce a meaningless latent.
-fn check_lowered_from(model: &QuantizedModel, build: &Path, model_dir: &Path) -> Result<(), String> {
+fn check_lowered_from(model: &QuantizedModel, build: &Path, model_dir: &Path) -> Result<(), NetworkError> {
     let Some(source) = &model.source else {
-        return Err(format!(
-            "{} does not record which model it was lowered from; lower it again with balerc lower {} --part encoder",
-            build.display(),
-            model_dir.display()
-        ));
+        return Err(NetworkError::UnknownSource { build: build.to_path_buf(), model_dir: model_dir.to_path_buf() });
     };
     let hash_of = |file: &str| std::fs::read(model_dir.join(file)).map(|b| sha256_hex(&b)).unwrap_or_default();
     let matches = (source.part == Part::Full.as_str() && source.sha256 == hash_of(ENCODER_ONNX))
@@ -167,12 +169,11 @@ fn check_lowered_from(model: &QuantizedModel, build: &Path, model_dir: &Path) ->
     if matches {
         Ok(())
     } else {
-        Err(format!(
-            "{} implements {} (part {}), not the encoder of the model in {}",
-            build.display(),
-            source.file,
-            source.part,
-            model_dir.display()
-        ))
+        Err(NetworkError::OtherModel {
+            build: build.to_path_buf(),
+            file: source.file.clone(),
+            part: source.part.clone(),
+            model_dir: model_dir.to_path_buf(),
+        })
     }
 }

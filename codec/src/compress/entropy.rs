@@ -21,6 +21,7 @@
 //! - the number of 32-bit ANS words (varint), then the words, little-endian;
 //! - per escaped value, in order: the value minus its stream's K (varint).
 
+use super::corrupt::CorruptSection;
 use crate::wire::{push_uvarint, uvarint_len, ByteReader};
 
 /// The widest window: 4096 symbols keep a model's stored counts small beside the data.
@@ -175,11 +176,11 @@ fn scaled_counts(counts: &[u64]) -> Vec<u64> {
 /// Fixed-point probabilities summing to 2^PRECISION, each at least 1 so that any symbol can be
 /// coded, the rest shared in proportion to the counts. Damaged counts give an error or a
 /// useless model, never a panic.
-fn probabilities(counts: &[u64]) -> Result<Vec<u32>, String> {
+fn probabilities(counts: &[u64]) -> Result<Vec<u32>, CorruptSection> {
     let symbols = counts.len() as u64;
     let one = 1u64 << PRECISION;
     if symbols == 0 || symbols > one {
-        return Err(format!("a model of {symbols} symbols"));
+        return Err(CorruptSection::ModelSize(symbols));
     }
     let free = one - symbols;
     let total: u128 = counts.iter().map(|&c| u128::from(c)).sum();
@@ -220,7 +221,7 @@ pub fn encode(values: &[u64], features: usize) -> Vec<u8> {
     encode_with_stats(values, stats, FeatureCycle::new(values.len(), features))
 }
 
-pub fn decode(bytes: &[u8], count: usize, features: usize) -> Result<Vec<u64>, String> {
+pub fn decode(bytes: &[u8], count: usize, features: usize) -> Result<Vec<u64>, CorruptSection> {
     let features = features.max(1);
     let mut next = 0;
     // A counter, not `i % features`: a division for every value would cost more than its decoding.
@@ -351,44 +352,47 @@ pub fn decode_streams(
     count: usize,
     streams: usize,
     mut stream_of: impl FnMut(usize, &[u64]) -> usize,
-) -> Result<Vec<u64>, String> {
+) -> Result<Vec<u64>, CorruptSection> {
     let mut reader = ByteReader::new(bytes);
     let stored = reader.uvarint()?;
     if stored != count as u64 {
-        return Err(format!("{stored} values are coded where {count} belong"));
+        return Err(CorruptSection::CodedCount { stored, count });
     }
     let (windows, models) = read_models(&mut reader, streams)?;
     let words = read_words(&mut reader)?;
-    let mut coder = AnsDecoder::new(words).ok_or("the coded symbols end in a zero word")?;
+    let mut coder = AnsDecoder::new(words).ok_or(CorruptSection::EndsInZeroWord)?;
     // The escapes follow the words in value order, so each value is whole before the next one's
     // stream is decided from it.
     let mut values = Vec::with_capacity(count.min(1 << 24));
     for i in 0..count {
         let stream = stream_of(i, &values);
-        let (model, window) = models.get(stream).zip(windows.get(stream)).ok_or("a value's stream has no model")?;
+        let (model, window) = models.get(stream).zip(windows.get(stream)).ok_or(CorruptSection::StreamWithoutModel)?;
         let mut v = coder.decode(model) as u64;
         if v == *window {
-            v = window.checked_add(reader.uvarint()?).ok_or("an escaped value is larger than 64 bits")?;
+            v = window.checked_add(reader.uvarint()?).ok_or(CorruptSection::EscapeOverflow)?;
         }
         values.push(v);
     }
     if !coder.is_empty() {
-        return Err(format!("the coded symbols are not {count} values (the data is damaged)"));
+        return Err(CorruptSection::SymbolCount(count));
     }
     if !reader.rest().is_empty() {
-        return Err(format!("{} bytes are left after the coded values", reader.rest().len()));
+        return Err(CorruptSection::TrailingValues(reader.rest().len()));
     }
     Ok(values)
 }
 
 /// What [`write_models`] wrote for `streams` streams: their windows and decoding tables.
-pub(super) fn read_models(reader: &mut ByteReader, streams: usize) -> Result<(Vec<u64>, Vec<DecodingTable>), String> {
+pub(super) fn read_models(
+    reader: &mut ByteReader,
+    streams: usize,
+) -> Result<(Vec<u64>, Vec<DecodingTable>), CorruptSection> {
     let mut windows = Vec::with_capacity(streams.min(reader.rest().len()));
     let mut models = Vec::with_capacity(streams.min(reader.rest().len()));
     for _ in 0..streams {
         let window = reader.uvarint()?;
         if !(1..=MAX_WINDOW).contains(&window) {
-            return Err(format!("a model's window of {window} symbols is outside 1 to {MAX_WINDOW}"));
+            return Err(CorruptSection::WindowOutOfRange { window, max: MAX_WINDOW });
         }
         let counts = (0..=window).map(|_| reader.uvarint()).collect::<Result<Vec<_>, _>>()?;
         models.push(DecodingTable::new(&probabilities(&counts)?));
@@ -398,9 +402,9 @@ pub(super) fn read_models(reader: &mut ByteReader, streams: usize) -> Result<(Ve
 }
 
 /// The coder's words, as [`write_words_and_escapes`] wrote them.
-pub(super) fn read_words(reader: &mut ByteReader) -> Result<Vec<u32>, String> {
+pub(super) fn read_words(reader: &mut ByteReader) -> Result<Vec<u32>, CorruptSection> {
     let word_count = reader.length()?;
-    let word_bytes = reader.take(word_count.checked_mul(4).ok_or("too many coded words")?)?;
+    let word_bytes = reader.take(word_count.checked_mul(4).ok_or(CorruptSection::TooManyWords)?)?;
     Ok(word_bytes.chunks_exact(4).map(|w| u32::from_le_bytes(w.try_into().expect("4 bytes"))).collect())
 }
 

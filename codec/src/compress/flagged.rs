@@ -4,10 +4,12 @@
 //! cost more than the values; so they take neither latent codes nor residuals, and each chunk
 //! lists their positions and their modelled values exactly.
 
+use super::chunk_error::ChunkError;
 use super::{bytes, deltas, optional_section_bytes, section, undeltas, Header, SectionName};
 use crate::container::{Chunk, Section};
 use crate::density::OutlierModel;
-use crate::model_files::{self, OUTLIERS_FILE};
+use crate::model_files;
+use crate::CodecError;
 use std::path::Path;
 
 /// Whether samples the model's latent density flags are stored in full.
@@ -22,16 +24,13 @@ pub enum OutlierChoice {
 }
 
 /// The density that flags samples, as the user chose.
-pub fn density(choice: OutlierChoice, model: &Path) -> Result<Option<OutlierModel>, String> {
+pub fn density(choice: OutlierChoice, model: &Path) -> Result<Option<OutlierModel>, CodecError> {
     if choice == OutlierChoice::None {
         return Ok(None);
     }
-    let density = model_files::load_outliers(model).map_err(|e| e.to_string())?;
+    let density = model_files::load_outliers(model)?;
     if density.is_none() && choice == OutlierChoice::Auto {
-        return Err(format!(
-            "--outliers auto: the model directory {} holds no {OUTLIERS_FILE}; train the model with --outliers auto",
-            model.display()
-        ));
+        return Err(CodecError::NoOutlierDensity { model: model.to_path_buf() });
     }
     Ok(density)
 }
@@ -62,14 +61,14 @@ pub fn sections(flagged: &[usize], values: &[f64]) -> [Section; 2] {
 
 /// The flagged samples of a chunk of `samples` and their modelled values; none when the file
 /// was written without outlier removal.
-pub fn read(header: &Header, chunk: &Chunk, samples: usize) -> Result<(Vec<usize>, Vec<f64>), String> {
+pub fn read(header: &Header, chunk: &Chunk, samples: usize) -> Result<(Vec<usize>, Vec<f64>), ChunkError> {
     if header.outlier_samples.is_none() {
         return Ok((vec![], vec![]));
     }
     let values = bytes::decode_f64s(optional_section_bytes(chunk, SectionName::FlaggedValue))?;
     let per_sample = header.modelled_per_sample;
     if !values.len().is_multiple_of(per_sample) {
-        return Err(format!("{} values do not fill samples of {per_sample}", values.len()));
+        return Err(ChunkError::FlaggedValues { values: values.len(), per_sample });
     }
     let indices = undeltas(bytes::decode_varints(
         optional_section_bytes(chunk, SectionName::FlaggedIndex),
@@ -79,7 +78,7 @@ pub fn read(header: &Header, chunk: &Chunk, samples: usize) -> Result<(Vec<usize
     for index in indices {
         match usize::try_from(index) {
             Ok(i) if i < samples && flagged.last().is_none_or(|&last| last < i) => flagged.push(i),
-            _ => return Err(format!("the flagged sample {index} is out of order or out of range")),
+            _ => return Err(ChunkError::FlaggedSample(index)),
         }
     }
     Ok((flagged, values))

@@ -2,17 +2,73 @@
 //! model (by hash) and its normalization, how latents and residuals are coded.
 
 use super::latent::{self, QuantizedLatent};
-use super::relation::Relation;
+use super::relation::{Relation, RelationError};
 use super::{CompressOptions, LatentBits};
 use crate::model_files::ModelLayout;
 use crate::normalize::Normalization;
-use balerc_compiler::fixed::FixedType;
+use balerc_compiler::fixed::{FixedType, FixedTypeError};
 use balerc_io::dataset::{Dataset, FileFormat, Layout, StoredDtype};
 use balerc_io::frame_stacks::stacked_shape;
 use ndarray::{ArrayD, IxDyn};
 use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
 
 const KIND: &str = "balerc-compressed";
+
+/// A header that cannot be made for the data and settings given, or read back from a file.
+#[derive(Debug, thiserror::Error)]
+pub enum HeaderError {
+    // Making one: the data, the model and the settings must agree.
+    #[error(
+        "{file}: the model takes stacks of {frames} frames {model:?} and the {samples} frames of the data do not \
+         group into them ({left} left over): compress a multiple of {frames} frames"
+    )]
+    FramesDoNotGroup { file: PathBuf, frames: usize, model: Vec<usize>, samples: usize, left: usize },
+    /// The frames would not stack (balerc_io's own words).
+    #[error("{0}")]
+    Stacking(String),
+    #[error("{file}: the model was trained on tables of {width} columns, the data has shape {shape:?}")]
+    TableWidth { file: PathBuf, width: usize, shape: Vec<usize> },
+    #[error("{file}: column {index} is '{found}', the model was trained with '{trained}' there")]
+    ColumnName { file: PathBuf, index: usize, found: String, trained: String },
+    #[error("{file}: the model was trained on samples of shape {model:?}, the data's are {found:?}")]
+    SampleShape { file: PathBuf, model: Vec<usize>, found: Vec<usize> },
+    #[error("--latent-bits {0} is not between 1 and 32")]
+    LatentBits(u32),
+    #[error(
+        "--latent-bits auto chooses against the residuals of an error bound: give --max-abs-error or \
+         --max-rel-error, or a number of bits"
+    )]
+    AutoLatentBitsWithoutBound,
+    #[error("a chunk must hold at least one sample")]
+    EmptyChunks,
+    #[error("an error bound must be positive (keep a column exactly with data.lossless_columns)")]
+    BoundNotPositive,
+    #[error("a relation refines the residuals of an error bound: give --max-abs-error or --max-rel-error with it")]
+    RelationWithoutBound,
+
+    // Reading one back.
+    #[error("the header is not a balerc header ({0})")]
+    NotBalerHeader(serde_json::Error),
+    #[error("the header describes '{0}', not compressed data")]
+    NotCompressedData(String),
+    #[error("the header's shapes and columns do not agree with each other")]
+    Inconsistent,
+    #[error("the hardware latent type '{spelled}': {source}")]
+    HardwareLatentType { spelled: String, source: FixedTypeError },
+
+    // What it says about columns and values.
+    #[error("relations name table columns, and this data has no column names")]
+    RelationsWithoutNames,
+    #[error("a modelled column has no name")]
+    UnnamedColumn,
+    #[error(transparent)]
+    Relation(#[from] RelationError),
+    #[error("{values} lossless values do not fill {samples} rows of {width}")]
+    LosslessValues { values: usize, samples: usize, width: usize },
+    #[error(transparent)]
+    Shape(#[from] ndarray::ShapeError),
+}
 
 /// How large an error the user allows, before it is resolved against the data.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -79,8 +135,10 @@ pub struct HardwareEncoding {
 }
 
 impl HardwareEncoding {
-    pub fn latent_type(&self) -> Result<FixedType, String> {
-        self.latent_type.parse().map_err(|e| format!("the hardware latent type '{}': {e}", self.latent_type))
+    pub fn latent_type(&self) -> Result<FixedType, HeaderError> {
+        self.latent_type
+            .parse()
+            .map_err(|source| HeaderError::HardwareLatentType { spelled: self.latent_type.clone(), source })
     }
 }
 
@@ -105,34 +163,34 @@ pub fn model_hash(decoder_onnx: &[u8]) -> String {
 
 impl Header {
     /// `ranges` gives each normalization feature's (min, max) over the whole data; it is
-    /// called (a pass over the data) only for a bound relative to the range.
-    pub fn new(
+    /// called (a pass over the data) only for a bound relative to the range, and its error is
+    /// passed on as it is.
+    pub fn new<E: From<HeaderError>>(
         info: &ModelLayout,
         data: &Layout,
         decoder: &[u8],
         hardware: Option<&HardwareEncoding>,
         options: &CompressOptions,
-        ranges: impl FnOnce(&Header) -> Result<Vec<(f64, f64)>, String>,
-    ) -> Result<Header, String> {
-        let file = options.input.display().to_string();
-        let frames_per_sample = frames_to_group(info, data, &file)?;
+        ranges: impl FnOnce(&Header) -> Result<Vec<(f64, f64)>, E>,
+    ) -> Result<Header, E> {
+        let file = options.input.as_path();
+        let frames_per_sample = frames_to_group(info, data, file)?;
         let grouped = match frames_per_sample {
-            Some(frames) => Layout { shape: stacked_shape(&data.shape, frames)?, ..data.clone() },
+            Some(frames) => {
+                let shape = stacked_shape(&data.shape, frames).map_err(HeaderError::Stacking)?;
+                Layout { shape, ..data.clone() }
+            }
             None => data.clone(),
         };
         let data = &grouped;
-        check_fits_model(info, data, &file)?;
+        check_fits_model(info, data, file)?;
         let latent_bits = match (hardware, options.latent_bits) {
             (Some(h), _) => h.latent_type()?.width,
             (None, LatentBits::Fixed(bits)) if (1..=32).contains(&bits) => bits,
-            (None, LatentBits::Fixed(bits)) => return Err(format!("--latent-bits {bits} is not between 1 and 32")),
+            (None, LatentBits::Fixed(bits)) => return Err(HeaderError::LatentBits(bits).into()),
             // Replaced by the width the trials choose, before anything is written.
             (None, LatentBits::Auto) if options.bound.is_some() => 16,
-            (None, LatentBits::Auto) => {
-                return Err("--latent-bits auto chooses against the residuals of an error bound: \
-                            give --max-abs-error or --max-rel-error, or a number of bits"
-                    .into())
-            }
+            (None, LatentBits::Auto) => return Err(HeaderError::AutoLatentBitsWithoutBound.into()),
         };
         let modelled_per_sample = info.features();
         let mut header = Header {
@@ -156,7 +214,7 @@ impl Header {
             frames_per_sample,
         };
         if header.chunk_samples == 0 {
-            return Err("a chunk must hold at least one sample".into());
+            return Err(HeaderError::EmptyChunks.into());
         }
         match options.bound {
             Some(bound) => {
@@ -164,30 +222,24 @@ impl Header {
                 header.error_bound = Some(ResidualCoding { relations: options.relations.clone(), ..coding });
                 header.relations()?;
             }
-            None if !options.relations.is_empty() => {
-                return Err("a relation refines the residuals of an error bound: give --max-abs-error or \
-                            --max-rel-error with it"
-                    .into())
-            }
+            None if !options.relations.is_empty() => return Err(HeaderError::RelationWithoutBound.into()),
             None => {}
         }
         Ok(header)
     }
 
-    fn resolve(
+    fn resolve<E: From<HeaderError>>(
         &self,
         bound: ErrorBound,
-        ranges: impl FnOnce(&Header) -> Result<Vec<(f64, f64)>, String>,
-    ) -> Result<ResidualCoding, String> {
+        ranges: impl FnOnce(&Header) -> Result<Vec<(f64, f64)>, E>,
+    ) -> Result<ResidualCoding, E> {
         let features = self.normalization.features();
         let max_abs_error = match bound {
             ErrorBound::Absolute(e) if e > 0.0 => vec![e; features],
             ErrorBound::RelativeToRange(r) if r > 0.0 => {
                 ranges(self)?.iter().map(|&(lo, hi)| if hi > lo { r * (hi - lo) } else { r }).collect()
             }
-            _ => {
-                return Err("an error bound must be positive (keep a column exactly with data.lossless_columns)".into())
-            }
+            _ => return Err(HeaderError::BoundNotPositive.into()),
         };
         Ok(ResidualCoding { max_abs_error, residual_plans: true, relations: vec![] })
     }
@@ -209,18 +261,17 @@ impl Header {
         serde_json::to_value(self).expect("a header serializes")
     }
 
-    pub fn from_json(value: &serde_json::Value) -> Result<Header, String> {
-        let header: Header =
-            serde_json::from_value(value.clone()).map_err(|e| format!("the header is not a balerc header ({e})"))?;
+    pub fn from_json(value: &serde_json::Value) -> Result<Header, HeaderError> {
+        let header: Header = serde_json::from_value(value.clone()).map_err(HeaderError::NotBalerHeader)?;
         if header.kind != KIND {
-            return Err(format!("the header describes '{}', not compressed data", header.kind));
+            return Err(HeaderError::NotCompressedData(header.kind));
         }
         header.check_consistent()?;
         Ok(header)
     }
 
     /// A header from a damaged or hostile file must not lead to out-of-range indexing.
-    fn check_consistent(&self) -> Result<(), String> {
+    fn check_consistent(&self) -> Result<(), HeaderError> {
         let features = self.normalization.features();
         // The data's values must be countable, and so those of a sample and of every stack of frames.
         let product = |axes: &[usize]| axes.iter().try_fold(1usize, |product, &axis| product.checked_mul(axis));
@@ -247,7 +298,7 @@ impl Header {
         if ok {
             Ok(())
         } else {
-            Err("the header's shapes and columns do not agree with each other".into())
+            Err(HeaderError::Inconsistent)
         }
     }
 
@@ -264,15 +315,15 @@ impl Header {
     }
 
     /// The relations of a bounded table, parsed against its modelled columns' names.
-    pub fn relations(&self) -> Result<Vec<Relation>, String> {
+    pub fn relations(&self) -> Result<Vec<Relation>, HeaderError> {
         let Some(coding) = self.error_bound.as_ref().filter(|c| !c.relations.is_empty()) else { return Ok(vec![]) };
         if !self.is_table() || self.names.is_empty() {
-            return Err("relations name table columns, and this data has no column names".into());
+            return Err(HeaderError::RelationsWithoutNames);
         }
         // A damaged header may list fewer names than columns.
         let names = self.modelled_columns.iter().map(|&c| self.names.get(c).cloned());
-        let names: Vec<String> = names.collect::<Option<_>>().ok_or("a modelled column has no name")?;
-        coding.relations.iter().map(|r| Relation::parse(r, &names)).collect()
+        let names: Vec<String> = names.collect::<Option<_>>().ok_or(HeaderError::UnnamedColumn)?;
+        Ok(coding.relations.iter().map(|r| Relation::parse(r, &names)).collect::<Result<_, _>>()?)
     }
 
     pub fn is_table(&self) -> bool {
@@ -323,15 +374,15 @@ impl Header {
     }
 
     /// Modelled and lossless values back into the original layout.
-    pub fn assemble(&self, samples: usize, modelled: &[f64], lossless: &[f64]) -> Result<ArrayD<f64>, String> {
+    pub fn assemble(&self, samples: usize, modelled: &[f64], lossless: &[f64]) -> Result<ArrayD<f64>, HeaderError> {
         let mut shape = self.shape.clone();
         shape[0] = samples;
         if !self.is_table() {
-            return ArrayD::from_shape_vec(IxDyn(&shape), modelled.to_vec()).map_err(|e| e.to_string());
+            return Ok(ArrayD::from_shape_vec(IxDyn(&shape), modelled.to_vec())?);
         }
         let width = self.lossless_columns.len();
         if lossless.len() != samples * width {
-            return Err(format!("{} lossless values do not fill {samples} rows of {width}", lossless.len()));
+            return Err(HeaderError::LosslessValues { values: lossless.len(), samples, width });
         }
         let columns = shape[1];
         let mut out = vec![0.0; samples * columns];
@@ -345,13 +396,13 @@ impl Header {
                 row[c] = v;
             }
         }
-        ArrayD::from_shape_vec(IxDyn(&shape), out).map_err(|e| e.to_string())
+        Ok(ArrayD::from_shape_vec(IxDyn(&shape), out)?)
     }
 }
 
 /// For a conv3d model trained on stacks of T frames, given single frames [N, height, width]
 /// of its size: T, the frames to group into each sample (N must be a multiple).
-fn frames_to_group(info: &ModelLayout, data: &Layout, file: &str) -> Result<Option<usize>, String> {
+fn frames_to_group(info: &ModelLayout, data: &Layout, file: &Path) -> Result<Option<usize>, HeaderError> {
     let model = &info.sample_shape;
     let Some((&frames, frame)) = model.split_first().filter(|_| model.len() == 3) else { return Ok(None) };
     if data.sample_shape() != frame {
@@ -359,34 +410,38 @@ fn frames_to_group(info: &ModelLayout, data: &Layout, file: &str) -> Result<Opti
     }
     match data.samples() % frames {
         0 => Ok(Some(frames)),
-        left => Err(format!(
-            "{file}: the model takes stacks of {frames} frames {model:?} and the {} frames of the data do not \
-             group into them ({left} left over): compress a multiple of {frames} frames",
-            data.samples()
-        )),
+        left => Err(HeaderError::FramesDoNotGroup {
+            file: file.to_path_buf(),
+            frames,
+            model: model.clone(),
+            samples: data.samples(),
+            left,
+        }),
     }
 }
 
 /// New data must have the layout the model was trained on; the normalization comes from the
 /// model, never from the new data.
-fn check_fits_model(info: &ModelLayout, data: &Layout, file: &str) -> Result<(), String> {
+fn check_fits_model(info: &ModelLayout, data: &Layout, file: &Path) -> Result<(), HeaderError> {
     let is_table = info.sample_shape.len() == 1;
     if is_table {
         let width = info.modelled_columns.len() + info.lossless_columns.len();
         if data.shape.len() != 2 || data.shape[1] != width {
-            return Err(format!(
-                "{file}: the model was trained on tables of {width} columns, the data has shape {:?}",
-                data.shape
-            ));
+            return Err(HeaderError::TableWidth { file: file.to_path_buf(), width, shape: data.shape.clone() });
         }
         if !info.columns.is_empty() && !data.names.is_empty() && info.columns != data.names {
             let (i, (want, got)) =
                 info.columns.iter().zip(&data.names).enumerate().find(|(_, (a, b))| a != b).expect("names differ");
-            return Err(format!("{file}: column {i} is '{got}', the model was trained with '{want}' there"));
+            return Err(HeaderError::ColumnName {
+                file: file.to_path_buf(),
+                index: i,
+                found: got.clone(),
+                trained: want.clone(),
+            });
         }
     } else if data.sample_shape() != info.sample_shape.as_slice() {
         let (model, found) = (&info.sample_shape, data.sample_shape());
-        return Err(format!("{file}: the model was trained on samples of shape {model:?}, the data's are {found:?}"));
+        return Err(HeaderError::SampleShape { file: file.to_path_buf(), model: model.clone(), found: found.to_vec() });
     }
     Ok(())
 }

@@ -13,6 +13,7 @@
 //! States start at 2^32, not 0: a state then never falls below 2^32 but where its coder pushed
 //! a word, so that no state takes a word that belongs to another.
 
+use super::corrupt::CorruptSection;
 use super::entropy::{read_models, read_words, write_models, write_words_and_escapes, FeatureStats, PRECISION};
 use crate::wire::{push_uvarint, ByteReader};
 
@@ -40,15 +41,15 @@ pub fn encode(values: &[u64], features: usize) -> Vec<u8> {
     out
 }
 
-pub fn decode(bytes: &[u8], count: usize, features: usize) -> Result<Vec<u64>, String> {
+pub fn decode(bytes: &[u8], count: usize, features: usize) -> Result<Vec<u64>, CorruptSection> {
     let features = features.max(1);
     let mut reader = ByteReader::new(bytes);
     let stored = reader.uvarint()?;
     if stored != count as u64 {
-        return Err(format!("{stored} values are coded where {count} belong"));
+        return Err(CorruptSection::CodedCount { stored, count });
     }
     let (windows, models) = read_models(&mut reader, features)?;
-    let mut coder = LaneDecoder::new(read_words(&mut reader)?).ok_or("the coded symbols lack their final states")?;
+    let mut coder = LaneDecoder::new(read_words(&mut reader)?).ok_or(CorruptSection::MissingFinalStates)?;
     let mut values = Vec::with_capacity(count.min(1 << 24));
     let mut feature = 0;
     for i in 0..count {
@@ -56,16 +57,16 @@ pub fn decode(bytes: &[u8], count: usize, features: usize) -> Result<Vec<u64>, S
         let mut v = coder.decode(i % LANES, &models[feature]) as u64;
         // The escapes follow the words in value order.
         if v == window {
-            v = window.checked_add(reader.uvarint()?).ok_or("an escaped value is larger than 64 bits")?;
+            v = window.checked_add(reader.uvarint()?).ok_or(CorruptSection::EscapeOverflow)?;
         }
         values.push(v);
         feature = if feature + 1 == features { 0 } else { feature + 1 };
     }
     if !coder.is_back_at_start() {
-        return Err(format!("the coded symbols are not {count} values (the data is damaged)"));
+        return Err(CorruptSection::SymbolCount(count));
     }
     if !reader.rest().is_empty() {
-        return Err(format!("{} bytes are left after the coded values", reader.rest().len()));
+        return Err(CorruptSection::TrailingValues(reader.rest().len()));
     }
     Ok(values)
 }

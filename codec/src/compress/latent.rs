@@ -1,6 +1,7 @@
 //! Latent values stored as uniform integer codes: per chunk and latent dimension, the range
 //! [lo, hi] is split into 2^bits - 1 steps.
 
+use super::corrupt::CorruptSection;
 use super::{bytes, entropy, SectionName};
 use half::f16;
 
@@ -152,9 +153,9 @@ pub fn from_sections(
     width: usize,
     samples: usize,
     bits: u32,
-) -> Result<QuantizedLatent, String> {
+) -> Result<QuantizedLatent, CorruptSection> {
     if ranges.len() != 2 * width {
-        return Err(format!("the latent ranges hold {} values, expected {}", ranges.len(), 2 * width));
+        return Err(CorruptSection::LatentRanges { found: ranges.len(), expected: 2 * width });
     }
     let codes = match codes {
         StoredCodes::Entropy(stored) => decode_entropy(stored, width, samples, bits)?,
@@ -194,20 +195,20 @@ fn split_codes(q: &QuantizedLatent, width: usize, raw: u32) -> Vec<u8> {
     out
 }
 
-pub fn decode_entropy(stored: &[u8], width: usize, samples: usize, bits: u32) -> Result<Vec<u32>, String> {
-    let count = width.checked_mul(samples).ok_or("too many latent codes")?;
+pub fn decode_entropy(stored: &[u8], width: usize, samples: usize, bits: u32) -> Result<Vec<u32>, CorruptSection> {
+    let count = width.checked_mul(samples).ok_or(CorruptSection::TooManyLatentCodes)?;
     let mut reader = crate::wire::ByteReader::new(stored);
     let raw = u32::from(reader.take(1)?[0]);
     if raw > bits {
-        return Err(format!("{raw} raw bits of {bits}-bit latent codes"));
+        return Err(CorruptSection::RawBits { raw, bits });
     }
-    let low_bytes = count.checked_mul(raw as usize).ok_or("too many latent codes")?.div_ceil(8);
+    let low_bytes = count.checked_mul(raw as usize).ok_or(CorruptSection::TooManyLatentCodes)?.div_ceil(8);
     let low = unpack_low_bits(reader.take(low_bytes)?, raw, count);
     let high = entropy::decode(reader.rest(), count, width)?;
     let mut codes = vec![0u32; count];
     for (i, (h, l)) in high.into_iter().zip(low).enumerate() {
         if h >> (bits - raw) != 0 {
-            return Err(format!("a latent code is wider than {bits} bits"));
+            return Err(CorruptSection::LatentCodeTooWide(bits));
         }
         codes[(i % width) * samples + i / width] = ((h << raw) | l) as u32;
     }

@@ -3,6 +3,7 @@
 //! model and the data, so a few widths are tried on the data's first samples and the smallest
 //! file wins.
 
+use super::chunk_error::ChunkError;
 use super::{compress_encoded, encode_chunk, stored_len, Decoder, Header, LatentEncoder};
 use crate::density::OutlierModel;
 use balerc_io::dataset::Dataset;
@@ -36,11 +37,11 @@ pub fn trials(
     decoder: &Decoder,
     density: Option<&OutlierModel>,
     data: &Dataset,
-) -> Result<Vec<Trial>, String> {
+) -> Result<Vec<Trial>, ChunkError> {
     let sample = data.slice_samples(0, data.samples().min(TRIAL_SAMPLES).min(header.chunk_samples));
     // The encoder's output does not depend on the width it is stored in.
     let encoded = encode_chunk(header, encoder, density, &sample)?;
-    let trial = |bits: u32| -> Result<Trial, String> {
+    let trial = |bits: u32| -> Result<Trial, ChunkError> {
         let trial_header = Header { latent_bits: bits, ..header.clone() };
         let (chunk, _) = compress_encoded(&trial_header, encoder, decoder, &sample, &encoded)?;
         let bytes = chunk.sections.iter().map(|s| stored_len(&s.bytes)).sum();
@@ -50,7 +51,7 @@ pub fn trials(
     let mut next = FIRST.to_vec();
     while !next.is_empty() {
         // The trials of a step are independent: one per core.
-        let tried = next.par_iter().map(|&at| trial(CANDIDATES[at])).collect::<Result<Vec<Trial>, String>>()?;
+        let tried = next.par_iter().map(|&at| trial(CANDIDATES[at])).collect::<Result<Vec<Trial>, ChunkError>>()?;
         for (&at, (_, bytes)) in next.iter().zip(tried) {
             sizes[at] = Some(bytes);
         }

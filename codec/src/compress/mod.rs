@@ -14,6 +14,8 @@
 
 mod adaptive_bits;
 pub(crate) mod bytes;
+mod chunk_error;
+mod corrupt;
 mod decoder;
 mod encoder;
 pub(crate) mod entropy;
@@ -25,6 +27,7 @@ pub(crate) mod interleaved;
 pub(crate) mod latent;
 mod latent_bits;
 mod linear_fit;
+mod network_error;
 pub mod packed_decoder;
 mod relation;
 pub(crate) mod residual_context;
@@ -38,15 +41,23 @@ mod taps;
 mod tests;
 pub(crate) mod weight_codes;
 
+/// What the entry points below fail with.
+pub use crate::CodecError;
+pub use chunk_error::ChunkError;
+pub use corrupt::CorruptSection;
 pub use decoder::Decoder;
 pub use encoder::{EncoderChoice, LatentEncoder, RawLatent};
 pub use flagged::OutlierChoice;
-pub use header::{ErrorBound, HardwareEncoding, Header, OutlierSamples};
+pub use header::{ErrorBound, HardwareEncoding, Header, HeaderError, OutlierSamples};
 pub use latent_bits::LatentBits;
+pub use network_error::NetworkError;
+pub use packed_decoder::{DamagedDecoder, DecoderDamage};
+pub use relation::{FormulaProblem, RelationError, Token};
 pub use section_name::SectionName;
 
 use crate::container::{Chunk, Reader, Section, Writer};
 use crate::density::OutlierModel;
+use crate::error::check_interrupt;
 use crate::model_files::{self, DECODER_ONNX};
 use balerc_compiler::passes::Part;
 use balerc_compiler::quant::PrecisionConfig;
@@ -151,7 +162,7 @@ impl Progress for () {
     fn samples_done(&mut self, _: u64, _: u64) {}
 }
 
-pub fn compress(options: &CompressOptions) -> Result<CompressReport, String> {
+pub fn compress(options: &CompressOptions) -> Result<CompressReport, CodecError> {
     compress_with_progress(options, &mut ())
 }
 
@@ -159,9 +170,9 @@ pub fn compress(options: &CompressOptions) -> Result<CompressReport, String> {
 pub fn compress_with_progress(
     options: &CompressOptions,
     progress: &mut dyn Progress,
-) -> Result<CompressReport, String> {
+) -> Result<CompressReport, CodecError> {
     let started = Instant::now();
-    let info = model_files::load_layout(&options.model).map_err(|e| e.to_string())?;
+    let info = model_files::load_layout(&options.model)?;
     let input = open_input(options)?;
     let samples = input.layout().samples();
     let decoder_bytes = read_file(&options.model.join(DECODER_ONNX))?;
@@ -182,7 +193,7 @@ pub fn compress_with_progress(
     };
     header.latent_bits = latent_bits_trials.first().map_or(header.latent_bits, |&(bits, _)| bits);
 
-    let mut writer = Writer::create(&options.output, &header.to_json()).map_err(|e| e.to_string())?;
+    let mut writer = Writer::create(&options.output, &header.to_json())?;
     let packer = writer.packer();
     let mut outliers = Outliers::default();
     let chunks = samples_as_modelled(&header, input, header.chunk_samples).enumerate();
@@ -191,12 +202,12 @@ pub fn compress_with_progress(
         chunks.map(|(index, data)| data.map(|data| (index, data))),
         |(index, data)| {
             let (chunk, chunk_outliers) = compress_chunk(&header, &encoder, &decoder, density, &data)?;
-            Ok((packer.pack(index, &chunk).map_err(|e| e.to_string())?, chunk_outliers, chunk.samples))
+            Ok((packer.pack(index, &chunk)?, chunk_outliers, chunk.samples))
         },
         |(packed, chunk_outliers, samples)| {
             outliers.values += chunk_outliers.values;
             outliers.samples += chunk_outliers.samples;
-            writer.write_packed(packed).map_err(|e| e.to_string())?;
+            writer.write_packed(packed)?;
             done += samples;
             progress.samples_done(done, total);
             Ok(())
@@ -210,9 +221,9 @@ pub fn compress_with_progress(
         Embedding::WhenUnder(share) => model_bytes as f64 <= share * writer.bytes_written() as f64,
     };
     if model_embedded {
-        writer.attach(attachment, &embedded).map_err(|e| e.to_string())?;
+        writer.attach(attachment, &embedded)?;
     }
-    let summary = writer.finish().map_err(|e| e.to_string())?;
+    let summary = writer.finish()?;
     Ok(CompressReport {
         samples,
         original_bytes: std::fs::metadata(&options.input).map_or(0, |m| m.len()),
@@ -229,8 +240,8 @@ pub fn compress_with_progress(
 }
 
 /// The input, read a chunk at a time; a NaN or infinity anywhere stops compression.
-fn open_input(options: &CompressOptions) -> Result<SampleReader, String> {
-    SampleReader::open(&options.input).map(SampleReader::require_finite).map_err(|e| e.to_string())
+fn open_input(options: &CompressOptions) -> Result<SampleReader, CodecError> {
+    Ok(SampleReader::open(&options.input).map(SampleReader::require_finite)?)
 }
 
 /// The input's samples as the model takes them, `count` at a time: single frames grouped into
@@ -239,27 +250,30 @@ fn samples_as_modelled(
     header: &Header,
     input: SampleReader,
     count: usize,
-) -> impl Iterator<Item = Result<Dataset, String>> + use<> {
+) -> impl Iterator<Item = Result<Dataset, CodecError>> + use<> {
     let frames = header.frames_per_sample.unwrap_or(1);
     input.chunks(count * frames).map(move |data| {
-        let data = data.map_err(|e| e.to_string())?;
+        let data = data?;
         match frames {
             1 => Ok(data),
-            _ => Ok(Dataset { values: frame_stacks::stack_frames(data.values, frames)?, ..data }),
+            _ => {
+                let values = frame_stacks::stack_frames(data.values, frames).map_err(CodecError::Stacking)?;
+                Ok(Dataset { values, ..data })
+            }
         }
     })
 }
 
 /// The input's first samples (None for an empty input), for trial compressions.
-fn first_samples(header: &Header, options: &CompressOptions, count: usize) -> Result<Option<Dataset>, String> {
+fn first_samples(header: &Header, options: &CompressOptions, count: usize) -> Result<Option<Dataset>, CodecError> {
     samples_as_modelled(header, open_input(options)?, count).next().transpose()
 }
 
 /// Each feature's (min, max) over the whole input: a first pass, for a bound relative to the range.
-fn feature_ranges(header: &Header, options: &CompressOptions) -> Result<Vec<(f64, f64)>, String> {
+fn feature_ranges(header: &Header, options: &CompressOptions) -> Result<Vec<(f64, f64)>, CodecError> {
     let mut ranges = header.empty_ranges();
     for data in samples_as_modelled(header, open_input(options)?, header.chunk_samples) {
-        balerc_io::interrupt::check()?;
+        check_interrupt()?;
         header.widen_ranges(&data?, &mut ranges);
     }
     Ok(ranges)
@@ -286,13 +300,14 @@ fn stored_len(bytes: &[u8]) -> u64 {
         .map_or(bytes.len(), |compressed| compressed.len().min(bytes.len())) as u64
 }
 
-fn read_file(path: &Path) -> Result<Vec<u8>, String> {
-    std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+fn read_file(path: &Path) -> Result<Vec<u8>, CodecError> {
+    std::fs::read(path).map_err(|source| CodecError::ReadModelFile { path: path.to_path_buf(), source })
 }
 
-fn program(onnx: &Path) -> Result<FloatProgram, String> {
-    let graph = balerc_compiler::load_and_optimize(onnx, Part::Full).map_err(|e| e.to_string())?;
-    FloatProgram::new(&graph).map_err(|e| e.to_string())
+fn program(onnx: &Path) -> Result<FloatProgram, NetworkError> {
+    let compile_error = |source| NetworkError::Compile { onnx: onnx.to_path_buf(), source };
+    let graph = balerc_compiler::load_and_optimize(onnx, Part::Full).map_err(compile_error)?;
+    FloatProgram::new(&graph).map_err(compile_error)
 }
 
 /// Modelled values, normalized as the model was trained.
@@ -329,7 +344,7 @@ fn lossless_values(header: &Header, data: &Dataset) -> Vec<f64> {
 }
 
 /// The decoder's prediction of the modelled values in the data's units, before storage.
-fn predict(header: &Header, decoder: &Decoder, latent: &[f64]) -> Result<Vec<f64>, String> {
+fn predict(header: &Header, decoder: &Decoder, latent: &[f64]) -> Result<Vec<f64>, NetworkError> {
     let n = &header.normalization;
     let mut prediction = decoder.run(latent)?;
     for (i, v) in prediction.iter_mut().enumerate() {
@@ -352,7 +367,7 @@ fn compress_chunk(
     decoder: &Decoder,
     density: Option<&OutlierModel>,
     data: &Dataset,
-) -> Result<(Chunk, Outliers), String> {
+) -> Result<(Chunk, Outliers), ChunkError> {
     let encoded = encode_chunk(header, encoder, density, data)?;
     compress_encoded(header, encoder, decoder, data, &encoded)
 }
@@ -372,7 +387,7 @@ fn encode_chunk(
     encoder: &LatentEncoder,
     density: Option<&OutlierModel>,
     data: &Dataset,
-) -> Result<EncodedChunk, String> {
+) -> Result<EncodedChunk, ChunkError> {
     let per_sample = header.modelled_per_sample;
     let mut original = modelled_values(header, data);
     let mut raw = encoder.run(&normalized(header, &original))?;
@@ -393,7 +408,7 @@ fn compress_encoded(
     decoder: &Decoder,
     data: &Dataset,
     encoded: &EncodedChunk,
-) -> Result<(Chunk, Outliers), String> {
+) -> Result<(Chunk, Outliers), ChunkError> {
     let samples = data.samples();
     let EncodedChunk { original, raw, flagged, flagged_values } = encoded;
     let (quantized, latent_values) = encoder.store(header, raw)?;
@@ -487,7 +502,7 @@ pub struct DecompressReport {
     pub network: NetworkWork,
 }
 
-pub fn decompress(options: &DecompressOptions) -> Result<DecompressReport, String> {
+pub fn decompress(options: &DecompressOptions) -> Result<DecompressReport, CodecError> {
     decompress_with_progress(options, &mut ())
 }
 
@@ -495,38 +510,37 @@ pub fn decompress(options: &DecompressOptions) -> Result<DecompressReport, Strin
 pub fn decompress_with_progress(
     options: &DecompressOptions,
     progress: &mut dyn Progress,
-) -> Result<DecompressReport, String> {
+) -> Result<DecompressReport, CodecError> {
     let started = Instant::now();
-    let file = options.input.display();
-    let mut reader = Reader::open(&options.input).map_err(|e| e.to_string())?;
-    let header = Header::from_json(reader.header()).map_err(|e| format!("{file}: {e}"))?;
+    let file = &options.input;
+    let mut reader = Reader::open(file)?;
+    let header = read_header(&reader, file)?;
     if reader.samples() != header.shape[0] as u64 {
-        return Err(format!(
-            "{file}: the chunks hold {} samples, the header says {}",
-            reader.samples(),
-            header.shape[0]
-        ));
+        return Err(CodecError::SampleCount { path: file.clone(), chunks: reader.samples(), header: header.shape[0] });
     }
     let decoder = decoder_for(&mut reader, &header, options)?;
     let format = dataset::FileFormat::from_path(&options.output).unwrap_or(header.format);
     let layout = Layout { shape: header.output_shape(), names: header.names.clone(), dtype: header.dtype, format };
-    let mut output = SampleWriter::create(&options.output, &layout).map_err(|e| e.to_string())?;
+    let mut output = SampleWriter::create(&options.output, &layout)?;
     let (total, mut done) = (header.shape[0] as u64, 0);
-    let chunks = (0..reader.chunk_count()).map(move |index| match reader.read_chunk(index) {
-        Ok(chunk) => Ok((index, chunk)),
-        Err(e) => Err(e.to_string()),
-    });
+    let chunks = (0..reader.chunk_count()).map(move |index| Ok::<_, CodecError>((index, reader.read_chunk(index)?)));
     in_order::map_in_order(
         chunks,
-        |(index, chunk)| decompress_chunk(&header, &decoder, &chunk).map_err(|e| format!("{file}: chunk {index}: {e}")),
+        |(index, chunk)| {
+            decompress_chunk(&header, &decoder, &chunk).map_err(|source| CodecError::ChunkOfFile {
+                path: file.clone(),
+                index,
+                source: Box::new(source),
+            })
+        },
         |values| {
             done += values.shape()[0] as u64;
-            output.write(&ungrouped(&header, values)).map_err(|e| e.to_string())?;
+            output.write(&ungrouped(&header, values))?;
             progress.samples_done(done, total);
             Ok(())
         },
     )?;
-    output.finish().map_err(|e| e.to_string())?;
+    output.finish()?;
     Ok(DecompressReport {
         samples: layout.samples(),
         shape: layout.shape,
@@ -536,48 +550,45 @@ pub fn decompress_with_progress(
 }
 
 /// The ONNX bytes of the decoder a file embeds, in whichever layout it holds them.
-fn embedded_onnx(reader: &mut Reader) -> Result<Option<Vec<u8>>, String> {
+fn embedded_onnx(reader: &mut Reader, file: &Path) -> Result<Option<Vec<u8>>, CodecError> {
+    let unreadable = |source| CodecError::ReadEmbeddedDecoder { path: file.to_path_buf(), source };
     for layout in packed_decoder::Layout::ALL {
-        if let Some(packed) = reader.attachment(layout.attachment()).map_err(|e| e.to_string())? {
-            return packed_decoder::unpack(&packed, layout).map(Some);
+        if let Some(packed) = reader.attachment(layout.attachment()).map_err(unreadable)? {
+            let damaged = |source| CodecError::EmbeddedDecoder { path: file.to_path_buf(), source };
+            return packed_decoder::unpack(&packed, layout).map(Some).map_err(damaged);
         }
     }
-    reader.attachment(DECODER_ATTACHMENT).map_err(|e| e.to_string())
+    reader.attachment(DECODER_ATTACHMENT).map_err(unreadable)
 }
 
 /// The embedded decoder, or the model directory's after checking it is the one the file
 /// was made with.
-fn decoder_for(reader: &mut Reader, header: &Header, options: &DecompressOptions) -> Result<Decoder, String> {
-    let file = options.input.display();
+fn decoder_for(reader: &mut Reader, header: &Header, options: &DecompressOptions) -> Result<Decoder, CodecError> {
+    let file = &options.input;
     let bytes = match &options.model {
         Some(dir) => {
             let bytes = read_file(&dir.join(DECODER_ONNX))?;
             if header::model_hash(&bytes) != header.model_hash {
-                return Err(format!("{file} was not compressed with the model in {}", dir.display()));
+                return Err(CodecError::OtherModel { path: file.clone(), model_dir: dir.clone() });
             }
             bytes
         }
-        None => embedded_onnx(reader).map_err(|e| format!("{file}: {e}"))?.ok_or_else(|| {
-            format!(
-                "{file} does not contain its model: pass the model directory with --model (its decoder's sha256 is {})",
-                header.model_hash
-            )
-        })?,
+        None => embedded_onnx(reader, file)?
+            .ok_or_else(|| CodecError::ModelNotEmbedded { path: file.clone(), hash: header.model_hash.clone() })?,
     };
     if header::model_hash(&bytes) != header.model_hash {
-        return Err(format!("{file}: the embedded decoder does not match the file's model hash"));
+        return Err(CodecError::EmbeddedDecoderMismatch { path: file.clone() });
     }
-    let staged = tempfile::Builder::new().suffix(".onnx").tempfile().map_err(|e| e.to_string())?;
-    std::fs::write(staged.path(), &bytes).map_err(|e| e.to_string())?;
-    let Some(precision) = &options.decoder_precision else { return program(staged.path()).map(Decoder::Float) };
+    let staged = tempfile::Builder::new().suffix(".onnx").tempfile().map_err(CodecError::StageDecoder)?;
+    std::fs::write(staged.path(), &bytes).map_err(CodecError::StageDecoder)?;
+    let Some(precision) = &options.decoder_precision else { return Ok(Decoder::Float(program(staged.path())?)) };
     if header.error_bound.is_some() {
-        return Err(format!(
-            "{file} holds residuals against the float decoder, so its error bound holds only with that decoder: \
-             decompress it without a decoder precision"
-        ));
+        return Err(CodecError::BoundNeedsFloatDecoder { path: file.clone() });
     }
     let lower_options = LowerOptions { part: Part::Full, precision: precision.clone(), calibration: None };
-    let lowered = balerc_compiler::lower(staged.path(), &lower_options).map_err(|e| e.to_string())?;
+    let onnx = staged.path().to_path_buf();
+    let lowered =
+        balerc_compiler::lower(&onnx, &lower_options).map_err(|source| NetworkError::Compile { onnx, source })?;
     Ok(Decoder::Quantized(Box::new(lowered.model)))
 }
 
@@ -586,18 +597,18 @@ fn optional_section_bytes(chunk: &Chunk, name: SectionName) -> &[u8] {
     section_bytes(chunk, name).unwrap_or_default()
 }
 
-fn section_bytes(chunk: &Chunk, name: SectionName) -> Result<&[u8], String> {
+fn section_bytes(chunk: &Chunk, name: SectionName) -> Result<&[u8], ChunkError> {
     chunk
         .sections
         .iter()
         .find(|s| s.name == name.as_str())
         .map(|s| s.bytes.as_slice())
-        .ok_or_else(|| format!("the section '{name}' is missing"))
+        .ok_or(ChunkError::MissingSection(name))
 }
 
 /// The latent codes, entropy coded (`latent_ans`) or, as earlier balerc wrote them, in byte
 /// planes (`latent`).
-fn stored_latent(header: &Header, chunk: &Chunk, samples: usize) -> Result<latent::QuantizedLatent, String> {
+fn stored_latent(header: &Header, chunk: &Chunk, samples: usize) -> Result<latent::QuantizedLatent, ChunkError> {
     let codes = match section_bytes(chunk, SectionName::LatentCodes) {
         Ok(stored) => latent::StoredCodes::Entropy(stored),
         Err(_) => latent::StoredCodes::Planes(section_bytes(chunk, SectionName::LatentPlanes)?),
@@ -609,14 +620,14 @@ fn stored_latent(header: &Header, chunk: &Chunk, samples: usize) -> Result<laten
     } else {
         bytes::decode_f64s(section_bytes(chunk, SectionName::LatentRange)?)?
     };
-    latent::from_sections(ranges, codes, header.latent_width, samples, header.latent_bits)
+    Ok(latent::from_sections(ranges, codes, header.latent_width, samples, header.latent_bits)?)
 }
 
 /// The residual codes, entropy coded in a field's contexts (`residual_adaptive`, or with static
 /// models `residual_ctx`), per feature in four states (`residual_ans4`) or, as earlier balerc
 /// wrote them, per feature in one state (`residual_ans`) or as varints (`residual`).
-fn stored_residuals(header: &Header, chunk: &Chunk, count: usize) -> Result<Vec<i64>, String> {
-    let field_frame = || context_frame(header).ok_or("residuals in contexts belong to a field");
+fn stored_residuals(header: &Header, chunk: &Chunk, count: usize) -> Result<Vec<i64>, ChunkError> {
+    let field_frame = || context_frame(header).ok_or(ChunkError::ContextsWithoutField);
     let symbols = if let Ok(stored) = section_bytes(chunk, SectionName::ResidualAdaptive) {
         residual_context::decode_adaptive(stored, count, field_frame()?)?
     } else if let Ok(stored) = section_bytes(chunk, SectionName::ResidualInContexts) {
@@ -626,14 +637,14 @@ fn stored_residuals(header: &Header, chunk: &Chunk, count: usize) -> Result<Vec<
     } else if let Ok(stored) = section_bytes(chunk, SectionName::ResidualPerFeature) {
         entropy::decode(stored, count, header.feature_count())?
     } else {
-        return bytes::decode_varints(section_bytes(chunk, SectionName::ResidualVarints)?, count);
+        return Ok(bytes::decode_varints(section_bytes(chunk, SectionName::ResidualVarints)?, count)?);
     };
     Ok(symbols.into_iter().map(bytes::unzigzag).collect())
 }
 
 /// The exact values stored for values the residuals could not bring within the bound, with
 /// their indices, as stored (increasing in files balerc writes).
-fn stored_outliers(chunk: &Chunk, count: usize) -> Result<Vec<(usize, f64)>, String> {
+fn stored_outliers(chunk: &Chunk, count: usize) -> Result<Vec<(usize, f64)>, ChunkError> {
     let values = bytes::decode_f64s(optional_section_bytes(chunk, SectionName::OutlierValue))?;
     let indices =
         undeltas(bytes::decode_varints(optional_section_bytes(chunk, SectionName::OutlierIndex), values.len())?);
@@ -642,7 +653,7 @@ fn stored_outliers(chunk: &Chunk, count: usize) -> Result<Vec<(usize, f64)>, Str
         .zip(values)
         .map(|(index, value)| match usize::try_from(index) {
             Ok(i) if i < count => Ok((i, value)),
-            _ => Err(format!("outlier index {index} is out of range")),
+            _ => Err(ChunkError::OutlierIndex(index)),
         })
         .collect()
 }
@@ -661,18 +672,18 @@ fn ungrouped(header: &Header, values: ArrayD<f64>) -> ArrayD<f64> {
     }
 }
 
-fn decompress_chunk(header: &Header, decoder: &Decoder, chunk: &Chunk) -> Result<ArrayD<f64>, String> {
-    let samples = usize::try_from(chunk.samples).map_err(|_| "too many samples".to_string())?;
+fn decompress_chunk(header: &Header, decoder: &Decoder, chunk: &Chunk) -> Result<ArrayD<f64>, ChunkError> {
+    let samples = usize::try_from(chunk.samples).map_err(|_| ChunkError::TooManySamples)?;
     if samples > header.chunk_samples {
-        return Err(format!("{samples} samples, more than the {} a chunk holds", header.chunk_samples));
+        return Err(ChunkError::OverfullChunk { samples, limit: header.chunk_samples });
     }
     let (flagged, flagged_values) = flagged::read(header, chunk, samples)?;
     let others = samples - flagged.len();
     let quantized = stored_latent(header, chunk, others)?;
-    let latent_values = header.latent_values(&quantized).ok_or("a latent code lies outside its range")?;
+    let latent_values = header.latent_values(&quantized).ok_or(ChunkError::LatentOutOfRange)?;
     let prediction = predict(header, decoder, &latent_values)?;
     if prediction.len() != others * header.modelled_per_sample {
-        return Err("the decoder's output does not fit the file's shape".into());
+        return Err(ChunkError::DecoderOutput);
     }
     let outliers = stored_outliers(chunk, prediction.len())?;
     let values = match &header.error_bound {
@@ -699,38 +710,43 @@ fn decompress_chunk(header: &Header, decoder: &Decoder, chunk: &Chunk) -> Result
     };
     let values = flagged::restore(&values, header.modelled_per_sample, &flagged, &flagged_values);
     let lossless = bytes::decode_f64s(optional_section_bytes(chunk, SectionName::Lossless))?;
-    header.assemble(samples, &values, &lossless)
+    Ok(header.assemble(samples, &values, &lossless)?)
 }
 
 /// The latent codes of a file written with a hardware encoder, samples one after another: what
 /// the FPGA emitted, for comparing against the hardware itself. Samples stored in full have none.
-pub fn hardware_latent_codes(path: &Path) -> Result<Vec<i64>, String> {
-    let mut reader = Reader::open(path).map_err(|e| e.to_string())?;
-    let header = Header::from_json(reader.header()).map_err(|e| format!("{}: {e}", path.display()))?;
+pub fn hardware_latent_codes(path: &Path) -> Result<Vec<i64>, CodecError> {
+    let mut reader = Reader::open(path)?;
+    let header = read_header(&reader, path)?;
     if header.hardware.is_none() {
-        return Err(format!("{} was compressed with the float encoder; it holds no hardware codes", path.display()));
+        return Err(CodecError::NoHardwareCodes { path: path.to_path_buf() });
     }
     let mut codes = vec![];
     for index in 0..reader.chunk_count() {
-        let chunk = reader.read_chunk(index).map_err(|e| e.to_string())?;
+        let chunk = reader.read_chunk(index)?;
         let samples = chunk.samples as usize;
         let q = stored_latent(&header, &chunk, samples - flagged::read(&header, &chunk, samples)?.0.len())?;
-        codes.extend(latent::hardware_codes(&q, header.latent_width).ok_or("a latent code lies outside its range")?);
+        codes.extend(latent::hardware_codes(&q, header.latent_width).ok_or(ChunkError::LatentOutOfRange)?);
     }
     Ok(codes)
 }
 
 /// The form of the data a file was compressed from, which decompression writes back by default.
-pub fn original_format(path: &Path) -> Result<dataset::FileFormat, String> {
-    let reader = Reader::open(path).map_err(|e| e.to_string())?;
-    Header::from_json(reader.header()).map(|header| header.format).map_err(|e| format!("{}: {e}", path.display()))
+pub fn original_format(path: &Path) -> Result<dataset::FileFormat, CodecError> {
+    let reader = Reader::open(path)?;
+    Ok(read_header(&reader, path)?.format)
+}
+
+/// The header of an open file, an error naming the file when it does not read.
+fn read_header(reader: &Reader, path: &Path) -> Result<Header, CodecError> {
+    Header::from_json(reader.header()).map_err(|source| CodecError::StoredHeader { path: path.to_path_buf(), source })
 }
 
 /// `balerc info`: what a file holds, where its bytes go, and what it promises.
-pub fn describe(path: &Path) -> Result<String, String> {
+pub fn describe(path: &Path) -> Result<String, CodecError> {
     use std::fmt::Write;
-    let reader = Reader::open(path).map_err(|e| e.to_string())?;
-    let header = Header::from_json(reader.header()).map_err(|e| format!("{}: {e}", path.display()))?;
+    let reader = Reader::open(path)?;
+    let header = read_header(&reader, path)?;
     let sizes = reader.sizes();
     let original: u64 = header.shape.iter().product::<usize>() as u64 * u64::from(header.dtype.bits() / 8);
     let mut out = String::new();
@@ -845,9 +861,9 @@ fn readable(value: f64) -> String {
 }
 
 /// `balerc info --json`: what [`describe`] says, for programs.
-pub fn describe_json(path: &Path) -> Result<serde_json::Value, String> {
-    let reader = Reader::open(path).map_err(|e| e.to_string())?;
-    let header = Header::from_json(reader.header()).map_err(|e| format!("{}: {e}", path.display()))?;
+pub fn describe_json(path: &Path) -> Result<serde_json::Value, CodecError> {
+    let reader = Reader::open(path)?;
+    let header = read_header(&reader, path)?;
     let sizes = reader.sizes();
     let original: u64 = header.shape.iter().product::<usize>() as u64 * u64::from(header.dtype.bits() / 8);
     let totals = |of: &std::collections::BTreeMap<String, crate::container::ByteTotals>| -> serde_json::Value {

@@ -10,9 +10,10 @@
 //! layers, names and shapes is mostly what they all say), and 8-bit weight codes entropy
 //! coded. Files holding the earlier `decoder.packed` layout still read.
 
+use super::corrupt::CorruptSection;
 use super::weight_codes;
 use crate::weight_grid;
-use crate::wire::{push_uvarint, ByteReader};
+use crate::wire::{push_uvarint, ByteReader, WireError};
 use onnx_ir::{Message, ModelProto};
 
 /// Weightless ONNX models of balerc 0.1's decoders (a dense one for 24 columns, the default
@@ -124,64 +125,98 @@ fn split<'w>(weights: &'w [f32], counts: &[usize]) -> Vec<&'w [f32]> {
         .collect()
 }
 
+/// Why an embedded decoder's bytes cannot be rebuilt into the model it was made from.
+#[derive(Debug, thiserror::Error)]
+#[error("the embedded decoder is damaged: {0}")]
+pub struct DamagedDecoder(#[from] pub DecoderDamage);
+
+#[derive(Debug, thiserror::Error)]
+pub enum DecoderDamage {
+    #[error(transparent)]
+    Wire(#[from] WireError),
+    #[error("a model of {0} bytes without its weights")]
+    SkeletonTooLarge(usize),
+    /// zstd could not expand the weightless model against the dictionary.
+    #[error("{0}")]
+    Skeleton(std::io::Error),
+    #[error("{found} bytes of model for {expected}")]
+    SkeletonLength { found: usize, expected: usize },
+    /// The ONNX model would not parse or serialize (protobuf's own words).
+    #[error("{0}")]
+    Onnx(String),
+    #[error("unknown weight width {0}")]
+    UnknownWidth(u8),
+    #[error("too many weights")]
+    TooManyWeights,
+    #[error("{0} bytes after the weights")]
+    TrailingWeights(usize),
+    #[error(transparent)]
+    WeightCodes(#[from] CorruptSection),
+    #[error("{codes} codes for {weights} weights")]
+    CodeCount { codes: usize, weights: usize },
+    #[error("{bytes} bytes of weights for {count} weights of {width} bytes")]
+    PlaneBytes { bytes: usize, count: usize, width: usize },
+    #[error("{tensors} weight tensors for {initializers} float initializers")]
+    TensorCount { tensors: usize, initializers: usize },
+}
+
 /// The decoder's ONNX bytes again.
-pub fn unpack(packed: &[u8], layout: Layout) -> Result<Vec<u8>, String> {
-    let damaged = |problem: String| format!("the embedded decoder is damaged: {problem}");
-    let damaged_bytes = |problem: crate::wire::WireError| damaged(problem.to_string());
+pub fn unpack(packed: &[u8], layout: Layout) -> Result<Vec<u8>, DamagedDecoder> {
+    Ok(rebuild(packed, layout)?)
+}
+
+fn rebuild(packed: &[u8], layout: Layout) -> Result<Vec<u8>, DecoderDamage> {
     let mut reader = ByteReader::new(packed);
-    let stripped_len = reader.length().map_err(damaged_bytes)?;
+    let stripped_len = reader.length()?;
     let stripped = match layout {
-        Layout::Packed => reader.take(stripped_len).map_err(damaged_bytes)?.to_vec(),
+        Layout::Packed => reader.take(stripped_len)?.to_vec(),
         Layout::Coded => {
-            let squeezed_len = reader.length().map_err(damaged_bytes)?;
-            let squeezed = reader.take(squeezed_len).map_err(damaged_bytes)?;
+            let squeezed_len = reader.length()?;
+            let squeezed = reader.take(squeezed_len)?;
             if stripped_len > LARGEST_SKELETON {
-                return Err(damaged(format!("a model of {stripped_len} bytes without its weights")));
+                return Err(DecoderDamage::SkeletonTooLarge(stripped_len));
             }
             let stripped = zstd::bulk::Decompressor::with_dictionary(SKELETON_DICTIONARY)
                 .and_then(|mut d| d.decompress(squeezed, stripped_len))
-                .map_err(|e| damaged(e.to_string()))?;
+                .map_err(DecoderDamage::Skeleton)?;
             if stripped.len() != stripped_len {
-                return Err(damaged(format!("{} bytes of model for {stripped_len}", stripped.len())));
+                return Err(DecoderDamage::SkeletonLength { found: stripped.len(), expected: stripped_len });
             }
             stripped
         }
     };
-    let mut model = ModelProto::parse_from_bytes(&stripped).map_err(|e| damaged(e.to_string()))?;
-    let width = match reader.take(1).map_err(damaged_bytes)?[0] {
+    let mut model = ModelProto::parse_from_bytes(&stripped).map_err(|e| DecoderDamage::Onnx(e.to_string()))?;
+    let width = match reader.take(1)?[0] {
         1 => Width::Int8,
         2 => Width::F16,
         4 => Width::F32,
-        other => return Err(damaged(format!("unknown weight width {other}"))),
+        other => return Err(DecoderDamage::UnknownWidth(other)),
     };
-    let tensors = reader.length().map_err(damaged_bytes)?;
-    let counts: Vec<usize> = (0..tensors).map(|_| reader.length()).collect::<Result<_, _>>().map_err(damaged_bytes)?;
-    let total = counts
-        .iter()
-        .try_fold(0usize, |sum, &c| sum.checked_add(c))
-        .ok_or_else(|| damaged("too many weights".into()))?;
+    let tensors = reader.length()?;
+    let counts: Vec<usize> = (0..tensors).map(|_| reader.length()).collect::<Result<_, _>>()?;
+    let total = counts.iter().try_fold(0usize, |sum, &c| sum.checked_add(c)).ok_or(DecoderDamage::TooManyWeights)?;
     let weights = match width {
         Width::Int8 => {
-            let exponents = reader.take(counts.len()).map_err(damaged_bytes)?;
+            let exponents = reader.take(counts.len())?;
             let codes = match layout {
                 Layout::Packed => reader.rest().iter().map(|&q| q as i8).collect(),
                 Layout::Coded => {
                     // Sized, so that a cut is seen: a range decoder reads on past the end.
-                    let coded_len = reader.length().map_err(damaged_bytes)?;
-                    let coded = reader.take(coded_len).map_err(damaged_bytes)?;
+                    let coded_len = reader.length()?;
+                    let coded = reader.take(coded_len)?;
                     if !reader.rest().is_empty() {
-                        return Err(damaged(format!("{} bytes after the weights", reader.rest().len())));
+                        return Err(DecoderDamage::TrailingWeights(reader.rest().len()));
                     }
-                    weight_codes::decode(coded, &counts).map_err(damaged)?.concat()
+                    weight_codes::decode(coded, &counts)?.concat()
                 }
             };
-            from_codes(exponents, &counts, &codes, total).map_err(damaged)?
+            from_codes(exponents, &counts, &codes, total)?
         }
-        _ => from_planes(reader.rest(), width, total).map_err(damaged)?,
+        _ => from_planes(reader.rest(), width, total)?,
     };
     let initializers = float_initializers(&mut model);
     if initializers.len() != counts.len() {
-        return Err(damaged(format!("{} weight tensors for {} float initializers", counts.len(), initializers.len())));
+        return Err(DecoderDamage::TensorCount { tensors: counts.len(), initializers: initializers.len() });
     }
     let mut rest = weights.as_slice();
     for (tensor, &count) in initializers.into_iter().zip(&counts) {
@@ -189,7 +224,7 @@ pub fn unpack(packed: &[u8], layout: Layout) -> Result<Vec<u8>, String> {
         tensor.raw_data = these.iter().flat_map(|w| w.to_le_bytes()).collect::<Vec<u8>>().into();
         rest = after;
     }
-    model.write_to_bytes().map_err(|e| damaged(e.to_string()))
+    model.write_to_bytes().map_err(|e| DecoderDamage::Onnx(e.to_string()))
 }
 
 /// The float32 initializers, in the graph's order (those holding their values in `float_data`
@@ -212,18 +247,18 @@ fn planes(weights: &[f32], width: Width) -> Vec<u8> {
 }
 
 /// Each tensor's codes times its step 2^exponent.
-fn from_codes(exponents: &[u8], counts: &[usize], codes: &[i8], total: usize) -> Result<Vec<f32>, String> {
+fn from_codes(exponents: &[u8], counts: &[usize], codes: &[i8], total: usize) -> Result<Vec<f32>, DecoderDamage> {
     if codes.len() != total {
-        return Err(format!("{} codes for {total} weights", codes.len()));
+        return Err(DecoderDamage::CodeCount { codes: codes.len(), weights: total });
     }
     let tensor_of = counts.iter().enumerate().flat_map(|(t, &count)| std::iter::repeat_n(t, count));
     Ok(tensor_of.zip(codes).map(|(t, &q)| weight_grid::from_int8(exponents[t] as i8, q)).collect())
 }
 
-fn from_planes(stored: &[u8], width: Width, count: usize) -> Result<Vec<f32>, String> {
+fn from_planes(stored: &[u8], width: Width, count: usize) -> Result<Vec<f32>, DecoderDamage> {
     let width_bytes = width as usize;
     if count.checked_mul(width_bytes) != Some(stored.len()) {
-        return Err(format!("{} bytes of weights for {count} weights of {width_bytes} bytes", stored.len()));
+        return Err(DecoderDamage::PlaneBytes { bytes: stored.len(), count, width: width_bytes });
     }
     let byte = |i: usize, plane: usize| stored[(width_bytes - 1 - plane) * count + i];
     Ok((0..count)

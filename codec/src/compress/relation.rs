@@ -61,25 +61,67 @@ const FUNCTIONS: [(&str, Function, usize); 12] = [
     ("hypot", Function::Hypot, 2),
 ];
 
+/// A relation that does not parse against the modelled columns, with the text as given.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("relation '{text}': {problem}")]
+pub struct RelationError {
+    pub text: String,
+    pub problem: FormulaProblem,
+}
+
+/// What is wrong with a relation's formula.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FormulaProblem {
+    #[error("write it as `column = formula`")]
+    NoEquals,
+    #[error("there is no modelled column '{0}'")]
+    UnknownColumn(String),
+    #[error("unexpected {0} after the formula")]
+    AfterTheFormula(Token),
+    #[error(
+        "'{late}' is not before '{target}' among the columns: a column is predicted only from the ones decoded \
+         before it"
+    )]
+    NotBefore { late: String, target: String },
+    #[error("'{0}' is not a number")]
+    NotANumber(String),
+    #[error("'{0}' is not part of a formula")]
+    NotInFormula(char),
+    #[error("the formula ends too early")]
+    EndsEarly,
+    #[error("unknown function '{0}' (known: {known})", known = known_functions())]
+    UnknownFunction(String),
+    #[error("{name} takes {arity} argument(s), not {given}")]
+    Arity { name: String, arity: usize, given: usize },
+    #[error("unexpected {0}")]
+    Unexpected(Token),
+    #[error("'{0}' is missing")]
+    Missing(char),
+}
+
+fn known_functions() -> String {
+    FUNCTIONS.iter().map(|f| f.0).collect::<Vec<_>>().join(", ")
+}
+
 impl Relation {
     /// Parses `target = expression` over the modelled `columns` (by name, in order).
-    pub fn parse(text: &str, columns: &[String]) -> Result<Relation, String> {
-        let fail = |why: String| format!("relation '{text}': {why}");
-        let (target, expression) = text.split_once('=').ok_or_else(|| fail("write it as `column = formula`".into()))?;
+    pub fn parse(text: &str, columns: &[String]) -> Result<Relation, RelationError> {
+        let fail = |problem: FormulaProblem| RelationError { text: text.to_string(), problem };
+        let (target, expression) = text.split_once('=').ok_or_else(|| fail(FormulaProblem::NoEquals))?;
         let target = column_index(target.trim(), columns).map_err(fail)?;
         let tokens = tokenize(expression).map_err(fail)?;
         let mut parser = Parser { tokens: &tokens, at: 0, columns };
         let expression = parser.sum().map_err(fail)?;
         if let Some(token) = tokens.get(parser.at) {
-            return Err(fail(format!("unexpected {token} after the formula")));
+            return Err(fail(FormulaProblem::AfterTheFormula(token.clone())));
         }
         let mut used = vec![];
         expression.columns(&mut used);
         if let Some(&late) = used.iter().find(|&&c| c >= target) {
-            return Err(fail(format!(
-                "'{}' is not before '{}' among the columns: a column is predicted only from the ones decoded before it",
-                columns[late], columns[target]
-            )));
+            return Err(fail(FormulaProblem::NotBefore {
+                late: columns[late].clone(),
+                target: columns[target].clone(),
+            }));
         }
         Ok(Relation { target, expression })
     }
@@ -90,8 +132,8 @@ impl Relation {
     }
 }
 
-fn column_index(name: &str, columns: &[String]) -> Result<usize, String> {
-    columns.iter().position(|c| c == name).ok_or_else(|| format!("there is no modelled column '{name}'"))
+fn column_index(name: &str, columns: &[String]) -> Result<usize, FormulaProblem> {
+    columns.iter().position(|c| c == name).ok_or_else(|| FormulaProblem::UnknownColumn(name.to_string()))
 }
 
 impl Expr {
@@ -145,7 +187,7 @@ impl Expr {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-enum Token {
+pub enum Token {
     Number(f64),
     Name(String),
     Symbol(char),
@@ -161,7 +203,7 @@ impl fmt::Display for Token {
     }
 }
 
-fn tokenize(text: &str) -> Result<Vec<Token>, String> {
+fn tokenize(text: &str) -> Result<Vec<Token>, FormulaProblem> {
     let chars: Vec<char> = text.chars().collect();
     let mut tokens = vec![];
     let mut i = 0;
@@ -179,7 +221,7 @@ fn tokenize(text: &str) -> Result<Vec<Token>, String> {
                 i += 1;
             }
             let number: String = chars[start..i].iter().collect();
-            tokens.push(Token::Number(number.parse().map_err(|_| format!("'{number}' is not a number"))?));
+            tokens.push(Token::Number(number.parse().map_err(|_| FormulaProblem::NotANumber(number.clone()))?));
         } else if c.is_alphabetic() || c == '_' {
             while i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '_') {
                 i += 1;
@@ -189,7 +231,7 @@ fn tokenize(text: &str) -> Result<Vec<Token>, String> {
             tokens.push(Token::Symbol(c));
             i += 1;
         } else {
-            return Err(format!("'{c}' is not part of a formula"));
+            return Err(FormulaProblem::NotInFormula(c));
         }
     }
     Ok(tokens)
@@ -213,7 +255,7 @@ impl Parser<'_> {
         found
     }
 
-    fn sum(&mut self) -> Result<Expr, String> {
+    fn sum(&mut self) -> Result<Expr, FormulaProblem> {
         let mut left = self.product()?;
         loop {
             let op = match () {
@@ -225,7 +267,7 @@ impl Parser<'_> {
         }
     }
 
-    fn product(&mut self) -> Result<Expr, String> {
+    fn product(&mut self) -> Result<Expr, FormulaProblem> {
         let mut left = self.unary()?;
         loop {
             let op = match () {
@@ -237,7 +279,7 @@ impl Parser<'_> {
         }
     }
 
-    fn unary(&mut self) -> Result<Expr, String> {
+    fn unary(&mut self) -> Result<Expr, FormulaProblem> {
         if self.eat('-') {
             return Ok(Expr::Negate(Box::new(self.unary()?)));
         }
@@ -248,8 +290,8 @@ impl Parser<'_> {
         Ok(base)
     }
 
-    fn atom(&mut self) -> Result<Expr, String> {
-        let token = self.peek().cloned().ok_or("the formula ends too early")?;
+    fn atom(&mut self) -> Result<Expr, FormulaProblem> {
+        let token = self.peek().cloned().ok_or(FormulaProblem::EndsEarly)?;
         self.at += 1;
         match token {
             Token::Number(v) => Ok(Expr::Number(v)),
@@ -259,29 +301,29 @@ impl Parser<'_> {
                 Ok(inner)
             }
             Token::Name(name) if self.eat('(') => {
-                let &(_, function, arity) = FUNCTIONS.iter().find(|(n, _, _)| *n == name).ok_or_else(|| {
-                    let known: Vec<&str> = FUNCTIONS.iter().map(|f| f.0).collect();
-                    format!("unknown function '{name}' (known: {})", known.join(", "))
-                })?;
+                let &(_, function, arity) = FUNCTIONS
+                    .iter()
+                    .find(|(n, _, _)| *n == name)
+                    .ok_or_else(|| FormulaProblem::UnknownFunction(name.clone()))?;
                 let mut args = vec![self.sum()?];
                 while self.eat(',') {
                     args.push(self.sum()?);
                 }
                 self.expect(')')?;
                 if args.len() != arity {
-                    return Err(format!("{name} takes {arity} argument(s), not {}", args.len()));
+                    return Err(FormulaProblem::Arity { name, arity, given: args.len() });
                 }
                 Ok(Expr::Call(function, args))
             }
             Token::Name(name) => column_index(&name, self.columns).map(Expr::Column),
-            other => Err(format!("unexpected {other}")),
+            other => Err(FormulaProblem::Unexpected(other)),
         }
     }
 
-    fn expect(&mut self, symbol: char) -> Result<(), String> {
+    fn expect(&mut self, symbol: char) -> Result<(), FormulaProblem> {
         match self.eat(symbol) {
             true => Ok(()),
-            false => Err(format!("'{symbol}' is missing")),
+            false => Err(FormulaProblem::Missing(symbol)),
         }
     }
 }
@@ -314,7 +356,7 @@ mod tests {
 
     #[test]
     fn mistakes_are_named() {
-        let error = |text: &str| Relation::parse(text, &columns()).unwrap_err();
+        let error = |text: &str| Relation::parse(text, &columns()).unwrap_err().to_string();
         assert!(error("px pt").contains("column = formula"));
         assert!(error("py = pt").contains("no modelled column 'py'"));
         assert!(error("px = pt * cos(rho)").contains("no modelled column 'rho'"));
@@ -326,5 +368,22 @@ mod tests {
         assert!(error("px = pt # 2").contains("'#' is not part"));
         assert!(error("px = 1.2.3").contains("'1.2.3' is not a number"));
         assert!(error("px = pt *").contains("ends too early"));
+    }
+
+    #[test]
+    fn a_mistake_keeps_the_text_and_says_what_is_wrong() {
+        let error = Relation::parse("eta = pt * cos(phi)", &columns()).unwrap_err();
+        assert_eq!(error.problem, FormulaProblem::NotBefore { late: "phi".into(), target: "eta".into() });
+        assert_eq!(
+            error.to_string(),
+            "relation 'eta = pt * cos(phi)': 'phi' is not before 'eta' among the columns: a column is predicted \
+             only from the ones decoded before it"
+        );
+        let unknown = Relation::parse("px = cosine(phi)", &columns()).unwrap_err();
+        assert_eq!(
+            unknown.to_string(),
+            "relation 'px = cosine(phi)': unknown function 'cosine' (known: sin, cos, tan, sinh, cosh, tanh, exp, \
+             log, sqrt, abs, atan2, hypot)"
+        );
     }
 }

@@ -9,6 +9,7 @@
 //! static models of six neighbourhoods (`residual_ctx`), still read.
 
 use super::adaptive_bits::{BitContext, BitReader, BitWriter};
+use super::corrupt::CorruptSection;
 use super::entropy;
 use super::taps::{Place, CONTEXT};
 
@@ -34,14 +35,14 @@ pub fn encode(symbols: &[u64], frame: (usize, usize)) -> Vec<u8> {
     entropy::encode_streams(symbols, CONTEXTS, |i, before| context(i, frame, before))
 }
 
-pub fn decode(stored: &[u8], count: usize, frame: (usize, usize)) -> Result<Vec<u64>, String> {
+pub fn decode(stored: &[u8], count: usize, frame: (usize, usize)) -> Result<Vec<u64>, CorruptSection> {
     check_frame(frame)?;
     entropy::decode_streams(stored, count, CONTEXTS, |i, before| context(i, frame, before))
 }
 
-fn check_frame(frame: (usize, usize)) -> Result<(), String> {
+fn check_frame(frame: (usize, usize)) -> Result<(), CorruptSection> {
     match frame.0 == 0 || frame.1 == 0 {
-        true => Err("residuals in contexts need frames of at least one value".into()),
+        true => Err(CorruptSection::EmptyFrame),
         false => Ok(()),
     }
 }
@@ -103,7 +104,7 @@ pub fn encode_adaptive(symbols: &[u64], frame: (usize, usize)) -> Vec<u8> {
     writer.finish()
 }
 
-pub fn decode_adaptive(stored: &[u8], count: usize, frame: (usize, usize)) -> Result<Vec<u64>, String> {
+pub fn decode_adaptive(stored: &[u8], count: usize, frame: (usize, usize)) -> Result<Vec<u64>, CorruptSection> {
     check_frame(frame)?;
     let mut contexts = AdaptiveContexts::default();
     let mut reader = BitReader::new(stored)?;
@@ -127,14 +128,14 @@ pub fn decode_adaptive(stored: &[u8], count: usize, frame: (usize, usize)) -> Re
             let length = reader.even_bits(6)? as u32;
             let beyond = (1u64 << length.min(63)) | reader.even_bits(length)?;
             magnitude =
-                UNARY_STEPS.checked_add(beyond).filter(|_| length < 63).ok_or("a residual code is too large")?;
+                UNARY_STEPS.checked_add(beyond).filter(|_| length < 63).ok_or(CorruptSection::ResidualTooLarge)?;
         }
         // Zigzag: -m is 2m - 1, +m is 2m.
         let code = match negative {
             true => (magnitude - 1).checked_mul(2).map(|twice| twice + 1),
             false => magnitude.checked_mul(2),
         };
-        symbols.push(code.ok_or("a residual code is too large")?);
+        symbols.push(code.ok_or(CorruptSection::ResidualTooLarge)?);
     }
     Ok(symbols)
 }

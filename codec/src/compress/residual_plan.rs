@@ -24,6 +24,8 @@
 //! Decompression repeats the compressor's arithmetic value for value, so both see the same
 //! predictions, and the bound checked at compression is the bound the output holds.
 
+use super::chunk_error::ChunkError;
+use super::corrupt::CorruptSection;
 use super::field_neighbours::{NeighbourWeights, Neighbourhood, Place};
 use super::header::{Header, ResidualCoding};
 use super::linear_fit::NormalEquations;
@@ -159,13 +161,13 @@ impl ResidualPlan {
         out
     }
 
-    pub fn from_bytes(bytes: &[u8], layout: &PlanLayout) -> Result<ResidualPlan, String> {
+    pub fn from_bytes(bytes: &[u8], layout: &PlanLayout) -> Result<ResidualPlan, CorruptSection> {
         let mut reader = ByteReader::new(bytes);
         let features = layout.features();
         let mut plans = Vec::with_capacity(features.min(bytes.len()));
         for f in 0..features {
             let flags = reader.take(1)?[0];
-            let unknown = || format!("feature {f}'s residual plan has unknown flags {flags:#x}");
+            let unknown = || CorruptSection::UnknownPlanFlags { feature: f, flags };
             let neighbourhood = match flags & (LINEAR | WITH_PREVIOUS | WIDE) {
                 _ if flags >= 2 * WIDE => return Err(unknown()),
                 0 => None,
@@ -174,13 +176,13 @@ impl ResidualPlan {
                 x if x == LINEAR | WIDE => Some(Neighbourhood::Wide),
                 _ => return Err(unknown()),
             };
-            let mut weights = |count: usize| -> Result<Vec<f32>, String> {
+            let mut weights = |count: usize| -> Result<Vec<f32>, CorruptSection> {
                 let stored = reader.take(4 * count)?;
                 let weights: Vec<f32> =
                     stored.chunks_exact(4).map(|w| f32::from_le_bytes(w.try_into().expect("4 bytes"))).collect();
                 match weights.iter().all(|w| w.is_finite()) {
                     true => Ok(weights),
-                    false => Err(format!("feature {f}'s prediction weights are not finite")),
+                    false => Err(CorruptSection::PlanWeightsNotFinite(f)),
                 }
             };
             let prediction = match (neighbourhood, layout) {
@@ -188,11 +190,7 @@ impl ResidualPlan {
                 (Some(Neighbourhood::InFrame), PlanLayout::Table { weights: counts }) => {
                     Prediction::Columns(weights(counts[f])?)
                 }
-                (Some(_), PlanLayout::Table { .. }) => {
-                    return Err(format!(
-                        "feature {f}'s residual plan predicts a table's column from a field's neighbours"
-                    ))
-                }
+                (Some(_), PlanLayout::Table { .. }) => return Err(CorruptSection::NeighboursInATable(f)),
                 (Some(neighbourhood), PlanLayout::Field { .. }) => {
                     let stored = weights(neighbourhood.weights())?;
                     Prediction::Neighbours(NeighbourWeights::new(neighbourhood, &stored).expect("one weight per tap"))
@@ -201,7 +199,7 @@ impl ResidualPlan {
             plans.push(FeaturePlan { integer: flags & INTEGER != 0, zeros: flags & ZEROS != 0, prediction });
         }
         if !reader.rest().is_empty() {
-            return Err(format!("{} bytes are left after the residual plan", reader.rest().len()));
+            return Err(CorruptSection::TrailingPlan(reader.rest().len()));
         }
         Ok(ResidualPlan { features: plans })
     }
@@ -586,9 +584,9 @@ pub fn reconstruct(
     prediction: &[f64],
     codes: &[i64],
     outliers: &[(usize, f64)],
-) -> Result<Vec<f64>, String> {
+) -> Result<Vec<f64>, ChunkError> {
     if plan.features.len() != header.feature_count() || codes.len() != prediction.len() {
-        return Err("the residual plan does not fit the chunk".into());
+        return Err(ChunkError::PlanDoesNotFit);
     }
     let layout = PlanLayout::of(header, relations);
     let fits = |f: usize, p: &FeaturePlan| match (&p.prediction, &layout) {
@@ -598,7 +596,7 @@ pub fn reconstruct(
         _ => false,
     };
     if !plan.features.iter().enumerate().all(|(f, p)| fits(f, p)) {
-        return Err("the residual plan's weights do not fit the chunk".into());
+        return Err(ChunkError::PlanWeightsDoNotFit);
     }
     if table_residuals::applies(header) {
         return Ok(table_residuals::reconstruct(header, coding, relations, plan, prediction, codes, outliers));
@@ -702,7 +700,8 @@ mod tests {
         // A field's neighbourhood in a table: the flags say the frame before, the layout has none.
         let with_previous = [&[2u8 | 8][..], &[0; 4 * 13]].concat();
         let error = ResidualPlan::from_bytes(&with_previous, &table_layout(&[13])).unwrap_err();
-        assert!(error.contains("a field's neighbours"), "{error}");
+        assert_eq!(error, CorruptSection::NeighboursInATable(0));
+        assert!(error.to_string().contains("a field's neighbours"), "{error}");
         assert!(ResidualPlan::from_bytes(&with_previous, &PlanLayout::Field { features: 1 }).is_ok());
     }
 

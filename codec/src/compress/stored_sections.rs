@@ -2,7 +2,7 @@
 //! this one (both entropy coded) read back to the same codes.
 
 use super::latent::{self, QuantizedLatent};
-use super::{bytes, entropy, stored_latent, stored_residuals, Header};
+use super::{bytes, entropy, stored_latent, stored_residuals, ChunkError, Header, SectionName};
 use crate::container::{Chunk, Section};
 
 const SAMPLES: usize = 300;
@@ -67,6 +67,7 @@ fn damaged_entropy_coded_sections_are_errors() {
     let damaged = chunk(vec![("latent_range", bytes::encode_f64s(&q.ranges)), ("latent_ans", codes)]);
     assert!(stored_latent(&header, &damaged, SAMPLES).is_err());
     let missing = chunk(vec![("latent_range", bytes::encode_f64s(&q.ranges))]);
-    let message = stored_latent(&header, &missing, SAMPLES).err().unwrap();
-    assert!(message.contains("'latent'"), "{message}");
+    let error = stored_latent(&header, &missing, SAMPLES).err().unwrap();
+    assert!(matches!(error, ChunkError::MissingSection(SectionName::LatentPlanes)), "{error:?}");
+    assert!(error.to_string().contains("'latent'"), "{error}");
 }

@@ -42,7 +42,7 @@ fn in_memory(options: &CompressOptions) -> (Header, Vec<Chunk>, ArrayD<f64>) {
     let header = Header::new(&info, &data.layout(), &decoder_bytes, None, options, |header: &Header| {
         let mut ranges = header.empty_ranges();
         header.widen_ranges(&data, &mut ranges);
-        Ok(ranges)
+        Ok::<_, CodecError>(ranges)
     })
     .unwrap();
     let encoder = LatentEncoder::open(&EncoderChoice::Float, &options.model).unwrap();
@@ -102,13 +102,13 @@ fn a_nan_in_a_later_chunk_or_a_cut_file_stops_compression_with_nothing_written()
     dataset::write(&input, &Dataset { format: FileFormat::Npy, names: vec![], ..unseen.clone() }).unwrap();
     let packed = dir.path().join("x.baler");
     for bound in [None, Some(ErrorBound::RelativeToRange(1e-3))] {
-        let error = compress(&options(&model, &input, &packed, bound)).unwrap_err();
+        let error = compress(&options(&model, &input, &packed, bound)).unwrap_err().to_string();
         assert_eq!(error, format!("{}: row 2500, column 3 is NaN", input.display()));
         assert!(!packed.exists());
     }
     let input = dir.path().join("nan.npz");
     dataset::write(&input, &unseen).unwrap();
-    let error = compress(&options(&model, &input, &packed, None)).unwrap_err();
+    let error = compress(&options(&model, &input, &packed, None)).unwrap_err().to_string();
     assert!(error.ends_with(&format!("row 2500, column '{column}' is NaN")), "{error}");
 
     unseen.values[[2500, 3]] = 1.0;
@@ -116,14 +116,28 @@ fn a_nan_in_a_later_chunk_or_a_cut_file_stops_compression_with_nothing_written()
     dataset::write(&input, &Dataset { format: FileFormat::Npy, names: vec![], ..unseen.clone() }).unwrap();
     let bytes = std::fs::read(&input).unwrap();
     std::fs::write(&input, &bytes[..bytes.len() - 1000]).unwrap();
-    let error = compress(&options(&model, &input, &packed, None)).unwrap_err();
+    let error = compress(&options(&model, &input, &packed, None)).unwrap_err().to_string();
     assert!(error.starts_with(&input.display().to_string()) && error.contains("truncated"), "{error}");
 
     let input = dir.path().join("cut.npz");
     dataset::write(&input, &unseen).unwrap();
     let bytes = std::fs::read(&input).unwrap();
     std::fs::write(&input, &bytes[..bytes.len() - 1000]).unwrap();
-    let error = compress(&options(&model, &input, &packed, None)).unwrap_err();
+    let error = compress(&options(&model, &input, &packed, None)).unwrap_err().to_string();
     assert!(error.contains("cut.npz: is not a readable .npz file"), "{error}");
     assert!(!packed.exists());
+}
+
+#[test]
+fn a_chunk_without_its_latent_codes_names_the_missing_section() {
+    let Some((dir, model, unseen)) = trained() else { return };
+    let input = dir.path().join("jets.npz");
+    dataset::write(&input, &unseen.slice_samples(0, 700)).unwrap();
+    let (header, mut chunks, _) = in_memory(&options(&model, &input, &dir.path().join("x.baler"), None));
+    let decoder = Decoder::Float(program(&model.join(DECODER_ONNX)).unwrap());
+    let chunk = &mut chunks[0];
+    chunk.sections.retain(|s| s.name != SectionName::LatentCodes.as_str());
+    let error = decompress_chunk(&header, &decoder, chunk).unwrap_err();
+    assert!(matches!(error, ChunkError::MissingSection(SectionName::LatentPlanes)), "{error:?}");
+    assert_eq!(error.to_string(), "the section 'latent' is missing");
 }

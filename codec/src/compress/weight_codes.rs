@@ -4,6 +4,7 @@
 //! step), then the bits under the leading one, each in a context of its place.
 
 use super::adaptive_bits::{BitContext, BitReader, BitWriter};
+use super::corrupt::CorruptSection;
 
 /// Magnitudes run up to 127 (255 multiples of a tensor's step): leading bits 0 to 6.
 const TOP_BIT: u32 = 6;
@@ -46,7 +47,7 @@ pub fn encode(tensors: &[&[i8]]) -> Vec<u8> {
 }
 
 /// The codes of tensors of `counts[t]` weights each.
-pub fn decode(stored: &[u8], counts: &[usize]) -> Result<Vec<Vec<i8>>, String> {
+pub fn decode(stored: &[u8], counts: &[usize]) -> Result<Vec<Vec<i8>>, CorruptSection> {
     let mut reader = BitReader::new(stored)?;
     let mut tensors = Vec::with_capacity(counts.len());
     for &count in counts {
@@ -69,7 +70,7 @@ pub fn decode(stored: &[u8], counts: &[usize]) -> Result<Vec<Vec<i8>>, String> {
                 }
             }
             if magnitude > 127 {
-                return Err(format!("a weight code of magnitude {magnitude}"));
+                return Err(CorruptSection::WeightCodeTooLarge(magnitude));
             }
             let magnitude = magnitude as i8;
             codes.push(if negative { -magnitude } else { magnitude });

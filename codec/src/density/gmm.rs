@@ -47,6 +47,21 @@ pub struct GaussianMixture {
     offsets: Vec<f64>,
 }
 
+/// Why a mixture cannot be fitted to the points given, or read from the parameters stored.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum MixtureError {
+    #[error("a mixture needs as many weights, means and covariances, at least one of each")]
+    ComponentCounts,
+    #[error("every mean must hold {width} values and every covariance {width} x {width}")]
+    Widths { width: usize },
+    #[error("a covariance is not positive definite")]
+    NotPositiveDefinite,
+    #[error("cannot fit a density to {values} values in rows of {width}")]
+    Rows { values: usize, width: usize },
+    #[error("cannot fit a density to values that are not finite")]
+    NotFinite,
+}
+
 impl From<GaussianMixture> for Parameters {
     fn from(mixture: GaussianMixture) -> Parameters {
         mixture.parameters
@@ -54,23 +69,23 @@ impl From<GaussianMixture> for Parameters {
 }
 
 impl TryFrom<Parameters> for GaussianMixture {
-    type Error = String;
+    type Error = MixtureError;
 
-    fn try_from(parameters: Parameters) -> Result<GaussianMixture, String> {
+    fn try_from(parameters: Parameters) -> Result<GaussianMixture, MixtureError> {
         let width = parameters.means.first().map_or(0, Vec::len);
         let k = parameters.weights.len();
         if k == 0 || width == 0 || parameters.means.len() != k || parameters.covariances.len() != k {
-            return Err("a mixture needs as many weights, means and covariances, at least one of each".into());
+            return Err(MixtureError::ComponentCounts);
         }
         if parameters.means.iter().any(|m| m.len() != width)
             || parameters.covariances.iter().any(|c| c.len() != width * width)
         {
-            return Err(format!("every mean must hold {width} values and every covariance {width} x {width}"));
+            return Err(MixtureError::Widths { width });
         }
         let mut factors = Vec::with_capacity(k);
         let mut offsets = Vec::with_capacity(k);
         for (covariance, &weight) in parameters.covariances.iter().zip(&parameters.weights) {
-            let factor = cholesky(covariance, width).ok_or("a covariance is not positive definite")?;
+            let factor = cholesky(covariance, width).ok_or(MixtureError::NotPositiveDefinite)?;
             let log_det: f64 = (0..width).map(|i| factor[i * width + i].ln()).sum::<f64>() * 2.0;
             offsets.push(weight.ln() - 0.5 * (log_det + width as f64 * (2.0 * std::f64::consts::PI).ln()));
             factors.push(factor);
@@ -82,13 +97,13 @@ impl TryFrom<Parameters> for GaussianMixture {
 impl GaussianMixture {
     /// Fits `options.components` components (fewer when there are fewer points) to the rows of
     /// `points`, `width` values each.
-    pub fn fit(points: &[f64], width: usize, options: &FitOptions) -> Result<GaussianMixture, String> {
+    pub fn fit(points: &[f64], width: usize, options: &FitOptions) -> Result<GaussianMixture, MixtureError> {
         let n = points.len() / width.max(1);
         if n == 0 || width == 0 || points.len() != n * width {
-            return Err(format!("cannot fit a density to {} values in rows of {width}", points.len()));
+            return Err(MixtureError::Rows { values: points.len(), width });
         }
         if points.iter().any(|v| !v.is_finite()) {
-            return Err("cannot fit a density to values that are not finite".into());
+            return Err(MixtureError::NotFinite);
         }
         let floor = covariance_floor(points, width);
         let centers = kmeans_plus_plus(points, width, options.components.clamp(1, n), options.seed);
@@ -178,7 +193,7 @@ fn m_step(
     components: usize,
     floor: f64,
     weight: impl Fn(usize, usize) -> f64 + Sync,
-) -> Result<GaussianMixture, String> {
+) -> Result<GaussianMixture, MixtureError> {
     let n = points.len() / width;
     // Per component: total weight, weighted sum of points, weighted sum of outer products.
     let stride = 1 + width + width * width;

@@ -6,11 +6,19 @@
 pub mod fence;
 pub mod gmm;
 
-use gmm::{FitOptions, GaussianMixture};
+use gmm::{FitOptions, GaussianMixture, MixtureError};
 use serde::{Deserialize, Serialize};
 
 const FORMAT: &str = "balerc-outliers";
 const VERSION: u32 = 1;
+
+/// An `outliers.json` of another format or version than this balerc reads.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("it says {format} version {version}, expected {FORMAT} version {VERSION}")]
+pub struct UnknownFormat {
+    pub format: String,
+    pub version: u32,
+}
 
 /// The density model of a model directory's latent space, as `outliers.json` holds it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -29,7 +37,13 @@ pub struct OutlierModel {
 impl OutlierModel {
     /// Fits a mixture of `components` Gaussians to latent rows of `width` values and puts the
     /// threshold `fence` interquartile ranges below their first quartile of log density.
-    pub fn fit(latent: &[f64], width: usize, components: usize, fence: f64, seed: u64) -> Result<OutlierModel, String> {
+    pub fn fit(
+        latent: &[f64],
+        width: usize,
+        components: usize,
+        fence: f64,
+        seed: u64,
+    ) -> Result<OutlierModel, MixtureError> {
         let mixture = GaussianMixture::fit(latent, width, &FitOptions::new(components, seed))?;
         let threshold = fence::lower_fence(&mixture.log_densities(latent), fence);
         Ok(OutlierModel { format: FORMAT.into(), version: VERSION, fence, threshold, mixture })
@@ -40,12 +54,10 @@ impl OutlierModel {
         self.mixture.log_densities(latent).into_iter().map(|d| d < self.threshold).collect()
     }
 
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), UnknownFormat> {
         match self.format == FORMAT && self.version == VERSION {
             true => Ok(()),
-            false => {
-                Err(format!("it says {} version {}, expected {FORMAT} version {VERSION}", self.format, self.version))
-            }
+            false => Err(UnknownFormat { format: self.format.clone(), version: self.version }),
         }
     }
 }
