@@ -2,6 +2,7 @@
 
 mod compression;
 mod report;
+mod spinner;
 mod training;
 
 // Training allocates and frees many short-lived tensors; mimalloc makes an epoch about 20 % faster
@@ -236,6 +237,7 @@ impl ModelArgs {
             _ => self.onnx_file(),
         };
         let options = LowerOptions { part, precision, calibration: calibration.as_ref().map(|a| a.data.clone()) };
+        let _spinner = spinner::Spinner::on_terminal(format!("lowering {}", file.display()));
         Ok((lower(&file, &options)?, calibration))
     }
 
@@ -388,7 +390,10 @@ fn run(cli: Cli) -> Result<()> {
                             .unwrap_or_else(|| balerc_verilog::adder_levels_for_clock(hardware.clock_ns)),
                     ),
                 };
+                let spinner =
+                    spinner::Spinner::on_terminal(format!("writing the Verilog design into {}", dir.display()));
                 let report = balerc_verilog::write_project(&lowered.model, &options, &dir)?;
+                drop(spinner);
                 eprintln!(
                     "wrote {} in {:.1} ms: latency {} cycles, a sample every {} clock{}, {} adders ({} adder bits), {} register bits, {} products on DSP slices",
                     dir.display(),
@@ -474,12 +479,14 @@ fn run(cli: Cli) -> Result<()> {
 
 fn run_cosim(dir: PathBuf, vectors: usize, tool: Tool, input: Option<PathBuf>, seed: u64) -> Result<()> {
     let data = input.as_deref().map(read_npy).transpose()?.map(|a| a.data);
-    let outcome = cosim(&dir, &CosimOptions { vectors, tool, data, seed }).map_err(anyhow::Error::msg)?;
     let tool_name = match tool {
         Tool::Verilator => "verilator",
         Tool::Iverilog => "iverilog",
         Tool::Gxx => "g++ C simulation",
     };
+    let spinner = spinner::Spinner::on_terminal(format!("building and running {} with {tool_name}", dir.display()));
+    let outcome = cosim(&dir, &CosimOptions { vectors, tool, data, seed }).map_err(anyhow::Error::msg)?;
+    drop(spinner);
     if outcome.mismatches.is_empty() {
         println!(
             "{}: {} vectors, every output code equals the simulator's ({tool_name}: build {:.1} s, run {:.2} s)",

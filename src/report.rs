@@ -91,7 +91,9 @@ pub fn forms(model: &QuantizedModel, settings: &Settings, json_output: bool) -> 
                 adder_levels_per_stage: Some(settings.adder_levels_per_stage),
             };
             let started = Instant::now();
+            let spinner = crate::spinner::Spinner::on_terminal(format!("writing the design at reuse factor {reuse}"));
             let design = balerc_verilog::generate(model, &options)?;
+            drop(spinner);
             let seconds = started.elapsed().as_secs_f64();
             let report = balerc_verilog::report(model, &options, &design);
             rows.push(Form {
@@ -227,7 +229,9 @@ pub fn show(dir: &Path, with_synthesis: bool, json_output: bool) -> Result<()> {
         let (design, _) = load_build(dir).map_err(anyhow::Error::msg)?;
         let work = dir.join("synth");
         std::fs::create_dir_all(&work)?;
+        let spinner = crate::spinner::Spinner::on_terminal(format!("synthesizing {} with yosys", dir.display()));
         let r = synthesize(&design, &work).map_err(anyhow::Error::msg)?;
+        drop(spinner);
         report["resources"]["yosys"] = json!({
             "flow": YOSYS_FLOW,
             "lut": r.lut, "ff": r.ff, "carry": r.carry, "dsp": r.dsp, "bram18": r.bram18,
