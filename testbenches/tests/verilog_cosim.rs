@@ -397,20 +397,11 @@ fn auto_at_the_default_price_keeps_unfolded_encoders_on_shift_add_terms() {
 
 #[test]
 fn a_dsp_budget_needs_auto() {
-    let model = lower(
-        &fixture("fpga_encoder_ts13.onnx"),
-        &LowerOptions {
-            part: Part::Full,
-            precision: PrecisionConfig::uniform("ap_fixed<16,6>".parse().unwrap()),
-            calibration: None,
-        },
-    )
-    .unwrap()
-    .model;
+    let model = encoder_model();
     for multipliers in [Multipliers::Dsp, Multipliers::ShiftAdd] {
         let options =
             Options { dsp: balerc_verilog::DspPolicy { lut_cost: 0, budget: Some(5) }, ..options(multipliers, 3) };
-        let error = balerc_verilog::generate(&model, &options).err().expect("refused");
+        let error = balerc_verilog::generate(model, &options).err().expect("refused");
         assert!(error.to_string().contains("applies to --multipliers auto"), "{error}");
     }
 }
