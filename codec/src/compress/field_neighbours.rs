@@ -9,7 +9,7 @@
 pub use super::taps::Place;
 use super::taps::{read_taps, Reach, Tap, IN_FRAME, LORENZO, WIDE};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Neighbourhood {
     InFrame,
     WithPrevious,

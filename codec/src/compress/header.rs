@@ -208,7 +208,10 @@ impl Header {
             latent_width: info.latent,
             latent_bits,
             error_bound: None,
-            chunk_samples: options.chunk_samples.unwrap_or_else(|| super::chunk_samples_for(modelled_per_sample)),
+            chunk_samples: options.chunk_samples.unwrap_or_else(|| {
+                let samples = data.shape.first().copied().unwrap_or(0) / frames_per_sample.unwrap_or(1).max(1);
+                super::chunk_samples_for(modelled_per_sample, samples)
+            }),
             hardware: hardware.cloned(),
             outlier_samples: None,
             frames_per_sample,

@@ -21,8 +21,17 @@ pub enum LatentBits {
 const CANDIDATES: [u32; 6] = [4, 5, 6, 8, 10, 12];
 /// The widths tried first (indices into `CANDIDATES`): the middle and its neighbours.
 const FIRST: [usize; 3] = [1, 2, 3];
-/// Enough samples that the models' tables weigh little against the data, few enough to be quick.
-pub const TRIAL_SAMPLES: usize = 8192;
+/// Enough values that the models' tables weigh little against the data, few enough to be
+/// quick: 8192 rows of 24 columns, 78 frames of 50 x 50.
+const TRIAL_VALUES: usize = 3 << 16;
+/// Samples tried at least: a field's predictions from frames before need a few frames.
+const FEWEST_TRIAL_SAMPLES: usize = 8;
+
+/// How many of the data's first samples the widths are tried on.
+pub fn trial_samples(header: &Header) -> usize {
+    let per_sample = header.modelled_per_sample.max(1);
+    (TRIAL_VALUES / per_sample).max(FEWEST_TRIAL_SAMPLES).min(header.chunk_samples)
+}
 
 /// One width tried: its bits and the bytes the trial samples took.
 pub type Trial = (u32, u64);
@@ -38,7 +47,7 @@ pub fn trials(
     density: Option<&OutlierModel>,
     data: &Dataset,
 ) -> Result<Vec<Trial>, ChunkError> {
-    let sample = data.slice_samples(0, data.samples().min(TRIAL_SAMPLES).min(header.chunk_samples));
+    let sample = data.slice_samples(0, data.samples().min(trial_samples(header)));
     // The encoder's output does not depend on the width it is stored in.
     let encoded = encode_chunk(header, encoder, density, &sample)?;
     let trial = |bits: u32| -> Result<Trial, ChunkError> {

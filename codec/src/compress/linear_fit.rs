@@ -18,20 +18,8 @@ impl Gram {
     pub fn of_columns(regressors: &[f64], rows: usize, features: usize, extras: usize) -> Gram {
         let dim = 2 * features + 1 + extras;
         let mut sums = vec![0.0; dim * dim];
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the processor has just been found to support AVX2.
-            unsafe { sum_products_avx2(regressors, rows, dim, &mut sums) };
-        } else {
-            sum_products(regressors, rows, dim, &mut sums);
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        sum_products(regressors, rows, dim, &mut sums);
-        for a in 0..dim {
-            for b in 0..a {
-                sums[a * dim + b] = sums[b * dim + a];
-            }
-        }
+        add_products(regressors, rows, rows, dim, &mut sums);
+        mirror_upper_triangle(&mut sums, dim);
         Gram { features, dim, sums }
     }
 
@@ -53,17 +41,30 @@ impl Gram {
 
 /// Rows of the regressor columns summed together: 49 columns of 512 rows fit in a core's L2.
 const GRAM_BLOCK_ROWS: usize = 512;
+/// Distance between the columns of a block of observations: a little more than a block, so
+/// that the values of one observation do not all fall in the same cache set.
+const BLOCK_STRIDE: usize = GRAM_BLOCK_ROWS + 8;
+
+/// Adds the upper triangle of the Gram matrix of `dim` columns to `sums` (row-major dim x
+/// dim): column `c` holds `rows` values from `columns[c * stride]`.
+fn add_products(columns: &[f64], stride: usize, rows: usize, dim: usize, sums: &mut [f64]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the processor has just been found to support AVX2.
+        return unsafe { add_products_avx2(columns, stride, rows, dim, sums) };
+    }
+    add_products_portable(columns, stride, rows, dim, sums);
+}
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn sum_products_avx2(regressors: &[f64], rows: usize, dim: usize, sums: &mut [f64]) {
-    sum_products(regressors, rows, dim, sums);
+fn add_products_avx2(columns: &[f64], stride: usize, rows: usize, dim: usize, sums: &mut [f64]) {
+    add_products_portable(columns, stride, rows, dim, sums);
 }
 
-/// The upper triangle of the Gram matrix of `dim` columns of `rows` values, added to `sums`.
 #[inline(always)]
-fn sum_products(regressors: &[f64], rows: usize, dim: usize, sums: &mut [f64]) {
-    let column = |c: usize, from: usize, to: usize| &regressors[c * rows + from..c * rows + to];
+fn add_products_portable(columns: &[f64], stride: usize, rows: usize, dim: usize, sums: &mut [f64]) {
+    let column = |c: usize, from: usize, to: usize| &columns[c * stride + from..c * stride + to];
     // Blocks of rows whose columns all stay in cache while every pair is summed.
     for from in (0..rows).step_by(GRAM_BLOCK_ROWS) {
         let to = (from + GRAM_BLOCK_ROWS).min(rows);
@@ -71,6 +72,14 @@ fn sum_products(regressors: &[f64], rows: usize, dim: usize, sums: &mut [f64]) {
             for b in a..dim {
                 sums[a * dim + b] += dot(column(a, from, to), column(b, from, to));
             }
+        }
+    }
+}
+
+fn mirror_upper_triangle(sums: &mut [f64], dim: usize) {
+    for a in 0..dim {
+        for b in 0..a {
+            sums[a * dim + b] = sums[b * dim + a];
         }
     }
 }
@@ -90,45 +99,77 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
     lanes.iter().sum::<f64>() + tail
 }
 
-/// Least squares accumulated one observation at a time.
+/// Least squares accumulated one observation at a time. Observations are gathered column by
+/// column into blocks and summed a block at a time, where the products vectorize.
 pub struct NormalEquations {
-    /// Row-major dim x dim sums of products of the regressors.
-    products: Vec<f64>,
-    /// Sums of each regressor times the target.
-    with_target: Vec<f64>,
+    regressors: usize,
+    /// `regressors` columns and the target's, `GRAM_BLOCK_ROWS` values each, `BLOCK_STRIDE` apart.
+    block: Vec<f64>,
+    in_block: usize,
+    /// Row-major upper triangle of the sums of products of the regressors and the target (the
+    /// last row and column).
+    sums: Vec<f64>,
     observations: usize,
 }
 
 impl NormalEquations {
-    pub fn new(dim: usize) -> NormalEquations {
-        NormalEquations { products: vec![0.0; dim * dim], with_target: vec![0.0; dim], observations: 0 }
-    }
-
-    pub fn add(&mut self, regressors: &[f64], target: f64) {
-        let dim = self.with_target.len();
-        self.observations += 1;
-        // The upper triangle only: the products are symmetric, and the lower half is its mirror
-        // (the same products in the same order, so the same sums).
-        for (a, &ra) in regressors.iter().enumerate() {
-            self.with_target[a] += ra * target;
-            for (sum, &rb) in self.products[a * dim + a..(a + 1) * dim].iter_mut().zip(&regressors[a..]) {
-                *sum += ra * rb;
-            }
+    pub fn new(regressors: usize) -> NormalEquations {
+        let dim = regressors + 1;
+        NormalEquations {
+            regressors,
+            block: vec![0.0; dim * BLOCK_STRIDE],
+            in_block: 0,
+            sums: vec![0.0; dim * dim],
+            observations: 0,
         }
     }
 
+    pub fn add(&mut self, regressors: &[f64], target: f64) {
+        debug_assert_eq!(regressors.len(), self.regressors);
+        let row = self.in_block;
+        for (c, &r) in regressors.iter().enumerate() {
+            self.block[c * BLOCK_STRIDE + row] = r;
+        }
+        self.block[self.regressors * BLOCK_STRIDE + row] = target;
+        self.in_block += 1;
+        if self.in_block == GRAM_BLOCK_ROWS {
+            self.sum_block();
+        }
+    }
+
+    fn sum_block(&mut self) {
+        add_products(&self.block, BLOCK_STRIDE, self.in_block, self.regressors + 1, &mut self.sums);
+        self.observations += self.in_block;
+        self.in_block = 0;
+    }
+
+    /// The sums of every observation added.
+    pub fn solved(mut self) -> LeastSquares {
+        self.sum_block();
+        LeastSquares { dim: self.regressors + 1, sums: self.sums, observations: self.observations }
+    }
+}
+
+/// The sums of products of a set of observations, ready to solve for weights.
+pub struct LeastSquares {
+    dim: usize,
+    sums: Vec<f64>,
+    observations: usize,
+}
+
+impl LeastSquares {
     /// The weights of the first `dim` regressors alone, those at `noisy` taken as seen through
     /// independent noise of the given variance per observation, which adds to their expected
     /// squares (errors in variables: without it, weights fitted on clean values amplify the
     /// noise of the values they are applied to); None when the system is degenerate.
     pub fn solve_first(&self, dim: usize, noisy: &[usize], noise_variance: f64) -> Option<Vec<f64>> {
-        let all = self.with_target.len();
-        let upper = |a: usize, b: usize| self.products[a.min(b) * all + a.max(b)];
+        let upper = |a: usize, b: usize| self.sums[a.min(b) * self.dim + a.max(b)];
         let mut products: Vec<f64> = (0..dim).flat_map(|a| (0..dim).map(move |b| upper(a, b))).collect();
         for &a in noisy.iter().filter(|&&a| a < dim) {
             products[a * dim + a] += self.observations as f64 * noise_variance;
         }
-        solve_ridged(products, self.with_target[..dim].to_vec())
+        let target = self.dim - 1;
+        solve_ridged(products, (0..dim).map(|a| upper(a, target)).collect())
     }
 }
 
@@ -229,6 +270,7 @@ mod tests {
             let x = if i % 2 == 0 { 1.0 } else { -1.0 };
             equations.add(&[x, 1.0, f64::from(i)], 2.0 * x);
         }
+        let equations = equations.solved();
         let clean = equations.solve_first(2, &[], 0.0).unwrap();
         assert!((clean[0] - 2.0).abs() < 1e-9 && clean[1].abs() < 1e-9, "{clean:?}");
         // Noise as large as the signal: half the weight is the least-squares answer on noisy x.
@@ -243,8 +285,38 @@ mod tests {
             let (x, y) = (f64::from(i % 7), f64::from(i / 7));
             equations.add(&[x, y, 1.0], 2.0 * x - 3.0 * y + 0.5);
         }
-        let w = equations.solve_first(3, &[], 0.0).unwrap();
+        let w = equations.solved().solve_first(3, &[], 0.0).unwrap();
         assert!((w[0] - 2.0).abs() < 1e-6 && (w[1] + 3.0).abs() < 1e-6 && (w[2] - 0.5).abs() < 1e-6, "{w:?}");
+    }
+
+    #[test]
+    fn observations_over_many_blocks_sum_as_one_by_one() {
+        let observations = 3 * GRAM_BLOCK_ROWS + 17;
+        let row = |i: usize| {
+            let x = i as f64;
+            ([x.sin(), (0.3 * x).cos(), 1.0], 0.7 * x.sin() - 2.0 * (0.3 * x).cos() + 0.1 * (x * 1.7).sin())
+        };
+        let mut equations = NormalEquations::new(3);
+        let (mut products, mut with_target) = ([[0.0; 3]; 3], [0.0; 3]);
+        for i in 0..observations {
+            let (r, t) = row(i);
+            equations.add(&r, t);
+            for a in 0..3 {
+                with_target[a] += r[a] * t;
+                for b in 0..3 {
+                    products[a][b] += r[a] * r[b];
+                }
+            }
+        }
+        let solved = equations.solved();
+        assert_eq!(solved.observations, observations);
+        for a in 0..3 {
+            for b in a..4 {
+                let expected = if b == 3 { with_target[a] } else { products[a][b] };
+                let sum = solved.sums[a * 4 + b];
+                assert!((sum - expected).abs() <= 1e-9 * expected.abs().max(1.0), "({a}, {b}): {sum} vs {expected}");
+            }
+        }
     }
 
     #[test]

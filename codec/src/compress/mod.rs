@@ -185,7 +185,7 @@ pub fn compress_with_progress(
     let density = density.as_ref();
     let decoder = Decoder::Float(program(&options.model.join(DECODER_ONNX))?);
     let latent_bits_trials = match options.latent_bits == LatentBits::Auto && header.hardware.is_none() {
-        true => match first_samples(&header, options, latent_bits::TRIAL_SAMPLES.min(header.chunk_samples))? {
+        true => match first_samples(&header, options, latent_bits::trial_samples(&header))? {
             Some(first) => latent_bits::trials(&header, &encoder, &decoder, density, &first)?,
             None => vec![],
         },
@@ -892,6 +892,15 @@ pub fn describe_json(path: &Path) -> Result<serde_json::Value, CodecError> {
     }))
 }
 
-pub(crate) fn chunk_samples_for(values_per_sample: usize) -> usize {
-    (CHUNK_VALUES / values_per_sample.max(1)).max(1)
+/// Samples per chunk: at most `CHUNK_VALUES` values each. Data that take more than one chunk
+/// are cut into an even number of chunks of equal size, so that two threads share the work
+/// evenly (three chunks keep one of two threads idle for a third of the time), whatever the
+/// number of threads: the file does not depend on it.
+pub(crate) fn chunk_samples_for(values_per_sample: usize, samples: usize) -> usize {
+    let most = (CHUNK_VALUES / values_per_sample.max(1)).max(1);
+    let chunks = samples.div_ceil(most);
+    match chunks <= 1 {
+        true => most,
+        false => samples.div_ceil(chunks + chunks % 2),
+    }
 }

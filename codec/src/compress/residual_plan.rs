@@ -32,7 +32,7 @@ use super::linear_fit::NormalEquations;
 use super::relation::Relation;
 use super::table_residuals;
 use crate::wire::ByteReader;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// Each way of coding a feature is tried on about this many values of a chunk (frames of a
 /// field, rows of a table): enough that their costs rank as the whole chunk's would.
@@ -412,7 +412,8 @@ fn fit_field(frame: &Frame, original_normalized: &[f64], bound: f64, end: usize)
     // Uniform on [-bound, bound].
     let noise = bound * bound / 3.0;
     let mut fits = vec![];
-    for (&n, equations) in neighbourhoods.iter().zip(&equations) {
+    for (&n, equations) in neighbourhoods.iter().zip(equations) {
+        let equations = equations.solved();
         for share in [0.0].into_iter().chain(NOISE_SHARES) {
             fits.extend(equations.solve_first(n.weights(), &n.decoded_regressors(), share * noise).map(|w| (n, w)));
         }
@@ -431,48 +432,95 @@ fn normalize(header: &Header, i: usize, value: f64) -> f64 {
 }
 
 /// One way of coding a feature, tried on the chunk.
+#[derive(Default)]
 struct Coded {
     codes: Vec<i64>,
     /// The values the decompressor will output, and the originals of the values it cannot reach.
     values: Vec<f64>,
     outliers: Vec<(usize, f64)>,
+    /// What the codes and outliers cost, the plan's weights left out.
     bits: f64,
 }
 
-/// Codes feature `f`'s values among the first `end` one way, decoding each value as it goes (a
-/// field's next values are predicted from it).
+impl Coded {
+    /// What the codes and outliers from the `skipped`-th value on cost.
+    fn bits_after(&self, skipped: &Skipped) -> f64 {
+        let outliers = self.outliers.iter().filter(|&&(i, _)| i >= skipped.index).count();
+        entropy_bits(&self.codes[skipped.values..]) + 64.0 * outliers as f64
+    }
+}
+
+/// The first values of a trial, coded but left out of its cost: a field's first frames, which
+/// no neighbourhood sees whole.
+#[derive(Clone, Copy)]
+struct Skipped {
+    /// How many of the feature's values.
+    values: usize,
+    /// The first index counted.
+    index: usize,
+}
+
+/// Codes feature `f`'s values among the first `end` one way into `coded` (its buffers reused),
+/// decoding each value as it goes (a field's next values are predicted from it).
 fn code_feature(
     frame: &mut Frame,
     f: usize,
-    (grid, bound): (Grid, f64),
+    bound: f64,
     original: &[f64],
     plan: &FeaturePlan,
     end: usize,
-) -> Coded {
+    coded: &mut Coded,
+) {
     let header = frame.header;
-    let mut coded = Coded { codes: vec![], values: vec![], outliers: vec![], bits: 0.0 };
+    let grid = Grid::of(plan, bound);
+    coded.codes.clear();
+    coded.values.clear();
+    coded.outliers.clear();
     for i in frame.indices_before(f, end) {
         let (x, prediction) = (original[i], frame.prediction(f, i, plan));
         let code = grid.code(prediction, x);
         let stored = (code.abs() < LARGEST_CODE)
             .then(|| header.store(header.modelled_column(i), grid.value(prediction, code as i64)))
             .filter(|stored| (stored - x).abs() <= bound);
-        match stored {
+        let value = match stored {
             Some(value) => {
                 coded.codes.push(code as i64);
-                coded.values.push(value);
+                value
             }
             None => {
                 coded.codes.push(0);
-                coded.values.push(x);
                 coded.outliers.push((i, x));
+                x
             }
-        }
-        frame.decoded(i, *coded.values.last().expect("just pushed"));
+        };
+        coded.values.push(value);
+        frame.decoded(i, value);
     }
-    coded.bits =
-        entropy_bits(&coded.codes) + 64.0 * coded.outliers.len() as f64 + 32.0 * plan.prediction.weights().len() as f64;
-    coded
+    coded.bits = entropy_bits(&coded.codes) + 64.0 * coded.outliers.len() as f64;
+}
+
+/// Codes with each plan, `cost` telling what each coding costs: the cheapest coding, and the
+/// plans from the cheapest to the dearest (of equal costs, the one tried first).
+fn best_coding(
+    plans: Vec<FeaturePlan>,
+    mut code: impl FnMut(&FeaturePlan, &mut Coded),
+    cost: impl Fn(&FeaturePlan, &Coded) -> f64,
+) -> (Coded, Vec<FeaturePlan>) {
+    let (mut best, mut trial) = (Coded::default(), Coded::default());
+    let mut costs: Vec<(f64, usize)> = Vec::with_capacity(plans.len());
+    for (k, plan) in plans.iter().enumerate() {
+        code(plan, &mut trial);
+        let bits = cost(plan, &trial);
+        if costs.iter().all(|&(cheapest, _)| bits < cheapest) {
+            // The buffers change hands, so that no trial allocates anew.
+            std::mem::swap(&mut best, &mut trial);
+        }
+        costs.push((bits, k));
+    }
+    // A stable sort: of equal costs, the plan tried first stays first.
+    costs.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut plans: Vec<Option<FeaturePlan>> = plans.into_iter().map(Some).collect();
+    (best, costs.into_iter().filter_map(|(_, k)| plans[k].take()).collect())
 }
 
 /// The bits an order-0 model of the codes spends, with a rough cost for storing the model.
@@ -498,6 +546,28 @@ pub(super) fn entropy_bits(codes: &[i64]) -> f64 {
 
 pub(super) fn is_integer(x: f64) -> bool {
     x.fract() == 0.0 && x.abs() <= LARGEST_INTEGER
+}
+
+/// The first round of trials codes this share of the trial's values.
+const FIRST_ROUND_SHARE: usize = 8;
+
+/// Plans of one family differ only in their fitted weights.
+fn family(plan: &FeaturePlan) -> (bool, Option<Neighbourhood>) {
+    let neighbourhood = match &plan.prediction {
+        Prediction::Neighbours(weights) => Some(weights.neighbourhood()),
+        _ => None,
+    };
+    (plan.zeros, neighbourhood)
+}
+
+/// The first round of trials: where it ends, and the first samples it leaves out of the cost
+/// (all but the last of `TRIAL_SAMPLES`), then a `FIRST_ROUND_SHARE` of the trial's.
+fn first_round(header: &Header, f: usize, trial_end: usize, frame: &Frame) -> (usize, Skipped) {
+    let per_sample = header.modelled_per_sample.max(1);
+    let skipped = (TRIAL_SAMPLES - 1) * per_sample;
+    let counted = (trial_end / FIRST_ROUND_SHARE).div_ceil(per_sample).max(1) * per_sample;
+    let end = (skipped + counted).min(trial_end);
+    (end, Skipped { values: frame.indices_before(f, skipped).len(), index: skipped })
 }
 
 /// Samples tried at least: a field's predictions from two frames back need frames that have them.
@@ -541,28 +611,55 @@ pub fn code_residuals(
             false => &[false],
         };
         let fitted = fit_field(&frame, &normalized, bound / header.normalization.scale[f], trial_end);
-        let fitted = fitted.into_iter().map(|(n, w)| {
-            let w: Vec<f32> = w.iter().map(|&w| w as f32).collect();
-            Prediction::Neighbours(NeighbourWeights::new(n, &w).expect("one weight per tap"))
-        });
-        let candidates: Vec<Prediction> = [Prediction::Decoder].into_iter().chain(fitted).collect();
-        let mut best: Option<(Coded, FeaturePlan)> = None;
-        for &zeros in zeros_apart {
-            for prediction in candidates.iter().cloned() {
-                let plan = FeaturePlan { integer, zeros, prediction };
-                let grid = Grid::of(&plan, bound);
-                let coded = code_feature(&mut frame, f, (grid, bound), original, &plan, trial_end);
-                if best.as_ref().is_none_or(|(b, _)| coded.bits < b.bits) {
-                    best = Some((coded, plan));
-                }
+        let fitted: Vec<Prediction> = fitted
+            .into_iter()
+            .map(|(n, w)| {
+                let w: Vec<f32> = w.iter().map(|&w| w as f32).collect();
+                Prediction::Neighbours(NeighbourWeights::new(n, &w).expect("one weight per tap"))
+            })
+            .collect();
+        let candidates: Vec<FeaturePlan> = zeros_apart
+            .iter()
+            .flat_map(|&zeros| {
+                [Prediction::Decoder].into_iter().chain(fitted.clone()).map(move |prediction| FeaturePlan {
+                    integer,
+                    zeros,
+                    prediction,
+                })
+            })
+            .collect();
+        // Each trial's cost is that of coding the whole trial: its weights once, and its codes
+        // scaled up from the share it counts.
+        let trial_values = frame.indices_before(f, trial_end).len() as f64;
+        let trial = |frame: &mut Frame, plans: Vec<FeaturePlan>, end: usize, skipped: Skipped| {
+            let counted = frame.indices_before(f, end).len() - skipped.values;
+            let scale = trial_values / counted.max(1) as f64;
+            best_coding(
+                plans,
+                |plan, into| code_feature(frame, f, bound, original, plan, end, into),
+                |plan, coded| coded.bits_after(&skipped) * scale + 32.0 * plan.prediction.weights().len() as f64,
+            )
+        };
+        // The noise shares of a neighbourhood are weighed on the first few frames; the best of
+        // each neighbourhood then codes all the trial's. The first round leaves out the frames
+        // that not every neighbourhood sees.
+        let everything = Skipped { values: 0, index: 0 };
+        let families = |plans: &[FeaturePlan]| plans.iter().map(family).collect::<HashSet<_>>().len();
+        let (mut coded, ranked) = match candidates.len() > families(&candidates) {
+            true => {
+                let (end, skipped) = first_round(header, f, trial_end, &frame);
+                let (_, ranked) = trial(&mut frame, candidates, end, skipped);
+                let mut seen = HashSet::new();
+                let finalists = ranked.into_iter().filter(|plan| seen.insert(family(plan))).collect();
+                trial(&mut frame, finalists, trial_end, everything)
             }
-        }
-        let (mut coded, plan) = best.expect("the decoder's prediction is always tried");
+            false => trial(&mut frame, candidates, trial_end, everything),
+        };
+        let plan = ranked.into_iter().next().expect("the decoder's prediction is always tried");
         if trial_end < original.len() {
-            let grid = Grid::of(&plan, bound);
-            coded = code_feature(&mut frame, f, (grid, bound), original, &plan, original.len());
+            code_feature(&mut frame, f, bound, original, &plan, original.len(), &mut coded);
         }
-        for ((i, code), value) in frame.indices(f).zip(coded.codes).zip(coded.values).collect::<Vec<_>>() {
+        for ((i, &code), &value) in frame.indices(f).zip(&coded.codes).zip(&coded.values).collect::<Vec<_>>() {
             codes[i] = code;
             frame.decoded(i, value);
         }
@@ -640,6 +737,13 @@ mod tests {
                 false => assert_eq!(round(x).to_bits(), x.round().to_bits(), "{x:e}"),
             }
         }
+    }
+
+    /// Feature `f` coded all through with `plan`.
+    fn coded(frame: &mut Frame, f: usize, bound: f64, original: &[f64], plan: &FeaturePlan) -> Coded {
+        let mut coded = Coded::default();
+        code_feature(frame, f, bound, original, plan, original.len(), &mut coded);
+        coded
     }
 
     fn table_layout(weights: &[usize]) -> PlanLayout {
@@ -837,14 +941,12 @@ mod tests {
             matches!(&plan.features[0].prediction, Prediction::Neighbours(NeighbourWeights::InFrame(_))),
             "{plan:?}"
         );
-        let grid = (Grid::new(false, false, 0.002), 0.002);
-        let plain = code_feature(
+        let plain = coded(
             &mut Frame::new(&header, &[], &prediction),
             0,
-            grid,
+            0.002,
             &original,
             &ResidualPlan::decoder_only(1).features[0],
-            original.len(),
         )
         .bits;
         assert!(entropy_bits(&codes) < 0.6 * plain, "{} bits against {plain}", entropy_bits(&codes));
@@ -882,8 +984,7 @@ mod tests {
             .map(|(n, w)| FeaturePlan { integer: false, zeros: false, prediction: fitted(n, &w) })
             .unwrap();
         let mut frame = Frame::new(&header, &[], &prediction);
-        let without =
-            code_feature(&mut frame, 0, (Grid::new(false, false, 0.002), 0.002), &original, &in_frame, original.len());
+        let without = coded(&mut frame, 0, 0.002, &original, &in_frame);
         let with = entropy_bits(&codes);
         assert!(with < 0.5 * without.bits, "{with} bits against {}", without.bits);
 
@@ -921,7 +1022,7 @@ mod tests {
             .map(|(neighbourhood, w)| {
                 let plan = FeaturePlan { integer: false, zeros: false, prediction: fitted(neighbourhood, &w) };
                 let mut frame = Frame::new(&header, &[], &prediction);
-                code_feature(&mut frame, 0, (Grid::of(&plan, 0.002), 0.002), &original, &plan, original.len()).bits
+                coded(&mut frame, 0, 0.002, &original, &plan).bits
             })
             .fold(f64::INFINITY, f64::min);
         let wide = entropy_bits(&codes);
@@ -959,14 +1060,7 @@ mod tests {
         assert!(original.iter().zip(&back).all(|(x, y)| (x - y).abs() <= 0.002));
         // The codes of the frames after the trial are those of the plan, not of the last one tried.
         let mut frame = Frame::new(&header, &[], &prediction);
-        let whole = code_feature(
-            &mut frame,
-            0,
-            (Grid::of(&plan.features[0], 0.002), 0.002),
-            &original,
-            &plan.features[0],
-            original.len(),
-        );
+        let whole = coded(&mut frame, 0, 0.002, &original, &plan.features[0]);
         assert_eq!(whole.codes, codes);
     }
 
@@ -1021,15 +1115,7 @@ mod tests {
         assert!(plan.features[1].zeros && !plan.features[0].zeros, "{plan:?}");
         let zeros_kept = entropy_bits(&codes.iter().skip(1).step_by(2).copied().collect::<Vec<_>>());
         let mut frame = Frame::new(&header, &[], &prediction);
-        let mixed = code_feature(
-            &mut frame,
-            1,
-            (Grid::new(false, false, 0.01), 0.01),
-            &original,
-            &ResidualPlan::decoder_only(1).features[0],
-            original.len(),
-        )
-        .bits;
+        let mixed = coded(&mut frame, 1, 0.01, &original, &ResidualPlan::decoder_only(1).features[0]).bits;
         assert!(zeros_kept < 0.5 * mixed, "{zeros_kept} bits against {mixed}");
 
         let plan = ResidualPlan::from_bytes(&plan.to_bytes(), &PlanLayout::of(&header, &[])).unwrap();

@@ -141,3 +141,20 @@ fn a_chunk_without_its_latent_codes_names_the_missing_section() {
     assert!(matches!(error, ChunkError::MissingSection(SectionName::LatentPlanes)), "{error:?}");
     assert_eq!(error.to_string(), "the section 'latent' is missing");
 }
+
+#[test]
+fn data_beyond_one_chunk_are_cut_into_an_even_number_of_equal_chunks() {
+    let per_sample = 24;
+    let most = CHUNK_VALUES / per_sample;
+    // One chunk's worth or less: chunks as large as they may be, as before.
+    assert_eq!(chunk_samples_for(per_sample, 10), most);
+    assert_eq!(chunk_samples_for(per_sample, most), most);
+    for samples in [most + 1, 2 * most, 2 * most + 5, 119_521, 5 * most - 3, 40 * most + 7] {
+        let size = chunk_samples_for(per_sample, samples);
+        let chunks = samples.div_ceil(size);
+        assert!(size <= most, "{samples} samples: chunks of {size}");
+        assert_eq!(chunks % 2, 0, "{samples} samples: {chunks} chunks of {size}");
+        // Equal but for the last, which is short by less than one sample per chunk.
+        assert!(chunks * size - samples < chunks, "{samples} samples: {chunks} chunks of {size}");
+    }
+}
