@@ -14,9 +14,10 @@ use std::path::{Path, PathBuf};
 
 #[derive(Args)]
 pub struct TrainArgs {
-    /// The project folder, or its balerc.toml.
-    #[arg(default_value = ".")]
-    project: PathBuf,
+    /// The project folder, or its balerc.toml. Without one, the current folder's balerc.toml,
+    /// or, where there is none, no project at all: the default settings on the --input files,
+    /// the model saved next to the first (jets.npz: jets.model) unless --out says where.
+    project: Option<PathBuf>,
     /// Override any option of balerc.toml, e.g. --set training.epochs=20 (repeatable).
     #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
     overrides: Vec<String>,
@@ -95,8 +96,31 @@ pub fn new_project(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The project the command names, the current folder's, or none: the data files alone.
+fn open_project(args: &TrainArgs) -> Result<Project> {
+    let in_here = Path::new(project::CONFIG_FILE);
+    Ok(match &args.project {
+        Some(path) => Project::open(path, &args.overrides())?,
+        None if in_here.is_file() => Project::open(Path::new("."), &args.overrides())?,
+        None if args.input.is_empty() => anyhow::bail!(
+            "no {} here: train on a file with `balerc train --input FILE`, or on a project made by `balerc new DIR` with `balerc train DIR`",
+            project::CONFIG_FILE
+        ),
+        None => {
+            // --input and --out are in the overrides too; here they only place the model.
+            let project = Project::for_data(&args.input, args.out.as_deref(), &args.overrides())?;
+            eprintln!(
+                "no {} here: training with the default settings, the model goes to {}",
+                project::CONFIG_FILE,
+                project.config.output.model.display()
+            );
+            project
+        }
+    })
+}
+
 pub fn train(args: &TrainArgs) -> Result<()> {
-    let mut project = Project::open(&args.project, &args.overrides())?;
+    let mut project = open_project(args)?;
     let rounds = &mut project.config.training.outlier_rounds;
     match args.outliers {
         Some(Outliers::Auto) if *rounds == 0 => *rounds = DEFAULT_OUTLIER_ROUNDS,

@@ -257,6 +257,38 @@ fn training_mistakes_give_one_clear_error() {
 }
 
 #[test]
+fn training_needs_no_project() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data/jets_sample.npz");
+    std::fs::copy(&sample, dir.path().join("jets.npz")).unwrap();
+    let in_dir =
+        |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_balerc")).args(args).current_dir(dir.path()).output().unwrap();
+
+    let nothing = in_dir(&["train"]);
+    assert!(!nothing.status.success());
+    let message = text(&nothing.stderr);
+    assert!(message.contains("balerc.toml") && message.contains("--input"), "{message}");
+
+    let small = ["--epochs", "1", "--latent", "8", "--set", "model.hidden=[20, 10]"];
+    let train = in_dir(&[&["train", "--input", "jets.npz"], &small[..]].concat());
+    assert!(train.status.success(), "{}", text(&train.stderr));
+    assert!(text(&train.stderr).contains("default settings"), "{}", text(&train.stderr));
+    let model = dir.path().join("jets.model");
+    assert!(model.join("model.json").is_file() && model.join("decoder.onnx").is_file());
+    assert!(dir.path().join("jets.model.training").is_dir());
+    assert!(!dir.path().join("balerc.toml").exists() && !dir.path().join("models").exists());
+    let compress = in_dir(&["compress", "--model", "jets.model", "--input", "jets.npz", "--max-rel-error", "1e-2"]);
+    assert!(compress.status.success(), "{}", text(&compress.stderr));
+    assert!(dir.path().join("jets.baler").is_file());
+
+    // --out puts the model elsewhere; the training outputs follow it.
+    let elsewhere = in_dir(&[&["train", "--input", "jets.npz", "--out", "models/small"], &small[..]].concat());
+    assert!(elsewhere.status.success(), "{}", text(&elsewhere.stderr));
+    assert!(dir.path().join("models/small/model.json").is_file());
+    assert!(dir.path().join("models/small.training").is_dir());
+}
+
+#[test]
 fn a_model_trained_with_qat_is_lowered_at_its_precision() {
     let dir = tempfile::tempdir().unwrap();
     let project = dir.path().join("jets");
