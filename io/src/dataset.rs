@@ -6,6 +6,7 @@
 
 mod csv_table;
 mod npz_entry;
+mod parquet_table;
 mod reader;
 #[cfg(test)]
 mod stream_tests;
@@ -34,6 +35,8 @@ pub enum StoredDtype {
     U16,
     U32,
     U64,
+    /// Booleans, as 0 and 1.
+    Bool,
 }
 
 /// The kind of file a dataset was read from, and is written back as.
@@ -43,6 +46,7 @@ pub enum FileFormat {
     Npz,
     Npy,
     Csv,
+    Parquet,
 }
 
 #[derive(Debug, Clone)]
@@ -81,7 +85,8 @@ impl FileFormat {
             Some("npz") => Ok(FileFormat::Npz),
             Some("npy") => Ok(FileFormat::Npy),
             Some("csv") => Ok(FileFormat::Csv),
-            _ => Err(invalid(path, "unknown kind of file; expected a .npz, .npy or .csv file")),
+            Some("parquet") => Ok(FileFormat::Parquet),
+            _ => Err(invalid(path, "unknown kind of file; expected a .npz, .npy, .csv or .parquet file")),
         }
     }
 
@@ -91,6 +96,7 @@ impl FileFormat {
             FileFormat::Npz => "npz",
             FileFormat::Npy => "npy",
             FileFormat::Csv => "csv",
+            FileFormat::Parquet => "parquet",
         }
     }
 }
@@ -119,9 +125,17 @@ pub struct Layout {
     pub names: Vec<String>,
     pub dtype: StoredDtype,
     pub format: FileFormat,
+    /// A table's columns' own types, where they differ (a Parquet file's); empty where every
+    /// value is stored as `dtype`.
+    pub column_dtypes: Vec<StoredDtype>,
 }
 
 impl Layout {
+    /// How the values of a table's column `c` are stored.
+    pub fn column_dtype(&self, c: usize) -> StoredDtype {
+        self.column_dtypes.get(c).copied().unwrap_or(self.dtype)
+    }
+
     pub fn samples(&self) -> usize {
         self.shape.first().copied().unwrap_or(0)
     }
@@ -190,6 +204,7 @@ impl Dataset {
             names: self.names.clone(),
             dtype: self.dtype,
             format: self.format,
+            column_dtypes: vec![],
         }
     }
 
@@ -238,9 +253,9 @@ impl StoredDtype {
         8 * self.size() as u32
     }
 
-    const ALL: [StoredDtype; 11] = {
+    const ALL: [StoredDtype; 12] = {
         use StoredDtype::*;
-        [F16, F32, F64, I8, I16, I32, I64, U8, U16, U32, U64]
+        [F16, F32, F64, I8, I16, I32, I64, U8, U16, U32, U64, Bool]
     };
 
     /// The numpy type string, little-endian as numpy writes it on every common machine.
@@ -258,6 +273,7 @@ impl StoredDtype {
             U16 => "<u2",
             U32 => "<u4",
             U64 => "<u8",
+            Bool => "|b1",
         }
     }
 
@@ -265,7 +281,7 @@ impl StoredDtype {
     fn size(self) -> usize {
         use StoredDtype::*;
         match self {
-            I8 | U8 => 1,
+            I8 | U8 | Bool => 1,
             F16 | I16 | U16 => 2,
             F32 | I32 | U32 => 4,
             F64 | I64 | U64 => 8,
@@ -291,6 +307,7 @@ impl StoredDtype {
             U16 => decode_as(bytes, big_endian, |b| u16::from_le_bytes(b).into()),
             U32 => decode_as(bytes, big_endian, |b| u32::from_le_bytes(b).into()),
             U64 => decode_as(bytes, big_endian, |b| u64::from_le_bytes(b) as f64),
+            Bool => decode_as(bytes, big_endian, |[b]: [u8; 1]| f64::from(u8::from(b != 0))),
         }
     }
 
@@ -311,6 +328,7 @@ impl StoredDtype {
             U16 => f64::from(value.round() as u16),
             U32 => f64::from(value.round() as u32),
             U64 => value.round() as u64 as f64,
+            Bool => f64::from(u8::from(value.round() != 0.0)),
         }
     }
 
@@ -330,6 +348,7 @@ impl StoredDtype {
             U16 => encode_as(values, |v| (v.round() as u16).to_le_bytes()),
             U32 => encode_as(values, |v| (v.round() as u32).to_le_bytes()),
             U64 => encode_as(values, |v| (v.round() as u64).to_le_bytes()),
+            Bool => encode_as(values, |v| [u8::from(v.round() != 0.0)]),
         }
     }
 
@@ -349,6 +368,7 @@ impl StoredDtype {
             U16 => (value.round() as u16).to_string(),
             U32 => (value.round() as u32).to_string(),
             U64 => (value.round() as u64).to_string(),
+            Bool => u8::from(value.round() != 0.0).to_string(),
         }
     }
 }
@@ -702,9 +722,11 @@ mod tests {
     #[test]
     fn npy_round_trip_restores_every_dtype_exactly() {
         let values = array![[0.0, 1.0, 2.0], [3.0, 4.0, 100.0]].into_dyn();
+        let booleans = array![[0.0, 1.0, 1.0], [0.0, 0.0, 1.0]].into_dyn();
         for dtype in StoredDtype::ALL {
+            let values = if dtype == StoredDtype::Bool { &booleans } else { &values };
             let back = round_trip(&table(values.clone(), &[], dtype, FileFormat::Npy), "a.npy");
-            assert_eq!((&back.values, back.dtype), (&values, dtype), "{dtype:?}");
+            assert_eq!((&back.values, back.dtype), (values, dtype), "{dtype:?}");
         }
     }
 
@@ -908,7 +930,7 @@ mod tests {
     #[test]
     fn unknown_extension_is_refused() {
         let error = read(Path::new("data.txt")).unwrap_err().to_string();
-        assert!(error.contains("data.txt") && error.contains(".npz, .npy or .csv"), "{error}");
+        assert!(error.contains("data.txt") && error.contains(".npz, .npy, .csv or .parquet"), "{error}");
     }
 
     #[test]

@@ -68,7 +68,13 @@ pub(super) fn scan(file: File) -> Result<Layout, String> {
         scratch.clear();
     }
     let dtype = if all_integers && count > 0 { StoredDtype::I64 } else { StoredDtype::F64 };
-    Ok(Layout { shape: vec![count, rows.names.len()], names: rows.names, dtype, format: super::FileFormat::Csv })
+    Ok(Layout {
+        shape: vec![count, rows.names.len()],
+        names: rows.names,
+        dtype,
+        format: super::FileFormat::Csv,
+        column_dtypes: vec![],
+    })
 }
 
 /// True for cells like `42` or `-7`; anything with a point, exponent, nan or inf is a float.

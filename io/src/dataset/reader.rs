@@ -4,6 +4,7 @@
 
 use super::csv_table::{self, CsvRows};
 use super::npz_entry;
+use super::parquet_table::{self, ParquetRows};
 use super::{into_array, invalid, read_npy_header, shape_text, Dataset, DatasetError, Element, FileFormat};
 use super::{Layout, NpyHeader};
 use ndarray::{ArrayD, Axis, IxDyn, Slice};
@@ -38,6 +39,7 @@ enum Source {
     /// A Fortran-order array inside a deflated `.npz`, which cannot be seeked: read whole.
     Loaded(ArrayD<f64>),
     Csv(CsvRows),
+    Parquet(Box<ParquetRows>),
 }
 
 impl SampleReader {
@@ -62,6 +64,10 @@ impl SampleReader {
                 let layout = csv_table::scan(file).map_err(|message| invalid(path, message))?;
                 let rows = CsvRows::open(File::open(path).map_err(read_error)?).map_err(|m| invalid(path, m))?;
                 (layout, Source::Csv(rows))
+            }
+            FileFormat::Parquet => {
+                let (layout, rows) = parquet_table::open(file).map_err(|message| invalid(path, message))?;
+                (layout, Source::Parquet(Box::new(rows)))
             }
         };
         layout.check().map_err(|message| invalid(path, message))?;
@@ -180,6 +186,13 @@ impl SampleReader {
                 }
                 Ok(out)
             }
+            Source::Parquet(rows) => {
+                let out = rows.read(count).map_err(|message| invalid(path, message))?;
+                match out.len() == values {
+                    true => Ok(out),
+                    false => Err(invalid(path, format!("ends before the {} rows it had", first + count))),
+                }
+            }
         }
     }
 
@@ -218,7 +231,7 @@ fn open_npy(
         let shape = shape_text(&shape);
         return Err(format!("is truncated: shape {shape} needs {needed} bytes of values, the file has {available}"));
     }
-    let layout = Layout { shape, names: Vec::new(), dtype, format: FileFormat::Npy };
+    let layout = Layout { shape, names: Vec::new(), dtype, format: FileFormat::Npy, column_dtypes: vec![] };
     let big_endian = header.big_endian;
     // One value per sample, or one sample, is the same in either order.
     let fortran = header.fortran_order && layout.shape.len() > 1 && layout.sample_len() > 1 && layout.samples() > 1;

@@ -4,6 +4,7 @@
 //! which a failure deletes.
 
 use super::csv_table;
+use super::parquet_table::ParquetSink;
 use super::{invalid, names_npy, npy_header, shape_text, DatasetError, FileFormat, Layout};
 use crate::atomic::AtomicFile;
 use ndarray::ArrayD;
@@ -24,15 +25,18 @@ enum Sink {
     /// The `data` entry is open; `names` is added at the end.
     Npz(zip::ZipWriter<BufWriter<File>>),
     Csv(csv::Writer<BufWriter<File>>),
+    Parquet(Box<ParquetSink<BufWriter<File>>>),
 }
 
 impl SampleWriter {
     /// Starts a file of the layout's format, shape, dtype and names (a bare `.npy` keeps no names).
     pub fn create(path: &Path, layout: &Layout) -> Result<SampleWriter, DatasetError> {
         layout.check().map_err(|message| invalid(path, message))?;
-        if layout.format == FileFormat::Csv && layout.shape.len() > 2 {
+        let tables_only = matches!(layout.format, FileFormat::Csv | FileFormat::Parquet);
+        if tables_only && layout.shape.len() > 2 {
             let shape = shape_text(&layout.shape);
-            return Err(invalid(path, format!("a .csv file holds a table, but the data has shape {shape}")));
+            let extension = layout.format.extension();
+            return Err(invalid(path, format!("a .{extension} file holds a table, but the data has shape {shape}")));
         }
         let write_error = |source| DatasetError::Write { path: path.into(), source };
         let target = AtomicFile::create(path).map_err(write_error)?;
@@ -64,6 +68,11 @@ impl SampleWriter {
                 .outer_iter()
                 .try_for_each(|sample| out.write_record(sample.iter().map(|&value| dtype.text(value))))
                 .map_err(io::Error::from),
+            Sink::Parquet(out) => match values.as_slice() {
+                Some(rows) => out.write_rows(rows),
+                None => out.write_rows(&values.iter().copied().collect::<Vec<_>>()),
+            }
+            .map_err(io::Error::other),
         };
         result.map_err(|source| DatasetError::Write { path: self.path.clone(), source })?;
         self.written += samples;
@@ -89,6 +98,7 @@ impl SampleWriter {
                 archive.finish().map_err(io::Error::from).map_err(write_error)?
             }
             Sink::Csv(out) => out.into_inner().map_err(|e| write_error(e.into_error()))?,
+            Sink::Parquet(out) => out.finish().map_err(|e| write_error(io::Error::other(e)))?,
         };
         file.into_inner().map_err(|e| write_error(e.into_error()))?;
         self.target.commit().map_err(write_error)
@@ -117,6 +127,7 @@ fn start(mut file: BufWriter<File>, layout: &Layout) -> io::Result<Sink> {
             out.write_record(csv_table::header(layout))?;
             Sink::Csv(out)
         }
+        FileFormat::Parquet => Sink::Parquet(Box::new(ParquetSink::start(file, layout).map_err(io::Error::other)?)),
     })
 }
 
