@@ -289,6 +289,56 @@ fn training_needs_no_project() {
 }
 
 #[test]
+fn a_parquet_table_is_trained_on_compressed_and_comes_back_as_parquet_in_its_own_types() {
+    use balerc_io::dataset::{SampleReader, StoredDtype};
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("io/tests/fixtures/mixed_types.parquet");
+    let table = dir.path().join("table.parquet");
+    std::fs::copy(&fixture, &table).unwrap();
+    let model = dir.path().join("model");
+    let train = balerc(&[
+        "train",
+        "--input",
+        s(&table),
+        "--out",
+        s(&model),
+        "--epochs",
+        "2",
+        "--latent",
+        "3",
+        "--set",
+        "model.hidden=[8]",
+    ]);
+    assert!(train.status.success(), "{}", text(&train.stderr));
+    let packed = dir.path().join("table.baler");
+    let compress = balerc(&["compress", "--model", s(&model), "--input", s(&table), "--max-rel-error", "1e-3"]);
+    assert!(compress.status.success(), "{}", text(&compress.stderr));
+    std::fs::remove_file(&table).unwrap();
+    let decompress = balerc(&["decompress", "--model", s(&model), "--input", s(&packed)]);
+    assert!(decompress.status.success(), "{}", text(&decompress.stderr));
+
+    let back = SampleReader::open(&table).unwrap();
+    let original = SampleReader::open(&fixture).unwrap();
+    assert_eq!(back.layout().column_dtypes, original.layout().column_dtypes);
+    assert_eq!(back.layout().names, original.layout().names);
+    let (back, original) = (back.read_all().unwrap().values, original.read_all().unwrap().values);
+    for c in 0..original.shape()[1] {
+        let (column, restored) = (original.index_axis(ndarray::Axis(1), c), back.index_axis(ndarray::Axis(1), c));
+        let range = column.fold(f64::MIN, |a, &b| a.max(b)) - column.fold(f64::MAX, |a, &b| a.min(b));
+        for (x, y) in column.iter().zip(&restored) {
+            assert!((x - y).abs() <= 1e-3 * range, "column {c}: {x} came back as {y}");
+        }
+    }
+    // Integers and booleans whose bound is below half a step come back exactly.
+    let dtypes = SampleReader::open(&fixture).unwrap().layout().column_dtypes.clone();
+    for (c, dtype) in dtypes.iter().enumerate() {
+        if matches!(dtype, StoredDtype::I16 | StoredDtype::U8 | StoredDtype::Bool) {
+            assert_eq!(original.index_axis(ndarray::Axis(1), c), back.index_axis(ndarray::Axis(1), c), "{dtype:?}");
+        }
+    }
+}
+
+#[test]
 fn a_model_trained_with_qat_is_lowered_at_its_precision() {
     let dir = tempfile::tempdir().unwrap();
     let project = dir.path().join("jets");

@@ -111,6 +111,11 @@ pub struct Header {
     /// such files (an unknown field).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frames_per_sample: Option<usize>,
+    /// A table's columns' own stored types where they differ (a Parquet file's integers,
+    /// booleans and floats side by side); absent where every value is `dtype`. Each value
+    /// is held to its bound as its column stores it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub column_dtypes: Vec<StoredDtype>,
 }
 
 /// Samples whose latent log density (under the model's outliers.json) is below the threshold.
@@ -215,6 +220,7 @@ impl Header {
             hardware: hardware.cloned(),
             outlier_samples: None,
             frames_per_sample,
+            column_dtypes: data.column_dtypes.clone(),
         };
         if header.chunk_samples == 0 {
             return Err(HeaderError::EmptyChunks.into());
@@ -373,7 +379,22 @@ impl Header {
     /// A reconstructed value as the output file will hold it.
     pub fn store(&self, column: Option<usize>, value: f64) -> f64 {
         let integer = column.is_some_and(|c| self.integer_columns.contains(&c));
-        self.dtype.stored(if integer { value.round() } else { value })
+        let dtype = column.map_or(self.dtype, |c| self.column_dtype(c));
+        dtype.stored(if integer { value.round() } else { value })
+    }
+
+    /// The bytes of the values alone, as the user's file stored them.
+    pub fn raw_bytes(&self) -> u64 {
+        let bytes = |dtype: StoredDtype| u64::from(dtype.bits() / 8);
+        match self.column_dtypes.is_empty() {
+            true => self.shape.iter().product::<usize>() as u64 * bytes(self.dtype),
+            false => self.shape[0] as u64 * self.column_dtypes.iter().map(|&d| bytes(d)).sum::<u64>(),
+        }
+    }
+
+    /// How the file stores a table's column `c`.
+    pub fn column_dtype(&self, c: usize) -> StoredDtype {
+        self.column_dtypes.get(c).copied().unwrap_or(self.dtype)
     }
 
     /// Modelled and lossless values back into the original layout.

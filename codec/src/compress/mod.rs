@@ -520,7 +520,13 @@ pub fn decompress_with_progress(
     }
     let decoder = decoder_for(&mut reader, &header, options)?;
     let format = dataset::FileFormat::from_path(&options.output).unwrap_or(header.format);
-    let layout = Layout { shape: header.output_shape(), names: header.names.clone(), dtype: header.dtype, format };
+    let layout = Layout {
+        shape: header.output_shape(),
+        names: header.names.clone(),
+        dtype: header.dtype,
+        format,
+        column_dtypes: header.column_dtypes.clone(),
+    };
     let mut output = SampleWriter::create(&options.output, &layout)?;
     let (total, mut done) = (header.shape[0] as u64, 0);
     let chunks = (0..reader.chunk_count()).map(move |index| Ok::<_, CodecError>((index, reader.read_chunk(index)?)));
@@ -748,7 +754,7 @@ pub fn describe(path: &Path) -> Result<String, CodecError> {
     let reader = Reader::open(path)?;
     let header = read_header(&reader, path)?;
     let sizes = reader.sizes();
-    let original: u64 = header.shape.iter().product::<usize>() as u64 * u64::from(header.dtype.bits() / 8);
+    let original = header.raw_bytes();
     let mut out = String::new();
     let _ = writeln!(out, "{}: balerc compressed data", path.display());
     let _ = writeln!(
@@ -759,6 +765,12 @@ pub fn describe(path: &Path) -> Result<String, CodecError> {
         header.format,
         header.names.len()
     );
+    if !header.column_dtypes.is_empty() {
+        let typed: Vec<String> = (0..header.column_dtypes.len())
+            .map(|c| format!("{} {:?}", header.names.get(c).map_or("?", String::as_str), header.column_dtype(c)))
+            .collect();
+        let _ = writeln!(out, "  column types  {}", typed.join(", "));
+    }
     let _ = writeln!(
         out,
         "  model         sha256 {}{}",
@@ -865,13 +877,16 @@ pub fn describe_json(path: &Path) -> Result<serde_json::Value, CodecError> {
     let reader = Reader::open(path)?;
     let header = read_header(&reader, path)?;
     let sizes = reader.sizes();
-    let original: u64 = header.shape.iter().product::<usize>() as u64 * u64::from(header.dtype.bits() / 8);
+    let original = header.raw_bytes();
     let totals = |of: &std::collections::BTreeMap<String, crate::container::ByteTotals>| -> serde_json::Value {
         of.iter().map(|(name, t)| (name.clone(), serde_json::json!({"stored": t.stored, "raw": t.raw}))).collect()
     };
     Ok(serde_json::json!({
         "file": path.display().to_string(),
-        "original": {"shape": header.shape, "dtype": header.dtype, "format": header.format, "names": header.names},
+        "original": {
+            "shape": header.shape, "dtype": header.dtype, "format": header.format, "names": header.names,
+            "column_dtypes": header.column_dtypes,
+        },
         "model": {"sha256": header.model_hash, "embedded": !reader.attachment_names().is_empty()},
         "latent": {"values_per_sample": header.latent_width, "bits": header.latent_bits},
         "hardware_encoder": header.hardware,

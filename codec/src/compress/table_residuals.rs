@@ -190,7 +190,7 @@ fn transpose<T: Copy>(from: &[T], columns: usize, to: &mut [T]) {
 }
 
 /// How a column's reconstructed values are stored: rounded when the column holds integers,
-/// then cast to the file's dtype.
+/// then cast to the column's dtype.
 #[derive(Clone, Copy)]
 struct Storage {
     dtype: StoredDtype,
@@ -200,7 +200,7 @@ struct Storage {
 impl Storage {
     fn of(header: &Header, f: usize) -> Storage {
         let column = header.modelled_columns[f];
-        Storage { dtype: header.dtype, integer: header.integer_columns.contains(&column) }
+        Storage { dtype: header.column_dtype(column), integer: header.integer_columns.contains(&column) }
     }
 
     #[inline(always)]
