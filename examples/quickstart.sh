@@ -6,6 +6,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p examples/output
+# balerc reads HDF5 files through the system's libhdf5: Debian's libhdf5-dev to build.
+if command -v apt-get >/dev/null && ! dpkg -s libhdf5-dev >/dev/null 2>&1; then
+    echo "== installing libhdf5-dev and pkg-config"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libhdf5-dev pkg-config >/dev/null
+fi
 balerc() { cargo run --release --quiet -- "$@"; }
 
 project=examples/output/project

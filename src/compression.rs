@@ -264,8 +264,10 @@ fn output_path(named: &Option<PathBuf>, input: &std::path::Path, extension: &str
     if let Some(path) = named {
         return Ok(path.clone());
     }
-    let path = input.with_extension(extension);
-    if path == input || (path.exists() && !force) {
+    // `data.h5:/events/jets` compresses into `data.baler`.
+    let (file, _) = balerc_io::dataset::split_object(input);
+    let path = file.with_extension(extension);
+    if path == file || (path.exists() && !force) {
         bail!("{} exists; name the output with --output, or pass --force to write over it", path.display());
     }
     Ok(path)

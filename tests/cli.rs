@@ -339,6 +339,57 @@ fn a_parquet_table_is_trained_on_compressed_and_comes_back_as_parquet_in_its_own
 }
 
 #[test]
+fn an_hdf5_group_of_columns_is_named_as_file_object_from_training_to_decompression() {
+    use balerc_io::dataset::SampleReader;
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("io/tests/fixtures/columns.h5");
+    std::fs::copy(&fixture, dir.path().join("columns.h5")).unwrap();
+    let in_dir =
+        |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_balerc")).args(args).current_dir(dir.path()).output().unwrap();
+    let small = ["--epochs", "2", "--latent", "2", "--set", "model.hidden=[4]"];
+    let train = in_dir(&[&["train", "--input", "columns.h5:/events", "--out", "model"], &small[..]].concat());
+    assert!(train.status.success(), "{}", text(&train.stderr));
+    let compress =
+        in_dir(&["compress", "--model", "model", "--input", "columns.h5:/events", "--max-rel-error", "1e-3"]);
+    assert!(compress.status.success(), "{}", text(&compress.stderr));
+    assert!(dir.path().join("columns.baler").is_file(), "data.h5:/group compresses into data.baler");
+    let decompress =
+        in_dir(&["decompress", "--model", "model", "--input", "columns.baler", "--output", "back.h5:/restored"]);
+    assert!(decompress.status.success(), "{}", text(&decompress.stderr));
+
+    let original = SampleReader::open(&PathBuf::from(format!("{}:/events", fixture.display()))).unwrap();
+    let back = SampleReader::open(&dir.path().join("back.h5")).unwrap();
+    assert_eq!(
+        (&back.layout().names, &back.layout().column_dtypes),
+        (&original.layout().names, &original.layout().column_dtypes)
+    );
+    let (original, back) = (original.read_all().unwrap().values, back.read_all().unwrap().values);
+    // is_b (bool) and n (int16, range 294, bound 0.29) come back exactly; pt within its bound.
+    for c in 0..2 {
+        assert_eq!(original.index_axis(ndarray::Axis(1), c), back.index_axis(ndarray::Axis(1), c), "column {c}");
+    }
+    let bound = 1e-3 * 49.5;
+    assert!(original.iter().zip(&back).all(|(x, y)| (x - y).abs() <= bound));
+
+    let missing = in_dir(&[
+        "compress",
+        "--model",
+        "model",
+        "--input",
+        "columns.h5:/nothing",
+        "--max-rel-error",
+        "1e-3",
+        "--output",
+        "x.baler",
+    ]);
+    assert!(
+        !missing.status.success() && text(&missing.stderr).contains("no dataset or group '/nothing'"),
+        "{}",
+        text(&missing.stderr)
+    );
+}
+
+#[test]
 fn a_model_trained_with_qat_is_lowered_at_its_precision() {
     let dir = tempfile::tempdir().unwrap();
     let project = dir.path().join("jets");

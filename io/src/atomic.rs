@@ -27,6 +27,11 @@ impl AtomicFile {
         self.temporary.as_file_mut()
     }
 
+    /// Where the temporary file is, for writers that open files by name (HDF5).
+    pub fn temporary_path(&self) -> &Path {
+        self.temporary.path()
+    }
+
     /// A second handle on the temporary file, for writers that want to own theirs.
     pub fn handle(&self) -> std::io::Result<File> {
         self.temporary.as_file().try_clone()

@@ -5,6 +5,7 @@
 //! decompressed outputs come back in the user's own dtype.
 
 mod csv_table;
+mod hdf5_table;
 mod npz_entry;
 mod parquet_table;
 mod reader;
@@ -47,6 +48,7 @@ pub enum FileFormat {
     Npy,
     Csv,
     Parquet,
+    Hdf5,
 }
 
 #[derive(Debug, Clone)]
@@ -80,13 +82,16 @@ fn invalid(path: &Path, message: impl Into<String>) -> DatasetError {
 impl FileFormat {
     /// The format named by the file's extension (case does not matter).
     pub fn from_path(path: &Path) -> Result<FileFormat, DatasetError> {
+        let (path, _) = split_object(path);
+        let path = path.as_path();
         let extension = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
         match extension.as_deref() {
             Some("npz") => Ok(FileFormat::Npz),
             Some("npy") => Ok(FileFormat::Npy),
             Some("csv") => Ok(FileFormat::Csv),
             Some("parquet") => Ok(FileFormat::Parquet),
-            _ => Err(invalid(path, "unknown kind of file; expected a .npz, .npy, .csv or .parquet file")),
+            Some("h5" | "hdf5") => Ok(FileFormat::Hdf5),
+            _ => Err(invalid(path, "unknown kind of file; expected a .npz, .npy, .csv, .parquet or .h5 file")),
         }
     }
 
@@ -97,7 +102,24 @@ impl FileFormat {
             FileFormat::Npy => "npy",
             FileFormat::Csv => "csv",
             FileFormat::Parquet => "parquet",
+            FileFormat::Hdf5 => "h5",
         }
+    }
+}
+
+/// A file and the object inside it that holds the data, as `FILE:OBJECT` names them
+/// (`jets.h5:/events/jets`). A path that exists as it is names a file alone, and so does one
+/// whose part before the last ':' is not an HDF5 file's name.
+pub fn split_object(path: &Path) -> (PathBuf, Option<String>) {
+    let text = path.to_string_lossy();
+    let Some((file, object)) = text.rsplit_once(':') else { return (path.into(), None) };
+    let is_hdf5 = Path::new(file)
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "h5" | "hdf5"));
+    match path.exists() || !is_hdf5 || object.is_empty() {
+        true => (path.into(), None),
+        false => (PathBuf::from(file), Some(object.to_string())),
     }
 }
 

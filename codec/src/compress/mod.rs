@@ -226,7 +226,7 @@ pub fn compress_with_progress(
     let summary = writer.finish()?;
     Ok(CompressReport {
         samples,
-        original_bytes: std::fs::metadata(&options.input).map_or(0, |m| m.len()),
+        original_bytes: original_bytes(&header, &options.input),
         compressed_bytes: summary.sizes.file,
         model_bytes,
         model_embedded,
@@ -911,6 +911,15 @@ pub fn describe_json(path: &Path) -> Result<serde_json::Value, CodecError> {
 /// are cut into an even number of chunks of equal size, so that two threads share the work
 /// evenly (three chunks keep one of two threads idle for a third of the time), whatever the
 /// number of threads: the file does not depend on it.
+/// What the ratio is measured against: the user's file, or for an object inside an HDF5 file
+/// (which may hold much else) its values as stored.
+fn original_bytes(header: &Header, input: &Path) -> u64 {
+    match header.format {
+        dataset::FileFormat::Hdf5 => header.raw_bytes(),
+        _ => std::fs::metadata(input).map_or(0, |m| m.len()),
+    }
+}
+
 pub(crate) fn chunk_samples_for(values_per_sample: usize, samples: usize) -> usize {
     let most = (CHUNK_VALUES / values_per_sample.max(1)).max(1);
     let chunks = samples.div_ceil(most);

@@ -3,6 +3,7 @@
 //! follow on request, each chunk an ordinary [`Dataset`].
 
 use super::csv_table::{self, CsvRows};
+use super::hdf5_table::{self, Hdf5Source};
 use super::npz_entry;
 use super::parquet_table::{self, ParquetRows};
 use super::{into_array, invalid, read_npy_header, shape_text, Dataset, DatasetError, Element, FileFormat};
@@ -40,15 +41,24 @@ enum Source {
     Loaded(ArrayD<f64>),
     Csv(CsvRows),
     Parquet(Box<ParquetRows>),
+    Hdf5(Hdf5Source),
 }
 
 impl SampleReader {
     /// Opens a data file, choosing the format by its extension, and reads what it holds.
     pub fn open(path: &Path) -> Result<SampleReader, DatasetError> {
         let format = FileFormat::from_path(path)?;
+        let (path, object) = super::split_object(path);
+        let path = path.as_path();
         let read_error = |source| DatasetError::Read { path: path.into(), source };
         let file = File::open(path).map_err(read_error)?;
         let (layout, source) = match format {
+            FileFormat::Hdf5 => {
+                drop(file);
+                let (layout, source) =
+                    hdf5_table::open(path, object.as_deref()).map_err(|message| invalid(path, message))?;
+                (layout, Source::Hdf5(source))
+            }
             FileFormat::Npy => {
                 let len = file.metadata().map_err(read_error)?.len();
                 let mut bytes = BufReader::with_capacity(1 << 20, file);
@@ -186,6 +196,7 @@ impl SampleReader {
                 }
                 Ok(out)
             }
+            Source::Hdf5(source) => source.read(first, count).map_err(|message| invalid(path, message)),
             Source::Parquet(rows) => {
                 let out = rows.read(count).map_err(|message| invalid(path, message))?;
                 match out.len() == values {

@@ -4,6 +4,7 @@
 //! which a failure deletes.
 
 use super::csv_table;
+use super::hdf5_table::Hdf5Sink;
 use super::parquet_table::ParquetSink;
 use super::{invalid, names_npy, npy_header, shape_text, DatasetError, FileFormat, Layout};
 use crate::atomic::AtomicFile;
@@ -26,11 +27,14 @@ enum Sink {
     Npz(zip::ZipWriter<BufWriter<File>>),
     Csv(csv::Writer<BufWriter<File>>),
     Parquet(Box<ParquetSink<BufWriter<File>>>),
+    Hdf5(Hdf5Sink),
 }
 
 impl SampleWriter {
     /// Starts a file of the layout's format, shape, dtype and names (a bare `.npy` keeps no names).
     pub fn create(path: &Path, layout: &Layout) -> Result<SampleWriter, DatasetError> {
+        let (path, object) = super::split_object(path);
+        let path = path.as_path();
         layout.check().map_err(|message| invalid(path, message))?;
         let tables_only = matches!(layout.format, FileFormat::Csv | FileFormat::Parquet);
         if tables_only && layout.shape.len() > 2 {
@@ -40,8 +44,15 @@ impl SampleWriter {
         }
         let write_error = |source| DatasetError::Write { path: path.into(), source };
         let target = AtomicFile::create(path).map_err(write_error)?;
-        let file = BufWriter::with_capacity(1 << 20, target.handle().map_err(write_error)?);
-        let sink = start(file, layout).map_err(write_error)?;
+        let sink = match layout.format {
+            FileFormat::Hdf5 => Hdf5Sink::start(target.temporary_path(), object.as_deref(), layout)
+                .map(Sink::Hdf5)
+                .map_err(|e| write_error(io::Error::other(e)))?,
+            _ => {
+                let file = BufWriter::with_capacity(1 << 20, target.handle().map_err(write_error)?);
+                start(file, layout).map_err(write_error)?
+            }
+        };
         Ok(SampleWriter { path: path.into(), layout: layout.clone(), written: 0, sink, target })
     }
 
@@ -68,6 +79,7 @@ impl SampleWriter {
                 .outer_iter()
                 .try_for_each(|sample| out.write_record(sample.iter().map(|&value| dtype.text(value))))
                 .map_err(io::Error::from),
+            Sink::Hdf5(out) => out.write(self.written, values).map_err(io::Error::other),
             Sink::Parquet(out) => match values.as_slice() {
                 Some(rows) => out.write_rows(rows),
                 None => out.write_rows(&values.iter().copied().collect::<Vec<_>>()),
@@ -99,6 +111,10 @@ impl SampleWriter {
             }
             Sink::Csv(out) => out.into_inner().map_err(|e| write_error(e.into_error()))?,
             Sink::Parquet(out) => out.finish().map_err(|e| write_error(io::Error::other(e)))?,
+            Sink::Hdf5(out) => {
+                out.finish().map_err(|e| write_error(io::Error::other(e)))?;
+                return self.target.commit().map_err(write_error);
+            }
         };
         file.into_inner().map_err(|e| write_error(e.into_error()))?;
         self.target.commit().map_err(write_error)
@@ -128,6 +144,7 @@ fn start(mut file: BufWriter<File>, layout: &Layout) -> io::Result<Sink> {
             Sink::Csv(out)
         }
         FileFormat::Parquet => Sink::Parquet(Box::new(ParquetSink::start(file, layout).map_err(io::Error::other)?)),
+        FileFormat::Hdf5 => unreachable!("HDF5 files are written by name, not through a handle"),
     })
 }
 
