@@ -107,6 +107,21 @@ impl FileFormat {
     }
 }
 
+/// The columns `wanted` names among a table's `names` (or `width` unnamed ones), by name or
+/// by index as a string; an unknown one is an error listing what there is.
+fn select_columns(names: &[String], width: usize, wanted: &[String]) -> Result<Vec<usize>, String> {
+    wanted
+        .iter()
+        .map(|w| {
+            let by_index = || w.parse::<usize>().ok().filter(|&c| c < width);
+            names.iter().position(|n| n == w).or_else(by_index).ok_or_else(|| match names.is_empty() {
+                true => format!("has no column '{w}': its {width} columns have no names, select them by index"),
+                false => format!("has no column '{w}'; its columns are {}", names.join(", ")),
+            })
+        })
+        .collect()
+}
+
 /// A file and the object inside it that holds the data, as `FILE:OBJECT` names them
 /// (`jets.h5:/events/jets`). A path that exists as it is names a file alone, and so does one
 /// whose part before the last ':' is not an HDF5 file's name.
@@ -270,6 +285,16 @@ fn shape_text(shape: &[usize]) -> String {
 }
 
 impl StoredDtype {
+    /// A table's dtype and its columns' own (empty where they share the one) from the types
+    /// of its columns: where they differ, its values as a whole are f64.
+    pub fn of_columns(dtypes: Vec<StoredDtype>) -> (StoredDtype, Vec<StoredDtype>) {
+        match dtypes.first() {
+            Some(&first) if dtypes.iter().all(|&d| d == first) => (first, vec![]),
+            Some(_) => (StoredDtype::F64, dtypes),
+            None => (StoredDtype::F64, vec![]),
+        }
+    }
+
     /// Bits per stored value, the size of the user's data that compression is measured against.
     pub fn bits(self) -> u32 {
         8 * self.size() as u32
@@ -952,7 +977,7 @@ mod tests {
     #[test]
     fn unknown_extension_is_refused() {
         let error = read(Path::new("data.txt")).unwrap_err().to_string();
-        assert!(error.contains("data.txt") && error.contains(".npz, .npy, .csv or .parquet"), "{error}");
+        assert!(error.contains("data.txt") && error.contains(".npz, .npy, .csv, .parquet or .h5"), "{error}");
     }
 
     #[test]

@@ -83,3 +83,23 @@ fn an_ambiguous_file_or_a_missing_object_is_refused_by_name() {
     let not_hdf5 = error(&fixture("with_null.parquet").with_extension("h5"));
     assert!(not_hdf5.contains("with_null.h5"), "{not_hdf5}");
 }
+
+#[test]
+fn columns_are_selected_from_a_group_or_from_an_array_by_name() {
+    let from_group = SampleReader::open_columns(&named("columns.h5", "/events"), &["pt".to_string(), "n".to_string()]).unwrap();
+    assert_eq!(from_group.layout().names, ["pt", "n"]);
+    assert_eq!(from_group.layout().column_dtypes, [StoredDtype::F64, StoredDtype::I16]);
+    let rows: Vec<f64> = (0..100).flat_map(|i| [i as f64 * 0.5 + 1.0, ((i * 7) % 300) as f64]).collect();
+    assert_eq!(values_of(from_group), rows);
+
+    let from_array = SampleReader::open_columns(&fixture("table.h5"), &["phi".to_string()]).unwrap();
+    assert_eq!((from_array.layout().shape.as_slice(), from_array.layout().dtype), (&[100, 1][..], StoredDtype::F32));
+    assert_eq!(values_of(from_array), (0..100).map(|i| i as f64 * 0.25).collect::<Vec<_>>());
+
+    let fields = SampleReader::open_columns(&fixture("frames.h5"), &["0".to_string()]).err().unwrap().to_string();
+    assert!(fields.contains("from a table") && fields.contains("(4, 5, 6)"), "{fields}");
+}
+
+fn values_of(reader: SampleReader) -> Vec<f64> {
+    reader.chunks(33).flat_map(|c| c.unwrap().values.into_iter()).collect()
+}

@@ -20,7 +20,12 @@ pub(super) enum Hdf5Source {
 }
 
 /// Opens `object` in the file (or its only candidate): the layout and where the values are.
-pub(super) fn open(path: &std::path::Path, object: Option<&str>) -> Result<(Layout, Hdf5Source), String> {
+/// Of a group of columns, only the `wanted` ones are opened, in that order, where named.
+pub(super) fn open(
+    path: &std::path::Path,
+    object: Option<&str>,
+    wanted: Option<&[String]>,
+) -> Result<(Layout, Hdf5Source), String> {
     let file = File::open(path).map_err(|e| format!("not a readable HDF5 file: {e}"))?;
     let name = match object {
         Some(name) => name.to_string(),
@@ -46,6 +51,10 @@ pub(super) fn open(path: &std::path::Path, object: Option<&str>) -> Result<(Layo
     let group = file.group(&name).map_err(|_| format!("has no dataset or group '{name}'"))?;
     let mut names = group.member_names().map_err(|e| e.to_string())?;
     names.sort();
+    if let Some(wanted) = wanted {
+        let chosen = super::select_columns(&names, names.len(), wanted)?;
+        names = chosen.into_iter().map(|c| names[c].clone()).collect();
+    }
     let mut datasets = vec![];
     let mut rows = None;
     for column in &names {
@@ -62,9 +71,7 @@ pub(super) fn open(path: &std::path::Path, object: Option<&str>) -> Result<(Layo
         datasets.push((dataset, dtype));
     }
     let rows = rows.ok_or_else(|| format!("group '{name}' holds no datasets"))?;
-    let dtypes: Vec<StoredDtype> = datasets.iter().map(|&(_, dtype)| dtype).collect();
-    let dtype = if dtypes.iter().all(|&d| d == dtypes[0]) { dtypes[0] } else { StoredDtype::F64 };
-    let column_dtypes = if dtypes.iter().all(|&d| d == dtype) { vec![] } else { dtypes };
+    let (dtype, column_dtypes) = StoredDtype::of_columns(datasets.iter().map(|&(_, dtype)| dtype).collect());
     let layout =
         Layout { shape: vec![rows, names.len()], names, dtype, format: super::FileFormat::Hdf5, column_dtypes };
     Ok((layout, Hdf5Source::Columns { datasets }))

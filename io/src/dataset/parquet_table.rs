@@ -20,6 +20,8 @@ use std::sync::Arc;
 /// A Parquet file's rows, handed out in order a chunk at a time.
 pub(super) struct ParquetRows {
     reader: SerializedFileReader<File>,
+    /// The file's columns read, in the order handed out, and their names.
+    leaves: Vec<usize>,
     names: Vec<String>,
     dtypes: Vec<StoredDtype>,
     next_group: usize,
@@ -30,23 +32,24 @@ pub(super) struct ParquetRows {
     taken: usize,
 }
 
-/// Opens a Parquet file: its table's layout, and its rows to read.
-pub(super) fn open(file: File) -> Result<(Layout, ParquetRows), String> {
+/// Opens a Parquet file: its table's layout (the `wanted` columns alone, in that order, where
+/// named), and its rows to read.
+pub(super) fn open(file: File, wanted: Option<&[String]>) -> Result<(Layout, ParquetRows), String> {
     let reader = SerializedFileReader::new(file).map_err(|e| format!("not a readable Parquet file: {e}"))?;
     let metadata = reader.metadata().file_metadata();
     let schema = metadata.schema_descr();
-    let mut names = vec![];
-    let mut dtypes = vec![];
-    for column in schema.columns() {
-        names.push(column.path().string());
-        dtypes.push(dtype_of(column)?);
-    }
-    if names.is_empty() {
+    let all: Vec<String> = schema.columns().iter().map(|column| column.path().string()).collect();
+    if all.is_empty() {
         return Err("the Parquet file has no columns".into());
     }
+    let leaves = match wanted {
+        Some(wanted) => super::select_columns(&all, all.len(), wanted)?,
+        None => (0..all.len()).collect(),
+    };
+    let names: Vec<String> = leaves.iter().map(|&c| all[c].clone()).collect();
+    let dtypes = leaves.iter().map(|&c| dtype_of(&schema.column(c))).collect::<Result<Vec<_>, _>>()?;
     let rows = usize::try_from(metadata.num_rows()).map_err(|_| "the Parquet file counts its rows as negative")?;
-    let dtype = common_dtype(&dtypes);
-    let column_dtypes = if dtypes.iter().all(|&d| d == dtype) { vec![] } else { dtypes.clone() };
+    let (dtype, column_dtypes) = StoredDtype::of_columns(dtypes.clone());
     let layout = Layout {
         shape: vec![rows, names.len()],
         names: names.clone(),
@@ -54,15 +57,8 @@ pub(super) fn open(file: File) -> Result<(Layout, ParquetRows), String> {
         format: super::FileFormat::Parquet,
         column_dtypes,
     };
-    Ok((layout, ParquetRows { reader, names, dtypes, next_group: 0, rows_before: 0, rows: vec![], taken: 0 }))
-}
-
-/// One type for a table whose columns differ: what its values are as a whole.
-fn common_dtype(dtypes: &[StoredDtype]) -> StoredDtype {
-    match dtypes.first() {
-        Some(&first) if dtypes.iter().all(|&d| d == first) => first,
-        _ => StoredDtype::F64,
-    }
+    let rows = ParquetRows { reader, leaves, names, dtypes, next_group: 0, rows_before: 0, rows: vec![], taken: 0 };
+    Ok((layout, rows))
 }
 
 /// The stored type of a flat numeric column; any other column is an error naming it.
@@ -146,10 +142,10 @@ impl ParquetRows {
         let width = self.names.len();
         let schema = self.reader.metadata().file_metadata().schema_descr();
         let mut table = vec![0.0; rows * width];
-        for (c, name) in self.names.iter().enumerate() {
-            let reader = group.get_column_reader(c).map_err(|e| format!("column '{name}': {e}"))?;
+        for (c, (&leaf, name)) in self.leaves.iter().zip(&self.names).enumerate() {
+            let reader = group.get_column_reader(leaf).map_err(|e| format!("column '{name}': {e}"))?;
             let column =
-                read_column(reader, rows, schema.column(c).max_def_level(), self.dtypes[c]).map_err(|e| match e {
+                read_column(reader, rows, schema.column(leaf).max_def_level(), self.dtypes[c]).map_err(|e| match e {
                     ColumnError::Null(row) => format!("column '{name}': row {} is null", self.rows_before + row),
                     ColumnError::Other(e) => format!("column '{name}', row group {g}: {e}"),
                 })?;

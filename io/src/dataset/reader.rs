@@ -6,8 +6,8 @@ use super::csv_table::{self, CsvRows};
 use super::hdf5_table::{self, Hdf5Source};
 use super::npz_entry;
 use super::parquet_table::{self, ParquetRows};
-use super::{into_array, invalid, read_npy_header, shape_text, Dataset, DatasetError, Element, FileFormat};
-use super::{Layout, NpyHeader};
+use super::{into_array, invalid, select_columns, read_npy_header, shape_text, Dataset, DatasetError, Element, FileFormat};
+use super::{Layout, NpyHeader, StoredDtype};
 use ndarray::{ArrayD, Axis, IxDyn, Slice};
 use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
@@ -15,7 +15,12 @@ use std::path::{Path, PathBuf};
 
 pub struct SampleReader {
     path: PathBuf,
+    /// What is handed out: the file's layout, or the selected columns of its table.
     layout: Layout,
+    /// What the file holds.
+    source_layout: Layout,
+    /// The columns of the file's table handed out, where a selection was asked for.
+    columns: Option<Vec<usize>>,
     source: Source,
     /// The index of the next sample to be read.
     next: usize,
@@ -47,6 +52,17 @@ enum Source {
 impl SampleReader {
     /// Opens a data file, choosing the format by its extension, and reads what it holds.
     pub fn open(path: &Path) -> Result<SampleReader, DatasetError> {
+        SampleReader::open_with(path, None)
+    }
+
+    /// Opens a data file keeping only the named columns of its table (names, or indices as
+    /// strings), in the order given; none named keeps them all. Parquet columns and HDF5
+    /// column datasets left out are never read, so they may hold what balerc cannot (strings).
+    pub fn open_columns(path: &Path, wanted: &[String]) -> Result<SampleReader, DatasetError> {
+        SampleReader::open_with(path, Some(wanted).filter(|w| !w.is_empty()))
+    }
+
+    fn open_with(path: &Path, wanted: Option<&[String]>) -> Result<SampleReader, DatasetError> {
         let format = FileFormat::from_path(path)?;
         let (path, object) = super::split_object(path);
         let path = path.as_path();
@@ -56,7 +72,7 @@ impl SampleReader {
             FileFormat::Hdf5 => {
                 drop(file);
                 let (layout, source) =
-                    hdf5_table::open(path, object.as_deref()).map_err(|message| invalid(path, message))?;
+                    hdf5_table::open(path, object.as_deref(), wanted).map_err(|message| invalid(path, message))?;
                 (layout, Source::Hdf5(source))
             }
             FileFormat::Npy => {
@@ -76,12 +92,45 @@ impl SampleReader {
                 (layout, Source::Csv(rows))
             }
             FileFormat::Parquet => {
-                let (layout, rows) = parquet_table::open(file).map_err(|message| invalid(path, message))?;
+                let (layout, rows) = parquet_table::open(file, wanted).map_err(|message| invalid(path, message))?;
                 (layout, Source::Parquet(Box::new(rows)))
             }
         };
         layout.check().map_err(|message| invalid(path, message))?;
-        Ok(SampleReader { path: path.into(), layout, source, next: 0, check_finite: false })
+        let mut reader = SampleReader {
+            path: path.into(),
+            layout: layout.clone(),
+            source_layout: layout,
+            columns: None,
+            source,
+            next: 0,
+            check_finite: false,
+        };
+        // Parquet and HDF5 columns are selected as they are opened; the others here.
+        let selected = matches!(&reader.source, Source::Parquet(_) | Source::Hdf5(Hdf5Source::Columns { .. }));
+        if let Some(wanted) = wanted.filter(|_| !selected) {
+            reader.select(wanted)?;
+        }
+        Ok(reader)
+    }
+
+    /// Hands out only the `wanted` columns of the file's table.
+    fn select(&mut self, wanted: &[String]) -> Result<(), DatasetError> {
+        let layout = &self.source_layout;
+        if layout.shape.len() != 2 {
+            let message = format!("columns are selected from a table, but the data has shape {}", shape_text(&layout.shape));
+            return Err(invalid(&self.path, message));
+        }
+        let columns = select_columns(&layout.names, layout.shape[1], wanted).map_err(|m| invalid(&self.path, m))?;
+        let names = match layout.names.is_empty() {
+            true => vec![],
+            false => columns.iter().map(|&c| layout.names[c].clone()).collect(),
+        };
+        let dtypes: Vec<StoredDtype> = columns.iter().map(|&c| layout.column_dtype(c)).collect();
+        let (dtype, column_dtypes) = StoredDtype::of_columns(dtypes);
+        self.layout = Layout { shape: vec![layout.shape[0], columns.len()], names, dtype, column_dtypes, ..layout.clone() };
+        self.columns = Some(columns);
+        Ok(())
     }
 
     /// Makes every chunk fail on a NaN or infinite value, named by its row in the whole file.
@@ -154,26 +203,38 @@ impl SampleReader {
 
     /// Samples [first, first + count) as f64 values in C order.
     fn read_values(&mut self, first: usize, count: usize) -> Result<Vec<f64>, DatasetError> {
+        let values = self.read_source(first, count)?;
+        Ok(match &self.columns {
+            None => values,
+            Some(columns) => {
+                let width = self.source_layout.sample_len();
+                values.chunks_exact(width.max(1)).flat_map(|row| columns.iter().map(|&c| row[c])).collect()
+            }
+        })
+    }
+
+    /// Samples [first, first + count) of what the file holds, as f64 values in C order.
+    fn read_source(&mut self, first: usize, count: usize) -> Result<Vec<f64>, DatasetError> {
         let path = self.path.as_path();
-        let sample_len = self.layout.sample_len();
-        let dtype = self.layout.dtype;
+        let sample_len = self.source_layout.sample_len();
+        let dtype = self.source_layout.dtype;
         let values = count.checked_mul(sample_len).ok_or_else(|| invalid(path, "has too many values for memory"))?;
         match &mut self.source {
             Source::Sequential { bytes, big_endian, buffer } => {
                 buffer.resize(values * dtype.size(), 0);
-                bytes.read_exact(buffer).map_err(|e| payload_error(path, self.layout.format, e))?;
+                bytes.read_exact(buffer).map_err(|e| payload_error(path, self.source_layout.format, e))?;
                 Ok(dtype.decode(buffer, *big_endian))
             }
             Source::Fortran { file, start, big_endian, buffer } => {
-                let positions = fortran_positions(self.layout.sample_shape());
+                let positions = fortran_positions(self.source_layout.sample_shape());
                 let mut out = vec![0.0; values];
-                let samples = self.layout.samples() as u64;
+                let samples = self.source_layout.samples() as u64;
                 buffer.resize(count * dtype.size(), 0);
                 for (c_index, &f_index) in positions.iter().enumerate() {
                     let offset = *start + (f_index as u64 * samples + first as u64) * dtype.size() as u64;
                     file.seek(SeekFrom::Start(offset))
                         .and_then(|_| file.read_exact(buffer))
-                        .map_err(|e| payload_error(path, self.layout.format, e))?;
+                        .map_err(|e| payload_error(path, self.source_layout.format, e))?;
                     for (row, value) in dtype.decode(buffer, *big_endian).into_iter().enumerate() {
                         out[row * sample_len + c_index] = value;
                     }
