@@ -18,9 +18,14 @@ pub struct CompressArgs {
     /// The model directory written by balerc train.
     #[arg(long)]
     model: PathBuf,
-    /// The data (.npz, .npy or .csv) with the layout the model was trained on.
+    /// The data (.npz, .npy, .csv, .parquet, or FILE.h5:OBJECT) with the layout the model was
+    /// trained on.
     #[arg(long)]
     input: PathBuf,
+    /// Compress only these columns of the input's table (names or indices, separated by
+    /// commas), in this order: those the model was trained on.
+    #[arg(long, value_delimiter = ',', value_name = "A,B,...")]
+    columns: Vec<String>,
     /// The .baler file to write; by default the input's name with .baler, which is not
     /// written over unless --force.
     #[arg(long)]
@@ -130,6 +135,7 @@ pub fn compress(args: &CompressArgs) -> Result<()> {
         chunk_samples: args.chunk_samples,
         relations: args.relation.clone(),
         outliers: args.outliers.unwrap_or_default(),
+        columns: args.columns.clone(),
     };
     let mut progress = SampleBar::on_terminal("compressed");
     let report = compress::compress_with_progress(&options, &mut progress);

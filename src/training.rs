@@ -24,6 +24,10 @@ pub struct TrainArgs {
     /// Training file(s), instead of data.input.
     #[arg(long)]
     input: Vec<PathBuf>,
+    /// Train on these columns of the table (names or indices, separated by commas), instead
+    /// of data.columns.
+    #[arg(long, value_delimiter = ',', value_name = "A,B,...")]
+    columns: Vec<String>,
     #[arg(long)]
     epochs: Option<usize>,
     #[arg(long)]
@@ -66,6 +70,10 @@ impl TrainArgs {
         if !self.input.is_empty() {
             let list: Vec<String> = self.input.iter().map(|p| quoted(&absolute(p))).collect();
             all.push(format!("data.input=[{}]", list.join(", ")));
+        }
+        if !self.columns.is_empty() {
+            let list: Vec<String> = self.columns.iter().map(|c| format!("'{}'", c.replace('\'', ""))).collect();
+            all.push(format!("data.columns=[{}]", list.join(", ")));
         }
         all.extend(self.epochs.map(|n| format!("training.epochs={n}")));
         all.extend(self.latent.map(|n| format!("model.latent={n}")));

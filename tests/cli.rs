@@ -390,6 +390,48 @@ fn an_hdf5_group_of_columns_is_named_as_file_object_from_training_to_decompressi
 }
 
 #[test]
+fn columns_are_chosen_for_training_and_compression_by_name() {
+    use balerc_io::dataset::SampleReader;
+    let dir = tempfile::tempdir().unwrap();
+    let table = Path::new(env!("CARGO_MANIFEST_DIR")).join("io/tests/fixtures/mixed_types.parquet");
+    let table = s(&table);
+    let model = dir.path().join("model");
+    let small = ["--epochs", "1", "--latent", "1", "--set", "model.hidden=[4]"];
+    let train = balerc(&[&["train", "--input", table, "--out", s(&model), "--columns", "eta,pt"], &small[..]].concat());
+    assert!(train.status.success(), "{}", text(&train.stderr));
+    let packed = dir.path().join("two.baler");
+    let compress = |columns: &str| {
+        balerc(&[
+            "compress",
+            "--model",
+            s(&model),
+            "--input",
+            table,
+            "--columns",
+            columns,
+            "--output",
+            s(&packed),
+            "--force",
+            "--max-rel-error",
+            "1e-3",
+        ])
+    };
+    let run = compress("eta,pt");
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let restored = dir.path().join("two.parquet");
+    let decompress = balerc(&["decompress", "--model", s(&model), "--input", s(&packed), "--output", s(&restored)]);
+    assert!(decompress.status.success(), "{}", text(&decompress.stderr));
+    assert_eq!(SampleReader::open(&restored).unwrap().layout().names, ["eta", "pt"]);
+
+    let unknown = compress("eta,energy");
+    assert!(
+        !unknown.status.success() && text(&unknown.stderr).contains("no column 'energy'"),
+        "{}",
+        text(&unknown.stderr)
+    );
+}
+
+#[test]
 fn a_model_trained_with_qat_is_lowered_at_its_precision() {
     let dir = tempfile::tempdir().unwrap();
     let project = dir.path().join("jets");

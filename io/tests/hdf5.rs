@@ -86,7 +86,8 @@ fn an_ambiguous_file_or_a_missing_object_is_refused_by_name() {
 
 #[test]
 fn columns_are_selected_from_a_group_or_from_an_array_by_name() {
-    let from_group = SampleReader::open_columns(&named("columns.h5", "/events"), &["pt".to_string(), "n".to_string()]).unwrap();
+    let from_group =
+        SampleReader::open_columns(&named("columns.h5", "/events"), &["pt".to_string(), "n".to_string()]).unwrap();
     assert_eq!(from_group.layout().names, ["pt", "n"]);
     assert_eq!(from_group.layout().column_dtypes, [StoredDtype::F64, StoredDtype::I16]);
     let rows: Vec<f64> = (0..100).flat_map(|i| [i as f64 * 0.5 + 1.0, ((i * 7) % 300) as f64]).collect();

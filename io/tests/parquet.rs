@@ -104,15 +104,24 @@ fn selected_columns_come_in_the_order_asked_and_the_others_are_never_read() {
     let wanted = ["x".to_string()];
     let strings = SampleReader::open_columns(&fixture("with_strings.parquet"), &wanted).unwrap();
     assert_eq!((strings.layout().names.as_slice(), strings.layout().dtype), (&["x".to_string()][..], StoredDtype::F64));
-    assert_eq!(strings.read_all().unwrap().values.iter().copied().collect::<Vec<_>>(), (0..200).map(f64::from).collect::<Vec<_>>());
+    assert_eq!(
+        strings.read_all().unwrap().values.iter().copied().collect::<Vec<_>>(),
+        (0..200).map(f64::from).collect::<Vec<_>>()
+    );
 
     let wanted: Vec<String> = ["u", "flag", "0"].map(String::from).to_vec();
     let some = SampleReader::open_columns(&fixture("mixed_types.parquet"), &wanted).unwrap();
     assert_eq!(some.layout().names, ["u", "flag", "pt"]);
     assert_eq!(some.layout().column_dtypes, [StoredDtype::U64, StoredDtype::U8, StoredDtype::F32]);
-    let expected: Vec<f64> = (0..200).flat_map(|i| { let r = expected_row(i); [r[7], r[3], r[0]] }).collect();
+    let expected: Vec<f64> = (0..200)
+        .flat_map(|i| {
+            let r = expected_row(i);
+            [r[7], r[3], r[0]]
+        })
+        .collect();
     assert_eq!(some.read_all().unwrap().values.iter().copied().collect::<Vec<_>>(), expected);
 
-    let unknown = SampleReader::open_columns(&fixture("mixed_types.parquet"), &["energy".to_string()]).err().unwrap().to_string();
+    let unknown =
+        SampleReader::open_columns(&fixture("mixed_types.parquet"), &["energy".to_string()]).err().unwrap().to_string();
     assert!(unknown.contains("'energy'") && unknown.contains("pt, eta"), "{unknown}");
 }

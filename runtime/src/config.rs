@@ -27,8 +27,12 @@ pub struct Config {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DataConfig {
-    /// Training files (`.npz` with `data`/`names`, `.npy` or `.csv`), relative to the project.
+    /// Training files (`.npz` with `data`/`names`, `.npy`, `.csv`, `.parquet`, or
+    /// `FILE.h5:OBJECT`), relative to the project.
     pub input: Vec<PathBuf>,
+    /// The columns of a table to train on (names, or indices as strings), in this order; all
+    /// when empty.
+    pub columns: Vec<String>,
     pub normalization: NormalizationKind,
     /// Share of the samples held out to measure the validation loss each epoch.
     pub validation_fraction: f64,
@@ -46,6 +50,7 @@ impl Default for DataConfig {
     fn default() -> Self {
         DataConfig {
             input: vec![],
+            columns: vec![],
             normalization: NormalizationKind::MinMax,
             validation_fraction: 0.15,
             shuffle: true,

@@ -2,7 +2,7 @@
 //! leave outliers out, when asked), save the model directory and the loss history.
 
 use crate::config::{Config, TrainingConfig, WeightFormat};
-use crate::dataset::{self, Dataset};
+use crate::dataset::{self, Dataset, SampleReader};
 use crate::density::OutlierModel;
 use crate::frame_stacks::stack_frames;
 use crate::model::{Autoencoder, ModelSpec};
@@ -227,16 +227,18 @@ impl Observer for Checkpointing<'_> {
 /// Reads every input as the model sees its samples: stacked along the sample axis, and with
 /// `data.frames_per_sample` frames grouped into one.
 pub fn read_samples(paths: &[PathBuf], config: &Config) -> Result<Dataset, String> {
-    let mut data = read_all(paths)?;
+    let mut data = read_all(paths, &config.data.columns)?;
     data.values = stack_frames(data.values, config.data.frames_per_sample)?;
     Ok(data)
 }
 
-/// Reads every input and stacks them along the sample axis.
-pub fn read_all(paths: &[PathBuf]) -> Result<Dataset, String> {
+/// Reads every input (the `columns` of its table, all when none are named) and stacks them
+/// along the sample axis.
+pub fn read_all(paths: &[PathBuf], columns: &[String]) -> Result<Dataset, String> {
     let mut combined: Option<Dataset> = None;
     for path in paths {
-        let data = dataset::read(path).map_err(|e| e.to_string())?;
+        let data =
+            SampleReader::open_columns(path, columns).and_then(SampleReader::read_all).map_err(|e| e.to_string())?;
         data.check_finite(path).map_err(|e| e.to_string())?;
         combined = Some(match combined {
             None => data,

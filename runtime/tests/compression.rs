@@ -48,6 +48,7 @@ fn options_for(model: &Path, input: &Path, output: &Path, bound: Option<ErrorBou
         encoder: EncoderChoice::Float,
         chunk_samples: None,
         relations: vec![],
+        columns: vec![],
         outliers: OutlierChoice::None,
     }
 }

@@ -102,6 +102,9 @@ pub struct CompressOptions {
     pub relations: Vec<String>,
     /// Whether samples the model's latent density flags are stored in full.
     pub outliers: OutlierChoice,
+    /// The columns of the input's table to compress (names, or indices as strings); all when
+    /// empty.
+    pub columns: Vec<String>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -241,7 +244,7 @@ pub fn compress_with_progress(
 
 /// The input, read a chunk at a time; a NaN or infinity anywhere stops compression.
 fn open_input(options: &CompressOptions) -> Result<SampleReader, CodecError> {
-    Ok(SampleReader::open(&options.input).map(SampleReader::require_finite)?)
+    Ok(SampleReader::open_columns(&options.input, &options.columns).map(SampleReader::require_finite)?)
 }
 
 /// The input's samples as the model takes them, `count` at a time: single frames grouped into

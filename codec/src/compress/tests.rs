@@ -30,6 +30,7 @@ fn options(model: &Path, input: &Path, output: &Path, bound: Option<ErrorBound>)
         encoder: EncoderChoice::Float,
         chunk_samples: Some(700),
         relations: vec![],
+        columns: vec![],
         outliers: OutlierChoice::None,
     }
 }

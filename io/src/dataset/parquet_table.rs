@@ -144,11 +144,12 @@ impl ParquetRows {
         let mut table = vec![0.0; rows * width];
         for (c, (&leaf, name)) in self.leaves.iter().zip(&self.names).enumerate() {
             let reader = group.get_column_reader(leaf).map_err(|e| format!("column '{name}': {e}"))?;
-            let column =
-                read_column(reader, rows, schema.column(leaf).max_def_level(), self.dtypes[c]).map_err(|e| match e {
+            let column = read_column(reader, rows, schema.column(leaf).max_def_level(), self.dtypes[c]).map_err(
+                |e| match e {
                     ColumnError::Null(row) => format!("column '{name}': row {} is null", self.rows_before + row),
                     ColumnError::Other(e) => format!("column '{name}', row group {g}: {e}"),
-                })?;
+                },
+            )?;
             for (row, value) in column.into_iter().enumerate() {
                 table[row * width + c] = value;
             }

@@ -6,7 +6,9 @@ use super::csv_table::{self, CsvRows};
 use super::hdf5_table::{self, Hdf5Source};
 use super::npz_entry;
 use super::parquet_table::{self, ParquetRows};
-use super::{into_array, invalid, select_columns, read_npy_header, shape_text, Dataset, DatasetError, Element, FileFormat};
+use super::{
+    into_array, invalid, read_npy_header, select_columns, shape_text, Dataset, DatasetError, Element, FileFormat,
+};
 use super::{Layout, NpyHeader, StoredDtype};
 use ndarray::{ArrayD, Axis, IxDyn, Slice};
 use std::fs::File;
@@ -118,7 +120,8 @@ impl SampleReader {
     fn select(&mut self, wanted: &[String]) -> Result<(), DatasetError> {
         let layout = &self.source_layout;
         if layout.shape.len() != 2 {
-            let message = format!("columns are selected from a table, but the data has shape {}", shape_text(&layout.shape));
+            let message =
+                format!("columns are selected from a table, but the data has shape {}", shape_text(&layout.shape));
             return Err(invalid(&self.path, message));
         }
         let columns = select_columns(&layout.names, layout.shape[1], wanted).map_err(|m| invalid(&self.path, m))?;
@@ -128,7 +131,8 @@ impl SampleReader {
         };
         let dtypes: Vec<StoredDtype> = columns.iter().map(|&c| layout.column_dtype(c)).collect();
         let (dtype, column_dtypes) = StoredDtype::of_columns(dtypes);
-        self.layout = Layout { shape: vec![layout.shape[0], columns.len()], names, dtype, column_dtypes, ..layout.clone() };
+        self.layout =
+            Layout { shape: vec![layout.shape[0], columns.len()], names, dtype, column_dtypes, ..layout.clone() };
         self.columns = Some(columns);
         Ok(())
     }
