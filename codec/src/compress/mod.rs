@@ -58,7 +58,7 @@ pub use section_name::SectionName;
 use crate::container::{Chunk, Reader, Section, Writer};
 use crate::density::OutlierModel;
 use crate::error::check_interrupt;
-use crate::model_files::{self, DECODER_ONNX};
+use crate::model_files::{self, ModelLayout, DECODER_ONNX};
 use balerc_compiler::passes::Part;
 use balerc_compiler::quant::PrecisionConfig;
 use balerc_compiler::sim::FloatProgram;
@@ -85,6 +85,7 @@ pub enum Embedding {
 /// The default: a decoder that adds under 2 % to the file travels with it.
 pub const EMBED_WHEN_UNDER: Embedding = Embedding::WhenUnder(0.02);
 
+#[derive(Debug, Clone)]
 pub struct CompressOptions {
     pub model: PathBuf,
     pub input: PathBuf,
@@ -102,8 +103,8 @@ pub struct CompressOptions {
     pub relations: Vec<String>,
     /// Whether samples the model's latent density flags are stored in full.
     pub outliers: OutlierChoice,
-    /// The columns of the input's table to compress (names, or indices as strings); all when
-    /// empty.
+    /// The columns of the input's table to compress (names, or indices as strings). When
+    /// empty: the model's training columns where the input's table has others too, else all.
     pub columns: Vec<String>,
 }
 
@@ -176,6 +177,14 @@ pub fn compress_with_progress(
 ) -> Result<CompressReport, CodecError> {
     let started = Instant::now();
     let info = model_files::load_layout(&options.model)?;
+    let with_model_columns;
+    let options = match columns_of_model(options, &info) {
+        Some(columns) => {
+            with_model_columns = CompressOptions { columns, ..options.clone() };
+            &with_model_columns
+        }
+        None => options,
+    };
     let input = open_input(options)?;
     let samples = input.layout().samples();
     let decoder_bytes = read_file(&options.model.join(DECODER_ONNX))?;
@@ -243,6 +252,23 @@ pub fn compress_with_progress(
 }
 
 /// The input, read a chunk at a time; a NaN or infinity anywhere stops compression.
+/// The model's training columns, where none are named and the input's table holds them among
+/// others (or others balerc cannot read): a model trained on some columns of a table
+/// compresses those of it.
+fn columns_of_model(options: &CompressOptions, info: &ModelLayout) -> Option<Vec<String>> {
+    if !options.columns.is_empty() || info.columns.is_empty() {
+        return None;
+    }
+    let among_others = match SampleReader::open(&options.input) {
+        Ok(input) => {
+            let names = &input.layout().names;
+            names != &info.columns && info.columns.iter().all(|c| names.contains(c))
+        }
+        Err(_) => true,
+    };
+    among_others.then(|| info.columns.clone())
+}
+
 fn open_input(options: &CompressOptions) -> Result<SampleReader, CodecError> {
     Ok(SampleReader::open_columns(&options.input, &options.columns).map(SampleReader::require_finite)?)
 }
