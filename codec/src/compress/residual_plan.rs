@@ -438,11 +438,15 @@ struct Coded {
     /// The values the decompressor will output, and the originals of the values it cannot reach.
     values: Vec<f64>,
     outliers: Vec<(usize, f64)>,
-    /// What the codes and outliers cost, the plan's weights left out.
-    bits: f64,
 }
 
 impl Coded {
+    /// What the codes and outliers cost, the plan's weights left out.
+    #[cfg(test)]
+    fn bits(&self) -> f64 {
+        self.bits_after(&Skipped::NOTHING)
+    }
+
     /// What the codes and outliers from the `skipped`-th value on cost.
     fn bits_after(&self, skipped: &Skipped) -> f64 {
         let outliers = self.outliers.iter().filter(|&&(i, _)| i >= skipped.index).count();
@@ -458,6 +462,10 @@ struct Skipped {
     values: usize,
     /// The first index counted.
     index: usize,
+}
+
+impl Skipped {
+    const NOTHING: Skipped = Skipped { values: 0, index: 0 };
 }
 
 /// Codes feature `f`'s values among the first `end` one way into `coded` (its buffers reused),
@@ -496,7 +504,6 @@ fn code_feature(
         coded.values.push(value);
         frame.decoded(i, value);
     }
-    coded.bits = entropy_bits(&coded.codes) + 64.0 * coded.outliers.len() as f64;
 }
 
 /// Codes with each plan, `cost` telling what each coding costs: the cheapest coding, and the
@@ -643,7 +650,6 @@ pub fn code_residuals(
         // The noise shares of a neighbourhood are weighed on the first few frames; the best of
         // each neighbourhood then codes all the trial's. The first round leaves out the frames
         // that not every neighbourhood sees.
-        let everything = Skipped { values: 0, index: 0 };
         let families = |plans: &[FeaturePlan]| plans.iter().map(family).collect::<HashSet<_>>().len();
         let (mut coded, ranked) = match candidates.len() > families(&candidates) {
             true => {
@@ -651,9 +657,9 @@ pub fn code_residuals(
                 let (_, ranked) = trial(&mut frame, candidates, end, skipped);
                 let mut seen = HashSet::new();
                 let finalists = ranked.into_iter().filter(|plan| seen.insert(family(plan))).collect();
-                trial(&mut frame, finalists, trial_end, everything)
+                trial(&mut frame, finalists, trial_end, Skipped::NOTHING)
             }
-            false => trial(&mut frame, candidates, trial_end, everything),
+            false => trial(&mut frame, candidates, trial_end, Skipped::NOTHING),
         };
         let plan = ranked.into_iter().next().expect("the decoder's prediction is always tried");
         if trial_end < original.len() {
@@ -948,7 +954,7 @@ mod tests {
             &original,
             &ResidualPlan::decoder_only(1).features[0],
         )
-        .bits;
+        .bits();
         assert!(entropy_bits(&codes) < 0.6 * plain, "{} bits against {plain}", entropy_bits(&codes));
 
         let plan = ResidualPlan::from_bytes(&plan.to_bytes(), &PlanLayout::of(&header, &[])).unwrap();
@@ -986,7 +992,7 @@ mod tests {
         let mut frame = Frame::new(&header, &[], &prediction);
         let without = coded(&mut frame, 0, 0.002, &original, &in_frame);
         let with = entropy_bits(&codes);
-        assert!(with < 0.5 * without.bits, "{with} bits against {}", without.bits);
+        assert!(with < 0.5 * without.bits(), "{with} bits against {}", without.bits());
 
         let plan = ResidualPlan::from_bytes(&plan.to_bytes(), &PlanLayout::of(&header, &[])).unwrap();
         let back = reconstruct(&header, &coding, &[], &plan, &prediction, &codes, &[]).unwrap();
@@ -1022,7 +1028,7 @@ mod tests {
             .map(|(neighbourhood, w)| {
                 let plan = FeaturePlan { integer: false, zeros: false, prediction: fitted(neighbourhood, &w) };
                 let mut frame = Frame::new(&header, &[], &prediction);
-                coded(&mut frame, 0, 0.002, &original, &plan).bits
+                coded(&mut frame, 0, 0.002, &original, &plan).bits()
             })
             .fold(f64::INFINITY, f64::min);
         let wide = entropy_bits(&codes);
@@ -1115,7 +1121,7 @@ mod tests {
         assert!(plan.features[1].zeros && !plan.features[0].zeros, "{plan:?}");
         let zeros_kept = entropy_bits(&codes.iter().skip(1).step_by(2).copied().collect::<Vec<_>>());
         let mut frame = Frame::new(&header, &[], &prediction);
-        let mixed = coded(&mut frame, 1, 0.01, &original, &ResidualPlan::decoder_only(1).features[0]).bits;
+        let mixed = coded(&mut frame, 1, 0.01, &original, &ResidualPlan::decoder_only(1).features[0]).bits();
         assert!(zeros_kept < 0.5 * mixed, "{zeros_kept} bits against {mixed}");
 
         let plan = ResidualPlan::from_bytes(&plan.to_bytes(), &PlanLayout::of(&header, &[])).unwrap();
