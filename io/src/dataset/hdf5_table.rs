@@ -11,7 +11,7 @@ use hdf5_ndarray::{ArrayD, IxDyn};
 /// The object balerc writes when the output names none.
 pub(super) const DEFAULT_OBJECT: &str = "data";
 
-/// What a Parquet-less, columnar or array HDF5 object holds for balerc.
+/// Where an HDF5 object keeps the values balerc reads.
 pub(super) enum Hdf5Source {
     /// One array, samples along its first axis.
     Array { dataset: Dataset, dtype: StoredDtype },
