@@ -14,6 +14,11 @@ fn balerc(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_balerc")).args(args).output().unwrap()
 }
 
+/// balerc run from `dir`, as a user in that folder would.
+fn balerc_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_balerc")).args(args).current_dir(dir).output().unwrap()
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -261,8 +266,7 @@ fn training_needs_no_project() {
     let dir = tempfile::tempdir().unwrap();
     let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data/jets_sample.npz");
     std::fs::copy(&sample, dir.path().join("jets.npz")).unwrap();
-    let in_dir =
-        |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_balerc")).args(args).current_dir(dir.path()).output().unwrap();
+    let in_dir = |args: &[&str]| balerc_in(dir.path(), args);
 
     let nothing = in_dir(&["train"]);
     assert!(!nothing.status.success());
@@ -344,8 +348,7 @@ fn an_hdf5_group_of_columns_is_named_as_file_object_from_training_to_decompressi
     let dir = tempfile::tempdir().unwrap();
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("io/tests/fixtures/columns.h5");
     std::fs::copy(&fixture, dir.path().join("columns.h5")).unwrap();
-    let in_dir =
-        |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_balerc")).args(args).current_dir(dir.path()).output().unwrap();
+    let in_dir = |args: &[&str]| balerc_in(dir.path(), args);
     let small = ["--epochs", "2", "--latent", "2", "--set", "model.hidden=[4]"];
     let train = in_dir(&[&["train", "--input", "columns.h5:/events", "--out", "model"], &small[..]].concat());
     assert!(train.status.success(), "{}", text(&train.stderr));

@@ -177,15 +177,8 @@ pub fn compress_with_progress(
 ) -> Result<CompressReport, CodecError> {
     let started = Instant::now();
     let info = model_files::load_layout(&options.model)?;
-    let with_model_columns;
-    let options = match columns_of_model(options, &info) {
-        Some(columns) => {
-            with_model_columns = CompressOptions { columns, ..options.clone() };
-            &with_model_columns
-        }
-        None => options,
-    };
-    let input = open_input(options)?;
+    let (options, input) = input_as_trained(options, &info)?;
+    let options = options.as_ref();
     let samples = input.layout().samples();
     let decoder_bytes = read_file(&options.model.join(DECODER_ONNX))?;
     let encoder = LatentEncoder::open(&options.encoder, &options.model)?;
@@ -252,21 +245,27 @@ pub fn compress_with_progress(
 }
 
 /// The input, read a chunk at a time; a NaN or infinity anywhere stops compression.
-/// The model's training columns, where none are named and the input's table holds them among
-/// others (or others balerc cannot read): a model trained on some columns of a table
-/// compresses those of it.
-fn columns_of_model(options: &CompressOptions, info: &ModelLayout) -> Option<Vec<String>> {
+/// The input, opened once where it is as the model was trained. Where no columns are named
+/// and the input's table holds the model's training columns among others (or others balerc
+/// cannot read), those columns of it: a model trained on some columns of a table compresses
+/// those of it.
+fn input_as_trained<'o>(
+    options: &'o CompressOptions,
+    info: &ModelLayout,
+) -> Result<(std::borrow::Cow<'o, CompressOptions>, SampleReader), CodecError> {
+    let opened = open_input(options);
     if !options.columns.is_empty() || info.columns.is_empty() {
-        return None;
+        return Ok((std::borrow::Cow::Borrowed(options), opened?));
     }
-    let among_others = match SampleReader::open(&options.input) {
-        Ok(input) => {
-            let names = &input.layout().names;
-            names != &info.columns && info.columns.iter().all(|c| names.contains(c))
+    if let Ok(input) = opened {
+        let names = &input.layout().names;
+        if names == &info.columns || !info.columns.iter().all(|c| names.contains(c)) {
+            return Ok((std::borrow::Cow::Borrowed(options), input));
         }
-        Err(_) => true,
-    };
-    among_others.then(|| info.columns.clone())
+    }
+    let with_model_columns = CompressOptions { columns: info.columns.clone(), ..options.clone() };
+    let input = open_input(&with_model_columns)?;
+    Ok((std::borrow::Cow::Owned(with_model_columns), input))
 }
 
 fn open_input(options: &CompressOptions) -> Result<SampleReader, CodecError> {
