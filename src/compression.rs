@@ -161,7 +161,8 @@ pub fn compress(args: &CompressArgs) -> Result<()> {
     match (report.model_embedded, args.embed_model || args.no_embed_model) {
         (true, false) => println!("decoder embedded: it adds at most 2 % to the file (--no-embed-model leaves it out)"),
         (false, false) => println!(
-            "decoder not embedded: it would add more than 2 % to the file; decompress with --model {} (or compress with --embed-model)",
+            "decoder not embedded: it would add more than 2 % to the file; the file records {}, where decompress \
+             looks for it (--model names another place; --embed-model puts it in the file)",
             args.model.display()
         ),
         _ => {}
@@ -301,6 +302,9 @@ pub fn decompress(args: &DecompressArgs) -> Result<()> {
         report.seconds,
         megabytes / report.seconds
     );
+    if let Some(dir) = &report.recorded_model {
+        println!("decoder from {}, the model directory the file was compressed with", dir.display());
+    }
     print_network(&report.network);
     Ok(())
 }

@@ -576,14 +576,28 @@ fn outputs_default_to_the_input_s_name_and_are_not_written_over_without_force() 
     assert!(restored.status.success(), "{}", text(&restored.stderr));
     assert!(data.exists(), "the original's form, next to the .baler file");
 
-    // Left out on request, the decoder is then named by its hash.
+    // Left out on request, the decoder is found in the model directory the file records,
+    // and named by its hash once that directory no longer holds it.
     let bare = dir.path().join("bare.baler");
     let input = dir.path().join("elsewhere.npz");
     let done =
         balerc(&["compress", "--model", s(&model), "--input", s(&input), "--output", s(&bare), "--no-embed-model"]);
     assert!(done.status.success() && !text(&done.stdout).contains("embedded"), "{}", text(&done.stdout));
+    let recorded = std::fs::canonicalize(&model).unwrap();
+    let facts: serde_json::Value = serde_json::from_slice(&balerc(&["info", s(&bare), "--json"]).stdout).unwrap();
+    assert_eq!(facts["model"]["embedded"].as_bool(), Some(false));
+    assert_eq!(facts["model"]["compressed_with"].as_str(), recorded.to_str());
+    assert!(text(&balerc(&["info", s(&bare)]).stdout).contains(&format!("compressed with {}", recorded.display())));
+    let found = balerc(&["decompress", "--input", s(&bare), "--output", s(&dir.path().join("found.npz"))]);
+    assert!(text(&found.stdout).contains(&format!("decoder from {}", recorded.display())), "{}", text(&found.stderr));
+    let moved = dir.path().join("moved-model");
+    std::fs::rename(&model, &moved).unwrap();
     let needs_model = failure(&["decompress", "--input", s(&bare), "--output", s(&dir.path().join("x.npz"))]);
     assert!(needs_model.contains("--model") && needs_model.contains("sha256"), "{needs_model}");
+    assert!(needs_model.contains(&format!("compressed with {}", recorded.display())), "{needs_model}");
+    let given =
+        balerc(&["decompress", "--input", s(&bare), "--output", s(&dir.path().join("x.npz")), "--model", s(&moved)]);
+    assert!(given.status.success(), "{}", text(&given.stderr));
 }
 
 /// Runs balerc until its partial output appears in `dir`, then sends it `signal`: the process

@@ -51,9 +51,10 @@ pub enum CodecError {
     #[error("{path}: {source}")]
     EmbeddedDecoder { path: PathBuf, source: DamagedDecoder },
     #[error(
-        "{path} does not contain its model: pass the model directory with --model (its decoder's sha256 is {hash})"
+        "{path} does not contain its model: pass the model directory with --model (its decoder's sha256 is {hash}{})",
+        recorded.as_ref().map_or(String::new(), |dir| format!("; it was compressed with {}, which no longer holds that decoder", dir.display()))
     )]
-    ModelNotEmbedded { path: PathBuf, hash: String },
+    ModelNotEmbedded { path: PathBuf, hash: String, recorded: Option<PathBuf> },
     #[error("{path}: the embedded decoder does not match the file's model hash")]
     EmbeddedDecoderMismatch { path: PathBuf },
     /// The decoder could not be staged as a file for the compiler.

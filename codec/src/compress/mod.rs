@@ -72,6 +72,10 @@ use std::time::Instant;
 /// Values per chunk: about 8 MB of f64 in flight per chunk, whatever the sample size.
 const CHUNK_VALUES: usize = 1 << 20;
 const DECODER_ATTACHMENT: &str = "decoder.onnx";
+/// Where a file that leaves its decoder out records the model directory it was compressed
+/// with (UTF-8), so that decompression can find it there. An attachment, not a header field:
+/// earlier balerc reads such files as before.
+const MODEL_DIR_ATTACHMENT: &str = "model_dir";
 
 /// Whether a file carries its decoder.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -225,8 +229,13 @@ pub fn compress_with_progress(
         Embedding::Never => false,
         Embedding::WhenUnder(share) => model_bytes as f64 <= share * writer.bytes_written() as f64,
     };
-    if model_embedded {
-        writer.attach(attachment, &embedded)?;
+    match model_embedded {
+        true => writer.attach(attachment, &embedded)?,
+        false => {
+            if let Some(dir) = recordable_dir(&options.model) {
+                writer.attach(MODEL_DIR_ATTACHMENT, dir.as_bytes())?;
+            }
+        }
     }
     let summary = writer.finish()?;
     Ok(CompressReport {
@@ -244,7 +253,6 @@ pub fn compress_with_progress(
     })
 }
 
-/// The input, read a chunk at a time; a NaN or infinity anywhere stops compression.
 /// The input, opened once where it is as the model was trained. Where no columns are named
 /// and the input's table holds the model's training columns among others (or others balerc
 /// cannot read), those columns of it: a model trained on some columns of a table compresses
@@ -326,6 +334,12 @@ pub fn model_bytes(decoder_onnx: &[u8]) -> u64 {
 fn stored_len(bytes: &[u8]) -> u64 {
     crate::container::compress_section(bytes, crate::container::DEFAULT_COMPRESSION_LEVEL)
         .map_or(bytes.len(), |compressed| compressed.len().min(bytes.len())) as u64
+}
+
+/// The model directory as an absolute UTF-8 path, for a file that does not embed its decoder.
+fn recordable_dir(model: &Path) -> Option<String> {
+    let absolute = std::fs::canonicalize(model).ok()?;
+    absolute.to_str().map(str::to_owned)
 }
 
 fn read_file(path: &Path) -> Result<Vec<u8>, CodecError> {
@@ -528,6 +542,8 @@ pub struct DecompressReport {
     pub seconds: f64,
     /// What the float decoder computed, and how fast.
     pub network: NetworkWork,
+    /// The model directory the file recorded, where its decoder came from there.
+    pub recorded_model: Option<PathBuf>,
 }
 
 pub fn decompress(options: &DecompressOptions) -> Result<DecompressReport, CodecError> {
@@ -546,7 +562,7 @@ pub fn decompress_with_progress(
     if reader.samples() != header.shape[0] as u64 {
         return Err(CodecError::SampleCount { path: file.clone(), chunks: reader.samples(), header: header.shape[0] });
     }
-    let decoder = decoder_for(&mut reader, &header, options)?;
+    let (decoder, recorded_model) = decoder_for(&mut reader, &header, options)?;
     let format = dataset::FileFormat::from_path(&options.output).unwrap_or(header.format);
     let layout = Layout {
         shape: header.output_shape(),
@@ -580,6 +596,7 @@ pub fn decompress_with_progress(
         shape: layout.shape,
         seconds: started.elapsed().as_secs_f64(),
         network: NetworkWork::of(decoder.float_program()),
+        recorded_model,
     })
 }
 
@@ -596,9 +613,14 @@ fn embedded_onnx(reader: &mut Reader, file: &Path) -> Result<Option<Vec<u8>>, Co
 }
 
 /// The embedded decoder, or the model directory's after checking it is the one the file
-/// was made with.
-fn decoder_for(reader: &mut Reader, header: &Header, options: &DecompressOptions) -> Result<Decoder, CodecError> {
+/// was made with (given, or else the one the file records, which is then returned too).
+fn decoder_for(
+    reader: &mut Reader,
+    header: &Header,
+    options: &DecompressOptions,
+) -> Result<(Decoder, Option<PathBuf>), CodecError> {
     let file = &options.input;
+    let mut recorded = None;
     let bytes = match &options.model {
         Some(dir) => {
             let bytes = read_file(&dir.join(DECODER_ONNX))?;
@@ -607,15 +629,23 @@ fn decoder_for(reader: &mut Reader, header: &Header, options: &DecompressOptions
             }
             bytes
         }
-        None => embedded_onnx(reader, file)?
-            .ok_or_else(|| CodecError::ModelNotEmbedded { path: file.clone(), hash: header.model_hash.clone() })?,
+        None => match embedded_onnx(reader, file)? {
+            Some(bytes) => bytes,
+            None => {
+                let (dir, bytes) = recorded_model_decoder(reader, header, file)?;
+                recorded = Some(dir);
+                bytes
+            }
+        },
     };
     if header::model_hash(&bytes) != header.model_hash {
         return Err(CodecError::EmbeddedDecoderMismatch { path: file.clone() });
     }
     let staged = tempfile::Builder::new().suffix(".onnx").tempfile().map_err(CodecError::StageDecoder)?;
     std::fs::write(staged.path(), &bytes).map_err(CodecError::StageDecoder)?;
-    let Some(precision) = &options.decoder_precision else { return Ok(Decoder::Float(program(staged.path())?)) };
+    let Some(precision) = &options.decoder_precision else {
+        return Ok((Decoder::Float(program(staged.path())?), recorded));
+    };
     if header.error_bound.is_some() {
         return Err(CodecError::BoundNeedsFloatDecoder { path: file.clone() });
     }
@@ -623,7 +653,36 @@ fn decoder_for(reader: &mut Reader, header: &Header, options: &DecompressOptions
     let onnx = staged.path().to_path_buf();
     let lowered =
         balerc_compiler::lower(&onnx, &lower_options).map_err(|source| NetworkError::Compile { onnx, source })?;
-    Ok(Decoder::Quantized(Box::new(lowered.model)))
+    Ok((Decoder::Quantized(Box::new(lowered.model)), recorded))
+}
+
+/// The decoder of the model directory a file records, where that directory still holds the
+/// model the file was compressed with.
+fn recorded_model_decoder(reader: &mut Reader, header: &Header, file: &Path) -> Result<(PathBuf, Vec<u8>), CodecError> {
+    let recorded = recorded_model_dir(reader);
+    let not_embedded = || CodecError::ModelNotEmbedded {
+        path: file.to_path_buf(),
+        hash: header.model_hash.clone(),
+        recorded: recorded.clone(),
+    };
+    let dir = recorded.clone().ok_or_else(not_embedded)?;
+    match std::fs::read(dir.join(DECODER_ONNX)) {
+        Ok(bytes) if header::model_hash(&bytes) == header.model_hash => Ok((dir, bytes)),
+        _ => Err(not_embedded()),
+    }
+}
+
+/// The model directory a file that leaves its decoder out was compressed with, where it says.
+fn recorded_model_dir(reader: &mut Reader) -> Option<PathBuf> {
+    let bytes = reader.attachment(MODEL_DIR_ATTACHMENT).ok()??;
+    String::from_utf8(bytes).ok().map(PathBuf::from)
+}
+
+/// Whether a file holds its decoder, in any of the layouts balerc has written.
+fn embeds_decoder(reader: &Reader) -> bool {
+    let names = reader.attachment_names();
+    let decoder_layouts = packed_decoder::Layout::ALL.iter().map(|l| l.attachment()).chain([DECODER_ATTACHMENT]);
+    decoder_layouts.into_iter().any(|name| names.iter().any(|n| n == name))
 }
 
 /// A section writers leave out when it is empty ([`SectionName::is_optional`]).
@@ -779,7 +838,7 @@ fn read_header(reader: &Reader, path: &Path) -> Result<Header, CodecError> {
 /// `balerc info`: what a file holds, where its bytes go, and what it promises.
 pub fn describe(path: &Path) -> Result<String, CodecError> {
     use std::fmt::Write;
-    let reader = Reader::open(path)?;
+    let mut reader = Reader::open(path)?;
     let header = read_header(&reader, path)?;
     let sizes = reader.sizes();
     let original = header.raw_bytes();
@@ -799,15 +858,12 @@ pub fn describe(path: &Path) -> Result<String, CodecError> {
             .collect();
         let _ = writeln!(out, "  column types  {}", typed.join(", "));
     }
-    let _ = writeln!(
-        out,
-        "  model         sha256 {}{}",
-        header.model_hash,
-        match reader.attachment_names().is_empty() {
-            true => " (not embedded: decompress with --model)",
-            false => " (decoder embedded)",
-        }
-    );
+    let model = match (embeds_decoder(&reader), recorded_model_dir(&mut reader)) {
+        (true, _) => "decoder embedded".to_string(),
+        (false, Some(dir)) => format!("not embedded: compressed with {}, where decompress looks for it", dir.display()),
+        (false, None) => "not embedded: decompress with --model".to_string(),
+    };
+    let _ = writeln!(out, "  model         sha256 {} ({model})", header.model_hash);
     let _ =
         writeln!(out, "  latent        {} values per sample, {} bits each", header.latent_width, header.latent_bits);
     if let Some(h) = &header.hardware {
@@ -902,7 +958,7 @@ fn readable(value: f64) -> String {
 
 /// `balerc info --json`: what [`describe`] says, for programs.
 pub fn describe_json(path: &Path) -> Result<serde_json::Value, CodecError> {
-    let reader = Reader::open(path)?;
+    let mut reader = Reader::open(path)?;
     let header = read_header(&reader, path)?;
     let sizes = reader.sizes();
     let original = header.raw_bytes();
@@ -915,7 +971,11 @@ pub fn describe_json(path: &Path) -> Result<serde_json::Value, CodecError> {
             "shape": header.shape, "dtype": header.dtype, "format": header.format, "names": header.names,
             "column_dtypes": header.column_dtypes,
         },
-        "model": {"sha256": header.model_hash, "embedded": !reader.attachment_names().is_empty()},
+        "model": {
+            "sha256": header.model_hash,
+            "embedded": embeds_decoder(&reader),
+            "compressed_with": recorded_model_dir(&mut reader),
+        },
         "latent": {"values_per_sample": header.latent_width, "bits": header.latent_bits},
         "hardware_encoder": header.hardware,
         "lossless_columns": header.lossless_columns,
@@ -935,10 +995,6 @@ pub fn describe_json(path: &Path) -> Result<serde_json::Value, CodecError> {
     }))
 }
 
-/// Samples per chunk: at most `CHUNK_VALUES` values each. Data that take more than one chunk
-/// are cut into an even number of chunks of equal size, so that two threads share the work
-/// evenly (three chunks keep one of two threads idle for a third of the time), whatever the
-/// number of threads: the file does not depend on it.
 /// What the ratio is measured against: the user's file, or for an object inside an HDF5 file
 /// (which may hold much else) its values as stored.
 fn original_bytes(header: &Header, input: &Path) -> u64 {
@@ -948,6 +1004,10 @@ fn original_bytes(header: &Header, input: &Path) -> u64 {
     }
 }
 
+/// Samples per chunk: at most `CHUNK_VALUES` values each. Data that take more than one chunk
+/// are cut into an even number of chunks of equal size, so that two threads share the work
+/// evenly (three chunks keep one of two threads idle for a third of the time), whatever the
+/// number of threads: the file does not depend on it.
 pub(crate) fn chunk_samples_for(values_per_sample: usize, samples: usize) -> usize {
     let most = (CHUNK_VALUES / values_per_sample.max(1)).max(1);
     let chunks = samples.div_ceil(most);
