@@ -580,6 +580,15 @@ fn outputs_default_to_the_input_s_name_and_are_not_written_over_without_force() 
     // and named by its hash once that directory no longer holds it.
     let bare = dir.path().join("bare.baler");
     let input = dir.path().join("elsewhere.npz");
+    let model = dir.path().join("model");
+    std::fs::create_dir(&model).unwrap();
+    for file in ["decoder.onnx", "encoder.onnx", "autoencoder.onnx", "model.json"] {
+        std::fs::copy(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("codec/tests/fixtures/jets_model").join(file),
+            model.join(file),
+        )
+        .unwrap();
+    }
     let done =
         balerc(&["compress", "--model", s(&model), "--input", s(&input), "--output", s(&bare), "--no-embed-model"]);
     assert!(done.status.success() && !text(&done.stdout).contains("embedded"), "{}", text(&done.stdout));
