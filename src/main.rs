@@ -16,12 +16,13 @@ use balerc_compiler::passes::Part;
 use balerc_compiler::quant::{precision_report, PrecisionConfig};
 use balerc_compiler::sim::{FloatProgram, Simulator};
 use balerc_compiler::{lower, LowerOptions, Lowered};
+use balerc_io::atomic::AtomicDir;
 use balerc_runtime::array::{read_npy, write_npy_f32, write_npy_i64, Array};
 use balerc_runtime::model_dir;
 use balerc_testbench::cosim::{cosim, CosimOptions, Tool};
 use balerc_verilog::Multipliers;
 use clap::{Args, Parser, Subcommand};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 #[derive(Parser)]
@@ -285,9 +286,7 @@ impl ModelArgs {
 fn main() {
     exit_quietly_on_closed_pipe();
     let cli = Cli::parse();
-    if matches!(cli.command, Command::Compress(_) | Command::Decompress(_)) {
-        stop_cleanly_on_interrupt();
-    }
+    stop_cleanly_on_interrupt(matches!(cli.command, Command::Compress(_) | Command::Decompress(_)));
     if let Err(error) = run(cli) {
         if let Some(signal) = balerc_io::interrupt::requested() {
             eprintln!("interrupted: nothing was written");
@@ -315,25 +314,121 @@ fn exit_quietly_on_closed_pipe() {
     }
 }
 
-/// Ctrl-C, SIGTERM and SIGHUP ask the work to stop: it stops between chunks, and the partial
-/// output is removed as it unwinds. A second one ends the process at once.
-fn stop_cleanly_on_interrupt() {
+/// Ctrl-C, SIGTERM and SIGHUP stop the work, and no partial output is left. Work that looks for
+/// stops (`looks_for_stops`: compress and decompress, between chunks) is asked to stop and
+/// removes its partial output as it unwinds; other work ends at once with the partial outputs
+/// removed. A second signal always ends the process at once.
+fn stop_cleanly_on_interrupt(looks_for_stops: bool) {
     #[cfg(unix)]
     {
-        extern "C" fn ask_to_stop(signal: libc::c_int) {
-            if balerc_io::interrupt::requested().is_some() {
-                // SAFETY: _exit is async-signal-safe.
-                unsafe { libc::_exit(128 + signal) };
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        let mut signals = match signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) {
+            Ok(signals) => signals,
+            Err(_) => return, // the default: the process ends, leaving recognisable .partial-* files
+        };
+        std::thread::spawn(move || {
+            for signal in signals.forever() {
+                if looks_for_stops && balerc_io::interrupt::requested().is_none() {
+                    balerc_io::interrupt::request(signal);
+                    continue;
+                }
+                eprintln!("interrupted: nothing was written");
+                balerc_io::atomic::exit_removing_partials(128 + signal);
             }
-            balerc_io::interrupt::request(signal);
-        }
-        for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
-            // SAFETY: the handler only touches an atomic or calls _exit, both async-signal-safe.
-            unsafe {
-                libc::signal(signal, ask_to_stop as extern "C" fn(libc::c_int) as libc::sighandler_t);
-            }
-        }
+        });
     }
+    #[cfg(not(unix))]
+    let _ = looks_for_stops;
+}
+
+/// `balerc lower`: the per-layer table, and with `--target` the build directory, which
+/// appears whole or not at all.
+fn lower_command(
+    model: &ModelArgs,
+    dump_ir: bool,
+    target: Option<Target>,
+    out: Option<&Path>,
+    hardware: HardwareArgs,
+) -> Result<()> {
+    // Checked before the work: a directory that is not a build is never replaced.
+    let build = out.map(|dir| AtomicDir::create(dir, "report.json")).transpose()?;
+    let started = Instant::now();
+    let (lowered, calibration) = model.lower()?;
+    let elapsed = started.elapsed();
+    if dump_ir {
+        print!("{}", lowered.graph);
+    }
+    let data = calibration.as_ref().map(|a| a.data.as_slice());
+    print!("{}", precision_report(&lowered.graph, &lowered.model, &lowered.precision, data)?);
+    eprintln!("lowered {} in {:.1} ms", model.model.display(), elapsed.as_secs_f64() * 1e3);
+    let layer_reuse = lowered.precision.reuse_factors();
+    if let (Some(Target::Hls), Some(layer)) = (target, layer_reuse.keys().next()) {
+        bail!("the precision file sets a reuse factor for layer '{layer}'; per-layer reuse factors apply to --target verilog (HLS takes one --reuse-factor)");
+    }
+    let (Some(target), Some(build), Some(dir)) = (target, build, out) else { return Ok(()) };
+    let started = Instant::now();
+    match target {
+        Target::Hls => write_hls(&lowered, &hardware, build, dir, started),
+        Target::Verilog => write_verilog(&lowered, hardware, layer_reuse, build, dir, started),
+    }
+}
+
+fn write_hls(lowered: &Lowered, hardware: &HardwareArgs, build: AtomicDir, dir: &Path, started: Instant) -> Result<()> {
+    let options = balerc_hls::Options {
+        top: hardware.top.clone(),
+        part: hardware.fpga_part.clone(),
+        clock_ns: hardware.clock_ns,
+        reuse_factor: hardware.reuse_factor,
+    };
+    balerc_hls::write_project(&lowered.model, &options, build.path())?;
+    build.commit()?;
+    eprintln!(
+        "wrote {} in {:.1} ms (HLS project; check it with balerc cosim {} --simulator gxx)",
+        dir.display(),
+        started.elapsed().as_secs_f64() * 1e3,
+        dir.display()
+    );
+    Ok(())
+}
+
+fn write_verilog(
+    lowered: &Lowered,
+    hardware: HardwareArgs,
+    layer_reuse: std::collections::BTreeMap<String, u32>,
+    build: AtomicDir,
+    dir: &Path,
+    started: Instant,
+) -> Result<()> {
+    let options = balerc_verilog::Options {
+        top: hardware.top,
+        multipliers: hardware.multipliers,
+        dsp: balerc_verilog::DspPolicy { lut_cost: hardware.dsp_cost, budget: hardware.dsp_budget },
+        clock_ns: hardware.clock_ns,
+        sharing_pairs: hardware.sharing_pairs,
+        reuse: balerc_verilog::ReuseFactors { default: hardware.reuse_factor, layers: layer_reuse },
+        adder_levels_per_stage: Some(
+            hardware
+                .adder_levels_per_stage
+                .unwrap_or_else(|| balerc_verilog::adder_levels_for_clock(hardware.clock_ns)),
+        ),
+    };
+    let spinner = spinner::Spinner::on_terminal(format!("writing the Verilog design into {}", dir.display()));
+    let report = balerc_verilog::write_project(&lowered.model, &options, build.path())?;
+    build.commit()?;
+    drop(spinner);
+    eprintln!(
+        "wrote {} in {:.1} ms: latency {} cycles, a sample every {} clock{}, {} adders ({} adder bits), {} register bits, {} products on DSP slices",
+        dir.display(),
+        started.elapsed().as_secs_f64() * 1e3,
+        report.latency_cycles,
+        report.ii,
+        if report.ii == 1 { "" } else { "s" },
+        report.resources.adders,
+        report.resources.adder_bits,
+        report.resources.register_bits,
+        report.resources.dsp_products
+    );
+    Ok(())
 }
 
 fn run(cli: Cli) -> Result<()> {
@@ -346,68 +441,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Evaluate(args) => compression::evaluate(&args),
         Command::ExportOnnx { model, out } => training::export_onnx(&model, out.as_deref()),
         Command::Lower { model, dump_ir, target, out, hardware } => {
-            let started = Instant::now();
-            let (lowered, calibration) = model.lower()?;
-            let elapsed = started.elapsed();
-            if dump_ir {
-                print!("{}", lowered.graph);
-            }
-            let data = calibration.as_ref().map(|a| a.data.as_slice());
-            print!("{}", precision_report(&lowered.graph, &lowered.model, &lowered.precision, data)?);
-            eprintln!("lowered {} in {:.1} ms", model.model.display(), elapsed.as_secs_f64() * 1e3);
-            let layer_reuse = lowered.precision.reuse_factors();
-            if let (Some(Target::Hls), Some(layer)) = (target, layer_reuse.keys().next()) {
-                bail!("the precision file sets a reuse factor for layer '{layer}'; per-layer reuse factors apply to --target verilog (HLS takes one --reuse-factor)");
-            }
-            if let (Some(Target::Hls), Some(dir)) = (target, &out) {
-                let started = Instant::now();
-                let options = balerc_hls::Options {
-                    top: hardware.top.clone(),
-                    part: hardware.fpga_part.clone(),
-                    clock_ns: hardware.clock_ns,
-                    reuse_factor: hardware.reuse_factor,
-                };
-                balerc_hls::write_project(&lowered.model, &options, dir)?;
-                eprintln!(
-                    "wrote {} in {:.1} ms (HLS project; check it with balerc cosim {} --simulator gxx)",
-                    dir.display(),
-                    started.elapsed().as_secs_f64() * 1e3,
-                    dir.display()
-                );
-            }
-            if let (Some(Target::Verilog), Some(dir)) = (target, out) {
-                let started = Instant::now();
-                let options = balerc_verilog::Options {
-                    top: hardware.top,
-                    multipliers: hardware.multipliers,
-                    dsp: balerc_verilog::DspPolicy { lut_cost: hardware.dsp_cost, budget: hardware.dsp_budget },
-                    clock_ns: hardware.clock_ns,
-                    sharing_pairs: hardware.sharing_pairs,
-                    reuse: balerc_verilog::ReuseFactors { default: hardware.reuse_factor, layers: layer_reuse },
-                    adder_levels_per_stage: Some(
-                        hardware
-                            .adder_levels_per_stage
-                            .unwrap_or_else(|| balerc_verilog::adder_levels_for_clock(hardware.clock_ns)),
-                    ),
-                };
-                let spinner =
-                    spinner::Spinner::on_terminal(format!("writing the Verilog design into {}", dir.display()));
-                let report = balerc_verilog::write_project(&lowered.model, &options, &dir)?;
-                drop(spinner);
-                eprintln!(
-                    "wrote {} in {:.1} ms: latency {} cycles, a sample every {} clock{}, {} adders ({} adder bits), {} register bits, {} products on DSP slices",
-                    dir.display(),
-                    started.elapsed().as_secs_f64() * 1e3,
-                    report.latency_cycles,
-                    report.ii,
-                    if report.ii == 1 { "" } else { "s" },
-                    report.resources.adders,
-                    report.resources.adder_bits,
-                    report.resources.register_bits,
-                    report.resources.dsp_products
-                );
-            }
-            Ok(())
+            lower_command(&model, dump_ir, target, out.as_deref(), hardware)
         }
         Command::Cosim { dir, vectors, simulator, input, seed } => run_cosim(dir, vectors, simulator, input, seed),
         Command::Report(args) => {

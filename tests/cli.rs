@@ -4,7 +4,7 @@
 use ndarray::ArrayD;
 use ndarray_npy::{ReadNpyExt, WriteNpyExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("compiler/tests/fixtures").join(name)
@@ -619,7 +619,7 @@ fn interrupted(args: &[&str], dir: &Path, signal: i32) {
         paths
     };
     let before = listing();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_balerc")).args(args).spawn().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_balerc")).args(args).stdout(Stdio::null()).spawn().unwrap();
     let partial =
         || std::fs::read_dir(dir).unwrap().any(|e| e.unwrap().file_name().to_string_lossy().contains(".partial-"));
     let started = std::time::Instant::now();
@@ -664,6 +664,13 @@ fn ctrl_c_sigterm_and_sighup_stop_the_work_and_remove_the_partial_output() {
         dir.path(),
         libc::SIGTERM,
     );
+
+    // Lowering looks for no stops: it ends at once, its build directory removed half-written.
+    let large = fixture("baler_ae_ts13.onnx");
+    let build = dir.path().join("rtl");
+    let lower = ["lower", s(&large), "--part", "encoder", "--target", "verilog", "--out", s(&build)];
+    interrupted(&lower, dir.path(), libc::SIGINT);
+    interrupted(&lower, dir.path(), libc::SIGTERM);
 }
 
 #[test]
