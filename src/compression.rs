@@ -357,6 +357,14 @@ pub fn evaluate(args: &EvaluateArgs) -> Result<()> {
             args.reconstructed.len()
         );
     }
+    let stages = 1 + 3 * args.reconstructed.len() + usize::from(args.reconstructed.len() > 1);
+    let mut stage = 0;
+    let spinner = crate::spinner::Spinner::on_terminal("");
+    let mut say = |what: String| {
+        stage += 1;
+        spinner.say(format!("evaluating, step {stage} of {stages}: {what}"));
+    };
+    say(format!("reading {}", args.original.display()));
     let original = dataset::read(&args.original)?;
     let size = |path: &std::path::Path| std::fs::metadata(path).map(|m| m.len());
     let decoder_bytes = |dir: &std::path::Path| std::fs::read(dir.join(balerc_runtime::model_dir::DECODER_ONNX));
@@ -370,6 +378,7 @@ pub fn evaluate(args: &EvaluateArgs) -> Result<()> {
     let mut runs = vec![];
     for (index, given) in args.reconstructed.iter().enumerate() {
         let (label, path) = labelled(given)?;
+        say(format!("reading {}", path.display()));
         let reconstructed = dataset::read(&path)?;
         let input = evaluate::EvaluationInput {
             original: &original,
@@ -379,19 +388,26 @@ pub fn evaluate(args: &EvaluateArgs) -> Result<()> {
             original_bytes: size(&args.original)?,
             loss_history: loss_history.clone(),
         };
+        say(format!("metrics of {label}"));
         let metrics = evaluate::compute(&input).map_err(anyhow::Error::msg)?;
         let out = if several { args.out.join(&label) } else { args.out.clone() };
+        say(format!("plots of {label} into {}", out.display()));
         let written = evaluate::write_report(&input, &metrics, &out).map_err(anyhow::Error::msg)?;
-        if !several {
-            print!("{}", evaluate::table(&metrics));
-        }
-        println!("wrote {} files to {} (open {})", written.len(), out.display(), out.join("index.html").display());
+        spinner.suspend(|| {
+            if !several {
+                print!("{}", evaluate::table(&metrics));
+            }
+            println!("wrote {} files to {} (open {})", written.len(), out.display(), out.join("index.html").display());
+        });
         runs.push(Labelled { label, metrics });
     }
     if several {
-        print!("{}", side_by_side::table(&runs));
+        say("the comparison".into());
         side_by_side::write(&runs, &args.out).map_err(anyhow::Error::msg)?;
-        println!("wrote the comparison to {}", args.out.join("index.html").display());
+        spinner.suspend(|| {
+            print!("{}", side_by_side::table(&runs));
+            println!("wrote the comparison to {}", args.out.join("index.html").display());
+        });
     }
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! A spinner with the elapsed time for work that reports no progress of its own (lowering,
-//! a simulator's build, yosys), drawn on a terminal only: quiet in pipes and CI.
+//! a simulator's build, yosys, the stages of an evaluation), drawn on a terminal only: quiet
+//! in pipes and CI.
 
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
@@ -20,6 +21,21 @@ impl Spinner {
             bar.enable_steady_tick(Duration::from_millis(120));
             bar
         }))
+    }
+
+    /// Runs `print`, the spinner hidden meanwhile, so that printed lines do not mix with it.
+    pub fn suspend<T>(&self, print: impl FnOnce() -> T) -> T {
+        match &self.0 {
+            Some(bar) => bar.suspend(print),
+            None => print(),
+        }
+    }
+
+    /// The work under way now, for work that goes through stages.
+    pub fn say(&self, what: impl Into<String>) {
+        if let Some(bar) = &self.0 {
+            bar.set_message(what.into());
+        }
     }
 }
 
