@@ -376,6 +376,8 @@ pub fn evaluate(args: &EvaluateArgs) -> Result<()> {
     let loss_history = args.loss.as_deref().map(read_loss_csv).transpose()?;
     let several = args.reconstructed.len() > 1;
     let mut runs = vec![];
+    // Kept for the comparison's overlaid plots.
+    let mut reconstructions = vec![];
     for (index, given) in args.reconstructed.iter().enumerate() {
         let (label, path) = labelled(given)?;
         say(format!("reading {}", path.display()));
@@ -400,10 +402,14 @@ pub fn evaluate(args: &EvaluateArgs) -> Result<()> {
             println!("wrote {} files to {} (open {})", written.len(), out.display(), out.join("index.html").display());
         });
         runs.push(Labelled { label, metrics });
+        if several {
+            reconstructions.push(reconstructed);
+        }
     }
     if several {
         say("the comparison".into());
-        side_by_side::write(&runs, &args.out).map_err(anyhow::Error::msg)?;
+        let reconstructed: Vec<&dataset::Dataset> = reconstructions.iter().collect();
+        side_by_side::write(&runs, &original, &reconstructed, &args.out).map_err(anyhow::Error::msg)?;
         spinner.suspend(|| {
             print!("{}", side_by_side::table(&runs));
             println!("wrote the comparison to {}", args.out.join("index.html").display());

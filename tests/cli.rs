@@ -220,7 +220,9 @@ fn new_train_and_lower_a_model_directory() {
     ]);
     assert!(evaluate.status.success(), "{}", text(&evaluate.stderr));
     assert!(text(&evaluate.stdout).contains("fpga NRMSE"), "{}", text(&evaluate.stdout));
-    for file in ["comparison.txt", "comparison.json", "index.html", "float/index.html", "fpga/metrics.json"] {
+    for file in
+        ["comparison.txt", "comparison.json", "comparison.png", "residuals.svg", "index.html", "fpga/metrics.json"]
+    {
         assert!(out.join("report").join(file).exists(), "{file}");
     }
     let other_model = failure(&[

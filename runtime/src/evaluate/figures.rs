@@ -110,6 +110,87 @@ impl Plot {
     }
 }
 
+/// The comparison page's plots: for a table, each variable's original with every labelled
+/// reconstruction overlaid, and their residuals overlaid; for fields, the first frame's original
+/// beside each reconstruction, and under them the residuals overlaid beside each difference.
+pub(super) fn write_overlaid(runs: &[(&str, Compared)], out: &Path) -> Result<Vec<WrittenPlot>, String> {
+    let Some((_, first)) = runs.first() else { return Ok(vec![]) };
+    let plots = match first.kind {
+        Kind::Table => vec![
+            ("comparison", Plot::Comparison.caption(), (overlaid_columns(runs, comparison_overlaid), GRID_COLUMNS)),
+            ("residuals", Plot::Residuals.caption(), (overlaid_columns(runs, residuals_overlaid), GRID_COLUMNS)),
+        ],
+        Kind::Fields { .. } => vec![(
+            "frames_first",
+            "The first frame: the original and each reconstruction; under them the residuals and each difference"
+                .into(),
+            (first_frames(runs), runs.len() + 1),
+        )],
+    };
+    plots
+        .into_iter()
+        .map(|(stem, caption, (figures, columns))| {
+            let files = plot::save_grid(&figures, columns, &out.join(stem))
+                .map_err(|error| format!("cannot draw {stem} in {}: {error}", out.display()))?;
+            Ok(WrittenPlot { stem, caption, files })
+        })
+        .collect()
+}
+
+/// One panel per column from every run's values of it.
+fn overlaid_columns(runs: &[(&str, Compared)], panel: fn(&str, &[(&str, Compared)], usize) -> Figure) -> Vec<Figure> {
+    let first = &runs[0].1;
+    (0..first.columns()).into_par_iter().map(|column| panel(&first.names[column], runs, column)).collect()
+}
+
+fn comparison_overlaid(name: &str, runs: &[(&str, Compared)], column: usize) -> Figure {
+    let original = runs[0].1.original_column(column).to_vec();
+    let mut series = vec![("original".to_string(), original)];
+    series.extend(runs.iter().map(|(label, data)| (label.to_string(), data.reconstructed_column(column).to_vec())));
+    let all: Vec<&[f64]> = series.iter().map(|(_, values)| values.as_slice()).collect();
+    let bins = bins::for_histogram(&series[0].1, &all);
+    Figure::Histogram(Histogram { title: name.to_string(), x_label: name.to_string(), series, bins, log_y: true })
+}
+
+fn residuals_overlaid(name: &str, runs: &[(&str, Compared)], column: usize) -> Figure {
+    let series: Vec<(String, Vec<f64>)> = runs
+        .iter()
+        .map(|(label, data)| {
+            let pairs = data.reconstructed_column(column).into_iter().zip(data.original_column(column));
+            (label.to_string(), pairs.map(|(reconstructed, original)| reconstructed - original).collect())
+        })
+        .collect();
+    let all: Vec<&[f64]> = series.iter().map(|(_, values)| values.as_slice()).collect();
+    let bins = bins::for_histogram(all[0], &all);
+    Figure::Histogram(Histogram {
+        title: name.to_string(),
+        x_label: "reconstructed - original".into(),
+        series,
+        bins,
+        log_y: false,
+    })
+}
+
+/// Two rows: the original and each reconstruction of frame 0; the residuals of every run
+/// overlaid, and each run's difference from the original.
+fn first_frames(runs: &[(&str, Compared)]) -> Vec<Figure> {
+    let Kind::Fields { height, width, .. } = runs[0].1.kind else { return vec![] };
+    let cells = 0..height * width;
+    let original = &runs[0].1.original_values()[cells.clone()];
+    let image = |title: String, values: Vec<f64>| Figure::Heatmap(Heatmap { title, width, height, values });
+    let mut figures = vec![image("frame 0: original".into(), original.to_vec())];
+    for (label, data) in runs {
+        figures.push(image(format!("frame 0: {label}"), data.reconstructed_values()[cells.clone()].to_vec()));
+    }
+    figures.push(residuals_overlaid("every frame", runs, 0));
+    for (label, data) in runs {
+        let reconstructed = &data.reconstructed_values()[cells.clone()];
+        let difference = reconstructed.iter().zip(original).map(|(r, o)| r - o).collect();
+        figures.push(image(format!("frame 0: {label} - original"), difference));
+    }
+    figures
+}
+
 /// One panel per column, leaving out columns that have nothing to show.
 fn per_column(data: &Compared, panel: fn(&str, Vec<f64>, Vec<f64>) -> Option<Figure>) -> Vec<Figure> {
     let panels: Vec<Option<Figure>> = (0..data.columns())

@@ -32,8 +32,9 @@ pub(super) fn page(metrics: &Metrics, plots: &[WrittenPlot]) -> String {
     html
 }
 
-/// The side-by-side table as preformatted text, and a link to every reconstruction's report.
-pub(super) fn comparison_page(runs: &[super::side_by_side::Labelled], table: &str) -> String {
+/// The side-by-side table as preformatted text, a link to every reconstruction's report, and
+/// the overlaid plots.
+pub(super) fn comparison_page(runs: &[super::side_by_side::Labelled], table: &str, plots: &[WrittenPlot]) -> String {
     let mut html = String::new();
     html.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
     html.push_str("<title>Reconstructions compared</title>\n");
@@ -43,7 +44,11 @@ pub(super) fn comparison_page(runs: &[super::side_by_side::Labelled], table: &st
         let label = escape(&run.label);
         html.push_str(&format!("<li><a href=\"{label}/index.html\">{label}</a>: its full report</li>\n"));
     }
-    html.push_str(&format!("</ul>\n<pre>{}</pre>\n</body>\n</html>\n", escape(table)));
+    html.push_str(&format!("</ul>\n<pre>{}</pre>\n", escape(table)));
+    for plot in plots {
+        html.push_str(&figure(plot));
+    }
+    html.push_str("</body>\n</html>\n");
     html
 }
 

@@ -1,7 +1,9 @@
 //! Several reconstructions of the same original, judged next to each other: for instance the
 //! float encoder against the FPGA's quantized encoder, or two latent sizes.
 
-use super::{html, text, write_text, Metrics};
+use super::data::Compared;
+use super::{figures, html, text, write_text, Metrics};
+use crate::dataset::Dataset;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -44,13 +46,31 @@ pub fn table(runs: &[Labelled]) -> String {
     lines.join("\n") + "\n"
 }
 
-/// comparison.json, comparison.txt and an index.html that links each reconstruction's own
-/// report, found in the subdirectory named after its label.
-pub fn write(runs: &[Labelled], out: &Path) -> Result<Vec<PathBuf>, String> {
+/// comparison.json, comparison.txt, the overlaid plots (PNG and SVG) and an index.html that
+/// shows them with the table and links each reconstruction's own report, found in the
+/// subdirectory named after its label. `reconstructed` holds each run's data, in order.
+pub fn write(
+    runs: &[Labelled],
+    original: &Dataset,
+    reconstructed: &[&Dataset],
+    out: &Path,
+) -> Result<Vec<PathBuf>, String> {
+    if runs.len() != reconstructed.len() {
+        return Err(format!("{} reconstructions for {} labels", reconstructed.len(), runs.len()));
+    }
+    let compared = runs
+        .iter()
+        .zip(reconstructed)
+        .map(|(run, data)| Ok((run.label.as_str(), Compared::new(original, data)?)))
+        .collect::<Result<Vec<_>, String>>()?;
+    std::fs::create_dir_all(out).map_err(|error| format!("cannot create {}: {error}", out.display()))?;
+    let plots = figures::write_overlaid(&compared, out)?;
     let json = serde_json::to_string_pretty(runs).map_err(|error| format!("cannot encode the metrics: {error}"))?;
-    Ok(vec![
+    let mut written = vec![
         write_text(&out.join("comparison.json"), &(json + "\n"))?,
         write_text(&out.join("comparison.txt"), &table(runs))?,
-        write_text(&out.join("index.html"), &html::comparison_page(runs, &table(runs)))?,
-    ])
+    ];
+    written.extend(plots.iter().flat_map(|plot| plot.files.iter().cloned()));
+    written.push(write_text(&out.join("index.html"), &html::comparison_page(runs, &table(runs), &plots))?);
+    Ok(written)
 }

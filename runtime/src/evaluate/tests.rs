@@ -259,3 +259,57 @@ fn range<'a>(values: impl Iterator<Item = &'a f64>) -> f64 {
     let (low, high) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(low, high), &v| (low.min(v), high.max(v)));
     high - low
 }
+
+/// The reconstruction of `original` with every residual scaled by `factor`.
+fn scaled_residuals(original: &Dataset, reconstructed: &Dataset, factor: f64) -> Dataset {
+    let values = original.values.clone() + (&reconstructed.values - &original.values) * factor;
+    Dataset { values, ..reconstructed.clone() }
+}
+
+#[test]
+fn the_comparison_page_overlays_every_reconstruction_on_the_original() {
+    let (original, float) = small_table();
+    let coarse = scaled_residuals(&original, &float, 3.0);
+    let runs: Vec<side_by_side::Labelled> = [("float", &float), ("fpga", &coarse)]
+        .iter()
+        .map(|(label, data)| side_by_side::Labelled {
+            label: label.to_string(),
+            metrics: compute(&input(&original, data)).unwrap(),
+        })
+        .collect();
+    let out = tempfile::tempdir().unwrap();
+    let files = side_by_side::write(&runs, &original, &[&float, &coarse], out.path()).unwrap();
+    for stem in ["comparison", "residuals"] {
+        assert!(files.contains(&out.path().join(format!("{stem}.png"))), "{stem}.png missing from {files:?}");
+        // One legend entry per series: the original (on the distributions) and each label.
+        let svg = std::fs::read_to_string(out.path().join(format!("{stem}.svg"))).unwrap();
+        let legend = |label: &str| svg.contains(&format!(">\n{label}\n</text>"));
+        assert!(legend("float") && legend("fpga"), "{stem}.svg lacks a label");
+        assert_eq!(legend("original"), stem == "comparison", "{stem}.svg");
+    }
+    let page = std::fs::read_to_string(out.path().join("index.html")).unwrap();
+    assert!(page.contains("<img src=\"comparison.png\"") && page.contains("<img src=\"residuals.png\""), "{page}");
+    assert!(page.contains("float/index.html") && page.contains("fpga NRMSE"), "{page}");
+
+    let mismatched = side_by_side::write(&runs, &original, &[&float], out.path()).unwrap_err();
+    assert!(mismatched.contains("1 reconstructions for 2 labels"), "{mismatched}");
+}
+
+#[test]
+fn the_comparison_of_fields_shows_each_reconstruction_of_the_first_frame() {
+    let (original, float) = small_fields();
+    let coarse = scaled_residuals(&original, &float, 3.0);
+    let runs: Vec<side_by_side::Labelled> = [("float", &float), ("fpga", &coarse)]
+        .iter()
+        .map(|(label, data)| side_by_side::Labelled {
+            label: label.to_string(),
+            metrics: compute(&input(&original, data)).unwrap(),
+        })
+        .collect();
+    let out = tempfile::tempdir().unwrap();
+    side_by_side::write(&runs, &original, &[&float, &coarse], out.path()).unwrap();
+    let svg = std::fs::read_to_string(out.path().join("frames_first.svg")).unwrap();
+    for title in ["frame 0: original", "frame 0: float", "frame 0: fpga", "frame 0: fpga - original", "every frame"] {
+        assert!(svg.contains(title), "{title} missing");
+    }
+}

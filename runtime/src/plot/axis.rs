@@ -151,7 +151,10 @@ fn padded((low, high): (f64, f64), padding: f64) -> Range<f64> {
 
 /// Round steps of 1, 2 or 5 times a power of ten, as plotters picks them.
 fn linear_ticks(range: &Range<f64>) -> Vec<Tick> {
-    let positions = RangedCoordf64::from(range.clone()).key_points(MAX_TICKS);
+    let mut positions = RangedCoordf64::from(range.clone()).key_points(MAX_TICKS);
+    // Steps added up in floating point put the tick at zero at 3.5e-18 or so; it is 0.
+    let step = positions.windows(2).map(|pair| pair[1] - pair[0]).fold(f64::INFINITY, f64::min);
+    positions.iter_mut().filter(|position| position.abs() < step * 1e-6).for_each(|position| *position = 0.0);
     let decimals = decimals_needed(&positions);
     positions.iter().map(|&position| Tick { position, label: decimal(position, decimals) }).collect()
 }

@@ -310,3 +310,14 @@ fn timing() {
         println!("  {} {} kB", path.display(), std::fs::metadata(&path).unwrap().len() / 1024);
     }
 }
+
+#[test]
+fn a_tick_at_zero_reads_0_whatever_the_steps_added_up_to() {
+    // The residual axes of a report: symmetric ranges whose steps do not add up to 0 exactly.
+    for half in [0.0275, 1.155, 0.01876, 0.5, 7.3e-3] {
+        let axis = axis::Axis::new(axis::Scale::Linear, -half, half, 0.03);
+        let labels: Vec<&str> = axis.tick_labels().collect();
+        assert!(labels.iter().any(|label| label.parse::<f64>() == Ok(0.0)), "{half}: {labels:?}");
+        assert!(labels.iter().all(|label| !label.contains('e')), "{half}: {labels:?}");
+    }
+}
