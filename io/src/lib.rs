@@ -5,3 +5,4 @@ pub mod atomic;
 pub mod dataset;
 pub mod frame_stacks;
 pub mod interrupt;
+pub mod numbers;

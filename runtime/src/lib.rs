@@ -3,7 +3,7 @@
 
 pub mod array;
 pub use balerc_codec::{compress, container, density, normalize};
-pub use balerc_io::{atomic, dataset, frame_stacks};
+pub use balerc_io::{atomic, dataset, frame_stacks, numbers};
 pub mod config;
 pub mod device;
 pub mod evaluate;

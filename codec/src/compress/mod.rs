@@ -924,11 +924,11 @@ fn bounds_in_words(header: &Header, bounds: &[f64]) -> String {
         column.and_then(|&c| header.names.get(c)).map_or_else(|| format!("feature {f}"), String::clone)
     };
     match bounds {
-        [one] => readable(*one),
+        [one] => balerc_io::numbers::four_significant(*one),
         few if few.len() <= 4 => few
             .iter()
             .enumerate()
-            .map(|(f, &b)| format!("{} ({})", readable(b), named(f)))
+            .map(|(f, &b)| format!("{} ({})", balerc_io::numbers::four_significant(b), named(f)))
             .collect::<Vec<_>>()
             .join(", "),
         many => {
@@ -937,22 +937,13 @@ fn bounds_in_words(header: &Header, bounds: &[f64]) -> String {
             let (high, highest) = many.iter().enumerate().max_by(by_size).expect("several bounds");
             format!(
                 "{} ({}) to {} ({}), per column of {}; --json lists each",
-                readable(*lowest),
+                balerc_io::numbers::four_significant(*lowest),
                 named(low),
-                readable(*highest),
+                balerc_io::numbers::four_significant(*highest),
                 named(high),
                 many.len()
             )
         }
-    }
-}
-
-/// A value with the four significant digits a person reads.
-fn readable(value: f64) -> String {
-    let magnitude = if value == 0.0 { 0 } else { value.abs().log10().floor() as i32 };
-    match magnitude {
-        -4..=5 => format!("{:.*}", (3 - magnitude).max(0) as usize, value),
-        _ => format!("{value:.3e}"),
     }
 }
 

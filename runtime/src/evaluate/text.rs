@@ -101,7 +101,7 @@ pub(super) fn aligned(headers: &[&str], rows: &[Vec<String>]) -> Vec<String> {
 
 /// Four significant digits in scientific notation: errors span many orders of magnitude.
 pub(super) fn number(value: f64) -> String {
-    format!("{value:.3e}")
+    crate::numbers::four_significant(value)
 }
 
 fn decibels(value: f64) -> String {
