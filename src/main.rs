@@ -478,6 +478,7 @@ fn run(cli: Cli) -> Result<()> {
             let mut shape = vec![batch];
             shape.extend(&lowered.model.output().shape);
             let started = Instant::now();
+            let spinner = spinner::Spinner::on_terminal(format!("simulating {batch} samples of {}", input.display()));
             if float {
                 let program = FloatProgram::new(&lowered.graph)?;
                 write_npy_f32(&output, &shape, &program.run(&x.data))?;
@@ -491,6 +492,7 @@ fn run(cli: Cli) -> Result<()> {
                     write_npy_f32(&output, &shape, &lowered.model.output_values(&y))?;
                 }
             }
+            drop(spinner);
             let seconds = started.elapsed().as_secs_f64();
             eprintln!(
                 "simulated {batch} samples in {:.1} ms ({:.0} samples/s); output {} {:?} {}",

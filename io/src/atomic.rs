@@ -127,21 +127,30 @@ impl AtomicDir {
     /// Puts the directory in place, the earlier one (if any) moved aside first and removed last.
     pub fn commit(self) -> std::io::Result<()> {
         let staged = self.staging.keep();
-        readable_dir(&staged)?;
-        let earlier = self.path.exists().then(|| {
-            let mut aside = staged.clone().into_os_string();
-            aside.push(".replaced");
-            PathBuf::from(aside)
-        });
-        if let Some(earlier) = &earlier {
-            std::fs::rename(&self.path, earlier)?;
+        let placed = place(&staged, &self.path);
+        if placed.is_err() {
+            let _ = std::fs::remove_dir_all(&staged);
         }
-        std::fs::rename(&staged, &self.path)?;
-        if let Some(earlier) = earlier {
-            std::fs::remove_dir_all(earlier)?;
-        }
-        Ok(())
+        placed
     }
+}
+
+/// Moves the earlier directory aside, the staged one into place, and removes the earlier one.
+fn place(staged: &Path, path: &Path) -> std::io::Result<()> {
+    readable_dir(staged)?;
+    let earlier = path.exists().then(|| {
+        let mut aside = staged.as_os_str().to_owned();
+        aside.push(".replaced");
+        PathBuf::from(aside)
+    });
+    if let Some(earlier) = &earlier {
+        std::fs::rename(path, earlier)?;
+    }
+    std::fs::rename(staged, path)?;
+    if let Some(earlier) = earlier {
+        std::fs::remove_dir_all(earlier)?;
+    }
+    Ok(())
 }
 
 fn replaceable(path: &Path, marker: &str) -> bool {

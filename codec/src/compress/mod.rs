@@ -65,6 +65,7 @@ use balerc_compiler::sim::FloatProgram;
 use balerc_compiler::LowerOptions;
 use balerc_io::dataset::{self, Dataset, Layout, SampleReader, SampleWriter};
 use balerc_io::frame_stacks;
+use balerc_io::numbers::four_significant;
 use ndarray::{ArrayD, Axis, IxDyn};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -924,11 +925,11 @@ fn bounds_in_words(header: &Header, bounds: &[f64]) -> String {
         column.and_then(|&c| header.names.get(c)).map_or_else(|| format!("feature {f}"), String::clone)
     };
     match bounds {
-        [one] => balerc_io::numbers::four_significant(*one),
+        [one] => four_significant(*one),
         few if few.len() <= 4 => few
             .iter()
             .enumerate()
-            .map(|(f, &b)| format!("{} ({})", balerc_io::numbers::four_significant(b), named(f)))
+            .map(|(f, &b)| format!("{} ({})", four_significant(b), named(f)))
             .collect::<Vec<_>>()
             .join(", "),
         many => {
@@ -937,9 +938,9 @@ fn bounds_in_words(header: &Header, bounds: &[f64]) -> String {
             let (high, highest) = many.iter().enumerate().max_by(by_size).expect("several bounds");
             format!(
                 "{} ({}) to {} ({}), per column of {}; --json lists each",
-                balerc_io::numbers::four_significant(*lowest),
+                four_significant(*lowest),
                 named(low),
-                balerc_io::numbers::four_significant(*highest),
+                four_significant(*highest),
                 named(high),
                 many.len()
             )
