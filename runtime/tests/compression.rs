@@ -258,8 +258,16 @@ fn damage_the_wrong_model_and_the_wrong_data_are_named() {
         })
     };
 
+    // The file records its model directory, where decompression finds the decoder; moved
+    // away, the model is asked for.
+    let found = decompress(&packed, None).unwrap();
+    assert_eq!(found.recorded_model, Some(std::fs::canonicalize(&model).unwrap()));
+    std::fs::remove_file(&out).unwrap();
+    let moved = dir.path().join("moved-model");
+    std::fs::rename(&model, &moved).unwrap();
     let missing_model = decompress(&packed, None).unwrap_err();
-    assert!(matches!(missing_model, CodecError::ModelNotEmbedded { .. }), "{missing_model:?}");
+    std::fs::rename(&moved, &model).unwrap();
+    assert!(matches!(missing_model, CodecError::ModelNotEmbedded { recorded: Some(_), .. }), "{missing_model:?}");
     assert!(missing_model.to_string().contains("--model"), "{missing_model}");
 
     let other = trained("jets_pythia_24col.npz", 500, 10, &["model.hidden=[8]", "model.latent=4"]).unwrap();
