@@ -266,17 +266,20 @@ fn scaled_residuals(original: &Dataset, reconstructed: &Dataset, factor: f64) ->
     Dataset { values, ..reconstructed.clone() }
 }
 
+fn labelled(original: &Dataset, runs: &[(&str, &Dataset)]) -> Vec<side_by_side::Labelled> {
+    runs.iter()
+        .map(|(label, data)| side_by_side::Labelled {
+            label: label.to_string(),
+            metrics: compute(&input(original, data)).unwrap(),
+        })
+        .collect()
+}
+
 #[test]
 fn the_comparison_page_overlays_every_reconstruction_on_the_original() {
     let (original, float) = small_table();
     let coarse = scaled_residuals(&original, &float, 3.0);
-    let runs: Vec<side_by_side::Labelled> = [("float", &float), ("fpga", &coarse)]
-        .iter()
-        .map(|(label, data)| side_by_side::Labelled {
-            label: label.to_string(),
-            metrics: compute(&input(&original, data)).unwrap(),
-        })
-        .collect();
+    let runs = labelled(&original, &[("float", &float), ("fpga", &coarse)]);
     let out = tempfile::tempdir().unwrap();
     let files = side_by_side::write(&runs, &original, &[&float, &coarse], out.path()).unwrap();
     for stem in ["comparison", "residuals"] {
@@ -299,13 +302,7 @@ fn the_comparison_page_overlays_every_reconstruction_on_the_original() {
 fn the_comparison_of_fields_shows_each_reconstruction_of_the_first_frame() {
     let (original, float) = small_fields();
     let coarse = scaled_residuals(&original, &float, 3.0);
-    let runs: Vec<side_by_side::Labelled> = [("float", &float), ("fpga", &coarse)]
-        .iter()
-        .map(|(label, data)| side_by_side::Labelled {
-            label: label.to_string(),
-            metrics: compute(&input(&original, data)).unwrap(),
-        })
-        .collect();
+    let runs = labelled(&original, &[("float", &float), ("fpga", &coarse)]);
     let out = tempfile::tempdir().unwrap();
     side_by_side::write(&runs, &original, &[&float, &coarse], out.path()).unwrap();
     let svg = std::fs::read_to_string(out.path().join("frames_first.svg")).unwrap();

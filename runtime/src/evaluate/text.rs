@@ -99,7 +99,8 @@ pub(super) fn aligned(headers: &[&str], rows: &[Vec<String>]) -> Vec<String> {
     lines
 }
 
-/// Four significant digits in scientific notation: errors span many orders of magnitude.
+/// Four significant digits, in scientific notation beyond everyday magnitudes: errors span
+/// many orders of magnitude.
 pub(super) fn number(value: f64) -> String {
     crate::numbers::four_significant(value)
 }
