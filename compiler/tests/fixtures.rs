@@ -11,7 +11,7 @@ use ndarray::ArrayD;
 use ndarray_npy::ReadNpyExt;
 use std::path::PathBuf;
 
-const MODELS: [&str; 17] = [
+const MODELS: [&str; 19] = [
     "fpga_encoder_ts13",
     "fpga_ae_ts17",
     "burn_style_matmul_add",
@@ -29,6 +29,8 @@ const MODELS: [&str; 17] = [
     "identity_flatten_ts13",
     "conv3d_encoder_ts17",
     "conv3d_ae_ts17",
+    "const_arith_dense_ts17",
+    "const_arith_conv_ts17",
 ];
 
 fn fixture(name: &str) -> PathBuf {
@@ -179,6 +181,23 @@ fn conv3d_shapes_follow_the_stack_of_frames() {
 fn unsupported_operators_are_named_with_their_node() {
     let err = load_and_optimize(&fixture("unsupported_softmax.onnx"), Part::Full).unwrap_err().to_string();
     assert!(err.contains("Softmax") && err.contains("'/1/Softmax'") && err.contains("not supported"), "{err}");
+    let err = load_and_optimize(&fixture("unsupported_square.onnx"), Part::Full).unwrap_err().to_string();
+    assert!(
+        err.contains("Mul") && err.contains("'/Mul'") && err.contains("one run-time operand and one constant"),
+        "{err}"
+    );
+}
+
+/// A tensor times, over, plus or minus a constant folds into the linear layers beside it, or
+/// (after a ReLU, before a Flatten) becomes one affine layer.
+#[test]
+fn constant_arithmetic_folds_into_layers_or_becomes_an_affine_map() {
+    let kinds = |name: &str| {
+        let graph = load_and_optimize(&fixture(&format!("{name}.onnx")), Part::Full).unwrap();
+        graph.topological_order().iter().map(|&n| graph.node(n).op.kind()).collect::<Vec<_>>()
+    };
+    assert_eq!(kinds("const_arith_dense_ts17"), ["input", "dense", "dense", "output"]);
+    assert_eq!(kinds("const_arith_conv_ts17"), ["input", "conv", "batch_norm", "flatten", "dense", "output"]);
 }
 
 #[test]

@@ -136,6 +136,13 @@ fn batchnorm_dropout_leaky_relu_matches() {
 }
 
 #[test]
+fn constant_arithmetic_after_a_convolution_matches() {
+    let Some(include) = tools() else { return };
+    let kinds = check("const_arith_conv_ts17", "ap_fixed<12,4,AP_RND,AP_SAT>", &include);
+    assert!(kinds.iter().any(|k| k == "affine"), "{kinds:?}");
+}
+
+#[test]
 fn conv2d_autoencoder_matches() {
     let Some(include) = tools() else { return };
     let kinds = check("conv2d_ae_ts17", "ap_fixed<16,6,AP_RND,AP_SAT>", &include);

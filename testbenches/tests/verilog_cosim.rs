@@ -80,6 +80,8 @@ fn exported_dense_models_match_in_verilator_and_lint_clean() {
         ("sigmoid_tanh_ts17", "ap_fixed<12,4,AP_RND_CONV,AP_SAT>", Multipliers::Dsp, 3),
         ("bn_dropout_dynamo21", "ap_fixed<10,3,AP_RND,AP_SAT_SYM>", Multipliers::ShiftAdd, 2),
         ("fpga_ae_ts17", "ap_fixed<14,5,AP_TRN_ZERO,AP_SAT_ZERO>", Multipliers::ShiftAdd, 100),
+        // Products, quotients and differences by constants folded into both dense layers.
+        ("const_arith_dense_ts17", "ap_fixed<12,4,AP_RND,AP_SAT>", Multipliers::ShiftAdd, 3),
     ];
     for (name, precision, multipliers, levels) in cases {
         let dir = tempfile::tempdir().unwrap();
@@ -151,6 +153,8 @@ fn convolutions_match_in_icarus() {
         ("conv2d_ae_ts17", "ap_fixed<10,4,AP_RND,AP_SAT>", Multipliers::ShiftAdd, 10),
         // Conv3d, dense layers, Unflatten, a transposed Conv3d and a sigmoid table.
         ("conv3d_ae_ts17", "ap_fixed<14,5,AP_RND_CONV,AP_SAT>", Multipliers::Dsp, 10),
+        // A per-channel factor and term after Conv and ReLU: an affine layer over channels.
+        ("const_arith_conv_ts17", "ap_fixed<12,4,AP_RND,AP_SAT>", Multipliers::ShiftAdd, 100),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let data = build(name, precision, multipliers, 3, dir.path());

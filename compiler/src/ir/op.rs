@@ -148,6 +148,27 @@ pub struct BatchNorm {
     pub shift: Vec<f64>,
 }
 
+impl BatchNorm {
+    /// The map over `channels` channels: itself, or one value (a tensor times, over, plus or
+    /// minus a single constant) repeated; None for another channel count.
+    pub fn for_channels(&self, channels: usize) -> Option<BatchNorm> {
+        match self.scale.len() {
+            n if n == channels => Some(self.clone()),
+            1 => Some(BatchNorm { scale: vec![self.scale[0]; channels], shift: vec![self.shift[0]; channels] }),
+            _ => None,
+        }
+    }
+
+    /// This map, then `next`: one map, `next.scale * (scale * x + shift) + next.shift`.
+    pub fn then(&self, next: &BatchNorm) -> Option<BatchNorm> {
+        let channels = self.scale.len().max(next.scale.len());
+        let (first, second) = (self.for_channels(channels)?, next.for_channels(channels)?);
+        let scale = first.scale.iter().zip(&second.scale).map(|(a, b)| a * b).collect();
+        let shift = first.shift.iter().zip(&second.scale).zip(&second.shift).map(|((t, s), u)| t * s + u).collect();
+        Some(BatchNorm { scale, shift })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Op {
     /// A graph input with its per-sample shape.

@@ -1,8 +1,10 @@
-//! Inference-time BatchNorm is a per-channel affine map; after a linear layer it folds
-//! into that layer's weights and bias, costing nothing in hardware.
+//! Inference-time BatchNorm, and a tensor times, over, plus or minus a constant, are a
+//! per-channel affine map: after a linear layer it folds into that layer's weights and bias,
+//! after another such map into that map, and before a dense layer into its weights and bias,
+//! costing nothing in hardware. One that cannot fold becomes an affine layer.
 
 use super::Pass;
-use crate::ir::{BatchNorm, Conv, Dense, Graph, Op};
+use crate::ir::{BatchNorm, Conv, Dense, Graph, NodeId, Op};
 use crate::Result;
 
 pub struct FoldBatchNorm;
@@ -14,33 +16,74 @@ impl Pass for FoldBatchNorm {
 
     fn run(&self, graph: &mut Graph) -> Result<bool> {
         let mut changed = false;
-        for id in graph.topological_order() {
-            let Op::BatchNorm(bn) = graph.node(id).op.clone() else { continue };
-            let producer = graph.operand(id);
-            // Weights on the grid of the model's own quantizer must stay on it.
-            let declared = graph.node(producer).declared;
-            if graph.consumers(producer).len() != 1 || declared.weight.is_some() || declared.bias.is_some() {
-                continue;
-            }
-            let folded = match &mut graph.node_mut(producer).op {
-                Op::Dense(d) if d.activation.is_none() => fold_into_dense(d, &bn),
-                Op::Conv(c) if c.activation.is_none() => fold_into_conv(c, &bn),
-                _ => false,
-            };
-            if folded {
-                graph.bypass(id);
-                changed = true;
-            }
+        // Until none folds: maps merged into one may then fold into the layer after them.
+        while fold_once(graph) {
+            changed = true;
         }
         Ok(changed)
     }
 }
 
-fn fold_into_dense(dense: &mut Dense, bn: &BatchNorm) -> bool {
-    let (outputs, inputs) = (dense.outputs(), dense.inputs());
-    if bn.scale.len() != outputs {
+fn fold_once(graph: &mut Graph) -> bool {
+    let mut changed = false;
+    for id in graph.topological_order() {
+        let Op::BatchNorm(bn) = graph.node(id).op.clone() else { continue };
+        if !graph.node(id).declared.is_empty() {
+            continue;
+        }
+        if fold_backward(graph, id, &bn) || fold_forward(graph, id, &bn) {
+            graph.bypass(id);
+            changed = true;
+        }
+    }
+    changed
+}
+
+/// Into the layer before: a linear layer's weights and bias, or the map of a BatchNorm.
+fn fold_backward(graph: &mut Graph, id: NodeId, bn: &BatchNorm) -> bool {
+    let producer = graph.operand(id);
+    // Weights on the grid of the model's own quantizer must stay on it.
+    let declared = graph.node(producer).declared;
+    if graph.consumers(producer).len() != 1 || declared.weight.is_some() || declared.bias.is_some() {
         return false;
     }
+    match &mut graph.node_mut(producer).op {
+        Op::Dense(d) if d.activation.is_none() => fold_into_dense(d, bn),
+        Op::Conv(c) if c.activation.is_none() => fold_into_conv(c, bn),
+        Op::BatchNorm(before) if declared.result.is_none() => match before.then(bn) {
+            Some(both) => {
+                *before = both;
+                true
+            }
+            None => false,
+        },
+        _ => false,
+    }
+}
+
+/// Into the dense layer after, whose inputs it scales and shifts one by one:
+/// `W (s x + t) + b = (W diag(s)) x + (W t + b)`. (Not into a convolution: its zero
+/// padding would not be shifted.)
+fn fold_forward(graph: &mut Graph, id: NodeId, bn: &BatchNorm) -> bool {
+    let [consumer] = graph.consumers(id)[..] else { return false };
+    let declared = graph.node(consumer).declared;
+    if declared.weight.is_some() || declared.bias.is_some() {
+        return false;
+    }
+    let Op::Dense(dense) = &mut graph.node_mut(consumer).op else { return false };
+    let (outputs, inputs) = (dense.outputs(), dense.inputs());
+    let Some(bn) = bn.for_channels(inputs) else { return false };
+    for j in 0..outputs {
+        let row = &mut dense.weight.data[j * inputs..(j + 1) * inputs];
+        dense.bias[j] += row.iter().zip(&bn.shift).map(|(w, t)| w * t).sum::<f64>();
+        row.iter_mut().zip(&bn.scale).for_each(|(w, s)| *w *= s);
+    }
+    true
+}
+
+fn fold_into_dense(dense: &mut Dense, bn: &BatchNorm) -> bool {
+    let (outputs, inputs) = (dense.outputs(), dense.inputs());
+    let Some(bn) = bn.for_channels(outputs) else { return false };
     for j in 0..outputs {
         dense.weight.data[j * inputs..(j + 1) * inputs].iter_mut().for_each(|w| *w *= bn.scale[j]);
         dense.bias[j] = dense.bias[j] * bn.scale[j] + bn.shift[j];
@@ -50,9 +93,7 @@ fn fold_into_dense(dense: &mut Dense, bn: &BatchNorm) -> bool {
 
 fn fold_into_conv(conv: &mut Conv, bn: &BatchNorm) -> bool {
     let channels = conv.out_channels();
-    if bn.scale.len() != channels {
-        return false;
-    }
+    let Some(bn) = bn.for_channels(channels) else { return false };
     let kernel: usize = conv.weight.shape[2..].iter().product();
     let (c_in_outer, c_out_inner) = if conv.transposed { (conv.weight.shape[0], channels) } else { (1, channels) };
     let per_out = conv.weight.len() / (c_in_outer * c_out_inner);
@@ -149,5 +190,24 @@ mod tests {
     fn keeps_a_batchnorm_after_an_activation() {
         let (mut g, _) = chain(3, vec![relu(), bn(3)]);
         assert!(!FoldBatchNorm.run(&mut g).unwrap());
+    }
+
+    /// `(relu(x) * s + t - 0.25) / 4` before a dense layer: one map, then none at all.
+    #[test]
+    fn maps_after_an_activation_merge_and_fold_into_the_dense_layer_after() {
+        let minus = Op::BatchNorm(BatchNorm { scale: vec![1.0], shift: vec![-0.25] });
+        let over = Op::BatchNorm(BatchNorm { scale: vec![0.25], shift: vec![0.0] });
+        let (g, _) = chain(4, vec![relu(), bn(4), minus, over, dense(4, 3)]);
+        assert_same_function(g, &[0.3, -1.0, 2.0, 0.5]);
+    }
+
+    #[test]
+    fn one_value_spreads_over_any_number_of_channels() {
+        let one = BatchNorm { scale: vec![2.0], shift: vec![-1.0] };
+        assert_eq!(one.for_channels(3), Some(BatchNorm { scale: vec![2.0; 3], shift: vec![-1.0; 3] }));
+        let three = one.for_channels(3).unwrap();
+        assert_eq!(three.for_channels(2), None);
+        // 2 (2x - 1) + 1 = 4x - 1
+        assert_eq!(one.then(&BatchNorm { scale: vec![2.0], shift: vec![1.0] }).unwrap().shift, vec![-1.0]);
     }
 }

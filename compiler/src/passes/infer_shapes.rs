@@ -14,12 +14,23 @@ impl Pass for InferShapes {
     fn run(&self, graph: &mut Graph) -> Result<bool> {
         let mut changed = false;
         for id in graph.topological_order() {
+            spread_over_channels(graph, id);
             let shape = output_shape(graph, id)?;
             let node = graph.node_mut(id);
             changed |= node.shape != shape;
             node.shape = shape;
         }
         Ok(changed)
+    }
+}
+
+/// A per-channel map of one value (a tensor times or plus a single constant) gets one per
+/// channel of its operand, as downstream layers index it.
+fn spread_over_channels(graph: &mut Graph, id: NodeId) {
+    let Op::BatchNorm(b) = &graph.node(id).op else { return };
+    let channels = graph.operands(id).first().and_then(|&o| graph.node(o).shape.first().copied());
+    if let Some(spread) = channels.filter(|_| b.scale.len() == 1).and_then(|c| b.for_channels(c)) {
+        graph.node_mut(id).op = Op::BatchNorm(spread);
     }
 }
 

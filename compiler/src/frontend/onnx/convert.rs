@@ -6,8 +6,9 @@ use crate::{Error, Result};
 use onnx_ir::node::padding::{AutoPad, PaddingConfig1d, PaddingConfig2d, PaddingConfig3d};
 use onnx_ir::{Argument, Node, TensorDataExt};
 
-pub const SUPPORTED: &str = "Gemm, MatMul, Add, Relu, LeakyRelu, Sigmoid, Tanh, BatchNormalization, \
-Conv (1-D, 2-D, 3-D), ConvTranspose (1-D, 2-D, 3-D), Flatten, Reshape, Identity, Dropout, Constant";
+pub const SUPPORTED: &str = "Gemm, MatMul, Add, Mul, Sub and Div by a constant, Relu, LeakyRelu, Sigmoid, \
+Tanh, BatchNormalization, Conv (1-D, 2-D, 3-D), ConvTranspose (1-D, 2-D, 3-D), Flatten, Reshape, Identity, Dropout, \
+Constant";
 
 /// The IR operator for one onnx-ir node, and which of its inputs carry run-time data.
 pub struct Converted {
@@ -80,6 +81,9 @@ pub fn convert(node: &Node, original: &OriginalNode) -> Result<Converted> {
             Converted::unary(Op::Dense(Dense { weight: weight.transposed(), bias, activation: None }))
         }
         Node::Add(_) => Converted { op: Op::Add, dynamic_inputs: vec![0, 1] },
+        Node::Mul(n) => ctx.with_constant(&n.inputs, Arithmetic::Times)?,
+        Node::Div(n) => ctx.with_constant(&n.inputs, Arithmetic::Over)?,
+        Node::Sub(n) => ctx.with_constant(&n.inputs, Arithmetic::Minus)?,
         Node::Relu(_) => Converted::unary(Op::Activation(Activation::Relu)),
         Node::LeakyRelu(n) => Converted::unary(Op::Activation(Activation::LeakyRelu { alpha: n.config.alpha })),
         Node::Sigmoid(_) => Converted::unary(Op::Activation(Activation::Sigmoid)),
@@ -184,6 +188,14 @@ pub fn convert(node: &Node, original: &OriginalNode) -> Result<Converted> {
     Ok(converted)
 }
 
+/// A run-time tensor and a constant combined elementwise.
+#[derive(Clone, Copy)]
+enum Arithmetic {
+    Times,
+    Over,
+    Minus,
+}
+
 struct Context<'a> {
     original: &'a OriginalNode,
 }
@@ -242,6 +254,51 @@ impl Context<'_> {
         let scale: Vec<f64> = gamma.iter().zip(&var).map(|(g, v)| g / (v + epsilon).sqrt()).collect();
         let shift = beta.iter().zip(&mean).zip(&scale).map(|((b, m), s)| b - m * s).collect();
         Ok(BatchNorm { scale, shift })
+    }
+
+    /// `x * c`, `x / c`, `x - c` or `c - x` (and `c * x`) with a constant `c` of one value
+    /// or one per channel: a per-channel affine map, which folds into a neighbouring linear
+    /// layer or becomes an affine layer of its own.
+    fn with_constant(&self, inputs: &[Argument], arithmetic: Arithmetic) -> Result<Converted> {
+        let (x, constant_first) = match (inputs[0].value().is_some(), inputs[1].value().is_some()) {
+            (false, true) => (0, false),
+            (true, false) => (1, true),
+            _ => return Err(self.unsupported("it needs one run-time operand and one constant")),
+        };
+        let c = self.constant(&inputs[1 - x], "constant operand")?;
+        let values = self.per_channel(&c, inputs[x].ty.rank())?;
+        let (ones, zeros) = (vec![1.0; values.len()], vec![0.0; values.len()]);
+        let (scale, shift) = match (arithmetic, constant_first) {
+            (Arithmetic::Times, _) => (values, zeros),
+            (Arithmetic::Over, false) => {
+                if let Some(zero) = values.iter().position(|&v| v == 0.0) {
+                    return Err(self.unsupported(format!("it divides by zero (its divisor's value {zero})")));
+                }
+                (values.iter().map(|v| 1.0 / v).collect(), zeros)
+            }
+            (Arithmetic::Over, true) => return Err(self.unsupported("it divides a constant by a run-time tensor")),
+            (Arithmetic::Minus, false) => (ones, values.iter().map(|v| -v).collect()),
+            (Arithmetic::Minus, true) => (values.iter().map(|_| -1.0).collect(), values),
+        };
+        Ok(Converted { op: Op::BatchNorm(BatchNorm { scale, shift }), dynamic_inputs: vec![x] })
+    }
+
+    /// A constant's values as one per channel (axis 1 of a tensor of `rank` axes, the batch
+    /// first) or a single one, its shape aligned to the tensor's from the right as ONNX
+    /// broadcasting does.
+    fn per_channel(&self, c: &Tensor, rank: usize) -> Result<Vec<f64>> {
+        if c.len() == 1 {
+            return Ok(c.data.clone());
+        }
+        let leading = rank.checked_sub(c.shape.len());
+        let varies = |axis: usize| leading.is_some_and(|l| axis >= l && c.shape[axis - l] != 1);
+        match (0..rank).filter(|&axis| varies(axis)).collect::<Vec<_>>()[..] {
+            [1] => Ok(c.data.clone()),
+            _ => Err(self.unsupported(format!(
+                "its constant of shape {:?} holds neither one value nor one per channel of a rank-{rank} tensor",
+                c.shape
+            ))),
+        }
     }
 
     fn plain_conv(&self, groups: usize, auto_pad: &AutoPad) -> Result<()> {
