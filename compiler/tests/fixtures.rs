@@ -11,7 +11,7 @@ use ndarray::ArrayD;
 use ndarray_npy::ReadNpyExt;
 use std::path::PathBuf;
 
-const MODELS: [&str; 19] = [
+const MODELS: [&str; 20] = [
     "fpga_encoder_ts13",
     "fpga_ae_ts17",
     "burn_style_matmul_add",
@@ -31,6 +31,7 @@ const MODELS: [&str; 19] = [
     "conv3d_ae_ts17",
     "const_arith_dense_ts17",
     "const_arith_conv_ts17",
+    "clip_ts17",
 ];
 
 fn fixture(name: &str) -> PathBuf {

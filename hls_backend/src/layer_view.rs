@@ -47,6 +47,14 @@ impl Parts {
     }
 }
 
+/// A code as a `long long` constant expression.
+fn long_long(code: i64) -> String {
+    match code {
+        i64::MIN => crate::view::Code(code).to_string(),
+        _ => format!("{code}LL"),
+    }
+}
+
 fn strings<const N: usize>(items: [&dyn ToString; N]) -> Vec<String> {
     items.iter().map(|s| s.to_string()).collect()
 }
@@ -187,6 +195,15 @@ pub fn layer_view(model: &QuantizedModel, names: &Names, k: usize) -> Result<Lay
             KernelCall {
                 kernel: "activation",
                 template_args: strings([x_t, y_t, &"balerc::act_relu", &n_in]),
+                args: strings([x_a, y_a]),
+            }
+        }
+        LayerOp::Clip { low, high } => {
+            elementwise()?;
+            let (low, high) = (long_long(*low), long_long(*high));
+            KernelCall {
+                kernel: "activation",
+                template_args: strings([x_t, y_t, &format!("balerc::act_clip<{x_t}, {low}, {high}>"), &n_in]),
                 args: strings([x_a, y_a]),
             }
         }

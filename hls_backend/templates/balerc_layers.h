@@ -67,6 +67,17 @@ struct act_leaky_relu {
     }
 };
 
+// Values below LOW or above HIGH (codes of bound_T) become those bounds, then the cast.
+template <class bound_T, long long LOW, long long HIGH>
+struct act_clip {
+    template <class res_T, class acc_T>
+    static res_T apply(const acc_T &a) {
+#pragma HLS INLINE
+        const bound_T low = from_code<bound_T>(LOW), high = from_code<bound_T>(HIGH);
+        return a < low ? (res_T)low : a > high ? (res_T)high : (res_T)a;
+    }
+};
+
 // Dense: weights [OUT_SIZE][IN_SIZE].
 template <class data_T, class res_T, class weight_T, class bias_T, class acc_T, class act_T, int IN_SIZE, int OUT_SIZE>
 void dense(const data_T x[IN_SIZE], res_T y[OUT_SIZE], const long long w[OUT_SIZE * IN_SIZE], const long long b[OUT_SIZE]) {

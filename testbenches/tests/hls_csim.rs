@@ -143,6 +143,13 @@ fn constant_arithmetic_after_a_convolution_matches() {
 }
 
 #[test]
+fn clip_layers_match() {
+    let Some(include) = tools() else { return };
+    let kinds = check("clip_ts17", "ap_fixed<12,4,AP_RND,AP_SAT>", &include);
+    assert_eq!(kinds.iter().filter(|k| *k == "clip").count(), 3, "{kinds:?}");
+}
+
+#[test]
 fn conv2d_autoencoder_matches() {
     let Some(include) = tools() else { return };
     let kinds = check("conv2d_ae_ts17", "ap_fixed<16,6,AP_RND,AP_SAT>", &include);

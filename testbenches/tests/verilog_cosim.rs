@@ -82,6 +82,8 @@ fn exported_dense_models_match_in_verilator_and_lint_clean() {
         ("fpga_ae_ts17", "ap_fixed<14,5,AP_TRN_ZERO,AP_SAT_ZERO>", Multipliers::ShiftAdd, 100),
         // Products, quotients and differences by constants folded into both dense layers.
         ("const_arith_dense_ts17", "ap_fixed<12,4,AP_RND,AP_SAT>", Multipliers::ShiftAdd, 3),
+        // HardTanh, ReLU6 and a clamp from above, each a layer of its own.
+        ("clip_ts17", "ap_fixed<12,4,AP_RND,AP_SAT>", Multipliers::ShiftAdd, 3),
     ];
     for (name, precision, multipliers, levels) in cases {
         let dir = tempfile::tempdir().unwrap();
@@ -133,6 +135,7 @@ fn folded_designs_match_in_icarus() {
         ("conv1d_ts13", "ap_fixed<12,4,AP_RND,AP_SAT>", Multipliers::ShiftAdd, 2),
         ("convtranspose1d_ts13", "ap_fixed<16,6,AP_RND_INF,AP_WRAP>", Multipliers::Dsp, 2),
         ("bn_dropout_dynamo21", "ap_fixed<10,3,AP_RND,AP_SAT_SYM>", Multipliers::ShiftAdd, 3),
+        ("clip_ts17", "ap_fixed<12,4,AP_RND,AP_SAT>", Multipliers::ShiftAdd, 4),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let options = folded(multipliers, 3, ReuseFactors::uniform(reuse));

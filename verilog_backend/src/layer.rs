@@ -98,6 +98,20 @@ pub fn emit(model: &QuantizedModel, layer: &Layer, cx: &mut Context) -> Result<u
                 convert(cx, &name, w, x.ty.signed, x.ty.frac_bits(), output.ty, &format!("{p}_o{i}"))
             })
             .collect::<Result<_, _>>()?,
+        LayerOp::Clip { low, high } => elements
+            .iter()
+            .enumerate()
+            .map(|(i, x)| {
+                let w = x.ty.width;
+                let name = format!("{p}_c{i}");
+                let (low, high) = (literal(i128::from(*low), w), literal(i128::from(*high), w));
+                let compared = |v: &str| if x.ty.signed { format!("$signed({v})") } else { v.to_string() };
+                let (v, l, h) = (compared(&x.name), compared(&low), compared(&high));
+                let clipped = format!("{v} < {l} ? {low} : {v} > {h} ? {high} : {}", x.name);
+                writeln!(cx.body, "    wire {} {name} = {clipped};", range(w)).unwrap();
+                convert(cx, &name, w, x.ty.signed, x.ty.frac_bits(), output.ty, &format!("{p}_o{i}"))
+            })
+            .collect::<Result<_, _>>()?,
         LayerOp::LeakyRelu { alpha, alpha_ty } => elements
             .iter()
             .enumerate()

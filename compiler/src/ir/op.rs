@@ -5,13 +5,21 @@ use super::Tensor;
 use crate::fixed::FixedType;
 
 /// An elementwise activation. Relu and LeakyRelu may be fused into a linear layer;
-/// Sigmoid and Tanh become lookup tables in hardware.
+/// Sigmoid and Tanh become lookup tables in hardware; Clip (HardTanh, ReLU6) is a layer of
+/// its own.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Activation {
     Relu,
-    LeakyRelu { alpha: f64 },
+    LeakyRelu {
+        alpha: f64,
+    },
     Sigmoid,
     Tanh,
+    /// Values below `min` become `min`, above `max` become `max` (either may be infinite).
+    Clip {
+        min: f64,
+        max: f64,
+    },
 }
 
 impl Activation {
@@ -33,6 +41,7 @@ impl Activation {
             }
             Activation::Sigmoid => 1.0 / (1.0 + (-x).exp()),
             Activation::Tanh => x.tanh(),
+            Activation::Clip { min, max } => x.clamp(min, max),
         }
     }
 }
@@ -44,6 +53,7 @@ impl std::fmt::Display for Activation {
             Activation::LeakyRelu { alpha } => write!(f, "leaky_relu(alpha={alpha})"),
             Activation::Sigmoid => write!(f, "sigmoid"),
             Activation::Tanh => write!(f, "tanh"),
+            Activation::Clip { min, max } => write!(f, "clip(min={min}, max={max})"),
         }
     }
 }

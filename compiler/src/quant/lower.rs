@@ -152,6 +152,7 @@ fn lower_node(
             let alpha_ty = alpha_type(*alpha);
             LayerOp::LeakyRelu { alpha: alpha_ty.from_f64(*alpha).expect("finite"), alpha_ty }
         }
+        Op::Activation(Activation::Clip { min, max }) => clip(*min, *max, input.ty, &node.name)?,
         Op::Activation(a @ (Activation::Sigmoid | Activation::Tanh)) => {
             let size = layer.table_size.unwrap_or(config.table_size);
             table(*a, size, input.ty, result, &node.name)?
@@ -288,6 +289,22 @@ fn exact_type(range: Interval, frac: i32, name: &str) -> Result<FixedType> {
     FixedType::new(width, width as i32 - frac, true).map_err(|e| precision_error(name, e))
 }
 
+/// Clip's bounds as codes of the input's type, rounded inward (so that every output lies
+/// within them) and limited to the type's range: exact wherever the bounds lie on its grid,
+/// as ReLU6's 0 and 6 do.
+fn clip(min: f64, max: f64, input: FixedType, name: &str) -> Result<LayerOp> {
+    let scale = f64::from(input.frac_bits()).exp2();
+    let code = |scaled: f64| scaled.clamp(input.min_code() as f64, input.max_code() as f64) as i64;
+    let (low, high) = (code((min * scale).ceil()), code((max * scale).floor()));
+    if low > high {
+        return Err(precision_error(
+            name,
+            format!("clip bounds [{min}, {max}] hold no value of its input type {input}; widen its fraction"),
+        ));
+    }
+    Ok(LayerOp::Clip { low, high })
+}
+
 fn table(activation: Activation, size: usize, input: FixedType, result: FixedType, name: &str) -> Result<LayerOp> {
     if !size.is_power_of_two() || !(2..=1 << 20).contains(&size) {
         return Err(precision_error(name, format!("table size {size} is not a power of two between 2 and 2^20")));
@@ -296,7 +313,7 @@ fn table(activation: Activation, size: usize, input: FixedType, result: FixedTyp
     let (function, range_log2) = match activation {
         Activation::Sigmoid => (TableFunction::Sigmoid, SIGMOID_RANGE_LOG2),
         Activation::Tanh => (TableFunction::Tanh, TANH_RANGE_LOG2),
-        Activation::Relu | Activation::LeakyRelu { .. } => {
+        Activation::Relu | Activation::LeakyRelu { .. } | Activation::Clip { .. } => {
             return Err(precision_error(name, format!("{activation} is computed, not looked up in a table")))
         }
     };
@@ -316,6 +333,16 @@ fn table(activation: Activation, size: usize, input: FixedType, result: FixedTyp
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clip_bounds_are_rounded_inward_to_the_input_grid_and_kept_in_its_range() {
+        let ty: FixedType = "ap_fixed<8,4>".parse().unwrap(); // steps of 1/16, up to 7.9375
+        assert_eq!(clip(0.0, 6.0, ty, "relu6").unwrap(), LayerOp::Clip { low: 0, high: 96 });
+        assert_eq!(clip(-0.51, 1.51, ty, "c").unwrap(), LayerOp::Clip { low: -8, high: 24 });
+        assert_eq!(clip(f64::NEG_INFINITY, 100.0, ty, "c").unwrap(), LayerOp::Clip { low: -128, high: 127 });
+        let none = clip(0.3, 0.31, ty, "narrow").unwrap_err().to_string();
+        assert!(none.contains("narrow") && none.contains("hold no value"), "{none}");
+    }
 
     #[test]
     fn each_table_function_is_its_own_and_computed_activations_have_none() {

@@ -82,6 +82,11 @@ pub enum LayerOp {
         alpha: i64,
         alpha_ty: FixedType,
     },
+    /// y = cast_result(min(max(x, low), high)), the bounds codes of the input's type.
+    Clip {
+        low: i64,
+        high: i64,
+    },
     /// A lookup table over the input range [-2^range_log2, 2^range_log2): entry k
     /// holds f(-R + k * 2R / N); the index is the input code shifted by
     /// `index_shift` (left if positive) plus N/2, clamped to the table.
@@ -163,6 +168,7 @@ impl LayerOp {
             LayerOp::Conv { .. } => "conv",
             LayerOp::Affine { .. } => "affine",
             LayerOp::Relu => "relu",
+            LayerOp::Clip { .. } => "clip",
             LayerOp::LeakyRelu { .. } => "leaky_relu",
             LayerOp::Table { function: TableFunction::Sigmoid, .. } => "sigmoid",
             LayerOp::Table { .. } => "tanh",

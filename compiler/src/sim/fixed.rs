@@ -60,6 +60,7 @@ enum Kernel {
     Linear(LinearKernel),
     Affine { scale: Vec<i64>, shift: Vec<i64>, per_channel: usize, to_result: Caster },
     Relu(Caster),
+    Clip { low: i64, high: i64, to_result: Caster },
     LeakyRelu { alpha: i64, product_frac: i32, to_result: Caster, result: FixedType },
     Table { entries: Vec<i64>, index_shift: i32 },
     Copy,
@@ -105,6 +106,9 @@ impl<'m> Simulator<'m> {
                         }
                     }
                     LayerOp::Relu => Kernel::Relu(result.caster(input.ty.frac_bits())),
+                    LayerOp::Clip { low, high } => {
+                        Kernel::Clip { low: *low, high: *high, to_result: result.caster(input.ty.frac_bits()) }
+                    }
                     LayerOp::LeakyRelu { alpha, alpha_ty } => Kernel::LeakyRelu {
                         alpha: *alpha,
                         product_frac: input.ty.frac_bits() + alpha_ty.frac_bits(),
@@ -261,6 +265,9 @@ impl Kernel {
                 }
             }
             Kernel::Relu(cast) => y.iter_mut().zip(x).for_each(|(out, &v)| *out = cast.apply(v.max(0))),
+            Kernel::Clip { low, high, to_result } => {
+                y.iter_mut().zip(x).for_each(|(out, &v)| *out = to_result.apply(v.clamp(*low, *high)))
+            }
             Kernel::LeakyRelu { alpha, product_frac, to_result, result } => {
                 for (out, &v) in y.iter_mut().zip(x) {
                     *out = if v >= 0 {

@@ -7,7 +7,7 @@ use onnx_ir::node::padding::{AutoPad, PaddingConfig1d, PaddingConfig2d, PaddingC
 use onnx_ir::{Argument, Node, TensorDataExt};
 
 pub const SUPPORTED: &str = "Gemm, MatMul, Add, Mul, Sub and Div by a constant, Relu, LeakyRelu, Sigmoid, \
-Tanh, BatchNormalization, Conv (1-D, 2-D, 3-D), ConvTranspose (1-D, 2-D, 3-D), Flatten, Reshape, Identity, Dropout, \
+Tanh, Clip, BatchNormalization, Conv (1-D, 2-D, 3-D), ConvTranspose (1-D, 2-D, 3-D), Flatten, Reshape, Identity, Dropout, \
 Constant";
 
 /// The IR operator for one onnx-ir node, and which of its inputs carry run-time data.
@@ -88,6 +88,7 @@ pub fn convert(node: &Node, original: &OriginalNode) -> Result<Converted> {
         Node::LeakyRelu(n) => Converted::unary(Op::Activation(Activation::LeakyRelu { alpha: n.config.alpha })),
         Node::Sigmoid(_) => Converted::unary(Op::Activation(Activation::Sigmoid)),
         Node::Tanh(_) => Converted::unary(Op::Activation(Activation::Tanh)),
+        Node::Clip(n) => Converted::unary(Op::Activation(ctx.clip(&n.config)?)),
         Node::BatchNormalization(n) => Converted::unary(Op::BatchNorm(ctx.batch_norm(&n.inputs, &n.config)?)),
         Node::Conv1d(n) => {
             let c = &n.config;
@@ -299,6 +300,21 @@ impl Context<'_> {
                 c.shape
             ))),
         }
+    }
+
+    /// Clip's bounds, which must be constants; a missing one is no bound.
+    fn clip(&self, config: &onnx_ir::node::clip::ClipConfig) -> Result<Activation> {
+        use onnx_ir::node::clip::ClipInput;
+        let bound = |input: &Option<ClipInput>, role: &str, none: f64| match input {
+            None => Ok(none),
+            Some(ClipInput::Static(value)) => Ok(*value),
+            Some(ClipInput::Runtime(_)) => Err(self.unsupported(format!("its {role} is only known at run time"))),
+        };
+        let (min, max) = (bound(&config.min, "min", f64::NEG_INFINITY)?, bound(&config.max, "max", f64::INFINITY)?);
+        if min.is_nan() || max.is_nan() || min > max {
+            return Err(self.unsupported(format!("its bounds min={min}, max={max} hold no value")));
+        }
+        Ok(Activation::Clip { min, max })
     }
 
     fn plain_conv(&self, groups: usize, auto_pad: &AutoPad) -> Result<()> {
