@@ -11,7 +11,7 @@ use ndarray::ArrayD;
 use ndarray_npy::ReadNpyExt;
 use std::path::PathBuf;
 
-const MODELS: [&str; 20] = [
+const MODELS: [&str; 21] = [
     "fpga_encoder_ts13",
     "fpga_ae_ts17",
     "burn_style_matmul_add",
@@ -32,6 +32,7 @@ const MODELS: [&str; 20] = [
     "const_arith_dense_ts17",
     "const_arith_conv_ts17",
     "clip_ts17",
+    "pool_upsample_ts17",
 ];
 
 fn fixture(name: &str) -> PathBuf {
@@ -199,6 +200,20 @@ fn constant_arithmetic_folds_into_layers_or_becomes_an_affine_map() {
     };
     assert_eq!(kinds("const_arith_dense_ts17"), ["input", "dense", "dense", "output"]);
     assert_eq!(kinds("const_arith_conv_ts17"), ["input", "conv", "batch_norm", "flatten", "dense", "output"]);
+}
+
+/// Average pools and nearest upsampling are convolutions that pair each channel with itself.
+#[test]
+fn pools_and_upsampling_become_convolutions() {
+    let graph = load_and_optimize(&fixture("pool_upsample_ts17.onnx"), Part::Full).unwrap();
+    let layers: Vec<_> = graph.topological_order().into_iter().map(|n| graph.node(n)).collect();
+    let kinds: Vec<_> = layers.iter().map(|n| n.op.kind()).collect();
+    assert_eq!(kinds, ["input", "conv", "conv", "conv", "conv", "conv_transpose", "conv", "output"]);
+    let Op::Conv(pool) = &layers[2].op else { unreachable!() };
+    assert_eq!((&pool.weight.shape[..], pool.geometry.stride.as_slice()), (&[2, 2, 2, 2][..], &[2, 2][..]));
+    // Weights [out][in][2][2]: channel 1 to itself the window of quarters, to channel 0 nothing.
+    assert_eq!(&pool.weight.data[(2 + 1) * 4..(2 + 2) * 4], &[0.25; 4]);
+    assert_eq!(&pool.weight.data[2 * 4..(2 + 1) * 4], &[0.0; 4]);
 }
 
 #[test]

@@ -143,6 +143,13 @@ fn constant_arithmetic_after_a_convolution_matches() {
 }
 
 #[test]
+fn pools_and_upsampling_match() {
+    let Some(include) = tools() else { return };
+    let kinds = check("pool_upsample_ts17", "ap_fixed<12,4,AP_RND,AP_SAT>", &include);
+    assert_eq!(kinds.len(), 6, "{kinds:?}");
+}
+
+#[test]
 fn clip_layers_match() {
     let Some(include) = tools() else { return };
     let kinds = check("clip_ts17", "ap_fixed<12,4,AP_RND,AP_SAT>", &include);

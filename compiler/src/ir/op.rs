@@ -150,6 +150,56 @@ impl Conv {
     }
 }
 
+/// The same window over each channel alone: an average pool (every tap `1 / window size`) or
+/// a nearest-neighbour upsampling by whole factors (a transposed window of ones, its kernel
+/// and stride the factors). Shape inference turns it into a [`Conv`] that pairs each channel
+/// with itself once it knows the channel count, so every later stage sees a convolution.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Channelwise {
+    pub tap: f64,
+    pub geometry: ConvGeometry,
+    pub transposed: bool,
+}
+
+impl Channelwise {
+    /// An average pool over `geometry`'s window.
+    pub fn average_pool(geometry: ConvGeometry) -> Channelwise {
+        let tap = 1.0 / geometry.kernel.iter().product::<usize>() as f64;
+        Channelwise { tap, geometry, transposed: false }
+    }
+
+    /// Nearest-neighbour upsampling by `factors`, one per spatial dimension.
+    pub fn upsample(factors: &[usize]) -> Channelwise {
+        let geometry = ConvGeometry {
+            kernel: factors.to_vec(),
+            stride: factors.to_vec(),
+            dilation: vec![1; factors.len()],
+            padding: vec![(0, 0); factors.len()],
+            output_padding: vec![0; factors.len()],
+        };
+        Channelwise { tap: 1.0, geometry, transposed: true }
+    }
+
+    /// The convolution over `channels` channels: weight `tap` from a channel to itself, 0
+    /// between channels, no bias.
+    pub fn as_conv(&self, channels: usize) -> Conv {
+        let window: usize = self.geometry.kernel.iter().product();
+        let mut weight = vec![0.0; channels * channels * window];
+        for c in 0..channels {
+            let start = (c * channels + c) * window;
+            weight[start..start + window].iter_mut().for_each(|w| *w = self.tap);
+        }
+        let shape = [vec![channels, channels], self.geometry.kernel.clone()].concat();
+        Conv {
+            transposed: self.transposed,
+            weight: Tensor::new(shape, weight),
+            bias: vec![0.0; channels],
+            geometry: self.geometry.clone(),
+            activation: None,
+        }
+    }
+}
+
 /// Inference-time batch normalization, kept as y = x * scale + shift per channel
 /// (channel = first per-sample axis).
 #[derive(Debug, Clone, PartialEq)]
@@ -190,6 +240,8 @@ pub enum Op {
     Constant(Tensor),
     Dense(Dense),
     Conv(Conv),
+    /// Becomes a `Conv` in shape inference.
+    Channelwise(Channelwise),
     BatchNorm(BatchNorm),
     Activation(Activation),
     /// Reshape to an ONNX shape that includes the batch dimension first
@@ -225,6 +277,8 @@ impl Op {
             Op::Dense(_) => "dense",
             Op::Conv(c) if c.transposed => "conv_transpose",
             Op::Conv(_) => "conv",
+            Op::Channelwise(c) if c.transposed => "upsample",
+            Op::Channelwise(_) => "average_pool",
             Op::BatchNorm(_) => "batch_norm",
             Op::Activation(_) => "activation",
             Op::Reshape { .. } => "reshape",

@@ -24,13 +24,21 @@ impl Pass for InferShapes {
     }
 }
 
-/// A per-channel map of one value (a tensor times or plus a single constant) gets one per
-/// channel of its operand, as downstream layers index it.
+/// What waited for its operand's channel count gets it: a per-channel map of one value (a
+/// tensor times or plus a single constant) one value per channel, as downstream layers index
+/// it; a channel-wise window (a pool, an upsampling) becomes the convolution it is.
 fn spread_over_channels(graph: &mut Graph, id: NodeId) {
-    let Op::BatchNorm(b) = &graph.node(id).op else { return };
-    let channels = graph.operands(id).first().and_then(|&o| graph.node(o).shape.first().copied());
-    if let Some(spread) = channels.filter(|_| b.scale.len() == 1).and_then(|c| b.for_channels(c)) {
-        graph.node_mut(id).op = Op::BatchNorm(spread);
+    let operand = graph.operands(id).first().map(|&o| graph.node(o).shape.clone());
+    let Some(channels) = operand.as_ref().and_then(|shape| shape.first().copied()) else { return };
+    let spread = match &graph.node(id).op {
+        Op::BatchNorm(b) if b.scale.len() == 1 => b.for_channels(channels).map(Op::BatchNorm),
+        Op::Channelwise(c) if operand.as_ref().is_some_and(|s| s.len() == c.geometry.kernel.len() + 1) => {
+            Some(Op::Conv(c.as_conv(channels)))
+        }
+        _ => None,
+    };
+    if let Some(op) = spread {
+        graph.node_mut(id).op = op;
     }
 }
 
@@ -68,6 +76,9 @@ fn output_shape(graph: &Graph, id: NodeId) -> Result<Vec<usize>> {
             }
             let extent = c.output_extent(&x[1..]).or_else(fail)?;
             Ok(std::iter::once(c.out_channels()).chain(extent).collect())
+        }
+        Op::Channelwise(c) => {
+            fail(format!("a {}-D window receives a tensor of shape {:?}", c.geometry.kernel.len(), input()))
         }
         Op::BatchNorm(b) => {
             let x = input();

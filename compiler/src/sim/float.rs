@@ -138,6 +138,10 @@ impl FloatProgram {
                     Op::MatMul => {
                         return Err(Error::unsupported("MatMul", &node.name, "a product of two run-time tensors"))
                     }
+                    // Shape inference makes every one a convolution.
+                    Op::Channelwise(_) => {
+                        return Err(Error::unsupported(node.op.kind(), &node.name, "its shape was never inferred"))
+                    }
                 })
             })
             .collect::<Result<Vec<_>>>()?;

@@ -1,13 +1,14 @@
 //! Turns onnx-ir's typed nodes into IR operators, reading weights out of the constants.
 
 use super::names::OriginalNode;
-use crate::ir::{Activation, BatchNorm, Conv, ConvGeometry, Dense, Op, Tensor};
+use crate::ir::{Activation, BatchNorm, Channelwise, Conv, ConvGeometry, Dense, Op, Tensor};
 use crate::{Error, Result};
 use onnx_ir::node::padding::{AutoPad, PaddingConfig1d, PaddingConfig2d, PaddingConfig3d};
 use onnx_ir::{Argument, Node, TensorDataExt};
 
 pub const SUPPORTED: &str = "Gemm, MatMul, Add, Mul, Sub and Div by a constant, Relu, LeakyRelu, Sigmoid, \
-Tanh, Clip, BatchNormalization, Conv (1-D, 2-D, 3-D), ConvTranspose (1-D, 2-D, 3-D), Flatten, Reshape, Identity, Dropout, \
+Tanh, Clip, BatchNormalization, Conv (1-D, 2-D, 3-D), ConvTranspose (1-D, 2-D, 3-D), AveragePool (1-D, 2-D, 3-D), \
+Resize and Upsample (nearest, whole factors), Flatten, Reshape, Identity, Dropout, \
 Constant";
 
 /// The IR operator for one onnx-ir node, and which of its inputs carry run-time data.
@@ -167,6 +168,36 @@ pub fn convert(node: &Node, original: &OriginalNode) -> Result<Converted> {
             let geometry = transposed_geometry(&c.kernel_size, &c.stride, &c.dilation, &c.padding, &c.padding_out);
             Converted::unary(Op::Conv(ctx.conv(&n.inputs, geometry, true)?))
         }
+        Node::AveragePool1d(n) => {
+            let c = &n.config;
+            let padding = match c.padding {
+                PaddingConfig1d::Valid => (0, 0),
+                PaddingConfig1d::Explicit(begin, end) => (begin, end),
+            };
+            let geometry = pool_geometry(&[c.kernel_size], &[c.stride], &[c.dilation], vec![padding]);
+            Converted::unary(ctx.average_pool(geometry, c.count_include_pad, c.ceil_mode, &c.auto_pad)?)
+        }
+        Node::AveragePool2d(n) => {
+            let c = &n.config;
+            let padding = match c.padding {
+                PaddingConfig2d::Valid => vec![(0, 0), (0, 0)],
+                PaddingConfig2d::Explicit(top, left, bottom, right) => vec![(top, bottom), (left, right)],
+            };
+            let geometry = pool_geometry(&c.kernel_size, &c.strides, &c.dilation, padding);
+            Converted::unary(ctx.average_pool(geometry, c.count_include_pad, c.ceil_mode, &c.auto_pad)?)
+        }
+        Node::AveragePool3d(n) => {
+            let c = &n.config;
+            let padding = match c.padding {
+                PaddingConfig3d::Valid => vec![(0, 0); 3],
+                PaddingConfig3d::Explicit(front, top, left, back, bottom, right) => {
+                    vec![(front, back), (top, bottom), (left, right)]
+                }
+            };
+            let geometry = pool_geometry(&c.kernel_size, &c.strides, &c.dilation, padding);
+            Converted::unary(ctx.average_pool(geometry, c.count_include_pad, c.ceil_mode, &c.auto_pad)?)
+        }
+        Node::Resize(n) | Node::Upsample(n) => Converted::unary(ctx.upsample(&n.inputs, &n.config)?),
         Node::Flatten(n) => Converted::unary(Op::Flatten { axis: n.config.axis }),
         Node::Reshape(n) => match &n.config.shape {
             onnx_ir::node::reshape::ReshapeInput::Static(shape) => {
@@ -187,6 +218,17 @@ pub fn convert(node: &Node, original: &OriginalNode) -> Result<Converted> {
         }
     };
     Ok(converted)
+}
+
+/// A pooling window's geometry as a convolution's.
+fn pool_geometry(kernel: &[usize], stride: &[usize], dilation: &[usize], padding: Vec<(usize, usize)>) -> ConvGeometry {
+    ConvGeometry {
+        kernel: kernel.to_vec(),
+        stride: stride.to_vec(),
+        dilation: dilation.to_vec(),
+        output_padding: vec![0; kernel.len()],
+        padding,
+    }
 }
 
 /// A run-time tensor and a constant combined elementwise.
@@ -315,6 +357,63 @@ impl Context<'_> {
             return Err(self.unsupported(format!("its bounds min={min}, max={max} hold no value")));
         }
         Ok(Activation::Clip { min, max })
+    }
+
+    /// An average pool as a window of equal taps over each channel. Zero padding counts
+    /// towards the average only with count_include_pad=1 (otherwise the windows at the border
+    /// would divide by fewer values, which no single window of taps does).
+    fn average_pool(
+        &self,
+        geometry: ConvGeometry,
+        include_pad: bool,
+        ceil_mode: bool,
+        auto_pad: &AutoPad,
+    ) -> Result<Op> {
+        self.plain_conv(1, auto_pad)?;
+        if ceil_mode {
+            return Err(self.unsupported("ceil_mode=1 (windows that run past the input)"));
+        }
+        if !include_pad && geometry.padding.iter().any(|&(begin, end)| begin + end > 0) {
+            return Err(
+                self.unsupported("pads with count_include_pad=0 (the border windows would average fewer values)")
+            );
+        }
+        Ok(Op::Channelwise(Channelwise::average_pool(geometry)))
+    }
+
+    /// A nearest-neighbour Resize (or Upsample) by whole factors of the spatial axes only, with
+    /// a coordinate mapping under which output index i reads input index floor(i / factor).
+    fn upsample(&self, inputs: &[Argument], config: &onnx_ir::node::resize::ResizeConfig) -> Result<Op> {
+        use onnx_ir::node::resize::{CoordinateTransformMode as Mode, NearestMode, ResizeMode, ResizeScales};
+        if config.mode != ResizeMode::Nearest {
+            return Err(self.unsupported(format!("mode {:?} (only nearest)", config.mode)));
+        }
+        // Half-pixel mappings land strictly inside the source cell, whatever the rounding;
+        // the asymmetric one only with floor.
+        match (&config.coordinate_transformation_mode, &config.nearest_mode) {
+            (Mode::HalfPixel | Mode::PytorchHalfPixel, _) | (Mode::Asymmetric, NearestMode::Floor) => {}
+            (mode, nearest) => {
+                return Err(self.unsupported(format!(
+                    "coordinate_transformation_mode {mode:?} with nearest_mode {nearest:?} (whole factors need \
+                     half_pixel, pytorch_half_pixel, or asymmetric with floor)"
+                )))
+            }
+        }
+        let Some(ResizeScales::Static(scales)) = &config.scales else {
+            return Err(self.unsupported("its scales are not constants (sizes or run-time scales)"));
+        };
+        // onnx-ir keeps the spatial scales only; the batch's and the channels' are in the
+        // constant input, and must be 1.
+        let rank = inputs[0].ty.rank();
+        let full = inputs[1..].iter().filter_map(|a| a.value()?.to_f64_vec().ok()).find(|v| v.len() == rank);
+        if let Some(kept) = full.as_ref().map(|v| &v[..2]).filter(|kept| kept != &[1.0, 1.0]) {
+            return Err(self.unsupported(format!("it scales the batch or the channels by {kept:?}")));
+        }
+        let whole = |s: f32| (s >= 1.0 && s.fract() == 0.0).then_some(s as usize);
+        match scales.iter().map(|&s| whole(s)).collect::<Option<Vec<usize>>>() {
+            Some(factors) if (1..=3).contains(&factors.len()) => Ok(Op::Channelwise(Channelwise::upsample(&factors))),
+            _ => Err(self.unsupported(format!("spatial scales {scales:?} (only whole factors of 1 to 3 axes)"))),
+        }
     }
 
     fn plain_conv(&self, groups: usize, auto_pad: &AutoPad) -> Result<()> {
