@@ -11,7 +11,7 @@ use ndarray::ArrayD;
 use ndarray_npy::ReadNpyExt;
 use std::path::PathBuf;
 
-const MODELS: [&str; 21] = [
+const MODELS: [&str; 22] = [
     "fpga_encoder_ts13",
     "fpga_ae_ts17",
     "burn_style_matmul_add",
@@ -33,6 +33,7 @@ const MODELS: [&str; 21] = [
     "const_arith_conv_ts17",
     "clip_ts17",
     "pool_upsample_ts17",
+    "pad_transpose_dynamo18",
 ];
 
 fn fixture(name: &str) -> PathBuf {

@@ -143,10 +143,11 @@ fn constant_arithmetic_after_a_convolution_matches() {
 }
 
 #[test]
-fn pools_and_upsampling_match() {
+fn pools_pads_and_upsampling_match() {
     let Some(include) = tools() else { return };
     let kinds = check("pool_upsample_ts17", "ap_fixed<12,4,AP_RND,AP_SAT>", &include);
     assert_eq!(kinds.len(), 6, "{kinds:?}");
+    check("pad_transpose_dynamo18", "ap_fixed<12,4,AP_RND,AP_SAT>", &include);
 }
 
 #[test]

@@ -166,13 +166,17 @@ fn convolutions_match_in_icarus() {
 }
 
 /// Average pools (one counting its zero padding) and a nearest upsampling, all convolutions
-/// that pair each channel with itself.
+/// that pair each channel with itself; zero pads folded into the windows after them.
 #[test]
-fn pools_and_upsampling_match_in_verilator() {
+fn pools_pads_and_upsampling_match_in_verilator() {
     let Some(()) = require(verilator_available()) else { return };
     let dir = tempfile::tempdir().unwrap();
     let data = build("pool_upsample_ts17", "ap_fixed<12,4,AP_RND,AP_SAT>", Multipliers::ShiftAdd, 3, dir.path());
     assert_bit_exact(dir.path(), Tool::Verilator, 100, Some(data), "pool_upsample_ts17");
+    // Pads folded into a convolution and a pool, a transpose that is a reshape.
+    let dir = tempfile::tempdir().unwrap();
+    let data = build("pad_transpose_dynamo18", "ap_fixed<12,4,AP_RND,AP_SAT>", Multipliers::ShiftAdd, 3, dir.path());
+    assert_bit_exact(dir.path(), Tool::Verilator, 100, Some(data), "pad_transpose_dynamo18");
 }
 
 /// Conv3d over stacks of frames (the whole autoencoder, with its transposed Conv3d, runs in

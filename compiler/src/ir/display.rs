@@ -53,6 +53,8 @@ fn write_attributes(f: &mut fmt::Formatter<'_>, op: &Op) -> fmt::Result {
         Op::Activation(a) => write!(f, " {a}"),
         Op::Reshape { shape: s } => write!(f, " to {s:?}"),
         Op::Flatten { axis } => write!(f, " axis={axis}"),
+        Op::Transpose { perm } => write!(f, " perm={perm:?}"),
+        Op::Pad { pads } => write!(f, " pads={pads:?}"),
         Op::Quantize(ty) => write!(f, " to {ty}"),
         Op::Requantize(r) => write!(f, " by {} mantissas * 2^-{}", r.mantissas.len(), r.shift),
         Op::Output | Op::MatMul | Op::Add | Op::Identity | Op::Dropout => Ok(()),

@@ -253,6 +253,16 @@ pub enum Op {
     Flatten {
         axis: usize,
     },
+    /// ONNX Transpose (the batch axis first in `perm`); shape inference makes one that only
+    /// moves axes of extent 1 the reshape it is, and refuses any other.
+    Transpose {
+        perm: Vec<usize>,
+    },
+    /// Zeros before and after each spatial axis; `fold-pad` makes it the padding of the
+    /// convolution or average pool that follows, and refuses any other.
+    Pad {
+        pads: Vec<(usize, usize)>,
+    },
     /// MatMul with a constant right operand, before constant folding makes it Dense.
     MatMul,
     /// Elementwise addition, before constant folding absorbs a constant into a bias.
@@ -283,6 +293,8 @@ impl Op {
             Op::Activation(_) => "activation",
             Op::Reshape { .. } => "reshape",
             Op::Flatten { .. } => "flatten",
+            Op::Transpose { .. } => "transpose",
+            Op::Pad { .. } => "pad",
             Op::MatMul => "matmul",
             Op::Add => "add",
             Op::Identity => "identity",

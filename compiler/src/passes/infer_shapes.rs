@@ -35,11 +35,27 @@ fn spread_over_channels(graph: &mut Graph, id: NodeId) {
         Op::Channelwise(c) if operand.as_ref().is_some_and(|s| s.len() == c.geometry.kernel.len() + 1) => {
             Some(Op::Conv(c.as_conv(channels)))
         }
+        Op::Transpose { perm } => operand.as_deref().and_then(|shape| relabelling(shape, perm)),
         _ => None,
     };
     if let Some(op) = spread {
         graph.node_mut(id).op = op;
     }
+}
+
+/// A transpose of `shape` (per sample) by `perm` (batch axis first) as the reshape it is, when
+/// it keeps the batch first and the axes longer than 1 in their order: then it moves no data.
+fn relabelling(shape: &[usize], perm: &[usize]) -> Option<Op> {
+    let extent = |axis: usize| if axis == 0 { None } else { shape.get(axis - 1).copied() };
+    if perm.len() != shape.len() + 1 || perm.first() != Some(&0) || perm[1..].iter().any(|&a| extent(a).is_none()) {
+        return None;
+    }
+    let moved: Vec<usize> = perm[1..].iter().copied().filter(|&a| extent(a) != Some(1)).collect();
+    if !moved.is_sorted() {
+        return None;
+    }
+    let target = perm[1..].iter().map(|&a| extent(a).expect("checked") as i64);
+    Some(Op::Reshape { shape: std::iter::once(0).chain(target).collect() })
 }
 
 fn output_shape(graph: &Graph, id: NodeId) -> Result<Vec<usize>> {
@@ -77,6 +93,10 @@ fn output_shape(graph: &Graph, id: NodeId) -> Result<Vec<usize>> {
             let extent = c.output_extent(&x[1..]).or_else(fail)?;
             Ok(std::iter::once(c.out_channels()).chain(extent).collect())
         }
+        Op::Transpose { perm } => {
+            fail(format!("a transpose by {perm:?} of shape {:?} moves data (only axes of extent 1 may move)", input()))
+        }
+        Op::Pad { pads } => fail(format!("a zero Pad of {pads:?} that no convolution or average pool follows")),
         Op::Channelwise(c) => {
             fail(format!("a {}-D window receives a tensor of shape {:?}", c.geometry.kernel.len(), input()))
         }
@@ -144,6 +164,14 @@ fn reshape(input: &[usize], target: &[i64]) -> std::result::Result<Vec<usize>, S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_transpose_that_moves_only_axes_of_extent_1_is_a_reshape() {
+        assert_eq!(relabelling(&[6, 1], &[0, 2, 1]), Some(Op::Reshape { shape: vec![0, 1, 6] }));
+        assert_eq!(relabelling(&[2, 1, 3], &[0, 2, 1, 3]), Some(Op::Reshape { shape: vec![0, 1, 2, 3] }));
+        assert_eq!(relabelling(&[2, 3], &[0, 2, 1]), None, "it moves data");
+        assert_eq!(relabelling(&[2, 3], &[1, 0, 2]), None, "it moves the batch");
+    }
     use crate::passes::test_graphs::*;
 
     #[test]

@@ -3,6 +3,7 @@
 mod dead_nodes;
 mod fold_batchnorm;
 mod fold_constants;
+mod fold_pad;
 mod fold_quantize;
 mod fuse_activation;
 mod infer_shapes;
@@ -12,6 +13,7 @@ mod split;
 pub use dead_nodes::RemoveDeadNodes;
 pub use fold_batchnorm::FoldBatchNorm;
 pub use fold_constants::FoldConstants;
+pub use fold_pad::FoldPad;
 pub use fold_quantize::FoldQuantize;
 pub use fuse_activation::FuseActivation;
 pub use infer_shapes::InferShapes;
@@ -32,6 +34,7 @@ pub fn standard_pipeline(part: Part) -> Vec<Box<dyn Pass>> {
     vec![
         Box::new(RemoveIdentity),
         Box::new(FoldConstants),
+        Box::new(FoldPad),
         Box::new(FoldBatchNorm),
         Box::new(FuseActivation),
         Box::new(FoldQuantize),

@@ -138,9 +138,9 @@ impl FloatProgram {
                     Op::MatMul => {
                         return Err(Error::unsupported("MatMul", &node.name, "a product of two run-time tensors"))
                     }
-                    // Shape inference makes every one a convolution.
-                    Op::Channelwise(_) => {
-                        return Err(Error::unsupported(node.op.kind(), &node.name, "its shape was never inferred"))
+                    // Shape inference and fold-pad leave none of these.
+                    Op::Channelwise(_) | Op::Transpose { .. } | Op::Pad { .. } => {
+                        return Err(Error::unsupported(node.op.kind(), &node.name, "the passes left it in the graph"))
                     }
                 })
             })

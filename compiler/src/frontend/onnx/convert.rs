@@ -8,7 +8,8 @@ use onnx_ir::{Argument, Node, TensorDataExt};
 
 pub const SUPPORTED: &str = "Gemm, MatMul, Add, Mul, Sub and Div by a constant, Relu, LeakyRelu, Sigmoid, \
 Tanh, Clip, BatchNormalization, Conv (1-D, 2-D, 3-D), ConvTranspose (1-D, 2-D, 3-D), AveragePool (1-D, 2-D, 3-D), \
-Resize and Upsample (nearest, whole factors), Flatten, Reshape, Identity, Dropout, \
+Resize and Upsample (nearest, whole factors), Pad (zeros, before a convolution or pool), \
+Transpose (of axes of extent 1), Flatten, Reshape, Identity, Dropout, \
 Constant";
 
 /// The IR operator for one onnx-ir node, and which of its inputs carry run-time data.
@@ -199,6 +200,13 @@ pub fn convert(node: &Node, original: &OriginalNode) -> Result<Converted> {
         }
         Node::Resize(n) | Node::Upsample(n) => Converted::unary(ctx.upsample(&n.inputs, &n.config)?),
         Node::Flatten(n) => Converted::unary(Op::Flatten { axis: n.config.axis }),
+        Node::Transpose(n) => {
+            let rank = n.inputs[0].ty.rank() as i64;
+            let perm: Option<Vec<usize>> =
+                n.config.perm.iter().map(|&a| usize::try_from(if a < 0 { a + rank } else { a }).ok()).collect();
+            Converted::unary(Op::Transpose { perm: perm.ok_or_else(|| ctx.unsupported("its perm is out of range"))? })
+        }
+        Node::Pad(n) => Converted::unary(ctx.pad(&n.config)?),
         Node::Reshape(n) => match &n.config.shape {
             onnx_ir::node::reshape::ReshapeInput::Static(shape) => {
                 Converted::unary(Op::Reshape { shape: shape.clone() })
@@ -413,6 +421,24 @@ impl Context<'_> {
         match scales.iter().map(|&s| whole(s)).collect::<Option<Vec<usize>>>() {
             Some(factors) if (1..=3).contains(&factors.len()) => Ok(Op::Channelwise(Channelwise::upsample(&factors))),
             _ => Err(self.unsupported(format!("spatial scales {scales:?} (only whole factors of 1 to 3 axes)"))),
+        }
+    }
+
+    /// A Pad with zeros on the spatial axes only (the batch and the channels unpadded).
+    fn pad(&self, config: &onnx_ir::node::pad::PadConfig) -> Result<Op> {
+        use onnx_ir::node::pad::{ConstantValueInput, PadInput, PadMode};
+        if config.mode != PadMode::Constant {
+            return Err(self.unsupported(format!("mode {:?} (only constant zeros)", config.mode)));
+        }
+        if !matches!(config.constant_value, ConstantValueInput::Static(v) if v == 0.0) {
+            return Err(self.unsupported("a fill value other than a constant 0"));
+        }
+        let PadInput::Static(pads) = &config.pads else {
+            return Err(self.unsupported("its pads are only known at run time"));
+        };
+        match pads.split_at_checked(2) {
+            Some(([(0, 0), (0, 0)], spatial)) if !spatial.is_empty() => Ok(Op::Pad { pads: spatial.to_vec() }),
+            _ => Err(self.unsupported(format!("pads {pads:?} (only on the spatial axes, after batch and channels)"))),
         }
     }
 
