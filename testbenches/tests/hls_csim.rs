@@ -151,10 +151,12 @@ fn pools_pads_and_upsampling_match() {
 }
 
 #[test]
-fn clip_layers_match() {
+fn clip_and_prelu_layers_match() {
     let Some(include) = tools() else { return };
     let kinds = check("clip_ts17", "ap_fixed<12,4,AP_RND,AP_SAT>", &include);
     assert_eq!(kinds.iter().filter(|k| *k == "clip").count(), 3, "{kinds:?}");
+    let kinds = check("prelu_ts17", "ap_fixed<12,4,AP_RND,AP_SAT>", &include);
+    assert_eq!(kinds, ["dense+leaky_relu", "dense+leaky_relu"]);
 }
 
 #[test]

@@ -84,6 +84,8 @@ fn exported_dense_models_match_in_verilator_and_lint_clean() {
         ("const_arith_dense_ts17", "ap_fixed<12,4,AP_RND,AP_SAT>", Multipliers::ShiftAdd, 3),
         // HardTanh, ReLU6 and a clamp from above, each a layer of its own.
         ("clip_ts17", "ap_fixed<12,4,AP_RND,AP_SAT>", Multipliers::ShiftAdd, 3),
+        // PReLU with one slope, fused into each dense layer as a leaky ReLU.
+        ("prelu_ts17", "ap_fixed<12,4,AP_RND,AP_SAT>", Multipliers::ShiftAdd, 3),
     ];
     for (name, precision, multipliers, levels) in cases {
         let dir = tempfile::tempdir().unwrap();

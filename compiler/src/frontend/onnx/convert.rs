@@ -6,8 +6,8 @@ use crate::{Error, Result};
 use onnx_ir::node::padding::{AutoPad, PaddingConfig1d, PaddingConfig2d, PaddingConfig3d};
 use onnx_ir::{Argument, Node, TensorDataExt};
 
-pub const SUPPORTED: &str = "Gemm, MatMul, Add, Mul, Sub and Div by a constant, Relu, LeakyRelu, Sigmoid, \
-Tanh, Clip, BatchNormalization, Conv (1-D, 2-D, 3-D), ConvTranspose (1-D, 2-D, 3-D), AveragePool (1-D, 2-D, 3-D), \
+pub const SUPPORTED: &str = "Gemm, MatMul, Add, Mul, Sub and Div by a constant, Relu, LeakyRelu, PRelu (one slope), \
+Sigmoid, Tanh, Clip, BatchNormalization, Conv (1-D, 2-D, 3-D), ConvTranspose (1-D, 2-D, 3-D), AveragePool (1-D, 2-D, 3-D), \
 Resize and Upsample (nearest, whole factors), Pad (zeros, before a convolution or pool), \
 Transpose (of axes of extent 1), Flatten, Reshape, Identity, Dropout, \
 Constant";
@@ -88,6 +88,7 @@ pub fn convert(node: &Node, original: &OriginalNode) -> Result<Converted> {
         Node::Sub(n) => ctx.with_constant(&n.inputs, Arithmetic::Minus)?,
         Node::Relu(_) => Converted::unary(Op::Activation(Activation::Relu)),
         Node::LeakyRelu(n) => Converted::unary(Op::Activation(Activation::LeakyRelu { alpha: n.config.alpha })),
+        Node::PRelu(n) => Converted::unary(Op::Activation(ctx.prelu(&n.inputs)?)),
         Node::Sigmoid(_) => Converted::unary(Op::Activation(Activation::Sigmoid)),
         Node::Tanh(_) => Converted::unary(Op::Activation(Activation::Tanh)),
         Node::Clip(n) => Converted::unary(Op::Activation(ctx.clip(&n.config)?)),
@@ -348,6 +349,19 @@ impl Context<'_> {
             _ => Err(self.unsupported(format!(
                 "its constant of shape {:?} holds neither one value nor one per channel of a rank-{rank} tensor",
                 c.shape
+            ))),
+        }
+    }
+
+    /// A PReLU whose learned slope is one value for every channel (PyTorch's default) is a
+    /// LeakyReLU with that slope.
+    fn prelu(&self, inputs: &[Argument]) -> Result<Activation> {
+        let slope = self.constant(&inputs[1], "slope")?;
+        match slope.data.split_first() {
+            Some((&alpha, rest)) if rest.iter().all(|&a| a == alpha) => Ok(Activation::LeakyRelu { alpha }),
+            _ => Err(self.unsupported(format!(
+                "a slope per channel ({} slopes, not all equal; one slope for all, nn.PReLU()'s default, is supported)",
+                slope.len()
             ))),
         }
     }
