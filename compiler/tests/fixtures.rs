@@ -11,7 +11,7 @@ use ndarray::ArrayD;
 use ndarray_npy::ReadNpyExt;
 use std::path::PathBuf;
 
-const MODELS: [&str; 23] = [
+const MODELS: [&str; 24] = [
     "fpga_encoder_ts13",
     "fpga_ae_ts17",
     "burn_style_matmul_add",
@@ -35,6 +35,7 @@ const MODELS: [&str; 23] = [
     "pool_upsample_ts17",
     "pad_transpose_dynamo18",
     "prelu_ts17",
+    "max_pool_ts17",
 ];
 
 fn fixture(name: &str) -> PathBuf {

@@ -54,7 +54,7 @@ impl Schedule {
                 self.linear(taps.entries.len(), widest, &linear.activation)
             }
             LayerOp::Affine { .. } | LayerOp::LeakyRelu { .. } => 2,
-            LayerOp::Relu | LayerOp::Clip { .. } | LayerOp::Table { .. } => 1,
+            LayerOp::Relu | LayerOp::Clip { .. } | LayerOp::MaxPool { .. } | LayerOp::Table { .. } => 1,
             LayerOp::Reshape => 0,
         }
     }

@@ -198,6 +198,24 @@ pub fn layer_view(model: &QuantizedModel, names: &Names, k: usize) -> Result<Lay
                 args: strings([x_a, y_a]),
             }
         }
+        LayerOp::MaxPool { windows } => {
+            if windows.outputs() != n_out || windows.entries.iter().any(|&(i, _)| i as usize >= n_in) {
+                return Err(Error::Unsupported(format!("max pool '{}': its windows do not match", layer.name)));
+            }
+            let max_taps = (0..n_out).map(|o| windows.of(o).len()).max().unwrap_or(0).max(1);
+            let n_taps = (0..n_out).map(|o| windows.of(o).len() as i64);
+            parts.arrays.push(CodeArray::new("int", format!("layer{k}_n_taps"), vec![n_out], n_taps));
+            let tap_in = (0..n_out).flat_map(|o| {
+                let row = windows.of(o);
+                (0..max_taps).map(move |t| row.get(t).map_or(0, |e| e.0) as i64)
+            });
+            parts.arrays.push(CodeArray::new("int", format!("layer{k}_tap_in"), vec![n_out, max_taps], tap_in));
+            KernelCall {
+                kernel: "max_pool",
+                template_args: strings([x_t, y_t, &n_in, &n_out, &max_taps]),
+                args: strings([x_a, y_a, &format!("layer{k}_n_taps"), &format!("layer{k}_tap_in")]),
+            }
+        }
         LayerOp::Clip { low, high } => {
             elementwise()?;
             let (low, high) = (long_long(*low), long_long(*high));

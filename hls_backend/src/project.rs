@@ -120,7 +120,11 @@ fn resources(model: &QuantizedModel) -> Resources {
                 constants += (scale.codes.len() + shift.codes.len()) as u64;
             }
             LayerOp::Table { entries, .. } => constants += entries.len() as u64,
-            LayerOp::Relu | LayerOp::LeakyRelu { .. } | LayerOp::Clip { .. } | LayerOp::Reshape => {}
+            LayerOp::Relu
+            | LayerOp::LeakyRelu { .. }
+            | LayerOp::Clip { .. }
+            | LayerOp::MaxPool { .. }
+            | LayerOp::Reshape => {}
         }
     }
     Resources { multiplications, constants }

@@ -130,6 +130,27 @@ Elements:
     }
 }
 
+// Max pool as a tap table: output o is the largest x[tap_in[o][t]] for t < n_taps[o]
+// (every window reads at least one input), cast to res_T.
+template <class data_T, class res_T, int IN_SIZE, int OUT_SIZE, int MAX_TAPS>
+void max_pool(const data_T x[IN_SIZE], res_T y[OUT_SIZE], const int n_taps[OUT_SIZE],
+              const int tap_in[OUT_SIZE][MAX_TAPS]) {
+#pragma HLS INLINE
+Outputs:
+    for (int o = 0; o < OUT_SIZE; o++) {
+#pragma HLS UNROLL
+        data_T largest = x[tap_in[o][0]];
+    Taps:
+        for (int t = 1; t < MAX_TAPS; t++) {
+#pragma HLS UNROLL
+            if (t < n_taps[o] && x[tap_in[o][t]] > largest) {
+                largest = x[tap_in[o][t]];
+            }
+        }
+        y[o] = (res_T)largest;
+    }
+}
+
 // Standalone activations.
 template <class data_T, class res_T, class act_T, int N>
 void activation(const data_T x[N], res_T y[N]) {

@@ -148,6 +148,8 @@ fn pools_pads_and_upsampling_match() {
     let kinds = check("pool_upsample_ts17", "ap_fixed<12,4,AP_RND,AP_SAT>", &include);
     assert_eq!(kinds.len(), 6, "{kinds:?}");
     check("pad_transpose_dynamo18", "ap_fixed<12,4,AP_RND,AP_SAT>", &include);
+    let kinds = check("max_pool_ts17", "ap_fixed<12,4,AP_RND,AP_SAT>", &include);
+    assert_eq!(kinds.iter().filter(|k| *k == "max_pool").count(), 2, "{kinds:?}");
 }
 
 #[test]

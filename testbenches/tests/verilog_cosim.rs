@@ -175,6 +175,12 @@ fn pools_pads_and_upsampling_match_in_verilator() {
     let dir = tempfile::tempdir().unwrap();
     let data = build("pool_upsample_ts17", "ap_fixed<12,4,AP_RND,AP_SAT>", Multipliers::ShiftAdd, 3, dir.path());
     assert_bit_exact(dir.path(), Tool::Verilator, 100, Some(data), "pool_upsample_ts17");
+    // Max pools, one with padding that never wins.
+    let dir = tempfile::tempdir().unwrap();
+    let data = build("max_pool_ts17", "ap_fixed<12,4,AP_RND,AP_SAT>", Multipliers::ShiftAdd, 3, dir.path());
+    let (design, _) = load_build(dir.path()).unwrap();
+    lint(&design).unwrap_or_else(|warnings| panic!("max_pool_ts17: lint warnings\n{warnings}"));
+    assert_bit_exact(dir.path(), Tool::Verilator, 100, Some(data), "max_pool_ts17");
     // Pads folded into a convolution and a pool, a transpose that is a reshape.
     let dir = tempfile::tempdir().unwrap();
     let data = build("pad_transpose_dynamo18", "ap_fixed<12,4,AP_RND,AP_SAT>", Multipliers::ShiftAdd, 3, dir.path());

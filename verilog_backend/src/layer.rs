@@ -98,6 +98,41 @@ pub fn emit(model: &QuantizedModel, layer: &Layer, cx: &mut Context) -> Result<u
                 convert(cx, &name, w, x.ty.signed, x.ty.frac_bits(), output.ty, &format!("{p}_o{i}"))
             })
             .collect::<Result<_, _>>()?,
+        LayerOp::MaxPool { windows } => {
+            let (ty, mut outs) = (input.ty, Vec::with_capacity(windows.outputs()));
+            let compared = |v: &str| if ty.signed { format!("$signed({v})") } else { v.to_string() };
+            for o in 0..windows.outputs() {
+                // A tree of comparisons, pairs at each level.
+                let mut level: Vec<String> =
+                    windows.of(o).iter().map(|&(i, _)| elements[i as usize].name.clone()).collect();
+                let mut node = 0;
+                while level.len() > 1 {
+                    let mut next = Vec::with_capacity(level.len().div_ceil(2));
+                    for pair in level.chunks(2) {
+                        let [a, b] = pair else {
+                            next.push(pair[0].clone());
+                            continue;
+                        };
+                        let name = format!("{p}_o{o}_m{node}");
+                        node += 1;
+                        let larger = format!("{} > {} ? {a} : {b}", compared(a), compared(b));
+                        writeln!(cx.body, "    wire {} {name} = {larger};", range(ty.width)).unwrap();
+                        next.push(name);
+                    }
+                    level = next;
+                }
+                outs.push(convert(
+                    cx,
+                    &level[0],
+                    ty.width,
+                    ty.signed,
+                    ty.frac_bits(),
+                    output.ty,
+                    &format!("{p}_o{o}"),
+                )?);
+            }
+            outs
+        }
         LayerOp::Clip { low, high } => elements
             .iter()
             .enumerate()

@@ -49,6 +49,7 @@ fn write_attributes(f: &mut fmt::Formatter<'_>, op: &Op) -> fmt::Result {
         }
         Op::Conv(c) => write_conv(f, c),
         Op::Channelwise(c) => write!(f, " window={:?} stride={:?}", c.geometry.kernel, c.geometry.stride),
+        Op::MaxPool(g) => write!(f, " window={:?} stride={:?} pad={:?}", g.kernel, g.stride, g.padding),
         Op::BatchNorm(b) => write!(f, " channels={}", b.scale.len()),
         Op::Activation(a) => write!(f, " {a}"),
         Op::Reshape { shape: s } => write!(f, " to {s:?}"),

@@ -1,7 +1,7 @@
 //! The operators of the dataflow IR. Shapes never include the batch dimension: every
 //! tensor is one sample, laid out row-major (channels first for images, as in ONNX).
 
-use super::Tensor;
+use super::{Taps, Tensor};
 use crate::fixed::FixedType;
 
 /// An elementwise activation. Relu and LeakyRelu may be fused into a linear layer;
@@ -180,6 +180,19 @@ impl Channelwise {
         Channelwise { tap: 1.0, geometry, transposed: true }
     }
 
+    /// Each output's inputs, for an input of per-sample shape [channels, spatial...]: the
+    /// taps of the convolution that pairs each channel with itself, without the zero ones.
+    pub fn window_inputs(&self, input: &[usize]) -> Taps {
+        let conv = self.as_conv(input[0]);
+        let all = conv.taps(input);
+        let (mut starts, mut entries) = (vec![0], Vec::with_capacity(all.entries.len() / input[0].max(1)));
+        for o in 0..all.outputs() {
+            entries.extend(all.of(o).iter().filter(|&&(_, w)| conv.weight.data[w as usize] != 0.0));
+            starts.push(entries.len());
+        }
+        Taps { starts, entries, per_channel: all.per_channel }
+    }
+
     /// The convolution over `channels` channels: weight `tap` from a channel to itself, 0
     /// between channels, no bias.
     pub fn as_conv(&self, channels: usize) -> Conv {
@@ -242,6 +255,8 @@ pub enum Op {
     Conv(Conv),
     /// Becomes a `Conv` in shape inference.
     Channelwise(Channelwise),
+    /// The largest value of a window over each channel alone (padding never wins).
+    MaxPool(ConvGeometry),
     BatchNorm(BatchNorm),
     Activation(Activation),
     /// Reshape to an ONNX shape that includes the batch dimension first
@@ -289,6 +304,7 @@ impl Op {
             Op::Conv(_) => "conv",
             Op::Channelwise(c) if c.transposed => "upsample",
             Op::Channelwise(_) => "average_pool",
+            Op::MaxPool(_) => "max_pool",
             Op::BatchNorm(_) => "batch_norm",
             Op::Activation(_) => "activation",
             Op::Reshape { .. } => "reshape",

@@ -100,6 +100,15 @@ fn output_shape(graph: &Graph, id: NodeId) -> Result<Vec<usize>> {
         Op::Channelwise(c) => {
             fail(format!("a {}-D window receives a tensor of shape {:?}", c.geometry.kernel.len(), input()))
         }
+        Op::MaxPool(g) => {
+            let x = input();
+            if x.len() != g.kernel.len() + 1 {
+                return fail(format!("a {}-D max pool receives a tensor of shape {x:?}", g.kernel.len()));
+            }
+            let conv = crate::ir::Channelwise::average_pool(g.clone()).as_conv(x[0]);
+            let extent = conv.output_extent(&x[1..]).or_else(fail)?;
+            Ok(std::iter::once(x[0]).chain(extent).collect())
+        }
         Op::BatchNorm(b) => {
             let x = input();
             if x.first() != Some(&b.scale.len()) {

@@ -4,7 +4,7 @@ use super::config::{Accumulator, LayerPrecision, Origin, PrecisionConfig};
 use super::model::*;
 use super::range::Interval;
 use crate::fixed::FixedType;
-use crate::ir::{Activation, Graph, NodeId, Op};
+use crate::ir::{Activation, Channelwise, Graph, NodeId, Op};
 use crate::{Error, Result};
 use std::collections::HashMap;
 
@@ -153,6 +153,13 @@ fn lower_node(
             LayerOp::LeakyRelu { alpha: alpha_ty.from_f64(*alpha).expect("finite"), alpha_ty }
         }
         Op::Activation(Activation::Clip { min, max }) => clip(*min, *max, input.ty, &node.name)?,
+        Op::MaxPool(g) => {
+            let windows = Channelwise::average_pool(g.clone()).window_inputs(&input.shape);
+            if (0..windows.outputs()).any(|o| windows.of(o).is_empty()) {
+                return Err(precision_error(&node.name, "a max pool window covers padding only"));
+            }
+            LayerOp::MaxPool { windows }
+        }
         Op::Activation(a @ (Activation::Sigmoid | Activation::Tanh)) => {
             let size = layer.table_size.unwrap_or(config.table_size);
             table(*a, size, input.ty, result, &node.name)?

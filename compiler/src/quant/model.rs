@@ -82,6 +82,10 @@ pub enum LayerOp {
         alpha: i64,
         alpha_ty: FixedType,
     },
+    /// y[o] = cast_result(max of x over the window of o), windows listing each output's inputs.
+    MaxPool {
+        windows: Taps,
+    },
     /// y = cast_result(min(max(x, low), high)), the bounds codes of the input's type.
     Clip {
         low: i64,
@@ -169,6 +173,7 @@ impl LayerOp {
             LayerOp::Affine { .. } => "affine",
             LayerOp::Relu => "relu",
             LayerOp::Clip { .. } => "clip",
+            LayerOp::MaxPool { .. } => "max_pool",
             LayerOp::LeakyRelu { .. } => "leaky_relu",
             LayerOp::Table { function: TableFunction::Sigmoid, .. } => "sigmoid",
             LayerOp::Table { .. } => "tanh",

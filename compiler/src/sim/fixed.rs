@@ -2,6 +2,7 @@
 //! generated hardware does. This is the definition the backends are tested against.
 
 use crate::fixed::{Caster, FixedType};
+use crate::ir::Taps;
 use crate::quant::model::{FusedActivation, LayerOp, Linear, QuantizedModel};
 use crate::{Error, Result};
 use rayon::prelude::*;
@@ -61,6 +62,7 @@ enum Kernel {
     Affine { scale: Vec<i64>, shift: Vec<i64>, per_channel: usize, to_result: Caster },
     Relu(Caster),
     Clip { low: i64, high: i64, to_result: Caster },
+    MaxPool { windows: Taps, to_result: Caster },
     LeakyRelu { alpha: i64, product_frac: i32, to_result: Caster, result: FixedType },
     Table { entries: Vec<i64>, index_shift: i32 },
     Copy,
@@ -106,6 +108,9 @@ impl<'m> Simulator<'m> {
                         }
                     }
                     LayerOp::Relu => Kernel::Relu(result.caster(input.ty.frac_bits())),
+                    LayerOp::MaxPool { windows } => {
+                        Kernel::MaxPool { windows: windows.clone(), to_result: result.caster(input.ty.frac_bits()) }
+                    }
                     LayerOp::Clip { low, high } => {
                         Kernel::Clip { low: *low, high: *high, to_result: result.caster(input.ty.frac_bits()) }
                     }
@@ -265,6 +270,10 @@ impl Kernel {
                 }
             }
             Kernel::Relu(cast) => y.iter_mut().zip(x).for_each(|(out, &v)| *out = cast.apply(v.max(0))),
+            Kernel::MaxPool { windows, to_result } => y.iter_mut().enumerate().for_each(|(o, out)| {
+                let largest = windows.of(o).iter().map(|&(i, _)| x[i as usize]).max().expect("a window reads an input");
+                *out = to_result.apply(largest)
+            }),
             Kernel::Clip { low, high, to_result } => {
                 y.iter_mut().zip(x).for_each(|(out, &v)| *out = to_result.apply(v.clamp(*low, *high)))
             }

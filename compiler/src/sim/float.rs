@@ -2,7 +2,7 @@
 //! is measured against, and what `simulate --float` prints.
 
 use crate::fixed::FixedType;
-use crate::ir::{Activation, CodeScales, Graph, NodeId, Op, Taps};
+use crate::ir::{Activation, Channelwise, CodeScales, Graph, NodeId, Op, Taps};
 use crate::{Error, Result};
 use rayon::prelude::*;
 use std::collections::HashMap;
@@ -34,6 +34,11 @@ enum Step {
         scale: Vec<f64>,
         shift: Vec<f64>,
         per_channel: usize,
+    },
+    /// Each output the largest of its window's inputs.
+    MaxPool {
+        from: usize,
+        windows: Taps,
     },
     Activation {
         from: usize,
@@ -116,6 +121,11 @@ impl FloatProgram {
                         weight: c.weight.data.clone(),
                         bias: c.bias.clone(),
                         activation: c.activation,
+                    },
+                    Op::MaxPool(g) => Step::MaxPool {
+                        from: from(n),
+                        windows: Channelwise::average_pool(g.clone())
+                            .window_inputs(&graph.node(graph.operand(n)).shape),
                     },
                     Op::BatchNorm(b) => Step::Affine {
                         from: from(n),
@@ -225,6 +235,7 @@ impl FloatProgram {
                     })
                     .collect()
             }
+            Step::MaxPool { from, windows } => window_maxima(values(from), windows),
             Step::Affine { from, scale, shift, per_channel } => values(from)
                 .iter()
                 .enumerate()
@@ -313,11 +324,22 @@ impl FloatProgram {
                 Step::Requantize { from, multiplier, per_channel, ty } => {
                     requantize(&values[*from], self.lens[*from], multiplier, *per_channel, *ty)
                 }
+                Step::MaxPool { from, windows } => values[*from]
+                    .chunks_exact(self.lens[*from].max(1))
+                    .flat_map(|x| window_maxima(x, windows))
+                    .collect(),
             };
             values.push(value);
         }
         values.swap_remove(self.output)
     }
+}
+
+/// One sample's window maxima.
+fn window_maxima(x: &[f64], windows: &Taps) -> Vec<f64> {
+    (0..windows.outputs())
+        .map(|o| windows.of(o).iter().map(|&(i, _)| x[i as usize]).fold(f64::NEG_INFINITY, f64::max))
+        .collect()
 }
 
 /// Samples of `len` values each, multiplied per channel and cast to `ty` where one is declared.

@@ -7,7 +7,7 @@ use onnx_ir::node::padding::{AutoPad, PaddingConfig1d, PaddingConfig2d, PaddingC
 use onnx_ir::{Argument, Node, TensorDataExt};
 
 pub const SUPPORTED: &str = "Gemm, MatMul, Add, Mul, Sub and Div by a constant, Relu, LeakyRelu, PRelu (one slope), \
-Sigmoid, Tanh, Clip, BatchNormalization, Conv (1-D, 2-D, 3-D), ConvTranspose (1-D, 2-D, 3-D), AveragePool (1-D, 2-D, 3-D), \
+Sigmoid, Tanh, Clip, BatchNormalization, Conv (1-D, 2-D, 3-D), ConvTranspose (1-D, 2-D, 3-D), AveragePool and MaxPool (1-D, 2-D, 3-D), \
 Resize and Upsample (nearest, whole factors), Pad (zeros, before a convolution or pool), \
 Transpose (of axes of extent 1), Flatten, Reshape, Identity, Dropout, \
 Constant";
@@ -198,6 +198,35 @@ pub fn convert(node: &Node, original: &OriginalNode) -> Result<Converted> {
             };
             let geometry = pool_geometry(&c.kernel_size, &c.strides, &c.dilation, padding);
             Converted::unary(ctx.average_pool(geometry, c.count_include_pad, c.ceil_mode, &c.auto_pad)?)
+        }
+        Node::MaxPool1d(n) => {
+            let c = &n.config;
+            let padding = match c.padding {
+                PaddingConfig1d::Valid => (0, 0),
+                PaddingConfig1d::Explicit(begin, end) => (begin, end),
+            };
+            let geometry = pool_geometry(&[c.kernel_size], &[c.stride], &[c.dilation], vec![padding]);
+            Converted::unary(ctx.max_pool(geometry, c.ceil_mode, &c.auto_pad)?)
+        }
+        Node::MaxPool2d(n) => {
+            let c = &n.config;
+            let padding = match c.padding {
+                PaddingConfig2d::Valid => vec![(0, 0), (0, 0)],
+                PaddingConfig2d::Explicit(top, left, bottom, right) => vec![(top, bottom), (left, right)],
+            };
+            let geometry = pool_geometry(&c.kernel_size, &c.strides, &c.dilation, padding);
+            Converted::unary(ctx.max_pool(geometry, c.ceil_mode, &c.auto_pad)?)
+        }
+        Node::MaxPool3d(n) => {
+            let c = &n.config;
+            let padding = match c.padding {
+                PaddingConfig3d::Valid => vec![(0, 0); 3],
+                PaddingConfig3d::Explicit(front, top, left, back, bottom, right) => {
+                    vec![(front, back), (top, bottom), (left, right)]
+                }
+            };
+            let geometry = pool_geometry(&c.kernel_size, &c.strides, &c.dilation, padding);
+            Converted::unary(ctx.max_pool(geometry, c.ceil_mode, &c.auto_pad)?)
         }
         Node::Resize(n) | Node::Upsample(n) => Converted::unary(ctx.upsample(&n.inputs, &n.config)?),
         Node::Flatten(n) => Converted::unary(Op::Flatten { axis: n.config.axis }),
@@ -401,6 +430,16 @@ impl Context<'_> {
             );
         }
         Ok(Op::Channelwise(Channelwise::average_pool(geometry)))
+    }
+
+    /// A max pool: padding never wins, so windows at the border take the largest of the
+    /// inputs they cover.
+    fn max_pool(&self, geometry: ConvGeometry, ceil_mode: bool, auto_pad: &AutoPad) -> Result<Op> {
+        self.plain_conv(1, auto_pad)?;
+        if ceil_mode {
+            return Err(self.unsupported("ceil_mode=1 (windows that run past the input)"));
+        }
+        Ok(Op::MaxPool(geometry))
     }
 
     /// A nearest-neighbour Resize (or Upsample) by whole factors of the spatial axes only, with
