@@ -24,6 +24,9 @@ impl Pass for FoldBatchNorm {
     }
 }
 
+/// Models balerc trains put each BatchNorm right after its linear layer, where it folds as it
+/// always has, so their float programs (which compressed files depend on bit for bit) do not
+/// change with the folds added after them.
 fn fold_once(graph: &mut Graph) -> bool {
     let mut changed = false;
     for id in graph.topological_order() {
@@ -61,22 +64,38 @@ fn fold_backward(graph: &mut Graph, id: NodeId, bn: &BatchNorm) -> bool {
     }
 }
 
-/// Into the dense layer after, whose inputs it scales and shifts one by one:
-/// `W (s x + t) + b = (W diag(s)) x + (W t + b)`. (Not into a convolution: its zero
-/// padding would not be shifted.)
+/// Into the dense layer after it (across a Flatten or Reshape, which keep channels first),
+/// whose inputs it scales and shifts one by one: `W (s x + t) + b = (W diag(s)) x + (W t + b)`.
+/// (Not into a convolution: its zero padding would not be shifted.)
 fn fold_forward(graph: &mut Graph, id: NodeId, bn: &BatchNorm) -> bool {
-    let [consumer] = graph.consumers(id)[..] else { return false };
-    let declared = graph.node(consumer).declared;
+    let mut consumer = id;
+    let dense = loop {
+        let [next] = graph.consumers(consumer)[..] else { return false };
+        consumer = next;
+        match &graph.node(next).op {
+            Op::Flatten { .. } | Op::Reshape { .. } => continue,
+            Op::Dense(_) => break next,
+            _ => return false,
+        }
+    };
+    let declared = graph.node(dense).declared;
     if declared.weight.is_some() || declared.bias.is_some() {
         return false;
     }
-    let Op::Dense(dense) = &mut graph.node_mut(consumer).op else { return false };
-    let (outputs, inputs) = (dense.outputs(), dense.inputs());
-    let Some(bn) = bn.for_channels(inputs) else { return false };
+    let Op::Dense(dense) = &mut graph.node_mut(dense).op else { return false };
+    let (outputs, inputs, channels) = (dense.outputs(), dense.inputs(), bn.scale.len());
+    if channels == 0 || !inputs.is_multiple_of(channels) {
+        return false;
+    }
+    // Flattened channels first: input i belongs to channel i / (inputs / channels).
+    let per_channel = inputs / channels;
     for j in 0..outputs {
         let row = &mut dense.weight.data[j * inputs..(j + 1) * inputs];
-        dense.bias[j] += row.iter().zip(&bn.shift).map(|(w, t)| w * t).sum::<f64>();
-        row.iter_mut().zip(&bn.scale).for_each(|(w, s)| *w *= s);
+        for (i, w) in row.iter_mut().enumerate() {
+            let c = i / per_channel;
+            dense.bias[j] += *w * bn.shift[c];
+            *w *= bn.scale[c];
+        }
     }
     true
 }
@@ -199,6 +218,14 @@ mod tests {
         let over = Op::BatchNorm(BatchNorm { scale: vec![0.25], shift: vec![0.0] });
         let (g, _) = chain(4, vec![relu(), bn(4), minus, over, dense(4, 3)]);
         assert_same_function(g, &[0.3, -1.0, 2.0, 0.5]);
+    }
+
+    /// A per-channel map of [2, 3] before Flatten and a dense layer of 6 inputs.
+    #[test]
+    fn a_map_before_a_flatten_folds_into_the_dense_layer_after_it() {
+        let (mut g, ids) = chain(6, vec![relu(), bn(2), Op::Flatten { axis: 1 }, dense(6, 3)]);
+        g.node_mut(ids[0]).op = Op::Input { shape: vec![2, 3] };
+        assert_same_function(g, &[0.3, -1.0, 2.0, 0.5, 1.5, -0.25]);
     }
 
     #[test]
