@@ -6,10 +6,10 @@ use crate::{Error, Result};
 use onnx_ir::node::padding::{AutoPad, PaddingConfig1d, PaddingConfig2d, PaddingConfig3d};
 use onnx_ir::{Argument, Node, TensorDataExt};
 
-pub const SUPPORTED: &str = "Gemm, MatMul, Add, Mul, Sub and Div by a constant, Relu, LeakyRelu, PRelu (one slope), \
-Sigmoid, Tanh, Clip, BatchNormalization, Conv (1-D, 2-D, 3-D), ConvTranspose (1-D, 2-D, 3-D), AveragePool and MaxPool (1-D, 2-D, 3-D), \
-Resize and Upsample (nearest, whole factors), Pad (zeros, before a convolution or pool), \
-Transpose (of axes of extent 1), Flatten, Reshape, Identity, Dropout, \
+pub const SUPPORTED: &str = "Gemm, MatMul, Add, Mul, Sub and Div by a constant, Relu, LeakyRelu, \
+PRelu (one slope), Sigmoid, Tanh, Clip, BatchNormalization, Conv and ConvTranspose (1-D, 2-D, 3-D), \
+AveragePool and MaxPool (1-D, 2-D, 3-D), Resize and Upsample (nearest, whole factors), \
+Pad (zeros, before a convolution or pool), Transpose (of axes of extent 1), Flatten, Reshape, Identity, Dropout, \
 Constant";
 
 /// The IR operator for one onnx-ir node, and which of its inputs carry run-time data.
@@ -96,51 +96,19 @@ pub fn convert(node: &Node, original: &OriginalNode) -> Result<Converted> {
         Node::Conv1d(n) => {
             let c = &n.config;
             ctx.plain_conv(c.groups, &c.auto_pad)?;
-            let padding = match c.padding {
-                PaddingConfig1d::Valid => (0, 0),
-                PaddingConfig1d::Explicit(begin, end) => (begin, end),
-            };
-            let geometry = ConvGeometry {
-                kernel: vec![c.kernel_size],
-                stride: vec![c.stride],
-                dilation: vec![c.dilation],
-                padding: vec![padding],
-                output_padding: vec![0],
-            };
+            let geometry = window_geometry(&[c.kernel_size], &[c.stride], &[c.dilation], pads_1d(&c.padding));
             Converted::unary(Op::Conv(ctx.conv(&n.inputs, geometry, false)?))
         }
         Node::Conv2d(n) => {
             let c = &n.config;
             ctx.plain_conv(c.groups, &c.auto_pad)?;
-            let padding = match c.padding {
-                PaddingConfig2d::Valid => vec![(0, 0), (0, 0)],
-                PaddingConfig2d::Explicit(top, left, bottom, right) => vec![(top, bottom), (left, right)],
-            };
-            let geometry = ConvGeometry {
-                kernel: c.kernel_size.to_vec(),
-                stride: c.stride.to_vec(),
-                dilation: c.dilation.to_vec(),
-                padding,
-                output_padding: vec![0, 0],
-            };
+            let geometry = window_geometry(&c.kernel_size, &c.stride, &c.dilation, pads_2d(&c.padding));
             Converted::unary(Op::Conv(ctx.conv(&n.inputs, geometry, false)?))
         }
         Node::Conv3d(n) => {
             let c = &n.config;
             ctx.plain_conv(c.groups, &c.auto_pad)?;
-            let padding = match c.padding {
-                PaddingConfig3d::Valid => vec![(0, 0); 3],
-                PaddingConfig3d::Explicit(front, top, left, back, bottom, right) => {
-                    vec![(front, back), (top, bottom), (left, right)]
-                }
-            };
-            let geometry = ConvGeometry {
-                kernel: c.kernel_size.to_vec(),
-                stride: c.stride.to_vec(),
-                dilation: c.dilation.to_vec(),
-                padding,
-                output_padding: vec![0; 3],
-            };
+            let geometry = window_geometry(&c.kernel_size, &c.stride, &c.dilation, pads_3d(&c.padding));
             Converted::unary(Op::Conv(ctx.conv(&n.inputs, geometry, false)?))
         }
         Node::ConvTranspose1d(n) => {
@@ -172,60 +140,32 @@ pub fn convert(node: &Node, original: &OriginalNode) -> Result<Converted> {
         }
         Node::AveragePool1d(n) => {
             let c = &n.config;
-            let padding = match c.padding {
-                PaddingConfig1d::Valid => (0, 0),
-                PaddingConfig1d::Explicit(begin, end) => (begin, end),
-            };
-            let geometry = pool_geometry(&[c.kernel_size], &[c.stride], &[c.dilation], vec![padding]);
+            let geometry = window_geometry(&[c.kernel_size], &[c.stride], &[c.dilation], pads_1d(&c.padding));
             Converted::unary(ctx.average_pool(geometry, c.count_include_pad, c.ceil_mode, &c.auto_pad)?)
         }
         Node::AveragePool2d(n) => {
             let c = &n.config;
-            let padding = match c.padding {
-                PaddingConfig2d::Valid => vec![(0, 0), (0, 0)],
-                PaddingConfig2d::Explicit(top, left, bottom, right) => vec![(top, bottom), (left, right)],
-            };
-            let geometry = pool_geometry(&c.kernel_size, &c.strides, &c.dilation, padding);
+            let geometry = window_geometry(&c.kernel_size, &c.strides, &c.dilation, pads_2d(&c.padding));
             Converted::unary(ctx.average_pool(geometry, c.count_include_pad, c.ceil_mode, &c.auto_pad)?)
         }
         Node::AveragePool3d(n) => {
             let c = &n.config;
-            let padding = match c.padding {
-                PaddingConfig3d::Valid => vec![(0, 0); 3],
-                PaddingConfig3d::Explicit(front, top, left, back, bottom, right) => {
-                    vec![(front, back), (top, bottom), (left, right)]
-                }
-            };
-            let geometry = pool_geometry(&c.kernel_size, &c.strides, &c.dilation, padding);
+            let geometry = window_geometry(&c.kernel_size, &c.strides, &c.dilation, pads_3d(&c.padding));
             Converted::unary(ctx.average_pool(geometry, c.count_include_pad, c.ceil_mode, &c.auto_pad)?)
         }
         Node::MaxPool1d(n) => {
             let c = &n.config;
-            let padding = match c.padding {
-                PaddingConfig1d::Valid => (0, 0),
-                PaddingConfig1d::Explicit(begin, end) => (begin, end),
-            };
-            let geometry = pool_geometry(&[c.kernel_size], &[c.stride], &[c.dilation], vec![padding]);
+            let geometry = window_geometry(&[c.kernel_size], &[c.stride], &[c.dilation], pads_1d(&c.padding));
             Converted::unary(ctx.max_pool(geometry, c.ceil_mode, &c.auto_pad)?)
         }
         Node::MaxPool2d(n) => {
             let c = &n.config;
-            let padding = match c.padding {
-                PaddingConfig2d::Valid => vec![(0, 0), (0, 0)],
-                PaddingConfig2d::Explicit(top, left, bottom, right) => vec![(top, bottom), (left, right)],
-            };
-            let geometry = pool_geometry(&c.kernel_size, &c.strides, &c.dilation, padding);
+            let geometry = window_geometry(&c.kernel_size, &c.strides, &c.dilation, pads_2d(&c.padding));
             Converted::unary(ctx.max_pool(geometry, c.ceil_mode, &c.auto_pad)?)
         }
         Node::MaxPool3d(n) => {
             let c = &n.config;
-            let padding = match c.padding {
-                PaddingConfig3d::Valid => vec![(0, 0); 3],
-                PaddingConfig3d::Explicit(front, top, left, back, bottom, right) => {
-                    vec![(front, back), (top, bottom), (left, right)]
-                }
-            };
-            let geometry = pool_geometry(&c.kernel_size, &c.strides, &c.dilation, padding);
+            let geometry = window_geometry(&c.kernel_size, &c.strides, &c.dilation, pads_3d(&c.padding));
             Converted::unary(ctx.max_pool(geometry, c.ceil_mode, &c.auto_pad)?)
         }
         Node::Resize(n) | Node::Upsample(n) => Converted::unary(ctx.upsample(&n.inputs, &n.config)?),
@@ -258,8 +198,37 @@ pub fn convert(node: &Node, original: &OriginalNode) -> Result<Converted> {
     Ok(converted)
 }
 
-/// A pooling window's geometry as a convolution's.
-fn pool_geometry(kernel: &[usize], stride: &[usize], dilation: &[usize], padding: Vec<(usize, usize)>) -> ConvGeometry {
+/// Each spatial axis's (begin, end) padding.
+fn pads_1d(padding: &PaddingConfig1d) -> Vec<(usize, usize)> {
+    match *padding {
+        PaddingConfig1d::Valid => vec![(0, 0)],
+        PaddingConfig1d::Explicit(begin, end) => vec![(begin, end)],
+    }
+}
+
+fn pads_2d(padding: &PaddingConfig2d) -> Vec<(usize, usize)> {
+    match *padding {
+        PaddingConfig2d::Valid => vec![(0, 0); 2],
+        PaddingConfig2d::Explicit(top, left, bottom, right) => vec![(top, bottom), (left, right)],
+    }
+}
+
+fn pads_3d(padding: &PaddingConfig3d) -> Vec<(usize, usize)> {
+    match *padding {
+        PaddingConfig3d::Valid => vec![(0, 0); 3],
+        PaddingConfig3d::Explicit(front, top, left, back, bottom, right) => {
+            vec![(front, back), (top, bottom), (left, right)]
+        }
+    }
+}
+
+/// A convolution's or pooling window's geometry (no output padding).
+fn window_geometry(
+    kernel: &[usize],
+    stride: &[usize],
+    dilation: &[usize],
+    padding: Vec<(usize, usize)>,
+) -> ConvGeometry {
     ConvGeometry {
         kernel: kernel.to_vec(),
         stride: stride.to_vec(),
@@ -353,7 +322,7 @@ impl Context<'_> {
             (Arithmetic::Times, _) => (values, zeros),
             (Arithmetic::Over, false) => {
                 if let Some(zero) = values.iter().position(|&v| v == 0.0) {
-                    return Err(self.unsupported(format!("it divides by zero (its divisor's value {zero})")));
+                    return Err(self.unsupported(format!("it divides by zero (value {zero} of its divisor)")));
                 }
                 (values.iter().map(|v| 1.0 / v).collect(), zeros)
             }
