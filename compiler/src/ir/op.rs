@@ -90,6 +90,27 @@ pub struct ConvGeometry {
     pub output_padding: Vec<usize>,
 }
 
+impl ConvGeometry {
+    /// The convolution of this geometry over `channels` channels that pairs each channel with
+    /// itself, every tap 1: the windows of a pool.
+    pub fn window_conv(&self, channels: usize) -> Conv {
+        Channelwise { tap: 1.0, geometry: self.clone(), transposed: false }.as_conv(channels)
+    }
+
+    /// Each output's inputs, for an input of per-sample shape [channels, spatial...]: the taps
+    /// of [`ConvGeometry::window_conv`] without the zero ones (a max pool's windows).
+    pub fn windows(&self, input: &[usize]) -> Taps {
+        let conv = self.window_conv(input[0]);
+        let all = conv.taps(input);
+        let (mut starts, mut entries) = (vec![0], Vec::with_capacity(all.entries.len() / input[0].max(1)));
+        for o in 0..all.outputs() {
+            entries.extend(all.of(o).iter().filter(|&&(_, w)| conv.weight.data[w as usize] != 0.0));
+            starts.push(entries.len());
+        }
+        Taps { starts, entries, per_channel: all.per_channel }
+    }
+}
+
 /// Convolution (cross-correlation, as ONNX Conv) or transposed convolution.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Conv {
@@ -178,19 +199,6 @@ impl Channelwise {
             output_padding: vec![0; factors.len()],
         };
         Channelwise { tap: 1.0, geometry, transposed: true }
-    }
-
-    /// Each output's inputs, for an input of per-sample shape [channels, spatial...]: the
-    /// taps of the convolution that pairs each channel with itself, without the zero ones.
-    pub fn window_inputs(&self, input: &[usize]) -> Taps {
-        let conv = self.as_conv(input[0]);
-        let all = conv.taps(input);
-        let (mut starts, mut entries) = (vec![0], Vec::with_capacity(all.entries.len() / input[0].max(1)));
-        for o in 0..all.outputs() {
-            entries.extend(all.of(o).iter().filter(|&&(_, w)| conv.weight.data[w as usize] != 0.0));
-            starts.push(entries.len());
-        }
-        Taps { starts, entries, per_channel: all.per_channel }
     }
 
     /// The convolution over `channels` channels: weight `tap` from a channel to itself, 0

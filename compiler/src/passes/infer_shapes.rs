@@ -14,7 +14,7 @@ impl Pass for InferShapes {
     fn run(&self, graph: &mut Graph) -> Result<bool> {
         let mut changed = false;
         for id in graph.topological_order() {
-            spread_over_channels(graph, id);
+            resolve_with_operand_shape(graph, id);
             let shape = output_shape(graph, id)?;
             let node = graph.node_mut(id);
             changed |= node.shape != shape;
@@ -24,10 +24,11 @@ impl Pass for InferShapes {
     }
 }
 
-/// What waited for its operand's channel count gets it: a per-channel map of one value (a
-/// tensor times or plus a single constant) one value per channel, as downstream layers index
-/// it; a channel-wise window (a pool, an upsampling) becomes the convolution it is.
-fn spread_over_channels(graph: &mut Graph, id: NodeId) {
+/// The rewrites that wait for the operand's shape: a per-channel map of one value (a tensor
+/// times or plus a single constant) gets one value per channel, as downstream layers index
+/// it; a channel-wise window (a pool, an upsampling) becomes the convolution it is; a
+/// transpose that only relabels becomes a reshape.
+fn resolve_with_operand_shape(graph: &mut Graph, id: NodeId) {
     let operand = graph.operands(id).first().map(|&o| graph.node(o).shape.clone());
     let Some(channels) = operand.as_ref().and_then(|shape| shape.first().copied()) else { return };
     let spread = match &graph.node(id).op {
@@ -105,8 +106,7 @@ fn output_shape(graph: &Graph, id: NodeId) -> Result<Vec<usize>> {
             if x.len() != g.kernel.len() + 1 {
                 return fail(format!("a {}-D max pool receives a tensor of shape {x:?}", g.kernel.len()));
             }
-            let conv = crate::ir::Channelwise::average_pool(g.clone()).as_conv(x[0]);
-            let extent = conv.output_extent(&x[1..]).or_else(fail)?;
+            let extent = g.window_conv(x[0]).output_extent(&x[1..]).or_else(fail)?;
             Ok(std::iter::once(x[0]).chain(extent).collect())
         }
         Op::BatchNorm(b) => {

@@ -4,7 +4,7 @@ use super::config::{Accumulator, LayerPrecision, Origin, PrecisionConfig};
 use super::model::*;
 use super::range::Interval;
 use crate::fixed::FixedType;
-use crate::ir::{Activation, Channelwise, Graph, NodeId, Op};
+use crate::ir::{Activation, Graph, NodeId, Op};
 use crate::{Error, Result};
 use std::collections::HashMap;
 
@@ -154,7 +154,7 @@ fn lower_node(
         }
         Op::Activation(Activation::Clip { min, max }) => clip(*min, *max, input.ty, &node.name)?,
         Op::MaxPool(g) => {
-            let windows = Channelwise::average_pool(g.clone()).window_inputs(&input.shape);
+            let windows = g.windows(&input.shape);
             if (0..windows.outputs()).any(|o| windows.of(o).is_empty()) {
                 return Err(precision_error(&node.name, "a max pool window covers padding only"));
             }

@@ -2,7 +2,7 @@
 //! is measured against, and what `simulate --float` prints.
 
 use crate::fixed::FixedType;
-use crate::ir::{Activation, Channelwise, CodeScales, Graph, NodeId, Op, Taps};
+use crate::ir::{Activation, CodeScales, Graph, NodeId, Op, Taps};
 use crate::{Error, Result};
 use rayon::prelude::*;
 use std::collections::HashMap;
@@ -122,11 +122,9 @@ impl FloatProgram {
                         bias: c.bias.clone(),
                         activation: c.activation,
                     },
-                    Op::MaxPool(g) => Step::MaxPool {
-                        from: from(n),
-                        windows: Channelwise::average_pool(g.clone())
-                            .window_inputs(&graph.node(graph.operand(n)).shape),
-                    },
+                    Op::MaxPool(g) => {
+                        Step::MaxPool { from: from(n), windows: g.windows(&graph.node(graph.operand(n)).shape) }
+                    }
                     Op::BatchNorm(b) => Step::Affine {
                         from: from(n),
                         scale: b.scale.clone(),
