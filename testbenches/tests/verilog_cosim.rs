@@ -167,24 +167,20 @@ fn convolutions_match_in_icarus() {
     }
 }
 
-/// Average pools (one counting its zero padding) and a nearest upsampling, all convolutions
-/// that pair each channel with itself; zero pads folded into the windows after them.
+/// Pools and upsampling, lint-clean and code for code: average pools (one counting its zero
+/// padding) and a nearest upsampling, all convolutions that pair each channel with itself;
+/// max pools, one with padding that never wins; zero pads folded into the windows after them
+/// and a transpose that is a reshape.
 #[test]
 fn pools_pads_and_upsampling_match_in_verilator() {
     let Some(()) = require(verilator_available()) else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let data = build("pool_upsample_ts17", "ap_fixed<12,4,AP_RND,AP_SAT>", Multipliers::ShiftAdd, 3, dir.path());
-    assert_bit_exact(dir.path(), Tool::Verilator, 100, Some(data), "pool_upsample_ts17");
-    // Max pools, one with padding that never wins.
-    let dir = tempfile::tempdir().unwrap();
-    let data = build("max_pool_ts17", "ap_fixed<12,4,AP_RND,AP_SAT>", Multipliers::ShiftAdd, 3, dir.path());
-    let (design, _) = load_build(dir.path()).unwrap();
-    lint(&design).unwrap_or_else(|warnings| panic!("max_pool_ts17: lint warnings\n{warnings}"));
-    assert_bit_exact(dir.path(), Tool::Verilator, 100, Some(data), "max_pool_ts17");
-    // Pads folded into a convolution and a pool, a transpose that is a reshape.
-    let dir = tempfile::tempdir().unwrap();
-    let data = build("pad_transpose_dynamo18", "ap_fixed<12,4,AP_RND,AP_SAT>", Multipliers::ShiftAdd, 3, dir.path());
-    assert_bit_exact(dir.path(), Tool::Verilator, 100, Some(data), "pad_transpose_dynamo18");
+    for name in ["pool_upsample_ts17", "max_pool_ts17", "pad_transpose_dynamo18"] {
+        let dir = tempfile::tempdir().unwrap();
+        let data = build(name, "ap_fixed<12,4,AP_RND,AP_SAT>", Multipliers::ShiftAdd, 3, dir.path());
+        let (design, _) = load_build(dir.path()).unwrap();
+        lint(&design).unwrap_or_else(|warnings| panic!("{name}: lint warnings\n{warnings}"));
+        assert_bit_exact(dir.path(), Tool::Verilator, 100, Some(data), name);
+    }
 }
 
 /// Conv3d over stacks of frames (the whole autoencoder, with its transposed Conv3d, runs in
