@@ -196,6 +196,11 @@ struct HardwareArgs {
     /// lowering time and memory).
     #[arg(long, value_name = "N", default_value_t = balerc_verilog::DEFAULT_SHARING_PAIRS)]
     sharing_pairs: usize,
+    /// How samples enter (Verilog): parallel (the whole input vector at once) or stream
+    /// (pixels one per beat with valid/ready on both ends, convolutions over line buffers;
+    /// the port contract is in docs/verilog.md).
+    #[arg(long, default_value = "parallel")]
+    io: balerc_verilog::Io,
     /// The FPGA part for the HLS project.
     #[arg(long, default_value = "xcvu9p-flga2104-2L-e")]
     fpga_part: String,
@@ -374,6 +379,9 @@ fn lower_command(
 }
 
 fn write_hls(lowered: &Lowered, hardware: &HardwareArgs, build: AtomicDir, dir: &Path, started: Instant) -> Result<()> {
+    if hardware.io == balerc_verilog::Io::Stream {
+        bail!("--io stream is written for --target verilog; the HLS project takes whole samples");
+    }
     let options = balerc_hls::Options {
         top: hardware.top.clone(),
         part: hardware.fpga_part.clone(),
@@ -406,6 +414,7 @@ fn write_verilog(
         clock_ns: hardware.clock_ns,
         sharing_pairs: hardware.sharing_pairs,
         reuse: balerc_verilog::ReuseFactors { default: hardware.reuse_factor, layers: layer_reuse },
+        io: hardware.io,
         adder_levels_per_stage: Some(
             hardware
                 .adder_levels_per_stage

@@ -88,6 +88,7 @@ pub fn forms(model: &QuantizedModel, settings: &Settings, json_output: bool) -> 
                 clock_ns: settings.clock_ns,
                 sharing_pairs: settings.sharing_pairs,
                 reuse: ReuseFactors { default: reuse, layers: settings.layer_reuse.clone() },
+                io: Default::default(),
                 adder_levels_per_stage: Some(settings.adder_levels_per_stage),
             };
             let started = Instant::now();

@@ -198,7 +198,7 @@ pub fn layer_view(model: &QuantizedModel, names: &Names, k: usize) -> Result<Lay
                 args: strings([x_a, y_a]),
             }
         }
-        LayerOp::MaxPool { windows } => {
+        LayerOp::MaxPool { windows, .. } => {
             if windows.outputs() != n_out || windows.entries.iter().any(|&(i, _)| i as usize >= n_in) {
                 return Err(Error::Unsupported(format!("max pool '{}': its windows do not match", layer.name)));
             }

@@ -49,6 +49,7 @@ fn model() -> QuantizedModel {
                     },
                     taps: Taps { starts: vec![0, 2, 3], entries: vec![(0, 0), (1, 1), (2, 0)], per_channel: 2 },
                     transposed: false,
+                    geometry: None,
                 },
                 inputs: vec![1],
                 output: 2,

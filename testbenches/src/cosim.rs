@@ -1,7 +1,7 @@
 //! Co-simulation of a build directory: the generated RTL and the Rust simulator run on
 //! the same vectors, and every output code must agree.
 
-use crate::rtl::{run_iverilog, RtlDesign, VerilatorBench};
+use crate::rtl::{run_iverilog, run_stream_iverilog, Pressure, RtlDesign, StreamDesign, StreamVerilatorBench, VerilatorBench};
 use crate::vectors::input_vectors;
 use balerc_compiler::quant::QuantizedModel;
 use balerc_compiler::sim::Simulator;
@@ -65,6 +65,39 @@ struct Report {
     /// Absent from builds written before designs could fold.
     #[serde(default = "one")]
     ii: usize,
+    /// "stream" for designs that take pixels one per beat; absent before they could.
+    #[serde(default)]
+    io: Option<String>,
+    stream: Option<StreamLayout>,
+}
+
+/// The beat layouts of a streamed build.
+#[derive(Deserialize)]
+struct StreamLayout {
+    input_beat: BeatLayout,
+    output_beat: BeatLayout,
+}
+
+#[derive(Deserialize)]
+struct BeatLayout {
+    elements: usize,
+    beats: usize,
+}
+
+impl BeatLayout {
+    /// A frame's codes (channel first) as beats: beat p holds element c * beats + p.
+    fn beats(&self, frame: &[i64]) -> Vec<Vec<i64>> {
+        (0..self.beats).map(|p| (0..self.elements).map(|c| frame[c * self.beats + p]).collect()).collect()
+    }
+
+    /// Where element c of beat p sits in the frame.
+    fn element(&self, p: usize, c: usize) -> usize {
+        c * self.beats + p
+    }
+}
+
+fn read_report(dir: &Path) -> Result<Report, String> {
+    serde_json::from_str(&read(&dir.join("report.json"))?).map_err(|e| format!("{}: {e}", dir.join("report.json").display()))
 }
 
 fn one() -> usize {
@@ -77,16 +110,9 @@ fn read(path: &Path) -> Result<String, String> {
 
 /// Loads the design and the quantized model a build directory holds.
 pub fn load_build(dir: &Path) -> Result<(RtlDesign, QuantizedModel), String> {
-    let report: Report = serde_json::from_str(&read(&dir.join("report.json"))?)
-        .map_err(|e| format!("{}: {e}", dir.join("report.json").display()))?;
+    let report = read_report(dir)?;
     let model = read_model(dir)?;
-    let rtl = dir.join("rtl");
-    let mut sources: Vec<PathBuf> = std::fs::read_dir(&rtl)
-        .map_err(|e| format!("cannot list {}: {e}", rtl.display()))?
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "v"))
-        .collect();
-    sources.sort();
+    let sources = sources(dir)?;
     let (input, output) = (model.input(), model.output());
     let design = RtlDesign {
         sources,
@@ -101,6 +127,43 @@ pub fn load_build(dir: &Path) -> Result<(RtlDesign, QuantizedModel), String> {
         ii: report.ii,
     };
     Ok((design, model))
+}
+
+/// Whether a build directory holds a streamed design.
+pub fn is_stream_build(dir: &Path) -> Result<bool, String> {
+    Ok(read_report(dir)?.io.as_deref() == Some("stream"))
+}
+
+/// The streamed design of a build directory and the model it computes.
+pub fn load_stream_build(dir: &Path) -> Result<(StreamDesign, QuantizedModel), String> {
+    let report = read_report(dir)?;
+    let Some(layout) = &report.stream else {
+        return Err(format!("{} does not describe a streamed design", dir.join("report.json").display()));
+    };
+    let model = read_model(dir)?;
+    let (input, output) = (model.input().ty, model.output().ty);
+    let design = StreamDesign {
+        sources: sources(dir)?,
+        top: report.top.clone(),
+        in_elements: layout.input_beat.elements,
+        input_width: input.width,
+        input_signed: input.signed,
+        out_elements: layout.output_beat.elements,
+        output_width: output.width,
+        output_signed: output.signed,
+    };
+    Ok((design, model))
+}
+
+fn sources(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let rtl = dir.join("rtl");
+    let mut sources: Vec<PathBuf> = std::fs::read_dir(&rtl)
+        .map_err(|e| format!("cannot list {}: {e}", rtl.display()))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "v"))
+        .collect();
+    sources.sort();
+    Ok(sources)
 }
 
 fn read_model(dir: &Path) -> Result<QuantizedModel, String> {
@@ -142,6 +205,9 @@ pub fn cosim(dir: &Path, options: &CosimOptions) -> Result<CosimOutcome, String>
     if options.tool == Tool::Gxx {
         return cosim_hls(dir, options);
     }
+    if is_stream_build(dir)? {
+        return cosim_stream(dir, options);
+    }
     let (design, model) = load_build(dir)?;
     let simulator = Simulator::new(&model);
     let vectors = vectors(&model, options)?;
@@ -175,4 +241,54 @@ pub fn cosim(dir: &Path, options: &CosimOptions) -> Result<CosimOutcome, String>
         build_seconds,
         run_seconds,
     })
+}
+
+/// The beats back-pressure shapes in a streamed co-simulation: input offered in 3 clocks of
+/// 4, output taken in 2 of 3, a pattern drawn from the run's seed.
+fn stream_pressure(seed: u64) -> Pressure {
+    Pressure { offer_percent: 75, take_percent: 66, seed }
+}
+
+/// Co-simulation of a streamed build: every vector a frame of beats, under random
+/// back-pressure at both ends; every output beat must equal the simulator's codes.
+fn cosim_stream(dir: &Path, options: &CosimOptions) -> Result<CosimOutcome, String> {
+    let report = read_report(dir)?;
+    let layout = report.stream.as_ref().ok_or_else(|| format!("{} has no stream layout", dir.display()))?;
+    let (design, model) = load_stream_build(dir)?;
+    let simulator = Simulator::new(&model);
+    let vectors = vectors(&model, options)?;
+    let expected = simulator.run(&vectors.concat());
+    let beats: Vec<Vec<i64>> = vectors.iter().flat_map(|v| layout.input_beat.beats(v)).collect();
+    let due = vectors.len() * layout.output_beat.beats;
+    let work = dir.join("cosim");
+    std::fs::create_dir_all(&work).map_err(|e| format!("cannot create {}: {e}", work.display()))?;
+    let started = Instant::now();
+    let pressure = stream_pressure(options.seed);
+    let (run, build_seconds) = match options.tool {
+        Tool::Verilator => {
+            let bench = StreamVerilatorBench::build(&design, &work)?;
+            let built = started.elapsed().as_secs_f64();
+            (bench.run(&beats, due, pressure)?, built)
+        }
+        Tool::Iverilog => (run_stream_iverilog(&design, &work, &beats, due, pressure)?, 0.0),
+        Tool::Gxx => unreachable!("handled by the caller"),
+    };
+    let run_seconds = started.elapsed().as_secs_f64() - build_seconds;
+    if run.beats.len() != due {
+        return Err(format!("design {}: {} output beats for {due} due", design.top, run.beats.len()));
+    }
+    let n_out = simulator.output_len();
+    let per_frame = layout.output_beat.beats;
+    let mut mismatches = Vec::new();
+    for (b, beat) in run.beats.iter().enumerate() {
+        let (vector, p) = (b / per_frame, b % per_frame);
+        for (c, &h) in beat.iter().enumerate() {
+            let element = layout.output_beat.element(p, c);
+            let s = expected[vector * n_out + element];
+            if h != s {
+                mismatches.push(Mismatch { vector, element, hardware: h, simulator: s });
+            }
+        }
+    }
+    Ok(CosimOutcome { vectors: vectors.len(), differing_codes: mismatches.len(), mismatches, build_seconds, run_seconds })
 }

@@ -19,10 +19,12 @@
 //! combinational design (latency 0) answers in the cycle of its input.
 
 mod iverilog;
+mod stream;
 mod verilator;
 mod yosys;
 
 pub use iverilog::run_iverilog;
+pub use stream::{run_stream_iverilog, Pressure, StreamDesign, StreamRun, StreamVerilatorBench, STALL_CYCLES};
 pub use verilator::{lint, VerilatorBench};
 pub use yosys::{synthesize, Resources};
 

@@ -97,6 +97,7 @@ fn every_sample_comes_out_once_in_order_under_back_pressure() {
             adder_levels_per_stage: Some(2),
             sharing_pairs: balerc_verilog::DEFAULT_SHARING_PAIRS,
             reuse: balerc_verilog::ReuseFactors::uniform(reuse),
+            io: Default::default(),
         };
         write_project(&lowered.model, &build, dir.path()).unwrap();
 

@@ -52,6 +52,7 @@ fn quantized_models_match_in_verilator() {
             adder_levels_per_stage: Some(3),
             sharing_pairs: balerc_verilog::DEFAULT_SHARING_PAIRS,
             reuse: balerc_verilog::ReuseFactors::default(),
+            io: Default::default(),
         };
         balerc_verilog::write_project(&lowered(name), &options, dir.path()).unwrap();
         let outcome = cosim(

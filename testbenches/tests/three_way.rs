@@ -29,6 +29,7 @@ fn simulator_hls_and_rtl_agree_on_the_same_vectors() {
         adder_levels_per_stage: Some(3),
         sharing_pairs: balerc_verilog::DEFAULT_SHARING_PAIRS,
         reuse: balerc_verilog::ReuseFactors::default(),
+        io: Default::default(),
     };
     balerc_verilog::write_project(&lowered.model, &verilog, rtl.path()).unwrap();
     balerc_hls::write_project(

@@ -38,6 +38,7 @@ fn folded(multipliers: Multipliers, levels: u32, reuse: ReuseFactors) -> Options
         adder_levels_per_stage: Some(levels),
         sharing_pairs: balerc_verilog::DEFAULT_SHARING_PAIRS,
         reuse,
+        io: Default::default(),
     }
 }
 

@@ -98,7 +98,7 @@ pub fn emit(model: &QuantizedModel, layer: &Layer, cx: &mut Context) -> Result<u
                 convert(cx, &name, w, x.ty.signed, x.ty.frac_bits(), output.ty, &format!("{p}_o{i}"))
             })
             .collect::<Result<_, _>>()?,
-        LayerOp::MaxPool { windows } => {
+        LayerOp::MaxPool { windows, .. } => {
             let (ty, mut outs) = (input.ty, Vec::with_capacity(windows.outputs()));
             let compared = |v: &str| if ty.signed { format!("$signed({v})") } else { v.to_string() };
             for o in 0..windows.outputs() {

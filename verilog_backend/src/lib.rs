@@ -1,7 +1,8 @@
 //! balerc's Verilog backend: plain, synthesizable Verilog-2001 for a quantized model,
 //! pipelined at one sample per clock, or with linear layers folded over R clocks (a new
 //! sample every R clocks), following the RTL port contract (clk, rst, in_valid, in_data,
-//! out_valid, out_data, and in_ready when folded).
+//! out_valid, out_data, and in_ready when folded); or streaming pixels through line
+//! buffers with valid/ready on both ends (`Io::Stream`).
 
 mod axis;
 mod cast;
@@ -12,6 +13,7 @@ mod fold;
 mod layer;
 mod project;
 mod reuse;
+mod stream;
 mod text;
 mod top;
 mod tree;
@@ -19,6 +21,7 @@ mod tree;
 pub use dsp_plan::{DspPolicy, DEFAULT_DSP_COST};
 pub use project::{report, write_project, LayerReuse, Report, Resources};
 pub use reuse::{legal_reuse_factors, ReuseFactors};
+pub use stream::{output_cycles as stream_output_cycles, BeatLayout, StageReport, StreamReport};
 pub use tree::Cost;
 
 use balerc_compiler::quant::QuantizedModel;
@@ -50,6 +53,28 @@ impl std::str::FromStr for Multipliers {
     }
 }
 
+/// How a design takes its samples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Io {
+    /// The whole input vector at once, every clock (or every II clocks when folded).
+    #[default]
+    Parallel,
+    /// Pixels one per beat with valid/ready, convolutions over line buffers.
+    Stream,
+}
+
+impl std::str::FromStr for Io {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "parallel" => Ok(Io::Parallel),
+            "stream" => Ok(Io::Stream),
+            _ => Err(format!("unknown io '{s}' (expected parallel or stream)")),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Options {
     /// The top module's name.
@@ -67,6 +92,7 @@ pub struct Options {
     pub sharing_pairs: usize,
     /// Clocks each linear layer shares its products over.
     pub reuse: ReuseFactors,
+    pub io: Io,
 }
 
 /// The default limit on term pairs per layer for sharing subexpressions: seconds of
@@ -106,9 +132,23 @@ pub struct Design {
     pub layers: Vec<LayerReuse>,
     pub cost: Cost,
     pub register_bits: u64,
+    /// Beat layouts, frame timing and buffers of a streamed design.
+    pub stream: Option<StreamReport>,
 }
 
 /// Generates the Verilog of a quantized model.
 pub fn generate(model: &QuantizedModel, options: &Options) -> Result<Design, Error> {
-    top::generate(model, options)
+    match options.io {
+        Io::Parallel => top::generate(model, options),
+        Io::Stream => {
+            if options.reuse.default != 1 || !options.reuse.layers.is_empty() {
+                return Err(Error::Unsupported(
+                    "a streamed design shares its multipliers over the pixels already; leave out the reuse factor".into(),
+                ));
+            }
+            let (mut design, report) = stream::generate(model, options)?;
+            design.stream = Some(report);
+            Ok(design)
+        }
+    }
 }

@@ -1,6 +1,6 @@
 //! The build directory a user takes into Vivado: RTL, report, constraints, IP packaging.
 
-use crate::{generate, Cost, Design, Error, Multipliers, Options};
+use crate::{generate, Cost, Design, Error, Io, Multipliers, Options, StreamReport};
 use balerc_compiler::quant::QuantizedModel;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -21,6 +21,8 @@ pub struct Report {
     pub output: Port,
     pub latency_cycles: usize,
     pub ii: usize,
+    /// parallel: a whole sample per input; stream: pixels one per beat.
+    pub io: Io,
     /// How samples enter: every clock, or through in_ready when II > 1.
     pub handshake: &'static str,
     pub clock_ns: f64,
@@ -32,6 +34,9 @@ pub struct Report {
     /// Each dense or conv layer's reuse factor and latency.
     pub layers: Vec<LayerReuse>,
     pub resources: Resources,
+    /// Beat layouts, cycles per frame and buffer memory of a streamed design.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream: Option<StreamReport>,
 }
 
 /// A dense or conv layer's folding.
@@ -49,6 +54,10 @@ const EVERY_CLOCK: &str = "in_valid: a sample every clock, no in_ready port";
 /// The handshake of a folded design.
 const IN_READY: &str = "in_ready: a sample enters in a clock with in_valid and in_ready both high; \
 in_ready then stays low for ii - 1 clocks, and a sample offered meanwhile waits (in_valid may stay high)";
+
+/// The handshake of a streamed design.
+const STREAM: &str = "valid/ready on both ends: a beat moves in a clock where valid and ready are both high; \
+in_ready and out_valid may fall at any time, and out_ready may be held low for any time without losing a beat";
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Resources {
@@ -102,13 +111,19 @@ pub fn report(model: &QuantizedModel, options: &Options, design: &Design) -> Rep
         output: Port { count: model.output().len(), ty: model.output().ty.to_string() },
         latency_cycles: design.latency,
         ii: design.ii,
-        handshake: if design.ii > 1 { IN_READY } else { EVERY_CLOCK },
+        io: options.io,
+        handshake: match (options.io, design.ii) {
+            (Io::Stream, _) => STREAM,
+            (Io::Parallel, 1) => EVERY_CLOCK,
+            (Io::Parallel, _) => IN_READY,
+        },
         clock_ns: options.clock_ns,
         multipliers: options.multipliers,
         dsp_cost: options.dsp.lut_cost,
         dsp_budget: options.dsp.budget,
         layers: design.layers.clone(),
         resources: resources(design.cost, design.register_bits),
+        stream: design.stream.clone(),
     }
 }
 

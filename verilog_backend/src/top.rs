@@ -118,7 +118,15 @@ pub fn generate(model: &QuantizedModel, options: &Options) -> Result<Design, Err
     let mut modules = vec![(top.clone(), v), (format!("{top}_axis"), crate::axis::wrapper(top, &ports))];
     modules.extend(conversions.modules());
     let ready_bits = if ii > 1 { (ii as u64 - 1).ilog2() as u64 + 1 } else { 0 };
-    Ok(Design { modules, latency, ii, layers, cost, register_bits: register_bits + latency as u64 + ready_bits })
+    Ok(Design {
+        modules,
+        latency,
+        ii,
+        layers,
+        cost,
+        register_bits: register_bits + latency as u64 + ready_bits,
+        stream: None,
+    })
 }
 
 /// `accepted`, high in the clock a sample enters. Every clock when II = 1; otherwise

@@ -79,7 +79,7 @@ impl Dense {
 }
 
 /// Geometry of a convolution over 1, 2 or 3 spatial dimensions (groups = 1).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ConvGeometry {
     pub kernel: Vec<usize>,
     pub stride: Vec<usize>,

@@ -130,7 +130,7 @@ fn lower_node(
                         .collect()
                 })?;
             let result = exact_result(&linear);
-            return Ok((LayerOp::Conv { linear, taps, transposed: c.transposed }, result));
+            return Ok((LayerOp::Conv { linear, taps, transposed: c.transposed, geometry: Some(c.geometry.clone()) }, result));
         }
         Op::BatchNorm(b) => {
             let scale = codes(&b.scale, layer.weight.unwrap_or(config.default), &node.name, "scale")?;
@@ -158,7 +158,7 @@ fn lower_node(
             if (0..windows.outputs()).any(|o| windows.of(o).is_empty()) {
                 return Err(precision_error(&node.name, "a max pool window covers padding only"));
             }
-            LayerOp::MaxPool { windows }
+            LayerOp::MaxPool { windows, geometry: Some(g.clone()) }
         }
         Op::Activation(a @ (Activation::Sigmoid | Activation::Tanh)) => {
             let size = layer.table_size.unwrap_or(config.table_size);

@@ -3,7 +3,7 @@
 //! re-derives arithmetic.
 
 use crate::fixed::FixedType;
-use crate::ir::{CodeScales, Taps};
+use crate::ir::{CodeScales, ConvGeometry, Taps};
 use serde::{Deserialize, Serialize};
 
 /// A tensor between layers.
@@ -68,6 +68,10 @@ pub enum LayerOp {
         linear: Linear,
         taps: Taps,
         transposed: bool,
+        /// Kernel, stride, padding and dilation, for designs that stream pixels; absent
+        /// from models quantized before they were kept.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        geometry: Option<ConvGeometry>,
     },
     /// y = cast_result(x * scale[c] + shift[c]) per channel (a BatchNorm that could not
     /// be folded); `accumulator` holds the exact sum.
@@ -85,6 +89,9 @@ pub enum LayerOp {
     /// y[o] = cast_result(max of x over the window of o), windows listing each output's inputs.
     MaxPool {
         windows: Taps,
+        /// As for `Conv`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        geometry: Option<ConvGeometry>,
     },
     /// y = cast_result(min(max(x, low), high)), the bounds codes of the input's type.
     Clip {

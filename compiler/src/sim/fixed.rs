@@ -108,7 +108,7 @@ impl<'m> Simulator<'m> {
                         }
                     }
                     LayerOp::Relu => Kernel::Relu(result.caster(input.ty.frac_bits())),
-                    LayerOp::MaxPool { windows } => {
+                    LayerOp::MaxPool { windows, .. } => {
                         Kernel::MaxPool { windows: windows.clone(), to_result: result.caster(input.ty.frac_bits()) }
                     }
                     LayerOp::Clip { low, high } => {

@@ -1,0 +1,499 @@
+//! The Verilog of each streaming stage. Every stage talks valid/ready on both sides: a beat
+//! moves where valid and ready are both high, and a stage's output is one register (its
+//! result, held until taken) that it refills only when it is empty or being emptied in
+//! the same clock. A chain of such stages cannot deadlock, whatever either end does.
+//!
+//! Boundary b carries `b<b>_valid`, `b<b>_data` and `b<b>_ready`; stage k reads boundary k
+//! and drives boundary k + 1.
+
+use super::plan::{Axis, Stage, StageKind, WindowKind};
+use crate::cast::Conversions;
+use crate::layer::{activate, emit, require_exact, Context};
+use crate::text::{element, fit, literal, range};
+use crate::tree::{Cost, Registers, Stages, Sum};
+use crate::{Error, Options};
+use balerc_compiler::ir::Taps;
+use balerc_compiler::quant::model::{Layer, LayerOp, QuantizedModel, Value};
+use balerc_compiler::quant::range::Interval;
+use std::fmt::Write;
+
+/// What the stages add up to.
+#[derive(Default)]
+pub struct Totals {
+    pub cost: Cost,
+    pub register_bits: u64,
+    /// Bits of the line buffers and of the vectors held while they leave as pixels.
+    pub buffer_bits: u64,
+}
+
+pub struct Writer<'a> {
+    pub body: String,
+    pub conversions: Conversions,
+    pub totals: Totals,
+    pub options: &'a Options,
+}
+
+/// Width of a counter over `n` values.
+fn counter_bits(n: usize) -> u32 {
+    (usize::BITS - (n.max(2) - 1).leading_zeros()).max(1)
+}
+
+impl Writer<'_> {
+    pub fn stage(&mut self, model: &QuantizedModel, k: usize, stage: &Stage) -> Result<(), Error> {
+        let beat_bits = |s: &super::plan::Stream| s.beat.channels as u32 * s.ty.width;
+        let (in_bits, out_bits) = (beat_bits(&stage.input), beat_bits(&stage.output));
+        let layer = stage.layer.map(|l| &model.layers[l]);
+        let name = layer.map_or("serializer", |l| l.name.as_str());
+        writeln!(
+            self.body,
+            "    // stage {k}: '{name}', beats of {} x {} -> {} x {}",
+            stage.input.beat.channels, stage.input.ty, stage.output.beat.channels, stage.output.ty
+        )
+        .unwrap();
+        match &stage.kind {
+            StageKind::Map => {
+                let layer = layer.expect("a map stage computes a layer");
+                let (beat_model, beat_layer) = beat_model(model, layer, stage);
+                let y = self.combinational(&beat_model, &beat_layer, k, &format!("b{k}_data"), out_bits)?;
+                self.output_register(k, out_bits, &format!("b{k}_valid & s{k}_free"), &y);
+                writeln!(self.body, "    assign b{k}_ready = s{k}_free;").unwrap();
+            }
+            StageKind::Window { axes, kind } => {
+                let layer = layer.expect("a window stage computes a layer");
+                self.window(model, layer, k, stage, axes, *kind, in_bits, out_bits)?;
+            }
+            StageKind::PixelDense => self.pixel_dense(layer.expect("a dense layer"), k, stage)?,
+            StageKind::Serialize => self.serialize(k, stage),
+        }
+        writeln!(self.body).unwrap();
+        Ok(())
+    }
+
+    /// Emits a layer as combinational logic from `input`; returns the wire of its result.
+    fn combinational(
+        &mut self,
+        model: &QuantizedModel,
+        layer: &Layer,
+        k: usize,
+        input: &str,
+        out_bits: u32,
+    ) -> Result<String, Error> {
+        let y = format!("s{k}_y");
+        writeln!(self.body, "    wire {} {y};", range(out_bits)).unwrap();
+        let plan = crate::dsp_plan::plan(model, &[1], self.options.multipliers, self.options.dsp);
+        let mut registers = Registers::default();
+        let mut cx = Context {
+            body: &mut self.body,
+            conversions: &mut self.conversions,
+            cost: &mut self.totals.cost,
+            multipliers: self.options.multipliers,
+            dsp: plan.layers.into_iter().next().unwrap_or_default(),
+            stages: Stages { levels: None },
+            sharing_pairs: self.options.sharing_pairs,
+            registers: std::mem::take(&mut registers),
+            prefix: format!("s{k}"),
+            input: input.to_string(),
+            output: y.clone(),
+        };
+        emit(model, layer, &mut cx)?;
+        Ok(y)
+    }
+
+    /// The stage's output register: loads `value` when `load` is high, is emptied when the
+    /// next stage takes it. Defines `s<k>_free`: the register can take a value this clock.
+    fn output_register(&mut self, k: usize, bits: u32, load: &str, value: &str) {
+        let next = k + 1;
+        writeln!(
+            self.body,
+            "    reg s{k}_valid;\n    reg {r} s{k}_q;\n    wire s{k}_free = !s{k}_valid | b{next}_ready;\n    \
+             always @(posedge clk) begin\n        if (rst) s{k}_valid <= 1'b0;\n        else if ({load}) s{k}_valid <= 1'b1;\n        \
+             else if (b{next}_ready) s{k}_valid <= 1'b0;\n        if ({load}) s{k}_q <= {value};\n    end\n    \
+             assign b{next}_valid = s{k}_valid;\n    assign b{next}_data = s{k}_q;",
+            r = range(bits)
+        )
+        .unwrap();
+        self.totals.register_bits += bits as u64 + 1;
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn window(
+        &mut self,
+        model: &QuantizedModel,
+        layer: &Layer,
+        k: usize,
+        stage: &Stage,
+        axes: &[Axis],
+        kind: WindowKind,
+        in_bits: u32,
+        out_bits: u32,
+    ) -> Result<(), Error> {
+        let s = format!("s{k}");
+        let ty = stage.input.ty;
+        let channels = stage.input.beat.channels;
+        // Position counters over the virtual grid, and which positions hold pixels and
+        // which end a window.
+        for (d, axis) in axes.iter().enumerate() {
+            let bits = counter_bits(axis.length);
+            let mask = |f: &dyn Fn(usize) -> bool| -> String {
+                (0..axis.length).rev().map(|u| if f(u) { '1' } else { '0' }).collect()
+            };
+            writeln!(
+                self.body,
+                "    reg {} {s}_u{d};\n    wire {} {s}_pixels{d} = {len}'b{};\n    wire {} {s}_ends{d} = {len}'b{};",
+                range(bits),
+                range(axis.length as u32),
+                mask(&|u| axis.is_input(u)),
+                range(axis.length as u32),
+                mask(&|u| axis.fires(u)),
+                len = axis.length
+            )
+            .unwrap();
+            self.totals.register_bits += bits as u64;
+        }
+        let all = |what: &str| (0..axes.len()).map(|d| format!("{s}_{what}{d}[{s}_u{d}]")).collect::<Vec<_>>().join(" & ");
+        let fill = match kind {
+            WindowKind::Conv => literal(0, in_bits),
+            // The smallest code in every channel.
+            WindowKind::Max => {
+                let smallest = if ty.signed { 1i128 << (ty.width - 1) } else { 0 };
+                format!("{{{channels}{{{}}}}}", literal(smallest, ty.width))
+            }
+        };
+        writeln!(
+            self.body,
+            "    wire {s}_real = {};\n    wire {s}_fires = {};",
+            all("pixels"),
+            all("ends")
+        )
+        .unwrap();
+        let load = format!("{s}_advance & {s}_fires");
+        let lags = lags(axes);
+        let deepest = lags.iter().copied().max().unwrap_or(0);
+        let kernel = lags.len();
+        // The window: element c * taps + t is channel c of kernel tap t.
+        let mut window = Vec::with_capacity(channels * kernel);
+        for c in 0..channels {
+            for &lag in &lags {
+                window.push(if lag == 0 {
+                    element(&format!("{s}_pixel"), c, ty.width)
+                } else {
+                    element(&format!("{s}_lb"), (lag - 1) * channels + c, ty.width)
+                });
+            }
+        }
+        let window_bits = window.len() as u32 * ty.width;
+        writeln!(
+            self.body,
+            "    wire {} {s}_pixel;\n    wire {} {s}_window = {{{}}};",
+            range(in_bits),
+            range(window_bits),
+            window.iter().rev().cloned().collect::<Vec<_>>().join(", ")
+        )
+        .unwrap();
+        let (window_model, window_layer) = window_model(model, layer, stage, kernel, kind);
+        let y = self.combinational(&window_model, &window_layer, k, &format!("{s}_window"), out_bits)?;
+        self.output_register(k, out_bits, &load, &y);
+        writeln!(
+            self.body,
+            "    assign b{k}_ready = {s}_free & {s}_real;\n    wire {s}_advance = {s}_free & (!{s}_real | b{k}_valid);\n    \
+             assign {s}_pixel = {s}_real ? b{k}_data : {fill};"
+        )
+        .unwrap();
+        if deepest > 0 {
+            let lb_bits = deepest as u32 * in_bits;
+            let shifted = if deepest == 1 {
+                format!("{s}_pixel")
+            } else {
+                format!("{{{s}_lb[{}:0], {s}_pixel}}", lb_bits - in_bits - 1)
+            };
+            writeln!(
+                self.body,
+                "    // Line buffer: the {deepest} pixels before this one, the newest lowest.\n    reg {} {s}_lb;\n    \
+                 always @(posedge clk) if ({s}_advance) {s}_lb <= {shifted};",
+                range(lb_bits)
+            )
+            .unwrap();
+            self.totals.buffer_bits += lb_bits as u64;
+            self.totals.register_bits += lb_bits as u64;
+        }
+        writeln!(
+            self.body,
+            "    always @(posedge clk) begin\n        if (rst) begin\n{}        end else if ({s}_advance) begin\n{}        end\n    end",
+            (0..axes.len())
+                .map(|d| format!("            {s}_u{d} <= {};\n", literal(0, counter_bits(axes[d].length))))
+                .collect::<String>(),
+            raster_step(&s, axes, axes.len() - 1, 3)
+        )
+        .unwrap();
+        Ok(())
+    }
+
+    /// A dense layer over pixels: each pixel's products join the accumulators as it comes;
+    /// after the frame's last pixel, the bias, activation and cast give the vector.
+    fn pixel_dense(&mut self, layer: &Layer, k: usize, stage: &Stage) -> Result<(), Error> {
+        let LayerOp::Dense { linear, inputs } = &layer.op else { unreachable!("planned for dense layers") };
+        require_exact(linear, &layer.name)?;
+        let s = format!("s{k}");
+        let x_ty = stage.input.ty;
+        let (channels, pixels) = (stage.input.beat.channels, stage.input.beat.per_frame());
+        let outputs = linear.bias.codes.len();
+        let w_ty = linear.weight.ty;
+        let result = stage.output.ty;
+        let weight = |o: usize, c: usize, p: usize| linear.weight.codes[o * inputs + c * pixels + p];
+        let acc_frac = linear.accumulator.frac_bits();
+        let up = (acc_frac - x_ty.frac_bits() - w_ty.frac_bits()) as u32;
+        let bias_up = (acc_frac - linear.bias.ty.frac_bits()) as u32;
+        let pixel_bits = counter_bits(pixels);
+        // One table row per pixel: the weight of (output o, channel c) at element o * C + c.
+        let row_bits = (outputs * channels) as u32 * w_ty.width;
+        writeln!(self.body, "    reg {} {s}_p;\n    reg {} {s}_weights [0:{}];\n    initial begin", range(pixel_bits), range(row_bits), pixels - 1).unwrap();
+        for p in 0..pixels {
+            let codes: Vec<i64> = (0..outputs).flat_map(|o| (0..channels).map(move |c| (o, c))).map(|(o, c)| weight(o, c, p)).collect();
+            writeln!(self.body, "        {s}_weights[{p}] = {row_bits}'h{};", hex(&codes, w_ty.width)).unwrap();
+        }
+        writeln!(self.body, "    end\n    wire {} {s}_w = {s}_weights[{s}_p];", range(row_bits)).unwrap();
+        writeln!(
+            self.body,
+            "    wire {s}_last = {s}_p == {};\n    wire {s}_take = b{k}_valid & b{k}_ready;",
+            literal(pixels as i128 - 1, pixel_bits)
+        )
+        .unwrap();
+        let product_bits = x_ty.width + w_ty.width + 1;
+        let mut ys = Vec::with_capacity(outputs);
+        for o in 0..outputs {
+            let bias = (linear.bias.codes[o] as i128) << bias_up;
+            let exact = (0..channels).flat_map(|c| (0..pixels).map(move |p| (c, p))).fold(
+                Interval { lo: bias, hi: bias },
+                |sum, (c, p)| sum.plus(Interval::of_type(x_ty).scale(weight(o, c, p)).shifted(up)),
+            );
+            // The accumulator wraps modulo 2^A; A bits hold every value the whole sum can take,
+            // so the last sum is exact.
+            let a = exact.signed_bits();
+            let mut terms = vec![format!("{s}_o{o}_acc")];
+            for c in 0..channels {
+                let (x, w) = (format!("{s}_x{c}"), format!("{s}_o{o}_w{c}"));
+                if o == 0 {
+                    writeln!(self.body, "    wire {} {x} = {};", range(x_ty.width), element(&format!("b{k}_data"), c, x_ty.width)).unwrap();
+                }
+                writeln!(self.body, "    wire {} {w} = {};", range(w_ty.width), element(&format!("{s}_w"), o * channels + c, w_ty.width)).unwrap();
+                let product = format!("{s}_o{o}_p{c}");
+                writeln!(
+                    self.body,
+                    "    wire {} {product} = $signed({}) * $signed({});",
+                    range(product_bits),
+                    fit(&x, x_ty.width, x_ty.signed, 0, product_bits),
+                    fit(&w, w_ty.width, w_ty.signed, 0, product_bits)
+                )
+                .unwrap();
+                terms.push(fit(&product, product_bits, true, up, a));
+            }
+            writeln!(
+                self.body,
+                "    reg {r} {s}_o{o}_acc;\n    wire {r} {s}_o{o}_sum = {};\n    wire {r} {s}_o{o}_total = {s}_o{o}_sum + {};\n    \
+                 always @(posedge clk) if (rst) {s}_o{o}_acc <= {zero}; else if ({s}_take) {s}_o{o}_acc <= {s}_last ? {zero} : {s}_o{o}_sum;",
+                terms.join(" + "),
+                literal(bias, a),
+                r = range(a),
+                zero = literal(0, a),
+            )
+            .unwrap();
+            self.totals.cost.dsp_products += channels as u64;
+            self.totals.cost.adders += channels as u64 + 1;
+            self.totals.cost.adder_bits += (channels as u64 + 1) * a as u64;
+            self.totals.register_bits += a as u64;
+            let sum = Sum { name: format!("{s}_o{o}_total"), width: a, range: exact };
+            let mut cx = Context {
+                body: &mut self.body,
+                conversions: &mut self.conversions,
+                cost: &mut self.totals.cost,
+                multipliers: self.options.multipliers,
+                dsp: Vec::new(),
+                stages: Stages { levels: None },
+                sharing_pairs: self.options.sharing_pairs,
+                registers: Registers::default(),
+                prefix: format!("{s}_o{o}"),
+                input: String::new(),
+                output: String::new(),
+            };
+            ys.push(activate(&mut cx, linear, &sum, result, &format!("{s}_o{o}"))?);
+        }
+        let out_bits = outputs as u32 * result.width;
+        let packed: Vec<&str> = ys.iter().rev().map(String::as_str).collect();
+        writeln!(self.body, "    wire {} {s}_y = {{{}}};", range(out_bits), packed.join(", ")).unwrap();
+        self.output_register(k, out_bits, &format!("{s}_take & {s}_last"), &format!("{s}_y"));
+        // Only the frame's last pixel needs room in the output register.
+        writeln!(
+            self.body,
+            "    assign b{k}_ready = !{s}_last | {s}_free;\n    always @(posedge clk) if (rst) {s}_p <= {}; else if ({s}_take) {s}_p <= {s}_last ? {} : {s}_p + {};",
+            literal(0, pixel_bits),
+            literal(0, pixel_bits),
+            literal(1, pixel_bits)
+        )
+        .unwrap();
+        self.totals.register_bits += pixel_bits as u64;
+        Ok(())
+    }
+
+    /// A vector held while its pixels leave, one per beat: each channel's part of the vector
+    /// shifts down by one element per pixel sent, so pixel p is always the lowest elements.
+    fn serialize(&mut self, k: usize, stage: &Stage) {
+        let s = format!("s{k}");
+        let next = k + 1;
+        let w = stage.output.ty.width;
+        let (channels, pixels) = (stage.output.beat.channels, stage.output.beat.per_frame());
+        let bits = (channels * pixels) as u32 * w;
+        let pixel_bits = counter_bits(pixels);
+        let segment = pixels as u32 * w;
+        let lowest: Vec<String> = (0..channels).rev().map(|c| element(&format!("{s}_hold"), c * pixels, w)).collect();
+        let shifted: Vec<String> = (0..channels)
+            .rev()
+            .map(|c| {
+                let base = c as u32 * segment;
+                format!("{w}'d0, {s}_hold[{}:{}]", base + segment - 1, base + w)
+            })
+            .collect();
+        writeln!(
+            self.body,
+            "    reg {} {s}_hold;\n    reg {} {s}_p;\n    reg {s}_busy;\n    wire {s}_take = b{k}_valid & !{s}_busy;\n    \
+             wire {s}_send = {s}_busy & b{next}_ready;\n    assign b{k}_ready = !{s}_busy;\n    assign b{next}_valid = {s}_busy;\n    \
+             assign b{next}_data = {{{}}};\n    always @(posedge clk) begin\n        if (rst) {s}_busy <= 1'b0;\n        \
+             else if ({s}_take) {s}_busy <= 1'b1;\n        else if ({s}_send & {s}_p == {}) {s}_busy <= 1'b0;\n        \
+             if ({s}_take) {s}_p <= {};\n        else if ({s}_send) {s}_p <= {s}_p + {};\n        \
+             if ({s}_take) {s}_hold <= b{k}_data;\n        else if ({s}_send) {s}_hold <= {{{}}};\n    end",
+            range(bits),
+            range(pixel_bits),
+            lowest.join(", "),
+            literal(pixels as i128 - 1, pixel_bits),
+            literal(0, pixel_bits),
+            literal(1, pixel_bits),
+            shifted.join(", ")
+        )
+        .unwrap();
+        self.totals.buffer_bits += bits as u64;
+        self.totals.register_bits += (bits + pixel_bits + 1) as u64;
+    }
+}
+
+/// Packed codes as hex, element i at bits [i*W+W-1 : i*W].
+fn hex(codes: &[i64], width: u32) -> String {
+    let bits = codes.len() * width as usize;
+    let mut digits = vec![0u8; bits.div_ceil(4)];
+    for (i, &c) in codes.iter().enumerate() {
+        for b in 0..width as usize {
+            if (c >> b) & 1 == 1 {
+                let at = i * width as usize + b;
+                digits[at / 4] |= 1 << (at % 4);
+            }
+        }
+    }
+    digits.iter().rev().map(|&d| char::from_digit(d as u32, 16).expect("a nibble")).collect()
+}
+
+/// How far behind the newest pixel each kernel tap reads, taps in row-major order.
+pub fn lags(axes: &[Axis]) -> Vec<usize> {
+    let mut strides = vec![1usize; axes.len()];
+    for d in (0..axes.len().saturating_sub(1)).rev() {
+        strides[d] = strides[d + 1] * axes[d + 1].length;
+    }
+    let taps: usize = axes.iter().map(|a| a.kernel).product();
+    (0..taps)
+        .map(|t| {
+            let mut rest = t;
+            let mut lag = 0;
+            for d in (0..axes.len()).rev() {
+                let kd = rest % axes[d].kernel;
+                rest /= axes[d].kernel;
+                lag += axes[d].lag(kd) * strides[d];
+            }
+            lag
+        })
+        .collect()
+}
+
+/// The counter update of dimension `d` and, when it wraps, of the ones before it.
+fn raster_step(s: &str, axes: &[Axis], d: usize, indent: usize) -> String {
+    let pad = "    ".repeat(indent);
+    let bits = counter_bits(axes[d].length);
+    let last = literal(axes[d].length as i128 - 1, bits);
+    let wrap = if d == 0 { String::new() } else { raster_step(s, axes, d - 1, indent + 1) };
+    format!(
+        "{pad}if ({s}_u{d} == {last}) begin\n{pad}    {s}_u{d} <= {};\n{wrap}{pad}end else {s}_u{d} <= {s}_u{d} + {};\n",
+        literal(0, bits),
+        literal(1, bits)
+    )
+}
+
+/// A layer applied to one beat: the layer itself where a beat is the whole vector, else
+/// the layer over the channels of one pixel (a per-channel map keeps each channel's codes).
+fn beat_model(model: &QuantizedModel, layer: &Layer, stage: &Stage) -> (QuantizedModel, Layer) {
+    let channels = stage.input.beat.channels;
+    let op = match &layer.op {
+        LayerOp::Affine { scale, shift, accumulator, per_channel } if !stage.input.beat.grid.is_empty() => {
+            let pixels = stage.input.beat.per_frame();
+            let pick = |codes: &balerc_compiler::quant::model::Codes| balerc_compiler::quant::model::Codes {
+                ty: codes.ty,
+                codes: (0..channels).map(|c| codes.codes[c * pixels / per_channel]).collect(),
+            };
+            LayerOp::Affine { scale: pick(scale), shift: pick(shift), accumulator: *accumulator, per_channel: 1 }
+        }
+        op => op.clone(),
+    };
+    let values = [(stage.input.ty, channels), (stage.output.ty, stage.output.beat.channels)];
+    single_layer(model, layer, op, values)
+}
+
+/// The layer over one window: input element c * taps + t is channel c of tap t, output o
+/// is channel o of the output pixel.
+fn window_model(model: &QuantizedModel, layer: &Layer, stage: &Stage, taps: usize, kind: WindowKind) -> (QuantizedModel, Layer) {
+    let (c_in, c_out) = (stage.input.beat.channels, stage.output.beat.channels);
+    let mut starts = vec![0];
+    let mut entries = Vec::new();
+    for o in 0..c_out {
+        match (&layer.op, kind) {
+            (LayerOp::Conv { transposed, .. }, WindowKind::Conv) => {
+                for c in 0..c_in {
+                    for t in 0..taps {
+                        // ONNX weights: [c_out, c_in, k...], transposed [c_in, c_out, k...].
+                        let w = if *transposed { (c * c_out + o) * taps + t } else { (o * c_in + c) * taps + t };
+                        entries.push(((c * taps + t) as u32, w as u32));
+                    }
+                }
+            }
+            _ => entries.extend((0..taps).map(|t| ((o * taps + t) as u32, 0))),
+        }
+        starts.push(entries.len());
+    }
+    let window = Taps { starts, entries, per_channel: 1 };
+    let op = match &layer.op {
+        LayerOp::Conv { linear, .. } => LayerOp::Conv { linear: linear.clone(), taps: window, transposed: false, geometry: None },
+        _ => LayerOp::MaxPool { windows: window, geometry: None },
+    };
+    let values = [(stage.input.ty, c_in * taps), (stage.output.ty, c_out)];
+    single_layer(model, layer, op, values)
+}
+
+/// A model of one layer from an input of `values[0]` to an output of `values[1]`
+/// (type, elements).
+fn single_layer(
+    model: &QuantizedModel,
+    layer: &Layer,
+    op: LayerOp,
+    values: [(balerc_compiler::fixed::FixedType, usize); 2],
+) -> (QuantizedModel, Layer) {
+    let value = |(ty, n): (balerc_compiler::fixed::FixedType, usize), name: &str| Value {
+        name: name.to_string(),
+        shape: vec![n],
+        ty,
+    };
+    let single = Layer { name: layer.name.clone(), op, inputs: vec![0], output: 1 };
+    let model = QuantizedModel {
+        name: model.name.clone(),
+        values: vec![value(values[0], "beat_in"), value(values[1], "beat_out")],
+        layers: vec![single.clone()],
+        input: 0,
+        output: 1,
+        source: None,
+        scales: Default::default(),
+    };
+    (model, single)
+}
