@@ -1,7 +1,9 @@
 //! Co-simulation of a build directory: the generated RTL and the Rust simulator run on
 //! the same vectors, and every output code must agree.
 
-use crate::rtl::{run_iverilog, run_stream_iverilog, Pressure, RtlDesign, StreamDesign, StreamVerilatorBench, VerilatorBench};
+use crate::rtl::{
+    run_iverilog, run_stream_iverilog, Pressure, RtlDesign, StreamDesign, StreamVerilatorBench, VerilatorBench,
+};
 use crate::vectors::input_vectors;
 use balerc_compiler::quant::QuantizedModel;
 use balerc_compiler::sim::Simulator;
@@ -97,7 +99,8 @@ impl BeatLayout {
 }
 
 fn read_report(dir: &Path) -> Result<Report, String> {
-    serde_json::from_str(&read(&dir.join("report.json"))?).map_err(|e| format!("{}: {e}", dir.join("report.json").display()))
+    serde_json::from_str(&read(&dir.join("report.json"))?)
+        .map_err(|e| format!("{}: {e}", dir.join("report.json").display()))
 }
 
 fn one() -> usize {
@@ -290,5 +293,11 @@ fn cosim_stream(dir: &Path, options: &CosimOptions) -> Result<CosimOutcome, Stri
             }
         }
     }
-    Ok(CosimOutcome { vectors: vectors.len(), differing_codes: mismatches.len(), mismatches, build_seconds, run_seconds })
+    Ok(CosimOutcome {
+        vectors: vectors.len(),
+        differing_codes: mismatches.len(),
+        mismatches,
+        build_seconds,
+        run_seconds,
+    })
 }

@@ -143,7 +143,8 @@ pub fn generate(model: &QuantizedModel, options: &Options) -> Result<Design, Err
         Io::Stream => {
             if options.reuse.default != 1 || !options.reuse.layers.is_empty() {
                 return Err(Error::Unsupported(
-                    "a streamed design shares its multipliers over the pixels already; leave out the reuse factor".into(),
+                    "a streamed design shares its multipliers over the pixels already; leave out the reuse factor"
+                        .into(),
                 ));
             }
             let (mut design, report) = stream::generate(model, options)?;

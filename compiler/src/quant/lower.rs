@@ -130,7 +130,10 @@ fn lower_node(
                         .collect()
                 })?;
             let result = exact_result(&linear);
-            return Ok((LayerOp::Conv { linear, taps, transposed: c.transposed, geometry: Some(c.geometry.clone()) }, result));
+            return Ok((
+                LayerOp::Conv { linear, taps, transposed: c.transposed, geometry: Some(c.geometry.clone()) },
+                result,
+            ));
         }
         Op::BatchNorm(b) => {
             let scale = codes(&b.scale, layer.weight.unwrap_or(config.default), &node.name, "scale")?;

@@ -45,7 +45,12 @@ impl StreamDesign {
         let (lo, hi) = code_range(self.input_width, self.input_signed);
         for (k, beat) in beats.iter().enumerate() {
             if beat.len() != self.in_elements {
-                return Err(format!("beat {k} has {} codes, design {} takes {}", beat.len(), self.top, self.in_elements));
+                return Err(format!(
+                    "beat {k} has {} codes, design {} takes {}",
+                    beat.len(),
+                    self.top,
+                    self.in_elements
+                ));
             }
             if let Some(c) = beat.iter().find(|&&c| c < lo || c > hi) {
                 return Err(format!("beat {k}: code {c} is outside {lo}..={hi}"));
@@ -290,8 +295,16 @@ impl StreamVerilatorBench {
             Command::new(&self.executable)
                 .arg("beats.hex")
                 .arg(&outputs)
-                .args([beats.len(), due, pressure.offer_percent as usize, pressure.take_percent as usize, pressure.seed as usize]
-                    .map(|n| n.to_string()))
+                .args(
+                    [
+                        beats.len(),
+                        due,
+                        pressure.offer_percent as usize,
+                        pressure.take_percent as usize,
+                        pressure.seed as usize,
+                    ]
+                    .map(|n| n.to_string()),
+                )
                 .current_dir(&self.work_dir),
         )?;
         read_outputs(&self.design, &outputs, due)

@@ -41,7 +41,13 @@ impl BeatLayout {
         } else {
             "beat p element c is tensor element c * beats + p (channel c of pixel p)"
         };
-        BeatLayout { elements: beat.channels, ty: ty.to_string(), beats: beat.per_frame(), grid: beat.grid.clone(), order }
+        BeatLayout {
+            elements: beat.channels,
+            ty: ty.to_string(),
+            beats: beat.per_frame(),
+            grid: beat.grid.clone(),
+            order,
+        }
     }
 }
 
@@ -78,17 +84,18 @@ pub fn output_cycles(model: &QuantizedModel, frames: usize) -> Result<Vec<usize>
 pub fn generate(model: &QuantizedModel, options: &Options) -> Result<(Design, StreamReport), Error> {
     let plan = plan::plan(model)?;
     let top = &options.top;
-    let mut writer = stages::Writer {
-        body: String::new(),
-        conversions: Conversions::new(top),
-        totals: Default::default(),
-        options,
-    };
+    let mut writer =
+        stages::Writer { body: String::new(), conversions: Conversions::new(top), totals: Default::default(), options };
     let bits = |s: &plan::Stream| s.beat.channels as u32 * s.ty.width;
     let n = plan.stages.len();
     for b in 0..=n {
         let stream = if b == 0 { &plan.input } else { &plan.stages[b - 1].output };
-        writeln!(writer.body, "    wire b{b}_valid;\n    wire {} b{b}_data;\n    wire b{b}_ready;", range(bits(stream))).unwrap();
+        writeln!(
+            writer.body,
+            "    wire b{b}_valid;\n    wire {} b{b}_data;\n    wire b{b}_ready;",
+            range(bits(stream))
+        )
+        .unwrap();
     }
     writeln!(
         writer.body,
@@ -103,6 +110,7 @@ pub fn generate(model: &QuantizedModel, options: &Options) -> Result<(Design, St
             Some(l) => (model.layers[l].name.clone(), model.layers[l].op.kind()),
             None => ("(vector to pixels)".to_string(), "serialize"),
         };
+        let kind = if matches!(stage.kind, plan::StageKind::DenseToPixels) { "dense_to_pixels" } else { kind };
         let line_buffer_pixels = match &stage.kind {
             plan::StageKind::Window { axes, .. } => Some(stages::lags(axes).into_iter().max().unwrap_or(0)),
             _ => None,

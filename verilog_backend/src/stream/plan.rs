@@ -101,6 +101,9 @@ pub enum StageKind {
     PixelDense,
     /// A vector (one beat) sent out as pixels, one per beat.
     Serialize,
+    /// A dense layer whose output is an image: it holds its input vector and computes the
+    /// image a pixel per beat, each pixel's weights from a table.
+    DenseToPixels,
 }
 
 #[derive(Debug, Clone)]
@@ -156,6 +159,10 @@ pub fn plan(model: &QuantizedModel) -> Result<Plan, Error> {
                         current = Stream { ty: out.ty, ..current };
                         continue;
                     }
+                    if let Some(at) = dense_before(&stages, model) {
+                        current = pixels_from_dense(&mut stages, at, &target.beat);
+                        continue;
+                    }
                     (StageKind::Serialize, target)
                 } else if out.shape.len() == 1 {
                     current.flattened = true;
@@ -184,7 +191,8 @@ pub fn plan(model: &QuantizedModel) -> Result<Plan, Error> {
                 let Some(g) = geometry else {
                     return Err(refuse(layer, "its model was quantized without the geometry; quantize it again"));
                 };
-                let window = if matches!(layer.op, LayerOp::MaxPool { .. }) { WindowKind::Max } else { WindowKind::Conv };
+                let window =
+                    if matches!(layer.op, LayerOp::MaxPool { .. }) { WindowKind::Max } else { WindowKind::Conv };
                 let axes = axes(g, transposed && window == WindowKind::Conv, &in_shape[1..], &out.shape[1..])
                     .map_err(|why| refuse(layer, why))?;
                 (StageKind::Window { axes, kind: window }, stream_of(&out.shape, out.ty))
@@ -215,6 +223,37 @@ pub fn plan(model: &QuantizedModel) -> Result<Plan, Error> {
         return Err(Error::Unsupported("the model computes nothing (only reshapes)".into()));
     }
     Ok(Plan { stages, input, output: current })
+}
+
+/// The stage of a dense layer followed only by element-wise maps, at the end of `stages`.
+fn dense_before(stages: &[Stage], model: &QuantizedModel) -> Option<usize> {
+    for (at, stage) in stages.iter().enumerate().rev() {
+        let op = &model.layers[stage.layer?].op;
+        match (&stage.kind, op) {
+            (StageKind::Map, LayerOp::Dense { .. }) => return Some(at),
+            (
+                StageKind::Map,
+                LayerOp::Relu | LayerOp::LeakyRelu { .. } | LayerOp::Clip { .. } | LayerOp::Table { .. },
+            ) => {}
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// Turns the dense stage at `at` into one that computes pixels of `beat`, and the element-wise
+/// maps after it into maps over those pixels; returns the stream they end with.
+fn pixels_from_dense(stages: &mut Vec<Stage>, at: usize, beat: &Beat) -> Stream {
+    let pixels = |s: &Stream| Stream { beat: beat.clone(), ty: s.ty, flattened: false };
+    for (k, stage) in stages.iter_mut().enumerate().skip(at) {
+        if k == at {
+            stage.kind = StageKind::DenseToPixels;
+        } else {
+            stage.input = pixels(&stage.input);
+        }
+        stage.output = pixels(&stage.output);
+    }
+    stages.last().expect("the dense stage").output.clone()
 }
 
 /// The virtual grid of each spatial dimension. A plain convolution pads the input; a
@@ -288,7 +327,14 @@ mod tests {
         // Length 7, kernel 3, stride 2, pad 1: outputs 0..4 read inputs 2o - 1 + k.
         let axis = &axes(&geometry(3, 2, 1), false, &[7], &[4]).unwrap()[0];
         let expected: Vec<Vec<(usize, usize)>> = (0..4)
-            .map(|o: i64| (0..3).filter_map(|k| { let i = 2 * o - 1 + k; (0..7).contains(&i).then_some((i as usize, k as usize)) }).collect())
+            .map(|o: i64| {
+                (0..3)
+                    .filter_map(|k| {
+                        let i = 2 * o - 1 + k;
+                        (0..7).contains(&i).then_some((i as usize, k as usize))
+                    })
+                    .collect()
+            })
             .collect();
         assert_eq!(reads(axis), expected);
     }

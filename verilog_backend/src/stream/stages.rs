@@ -64,6 +64,7 @@ impl Writer<'_> {
             }
             StageKind::PixelDense => self.pixel_dense(layer.expect("a dense layer"), k, stage)?,
             StageKind::Serialize => self.serialize(k, stage),
+            StageKind::DenseToPixels => self.dense_to_pixels(layer.expect("a dense layer"), k, stage)?,
         }
         writeln!(self.body).unwrap();
         Ok(())
@@ -150,7 +151,8 @@ impl Writer<'_> {
             .unwrap();
             self.totals.register_bits += bits as u64;
         }
-        let all = |what: &str| (0..axes.len()).map(|d| format!("{s}_{what}{d}[{s}_u{d}]")).collect::<Vec<_>>().join(" & ");
+        let all =
+            |what: &str| (0..axes.len()).map(|d| format!("{s}_{what}{d}[{s}_u{d}]")).collect::<Vec<_>>().join(" & ");
         let fill = match kind {
             WindowKind::Conv => literal(0, in_bits),
             // The smallest code in every channel.
@@ -159,13 +161,7 @@ impl Writer<'_> {
                 format!("{{{channels}{{{}}}}}", literal(smallest, ty.width))
             }
         };
-        writeln!(
-            self.body,
-            "    wire {s}_real = {};\n    wire {s}_fires = {};",
-            all("pixels"),
-            all("ends")
-        )
-        .unwrap();
+        writeln!(self.body, "    wire {s}_real = {};\n    wire {s}_fires = {};", all("pixels"), all("ends")).unwrap();
         let load = format!("{s}_advance & {s}_fires");
         let lags = lags(axes);
         let deepest = lags.iter().copied().max().unwrap_or(0);
@@ -246,9 +242,17 @@ impl Writer<'_> {
         let pixel_bits = counter_bits(pixels);
         // One table row per pixel: the weight of (output o, channel c) at element o * C + c.
         let row_bits = (outputs * channels) as u32 * w_ty.width;
-        writeln!(self.body, "    reg {} {s}_p;\n    reg {} {s}_weights [0:{}];\n    initial begin", range(pixel_bits), range(row_bits), pixels - 1).unwrap();
+        writeln!(
+            self.body,
+            "    reg {} {s}_p;\n    reg {} {s}_weights [0:{}];\n    initial begin",
+            range(pixel_bits),
+            range(row_bits),
+            pixels - 1
+        )
+        .unwrap();
         for p in 0..pixels {
-            let codes: Vec<i64> = (0..outputs).flat_map(|o| (0..channels).map(move |c| (o, c))).map(|(o, c)| weight(o, c, p)).collect();
+            let codes: Vec<i64> =
+                (0..outputs).flat_map(|o| (0..channels).map(move |c| (o, c))).map(|(o, c)| weight(o, c, p)).collect();
             writeln!(self.body, "        {s}_weights[{p}] = {row_bits}'h{};", hex(&codes, w_ty.width)).unwrap();
         }
         writeln!(self.body, "    end\n    wire {} {s}_w = {s}_weights[{s}_p];", range(row_bits)).unwrap();
@@ -262,10 +266,11 @@ impl Writer<'_> {
         let mut ys = Vec::with_capacity(outputs);
         for o in 0..outputs {
             let bias = (linear.bias.codes[o] as i128) << bias_up;
-            let exact = (0..channels).flat_map(|c| (0..pixels).map(move |p| (c, p))).fold(
-                Interval { lo: bias, hi: bias },
-                |sum, (c, p)| sum.plus(Interval::of_type(x_ty).scale(weight(o, c, p)).shifted(up)),
-            );
+            let exact = (0..channels)
+                .flat_map(|c| (0..pixels).map(move |p| (c, p)))
+                .fold(Interval { lo: bias, hi: bias }, |sum, (c, p)| {
+                    sum.plus(Interval::of_type(x_ty).scale(weight(o, c, p)).shifted(up))
+                });
             // The accumulator wraps modulo 2^A; A bits hold every value the whole sum can take,
             // so the last sum is exact.
             let a = exact.signed_bits();
@@ -273,9 +278,21 @@ impl Writer<'_> {
             for c in 0..channels {
                 let (x, w) = (format!("{s}_x{c}"), format!("{s}_o{o}_w{c}"));
                 if o == 0 {
-                    writeln!(self.body, "    wire {} {x} = {};", range(x_ty.width), element(&format!("b{k}_data"), c, x_ty.width)).unwrap();
+                    writeln!(
+                        self.body,
+                        "    wire {} {x} = {};",
+                        range(x_ty.width),
+                        element(&format!("b{k}_data"), c, x_ty.width)
+                    )
+                    .unwrap();
                 }
-                writeln!(self.body, "    wire {} {w} = {};", range(w_ty.width), element(&format!("{s}_w"), o * channels + c, w_ty.width)).unwrap();
+                writeln!(
+                    self.body,
+                    "    wire {} {w} = {};",
+                    range(w_ty.width),
+                    element(&format!("{s}_w"), o * channels + c, w_ty.width)
+                )
+                .unwrap();
                 let product = format!("{s}_o{o}_p{c}");
                 writeln!(
                     self.body,
@@ -331,6 +348,140 @@ impl Writer<'_> {
         )
         .unwrap();
         self.totals.register_bits += pixel_bits as u64;
+        Ok(())
+    }
+
+    /// A dense layer computing an image a pixel at a time: it holds its input vector, and for
+    /// pixel p every channel c sums the vector times the weights of output c * P + p, read
+    /// from a table row per pixel, with that output's bias.
+    fn dense_to_pixels(&mut self, layer: &Layer, k: usize, stage: &Stage) -> Result<(), Error> {
+        let LayerOp::Dense { linear, inputs } = &layer.op else { unreachable!("planned for dense layers") };
+        require_exact(linear, &layer.name)?;
+        let s = format!("s{k}");
+        let x_ty = stage.input.ty;
+        let (channels, pixels) = (stage.output.beat.channels, stage.output.beat.per_frame());
+        let (w_ty, b_ty) = (linear.weight.ty, linear.bias.ty);
+        let result = stage.output.ty;
+        let weight = |c: usize, p: usize, i: usize| linear.weight.codes[(c * pixels + p) * inputs + i];
+        let acc_frac = linear.accumulator.frac_bits();
+        let up = (acc_frac - x_ty.frac_bits() - w_ty.frac_bits()) as u32;
+        let bias_up = (acc_frac - b_ty.frac_bits()) as u32;
+        let pixel_bits = counter_bits(pixels);
+        let in_bits = *inputs as u32 * x_ty.width;
+        // One table row per pixel: the weight of (channel c, input i) at element c * inputs + i,
+        // then each channel's bias.
+        let weight_bits = (channels * inputs) as u32 * w_ty.width;
+        let row_bits = weight_bits + channels as u32 * b_ty.width;
+        writeln!(
+            self.body,
+            "    reg {} {s}_hold;\n    reg {s}_busy;\n    reg {} {s}_p;\n    reg {} {s}_table [0:{}];\n    initial begin",
+            range(in_bits),
+            range(pixel_bits),
+            range(row_bits),
+            pixels - 1
+        )
+        .unwrap();
+        for p in 0..pixels {
+            let weights: Vec<i64> =
+                (0..channels).flat_map(|c| (0..*inputs).map(move |i| (c, i))).map(|(c, i)| weight(c, p, i)).collect();
+            let biases: Vec<i64> = (0..channels).map(|c| linear.bias.codes[c * pixels + p]).collect();
+            writeln!(
+                self.body,
+                "        {s}_table[{p}] = {{{}'h{}, {}'h{}}};",
+                channels as u32 * b_ty.width,
+                hex(&biases, b_ty.width),
+                weight_bits,
+                hex(&weights, w_ty.width)
+            )
+            .unwrap();
+        }
+        writeln!(self.body, "    end\n    wire {} {s}_row = {s}_table[{s}_p];", range(row_bits)).unwrap();
+        self.totals.buffer_bits += in_bits as u64;
+        self.totals.register_bits += in_bits as u64 + pixel_bits as u64 + 1;
+        for i in 0..*inputs {
+            writeln!(
+                self.body,
+                "    wire {} {s}_x{i} = {};",
+                range(x_ty.width),
+                element(&format!("{s}_hold"), i, x_ty.width)
+            )
+            .unwrap();
+        }
+        let product_bits = x_ty.width + w_ty.width + 1;
+        let mut ys = Vec::with_capacity(channels);
+        for c in 0..channels {
+            let exact = (0..pixels)
+                .map(|p| {
+                    let bias = (linear.bias.codes[c * pixels + p] as i128) << bias_up;
+                    (0..*inputs).fold(Interval { lo: bias, hi: bias }, |sum, i| {
+                        sum.plus(Interval::of_type(x_ty).scale(weight(c, p, i)).shifted(up))
+                    })
+                })
+                .reduce(Interval::hull)
+                .expect("an image has pixels");
+            // Every pixel's sum fits A bits, so sums modulo 2^A are exact.
+            let a = exact.signed_bits();
+            let bias = format!("{s}_c{c}_b");
+            let low = weight_bits + c as u32 * b_ty.width;
+            writeln!(self.body, "    wire {} {bias} = {s}_row[{}:{low}];", range(b_ty.width), low + b_ty.width - 1)
+                .unwrap();
+            let mut terms = vec![fit(&bias, b_ty.width, b_ty.signed, bias_up, a)];
+            for i in 0..*inputs {
+                let w = format!("{s}_c{c}_w{i}");
+                writeln!(
+                    self.body,
+                    "    wire {} {w} = {};",
+                    range(w_ty.width),
+                    element(&format!("{s}_row"), c * inputs + i, w_ty.width)
+                )
+                .unwrap();
+                let product = format!("{s}_c{c}_p{i}");
+                writeln!(
+                    self.body,
+                    "    wire {} {product} = $signed({}) * $signed({});",
+                    range(product_bits),
+                    fit(&format!("{s}_x{i}"), x_ty.width, x_ty.signed, 0, product_bits),
+                    fit(&w, w_ty.width, w_ty.signed, 0, product_bits)
+                )
+                .unwrap();
+                terms.push(fit(&product, product_bits, true, up, a));
+            }
+            writeln!(self.body, "    wire {} {s}_c{c}_sum = {};", range(a), terms.join(" + ")).unwrap();
+            self.totals.cost.dsp_products += *inputs as u64;
+            self.totals.cost.adders += *inputs as u64;
+            self.totals.cost.adder_bits += *inputs as u64 * a as u64;
+            let sum = Sum { name: format!("{s}_c{c}_sum"), width: a, range: exact };
+            let mut cx = Context {
+                body: &mut self.body,
+                conversions: &mut self.conversions,
+                cost: &mut self.totals.cost,
+                multipliers: self.options.multipliers,
+                dsp: Vec::new(),
+                stages: Stages { levels: None },
+                sharing_pairs: self.options.sharing_pairs,
+                registers: Registers::default(),
+                prefix: format!("{s}_c{c}"),
+                input: String::new(),
+                output: String::new(),
+            };
+            ys.push(activate(&mut cx, linear, &sum, result, &format!("{s}_c{c}"))?);
+        }
+        let out_bits = channels as u32 * result.width;
+        let packed: Vec<&str> = ys.iter().rev().map(String::as_str).collect();
+        writeln!(self.body, "    wire {} {s}_y = {{{}}};", range(out_bits), packed.join(", ")).unwrap();
+        self.output_register(k, out_bits, &format!("{s}_busy & {s}_free"), &format!("{s}_y"));
+        writeln!(
+            self.body,
+            "    wire {s}_take = b{k}_valid & !{s}_busy;\n    assign b{k}_ready = !{s}_busy;\n    always @(posedge clk) begin\n        \
+             if (rst) {s}_busy <= 1'b0;\n        else if ({s}_take) {s}_busy <= 1'b1;\n        \
+             else if ({s}_busy & {s}_free & {s}_p == {last}) {s}_busy <= 1'b0;\n        \
+             if ({s}_take) begin\n            {s}_hold <= b{k}_data;\n            {s}_p <= {zero};\n        end\n        \
+             else if ({s}_busy & {s}_free) {s}_p <= {s}_p + {one};\n    end",
+            last = literal(pixels as i128 - 1, pixel_bits),
+            zero = literal(0, pixel_bits),
+            one = literal(1, pixel_bits),
+        )
+        .unwrap();
         Ok(())
     }
 
@@ -444,7 +595,13 @@ fn beat_model(model: &QuantizedModel, layer: &Layer, stage: &Stage) -> (Quantize
 
 /// The layer over one window: input element c * taps + t is channel c of tap t, output o
 /// is channel o of the output pixel.
-fn window_model(model: &QuantizedModel, layer: &Layer, stage: &Stage, taps: usize, kind: WindowKind) -> (QuantizedModel, Layer) {
+fn window_model(
+    model: &QuantizedModel,
+    layer: &Layer,
+    stage: &Stage,
+    taps: usize,
+    kind: WindowKind,
+) -> (QuantizedModel, Layer) {
     let (c_in, c_out) = (stage.input.beat.channels, stage.output.beat.channels);
     let mut starts = vec![0];
     let mut entries = Vec::new();
@@ -465,7 +622,9 @@ fn window_model(model: &QuantizedModel, layer: &Layer, stage: &Stage, taps: usiz
     }
     let window = Taps { starts, entries, per_channel: 1 };
     let op = match &layer.op {
-        LayerOp::Conv { linear, .. } => LayerOp::Conv { linear: linear.clone(), taps: window, transposed: false, geometry: None },
+        LayerOp::Conv { linear, .. } => {
+            LayerOp::Conv { linear: linear.clone(), taps: window, transposed: false, geometry: None }
+        }
         _ => LayerOp::MaxPool { windows: window, geometry: None },
     };
     let values = [(stage.input.ty, c_in * taps), (stage.output.ty, c_out)];

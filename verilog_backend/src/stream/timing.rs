@@ -16,6 +16,8 @@ enum Control {
     PixelDense { valid: bool, pixel: usize, pixels: usize },
     /// Serializer: busy while pixels leave.
     Serialize { busy: bool, pixel: usize, pixels: usize },
+    /// Dense to pixels: busy while pixels are computed into the output register.
+    DenseToPixels { busy: bool, valid: bool, pixel: usize, pixels: usize },
 }
 
 impl Control {
@@ -44,14 +46,22 @@ impl Control {
                     ends: each(&|d, u| axes[d].fires(u)),
                 }
             }
-            StageKind::PixelDense => Control::PixelDense { valid: false, pixel: 0, pixels: stage.input.beat.per_frame() },
+            StageKind::PixelDense => {
+                Control::PixelDense { valid: false, pixel: 0, pixels: stage.input.beat.per_frame() }
+            }
             StageKind::Serialize => Control::Serialize { busy: false, pixel: 0, pixels: stage.output.beat.per_frame() },
+            StageKind::DenseToPixels => {
+                Control::DenseToPixels { busy: false, valid: false, pixel: 0, pixels: stage.output.beat.per_frame() }
+            }
         }
     }
 
     fn out_valid(&self) -> bool {
         match self {
-            Control::Map { valid } | Control::Window { valid, .. } | Control::PixelDense { valid, .. } => *valid,
+            Control::Map { valid }
+            | Control::Window { valid, .. }
+            | Control::PixelDense { valid, .. }
+            | Control::DenseToPixels { valid, .. } => *valid,
             Control::Serialize { busy, .. } => *busy,
         }
     }
@@ -62,7 +72,7 @@ impl Control {
             Control::Map { valid } => !valid || out_ready,
             Control::Window { valid, position, pixels, .. } => (!valid || out_ready) && pixels[*position],
             Control::PixelDense { valid, pixel, pixels } => *pixel != pixels - 1 || !valid || out_ready,
-            Control::Serialize { busy, .. } => !busy,
+            Control::Serialize { busy, .. } | Control::DenseToPixels { busy, .. } => !busy,
         }
     }
 
@@ -88,6 +98,20 @@ impl Control {
                 *valid = if take && last { true } else { *valid && !out_ready };
                 if take {
                     *pixel = if last { 0 } else { *pixel + 1 };
+                }
+            }
+            Control::DenseToPixels { busy, valid, pixel, pixels } => {
+                let load = *busy && (!*valid || out_ready);
+                *valid = if load { true } else { *valid && !out_ready };
+                if in_valid && !*busy {
+                    *busy = true;
+                    *pixel = 0;
+                } else if load {
+                    if *pixel == *pixels - 1 {
+                        *busy = false;
+                    } else {
+                        *pixel += 1;
+                    }
                 }
             }
             Control::Serialize { busy, pixel, pixels } => {
@@ -126,7 +150,8 @@ pub fn simulate(stages: &[Stage], in_beats: usize, out_beats: usize, frames: usi
     let mut first_entered = None;
     let mut output_cycles = Vec::new();
     let mut cycle = 0;
-    let limit = 64 + frames * (in_beats + out_beats + 16) * 16 * (stages.len() + 1)
+    let limit = 64
+        + frames * (in_beats + out_beats + 16) * 16 * (stages.len() + 1)
         + frames * stages.iter().map(frame_clocks).sum::<usize>() * 2;
     while output_cycles.len() < frames * out_beats && cycle < limit {
         // Ready flows back from the output, always ready.
@@ -143,8 +168,7 @@ pub fn simulate(stages: &[Stage], in_beats: usize, out_beats: usize, frames: usi
         if controls.last().expect("a stage").out_valid() {
             output_cycles.push(cycle);
         }
-        let valids: Vec<bool> =
-            std::iter::once(offered).chain(controls.iter().map(Control::out_valid)).collect();
+        let valids: Vec<bool> = std::iter::once(offered).chain(controls.iter().map(Control::out_valid)).collect();
         for (k, control) in controls.iter_mut().enumerate() {
             control.step(valids[k], ready[k + 1]);
         }
