@@ -425,6 +425,27 @@ fn write_verilog(
     let report = balerc_verilog::write_project(&lowered.model, &options, build.path())?;
     build.commit()?;
     drop(spinner);
+    if let Some(stream) = &report.stream {
+        eprintln!(
+            "wrote {} in {:.1} ms: streamed, {} input beats of {} and {} output beats of {} per frame, a frame every {} clocks, \
+             {} cycles from a frame's first input beat to its last output beat, {} adders ({} adder bits), {} register bits \
+             ({} in line buffers), {} products on DSP slices",
+            dir.display(),
+            started.elapsed().as_secs_f64() * 1e3,
+            stream.input_beat.beats,
+            stream.input_beat.elements,
+            stream.output_beat.beats,
+            stream.output_beat.elements,
+            stream.cycles_per_frame,
+            report.latency_cycles,
+            report.resources.adders,
+            report.resources.adder_bits,
+            report.resources.register_bits,
+            stream.buffer_bits,
+            report.resources.dsp_products
+        );
+        return Ok(());
+    }
     eprintln!(
         "wrote {} in {:.1} ms: latency {} cycles, a sample every {} clock{}, {} adders ({} adder bits), {} register bits, {} products on DSP slices",
         dir.display(),

@@ -80,20 +80,23 @@ struct StreamLayout {
     output_beat: BeatLayout,
 }
 
-#[derive(Deserialize)]
-struct BeatLayout {
-    elements: usize,
-    beats: usize,
+/// How a streamed build's port carries a frame.
+#[derive(Debug, Clone, Deserialize)]
+pub struct BeatLayout {
+    /// Elements per beat.
+    pub elements: usize,
+    /// Beats per frame.
+    pub beats: usize,
 }
 
 impl BeatLayout {
     /// A frame's codes (channel first) as beats: beat p holds element c * beats + p.
-    fn beats(&self, frame: &[i64]) -> Vec<Vec<i64>> {
+    pub fn beats(&self, frame: &[i64]) -> Vec<Vec<i64>> {
         (0..self.beats).map(|p| (0..self.elements).map(|c| frame[c * self.beats + p]).collect()).collect()
     }
 
     /// Where element c of beat p sits in the frame.
-    fn element(&self, p: usize, c: usize) -> usize {
+    pub fn element(&self, p: usize, c: usize) -> usize {
         c * self.beats + p
     }
 }
@@ -130,6 +133,13 @@ pub fn load_build(dir: &Path) -> Result<(RtlDesign, QuantizedModel), String> {
         ii: report.ii,
     };
     Ok((design, model))
+}
+
+/// The input and output beat layouts of a streamed build.
+pub fn stream_layouts(dir: &Path) -> Result<(BeatLayout, BeatLayout), String> {
+    let report = read_report(dir)?;
+    let layout = report.stream.ok_or_else(|| format!("{} does not describe a streamed design", dir.display()))?;
+    Ok((layout.input_beat, layout.output_beat))
 }
 
 /// Whether a build directory holds a streamed design.

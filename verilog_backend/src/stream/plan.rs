@@ -129,10 +129,9 @@ fn refuse(layer: &Layer, why: impl std::fmt::Display) -> Error {
 /// A tensor of per-sample shape [channels, grid...] as pixels; a 1-D one as a vector.
 fn stream_of(shape: &[usize], ty: FixedType) -> Stream {
     let beat = match shape {
-        [n] => Beat::vector(*n),
-        [c, grid @ ..] if grid.iter().product::<usize>() == 1 => Beat::vector(*c),
-        [c, grid @ ..] => Beat { channels: *c, grid: grid.to_vec() },
         [] => Beat::vector(1),
+        [n] => Beat::vector(*n),
+        [c, grid @ ..] => Beat { channels: *c, grid: grid.to_vec() },
     };
     Stream { beat, ty, flattened: false }
 }
@@ -155,8 +154,9 @@ pub fn plan(model: &QuantizedModel) -> Result<Plan, Error> {
                 let (c, grid) = (current.beat.channels, &current.beat.grid);
                 let target = stream_of(&out.shape, out.ty);
                 if grid.is_empty() {
-                    if target.beat.grid.is_empty() {
-                        current = Stream { ty: out.ty, ..current };
+                    // One beat either way: only the name changes.
+                    if target.beat.per_frame() == 1 && target.beat.channels == c {
+                        current = target;
                         continue;
                     }
                     if let Some(at) = dense_before(&stages, model) {
@@ -165,7 +165,8 @@ pub fn plan(model: &QuantizedModel) -> Result<Plan, Error> {
                     }
                     (StageKind::Serialize, target)
                 } else if out.shape.len() == 1 {
-                    current.flattened = true;
+                    current =
+                        if pixels == 1 { stream_of(&out.shape, out.ty) } else { Stream { flattened: true, ..current } };
                     continue;
                 } else if target.beat.channels == c && target.beat.per_frame() == pixels {
                     current = Stream { flattened: false, ..target };
