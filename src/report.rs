@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use balerc_compiler::quant::QuantizedModel;
 use balerc_testbench::cosim::load_build;
 use balerc_testbench::rtl::synthesize;
-use balerc_verilog::{legal_reuse_factors, DspPolicy, Multipliers, ReuseFactors};
+use balerc_verilog::{legal_reuse_factors, DspPolicy, Io, Multipliers, ReuseFactors};
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -38,6 +38,8 @@ pub struct Settings {
 /// One form of the design and what it costs.
 #[derive(Debug, Serialize)]
 pub struct Form {
+    /// parallel, or stream (pixels one per beat; II is then the clocks per frame).
+    pub io: Io,
     pub multipliers: Multipliers,
     /// The model-wide reuse factor (layers the precision file sets keep theirs).
     pub reuse_factor: u32,
@@ -75,8 +77,10 @@ pub fn forms(model: &QuantizedModel, settings: &Settings, json_output: bool) -> 
     let reuse_factors =
         if settings.reuse_factors.is_empty() { default_reuse_factors(&legal) } else { settings.reuse_factors.clone() };
     let mut rows = Vec::new();
+    let mut no_stream = None;
     for &multipliers in &settings.multipliers {
-        for &reuse in &reuse_factors {
+        let forms = reuse_factors.iter().map(|&reuse| (Io::Parallel, reuse)).chain([(Io::Stream, 1)]);
+        for (io, reuse) in forms {
             let options = balerc_verilog::Options {
                 top: "balerc_top".into(),
                 multipliers,
@@ -87,17 +91,33 @@ pub fn forms(model: &QuantizedModel, settings: &Settings, json_output: bool) -> 
                 },
                 clock_ns: settings.clock_ns,
                 sharing_pairs: settings.sharing_pairs,
-                reuse: ReuseFactors { default: reuse, layers: settings.layer_reuse.clone() },
-                io: Default::default(),
+                reuse: match io {
+                    Io::Parallel => ReuseFactors { default: reuse, layers: settings.layer_reuse.clone() },
+                    Io::Stream => ReuseFactors::default(),
+                },
+                io,
                 adder_levels_per_stage: Some(settings.adder_levels_per_stage),
             };
             let started = Instant::now();
-            let spinner = crate::spinner::Spinner::on_terminal(format!("writing the design at reuse factor {reuse}"));
-            let design = balerc_verilog::generate(model, &options)?;
+            let what = match io {
+                Io::Parallel => format!("writing the design at reuse factor {reuse}"),
+                Io::Stream => "writing the streamed design".to_string(),
+            };
+            let spinner = crate::spinner::Spinner::on_terminal(what);
+            let design = match (balerc_verilog::generate(model, &options), io) {
+                (Ok(design), _) => design,
+                // A model that cannot stream still has its parallel forms.
+                (Err(e @ balerc_verilog::Error::Unsupported(_)), Io::Stream) => {
+                    no_stream = Some(e.to_string());
+                    continue;
+                }
+                (Err(e), _) => return Err(e.into()),
+            };
             drop(spinner);
             let seconds = started.elapsed().as_secs_f64();
             let report = balerc_verilog::report(model, &options, &design);
             rows.push(Form {
+                io,
                 multipliers,
                 reuse_factor: reuse,
                 ii: report.ii,
@@ -136,23 +156,29 @@ pub fn forms(model: &QuantizedModel, settings: &Settings, json_output: bool) -> 
     );
     print_table(&rows);
     println!(
-        "estimates before synthesis: LUT = adder bits + multiplexer LUTs, FF = register bits, DSP = products on DSP slices, no BRAM; `balerc lower ... --reuse-factor R --out DIR && balerc report DIR --synthesize` measures one form"
+        "estimates before synthesis: LUT = adder bits + multiplexer LUTs, FF = register bits, DSP = products on DSP slices, no BRAM; \
+         a streamed form's II is its clocks per frame and its latency runs from a frame's first input beat to its last output beat; \
+         `balerc lower ... [--reuse-factor R | --io stream] --out DIR && balerc report DIR --synthesize` measures one form"
     );
+    if let Some(why) = no_stream {
+        println!("no streamed form: {why}");
+    }
     Ok(())
 }
 
 fn print_table(rows: &[Form]) {
     let timed = rows.iter().any(|r| r.lowering_seconds.is_some());
     print!(
-        "{:<11} {:>4} {:>4} {:>8} {:>10} {:>9} {:>6} {:>9}  ",
-        "multipliers", "R", "II", "latency", "LUT", "FF", "DSP", "BRAM_18K"
+        "{:<8} {:<11} {:>4} {:>6} {:>8} {:>10} {:>9} {:>6} {:>9}  ",
+        "io", "multipliers", "R", "II", "latency", "LUT", "FF", "DSP", "BRAM_18K"
     );
     println!("{}", if timed { "source    lowered" } else { "source" });
     for r in rows {
-        let style = serde_json::to_value(r.multipliers).ok().and_then(|v| v.as_str().map(str::to_string));
+        let name = |v: Result<Value, _>| v.ok().and_then(|v: Value| v.as_str().map(str::to_string)).unwrap_or_default();
         print!(
-            "{:<11} {:>4} {:>4} {:>8} {:>10} {:>9} {:>6} {:>9}  {}",
-            style.unwrap_or_default(),
+            "{:<8} {:<11} {:>4} {:>6} {:>8} {:>10} {:>9} {:>6} {:>9}  {}",
+            name(serde_json::to_value(r.io)),
+            name(serde_json::to_value(r.multipliers)),
             r.reuse_factor,
             r.ii,
             r.latency_cycles,
@@ -189,10 +215,13 @@ fn built_form(report: &Value) -> Option<Form> {
     let multipliers = serde_json::from_value::<String>(report["multipliers"].clone()).ok()?.parse().ok()?;
     let ii = report["ii"].as_u64()? as usize;
     let latency_cycles = report["latency_cycles"].as_u64()? as usize;
-    let reuse_factor = ii as u32;
+    let io = if report["io"] == "stream" { Io::Stream } else { Io::Parallel };
+    // A folded build's II is its reuse factor; a stream's II counts clocks per frame.
+    let reuse_factor = if io == Io::Stream { 1 } else { ii as u32 };
     let yosys = &resources["yosys"];
     if yosys.is_object() {
         return Some(Form {
+            io,
             multipliers,
             reuse_factor,
             ii,
@@ -207,6 +236,7 @@ fn built_form(report: &Value) -> Option<Form> {
     }
     let adder_bits = resources["adder_bits"].as_u64()?;
     Some(Form {
+        io,
         multipliers,
         reuse_factor,
         ii,
@@ -262,6 +292,22 @@ pub fn show(dir: &Path, with_synthesis: bool, json_output: bool) -> Result<()> {
     println!("{:<16} {}{latency_note}", "latency_cycles", field(&report["latency_cycles"]));
     for key in ["ii", "clock_ns", "multipliers"] {
         println!("{:<16} {}", key, field(&report[key]));
+    }
+    if let Value::Object(stream) = &report["stream"] {
+        for port in ["input_beat", "output_beat"] {
+            let beat = &stream[port];
+            println!(
+                "{:<16} {} beats of {} x {} (grid {})",
+                port,
+                field(&beat["beats"]),
+                field(&beat["elements"]),
+                field(&beat["type"]),
+                field(&beat["grid"])
+            );
+        }
+        for key in ["cycles_per_frame", "buffer_bits"] {
+            println!("{:<16} {}", key, field(&stream[key]));
+        }
     }
     if let Value::Object(resources) = &report["resources"] {
         for (key, value) in resources {
