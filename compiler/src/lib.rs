@@ -9,6 +9,7 @@ pub mod lower;
 pub mod passes;
 pub mod quant;
 pub mod sim;
+pub mod stream;
 
 pub use error::{Error, Result};
 pub use lower::{load_and_optimize, lower, LowerOptions, Lowered};

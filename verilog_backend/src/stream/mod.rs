@@ -4,11 +4,8 @@
 //! vector that becomes an image leaves one pixel per beat. Both ends have valid/ready
 //! handshakes; see `stages.rs` for why no back-pressure can deadlock the chain.
 
-mod plan;
 mod stages;
 mod timing;
-
-pub use plan::Beat;
 
 use crate::cast::Conversions;
 use crate::project::LayerReuse;
@@ -16,6 +13,7 @@ use crate::text::range;
 use crate::{Design, Error, Options};
 use balerc_compiler::fixed::FixedType;
 use balerc_compiler::quant::QuantizedModel;
+use balerc_compiler::stream::{self as plan, Beat};
 use serde::Serialize;
 use std::fmt::Write;
 
@@ -77,12 +75,12 @@ pub struct StageReport {
 /// The cycles of every output beat of three frames with nothing waiting, counted from the
 /// first clock input is offered; for checking simulators against the model of `timing.rs`.
 pub fn output_cycles(model: &QuantizedModel, frames: usize) -> Result<Vec<usize>, Error> {
-    let plan = plan::plan(model)?;
+    let plan = plan::plan(model).map_err(|e| Error::Unsupported(e.to_string()))?;
     Ok(timing::simulate(&plan.stages, plan.input.beat.per_frame(), plan.output.beat.per_frame(), frames).output_cycles)
 }
 
 pub fn generate(model: &QuantizedModel, options: &Options) -> Result<(Design, StreamReport), Error> {
-    let plan = plan::plan(model)?;
+    let plan = plan::plan(model).map_err(|e| Error::Unsupported(e.to_string()))?;
     let top = &options.top;
     let mut writer =
         stages::Writer { body: String::new(), conversions: Conversions::new(top), totals: Default::default(), options };
@@ -112,7 +110,7 @@ pub fn generate(model: &QuantizedModel, options: &Options) -> Result<(Design, St
         };
         let kind = if matches!(stage.kind, plan::StageKind::DenseToPixels) { "dense_to_pixels" } else { kind };
         let line_buffer_pixels = match &stage.kind {
-            plan::StageKind::Window { axes, .. } => Some(stages::lags(axes).into_iter().max().unwrap_or(0)),
+            plan::StageKind::Window { axes, .. } => Some(plan::lags(axes).into_iter().max().unwrap_or(0)),
             _ => None,
         };
         stage_reports.push(StageReport { name, kind, line_buffer_pixels });

@@ -6,15 +6,14 @@
 //! Boundary b carries `b<b>_valid`, `b<b>_data` and `b<b>_ready`; stage k reads boundary k
 //! and drives boundary k + 1.
 
-use super::plan::{Axis, Stage, StageKind, WindowKind};
 use crate::cast::Conversions;
 use crate::layer::{activate, emit, require_exact, Context};
 use crate::text::{element, fit, literal, range};
 use crate::tree::{Cost, Registers, Stages, Sum};
 use crate::{Error, Options};
-use balerc_compiler::ir::Taps;
-use balerc_compiler::quant::model::{Layer, LayerOp, QuantizedModel, Value};
+use balerc_compiler::quant::model::{Layer, LayerOp, QuantizedModel};
 use balerc_compiler::quant::range::Interval;
+use balerc_compiler::stream::{beat_model, lags, window_model, Axis, Stage, StageKind, Stream, WindowKind};
 use std::fmt::Write;
 
 /// What the stages add up to.
@@ -40,7 +39,7 @@ fn counter_bits(n: usize) -> u32 {
 
 impl Writer<'_> {
     pub fn stage(&mut self, model: &QuantizedModel, k: usize, stage: &Stage) -> Result<(), Error> {
-        let beat_bits = |s: &super::plan::Stream| s.beat.channels as u32 * s.ty.width;
+        let beat_bits = |s: &Stream| s.beat.channels as u32 * s.ty.width;
         let (in_bits, out_bits) = (beat_bits(&stage.input), beat_bits(&stage.output));
         let layer = stage.layer.map(|l| &model.layers[l]);
         let name = layer.map_or("serializer", |l| l.name.as_str());
@@ -540,27 +539,6 @@ fn hex(codes: &[i64], width: u32) -> String {
     digits.iter().rev().map(|&d| char::from_digit(d as u32, 16).expect("a nibble")).collect()
 }
 
-/// How far behind the newest pixel each kernel tap reads, taps in row-major order.
-pub fn lags(axes: &[Axis]) -> Vec<usize> {
-    let mut strides = vec![1usize; axes.len()];
-    for d in (0..axes.len().saturating_sub(1)).rev() {
-        strides[d] = strides[d + 1] * axes[d + 1].length;
-    }
-    let taps: usize = axes.iter().map(|a| a.kernel).product();
-    (0..taps)
-        .map(|t| {
-            let mut rest = t;
-            let mut lag = 0;
-            for d in (0..axes.len()).rev() {
-                let kd = rest % axes[d].kernel;
-                rest /= axes[d].kernel;
-                lag += axes[d].lag(kd) * strides[d];
-            }
-            lag
-        })
-        .collect()
-}
-
 /// The counter update of dimension `d` and, when it wraps, of the ones before it.
 fn raster_step(s: &str, axes: &[Axis], d: usize, indent: usize) -> String {
     let pad = "    ".repeat(indent);
@@ -572,87 +550,4 @@ fn raster_step(s: &str, axes: &[Axis], d: usize, indent: usize) -> String {
         literal(0, bits),
         literal(1, bits)
     )
-}
-
-/// A layer applied to one beat: the layer itself where a beat is the whole vector, else
-/// the layer over the channels of one pixel (a per-channel map keeps each channel's codes).
-fn beat_model(model: &QuantizedModel, layer: &Layer, stage: &Stage) -> (QuantizedModel, Layer) {
-    let channels = stage.input.beat.channels;
-    let op = match &layer.op {
-        LayerOp::Affine { scale, shift, accumulator, per_channel } if !stage.input.beat.grid.is_empty() => {
-            let pixels = stage.input.beat.per_frame();
-            let pick = |codes: &balerc_compiler::quant::model::Codes| balerc_compiler::quant::model::Codes {
-                ty: codes.ty,
-                codes: (0..channels).map(|c| codes.codes[c * pixels / per_channel]).collect(),
-            };
-            LayerOp::Affine { scale: pick(scale), shift: pick(shift), accumulator: *accumulator, per_channel: 1 }
-        }
-        op => op.clone(),
-    };
-    let values = [(stage.input.ty, channels), (stage.output.ty, stage.output.beat.channels)];
-    single_layer(model, layer, op, values)
-}
-
-/// The layer over one window: input element c * taps + t is channel c of tap t, output o
-/// is channel o of the output pixel.
-fn window_model(
-    model: &QuantizedModel,
-    layer: &Layer,
-    stage: &Stage,
-    taps: usize,
-    kind: WindowKind,
-) -> (QuantizedModel, Layer) {
-    let (c_in, c_out) = (stage.input.beat.channels, stage.output.beat.channels);
-    let mut starts = vec![0];
-    let mut entries = Vec::new();
-    for o in 0..c_out {
-        match (&layer.op, kind) {
-            (LayerOp::Conv { transposed, .. }, WindowKind::Conv) => {
-                for c in 0..c_in {
-                    for t in 0..taps {
-                        // ONNX weights: [c_out, c_in, k...], transposed [c_in, c_out, k...].
-                        let w = if *transposed { (c * c_out + o) * taps + t } else { (o * c_in + c) * taps + t };
-                        entries.push(((c * taps + t) as u32, w as u32));
-                    }
-                }
-            }
-            _ => entries.extend((0..taps).map(|t| ((o * taps + t) as u32, 0))),
-        }
-        starts.push(entries.len());
-    }
-    let window = Taps { starts, entries, per_channel: 1 };
-    let op = match &layer.op {
-        LayerOp::Conv { linear, .. } => {
-            LayerOp::Conv { linear: linear.clone(), taps: window, transposed: false, geometry: None }
-        }
-        _ => LayerOp::MaxPool { windows: window, geometry: None },
-    };
-    let values = [(stage.input.ty, c_in * taps), (stage.output.ty, c_out)];
-    single_layer(model, layer, op, values)
-}
-
-/// A model of one layer from an input of `values[0]` to an output of `values[1]`
-/// (type, elements).
-fn single_layer(
-    model: &QuantizedModel,
-    layer: &Layer,
-    op: LayerOp,
-    values: [(balerc_compiler::fixed::FixedType, usize); 2],
-) -> (QuantizedModel, Layer) {
-    let value = |(ty, n): (balerc_compiler::fixed::FixedType, usize), name: &str| Value {
-        name: name.to_string(),
-        shape: vec![n],
-        ty,
-    };
-    let single = Layer { name: layer.name.clone(), op, inputs: vec![0], output: 1 };
-    let model = QuantizedModel {
-        name: model.name.clone(),
-        values: vec![value(values[0], "beat_in"), value(values[1], "beat_out")],
-        layers: vec![single.clone()],
-        input: 0,
-        output: 1,
-        source: None,
-        scales: Default::default(),
-    };
-    (model, single)
 }

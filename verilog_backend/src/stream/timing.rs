@@ -3,7 +3,7 @@
 //! runs steadily, with input always offered and output always taken. The model follows
 //! the Verilog of `stages.rs` signal for signal; the co-simulation tests compare the two.
 
-use super::plan::{Stage, StageKind};
+use balerc_compiler::stream::{Stage, StageKind};
 
 /// One stage's control state.
 enum Control {

@@ -1,12 +1,12 @@
-//! From a quantized model to a chain of streaming stages. A stream carries beats: either
+//! From a quantized model to a chain of streaming stages, which both backends print
+//! (`--io stream`). A stream carries beats: either
 //! pixels (all channels of one grid position, positions in raster order) or whole vectors
 //! (one beat per frame). Each layer becomes the stage its operand's beats call for, and
 //! reshapes only relabel the stream, or turn a vector into pixels.
 
-use crate::Error;
-use balerc_compiler::fixed::FixedType;
-use balerc_compiler::ir::ConvGeometry;
-use balerc_compiler::quant::model::{Layer, LayerOp, QuantizedModel};
+use crate::fixed::FixedType;
+use crate::ir::{ConvGeometry, Taps};
+use crate::quant::model::{Codes, Layer, LayerOp, QuantizedModel, Value};
 use serde::Serialize;
 
 /// What one beat holds, and how beats make a frame.
@@ -64,13 +64,13 @@ pub struct Axis {
 impl Axis {
     /// Whether virtual position `u` holds an input pixel (otherwise it holds padding).
     pub fn is_input(&self, u: usize) -> bool {
-        u >= self.first && (u - self.first) % self.step == 0 && (u - self.first) / self.step < self.inputs
+        u >= self.first && (u - self.first).is_multiple_of(self.step) && (u - self.first) / self.step < self.inputs
     }
 
     /// Whether the window ending at virtual position `u` is an output.
     pub fn fires(&self, u: usize) -> bool {
         let e = self.extent - 1;
-        u >= e && (u - e) % self.out_step == 0 && (u - e) / self.out_step < self.outputs
+        u >= e && (u - e).is_multiple_of(self.out_step) && (u - e) / self.out_step < self.outputs
     }
 
     /// How far behind the window's last position kernel tap `k` reads.
@@ -122,8 +122,13 @@ pub struct Plan {
     pub output: Stream,
 }
 
-fn refuse(layer: &Layer, why: impl std::fmt::Display) -> Error {
-    Error::Unsupported(format!("layer '{}' ({}) cannot stream: {why}", layer.name, layer.op.kind()))
+/// Why a model cannot stream, in one sentence naming the layer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct StreamError(pub String);
+
+fn refuse(layer: &Layer, why: impl std::fmt::Display) -> StreamError {
+    StreamError(format!("layer '{}' ({}) cannot stream: {why}", layer.name, layer.op.kind()))
 }
 
 /// A tensor of per-sample shape [channels, grid...] as pixels; a 1-D one as a vector.
@@ -136,7 +141,7 @@ fn stream_of(shape: &[usize], ty: FixedType) -> Stream {
     Stream { beat, ty, flattened: false }
 }
 
-pub fn plan(model: &QuantizedModel) -> Result<Plan, Error> {
+pub fn plan(model: &QuantizedModel) -> Result<Plan, StreamError> {
     let input = stream_of(&model.input().shape, model.input().ty);
     let mut current = input.clone();
     let mut value = model.input;
@@ -221,7 +226,7 @@ pub fn plan(model: &QuantizedModel) -> Result<Plan, Error> {
         current = output;
     }
     if stages.is_empty() {
-        return Err(Error::Unsupported("the model computes nothing (only reshapes)".into()));
+        return Err(StreamError("the model computes nothing (only reshapes)".into()));
     }
     Ok(Plan { stages, input, output: current })
 }
@@ -244,7 +249,7 @@ fn dense_before(stages: &[Stage], model: &QuantizedModel) -> Option<usize> {
 
 /// Turns the dense stage at `at` into one that computes pixels of `beat`, and the element-wise
 /// maps after it into maps over those pixels; returns the stream they end with.
-fn pixels_from_dense(stages: &mut Vec<Stage>, at: usize, beat: &Beat) -> Stream {
+fn pixels_from_dense(stages: &mut [Stage], at: usize, beat: &Beat) -> Stream {
     let pixels = |s: &Stream| Stream { beat: beat.clone(), ty: s.ty, flattened: false };
     for (k, stage) in stages.iter_mut().enumerate().skip(at) {
         if k == at {
@@ -292,6 +297,106 @@ fn axes(g: &ConvGeometry, transposed: bool, inputs: &[usize], outputs: &[usize])
         });
     }
     Ok(axes)
+}
+
+/// How far behind the newest pixel each kernel tap reads, taps in row-major order.
+pub fn lags(axes: &[Axis]) -> Vec<usize> {
+    let mut strides = vec![1usize; axes.len()];
+    for d in (0..axes.len().saturating_sub(1)).rev() {
+        strides[d] = strides[d + 1] * axes[d + 1].length;
+    }
+    let taps: usize = axes.iter().map(|a| a.kernel).product();
+    (0..taps)
+        .map(|t| {
+            let mut rest = t;
+            let mut lag = 0;
+            for d in (0..axes.len()).rev() {
+                let kd = rest % axes[d].kernel;
+                rest /= axes[d].kernel;
+                lag += axes[d].lag(kd) * strides[d];
+            }
+            lag
+        })
+        .collect()
+}
+
+/// A layer applied to one beat: the layer itself where a beat is the whole vector, else
+/// the layer over the channels of one pixel (a per-channel map keeps each channel's codes).
+pub fn beat_model(model: &QuantizedModel, layer: &Layer, stage: &Stage) -> (QuantizedModel, Layer) {
+    let channels = stage.input.beat.channels;
+    let op = match &layer.op {
+        LayerOp::Affine { scale, shift, accumulator, per_channel } if !stage.input.beat.grid.is_empty() => {
+            let pixels = stage.input.beat.per_frame();
+            let pick = |codes: &Codes| Codes {
+                ty: codes.ty,
+                codes: (0..channels).map(|c| codes.codes[c * pixels / per_channel]).collect(),
+            };
+            LayerOp::Affine { scale: pick(scale), shift: pick(shift), accumulator: *accumulator, per_channel: 1 }
+        }
+        op => op.clone(),
+    };
+    let values = [(stage.input.ty, channels), (stage.output.ty, stage.output.beat.channels)];
+    single_layer(model, layer, op, values)
+}
+
+/// The layer over one window: input element c * taps + t is channel c of tap t, output o
+/// is channel o of the output pixel.
+pub fn window_model(
+    model: &QuantizedModel,
+    layer: &Layer,
+    stage: &Stage,
+    taps: usize,
+    kind: WindowKind,
+) -> (QuantizedModel, Layer) {
+    let (c_in, c_out) = (stage.input.beat.channels, stage.output.beat.channels);
+    let mut starts = vec![0];
+    let mut entries = Vec::new();
+    for o in 0..c_out {
+        match (&layer.op, kind) {
+            (LayerOp::Conv { transposed, .. }, WindowKind::Conv) => {
+                for c in 0..c_in {
+                    for t in 0..taps {
+                        // ONNX weights: [c_out, c_in, k...], transposed [c_in, c_out, k...].
+                        let w = if *transposed { (c * c_out + o) * taps + t } else { (o * c_in + c) * taps + t };
+                        entries.push(((c * taps + t) as u32, w as u32));
+                    }
+                }
+            }
+            _ => entries.extend((0..taps).map(|t| ((o * taps + t) as u32, 0))),
+        }
+        starts.push(entries.len());
+    }
+    let window = Taps { starts, entries, per_channel: 1 };
+    let op = match &layer.op {
+        LayerOp::Conv { linear, .. } => {
+            LayerOp::Conv { linear: linear.clone(), taps: window, transposed: false, geometry: None }
+        }
+        _ => LayerOp::MaxPool { windows: window, geometry: None },
+    };
+    let values = [(stage.input.ty, c_in * taps), (stage.output.ty, c_out)];
+    single_layer(model, layer, op, values)
+}
+
+/// A model of one layer from an input of `values[0]` to an output of `values[1]`
+/// (type, elements).
+fn single_layer(
+    model: &QuantizedModel,
+    layer: &Layer,
+    op: LayerOp,
+    values: [(FixedType, usize); 2],
+) -> (QuantizedModel, Layer) {
+    let value = |(ty, n): (FixedType, usize), name: &str| Value { name: name.to_string(), shape: vec![n], ty };
+    let single = Layer { name: layer.name.clone(), op, inputs: vec![0], output: 1 };
+    let model = QuantizedModel {
+        name: model.name.clone(),
+        values: vec![value(values[0], "beat_in"), value(values[1], "beat_out")],
+        layers: vec![single.clone()],
+        input: 0,
+        output: 1,
+        source: None,
+        scales: Default::default(),
+    };
+    (model, single)
 }
 
 #[cfg(test)]
