@@ -196,9 +196,9 @@ struct HardwareArgs {
     /// lowering time and memory).
     #[arg(long, value_name = "N", default_value_t = balerc_verilog::DEFAULT_SHARING_PAIRS)]
     sharing_pairs: usize,
-    /// How samples enter (Verilog): parallel (the whole input vector at once) or stream
-    /// (pixels one per beat with valid/ready on both ends, convolutions over line buffers;
-    /// the port contract is in docs/verilog.md).
+    /// How samples enter: parallel (the whole input vector at once) or stream (pixels one
+    /// per beat, convolutions over line buffers: Verilog with valid/ready on both ends, HLS
+    /// with hls::stream; the contracts are in docs/verilog.md and docs/hls.md).
     #[arg(long, default_value = "parallel")]
     io: balerc_verilog::Io,
     /// The FPGA part for the HLS project.
@@ -379,14 +379,12 @@ fn lower_command(
 }
 
 fn write_hls(lowered: &Lowered, hardware: &HardwareArgs, build: AtomicDir, dir: &Path, started: Instant) -> Result<()> {
-    if hardware.io == balerc_verilog::Io::Stream {
-        bail!("--io stream is written for --target verilog; the HLS project takes whole samples");
-    }
     let options = balerc_hls::Options {
         top: hardware.top.clone(),
         part: hardware.fpga_part.clone(),
         clock_ns: hardware.clock_ns,
         reuse_factor: hardware.reuse_factor,
+        io: hardware.io,
     };
     balerc_hls::write_project(&lowered.model, &options, build.path())?;
     build.commit()?;

@@ -9,6 +9,29 @@ use crate::ir::{ConvGeometry, Taps};
 use crate::quant::model::{Codes, Layer, LayerOp, QuantizedModel, Value};
 use serde::Serialize;
 
+/// How a design takes its samples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Io {
+    /// The whole input vector at once, every clock (or every II clocks when folded; the HLS
+    /// project: one sample per call).
+    #[default]
+    Parallel,
+    /// Pixels one per beat with valid/ready, convolutions over line buffers.
+    Stream,
+}
+
+impl std::str::FromStr for Io {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "parallel" => Ok(Io::Parallel),
+            "stream" => Ok(Io::Stream),
+            _ => Err(format!("unknown io '{s}' (expected parallel or stream)")),
+        }
+    }
+}
+
 /// What one beat holds, and how beats make a frame.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Beat {
@@ -113,6 +136,17 @@ pub struct Stage {
     pub kind: StageKind,
     pub input: Stream,
     pub output: Stream,
+}
+
+impl Stage {
+    /// The clocks the stage needs per frame at least, one position or beat a clock: its
+    /// virtual grid's positions, or its beats.
+    pub fn clocks_per_frame(&self) -> usize {
+        match &self.kind {
+            StageKind::Window { axes, .. } => axes.iter().map(|a| a.length).product(),
+            _ => self.input.beat.per_frame().max(self.output.beat.per_frame()),
+        }
+    }
 }
 
 /// The stages of a model in stream order, and the streams at the design's ports.
@@ -336,7 +370,7 @@ pub fn beat_model(model: &QuantizedModel, layer: &Layer, stage: &Stage) -> (Quan
         op => op.clone(),
     };
     let values = [(stage.input.ty, channels), (stage.output.ty, stage.output.beat.channels)];
-    single_layer(model, layer, op, values)
+    layer_alone(model, layer, op, values)
 }
 
 /// The layer over one window: input element c * taps + t is channel c of tap t, output o
@@ -374,12 +408,12 @@ pub fn window_model(
         _ => LayerOp::MaxPool { windows: window, geometry: None },
     };
     let values = [(stage.input.ty, c_in * taps), (stage.output.ty, c_out)];
-    single_layer(model, layer, op, values)
+    layer_alone(model, layer, op, values)
 }
 
 /// A model of one layer from an input of `values[0]` to an output of `values[1]`
 /// (type, elements).
-fn single_layer(
+pub fn layer_alone(
     model: &QuantizedModel,
     layer: &Layer,
     op: LayerOp,

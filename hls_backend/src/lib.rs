@@ -26,6 +26,7 @@ mod latency;
 mod layer_view;
 mod project;
 mod reuse;
+mod stream_view;
 mod templates;
 mod view;
 
@@ -46,11 +47,19 @@ pub struct Options {
     /// Cycles each multiplier is shared over (1: fully parallel, a new sample every
     /// clock; R: a new sample every R clocks with 1/R of the multipliers).
     pub reuse_factor: u32,
+    /// Whole samples per call, or frames streamed a beat at a time through `hls::stream`.
+    pub io: balerc_compiler::stream::Io,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { top: "balerc_top".into(), part: "xcvu9p-flga2104-2L-e".into(), clock_ns: 5.0, reuse_factor: 1 }
+        Options {
+            top: "balerc_top".into(),
+            part: "xcvu9p-flga2104-2L-e".into(),
+            clock_ns: 5.0,
+            reuse_factor: 1,
+            io: Default::default(),
+        }
     }
 }
 
@@ -70,16 +79,22 @@ pub struct Project {
 /// Generates the firmware, the test bench and the Tcl script of a quantized model
 /// (everything but the test data and the reports).
 pub fn generate(model: &QuantizedModel, options: &Options) -> Result<Project, Error> {
-    use templates::{render, BuildTcl, DefinesH, ParametersH, TestBench, TopCpp, TopH, LAYERS_H};
+    use templates::{
+        render, BuildTcl, DefinesH, ParametersH, StreamTestBench, StreamTopCpp, TestBench, TopCpp, TopH, LAYERS_H,
+    };
     let p = &view::project_view(model, options)?;
     let top = &options.top;
+    let (top_cpp, test_bench) = match &p.stream {
+        Some(s) => (render(&StreamTopCpp { p, s }), render(&StreamTestBench { top })),
+        None => (render(&TopCpp { p }), render(&TestBench { top })),
+    };
     let files = vec![
         ("firmware/defines.h".to_string(), render(&DefinesH { p })),
         ("firmware/parameters.h".to_string(), render(&ParametersH { p })),
         ("firmware/balerc_layers.h".to_string(), LAYERS_H.to_string()),
         (format!("firmware/{top}.h"), render(&TopH { p })),
-        (format!("firmware/{top}.cpp"), render(&TopCpp { p })),
-        (format!("{top}_test.cpp"), render(&TestBench { top })),
+        (format!("firmware/{top}.cpp"), top_cpp),
+        (format!("{top}_test.cpp"), test_bench),
         ("build_prj.tcl".to_string(), render(&BuildTcl { top, part: &options.part, clock_ns: options.clock_ns })),
     ];
     Ok(Project { files })

@@ -28,7 +28,26 @@ pub struct Report {
     pub ii: usize,
     pub clock_ns: f64,
     pub part: String,
+    /// parallel: a sample per call; stream: a frame per call, a beat at a time.
+    pub io: balerc_compiler::stream::Io,
+    /// The beats of a streamed project, as its test bench sends and reads them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream: Option<StreamLayout>,
     pub resources: Resources,
+}
+
+/// A streamed project's beats.
+#[derive(Debug, Clone, Serialize)]
+pub struct StreamLayout {
+    pub input_beat: BeatCount,
+    pub output_beat: BeatCount,
+}
+
+/// Elements per beat and beats per frame; element c of beat p is tensor element c * beats + p.
+#[derive(Debug, Clone, Serialize)]
+pub struct BeatCount {
+    pub elements: usize,
+    pub beats: usize,
 }
 
 /// What the design holds before synthesis decides how to build it.
@@ -102,6 +121,19 @@ pub fn write_test_data(model: &QuantizedModel, vectors: &[Vec<i64>], dir: &Path)
     write(dir.join("tb_data/expected.txt"), &lines(&output, n_out))
 }
 
+/// A streamed project's beats, its slowest stage's clocks per frame and its stage count.
+fn stream_layout(model: &QuantizedModel, options: &Options) -> Result<Option<(StreamLayout, usize, usize)>, Error> {
+    if options.io != balerc_compiler::stream::Io::Stream {
+        return Ok(None);
+    }
+    let plan = balerc_compiler::stream::plan(model).map_err(|e| Error::Unsupported(e.to_string()))?;
+    let count =
+        |s: &balerc_compiler::stream::Stream| BeatCount { elements: s.beat.channels, beats: s.beat.per_frame() };
+    let clocks = plan.stages.iter().map(balerc_compiler::stream::Stage::clocks_per_frame).max().unwrap_or(1);
+    let layout = StreamLayout { input_beat: count(&plan.input), output_beat: count(&plan.output) };
+    Ok(Some((layout, clocks, plan.stages.len())))
+}
+
 fn resources(model: &QuantizedModel) -> Resources {
     let (mut multiplications, mut constants) = (0u64, 0u64);
     for layer in &model.layers {
@@ -139,15 +171,24 @@ pub fn write_project(model: &QuantizedModel, options: &Options, dir: &Path) -> R
         write(dir.join(path), text)?;
     }
     write_test_data(model, &default_vectors(model, 64), dir)?;
+    let stream = stream_layout(model, options)?;
+    // A streamed project's pace is its slowest stage's clocks per frame; the frame then
+    // passes the other stages' pipelines once (an estimate, as for parallel projects).
+    let (latency_cycles, ii) = match &stream {
+        Some((_, clocks, stages)) => (clocks + stages, *clocks),
+        None => (crate::latency_cycles(model, options)?, options.reuse_factor as usize),
+    };
     let report = Report {
         top: options.top.clone(),
         target: "hls",
         input: Port { count: model.input().len(), ty: model.input().ty.to_string() },
         output: Port { count: model.output().len(), ty: model.output().ty.to_string() },
-        latency_cycles: crate::latency_cycles(model, options)?,
-        ii: options.reuse_factor as usize,
+        latency_cycles,
+        ii,
         clock_ns: options.clock_ns,
         part: options.part.clone(),
+        io: options.io,
+        stream: stream.map(|(layout, _, _)| layout),
         resources: resources(model),
     };
     write(dir.join("report.json"), &serde_json::to_string_pretty(&report).expect("serializable"))?;

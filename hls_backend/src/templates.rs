@@ -2,6 +2,7 @@
 //! it prints.
 
 use crate::project::Report;
+use crate::stream_view::StreamView;
 use crate::view::ProjectView;
 use askama::Template;
 
@@ -30,6 +31,19 @@ pub struct TopH<'a> {
 #[template(path = "top.cpp", escape = "none")]
 pub struct TopCpp<'a> {
     pub p: &'a ProjectView,
+}
+
+#[derive(Template)]
+#[template(path = "top_stream.cpp", escape = "none")]
+pub struct StreamTopCpp<'a> {
+    pub p: &'a ProjectView,
+    pub s: &'a StreamView,
+}
+
+#[derive(Template)]
+#[template(path = "test_bench_stream.cpp", escape = "none")]
+pub struct StreamTestBench<'a> {
+    pub top: &'a str,
 }
 
 #[derive(Template)]

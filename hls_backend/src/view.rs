@@ -99,6 +99,8 @@ pub struct ProjectView {
     pub passthrough: Option<KernelCall>,
     /// The top function's pragmas, after `#pragma `.
     pub pragmas: Vec<String>,
+    /// The stages of a streamed project (`--io stream`); its layers are the stages'.
+    pub stream: Option<crate::stream_view::StreamView>,
 }
 
 /// A name safe inside a `//` comment.
@@ -122,6 +124,31 @@ pub struct Names {
     pub arrays: Vec<String>,
 }
 
+/// What a streamed project prints in place of the parallel layers.
+fn streamed(model: &QuantizedModel, options: &Options) -> Result<ProjectView, Error> {
+    let plan = balerc_compiler::stream::plan(model).map_err(|e| Error::Unsupported(e.to_string()))?;
+    if options.reuse_factor != 1 {
+        return Err(Error::Unsupported(
+            "a streamed project shares its multipliers over the pixels already; leave out the reuse factor".into(),
+        ));
+    }
+    let (stream, layers) = crate::stream_view::stream_view(model, &plan)?;
+    let result_type = if model.output != model.input { model.output().ty.to_string() } else { "input_t".to_string() };
+    Ok(ProjectView {
+        model_name: comment(&model.name),
+        top: options.top.clone(),
+        top_guard: format!("{}_H_", options.top.to_uppercase()),
+        n_in: model.input().len(),
+        n_out: model.output().len(),
+        input_type: model.input().ty.to_string(),
+        result_type,
+        layers,
+        passthrough: None,
+        pragmas: vec!["HLS DATAFLOW".into()],
+        stream: Some(stream),
+    })
+}
+
 impl Names {
     fn new(model: &QuantizedModel) -> Self {
         let mut types = vec![String::new(); model.values.len()];
@@ -143,6 +170,9 @@ pub fn project_view(model: &QuantizedModel, options: &Options) -> Result<Project
     check_identifier(&options.top)?;
     if model.input().is_empty() || model.output().is_empty() {
         return Err(Error::Unsupported("the model's input or output has no elements".into()));
+    }
+    if options.io == balerc_compiler::stream::Io::Stream {
+        return streamed(model, options);
     }
     let names = Names::new(model);
     let layers = (0..model.layers.len()).map(|k| layer_view(model, &names, k)).collect::<Result<Vec<_>, _>>()?;
@@ -174,5 +204,6 @@ pub fn project_view(model: &QuantizedModel, options: &Options) -> Result<Project
         layers,
         passthrough,
         pragmas,
+        stream: None,
     })
 }

@@ -8,6 +8,7 @@
 
 #include "ap_fixed.h"
 #include "ap_int.h"
+#include "hls_stream.h"
 
 namespace balerc {
 
@@ -187,6 +188,82 @@ Elements:
     for (int i = 0; i < N; i++) {
 #pragma HLS UNROLL
         y[i] = x[i];
+    }
+}
+
+// Streaming (--io stream). A beat type is a struct holding `data[]` of one element type;
+// a frame is a fixed number of beats. Each function below handles one frame per call.
+
+// A dense layer over a flattened image that arrives a pixel (C channels) per beat: output o
+// sums the bias and x_p[c] * w[o][c * P + p] over every pixel p and channel c.
+template <class in_T, class out_T, class res_T, class weight_T, class bias_T, class acc_T, class act_T, int C, int P,
+          int N>
+void stream_pixel_dense(hls::stream<in_T> &in, hls::stream<out_T> &out, const long long w[N * C * P],
+                        const long long b[N]) {
+    acc_T acc[N];
+#pragma HLS ARRAY_PARTITION variable=acc complete
+    for (int o = 0; o < N; o++) {
+#pragma HLS UNROLL
+        acc[o] = (acc_T)from_code<bias_T>(b[o]);
+    }
+Pixels:
+    for (int p = 0; p < P; p++) {
+#pragma HLS PIPELINE II=1
+        const in_T x = in.read();
+        for (int o = 0; o < N; o++) {
+#pragma HLS UNROLL
+            for (int c = 0; c < C; c++) {
+#pragma HLS UNROLL
+                acc[o] += (acc_T)(x.data[c] * from_code<weight_T>(w[o * C * P + c * P + p]));
+            }
+        }
+    }
+    out_T y;
+    for (int o = 0; o < N; o++) {
+#pragma HLS UNROLL
+        y.data[o] = act_T::template apply<res_T>(acc[o]);
+    }
+    out.write(y);
+}
+
+// A dense layer whose output is an image: reads its input vector once and writes the image a
+// pixel per beat, channel c of pixel p being output c * P + p.
+template <class in_T, class out_T, class res_T, class weight_T, class bias_T, class acc_T, class act_T, int IN, int C,
+          int P>
+void stream_dense_to_pixels(hls::stream<in_T> &in, hls::stream<out_T> &out, const long long w[C * P * IN],
+                            const long long b[C * P]) {
+    const in_T x = in.read();
+Pixels:
+    for (int p = 0; p < P; p++) {
+#pragma HLS PIPELINE II=1
+        out_T y;
+        for (int c = 0; c < C; c++) {
+#pragma HLS UNROLL
+            const int o = c * P + p;
+            acc_T acc = (acc_T)from_code<bias_T>(b[o]);
+            for (int i = 0; i < IN; i++) {
+#pragma HLS UNROLL
+                acc += (acc_T)(x.data[i] * from_code<weight_T>(w[o * IN + i]));
+            }
+            y.data[c] = act_T::template apply<res_T>(acc);
+        }
+        out.write(y);
+    }
+}
+
+// A vector sent out as an image, a pixel per beat: channel c of pixel p is element c * P + p.
+template <class in_T, class out_T, int C, int P>
+void stream_serialize(hls::stream<in_T> &in, hls::stream<out_T> &out) {
+    const in_T x = in.read();
+Pixels:
+    for (int p = 0; p < P; p++) {
+#pragma HLS PIPELINE II=1
+        out_T y;
+        for (int c = 0; c < C; c++) {
+#pragma HLS UNROLL
+            y.data[c] = x.data[c * P + p];
+        }
+        out.write(y);
     }
 }
 

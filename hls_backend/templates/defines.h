@@ -10,6 +10,23 @@
 
 typedef {{ p.input_type }} input_t;
 typedef {{ p.result_type }} result_t;
+{%- if let Some(s) = p.stream %}
+
+// Streamed: a frame is IN_BEATS beats of IN_ELEMS elements in, OUT_BEATS of OUT_ELEMS out;
+// element c of beat p is element c * beats + p of the model's tensor.
+#define IN_BEATS {{ s.in_beats }}
+#define IN_ELEMS {{ s.in_elements }}
+#define OUT_BEATS {{ s.out_beats }}
+#define OUT_ELEMS {{ s.out_elements }}
+{%- for b in s.beats %}
+{%- if let Some(ty) = b.elem_ty %}
+typedef {{ ty }} {{ b.elem }};
+{%- endif %}
+struct {{ b.name }} {
+    {{ b.elem }} data[{{ b.channels }}];
+};
+{%- endfor %}
+{%- endif %}
 {%- for layer in p.layers %}
 
 // layer {{ layer.index }}: {{ layer.kind }} {{ layer.name }}

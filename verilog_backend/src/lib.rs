@@ -18,6 +18,7 @@ mod text;
 mod top;
 mod tree;
 
+pub use balerc_compiler::stream::Io;
 pub use dsp_plan::{DspPolicy, DEFAULT_DSP_COST};
 pub use project::{report, write_project, LayerReuse, Report, Resources};
 pub use reuse::{legal_reuse_factors, ReuseFactors};
@@ -49,28 +50,6 @@ impl std::str::FromStr for Multipliers {
             "dsp" => Ok(Multipliers::Dsp),
             "auto" => Ok(Multipliers::Auto),
             _ => Err(format!("unknown multiplier style '{s}' (expected auto, shift-add or dsp)")),
-        }
-    }
-}
-
-/// How a design takes its samples.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Io {
-    /// The whole input vector at once, every clock (or every II clocks when folded).
-    #[default]
-    Parallel,
-    /// Pixels one per beat with valid/ready, convolutions over line buffers.
-    Stream,
-}
-
-impl std::str::FromStr for Io {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "parallel" => Ok(Io::Parallel),
-            "stream" => Ok(Io::Stream),
-            _ => Err(format!("unknown io '{s}' (expected parallel or stream)")),
         }
     }
 }

@@ -152,7 +152,7 @@ pub fn simulate(stages: &[Stage], in_beats: usize, out_beats: usize, frames: usi
     let mut cycle = 0;
     let limit = 64
         + frames * (in_beats + out_beats + 16) * 16 * (stages.len() + 1)
-        + frames * stages.iter().map(frame_clocks).sum::<usize>() * 2;
+        + frames * stages.iter().map(Stage::clocks_per_frame).sum::<usize>() * 2;
     while output_cycles.len() < frames * out_beats && cycle < limit {
         // Ready flows back from the output, always ready.
         let mut ready = vec![false; controls.len() + 1];
@@ -178,12 +178,4 @@ pub fn simulate(stages: &[Stage], in_beats: usize, out_beats: usize, frames: usi
     let last_of = |frame: usize| output_cycles[(frame + 1) * out_beats - 1];
     let cycles_per_frame = if frames >= 3 { last_of(frames - 1) - last_of(frames - 2) } else { last_of(0) + 1 };
     Timing { latency: last_of(0) - first_entered.unwrap_or(0), cycles_per_frame, output_cycles }
-}
-
-/// The clocks a stage needs per frame at least: positions of its grid, or its beats.
-fn frame_clocks(stage: &Stage) -> usize {
-    match &stage.kind {
-        StageKind::Window { axes, .. } => axes.iter().map(|a| a.length).product(),
-        _ => stage.input.beat.per_frame().max(stage.output.beat.per_frame()),
-    }
 }
