@@ -8,6 +8,7 @@ use balerc_compiler::passes::Part;
 use balerc_compiler::quant::model::{Codes, FusedActivation, Layer, LayerOp, Value};
 use balerc_compiler::quant::{Accumulator, PrecisionConfig, QuantizedModel};
 use balerc_compiler::sim::Simulator;
+use balerc_compiler::stream::Io;
 use balerc_compiler::{lower, LowerOptions};
 use balerc_hls::{write_project, write_test_data, Options};
 use balerc_testbench::hls::{compile, csim};
@@ -78,9 +79,13 @@ fn check(name: &str, precision: &str, include: &Path) -> Vec<String> {
 }
 
 fn check_model(name: &str, precision: &str, model: &QuantizedModel, data: &[f64], include: &Path) {
+    check_model_as(name, precision, model, data, include, Io::Parallel);
+}
+
+fn check_model_as(name: &str, precision: &str, model: &QuantizedModel, data: &[f64], include: &Path, io: Io) {
     let model = model.clone();
     let dir = tempfile::tempdir().unwrap();
-    let options = Options { top: "dut".into(), ..Options::default() };
+    let options = Options { top: "dut".into(), io, ..Options::default() };
     let report = write_project(&model, &options, dir.path()).unwrap();
     assert_eq!(report.input.count, model.input().len());
     let vectors = vectors(&model, data, 11);
@@ -100,6 +105,27 @@ fn check_model(name: &str, precision: &str, model: &QuantizedModel, data: &[f64]
         &outcome.mismatches[..outcome.mismatches.len().min(3)]
     );
     assert_eq!(outcome.vectors, vectors.len(), "{name}");
+}
+
+/// Streamed projects (`--io stream`): frames go in and out of hls::stream a beat at a time,
+/// through line-buffered windows, pixel-wise dense layers and serializers.
+#[test]
+fn streamed_projects_match() {
+    let Some(include) = tools() else { return };
+    let cases = [
+        ("conv1d_ts13", "ap_fixed<16,6>"),
+        ("convtranspose1d_ts13", "ap_fixed<12,4,AP_RND,AP_SAT>"),
+        ("conv2d_ae_ts17", "ap_fixed<16,6>"),
+        ("conv3d_ae_ts17", "ap_fixed<14,5,AP_RND_CONV,AP_SAT>"),
+        ("cfd_encoder_ts17", "ap_fixed<16,6>"),
+        ("max_pool_ts17", "ap_fixed<12,4,AP_RND,AP_SAT>"),
+        ("pool_upsample_ts17", "ap_fixed<12,4,AP_RND,AP_SAT>"),
+        ("fpga_encoder_ts13", "ap_fixed<16,6>"),
+    ];
+    for (name, precision) in cases {
+        let (model, data) = lowered(name, precision);
+        check_model_as(&format!("{name} streamed"), precision, &model, &data, &include, Io::Stream);
+    }
 }
 
 #[test]
