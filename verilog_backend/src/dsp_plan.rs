@@ -110,14 +110,17 @@ impl Unit {
                 digits.entry(k).or_insert_with(|| vec![0; phases])[t] = if negative { -1 } else { 1 };
             }
         }
-        let width = self.input_width as i64;
+        let product = self.weights.iter().map(|&w| self.input.scale(w)).reduce(Interval::hull).expect("a phase");
+        // Unfolded, a term costs about an adder of the input's width (terms share
+        // subexpressions and meet in narrow adders first). Folded, every phase's terms meet
+        // in one tree without sharing, each adder as wide as the products it sums.
+        let width = if phases > 1 { product.signed_bits() as i64 } else { self.input_width as i64 };
         // A term every phase takes alike is one adder; one that changes with the phase is
         // also gated (a LUT per bit) before its adder.
         let shift_add: i64 = digits
             .values()
             .map(|by_phase| if by_phase.iter().all(|&d| d == by_phase[0]) { width } else { 2 * width })
             .sum();
-        let product = self.weights.iter().map(|&w| self.input.scale(w)).reduce(Interval::hull).expect("a phase");
         // The DSP's product still takes one adder of its own width in the tree.
         let saving = shift_add - product.signed_bits() as i64;
         Candidate { layer, output, unit, density: digits.len(), saving }
