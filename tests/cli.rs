@@ -773,15 +773,20 @@ fn report_of_a_model_lists_every_legal_reuse_factor_as_lower_builds_it() {
     // The last layer's outputs have 10 products each: 1 to 10 clocks can share them.
     let legal: Vec<u64> = (1..=10).collect();
     assert_eq!(table["legal_reuse_factors"], serde_json::json!(legal));
-    let listed: Vec<u64> = forms.iter().map(|f| f["reuse_factor"].as_u64().unwrap()).collect();
+    let (parallel, streamed): (Vec<_>, Vec<_>) = forms.iter().partition(|f| f["io"] == "parallel");
+    let listed: Vec<u64> = parallel.iter().map(|f| f["reuse_factor"].as_u64().unwrap()).collect();
     assert_eq!(listed, legal);
-    for form in forms {
+    assert_eq!(streamed.len(), 1, "{table}");
+    assert_eq!(streamed[0]["io"], "stream");
+    for form in &parallel {
         assert_eq!(form["ii"], form["reuse_factor"], "{form}");
         assert_eq!((form["multipliers"].as_str(), form["source"].as_str()), (Some("auto"), Some("estimate")));
         assert_eq!(form["bram18"], 0);
     }
-    for reuse in [1, 4, 10] {
-        let out = dir.path().join(format!("r{reuse}"));
+    // Each row is what lower writes: folded at 1, 4 and 10, and streamed.
+    for (reuse, form) in [(1, parallel[0]), (4, parallel[3]), (10, parallel[9]), (1, streamed[0])] {
+        let io = form["io"].as_str().unwrap();
+        let out = dir.path().join(format!("r{reuse}{io}"));
         let r = reuse.to_string();
         let run = balerc(&[
             "lower",
@@ -792,13 +797,15 @@ fn report_of_a_model_lists_every_legal_reuse_factor_as_lower_builds_it() {
             "verilog",
             "--reuse-factor",
             &r,
+            "--io",
+            io,
             "--out",
             s(&out),
         ]);
         assert!(run.status.success(), "{}", text(&run.stderr));
         let built: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
-        let form = &forms[reuse - 1];
+        assert_eq!(built["io"], io);
         let resources = &built["resources"];
         assert_eq!(form["latency_cycles"], built["latency_cycles"], "R {reuse}");
         assert_eq!(form["ii"], built["ii"], "R {reuse}");
@@ -834,28 +841,70 @@ fn report_of_a_model_lists_every_legal_reuse_factor_as_lower_builds_it() {
     let rows: Vec<Vec<&str>> = printed
         .lines()
         .map(|l| l.split_whitespace().collect::<Vec<_>>())
-        .filter(|f| f.last() == Some(&"s") && f.len() == 11)
+        .filter(|f| f.last() == Some(&"s") && f.len() == 12)
         .collect();
     let forms: Vec<(&str, &str, &str)> = rows.iter().map(|f| (f[0], f[1], f[2])).collect();
-    assert_eq!(
-        forms,
-        vec![
-            ("auto", "1", "1"),
-            ("auto", "8", "8"),
-            ("shift-add", "1", "1"),
-            ("shift-add", "8", "8"),
-            ("dsp", "1", "1"),
-            ("dsp", "8", "8")
-        ],
-        "{printed}"
-    );
-    assert!(rows.iter().filter(|f| f[0] == "shift-add").all(|f| f[6] == "0"), "{printed}");
+    let style = |m| [("parallel", m, "1"), ("parallel", m, "8"), ("stream", m, "1")];
+    assert_eq!(forms, [style("auto"), style("shift-add"), style("dsp")].concat(), "{printed}");
+    assert!(rows.iter().filter(|f| f[1] == "shift-add").all(|f| f[7] == "0"), "{printed}");
 
     // An illegal factor is refused with the legal ones; synthesis needs a build directory.
     let bad = failure(&["report", s(&model), "--reuse-factors", "11"]);
     assert!(bad.contains("legal values: 1, 2, 3, 4, 5, 6, 7, 8, 9, 10"), "{bad}");
     let bad = failure(&["report", s(&model), "--synthesize"]);
     assert!(bad.contains("needs a build directory") && bad.contains("balerc lower"), "{bad}");
+}
+
+#[test]
+fn a_streamed_build_is_written_for_both_targets_and_checked_under_back_pressure() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = fixture("conv1d_ts13.onnx");
+    let (rtl, hls) = (dir.path().join("rtl"), dir.path().join("hls"));
+    for (target, out) in [("verilog", &rtl), ("hls", &hls)] {
+        let run = balerc(&[
+            "lower",
+            s(&model),
+            "--precision",
+            "ap_fixed<16,6>",
+            "--target",
+            target,
+            "--io",
+            "stream",
+            "--out",
+            s(out),
+        ]);
+        assert!(run.status.success(), "{}", text(&run.stderr));
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+        assert_eq!(report["io"], "stream");
+        // 24 pixels of one channel in, the 6 outputs of the dense layer in one beat.
+        assert_eq!(report["stream"]["input_beat"]["beats"], 24, "{report}");
+        assert_eq!(report["stream"]["input_beat"]["elements"], 1, "{report}");
+        assert_eq!(report["stream"]["output_beat"]["elements"], 6, "{report}");
+    }
+    let top = std::fs::read_to_string(hls.join("firmware/balerc_top.h")).unwrap();
+    assert!(top.contains("hls::stream<input_beat_t> &x, hls::stream<result_beat_t> &y"), "{top}");
+    let run = balerc(&["report", s(&rtl)]);
+    assert!(text(&run.stdout).contains("cycles_per_frame"), "{}", text(&run.stdout));
+    if balerc_testbench::rtl::iverilog_available().is_ok() {
+        let run = balerc(&["cosim", s(&rtl), "--simulator", "iverilog", "--vectors", "20"]);
+        assert!(run.status.success(), "{}", text(&run.stderr));
+        assert!(text(&run.stdout).contains("every output code equals"), "{}", text(&run.stdout));
+    }
+    // Streams take no reuse factor.
+    let bad = failure(&[
+        "lower",
+        s(&model),
+        "--target",
+        "verilog",
+        "--io",
+        "stream",
+        "--reuse-factor",
+        "2",
+        "--out",
+        s(&dir.path().join("x")),
+    ]);
+    assert!(bad.contains("leave out the reuse factor"), "{bad}");
 }
 
 #[test]
