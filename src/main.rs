@@ -426,8 +426,8 @@ fn write_verilog(
     if let Some(stream) = &report.stream {
         eprintln!(
             "wrote {} in {:.1} ms: streamed, {} input beats of {} and {} output beats of {} per frame, a frame every {} clocks, \
-             {} cycles from a frame's first input beat to its last output beat, {} adders ({} adder bits), {} register bits \
-             ({} in line buffers), {} products on DSP slices",
+             {} cycles from a frame's first input beat to its last output beat, {} adders ({} adder bits), {} register bits, \
+             line buffers of {} bits, {} products on DSP slices",
             dir.display(),
             started.elapsed().as_secs_f64() * 1e3,
             stream.input_beat.beats,

@@ -183,13 +183,13 @@ struct Phases {
 
 /// LUT6s per bit of a multiplexer over `inputs` signals: a tree of 4:1 multiplexers, each
 /// one LUT6 (four data and two select inputs).
-fn mux_luts(inputs: usize) -> u64 {
+pub(crate) fn mux_luts(inputs: usize) -> u64 {
     (inputs.max(1) as u64 - 1).div_ceil(3).max(1)
 }
 
 /// LUT6s per bit of a constant table indexed by a `bits`-bit phase: one up to six bits,
 /// then one per 64 entries and the multiplexers between them.
-fn table_luts(bits: u32) -> u64 {
+pub(crate) fn table_luts(bits: u32) -> u64 {
     if bits <= 6 {
         1
     } else {

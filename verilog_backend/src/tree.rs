@@ -69,8 +69,9 @@ pub struct Cost {
     pub adder_bits: u64,
     /// Constant multiplications written as `*`, one DSP slice each.
     pub dsp_products: u64,
-    /// LUTs, estimated, of what folded layers select by phase: input multiplexers, weight
-    /// and constant tables, gated inputs.
+    /// LUTs, estimated, of what folded layers select by phase (input multiplexers, weight
+    /// and constant tables, gated inputs) and of streamed designs' weight tables and shift
+    /// registers.
     pub mux_luts: u64,
 }
 

@@ -209,7 +209,11 @@ impl Writer<'_> {
             )
             .unwrap();
             self.totals.buffer_bits += lb_bits as u64;
-            self.totals.register_bits += lb_bits as u64;
+            // Pixels between taps only shift: synthesis keeps them in shift-register LUTs
+            // (32 positions a LUT), the tapped ones in flip-flops.
+            let (shifted, luts) = shift_register_runs(&lags, in_bits);
+            self.totals.register_bits += lb_bits as u64 - shifted;
+            self.totals.cost.mux_luts += luts;
         }
         writeln!(
             self.body,
@@ -255,6 +259,7 @@ impl Writer<'_> {
             writeln!(self.body, "        {s}_weights[{p}] = {row_bits}'h{};", hex(&codes, w_ty.width)).unwrap();
         }
         writeln!(self.body, "    end\n    wire {} {s}_w = {s}_weights[{s}_p];", range(row_bits)).unwrap();
+        self.totals.cost.mux_luts += row_bits as u64 * crate::fold::table_luts(pixel_bits);
         writeln!(
             self.body,
             "    wire {s}_last = {s}_p == {};\n    wire {s}_take = b{k}_valid & b{k}_ready;",
@@ -395,6 +400,7 @@ impl Writer<'_> {
             .unwrap();
         }
         writeln!(self.body, "    end\n    wire {} {s}_row = {s}_table[{s}_p];", range(row_bits)).unwrap();
+        self.totals.cost.mux_luts += row_bits as u64 * crate::fold::table_luts(pixel_bits);
         self.totals.buffer_bits += in_bits as u64;
         self.totals.register_bits += in_bits as u64 + pixel_bits as u64 + 1;
         for i in 0..*inputs {
@@ -522,6 +528,22 @@ impl Writer<'_> {
         self.totals.buffer_bits += bits as u64;
         self.totals.register_bits += (bits + pixel_bits + 1) as u64;
     }
+}
+
+/// The line-buffer bits that sit between taps (positions no window reads, which only
+/// shift), and the shift-register LUTs that hold them: one per bit per 32 positions of each
+/// run.
+fn shift_register_runs(lags: &[usize], pixel_bits: u32) -> (u64, u64) {
+    let mut tapped: Vec<usize> = lags.to_vec();
+    tapped.sort_unstable();
+    tapped.dedup();
+    let (mut bits, mut luts) = (0u64, 0u64);
+    for pair in tapped.windows(2) {
+        let run = (pair[1] - pair[0] - 1) as u64;
+        bits += run * pixel_bits as u64;
+        luts += run.div_ceil(32) * pixel_bits as u64;
+    }
+    (bits, luts)
 }
 
 /// Packed codes as hex, element i at bits [i*W+W-1 : i*W].
