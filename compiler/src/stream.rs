@@ -192,7 +192,8 @@ pub fn plan(model: &QuantizedModel) -> Result<Plan, StreamError> {
             LayerOp::Reshape => {
                 let (c, grid) = (current.beat.channels, &current.beat.grid);
                 let target = stream_of(&out.shape, out.ty);
-                if grid.is_empty() {
+                // A frame of one beat is a vector, whatever its shape says.
+                if grid.is_empty() || pixels == 1 {
                     // One beat either way: only the name changes.
                     if target.beat.per_frame() == 1 && target.beat.channels == c {
                         current = target;

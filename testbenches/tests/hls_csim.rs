@@ -120,6 +120,7 @@ fn streamed_projects_match() {
         ("cfd_encoder_ts17", "ap_fixed<16,6>"),
         ("max_pool_ts17", "ap_fixed<12,4,AP_RND,AP_SAT>"),
         ("pool_upsample_ts17", "ap_fixed<12,4,AP_RND,AP_SAT>"),
+        ("pad_transpose_dynamo18", "ap_fixed<12,4,AP_RND,AP_SAT>"),
         ("fpga_encoder_ts13", "ap_fixed<16,6>"),
     ];
     for (name, precision) in cases {

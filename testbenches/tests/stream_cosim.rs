@@ -32,13 +32,15 @@ fn samples(name: &str) -> Vec<f64> {
     ArrayD::<f32>::read_npy(&bytes[..]).unwrap().iter().map(|&v| v as f64).collect()
 }
 
-fn stream_options(multipliers: Multipliers) -> Options {
+/// A streamed design's options; `levels`: a register stage after every so many adder levels
+/// inside a stage's arithmetic (None: none inside).
+fn stream_options(multipliers: Multipliers, levels: Option<u32>) -> Options {
     Options {
         top: "dut".into(),
         multipliers,
         dsp: Default::default(),
         clock_ns: 5.0,
-        adder_levels_per_stage: None,
+        adder_levels_per_stage: levels,
         sharing_pairs: balerc_verilog::DEFAULT_SHARING_PAIRS,
         reuse: ReuseFactors::default(),
         io: Io::Stream,
@@ -47,7 +49,13 @@ fn stream_options(multipliers: Multipliers) -> Options {
 
 /// Lowers a fixture (integer bits calibrated on its samples), writes the streamed build,
 /// and returns the model with frames of codes: the fixture's samples, then random ones.
-fn build_fixture(name: &str, precision: &str, dir: &Path, frames: usize) -> (QuantizedModel, Vec<Vec<i64>>) {
+fn build_fixture(
+    name: &str,
+    precision: &str,
+    options: &Options,
+    dir: &Path,
+    frames: usize,
+) -> (QuantizedModel, Vec<Vec<i64>>) {
     let data = samples(name);
     let lowered = lower(
         &fixture(&format!("{name}.onnx")),
@@ -58,7 +66,7 @@ fn build_fixture(name: &str, precision: &str, dir: &Path, frames: usize) -> (Qua
         },
     )
     .unwrap();
-    write_project(&lowered.model, &stream_options(Multipliers::Auto), dir).unwrap();
+    write_project(&lowered.model, options, dir).unwrap();
     let simulator = Simulator::new(&lowered.model);
     let codes = simulator.quantize_input(&data).unwrap();
     let real: Vec<Vec<i64>> = codes.chunks(simulator.input_len()).map(<[i64]>::to_vec).collect();
@@ -114,23 +122,25 @@ const PRESSURES: [Pressure; 4] = [
 #[test]
 fn exported_conv_models_stream_bit_exact_in_verilator_on_time_and_lint_clean() {
     let Some(()) = require(verilator_available()) else { return };
+    // Some with register stages inside the stages' adder trees, some without.
     let cases = [
-        ("conv1d_ts13", "ap_fixed<16,6>"),
-        ("convtranspose1d_ts13", "ap_fixed<12,4,AP_RND,AP_SAT>"),
+        ("conv1d_ts13", "ap_fixed<16,6>", Some(2)),
+        ("convtranspose1d_ts13", "ap_fixed<12,4,AP_RND,AP_SAT>", None),
         // An autoencoder: convolutions, a dense bottleneck, transposed convolutions.
-        ("conv2d_ae_ts17", "ap_fixed<16,6>"),
-        ("conv3d_ae_ts17", "ap_fixed<14,5,AP_RND_CONV,AP_SAT>"),
-        ("cfd_encoder_ts17", "ap_fixed<16,6>"),
-        ("max_pool_ts17", "ap_fixed<12,4,AP_RND,AP_SAT>"),
-        ("pool_upsample_ts17", "ap_fixed<12,4,AP_RND,AP_SAT>"),
-        ("const_arith_conv_ts17", "ap_fixed<12,4,AP_RND,AP_SAT>"),
-        ("pad_transpose_dynamo18", "ap_fixed<12,4,AP_RND,AP_SAT>"),
+        ("conv2d_ae_ts17", "ap_fixed<16,6>", Some(3)),
+        ("conv3d_ae_ts17", "ap_fixed<14,5,AP_RND_CONV,AP_SAT>", Some(5)),
+        ("cfd_encoder_ts17", "ap_fixed<16,6>", Some(5)),
+        ("max_pool_ts17", "ap_fixed<12,4,AP_RND,AP_SAT>", Some(1)),
+        ("pool_upsample_ts17", "ap_fixed<12,4,AP_RND,AP_SAT>", None),
+        ("const_arith_conv_ts17", "ap_fixed<12,4,AP_RND,AP_SAT>", Some(2)),
+        ("pad_transpose_dynamo18", "ap_fixed<12,4,AP_RND,AP_SAT>", Some(4)),
         // No image at all: one beat per sample, each layer a stage.
-        ("fpga_encoder_ts13", "ap_fixed<16,6>"),
+        ("fpga_encoder_ts13", "ap_fixed<16,6>", Some(3)),
     ];
-    for (name, precision) in cases {
+    for (name, precision, levels) in cases {
         let dir = tempfile::tempdir().unwrap();
-        let (model, frames) = build_fixture(name, precision, dir.path(), 12);
+        let options = stream_options(Multipliers::Auto, levels);
+        let (model, frames) = build_fixture(name, precision, &options, dir.path(), 12);
         let (design, _) = load_stream_build(dir.path()).unwrap();
         lint_stream(&design);
         let bench = StreamVerilatorBench::build(&design, &dir.path().join("verilator")).unwrap();
@@ -142,7 +152,8 @@ fn exported_conv_models_stream_bit_exact_in_verilator_on_time_and_lint_clean() {
         // With nothing waiting, beats leave exactly when the timing model says.
         let three = &in_beats[..in_beats.len() / frames.len() * 3];
         let run = bench.run(three, expected.len() / frames.len() * 3, Pressure::NONE).unwrap();
-        assert_eq!(run.cycles, stream_output_cycles(&model, 3).unwrap(), "{name}: output cycles at full rate");
+        let expected_cycles = stream_output_cycles(&model, &options, 3).unwrap();
+        assert_eq!(run.cycles, expected_cycles, "{name}: output cycles at full rate");
         let report: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap()).unwrap();
         let per_frame = report["stream"]["cycles_per_frame"].as_u64().unwrap() as usize;
@@ -160,7 +171,8 @@ fn streams_match_in_icarus_under_back_pressure() {
     let Some(()) = require(iverilog_available()) else { return };
     for (name, precision) in [("conv2d_ae_ts17", "ap_fixed<16,6>"), ("max_pool_ts17", "ap_fixed<12,4,AP_RND,AP_SAT>")] {
         let dir = tempfile::tempdir().unwrap();
-        let (model, frames) = build_fixture(name, precision, dir.path(), 4);
+        let (model, frames) =
+            build_fixture(name, precision, &stream_options(Multipliers::Auto, Some(2)), dir.path(), 4);
         let (design, _) = load_stream_build(dir.path()).unwrap();
         let (in_beats, expected) = beats(&model, dir.path(), &frames);
         for pressure in [PRESSURES[0], PRESSURES[3]] {
@@ -183,7 +195,7 @@ fn a_parallel_only_request_is_refused_clearly() {
     )
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let options = Options { reuse: ReuseFactors::uniform(4), ..stream_options(Multipliers::Auto) };
+    let options = Options { reuse: ReuseFactors::uniform(4), ..stream_options(Multipliers::Auto, None) };
     let error = write_project(&lowered.model, &options, dir.path()).unwrap_err().to_string();
     assert!(error.contains("streamed design") && error.contains("reuse factor"), "{error}");
 }
@@ -332,13 +344,14 @@ proptest! {
     fn random_conv_chains_stream_bit_exact_in_icarus(
         c in chain(),
         width in 8u32..14,
+        levels in prop::option::of(1u32..4),
         pressure in (20u32..101, 20u32..101, 0u64..1000),
     ) {
         let Some(()) = require(iverilog_available()) else { return Ok(()) };
         let ty = FixedType::new(width, 4, true).unwrap();
         let Some(model) = chain_model(&c, ty) else { return Ok(()) };
         let dir = tempfile::tempdir().unwrap();
-        write_project(&model, &stream_options(Multipliers::ShiftAdd), dir.path()).unwrap();
+        write_project(&model, &stream_options(Multipliers::ShiftAdd, levels), dir.path()).unwrap();
         let input = model.input();
         let frames = input_vectors(input.ty, input.len(), 5, &[], pressure.2);
         let (design, _) = load_stream_build(dir.path()).unwrap();
@@ -346,6 +359,6 @@ proptest! {
         let pressure = Pressure { offer_percent: pressure.0, take_percent: pressure.1, seed: pressure.2 };
         let run = run_stream_iverilog(&design, &dir.path().join("icarus"), &in_beats, expected.len(), pressure)
             .unwrap_or_else(|e| panic!("{c:?}: {e}"));
-        assert_beats_equal(&format!("{c:?} {ty} {pressure:?}"), &run.beats, &expected);
+        assert_beats_equal(&format!("{c:?} {ty} {levels:?} {pressure:?}"), &run.beats, &expected);
     }
 }

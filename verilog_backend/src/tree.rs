@@ -87,17 +87,29 @@ pub struct Sum {
 pub struct Registers {
     delayed: std::collections::HashMap<String, String>,
     pub bits: u64,
+    /// A signal that must be high for the registers to load (a stage that can stall).
+    pub enable: Option<String>,
 }
 
 impl Registers {
+    /// Registers that load only while `enable` is high.
+    pub fn enabled_by(enable: String) -> Self {
+        Registers { enable: Some(enable), ..Registers::default() }
+    }
+
     /// The name of a register holding `name` (of `width` bits) one clock later.
     pub fn delay(&mut self, body: &mut String, name: &str, width: u32) -> String {
         if let Some(existing) = self.delayed.get(name) {
             return existing.clone();
         }
         let register = format!("{name}_r");
-        writeln!(body, "    reg {} {register};\n    always @(posedge clk) {register} <= {name};", range_decl(width))
-            .unwrap();
+        let when = self.enable.as_ref().map_or(String::new(), |e| format!("if ({e}) "));
+        writeln!(
+            body,
+            "    reg {} {register};\n    always @(posedge clk) {when}{register} <= {name};",
+            range_decl(width)
+        )
+        .unwrap();
         self.bits += width as u64;
         self.delayed.insert(name.to_string(), register.clone());
         register

@@ -72,14 +72,29 @@ pub struct StageReport {
     pub line_buffer_pixels: Option<usize>,
 }
 
-/// The cycles of every output beat of three frames with nothing waiting, counted from the
+/// The cycles of every output beat of `frames` frames with nothing waiting, counted from the
 /// first clock input is offered; for checking simulators against the model of `timing.rs`.
-pub fn output_cycles(model: &QuantizedModel, frames: usize) -> Result<Vec<usize>, Error> {
-    let plan = plan::plan(model).map_err(|e| Error::Unsupported(e.to_string()))?;
-    Ok(timing::simulate(&plan.stages, plan.input.beat.per_frame(), plan.output.beat.per_frame(), frames).output_cycles)
+pub fn output_cycles(model: &QuantizedModel, options: &Options, frames: usize) -> Result<Vec<usize>, Error> {
+    let built = build(model, options)?;
+    let plan = &built.plan;
+    let (in_beats, out_beats) = (plan.input.beat.per_frame(), plan.output.beat.per_frame());
+    Ok(timing::simulate(&plan.stages, &built.depths, in_beats, out_beats, frames).output_cycles)
 }
 
 pub fn generate(model: &QuantizedModel, options: &Options) -> Result<(Design, StreamReport), Error> {
+    let built = build(model, options)?;
+    Ok((built.design, built.report))
+}
+
+/// A generated design with its plan and the register stages inside each stage.
+struct Built {
+    design: Design,
+    report: StreamReport,
+    plan: plan::Plan,
+    depths: Vec<u32>,
+}
+
+fn build(model: &QuantizedModel, options: &Options) -> Result<Built, Error> {
     let plan = plan::plan(model).map_err(|e| Error::Unsupported(e.to_string()))?;
     let top = &options.top;
     let mut writer =
@@ -102,8 +117,9 @@ pub fn generate(model: &QuantizedModel, options: &Options) -> Result<(Design, St
     )
     .unwrap();
     let mut stage_reports = Vec::with_capacity(n);
+    let mut depths = Vec::with_capacity(n);
     for (k, stage) in plan.stages.iter().enumerate() {
-        writer.stage(model, k, stage)?;
+        depths.push(writer.stage(model, k, stage)?);
         let (name, kind) = match stage.layer {
             Some(l) => (model.layers[l].name.clone(), model.layers[l].op.kind()),
             None => ("(vector to pixels)".to_string(), "serialize"),
@@ -117,7 +133,7 @@ pub fn generate(model: &QuantizedModel, options: &Options) -> Result<(Design, St
     }
     let (in_bits, out_bits) = (bits(&plan.input), bits(&plan.output));
     let (in_beats, out_beats) = (plan.input.beat.per_frame(), plan.output.beat.per_frame());
-    let timing = timing::simulate(&plan.stages, in_beats, out_beats, 3);
+    let timing = timing::simulate(&plan.stages, &depths, in_beats, out_beats, 3);
     let mut v = String::new();
     writeln!(
         v,
@@ -170,7 +186,7 @@ pub fn generate(model: &QuantizedModel, options: &Options) -> Result<(Design, St
         register_bits: totals.register_bits,
         stream: None,
     };
-    Ok((design, report))
+    Ok(Built { design, report, plan, depths })
 }
 
 /// AXI4-Stream ports around the streamed core: the handshakes map one to one; TLAST marks

@@ -38,7 +38,8 @@ fn counter_bits(n: usize) -> u32 {
 }
 
 impl Writer<'_> {
-    pub fn stage(&mut self, model: &QuantizedModel, k: usize, stage: &Stage) -> Result<(), Error> {
+    /// Writes stage `k`; returns the register stages inside its arithmetic.
+    pub fn stage(&mut self, model: &QuantizedModel, k: usize, stage: &Stage) -> Result<u32, Error> {
         let beat_bits = |s: &Stream| s.beat.channels as u32 * s.ty.width;
         let (in_bits, out_bits) = (beat_bits(&stage.input), beat_bits(&stage.output));
         let layer = stage.layer.map(|l| &model.layers[l]);
@@ -49,67 +50,103 @@ impl Writer<'_> {
             stage.input.beat.channels, stage.input.ty, stage.output.beat.channels, stage.output.ty
         )
         .unwrap();
-        match &stage.kind {
+        let depth = match &stage.kind {
             StageKind::Map => {
                 let layer = layer.expect("a map stage computes a layer");
                 let (beat_model, beat_layer) = beat_model(model, layer, stage);
-                let y = self.combinational(&beat_model, &beat_layer, k, &format!("b{k}_data"), out_bits)?;
-                self.output_register(k, out_bits, &format!("b{k}_valid & s{k}_free"), &y);
-                writeln!(self.body, "    assign b{k}_ready = s{k}_free;").unwrap();
+                let (y, depth) = self.pipelined(&beat_model, &beat_layer, k, &format!("b{k}_data"), out_bits)?;
+                self.output_register(k, out_bits, &format!("b{k}_valid"), &y, depth);
+                writeln!(self.body, "    assign b{k}_ready = s{k}_en;").unwrap();
+                depth
             }
             StageKind::Window { axes, kind } => {
                 let layer = layer.expect("a window stage computes a layer");
-                self.window(model, layer, k, stage, axes, *kind, in_bits, out_bits)?;
+                self.window(model, layer, k, stage, axes, *kind, in_bits, out_bits)?
             }
-            StageKind::PixelDense => self.pixel_dense(layer.expect("a dense layer"), k, stage)?,
-            StageKind::Serialize => self.serialize(k, stage),
-            StageKind::DenseToPixels => self.dense_to_pixels(layer.expect("a dense layer"), k, stage)?,
-        }
+            StageKind::PixelDense => {
+                self.pixel_dense(layer.expect("a dense layer"), k, stage)?;
+                0
+            }
+            StageKind::Serialize => {
+                self.serialize(k, stage);
+                0
+            }
+            StageKind::DenseToPixels => {
+                self.dense_to_pixels(layer.expect("a dense layer"), k, stage)?;
+                0
+            }
+        };
         writeln!(self.body).unwrap();
-        Ok(())
+        Ok(depth)
     }
 
-    /// Emits a layer as combinational logic from `input`; returns the wire of its result.
-    fn combinational(
+    /// Emits a layer from `input`, its adder trees pipelined as in a parallel design with
+    /// registers that move only when the stage does; returns the wire of its result and
+    /// the register stages inside.
+    fn pipelined(
         &mut self,
         model: &QuantizedModel,
         layer: &Layer,
         k: usize,
         input: &str,
         out_bits: u32,
-    ) -> Result<String, Error> {
+    ) -> Result<(String, u32), Error> {
         let y = format!("s{k}_y");
         writeln!(self.body, "    wire {} {y};", range(out_bits)).unwrap();
         let plan = crate::dsp_plan::plan(model, &[1], self.options.multipliers, self.options.dsp);
-        let mut registers = Registers::default();
         let mut cx = Context {
             body: &mut self.body,
             conversions: &mut self.conversions,
             cost: &mut self.totals.cost,
             multipliers: self.options.multipliers,
             dsp: plan.layers.into_iter().next().unwrap_or_default(),
-            stages: Stages { levels: None },
+            stages: Stages { levels: self.options.adder_levels_per_stage },
             sharing_pairs: self.options.sharing_pairs,
-            registers: std::mem::take(&mut registers),
+            registers: Registers::enabled_by(format!("s{k}_en")),
             prefix: format!("s{k}"),
             input: input.to_string(),
             output: y.clone(),
         };
-        emit(model, layer, &mut cx)?;
-        Ok(y)
+        let depth = emit(model, layer, &mut cx)?;
+        self.totals.register_bits += cx.registers.bits;
+        Ok((y, depth))
     }
 
-    /// The stage's output register: loads `value` when `load` is high, is emptied when the
-    /// next stage takes it. Defines `s<k>_free`: the register can take a value this clock.
-    fn output_register(&mut self, k: usize, bits: u32, load: &str, value: &str) {
+    /// The stage's valid pipeline and output register. `s<k>_en` says the stage moves this
+    /// clock: its output register is empty or being taken. When it moves, `entering` (a
+    /// result enters the stage's `depth` inner register stages) shifts along, and the
+    /// output register loads `value` with the valid bit that reaches it.
+    fn output_register(&mut self, k: usize, bits: u32, entering: &str, value: &str, depth: u32) {
         let next = k + 1;
         writeln!(
             self.body,
-            "    reg s{k}_valid;\n    reg {r} s{k}_q;\n    wire s{k}_free = !s{k}_valid | b{next}_ready;\n    \
-             always @(posedge clk) begin\n        if (rst) s{k}_valid <= 1'b0;\n        else if ({load}) s{k}_valid <= 1'b1;\n        \
-             else if (b{next}_ready) s{k}_valid <= 1'b0;\n        if ({load}) s{k}_q <= {value};\n    end\n    \
-             assign b{next}_valid = s{k}_valid;\n    assign b{next}_data = s{k}_q;",
+            "    reg s{k}_valid;\n    reg {r} s{k}_q;\n    wire s{k}_en = !s{k}_valid | b{next}_ready;",
             r = range(bits)
+        )
+        .unwrap();
+        let arriving = if depth == 0 {
+            entering.to_string()
+        } else {
+            let shifted =
+                if depth == 1 { entering.to_string() } else { format!("{{s{k}_v[{}:0], {entering}}}", depth - 2) };
+            writeln!(
+                self.body,
+                "    reg {} s{k}_v;\n    always @(posedge clk) if (rst) s{k}_v <= {}; else if (s{k}_en) s{k}_v <= {shifted};",
+                range(depth),
+                literal(0, depth)
+            )
+            .unwrap();
+            self.totals.register_bits += depth as u64;
+            if depth == 1 {
+                format!("s{k}_v")
+            } else {
+                format!("s{k}_v[{}]", depth - 1)
+            }
+        };
+        writeln!(
+            self.body,
+            "    always @(posedge clk) begin\n        if (rst) s{k}_valid <= 1'b0;\n        else if (s{k}_en) s{k}_valid <= {arriving};\n        \
+             if (s{k}_en) s{k}_q <= {value};\n    end\n    assign b{next}_valid = s{k}_valid;\n    assign b{next}_data = s{k}_q;"
         )
         .unwrap();
         self.totals.register_bits += bits as u64 + 1;
@@ -126,7 +163,7 @@ impl Writer<'_> {
         kind: WindowKind,
         in_bits: u32,
         out_bits: u32,
-    ) -> Result<(), Error> {
+    ) -> Result<u32, Error> {
         let s = format!("s{k}");
         let ty = stage.input.ty;
         let channels = stage.input.beat.channels;
@@ -186,11 +223,11 @@ impl Writer<'_> {
         )
         .unwrap();
         let (window_model, window_layer) = window_model(model, layer, stage, kernel, kind);
-        let y = self.combinational(&window_model, &window_layer, k, &format!("{s}_window"), out_bits)?;
-        self.output_register(k, out_bits, &load, &y);
+        let (y, depth) = self.pipelined(&window_model, &window_layer, k, &format!("{s}_window"), out_bits)?;
+        self.output_register(k, out_bits, &load, &y, depth);
         writeln!(
             self.body,
-            "    assign b{k}_ready = {s}_free & {s}_real;\n    wire {s}_advance = {s}_free & (!{s}_real | b{k}_valid);\n    \
+            "    assign b{k}_ready = {s}_en & {s}_real;\n    wire {s}_advance = {s}_en & (!{s}_real | b{k}_valid);\n    \
              assign {s}_pixel = {s}_real ? b{k}_data : {fill};"
         )
         .unwrap();
@@ -224,7 +261,7 @@ impl Writer<'_> {
             raster_step(&s, axes, axes.len() - 1, 3)
         )
         .unwrap();
-        Ok(())
+        Ok(depth)
     }
 
     /// A dense layer over pixels: each pixel's products join the accumulators as it comes;
@@ -341,11 +378,11 @@ impl Writer<'_> {
         let out_bits = outputs as u32 * result.width;
         let packed: Vec<&str> = ys.iter().rev().map(String::as_str).collect();
         writeln!(self.body, "    wire {} {s}_y = {{{}}};", range(out_bits), packed.join(", ")).unwrap();
-        self.output_register(k, out_bits, &format!("{s}_take & {s}_last"), &format!("{s}_y"));
+        self.output_register(k, out_bits, &format!("{s}_take & {s}_last"), &format!("{s}_y"), 0);
         // Only the frame's last pixel needs room in the output register.
         writeln!(
             self.body,
-            "    assign b{k}_ready = !{s}_last | {s}_free;\n    always @(posedge clk) if (rst) {s}_p <= {}; else if ({s}_take) {s}_p <= {s}_last ? {} : {s}_p + {};",
+            "    assign b{k}_ready = !{s}_last | {s}_en;\n    always @(posedge clk) if (rst) {s}_p <= {}; else if ({s}_take) {s}_p <= {s}_last ? {} : {s}_p + {};",
             literal(0, pixel_bits),
             literal(0, pixel_bits),
             literal(1, pixel_bits)
@@ -474,14 +511,14 @@ impl Writer<'_> {
         let out_bits = channels as u32 * result.width;
         let packed: Vec<&str> = ys.iter().rev().map(String::as_str).collect();
         writeln!(self.body, "    wire {} {s}_y = {{{}}};", range(out_bits), packed.join(", ")).unwrap();
-        self.output_register(k, out_bits, &format!("{s}_busy & {s}_free"), &format!("{s}_y"));
+        self.output_register(k, out_bits, &format!("{s}_busy"), &format!("{s}_y"), 0);
         writeln!(
             self.body,
             "    wire {s}_take = b{k}_valid & !{s}_busy;\n    assign b{k}_ready = !{s}_busy;\n    always @(posedge clk) begin\n        \
              if (rst) {s}_busy <= 1'b0;\n        else if ({s}_take) {s}_busy <= 1'b1;\n        \
-             else if ({s}_busy & {s}_free & {s}_p == {last}) {s}_busy <= 1'b0;\n        \
+             else if ({s}_busy & {s}_en & {s}_p == {last}) {s}_busy <= 1'b0;\n        \
              if ({s}_take) begin\n            {s}_hold <= b{k}_data;\n            {s}_p <= {zero};\n        end\n        \
-             else if ({s}_busy & {s}_free) {s}_p <= {s}_p + {one};\n    end",
+             else if ({s}_busy & {s}_en) {s}_p <= {s}_p + {one};\n    end",
             last = literal(pixels as i128 - 1, pixel_bits),
             zero = literal(0, pixel_bits),
             one = literal(1, pixel_bits),

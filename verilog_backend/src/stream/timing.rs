@@ -5,25 +5,53 @@
 
 use balerc_compiler::stream::{Stage, StageKind};
 
-/// One stage's control state.
+/// One stage's control state. `valid` is the valid pipeline: one bit per inner register
+/// stage, the last the output register's.
 enum Control {
-    /// Map: an output register.
-    Map { valid: bool },
+    Map {
+        valid: Vec<bool>,
+    },
     /// Window: the virtual position (row-major over the grid), which positions are pixels
     /// and which end a window.
-    Window { valid: bool, position: usize, pixels: Vec<bool>, ends: Vec<bool> },
+    Window {
+        valid: Vec<bool>,
+        position: usize,
+        pixels: Vec<bool>,
+        ends: Vec<bool>,
+    },
     /// Pixel dense: the pixel index and the output register.
-    PixelDense { valid: bool, pixel: usize, pixels: usize },
+    PixelDense {
+        valid: bool,
+        pixel: usize,
+        pixels: usize,
+    },
     /// Serializer: busy while pixels leave.
-    Serialize { busy: bool, pixel: usize, pixels: usize },
+    Serialize {
+        busy: bool,
+        pixel: usize,
+        pixels: usize,
+    },
     /// Dense to pixels: busy while pixels are computed into the output register.
-    DenseToPixels { busy: bool, valid: bool, pixel: usize, pixels: usize },
+    DenseToPixels {
+        busy: bool,
+        valid: bool,
+        pixel: usize,
+        pixels: usize,
+    },
+}
+
+/// Shifts `entering` into a valid pipeline.
+fn shift(valid: &mut [bool], entering: bool) {
+    valid.rotate_right(1);
+    valid[0] = entering;
 }
 
 impl Control {
-    fn new(stage: &Stage) -> Self {
+    /// The control of `stage`, with `depth` register stages inside its arithmetic.
+    fn new(stage: &Stage, depth: u32) -> Self {
+        let pipeline = vec![false; depth as usize + 1];
         match &stage.kind {
-            StageKind::Map => Control::Map { valid: false },
+            StageKind::Map => Control::Map { valid: pipeline },
             StageKind::Window { axes, .. } => {
                 let lengths: Vec<usize> = axes.iter().map(|a| a.length).collect();
                 let total: usize = lengths.iter().product();
@@ -40,7 +68,7 @@ impl Control {
                         .collect()
                 };
                 Control::Window {
-                    valid: false,
+                    valid: pipeline,
                     position: 0,
                     pixels: each(&|d, u| axes[d].is_input(u)),
                     ends: each(&|d, u| axes[d].fires(u)),
@@ -58,55 +86,64 @@ impl Control {
 
     fn out_valid(&self) -> bool {
         match self {
-            Control::Map { valid }
-            | Control::Window { valid, .. }
-            | Control::PixelDense { valid, .. }
-            | Control::DenseToPixels { valid, .. } => *valid,
+            Control::Map { valid } | Control::Window { valid, .. } => *valid.last().expect("an output register"),
+            Control::PixelDense { valid, .. } | Control::DenseToPixels { valid, .. } => *valid,
             Control::Serialize { busy, .. } => *busy,
         }
     }
 
+    /// Whether the stage moves this clock: its output register is empty or being taken.
+    fn moves(&self, out_ready: bool) -> bool {
+        !self.out_valid() || out_ready
+    }
+
     /// in_ready, given the next stage's ready.
     fn in_ready(&self, out_ready: bool) -> bool {
+        let moves = self.moves(out_ready);
         match self {
-            Control::Map { valid } => !valid || out_ready,
-            Control::Window { valid, position, pixels, .. } => (!valid || out_ready) && pixels[*position],
-            Control::PixelDense { valid, pixel, pixels } => *pixel != pixels - 1 || !valid || out_ready,
+            Control::Map { .. } => moves,
+            Control::Window { position, pixels, .. } => moves && pixels[*position],
+            Control::PixelDense { pixel, pixels, .. } => *pixel != pixels - 1 || moves,
             Control::Serialize { busy, .. } | Control::DenseToPixels { busy, .. } => !busy,
         }
     }
 
     /// One clock edge.
     fn step(&mut self, in_valid: bool, out_ready: bool) {
+        let moves = self.moves(out_ready);
         match self {
             Control::Map { valid } => {
-                let free = !*valid || out_ready;
-                *valid = if in_valid && free { true } else { *valid && !out_ready };
+                if moves {
+                    shift(valid, in_valid);
+                }
             }
             Control::Window { valid, position, pixels, ends } => {
-                let free = !*valid || out_ready;
-                let advance = free && (!pixels[*position] || in_valid);
-                let load = advance && ends[*position];
-                *valid = if load { true } else { *valid && !out_ready };
+                let advance = moves && (!pixels[*position] || in_valid);
+                if moves {
+                    shift(valid, advance && ends[*position]);
+                }
                 if advance {
                     *position = (*position + 1) % pixels.len();
                 }
             }
             Control::PixelDense { valid, pixel, pixels } => {
                 let last = *pixel == *pixels - 1;
-                let take = in_valid && (!last || !*valid || out_ready);
-                *valid = if take && last { true } else { *valid && !out_ready };
+                let take = in_valid && (!last || moves);
+                if moves {
+                    *valid = take && last;
+                }
                 if take {
                     *pixel = if last { 0 } else { *pixel + 1 };
                 }
             }
             Control::DenseToPixels { busy, valid, pixel, pixels } => {
-                let load = *busy && (!*valid || out_ready);
-                *valid = if load { true } else { *valid && !out_ready };
+                if moves {
+                    *valid = *busy;
+                }
                 if in_valid && !*busy {
                     *busy = true;
                     *pixel = 0;
-                } else if load {
+                } else if *busy && moves {
                     if *pixel == *pixels - 1 {
                         *busy = false;
                     } else {
@@ -143,9 +180,10 @@ pub struct Timing {
     pub output_cycles: Vec<usize>,
 }
 
-/// Runs `frames` frames through the stages, input offered every clock, output always taken.
-pub fn simulate(stages: &[Stage], in_beats: usize, out_beats: usize, frames: usize) -> Timing {
-    let mut controls: Vec<Control> = stages.iter().map(Control::new).collect();
+/// Runs `frames` frames through the stages (`depths`: the register stages inside each
+/// one's arithmetic), input offered every clock, output always taken.
+pub fn simulate(stages: &[Stage], depths: &[u32], in_beats: usize, out_beats: usize, frames: usize) -> Timing {
+    let mut controls: Vec<Control> = stages.iter().zip(depths).map(|(s, &d)| Control::new(s, d)).collect();
     let mut sent = 0;
     let mut first_entered = None;
     let mut output_cycles = Vec::new();
