@@ -117,6 +117,7 @@ pub fn emit(model: &QuantizedModel, layer: &Layer, cx: &mut Context) -> Result<u
                         node += 1;
                         let larger = format!("{} > {} ? {a} : {b}", compared(a), compared(b));
                         writeln!(cx.body, "    wire {} {name} = {larger};", range(ty.width)).unwrap();
+                        cx.cost.mux_luts += comparator_luts(ty.width);
                         next.push(name);
                     }
                     level = next;
@@ -144,6 +145,7 @@ pub fn emit(model: &QuantizedModel, layer: &Layer, cx: &mut Context) -> Result<u
                 let (v, l, h) = (compared(&x.name), compared(&low), compared(&high));
                 let clipped = format!("{v} < {l} ? {low} : {v} > {h} ? {high} : {}", x.name);
                 writeln!(cx.body, "    wire {} {name} = {clipped};", range(w)).unwrap();
+                cx.cost.mux_luts += 2 * comparator_luts(w);
                 convert(cx, &name, w, x.ty.signed, x.ty.frac_bits(), output.ty, &format!("{p}_o{i}"))
             })
             .collect::<Result<_, _>>()?,
@@ -185,6 +187,12 @@ pub fn emit(model: &QuantizedModel, layer: &Layer, cx: &mut Context) -> Result<u
     let packed: Vec<&str> = outputs.iter().rev().map(String::as_str).collect();
     writeln!(cx.body, "    assign {} = {{{}}};", cx.output, packed.join(", ")).unwrap();
     Ok(inner_stages)
+}
+
+/// LUTs of a comparison of two `width`-bit codes and the selection of one of them: a LUT a
+/// bit for the comparison's carry chain and one a bit for the multiplexer.
+fn comparator_luts(width: u32) -> u64 {
+    2 * width as u64
 }
 
 /// The products of a linear layer: for each output, (input index, weight code) pairs.

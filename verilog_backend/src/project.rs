@@ -66,8 +66,9 @@ pub struct Resources {
     pub register_bits: u64,
     /// Products (folded: slots) written as `*`, one DSP slice each.
     pub dsp_products: u64,
-    /// LUTs, estimated, of the multiplexers, tables and gates of folded layers, and of the
-    /// weight tables and shift registers of streamed designs.
+    /// LUTs, estimated, of the multiplexers, tables and gates of folded layers, of the
+    /// comparisons of clip and max-pool layers, and of the weight tables and shift
+    /// registers of streamed designs.
     pub mux_luts: u64,
     /// LUTs, estimated before synthesis: one per adder bit and the multiplexers' LUTs.
     pub luts: u64,
