@@ -241,16 +241,19 @@ pub fn plan(model: &QuantizedModel) -> Result<Plan, StreamError> {
             LayerOp::Conv { .. } | LayerOp::MaxPool { .. } => {
                 return Err(refuse(layer, "its operand does not arrive as pixels"));
             }
-            LayerOp::Affine { scale, per_channel, .. } if !current.beat.grid.is_empty() => {
-                // Each beat element must keep one scale across the frame's pixels.
+            LayerOp::Affine { scale: codes, per_channel, .. } | LayerOp::PRelu { alphas: codes, per_channel }
+                if !current.beat.grid.is_empty() =>
+            {
+                // Each beat element must keep one scale (or slope) across the frame's pixels.
                 let same = (0..current.beat.channels)
                     .all(|c| (0..pixels).all(|p| (c * pixels + p) / per_channel == c * pixels / per_channel));
-                if !same || scale.codes.len() * per_channel != current.beat.channels * pixels {
-                    return Err(refuse(layer, "its scales change from pixel to pixel"));
+                if !same || codes.codes.len() * per_channel != current.beat.channels * pixels {
+                    return Err(refuse(layer, "its constants change from pixel to pixel"));
                 }
                 (StageKind::Map, Stream { ty: out.ty, ..current.clone() })
             }
             LayerOp::Affine { .. }
+            | LayerOp::PRelu { .. }
             | LayerOp::Relu
             | LayerOp::LeakyRelu { .. }
             | LayerOp::Clip { .. }
@@ -367,6 +370,11 @@ pub fn beat_model(model: &QuantizedModel, layer: &Layer, stage: &Stage) -> (Quan
                 codes: (0..channels).map(|c| codes.codes[c * pixels / per_channel]).collect(),
             };
             LayerOp::Affine { scale: pick(scale), shift: pick(shift), accumulator: *accumulator, per_channel: 1 }
+        }
+        LayerOp::PRelu { alphas, per_channel } if !stage.input.beat.grid.is_empty() => {
+            let pixels = stage.input.beat.per_frame();
+            let codes = (0..channels).map(|c| alphas.codes[c * pixels / per_channel]).collect();
+            LayerOp::PRelu { alphas: Codes { ty: alphas.ty, codes }, per_channel: 1 }
         }
         op => op.clone(),
     };

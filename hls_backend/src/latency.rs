@@ -53,7 +53,7 @@ impl Schedule {
                 let widest = (0..outputs).map(|o| taps.of(o).len()).max().unwrap_or(0);
                 self.linear(taps.entries.len(), widest, &linear.activation)
             }
-            LayerOp::Affine { .. } | LayerOp::LeakyRelu { .. } => 2,
+            LayerOp::Affine { .. } | LayerOp::LeakyRelu { .. } | LayerOp::PRelu { .. } => 2,
             LayerOp::Relu | LayerOp::Clip { .. } | LayerOp::MaxPool { .. } | LayerOp::Table { .. } => 1,
             LayerOp::Reshape => 0,
         }

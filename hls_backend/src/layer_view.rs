@@ -234,6 +234,19 @@ pub fn layer_view(model: &QuantizedModel, names: &Names, k: usize) -> Result<Lay
                 args: strings([x_a, y_a]),
             }
         }
+        LayerOp::PRelu { alphas, per_channel } => {
+            elementwise()?;
+            if *per_channel == 0 || (n_out - 1) / per_channel >= alphas.codes.len() {
+                return Err(Error::Unsupported(format!("prelu layer '{}': fewer slopes than channels", layer.name)));
+            }
+            parts.typedef(&alphas.ty, format!("layer{k}_alpha_t"));
+            parts.codes(format!("layer{k}_alpha"), &alphas.codes);
+            KernelCall {
+                kernel: "prelu",
+                template_args: strings([x_t, y_t, &format!("layer{k}_alpha_t"), &n_in, per_channel]),
+                args: strings([x_a, y_a, &format!("layer{k}_alpha")]),
+            }
+        }
         LayerOp::Table { entries, index_shift, .. } => {
             elementwise()?;
             if entries.is_empty() || entries.len() > i32::MAX as usize {

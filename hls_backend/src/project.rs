@@ -152,6 +152,10 @@ fn resources(model: &QuantizedModel) -> Resources {
                 constants += (scale.codes.len() + shift.codes.len()) as u64;
             }
             LayerOp::Table { entries, .. } => constants += entries.len() as u64,
+            LayerOp::PRelu { alphas, .. } => {
+                multiplications += model.values[layer.output].len() as u64;
+                constants += alphas.codes.len() as u64;
+            }
             LayerOp::Relu
             | LayerOp::LeakyRelu { .. }
             | LayerOp::Clip { .. }

@@ -191,6 +191,19 @@ Elements:
     }
 }
 
+// A leaky ReLU with a slope per channel: negative x times alpha[i / PER_CHANNEL] (the codes
+// of alpha_T) at full precision, then the cast, as act_leaky_relu does with one slope.
+template <class data_T, class res_T, class alpha_T, int N, int PER_CHANNEL>
+void prelu(const data_T x[N], res_T y[N], const long long alpha[]) {
+#pragma HLS INLINE
+Elements:
+    for (int i = 0; i < N; i++) {
+#pragma HLS UNROLL
+        const alpha_T a = from_code<alpha_T>(alpha[i / PER_CHANNEL]);
+        y[i] = x[i] < 0 ? (res_T)(x[i] * a) : (res_T)x[i];
+    }
+}
+
 // Streaming (--io stream). A beat type is a struct holding `data[]` of one element type;
 // a frame is a fixed number of beats. Each function below handles one frame per call.
 

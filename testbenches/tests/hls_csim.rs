@@ -121,6 +121,7 @@ fn streamed_projects_match() {
         ("max_pool_ts17", "ap_fixed<12,4,AP_RND,AP_SAT>"),
         ("pool_upsample_ts17", "ap_fixed<12,4,AP_RND,AP_SAT>"),
         ("pad_transpose_dynamo18", "ap_fixed<12,4,AP_RND,AP_SAT>"),
+        ("prelu_channels_ts17", "ap_fixed<12,4,AP_RND,AP_SAT>"),
         ("fpga_encoder_ts13", "ap_fixed<16,6>"),
     ];
     for (name, precision) in cases {
@@ -186,6 +187,9 @@ fn clip_and_prelu_layers_match() {
     assert_eq!(kinds.iter().filter(|k| *k == "clip").count(), 3, "{kinds:?}");
     let kinds = check("prelu_ts17", "ap_fixed<12,4,AP_RND,AP_SAT>", &include);
     assert_eq!(kinds, ["dense+leaky_relu", "dense+leaky_relu"]);
+    // A slope per channel stays a layer of its own.
+    let kinds = check("prelu_channels_ts17", "ap_fixed<12,4,AP_RND,AP_SAT>", &include);
+    assert_eq!(kinds, ["conv", "prelu", "reshape", "dense", "prelu"]);
 }
 
 #[test]

@@ -87,6 +87,8 @@ fn exported_dense_models_match_in_verilator_and_lint_clean() {
         ("clip_ts17", "ap_fixed<12,4,AP_RND,AP_SAT>", Multipliers::ShiftAdd, 3),
         // PReLU with one slope, fused into each dense layer as a leaky ReLU.
         ("prelu_ts17", "ap_fixed<12,4,AP_RND,AP_SAT>", Multipliers::ShiftAdd, 3),
+        // PReLU with a slope per channel after a conv and per output after a dense layer.
+        ("prelu_channels_ts17", "ap_fixed<12,4,AP_RND,AP_SAT>", Multipliers::ShiftAdd, 3),
     ];
     for (name, precision, multipliers, levels) in cases {
         let dir = tempfile::tempdir().unwrap();

@@ -167,6 +167,24 @@ pub fn emit(model: &QuantizedModel, layer: &Layer, cx: &mut Context) -> Result<u
                 )
             })
             .collect::<Result<_, _>>()?,
+        LayerOp::PRelu { alphas, per_channel } => elements
+            .iter()
+            .enumerate()
+            .map(|(i, x)| {
+                leaky(
+                    cx,
+                    &x.name,
+                    x.ty.width,
+                    x.ty.signed,
+                    x.range(),
+                    x.ty.frac_bits(),
+                    alphas.codes[i / per_channel],
+                    alphas.ty,
+                    output.ty,
+                    &format!("{p}_o{i}"),
+                )
+            })
+            .collect::<Result<_, _>>()?,
         LayerOp::Table { entries, index_shift, function, .. } => {
             let rom = format!("{p}_rom");
             let bits = entries.len().trailing_zeros();

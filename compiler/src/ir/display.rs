@@ -52,6 +52,7 @@ fn write_attributes(f: &mut fmt::Formatter<'_>, op: &Op) -> fmt::Result {
         Op::MaxPool(g) => write!(f, " window={:?} stride={:?} pad={:?}", g.kernel, g.stride, g.padding),
         Op::BatchNorm(b) => write!(f, " channels={}", b.scale.len()),
         Op::Activation(a) => write!(f, " {a}"),
+        Op::PRelu { slopes } => write!(f, " slopes={}", slopes.len()),
         Op::Reshape { shape: s } => write!(f, " to {s:?}"),
         Op::Flatten { axis } => write!(f, " axis={axis}"),
         Op::Transpose { perm } => write!(f, " perm={perm:?}"),

@@ -298,6 +298,11 @@ pub enum Op {
     /// A multiply by a fixed-point factor per channel, rounded to the node's declared result
     /// type: a quantizer whose scale is no power of two, on a tensor of integer codes.
     Requantize(super::Requantize),
+    /// PReLU with a slope per channel (one slope for all is a LeakyReLU activation):
+    /// y = x where x >= 0, x * slopes[c] elsewhere, c the channel (axis 0 of a sample).
+    PRelu {
+        slopes: Vec<f64>,
+    },
 }
 
 impl Op {
@@ -325,6 +330,7 @@ impl Op {
             Op::Dropout => "dropout",
             Op::Quantize(_) => "quantize",
             Op::Requantize(_) => "requantize",
+            Op::PRelu { .. } => "prelu",
         }
     }
 

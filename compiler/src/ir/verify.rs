@@ -42,7 +42,13 @@ pub fn verify(graph: &Graph, after: &str) -> Result<()> {
         }
         let keeps_shape = matches!(
             node.op,
-            Op::Activation(_) | Op::Quantize(_) | Op::Requantize(_) | Op::Identity | Op::Dropout | Op::Output
+            Op::Activation(_)
+                | Op::PRelu { .. }
+                | Op::Quantize(_)
+                | Op::Requantize(_)
+                | Op::Identity
+                | Op::Dropout
+                | Op::Output
         );
         if keeps_shape {
             let operand = graph.node(graph.operand(id));

@@ -69,6 +69,7 @@ fn typed_producer(graph: &Graph, quantize: NodeId) -> Result<NodeId> {
             | Op::Conv(_)
             | Op::BatchNorm(_)
             | Op::Activation(_)
+            | Op::PRelu { .. }
             | Op::Requantize(_) => return Ok(producer),
             ref other => {
                 return Err(Error::unsupported(

@@ -68,6 +68,16 @@ fn output_shape(graph: &Graph, id: NodeId) -> Result<Vec<usize>> {
         Op::Input { shape } => Ok(shape.clone()),
         Op::Constant(t) => Ok(t.shape.clone()),
         Op::Output | Op::Activation(_) | Op::Identity | Op::Dropout | Op::Quantize(_) => Ok(input()),
+        Op::PRelu { slopes } => {
+            let x = input();
+            match x.first() {
+                Some(&channels) if slopes.len() == channels => Ok(x),
+                _ => fail(format!(
+                    "a PReLU with {} slopes receives shape {x:?} (one slope per channel, axis 1)",
+                    slopes.len()
+                )),
+            }
+        }
         Op::Requantize(r) => {
             let x = input();
             match x.first() {

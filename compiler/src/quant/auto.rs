@@ -42,14 +42,14 @@ pub fn calibrate(graph: &Graph, base: &PrecisionConfig, samples: &[f64]) -> Resu
             Op::BatchNorm(b) => {
                 (b.scale.iter().fold(0.0f64, |m, v| m.max(v.abs())), b.shift.iter().fold(0.0f64, |m, v| m.max(v.abs())))
             }
-            Op::Activation(_) => (0.0, 0.0),
+            Op::Activation(_) | Op::PRelu { .. } => (0.0, 0.0),
             _ => continue,
         };
         let given = base.layer(&node.name);
         let entry = config.layers.entry(node.name.clone()).or_default();
         let default = base.default;
         entry.result = Some(given.result.unwrap_or(with_range(default, max_abs[position])));
-        if !matches!(node.op, Op::Activation(_)) {
+        if !matches!(node.op, Op::Activation(_) | Op::PRelu { .. }) {
             entry.weight = Some(given.weight.unwrap_or(with_range(default, weights)));
             entry.bias = Some(given.bias.unwrap_or(with_range(default, biases)));
         }

@@ -156,6 +156,12 @@ fn lower_node(
             LayerOp::LeakyRelu { alpha: alpha_ty.from_f64(*alpha).expect("finite"), alpha_ty }
         }
         Op::Activation(Activation::Clip { min, max }) => clip(*min, *max, input.ty, &node.name)?,
+        Op::PRelu { slopes } => {
+            // One type holds every slope: the widest one's integer bits.
+            let alpha_ty = alpha_type(slopes.iter().fold(0.0f64, |m, s| m.max(s.abs())));
+            let codes = slopes.iter().map(|&s| alpha_ty.from_f64(s).expect("finite")).collect();
+            LayerOp::PRelu { alphas: Codes { ty: alpha_ty, codes }, per_channel: node.shape[1..].iter().product() }
+        }
         Op::MaxPool(g) => {
             let windows = g.windows(&input.shape);
             if (0..windows.outputs()).any(|o| windows.of(o).is_empty()) {

@@ -86,6 +86,12 @@ pub enum LayerOp {
         alpha: i64,
         alpha_ty: FixedType,
     },
+    /// y = cast_result(x) where x >= 0, cast_result(x * alphas[c]) elsewhere (full-precision
+    /// product), c = element / per_channel: a leaky ReLU with a slope per channel.
+    PRelu {
+        alphas: Codes,
+        per_channel: usize,
+    },
     /// y[o] = cast_result(max of x over the window of o), windows listing each output's inputs.
     MaxPool {
         windows: Taps,
@@ -181,6 +187,7 @@ impl LayerOp {
             LayerOp::Relu => "relu",
             LayerOp::Clip { .. } => "clip",
             LayerOp::MaxPool { .. } => "max_pool",
+            LayerOp::PRelu { .. } => "prelu",
             LayerOp::LeakyRelu { .. } => "leaky_relu",
             LayerOp::Table { function: TableFunction::Sigmoid, .. } => "sigmoid",
             LayerOp::Table { .. } => "tanh",

@@ -64,6 +64,7 @@ enum Kernel {
     Clip { low: i64, high: i64, to_result: Caster },
     MaxPool { windows: Taps, to_result: Caster },
     LeakyRelu { alpha: i64, product_frac: i32, to_result: Caster, result: FixedType },
+    PRelu { alphas: Vec<i64>, per_channel: usize, product_frac: i32, to_result: Caster, result: FixedType },
     Table { entries: Vec<i64>, index_shift: i32 },
     Copy,
 }
@@ -117,6 +118,13 @@ impl<'m> Simulator<'m> {
                     LayerOp::LeakyRelu { alpha, alpha_ty } => Kernel::LeakyRelu {
                         alpha: *alpha,
                         product_frac: input.ty.frac_bits() + alpha_ty.frac_bits(),
+                        to_result: result.caster(input.ty.frac_bits()),
+                        result,
+                    },
+                    LayerOp::PRelu { alphas, per_channel } => Kernel::PRelu {
+                        alphas: alphas.codes.clone(),
+                        per_channel: *per_channel,
+                        product_frac: input.ty.frac_bits() + alphas.ty.frac_bits(),
                         to_result: result.caster(input.ty.frac_bits()),
                         result,
                     },
@@ -283,6 +291,15 @@ impl Kernel {
                         to_result.apply(v)
                     } else {
                         result.cast(v as i128 * *alpha as i128, *product_frac)
+                    };
+                }
+            }
+            Kernel::PRelu { alphas, per_channel, product_frac, to_result, result } => {
+                for (i, (out, &v)) in y.iter_mut().zip(x).enumerate() {
+                    *out = if v >= 0 {
+                        to_result.apply(v)
+                    } else {
+                        result.cast(v as i128 * alphas[i / *per_channel] as i128, *product_frac)
                     };
                 }
             }

@@ -44,6 +44,12 @@ enum Step {
         from: usize,
         activation: Activation,
     },
+    /// A leaky ReLU with a slope per channel.
+    PRelu {
+        from: usize,
+        slopes: Vec<f64>,
+        per_channel: usize,
+    },
     Add(usize, usize),
     /// A cast the model declares, applied to the float value as the quantizer does.
     Quantize {
@@ -132,6 +138,11 @@ impl FloatProgram {
                         per_channel: node.shape[1..].iter().product(),
                     },
                     Op::Activation(a) => Step::Activation { from: from(n), activation: *a },
+                    Op::PRelu { slopes } => Step::PRelu {
+                        from: from(n),
+                        slopes: slopes.clone(),
+                        per_channel: node.shape[1..].iter().product(),
+                    },
                     Op::Quantize(ty) => Step::Quantize { from: from(n), ty: *ty },
                     Op::Requantize(r) => Step::Requantize {
                         from: from(n),
@@ -240,6 +251,11 @@ impl FloatProgram {
                 .map(|(i, x)| x * scale[i / per_channel] + shift[i / per_channel])
                 .collect(),
             Step::Activation { from, activation } => values(from).iter().map(|&x| activation.eval(x)).collect(),
+            Step::PRelu { from, slopes, per_channel } => values(from)
+                .iter()
+                .enumerate()
+                .map(|(i, &x)| Activation::LeakyRelu { alpha: slopes[i / per_channel] }.eval(x))
+                .collect(),
             Step::Add(a, b) => values(a).iter().zip(values(b)).map(|(x, y)| x + y).collect(),
             Step::Quantize { from, ty } => {
                 values(from).iter().map(|&x| ty.from_f64(x).map_or(f64::NAN, |code| ty.to_f64(code))).collect()
@@ -325,6 +341,14 @@ impl FloatProgram {
                 Step::MaxPool { from, windows } => values[*from]
                     .chunks_exact(self.lens[*from].max(1))
                     .flat_map(|x| window_maxima(x, windows))
+                    .collect(),
+                Step::PRelu { from, slopes, per_channel } => values[*from]
+                    .chunks_exact(self.lens[*from].max(1))
+                    .flat_map(|x| {
+                        x.iter()
+                            .enumerate()
+                            .map(|(i, &v)| Activation::LeakyRelu { alpha: slopes[i / per_channel] }.eval(v))
+                    })
                     .collect(),
             };
             values.push(value);

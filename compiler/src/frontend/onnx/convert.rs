@@ -7,7 +7,7 @@ use onnx_ir::node::padding::{AutoPad, PaddingConfig1d, PaddingConfig2d, PaddingC
 use onnx_ir::{Argument, Node, TensorDataExt};
 
 pub const SUPPORTED: &str = "Gemm, MatMul, Add, Mul, Sub and Div by a constant, Relu, LeakyRelu, \
-PRelu (one slope), Sigmoid, Tanh, Clip, BatchNormalization, Conv and ConvTranspose (1-D, 2-D, 3-D), \
+PRelu (one slope or one per channel), Sigmoid, Tanh, Clip, BatchNormalization, Conv and ConvTranspose (1-D, 2-D, 3-D), \
 AveragePool and MaxPool (1-D, 2-D, 3-D), Resize and Upsample (nearest, whole factors), \
 Pad (zeros, before a convolution or pool), Transpose (of axes of extent 1), Flatten, Reshape, Identity, Dropout, \
 Constant";
@@ -88,7 +88,7 @@ pub fn convert(node: &Node, original: &OriginalNode) -> Result<Converted> {
         Node::Sub(n) => ctx.with_constant(&n.inputs, Arithmetic::Minus)?,
         Node::Relu(_) => Converted::unary(Op::Activation(Activation::Relu)),
         Node::LeakyRelu(n) => Converted::unary(Op::Activation(Activation::LeakyRelu { alpha: n.config.alpha })),
-        Node::PRelu(n) => Converted::unary(Op::Activation(ctx.prelu(&n.inputs)?)),
+        Node::PRelu(n) => Converted::unary(ctx.prelu(&n.inputs)?),
         Node::Sigmoid(_) => Converted::unary(Op::Activation(Activation::Sigmoid)),
         Node::Tanh(_) => Converted::unary(Op::Activation(Activation::Tanh)),
         Node::Clip(n) => Converted::unary(Op::Activation(ctx.clip(&n.config)?)),
@@ -352,15 +352,15 @@ impl Context<'_> {
     }
 
     /// A PReLU whose learned slope is one value for every channel (PyTorch's default) is a
-    /// LeakyReLU with that slope.
-    fn prelu(&self, inputs: &[Argument]) -> Result<Activation> {
+    /// LeakyReLU with that slope; one slope per channel (`nn.PReLU(C)`) stays a PReLU.
+    fn prelu(&self, inputs: &[Argument]) -> Result<Op> {
         let slope = self.constant(&inputs[1], "slope")?;
-        match slope.data.split_first() {
-            Some((&alpha, rest)) if rest.iter().all(|&a| a == alpha) => Ok(Activation::LeakyRelu { alpha }),
-            _ => Err(self.unsupported(format!(
-                "a slope per channel ({} slopes, not all equal; one slope for all, nn.PReLU()'s default, is supported)",
-                slope.len()
-            ))),
+        let slopes = self.per_channel(&slope, inputs[0].ty.rank())?;
+        match slopes.split_first() {
+            Some((&alpha, rest)) if rest.iter().all(|&a| a == alpha) => {
+                Ok(Op::Activation(Activation::LeakyRelu { alpha }))
+            }
+            _ => Ok(Op::PRelu { slopes }),
         }
     }
 

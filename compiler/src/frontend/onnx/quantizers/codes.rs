@@ -68,7 +68,7 @@ impl Rewriter {
         };
         let reads_data = node.input.first() == Some(&input);
         let keeps_units = |op: &str| match op {
-            "Relu" | "LeakyRelu" | "Identity" | "Dropout" => true,
+            "Relu" | "LeakyRelu" | "PRelu" | "Identity" | "Dropout" => true,
             "Reshape" | "Flatten" | "Squeeze" | "Unsqueeze" => units.len() == 1,
             _ => false,
         };
