@@ -121,7 +121,13 @@ fn constants_are_integer_codes_and_taps_are_padded_tables() {
 
 #[test]
 fn the_tcl_script_targets_the_part_and_clock() {
-    let options = Options { top: "tiny".into(), part: "xc7z020clg400-1".into(), clock_ns: 3.3, reuse_factor: 1 };
+    let options = Options {
+        top: "tiny".into(),
+        part: "xc7z020clg400-1".into(),
+        clock_ns: 3.3,
+        reuse_factor: 1,
+        io: Default::default(),
+    };
     let tcl = generate(&model(), &options).unwrap().files.into_iter().find(|(p, _)| p == "build_prj.tcl").unwrap().1;
     for line in [
         "set_top tiny",
