@@ -247,7 +247,7 @@ pub fn layer_view(model: &QuantizedModel, names: &Names, k: usize) -> Result<Lay
                 args: strings([x_a, y_a, &format!("layer{k}_alpha")]),
             }
         }
-        LayerOp::Table { entries, index_shift, .. } => {
+        LayerOp::Table { entries, index_shift, linear, .. } => {
             elementwise()?;
             if entries.is_empty() || entries.len() > i32::MAX as usize {
                 return Err(Error::Unsupported(format!("table layer '{}' has {} entries", layer.name, entries.len())));
@@ -261,10 +261,26 @@ pub fn layer_view(model: &QuantizedModel, names: &Names, k: usize) -> Result<Lay
             // A right shift by 63 already leaves only the sign; the kernel cannot shift further.
             let shift = (*index_shift).max(-63);
             parts.codes(format!("layer{k}_table"), entries);
-            KernelCall {
-                kernel: "table",
-                template_args: strings([x_t, y_t, &n_in, &entries.len(), &shift]),
-                args: strings([x_a, y_a, &format!("layer{k}_table")]),
+            match linear {
+                None => KernelCall {
+                    kernel: "table",
+                    template_args: strings([x_t, y_t, &n_in, &entries.len(), &shift]),
+                    args: strings([x_a, y_a, &format!("layer{k}_table")]),
+                },
+                Some(line) => {
+                    parts.typedef(&line.slope_ty, format!("layer{k}_slope_t"));
+                    KernelCall {
+                        kernel: "table_linear",
+                        template_args: strings([x_t, y_t, &format!("layer{k}_slope_t"), &n_in, &entries.len(), &shift]),
+                        args: strings([
+                            x_a,
+                            y_a,
+                            &format!("layer{k}_table"),
+                            &long_long(line.from),
+                            &long_long(line.slope),
+                        ]),
+                    }
+                }
             }
         }
         LayerOp::Reshape => {

@@ -61,6 +61,7 @@ fn model() -> QuantizedModel {
                     entries: vec![0, 10, 128, 250],
                     range_log2: 3,
                     index_shift: -7,
+                    linear: None,
                 },
                 inputs: vec![2],
                 output: 3,

@@ -180,6 +180,27 @@ Elements:
     }
 }
 
+// A table with a linear side (elu, selu, softplus): from the input code FROM on, x times the
+// slope (a code of slope_T) at full precision, then the cast; below it, the table.
+template <class data_T, class res_T, class slope_T, int N, int TABLE_N, int SHIFT>
+void table_linear(const data_T x[N], res_T y[N], const long long entries[TABLE_N], long long from, long long slope) {
+#pragma HLS INLINE
+Elements:
+    for (int i = 0; i < N; i++) {
+#pragma HLS UNROLL
+        long long c = code_of(x[i]);
+        if (c >= from) {
+            y[i] = (res_T)(x[i] * from_code<slope_T>(slope));
+            continue;
+        }
+        long long scaled = SHIFT >= 0 ? c * (1LL << (SHIFT >= 0 ? SHIFT : 0)) : c >> (SHIFT >= 0 ? 0 : -SHIFT);
+        long long k = scaled + TABLE_N / 2;
+        if (k < 0) k = 0;
+        if (k > TABLE_N - 1) k = TABLE_N - 1;
+        y[i] = from_code<res_T>(entries[k]);
+    }
+}
+
 // Reshape / flatten: the same codes.
 template <class data_T, class res_T, int N>
 void copy(const data_T x[N], res_T y[N]) {

@@ -192,6 +192,23 @@ fn clip_and_prelu_layers_match() {
     assert_eq!(kinds, ["conv", "prelu", "reshape", "dense", "prelu"]);
 }
 
+/// ELU, SELU and Softplus, each a table with a line above it; uncalibrated, so that the
+/// Softplus input reaches its line too.
+#[test]
+fn tables_with_a_line_match() {
+    let Some(include) = tools() else { return };
+    let precision = "ap_fixed<16,6>";
+    let name = "elu_selu_softplus_ts17";
+    let options = LowerOptions {
+        part: Part::Full,
+        precision: PrecisionConfig::uniform(precision.parse().unwrap()),
+        calibration: None,
+    };
+    let model = lower(&fixture(&format!("{name}.onnx")), &options).unwrap().model;
+    assert_eq!(kinds(&model), ["dense", "elu", "dense", "selu", "dense", "softplus"]);
+    check_model(&format!("{name} (uncalibrated)"), precision, &model, &samples(name), &include);
+}
+
 #[test]
 fn conv2d_autoencoder_matches() {
     let Some(include) = tools() else { return };

@@ -149,6 +149,34 @@ fn folded_designs_match_in_icarus() {
     }
 }
 
+/// ELU, SELU and Softplus: a table below, a line above. Without calibration the Softplus
+/// input reaches 8, where its line starts; the vectors cover both sides of every table.
+#[test]
+fn tables_with_a_line_match_in_icarus() {
+    let Some(()) = require(iverilog_available()) else { return };
+    for (precision, levels) in [("ap_fixed<16,6>", 3), ("ap_fixed<12,5,AP_RND_CONV,AP_SAT>", 100)] {
+        let lowered = lower(
+            &fixture("elu_selu_softplus_ts17.onnx"),
+            &LowerOptions {
+                part: Part::Full,
+                precision: PrecisionConfig::uniform(precision.parse().unwrap()),
+                calibration: None,
+            },
+        )
+        .unwrap();
+        let lines = lowered
+            .model
+            .layers
+            .iter()
+            .filter(|l| matches!(l.op, balerc_compiler::quant::model::LayerOp::Table { linear: Some(_), .. }))
+            .count();
+        assert_eq!(lines, 3, "{precision}: elu, selu and softplus each have a line");
+        let dir = tempfile::tempdir().unwrap();
+        write_project(&lowered.model, &options(Multipliers::ShiftAdd, levels), dir.path()).unwrap();
+        assert_bit_exact(dir.path(), Tool::Iverilog, 400, Some(samples("elu_selu_softplus_ts17")), precision);
+    }
+}
+
 #[test]
 fn convolutions_match_in_icarus() {
     let Some(()) = require(iverilog_available()) else { return };

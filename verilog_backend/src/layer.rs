@@ -185,7 +185,7 @@ pub fn emit(model: &QuantizedModel, layer: &Layer, cx: &mut Context) -> Result<u
                 )
             })
             .collect::<Result<_, _>>()?,
-        LayerOp::Table { entries, index_shift, function, .. } => {
+        LayerOp::Table { entries, index_shift, function, linear, .. } => {
             let rom = format!("{p}_rom");
             let bits = entries.len().trailing_zeros();
             write_rom(cx.body, &rom, entries, bits, output.ty.width, *function);
@@ -194,11 +194,33 @@ pub fn emit(model: &QuantizedModel, layer: &Layer, cx: &mut Context) -> Result<u
                 .enumerate()
                 .map(|(i, x)| {
                     let index = table_index(cx.body, x, *index_shift, bits, &format!("{p}_i{i}"));
+                    let looked_up = format!("{p}_o{i}_t");
+                    writeln!(cx.body, "    wire {} {looked_up} = {rom}({index});", range(output.ty.width)).unwrap();
+                    let Some(line) = linear else { return Ok(looked_up) };
+                    // From `line.from` on, x * slope cast to the result instead of the table.
+                    let prefix = format!("{p}_o{i}_l");
+                    let terms = products(x, line.slope, 0, cx, &prefix);
+                    let s = sum(cx.body, &prefix, terms, cx.cost);
+                    let frac = x.ty.frac_bits() + line.slope_ty.frac_bits();
+                    let on_line = convert(cx, &s.name, s.width, true, frac, output.ty, &prefix)?;
+                    let w = x.ty.width;
+                    let from = literal(i128::from(line.from), w);
+                    let at_or_above = if x.ty.signed {
+                        format!("$signed({}) >= $signed({from})", x.name)
+                    } else {
+                        format!("{} >= {from}", x.name)
+                    };
                     let name = format!("{p}_o{i}_y");
-                    writeln!(cx.body, "    wire {} {name} = {rom}({index});", range(output.ty.width)).unwrap();
-                    name
+                    writeln!(
+                        cx.body,
+                        "    wire {} {name} = {at_or_above} ? {on_line} : {looked_up};",
+                        range(output.ty.width)
+                    )
+                    .unwrap();
+                    cx.cost.mux_luts += comparator_luts(w.max(output.ty.width));
+                    Ok(name)
                 })
-                .collect()
+                .collect::<Result<_, Error>>()?
         }
         LayerOp::Reshape => elements.iter().map(|x| x.name.clone()).collect(),
     };

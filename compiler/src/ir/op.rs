@@ -5,8 +5,8 @@ use super::{Taps, Tensor};
 use crate::fixed::FixedType;
 
 /// An elementwise activation. Relu and LeakyRelu may be fused into a linear layer;
-/// Sigmoid and Tanh become lookup tables in hardware; Clip (HardTanh, ReLU6) is a layer of
-/// its own.
+/// Sigmoid and Tanh become lookup tables in hardware, Elu, Selu and Softplus tables with a
+/// linear side where they grow without bound; Clip (HardTanh, ReLU6) is a layer of its own.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Activation {
     Relu,
@@ -20,6 +20,17 @@ pub enum Activation {
         min: f64,
         max: f64,
     },
+    /// x where x > 0, alpha * (e^x - 1) elsewhere.
+    Elu {
+        alpha: f64,
+    },
+    /// gamma * elu_alpha(x).
+    Selu {
+        alpha: f64,
+        gamma: f64,
+    },
+    /// ln(1 + e^x).
+    Softplus,
 }
 
 impl Activation {
@@ -42,7 +53,19 @@ impl Activation {
             Activation::Sigmoid => 1.0 / (1.0 + (-x).exp()),
             Activation::Tanh => x.tanh(),
             Activation::Clip { min, max } => x.clamp(min, max),
+            Activation::Elu { alpha } => elu(x, alpha),
+            Activation::Selu { alpha, gamma } => gamma * elu(x, alpha),
+            // Written so that neither side overflows: max(x, 0) + ln(1 + e^-|x|).
+            Activation::Softplus => x.max(0.0) + (-x.abs()).exp().ln_1p(),
         }
+    }
+}
+
+fn elu(x: f64, alpha: f64) -> f64 {
+    if x > 0.0 {
+        x
+    } else {
+        alpha * x.exp_m1()
     }
 }
 
@@ -54,6 +77,9 @@ impl std::fmt::Display for Activation {
             Activation::Sigmoid => write!(f, "sigmoid"),
             Activation::Tanh => write!(f, "tanh"),
             Activation::Clip { min, max } => write!(f, "clip(min={min}, max={max})"),
+            Activation::Elu { alpha } => write!(f, "elu(alpha={alpha})"),
+            Activation::Selu { alpha, gamma } => write!(f, "selu(alpha={alpha}, gamma={gamma})"),
+            Activation::Softplus => write!(f, "softplus"),
         }
     }
 }

@@ -12,6 +12,8 @@ use std::collections::HashMap;
 /// hls4ml's tables: a table covers `[-2^range_log2, 2^range_log2)`.
 pub const SIGMOID_RANGE_LOG2: u32 = 3;
 pub const TANH_RANGE_LOG2: u32 = 2;
+/// The table range of Elu, Selu and Softplus: below -8 they are within e^-8 of their limit.
+pub const UNBOUNDED_RANGE_LOG2: u32 = 3;
 /// LeakyReLU slopes are held with this many fractional bits.
 const ALPHA_FRAC_BITS: i32 = 17;
 
@@ -169,7 +171,13 @@ fn lower_node(
             }
             LayerOp::MaxPool { windows, geometry: Some(g.clone()) }
         }
-        Op::Activation(a @ (Activation::Sigmoid | Activation::Tanh)) => {
+        Op::Activation(
+            a @ (Activation::Sigmoid
+            | Activation::Tanh
+            | Activation::Elu { .. }
+            | Activation::Selu { .. }
+            | Activation::Softplus),
+        ) => {
             let size = layer.table_size.unwrap_or(config.table_size);
             table(*a, size, input.ty, result, &node.name)?
         }
@@ -326,24 +334,43 @@ fn table(activation: Activation, size: usize, input: FixedType, result: FixedTyp
         return Err(precision_error(name, format!("table size {size} is not a power of two between 2 and 2^20")));
     }
     // Every table function is named here: a new activation must choose its own table.
-    let (function, range_log2) = match activation {
-        Activation::Sigmoid => (TableFunction::Sigmoid, SIGMOID_RANGE_LOG2),
-        Activation::Tanh => (TableFunction::Tanh, TANH_RANGE_LOG2),
+    // Elu and Selu are lines above 0; Softplus is close to one (within e^-8) from 8 on.
+    let (function, range_log2, line) = match activation {
+        Activation::Sigmoid => (TableFunction::Sigmoid, SIGMOID_RANGE_LOG2, None),
+        Activation::Tanh => (TableFunction::Tanh, TANH_RANGE_LOG2, None),
+        Activation::Elu { .. } => (TableFunction::Elu, UNBOUNDED_RANGE_LOG2, Some((0.0, 1.0))),
+        Activation::Selu { gamma, .. } => (TableFunction::Selu, UNBOUNDED_RANGE_LOG2, Some((0.0, gamma))),
+        Activation::Softplus => {
+            (TableFunction::Softplus, UNBOUNDED_RANGE_LOG2, Some(((UNBOUNDED_RANGE_LOG2 as f64).exp2(), 1.0)))
+        }
         Activation::Relu | Activation::LeakyRelu { .. } | Activation::Clip { .. } => {
             return Err(precision_error(name, format!("{activation} is computed, not looked up in a table")))
         }
     };
+    let linear = line.and_then(|(from, slope): (f64, f64)| {
+        // The first input code at or above `from`; none when the input never reaches it.
+        let code = (from * f64::from(input.frac_bits()).exp2()).ceil();
+        let slope_ty = alpha_type(slope);
+        (code <= input.max_code() as f64).then(|| LinearSide {
+            from: code as i64,
+            slope: slope_ty.from_f64(slope).expect("finite"),
+            slope_ty,
+        })
+    });
     let size_log2 = size.trailing_zeros() as i32;
     // index = floor(x * N / 2R) + N/2 with x = code * 2^-frac.
     let index_shift = size_log2 - input.frac_bits() - range_log2 as i32 - 1;
     let range = (range_log2 as f64).exp2();
+    // Sigmoid and tanh keep each bin's left end, as they always have; the functions with a
+    // line take the bin's middle, which halves their error where they are steepest (near 0).
+    let offset = if linear.is_some() || matches!(function, TableFunction::Softplus) { 0.5 } else { 0.0 };
     let entries = (0..size)
         .map(|k| {
-            let x = -range + k as f64 * 2.0 * range / size as f64;
+            let x = -range + (k as f64 + offset) * 2.0 * range / size as f64;
             result.from_f64(activation.eval(x)).map_err(|e| precision_error(name, e))
         })
         .collect::<Result<Vec<_>>>()?;
-    Ok(LayerOp::Table { function, entries, range_log2, index_shift })
+    Ok(LayerOp::Table { function, entries, range_log2, index_shift, linear })
 }
 
 #[cfg(test)]

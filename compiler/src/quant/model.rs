@@ -105,13 +105,17 @@ pub enum LayerOp {
         high: i64,
     },
     /// A lookup table over the input range [-2^range_log2, 2^range_log2): entry k
-    /// holds f(-R + k * 2R / N); the index is the input code shifted by
+    /// holds f(-R + k * 2R / N) (sigmoid, tanh) or f(-R + (k + 1/2) * 2R / N) (elu, selu,
+    /// softplus, whose `linear` side takes over above); the index is the input code shifted by
     /// `index_shift` (left if positive) plus N/2, clamped to the table.
     Table {
         function: TableFunction,
         entries: Vec<i64>,
         range_log2: u32,
         index_shift: i32,
+        /// Elu, Selu, Softplus: where the function leaves the table for a line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        linear: Option<LinearSide>,
     },
     /// Same codes under another shape.
     Reshape,
@@ -121,6 +125,19 @@ pub enum LayerOp {
 pub enum TableFunction {
     Sigmoid,
     Tanh,
+    Elu,
+    Selu,
+    Softplus,
+}
+
+/// The side of a table's function that grows without bound, computed instead of looked up:
+/// from the input code `from` on, y = cast_result(x * slope), the product at full precision
+/// (`slope` a code of `slope_ty`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinearSide {
+    pub from: i64,
+    pub slope: i64,
+    pub slope_ty: FixedType,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -190,7 +207,10 @@ impl LayerOp {
             LayerOp::PRelu { .. } => "prelu",
             LayerOp::LeakyRelu { .. } => "leaky_relu",
             LayerOp::Table { function: TableFunction::Sigmoid, .. } => "sigmoid",
-            LayerOp::Table { .. } => "tanh",
+            LayerOp::Table { function: TableFunction::Tanh, .. } => "tanh",
+            LayerOp::Table { function: TableFunction::Elu, .. } => "elu",
+            LayerOp::Table { function: TableFunction::Selu, .. } => "selu",
+            LayerOp::Table { function: TableFunction::Softplus, .. } => "softplus",
             LayerOp::Reshape => "reshape",
         }
     }

@@ -59,13 +59,42 @@ enum Accumulate {
 
 enum Kernel {
     Linear(LinearKernel),
-    Affine { scale: Vec<i64>, shift: Vec<i64>, per_channel: usize, to_result: Caster },
+    Affine {
+        scale: Vec<i64>,
+        shift: Vec<i64>,
+        per_channel: usize,
+        to_result: Caster,
+    },
     Relu(Caster),
-    Clip { low: i64, high: i64, to_result: Caster },
-    MaxPool { windows: Taps, to_result: Caster },
-    LeakyRelu { alpha: i64, product_frac: i32, to_result: Caster, result: FixedType },
-    PRelu { alphas: Vec<i64>, per_channel: usize, product_frac: i32, to_result: Caster, result: FixedType },
-    Table { entries: Vec<i64>, index_shift: i32 },
+    Clip {
+        low: i64,
+        high: i64,
+        to_result: Caster,
+    },
+    MaxPool {
+        windows: Taps,
+        to_result: Caster,
+    },
+    LeakyRelu {
+        alpha: i64,
+        product_frac: i32,
+        to_result: Caster,
+        result: FixedType,
+    },
+    PRelu {
+        alphas: Vec<i64>,
+        per_channel: usize,
+        product_frac: i32,
+        to_result: Caster,
+        result: FixedType,
+    },
+    /// `line`: from this input code on, the result of x * slope (its product's fraction
+    /// bits given) instead of the table.
+    Table {
+        entries: Vec<i64>,
+        index_shift: i32,
+        line: Option<Line>,
+    },
     Copy,
 }
 
@@ -128,9 +157,16 @@ impl<'m> Simulator<'m> {
                         to_result: result.caster(input.ty.frac_bits()),
                         result,
                     },
-                    LayerOp::Table { entries, index_shift, .. } => {
-                        Kernel::Table { entries: entries.clone(), index_shift: *index_shift }
-                    }
+                    LayerOp::Table { entries, index_shift, linear, .. } => Kernel::Table {
+                        entries: entries.clone(),
+                        index_shift: *index_shift,
+                        line: linear.map(|l| Line {
+                            from: l.from,
+                            slope: l.slope,
+                            product_frac: input.ty.frac_bits() + l.slope_ty.frac_bits(),
+                            result,
+                        }),
+                    },
                     LayerOp::Reshape => Kernel::Copy,
                 }
             })
@@ -303,10 +339,14 @@ impl Kernel {
                     };
                 }
             }
-            Kernel::Table { entries, index_shift } => {
+            Kernel::Table { entries, index_shift, line } => {
                 let half = (entries.len() / 2) as i128;
                 let last = entries.len() as i128 - 1;
                 for (out, &v) in y.iter_mut().zip(x) {
+                    if let Some(line) = line.as_ref().filter(|line| v >= line.from) {
+                        *out = line.result.cast(v as i128 * line.slope as i128, line.product_frac);
+                        continue;
+                    }
                     let scaled = if *index_shift >= 0 {
                         (v as i128) << (*index_shift).min(64)
                     } else {
@@ -318,6 +358,14 @@ impl Kernel {
             Kernel::Copy => y.copy_from_slice(x),
         }
     }
+}
+
+/// The linear side of a table: from the input code `from` on, x * slope cast to the result.
+struct Line {
+    from: i64,
+    slope: i64,
+    product_frac: i32,
+    result: FixedType,
 }
 
 /// A product cast to the accumulator type (hls4ml's `(accum_t)(x * w)`), exact in i128.

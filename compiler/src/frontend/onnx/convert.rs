@@ -7,7 +7,7 @@ use onnx_ir::node::padding::{AutoPad, PaddingConfig1d, PaddingConfig2d, PaddingC
 use onnx_ir::{Argument, Node, TensorDataExt};
 
 pub const SUPPORTED: &str = "Gemm, MatMul, Add, Mul, Sub and Div by a constant, Relu, LeakyRelu, \
-PRelu (one slope or one per channel), Sigmoid, Tanh, Clip, BatchNormalization, Conv and ConvTranspose (1-D, 2-D, 3-D), \
+PRelu (one slope or one per channel), Sigmoid, Tanh, Elu, Selu, Softplus, Clip, BatchNormalization, Conv and ConvTranspose (1-D, 2-D, 3-D), \
 AveragePool and MaxPool (1-D, 2-D, 3-D), Resize and Upsample (nearest, whole factors), \
 Pad (zeros, before a convolution or pool), Transpose (of axes of extent 1), Flatten, Reshape, Identity, Dropout, \
 Constant";
@@ -89,6 +89,11 @@ pub fn convert(node: &Node, original: &OriginalNode) -> Result<Converted> {
         Node::Relu(_) => Converted::unary(Op::Activation(Activation::Relu)),
         Node::LeakyRelu(n) => Converted::unary(Op::Activation(Activation::LeakyRelu { alpha: n.config.alpha })),
         Node::PRelu(n) => Converted::unary(ctx.prelu(&n.inputs)?),
+        Node::Elu(n) => Converted::unary(Op::Activation(Activation::Elu { alpha: n.config.alpha })),
+        Node::Selu(n) => {
+            Converted::unary(Op::Activation(Activation::Selu { alpha: n.config.alpha, gamma: n.config.gamma }))
+        }
+        Node::Softplus(_) => Converted::unary(Op::Activation(Activation::Softplus)),
         Node::Sigmoid(_) => Converted::unary(Op::Activation(Activation::Sigmoid)),
         Node::Tanh(_) => Converted::unary(Op::Activation(Activation::Tanh)),
         Node::Clip(n) => Converted::unary(Op::Activation(ctx.clip(&n.config)?)),

@@ -147,8 +147,8 @@ impl Facts {
     fn output_dims(&self, node: &NodeProto) -> Option<Dims> {
         let input = || self.input_dims(node, 0).cloned();
         match node.op_type.as_str() {
-            "Relu" | "LeakyRelu" | "PRelu" | "Sigmoid" | "Tanh" | "Identity" | "Dropout" | "BatchNormalization"
-            | "Cast" | "Softmax" | "Elu" | "Selu" | "HardSigmoid" | "Clip" => input(),
+            "Relu" | "LeakyRelu" | "PRelu" | "Sigmoid" | "Tanh" | "Softplus" | "Identity" | "Dropout"
+            | "BatchNormalization" | "Cast" | "Softmax" | "Elu" | "Selu" | "HardSigmoid" | "Clip" => input(),
             "Add" | "Sub" | "Mul" | "Div" | "Mod" => broadcast(self.input_dims(node, 0)?, self.input_dims(node, 1)?),
             "Gemm" => {
                 let a = self.input_dims(node, 0)?;
