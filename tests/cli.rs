@@ -927,5 +927,5 @@ fn report_of_a_synthesized_build_shows_the_measured_numbers() {
     assert!(printed.contains("ii               2"), "{printed}");
     let latency = built["latency_cycles"].to_string();
     let row = printed.lines().last().unwrap().split_whitespace().collect::<Vec<_>>();
-    assert_eq!(row, vec!["auto", "2", "2", &latency, "12,345", "678", "42", "2", "yosys"], "{printed}");
+    assert_eq!(row, vec!["parallel", "auto", "2", "2", &latency, "12,345", "678", "42", "2", "yosys"], "{printed}");
 }
