@@ -124,8 +124,17 @@ pub struct Names {
     pub arrays: Vec<String>,
 }
 
-/// What a streamed project prints in place of the parallel layers.
-fn streamed(model: &QuantizedModel, options: &Options) -> Result<ProjectView, Error> {
+/// The layers, their streams (when streamed), the copy of a model without layers and the top
+/// function's pragmas: what a project prints besides its ports.
+struct Body {
+    layers: Vec<LayerView>,
+    stream: Option<crate::stream_view::StreamView>,
+    passthrough: Option<KernelCall>,
+    pragmas: Vec<String>,
+}
+
+/// A streamed project's body: the stages of the compiler's stream plan.
+fn streamed(model: &QuantizedModel, options: &Options) -> Result<Body, Error> {
     let plan = balerc_compiler::stream::plan(model).map_err(|e| Error::Unsupported(e.to_string()))?;
     if options.reuse_factor != 1 {
         return Err(Error::Unsupported(
@@ -133,20 +142,30 @@ fn streamed(model: &QuantizedModel, options: &Options) -> Result<ProjectView, Er
         ));
     }
     let (stream, layers) = crate::stream_view::stream_view(model, &plan)?;
-    let result_type = if model.output != model.input { model.output().ty.to_string() } else { "input_t".to_string() };
-    Ok(ProjectView {
-        model_name: comment(&model.name),
-        top: options.top.clone(),
-        top_guard: format!("{}_H_", options.top.to_uppercase()),
-        n_in: model.input().len(),
-        n_out: model.output().len(),
-        input_type: model.input().ty.to_string(),
-        result_type,
-        layers,
-        passthrough: None,
-        pragmas: vec!["HLS DATAFLOW".into()],
-        stream: Some(stream),
-    })
+    Ok(Body { layers, stream: Some(stream), passthrough: None, pragmas: vec!["HLS DATAFLOW".into()] })
+}
+
+/// A parallel project's body: a kernel call per layer in one pipelined function.
+fn parallel(model: &QuantizedModel, options: &Options) -> Result<Body, Error> {
+    let names = Names::new(model);
+    let layers = (0..model.layers.len()).map(|k| layer_view(model, &names, k)).collect::<Result<Vec<_>, _>>()?;
+    if !layers.is_empty() && !model.layers.iter().any(|l| l.output == model.output) {
+        return Err(Error::Unsupported("no layer computes the model's output".into()));
+    }
+    let passthrough = layers.is_empty().then(|| KernelCall {
+        kernel: "copy",
+        template_args: vec!["input_t".into(), "result_t".into(), "N_IN".into()],
+        args: vec!["x".into(), "y".into()],
+    });
+    let reuse = options.reuse_factor;
+    let mut pragmas = vec![format!("HLS PIPELINE II={reuse}")];
+    if reuse > 1 {
+        let multipliers = crate::reuse::multipliers_for(model, reuse)?;
+        pragmas.push(format!("HLS ALLOCATION operation instances=mul limit={multipliers}"));
+    }
+    pragmas.push("HLS ARRAY_PARTITION variable=x complete".into());
+    pragmas.push("HLS ARRAY_PARTITION variable=y complete".into());
+    Ok(Body { layers, stream: None, passthrough, pragmas })
 }
 
 impl Names {
@@ -171,27 +190,10 @@ pub fn project_view(model: &QuantizedModel, options: &Options) -> Result<Project
     if model.input().is_empty() || model.output().is_empty() {
         return Err(Error::Unsupported("the model's input or output has no elements".into()));
     }
-    if options.io == balerc_compiler::stream::Io::Stream {
-        return streamed(model, options);
-    }
-    let names = Names::new(model);
-    let layers = (0..model.layers.len()).map(|k| layer_view(model, &names, k)).collect::<Result<Vec<_>, _>>()?;
-    if !layers.is_empty() && !model.layers.iter().any(|l| l.output == model.output) {
-        return Err(Error::Unsupported("no layer computes the model's output".into()));
-    }
-    let passthrough = layers.is_empty().then(|| KernelCall {
-        kernel: "copy",
-        template_args: vec!["input_t".into(), "result_t".into(), "N_IN".into()],
-        args: vec!["x".into(), "y".into()],
-    });
-    let reuse = options.reuse_factor;
-    let mut pragmas = vec![format!("HLS PIPELINE II={reuse}")];
-    if reuse > 1 {
-        let multipliers = crate::reuse::multipliers_for(model, reuse)?;
-        pragmas.push(format!("HLS ALLOCATION operation instances=mul limit={multipliers}"));
-    }
-    pragmas.push("HLS ARRAY_PARTITION variable=x complete".into());
-    pragmas.push("HLS ARRAY_PARTITION variable=y complete".into());
+    let body = match options.io {
+        balerc_compiler::stream::Io::Stream => streamed(model, options)?,
+        balerc_compiler::stream::Io::Parallel => parallel(model, options)?,
+    };
     let result_type = if model.output != model.input { model.output().ty.to_string() } else { "input_t".to_string() };
     Ok(ProjectView {
         model_name: comment(&model.name),
@@ -201,9 +203,9 @@ pub fn project_view(model: &QuantizedModel, options: &Options) -> Result<Project
         n_out: model.output().len(),
         input_type: model.input().ty.to_string(),
         result_type,
-        layers,
-        passthrough,
-        pragmas,
-        stream: None,
+        layers: body.layers,
+        passthrough: body.passthrough,
+        pragmas: body.pragmas,
+        stream: body.stream,
     })
 }

@@ -163,20 +163,24 @@ Elements:
     }
 }
 
-// Lookup table (sigmoid, tanh): index = (code << SHIFT, or >> -SHIFT) + TABLE_N / 2,
-// clamped to the table; the entries are codes of res_T.
+// A table's index for an input code: (code << SHIFT, or >> -SHIFT) + TABLE_N / 2, clamped
+// to the table.
+template <int TABLE_N, int SHIFT>
+inline long long table_index(long long c) {
+#pragma HLS INLINE
+    long long scaled = SHIFT >= 0 ? c * (1LL << (SHIFT >= 0 ? SHIFT : 0)) : c >> (SHIFT >= 0 ? 0 : -SHIFT);
+    long long k = scaled + TABLE_N / 2;
+    return k < 0 ? 0 : k > TABLE_N - 1 ? TABLE_N - 1 : k;
+}
+
+// Lookup table (sigmoid, tanh); the entries are codes of res_T.
 template <class data_T, class res_T, int N, int TABLE_N, int SHIFT>
 void table(const data_T x[N], res_T y[N], const long long entries[TABLE_N]) {
 #pragma HLS INLINE
 Elements:
     for (int i = 0; i < N; i++) {
 #pragma HLS UNROLL
-        long long c = code_of(x[i]);
-        long long scaled = SHIFT >= 0 ? c * (1LL << (SHIFT >= 0 ? SHIFT : 0)) : c >> (SHIFT >= 0 ? 0 : -SHIFT);
-        long long k = scaled + TABLE_N / 2;
-        if (k < 0) k = 0;
-        if (k > TABLE_N - 1) k = TABLE_N - 1;
-        y[i] = from_code<res_T>(entries[k]);
+        y[i] = from_code<res_T>(entries[table_index<TABLE_N, SHIFT>(code_of(x[i]))]);
     }
 }
 
@@ -188,16 +192,9 @@ void table_linear(const data_T x[N], res_T y[N], const long long entries[TABLE_N
 Elements:
     for (int i = 0; i < N; i++) {
 #pragma HLS UNROLL
-        long long c = code_of(x[i]);
-        if (c >= from) {
-            y[i] = (res_T)(x[i] * from_code<slope_T>(slope));
-            continue;
-        }
-        long long scaled = SHIFT >= 0 ? c * (1LL << (SHIFT >= 0 ? SHIFT : 0)) : c >> (SHIFT >= 0 ? 0 : -SHIFT);
-        long long k = scaled + TABLE_N / 2;
-        if (k < 0) k = 0;
-        if (k > TABLE_N - 1) k = TABLE_N - 1;
-        y[i] = from_code<res_T>(entries[k]);
+        const long long c = code_of(x[i]);
+        y[i] = c >= from ? (res_T)(x[i] * from_code<slope_T>(slope))
+                         : from_code<res_T>(entries[table_index<TABLE_N, SHIFT>(c)]);
     }
 }
 

@@ -3,15 +3,13 @@
 #define {{ p.top_guard }}
 
 #include "defines.h"
-
-{%- if p.stream.is_some() %}
+{% if p.stream.is_some() %}
 #include "hls_stream.h"
 
 // One frame per call: IN_BEATS beats read from x, OUT_BEATS beats written to y.
 void {{ p.top }}(hls::stream<input_beat_t> &x, hls::stream<result_beat_t> &y);
-{%- else %}
+{% else %}
 // One sample per call; elements in row-major order, channels first.
 void {{ p.top }}(input_t x[N_IN], result_t y[N_OUT]);
-{%- endif %}
-
+{% endif %}
 #endif

@@ -149,42 +149,34 @@ pub fn emit(model: &QuantizedModel, layer: &Layer, cx: &mut Context) -> Result<u
                 convert(cx, &name, w, x.ty.signed, x.ty.frac_bits(), output.ty, &format!("{p}_o{i}"))
             })
             .collect::<Result<_, _>>()?,
-        LayerOp::LeakyRelu { alpha, alpha_ty } => elements
-            .iter()
-            .enumerate()
-            .map(|(i, x)| {
-                leaky(
-                    cx,
-                    &x.name,
-                    x.ty.width,
-                    x.ty.signed,
-                    x.range(),
-                    x.ty.frac_bits(),
-                    *alpha,
-                    *alpha_ty,
-                    output.ty,
-                    &format!("{p}_o{i}"),
-                )
-            })
-            .collect::<Result<_, _>>()?,
-        LayerOp::PRelu { alphas, per_channel } => elements
-            .iter()
-            .enumerate()
-            .map(|(i, x)| {
-                leaky(
-                    cx,
-                    &x.name,
-                    x.ty.width,
-                    x.ty.signed,
-                    x.range(),
-                    x.ty.frac_bits(),
-                    alphas.codes[i / per_channel],
-                    alphas.ty,
-                    output.ty,
-                    &format!("{p}_o{i}"),
-                )
-            })
-            .collect::<Result<_, _>>()?,
+        LayerOp::LeakyRelu { .. } | LayerOp::PRelu { .. } => {
+            // One slope for every element, or one per channel.
+            let slope = |i: usize| match &layer.op {
+                LayerOp::PRelu { alphas, per_channel } => (alphas.codes[i / per_channel], alphas.ty),
+                LayerOp::LeakyRelu { alpha, alpha_ty } => (*alpha, *alpha_ty),
+                _ => unreachable!("matched above"),
+            };
+            elements
+                .iter()
+                .enumerate()
+                .map(|(i, x)| {
+                    let (alpha, alpha_ty) = slope(i);
+                    let prefix = format!("{p}_o{i}");
+                    leaky(
+                        cx,
+                        &x.name,
+                        x.ty.width,
+                        x.ty.signed,
+                        x.range(),
+                        x.ty.frac_bits(),
+                        alpha,
+                        alpha_ty,
+                        output.ty,
+                        &prefix,
+                    )
+                })
+                .collect::<Result<_, _>>()?
+        }
         LayerOp::Table { entries, index_shift, function, linear, .. } => {
             let rom = format!("{p}_rom");
             let bits = entries.len().trailing_zeros();

@@ -8,6 +8,7 @@
 //!
 //! Cycle 0 is the first clock after reset; input is offered from it on.
 
+use super::verilator::port_copy;
 use super::{code_range, pack_hex, run_tool, tool_text, unpack_hex, RESET_CYCLES};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -308,18 +309,6 @@ impl StreamVerilatorBench {
                 .current_dir(&self.work_dir),
         )?;
         read_outputs(&self.design, &outputs, due)
-    }
-}
-
-/// C++ moving 32-bit words into or out of a port of `bits` bits.
-fn port_copy(port: &str, bits: usize, into_port: bool) -> String {
-    match (bits.div_ceil(32), into_port) {
-        (1, true) => format!("top->{port} = w[0];"),
-        (2, true) => format!("top->{port} = (uint64_t)w[0] | ((uint64_t)w[1] << 32);"),
-        (n, true) => format!("for (int i = 0; i < {n}; ++i) top->{port}.at(i) = w[i];"),
-        (1, false) => format!("w[0] = (uint32_t)top->{port};"),
-        (2, false) => format!("uint64_t v = top->{port}; w[0] = (uint32_t)v; w[1] = (uint32_t)(v >> 32);"),
-        (n, false) => format!("for (int i = 0; i < {n}; ++i) w[i] = top->{port}.at(i);"),
     }
 }
 

@@ -197,7 +197,7 @@ fn wrapper_source(d: &RtlDesign) -> String {
 
 /// C++ moving `words` (32-bit, least significant first) into or out of a port of `bits` bits,
 /// by the port's Verilator type: CData/SData/IData up to 32 bits, QData up to 64, VlWide past.
-fn port_copy(port: &str, bits: usize, into_port: bool) -> String {
+pub(super) fn port_copy(port: &str, bits: usize, into_port: bool) -> String {
     match (bits.div_ceil(32), into_port) {
         (1, true) => format!("top->{port} = w[0];"),
         (2, true) => format!("top->{port} = (uint64_t)w[0] | ((uint64_t)w[1] << 32);"),

@@ -11,7 +11,8 @@ use crate::layer::{activate, emit, require_exact, Context};
 use crate::text::{element, fit, literal, range};
 use crate::tree::{Cost, Registers, Stages, Sum};
 use crate::{Error, Options};
-use balerc_compiler::quant::model::{Layer, LayerOp, QuantizedModel};
+use balerc_compiler::fixed::FixedType;
+use balerc_compiler::quant::model::{Layer, LayerOp, Linear, QuantizedModel};
 use balerc_compiler::quant::range::Interval;
 use balerc_compiler::stream::{beat_model, lags, window_model, Axis, Stage, StageKind, Stream, WindowKind};
 use std::fmt::Write;
@@ -360,24 +361,9 @@ impl Writer<'_> {
             self.totals.cost.adder_bits += (channels as u64 + 1) * a as u64;
             self.totals.register_bits += a as u64;
             let sum = Sum { name: format!("{s}_o{o}_total"), width: a, range: exact };
-            let mut cx = Context {
-                body: &mut self.body,
-                conversions: &mut self.conversions,
-                cost: &mut self.totals.cost,
-                multipliers: self.options.multipliers,
-                dsp: Vec::new(),
-                stages: Stages { levels: None },
-                sharing_pairs: self.options.sharing_pairs,
-                registers: Registers::default(),
-                prefix: format!("{s}_o{o}"),
-                input: String::new(),
-                output: String::new(),
-            };
-            ys.push(activate(&mut cx, linear, &sum, result, &format!("{s}_o{o}"))?);
+            ys.push(self.activated(linear, &sum, result, &format!("{s}_o{o}"))?);
         }
-        let out_bits = outputs as u32 * result.width;
-        let packed: Vec<&str> = ys.iter().rev().map(String::as_str).collect();
-        writeln!(self.body, "    wire {} {s}_y = {{{}}};", range(out_bits), packed.join(", ")).unwrap();
+        let out_bits = self.pack(&format!("{s}_y"), &ys, result.width);
         self.output_register(k, out_bits, &format!("{s}_take & {s}_last"), &format!("{s}_y"), 0);
         // Only the frame's last pixel needs room in the output register.
         writeln!(
@@ -493,24 +479,9 @@ impl Writer<'_> {
             self.totals.cost.adders += *inputs as u64;
             self.totals.cost.adder_bits += *inputs as u64 * a as u64;
             let sum = Sum { name: format!("{s}_c{c}_sum"), width: a, range: exact };
-            let mut cx = Context {
-                body: &mut self.body,
-                conversions: &mut self.conversions,
-                cost: &mut self.totals.cost,
-                multipliers: self.options.multipliers,
-                dsp: Vec::new(),
-                stages: Stages { levels: None },
-                sharing_pairs: self.options.sharing_pairs,
-                registers: Registers::default(),
-                prefix: format!("{s}_c{c}"),
-                input: String::new(),
-                output: String::new(),
-            };
-            ys.push(activate(&mut cx, linear, &sum, result, &format!("{s}_c{c}"))?);
+            ys.push(self.activated(linear, &sum, result, &format!("{s}_c{c}"))?);
         }
-        let out_bits = channels as u32 * result.width;
-        let packed: Vec<&str> = ys.iter().rev().map(String::as_str).collect();
-        writeln!(self.body, "    wire {} {s}_y = {{{}}};", range(out_bits), packed.join(", ")).unwrap();
+        let out_bits = self.pack(&format!("{s}_y"), &ys, result.width);
         self.output_register(k, out_bits, &format!("{s}_busy"), &format!("{s}_y"), 0);
         writeln!(
             self.body,
@@ -525,6 +496,33 @@ impl Writer<'_> {
         )
         .unwrap();
         Ok(())
+    }
+
+    /// A linear layer's fused activation and cast on an exact sum, as a parallel design
+    /// writes them; returns the result's wire.
+    fn activated(&mut self, linear: &Linear, sum: &Sum, result: FixedType, prefix: &str) -> Result<String, Error> {
+        let mut cx = Context {
+            body: &mut self.body,
+            conversions: &mut self.conversions,
+            cost: &mut self.totals.cost,
+            multipliers: self.options.multipliers,
+            dsp: Vec::new(),
+            stages: Stages { levels: None },
+            sharing_pairs: self.options.sharing_pairs,
+            registers: Registers::default(),
+            prefix: prefix.to_string(),
+            input: String::new(),
+            output: String::new(),
+        };
+        activate(&mut cx, linear, sum, result, prefix)
+    }
+
+    /// `wire <name>` packing `elements` of `width` bits, element 0 lowest; returns its width.
+    fn pack(&mut self, name: &str, elements: &[String], width: u32) -> u32 {
+        let bits = elements.len() as u32 * width;
+        let packed: Vec<&str> = elements.iter().rev().map(String::as_str).collect();
+        writeln!(self.body, "    wire {} {name} = {{{}}};", range(bits), packed.join(", ")).unwrap();
+        bits
     }
 
     /// A vector held while its pixels leave, one per beat: each channel's part of the vector
