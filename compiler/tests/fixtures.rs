@@ -11,7 +11,7 @@ use ndarray::ArrayD;
 use ndarray_npy::ReadNpyExt;
 use std::path::PathBuf;
 
-const MODELS: [&str; 26] = [
+const MODELS: [&str; 27] = [
     "fpga_encoder_ts13",
     "fpga_ae_ts17",
     "burn_style_matmul_add",
@@ -37,6 +37,7 @@ const MODELS: [&str; 26] = [
     "prelu_ts17",
     "prelu_channels_ts17",
     "elu_selu_softplus_ts17",
+    "resize_sizes_dynamo18",
     "max_pool_ts17",
 ];
 

@@ -135,6 +135,8 @@ fn exported_conv_models_stream_bit_exact_in_verilator_on_time_and_lint_clean() {
         ("const_arith_conv_ts17", "ap_fixed<12,4,AP_RND,AP_SAT>", Some(2)),
         ("pad_transpose_dynamo18", "ap_fixed<12,4,AP_RND,AP_SAT>", Some(4)),
         ("prelu_channels_ts17", "ap_fixed<12,4,AP_RND,AP_SAT>", Some(3)),
+        // Upsampling to a size (Resize with sizes), as a transposed convolution of ones.
+        ("resize_sizes_dynamo18", "ap_fixed<12,4,AP_RND,AP_SAT>", Some(3)),
         // No image at all: one beat per sample, each layer a stage.
         ("fpga_encoder_ts13", "ap_fixed<16,6>", Some(3)),
     ];

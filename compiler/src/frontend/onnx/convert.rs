@@ -8,7 +8,7 @@ use onnx_ir::{Argument, Node, TensorDataExt};
 
 pub const SUPPORTED: &str = "Gemm, MatMul, Add, Mul, Sub and Div by a constant, Relu, LeakyRelu, \
 PRelu (one slope or one per channel), Sigmoid, Tanh, Elu, Selu, Softplus, Clip, BatchNormalization, Conv and ConvTranspose (1-D, 2-D, 3-D), \
-AveragePool and MaxPool (1-D, 2-D, 3-D), Resize and Upsample (nearest, whole factors), \
+AveragePool and MaxPool (1-D, 2-D, 3-D), Resize and Upsample (nearest, whole factors, by scales or sizes), \
 Pad (zeros, before a convolution or pool), Transpose (of axes of extent 1), Flatten, Reshape, Identity, Dropout, \
 Constant";
 
@@ -419,7 +419,7 @@ impl Context<'_> {
     /// A nearest-neighbour Resize (or Upsample) by whole factors of the spatial axes only, with
     /// a coordinate mapping under which output index i reads input index floor(i / factor).
     fn upsample(&self, inputs: &[Argument], config: &onnx_ir::node::resize::ResizeConfig) -> Result<Op> {
-        use onnx_ir::node::resize::{CoordinateTransformMode as Mode, NearestMode, ResizeMode, ResizeScales};
+        use onnx_ir::node::resize::{CoordinateTransformMode as Mode, NearestMode, ResizeMode, ResizeScales, ResizeSizes};
         if config.mode != ResizeMode::Nearest {
             return Err(self.unsupported(format!("mode {:?} (only nearest)", config.mode)));
         }
@@ -434,21 +434,49 @@ impl Context<'_> {
                 )))
             }
         }
-        let Some(ResizeScales::Static(scales)) = &config.scales else {
-            return Err(self.unsupported("its scales are not constants (sizes or run-time scales)"));
-        };
-        // onnx-ir keeps the spatial scales only; the batch's and the channels' are in the
-        // constant input, and must be 1.
         let rank = inputs[0].ty.rank();
-        let full = inputs[1..].iter().filter_map(|a| a.value()?.to_f64_vec().ok()).find(|v| v.len() == rank);
-        if let Some(kept) = full.as_ref().map(|v| &v[..2]).filter(|kept| kept != &[1.0, 1.0]) {
-            return Err(self.unsupported(format!("it scales the batch or the channels by {kept:?}")));
+        let factors = match (&config.scales, &config.sizes) {
+            (Some(ResizeScales::Static(scales)), _) => {
+                // onnx-ir keeps the spatial scales only; the batch's and the channels' are in
+                // the constant input, and must be 1.
+                let full = inputs[1..].iter().filter_map(|a| a.value()?.to_f64_vec().ok()).find(|v| v.len() == rank);
+                if let Some(kept) = full.as_ref().map(|v| &v[..2]).filter(|kept| kept != &[1.0, 1.0]) {
+                    return Err(self.unsupported(format!("it scales the batch or the channels by {kept:?}")));
+                }
+                let whole = |s: f32| (s >= 1.0 && s.fract() == 0.0).then_some(s as usize);
+                scales.iter().map(|&s| whole(s)).collect::<Option<Vec<usize>>>().ok_or_else(|| {
+                    self.unsupported(format!("spatial scales {scales:?} (only whole factors of 1 to 3 axes)"))
+                })?
+            }
+            (_, Some(ResizeSizes::Static(sizes))) => self.size_factors(&inputs[0], sizes)?,
+            _ => return Err(self.unsupported("its scales or sizes are only known at run time")),
+        };
+        if !(1..=3).contains(&factors.len()) {
+            return Err(self.unsupported(format!("{} spatial axes (1 to 3 are supported)", factors.len())));
         }
-        let whole = |s: f32| (s >= 1.0 && s.fract() == 0.0).then_some(s as usize);
-        match scales.iter().map(|&s| whole(s)).collect::<Option<Vec<usize>>>() {
-            Some(factors) if (1..=3).contains(&factors.len()) => Ok(Op::Channelwise(Channelwise::upsample(&factors))),
-            _ => Err(self.unsupported(format!("spatial scales {scales:?} (only whole factors of 1 to 3 axes)"))),
-        }
+        Ok(Op::Channelwise(Channelwise::upsample(&factors)))
+    }
+
+    /// The whole factors by which a Resize to `sizes` (its spatial extents) grows its input,
+    /// whose spatial extents the graph must state.
+    fn size_factors(&self, input: &Argument, sizes: &[usize]) -> Result<Vec<usize>> {
+        let shape = input.ty.static_shape().cloned().unwrap_or_default();
+        let spatial = shape.get(shape.len().saturating_sub(sizes.len())..).unwrap_or_default();
+        let extents: Option<Vec<usize>> =
+            if spatial.len() == sizes.len() { spatial.iter().copied().collect() } else { None };
+        let Some(extents) = extents else {
+            return Err(self.unsupported(format!(
+                "sizes {sizes:?} of an input whose spatial extents the graph does not state (use scale factors)"
+            )));
+        };
+        sizes
+            .iter()
+            .zip(&extents)
+            .map(|(&size, &extent)| (extent > 0 && size % extent == 0 && size >= extent).then(|| size / extent))
+            .collect::<Option<Vec<usize>>>()
+            .ok_or_else(|| {
+                self.unsupported(format!("sizes {sizes:?} from {extents:?} (only whole multiples of the input)"))
+            })
     }
 
     /// A Pad with zeros on the spatial axes only (the batch and the channels unpadded).

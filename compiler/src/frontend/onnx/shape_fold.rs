@@ -39,17 +39,39 @@ pub fn fold_shape_subgraphs(model: &mut ModelProto) -> Result<()> {
                     ),
                 )
             })?;
-            folded.push((node.name.clone(), node.input[1].clone(), constant_shape(node, shape)?));
+            folded.push((node.name.clone(), 1, node.input[1].clone(), constant_shape(node, shape)?));
+        }
+        // A Resize to sizes computed from its input's shape (dynamo writes the batch and the
+        // channels that way, the spatial sizes as constants).
+        let sizes_computed = node.op_type == "Resize"
+            && node.input.get(3).is_some_and(|sizes| !sizes.is_empty() && !facts.is_initializer(sizes));
+        if sizes_computed {
+            if let Some(sizes) = facts.values.get(&node.input[3]) {
+                folded.push((node.name.clone(), 3, node.input[3].clone(), constant_sizes(sizes)));
+            }
         }
     }
-    for (node_name, input, shape) in folded {
+    for (node_name, position, input, shape) in folded {
         let name = format!("{input}__folded");
         graph.initializer.push(int64_tensor(&name, &shape));
         let node = graph.node.iter_mut().find(|n| n.name == node_name).expect("folded node exists");
-        node.input[1] = name;
+        node.input[position] = name;
     }
     remove_dead_nodes(graph);
     Ok(())
+}
+
+/// A Resize's sizes as constants: the batch entry is never read (Resize keeps the batch),
+/// so any value stands for it; an unknown one is -1, which the Resize refuses by name.
+fn constant_sizes(sizes: &[Sym]) -> Vec<i64> {
+    sizes
+        .iter()
+        .map(|s| match s {
+            Sym::Int(v) => *v,
+            Sym::Batch => 1,
+            Sym::Unknown => -1,
+        })
+        .collect()
 }
 
 fn constant_shape(node: &NodeProto, shape: &[Sym]) -> Result<Vec<i64>> {
