@@ -93,11 +93,18 @@ fn assert_beats_equal(what: &str, got: &[Vec<i64>], expected: &[Vec<i64>]) {
     }
 }
 
+/// `verilator --lint-only -Wall` on the core and on its AXI4-Stream wrapper.
 fn lint_stream(design: &StreamDesign) {
+    for top in [design.top.clone(), format!("{}_axis", design.top)] {
+        lint_top(design, top);
+    }
+}
+
+fn lint_top(design: &StreamDesign, top: String) {
     // The linter reads only the sources and the top's name.
     let rtl = RtlDesign {
         sources: design.sources.clone(),
-        top: design.top.clone(),
+        top,
         inputs: design.in_elements,
         input_width: design.input_width,
         input_signed: design.input_signed,
@@ -107,7 +114,7 @@ fn lint_stream(design: &StreamDesign) {
         latency: 1,
         ii: 1,
     };
-    lint(&rtl).unwrap_or_else(|warnings| panic!("{}: lint warnings\n{warnings}", design.top));
+    lint(&rtl).unwrap_or_else(|warnings| panic!("{}: lint warnings\n{warnings}", rtl.top));
 }
 
 /// Patterns of willingness at the input and output: random, a slow consumer, a slow

@@ -203,15 +203,17 @@ fn axis_wrapper(top: &str, in_bits: u32, out_bits: u32, out_beats: usize) -> Str
     };
     format!(
         "// AXI4-Stream ports of the streamed core {top}: one beat per transfer, TLAST on each frame's last output beat.\n\
+         // s_axis_tlast and TDATA's padding bits are not read: frames have a fixed length.\n\
+         /* verilator lint_off UNUSED */\n\
          module {top}_axis (\n    input  wire aclk,\n    input  wire aresetn,\n    input  wire {} s_axis_tdata,\n    \
          input  wire s_axis_tvalid,\n    output wire s_axis_tready,\n    input  wire s_axis_tlast,\n    output wire {} m_axis_tdata,\n    \
-         output wire m_axis_tvalid,\n    input  wire m_axis_tready,\n    output wire m_axis_tlast\n);\n    /* verilator lint_off UNUSED */\n    \
+         output wire m_axis_tvalid,\n    input  wire m_axis_tready,\n    output wire m_axis_tlast\n);\n    \
          wire {} core_out;\n    reg {} sent;\n    \
          {top} core (.clk(aclk), .rst(~aresetn), .in_valid(s_axis_tvalid), .in_ready(s_axis_tready), .in_data(s_axis_tdata[{}:0]),\n        \
          .out_valid(m_axis_tvalid), .out_ready(m_axis_tready), .out_data(core_out));\n    \
          assign m_axis_tdata = {data};\n    assign m_axis_tlast = sent == {last};\n    \
          always @(posedge aclk) if (!aresetn) sent <= {}; else if (m_axis_tvalid & m_axis_tready) sent <= m_axis_tlast ? {} : sent + {};\n    \
-         /* verilator lint_on UNUSED */\nendmodule\n",
+         endmodule\n/* verilator lint_on UNUSED */\n",
         range(in_tdata),
         range(out_tdata),
         range(out_bits),

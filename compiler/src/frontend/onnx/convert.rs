@@ -419,7 +419,9 @@ impl Context<'_> {
     /// A nearest-neighbour Resize (or Upsample) by whole factors of the spatial axes only, with
     /// a coordinate mapping under which output index i reads input index floor(i / factor).
     fn upsample(&self, inputs: &[Argument], config: &onnx_ir::node::resize::ResizeConfig) -> Result<Op> {
-        use onnx_ir::node::resize::{CoordinateTransformMode as Mode, NearestMode, ResizeMode, ResizeScales, ResizeSizes};
+        use onnx_ir::node::resize::{
+            CoordinateTransformMode as Mode, NearestMode, ResizeMode, ResizeScales, ResizeSizes,
+        };
         if config.mode != ResizeMode::Nearest {
             return Err(self.unsupported(format!("mode {:?} (only nearest)", config.mode)));
         }
