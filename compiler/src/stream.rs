@@ -1,8 +1,8 @@
 //! From a quantized model to a chain of streaming stages, which both backends print
-//! (`--io stream`). A stream carries beats: either
-//! pixels (all channels of one grid position, positions in raster order) or whole vectors
-//! (one beat per frame). Each layer becomes the stage its operand's beats call for, and
-//! reshapes only relabel the stream, or turn a vector into pixels.
+//! (`--io stream`). A stream carries beats: either pixels (all channels of one grid
+//! position, positions in raster order) or whole vectors (one beat per frame). Each layer
+//! becomes the stage its operand's beats call for; reshapes only relabel the stream, or
+//! turn a vector into pixels.
 
 use crate::fixed::FixedType;
 use crate::ir::{ConvGeometry, Taps};

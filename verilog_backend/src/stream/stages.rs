@@ -1,7 +1,9 @@
 //! The Verilog of each streaming stage. Every stage talks valid/ready on both sides: a beat
-//! moves where valid and ready are both high, and a stage's output is one register (its
-//! result, held until taken) that it refills only when it is empty or being emptied in
-//! the same clock. A chain of such stages cannot deadlock, whatever either end does.
+//! moves where valid and ready are both high. A stage ends in one output register (its
+//! result, held until taken), and it moves (takes input, advances its pipeline registers,
+//! refills the output register) only in a clock where that register is empty or being
+//! emptied. A chain of such stages cannot deadlock, whatever either end does. Ready runs
+//! back through the chain combinationally: the price of needing no FIFO.
 //!
 //! Boundary b carries `b<b>_valid`, `b<b>_data` and `b<b>_ready`; stage k reads boundary k
 //! and drives boundary k + 1.
