@@ -56,6 +56,7 @@ impl Conv {
         let w_strides = strides(&self.weight.shape);
         let mut lists: Vec<Vec<(u32, u32)>> = vec![Vec::new(); c_out * per_channel];
         let g = &self.geometry;
+        let taps_per_pair: usize = kernel.iter().product();
         for co in 0..c_out {
             for ci in 0..c_in {
                 let w_base = if self.transposed {
@@ -63,6 +64,11 @@ impl Conv {
                 } else {
                     co * w_strides[0] + ci * w_strides[1]
                 };
+                // A pair of channels whose kernel is all zeros adds nothing: pools and
+                // upsampling pair each channel with itself only.
+                if self.weight.data[w_base..w_base + taps_per_pair].iter().all(|&w| w == 0.0) {
+                    continue;
+                }
                 for k in indices(kernel) {
                     let w_index = w_base + k.iter().zip(&w_strides[2..]).map(|(a, b)| a * b).sum::<usize>();
                     // A plain conv reads input o*stride - pad + k*dilation for output o;
