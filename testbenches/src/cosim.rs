@@ -95,9 +95,15 @@ impl BeatLayout {
         (0..self.beats).map(|p| (0..self.elements).map(|c| frame[c * self.beats + p]).collect()).collect()
     }
 
-    /// Where element c of beat p sits in the frame.
-    pub fn element(&self, p: usize, c: usize) -> usize {
-        c * self.beats + p
+    /// A frame's codes (channel first) from its beats: the inverse of `beats`.
+    pub fn frame(&self, beats: &[Vec<i64>]) -> Vec<i64> {
+        let mut frame = vec![0; self.elements * self.beats];
+        for (p, beat) in beats.iter().enumerate() {
+            for (c, &code) in beat.iter().enumerate() {
+                frame[c * self.beats + p] = code;
+            }
+        }
+        frame
     }
 }
 
@@ -238,7 +244,17 @@ pub fn cosim(dir: &Path, options: &CosimOptions) -> Result<CosimOutcome, String>
         Tool::Gxx => unreachable!("handled above"),
     };
     let run_seconds = started.elapsed().as_secs_f64() - build_seconds;
-    let n_out = simulator.output_len();
+    Ok(outcome(&hardware, &expected, simulator.output_len(), build_seconds, run_seconds))
+}
+
+/// Every output code of the hardware (one vector a frame) against the simulator's.
+fn outcome(
+    hardware: &[Vec<i64>],
+    expected: &[i64],
+    n_out: usize,
+    build_seconds: f64,
+    run_seconds: f64,
+) -> CosimOutcome {
     let mut mismatches = Vec::new();
     for (v, got) in hardware.iter().enumerate() {
         for (element, (&h, &s)) in got.iter().zip(&expected[v * n_out..(v + 1) * n_out]).enumerate() {
@@ -247,13 +263,7 @@ pub fn cosim(dir: &Path, options: &CosimOptions) -> Result<CosimOutcome, String>
             }
         }
     }
-    Ok(CosimOutcome {
-        vectors: vectors.len(),
-        differing_codes: mismatches.len(),
-        mismatches,
-        build_seconds,
-        run_seconds,
-    })
+    CosimOutcome { vectors: hardware.len(), differing_codes: mismatches.len(), mismatches, build_seconds, run_seconds }
 }
 
 /// The beats back-pressure shapes in a streamed co-simulation: input offered in 3 clocks of
@@ -290,24 +300,7 @@ fn cosim_stream(dir: &Path, options: &CosimOptions) -> Result<CosimOutcome, Stri
     if run.beats.len() != due {
         return Err(format!("design {}: {} output beats for {due} due", design.top, run.beats.len()));
     }
-    let n_out = simulator.output_len();
-    let per_frame = layout.output_beat.beats;
-    let mut mismatches = Vec::new();
-    for (b, beat) in run.beats.iter().enumerate() {
-        let (vector, p) = (b / per_frame, b % per_frame);
-        for (c, &h) in beat.iter().enumerate() {
-            let element = layout.output_beat.element(p, c);
-            let s = expected[vector * n_out + element];
-            if h != s {
-                mismatches.push(Mismatch { vector, element, hardware: h, simulator: s });
-            }
-        }
-    }
-    Ok(CosimOutcome {
-        vectors: vectors.len(),
-        differing_codes: mismatches.len(),
-        mismatches,
-        build_seconds,
-        run_seconds,
-    })
+    let frames: Vec<Vec<i64>> =
+        run.beats.chunks(layout.output_beat.beats).map(|b| layout.output_beat.frame(b)).collect();
+    Ok(outcome(&frames, &expected, simulator.output_len(), build_seconds, run_seconds))
 }
