@@ -398,17 +398,21 @@ impl Header {
     }
 
     /// Modelled and lossless values back into the original layout.
-    pub fn assemble(&self, samples: usize, modelled: &[f64], lossless: &[f64]) -> Result<ArrayD<f64>, HeaderError> {
+    pub fn assemble(&self, samples: usize, modelled: Vec<f64>, lossless: &[f64]) -> Result<ArrayD<f64>, HeaderError> {
         let mut shape = self.shape.clone();
         shape[0] = samples;
         if !self.is_table() {
-            return Ok(ArrayD::from_shape_vec(IxDyn(&shape), modelled.to_vec())?);
+            return Ok(ArrayD::from_shape_vec(IxDyn(&shape), modelled)?);
         }
         let width = self.lossless_columns.len();
         if lossless.len() != samples * width {
             return Err(HeaderError::LosslessValues { values: lossless.len(), samples, width });
         }
         let columns = shape[1];
+        // Every column modelled, in order: the rows are already the table's.
+        if width == 0 && self.modelled_columns.iter().copied().eq(0..columns) {
+            return Ok(ArrayD::from_shape_vec(IxDyn(&shape), modelled)?);
+        }
         let mut out = vec![0.0; samples * columns];
         let modelled_rows = modelled.chunks_exact(self.modelled_per_sample.max(1));
         let lossless_rows = lossless.chunks_exact(width.max(1)).map(Some).chain(std::iter::repeat(None));

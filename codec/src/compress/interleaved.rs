@@ -50,7 +50,7 @@ pub fn decode(bytes: &[u8], count: usize, features: usize) -> Result<Vec<u64>, C
     }
     let (windows, models) = read_models(&mut reader, features)?;
     let mut coder = LaneDecoder::new(read_words(&mut reader)?).ok_or(CorruptSection::MissingFinalStates)?;
-    let mut values = Vec::with_capacity(count.min(1 << 24));
+    let mut values = super::recycled::SYMBOLS.take(count.min(1 << 24));
     let mut feature = 0;
     for i in 0..count {
         let window = windows[feature];

@@ -32,6 +32,8 @@ pub mod packed_decoder;
 mod relation;
 pub(crate) mod residual_context;
 pub(crate) mod residual_plan;
+mod recycled;
+mod row_blocks;
 pub mod section_name;
 #[cfg(test)]
 mod stored_sections;
@@ -586,7 +588,9 @@ pub fn decompress_with_progress(
         },
         |values| {
             done += values.shape()[0] as u64;
-            output.write(&ungrouped(&header, values))?;
+            let values = ungrouped(&header, values);
+            output.write(&values)?;
+            recycled::VALUES.give(values.into_raw_vec_and_offset().0);
             progress.samples_done(done, total);
             Ok(())
         },
@@ -775,14 +779,11 @@ fn decompress_chunk(header: &Header, decoder: &Decoder, chunk: &Chunk) -> Result
     let others = samples - flagged.len();
     let quantized = stored_latent(header, chunk, others)?;
     let latent_values = header.latent_values(&quantized).ok_or(ChunkError::LatentOutOfRange)?;
-    let prediction = predict(header, decoder, &latent_values)?;
-    if prediction.len() != others * header.modelled_per_sample {
-        return Err(ChunkError::DecoderOutput);
-    }
-    let outliers = stored_outliers(chunk, prediction.len())?;
+    let modelled = others * header.modelled_per_sample;
+    let outliers = stored_outliers(chunk, modelled)?;
     let values = match &header.error_bound {
         Some(bound) => {
-            let residuals = stored_residuals(header, chunk, prediction.len())?;
+            let residuals = stored_residuals(header, chunk, modelled)?;
             let relations = header.relations()?;
             // A chunk without a plan (all files of earlier balerc) takes the decoder's prediction.
             let plan = match section_bytes(chunk, SectionName::ResidualPlan).ok().filter(|_| bound.residual_plans) {
@@ -791,9 +792,33 @@ fn decompress_chunk(header: &Header, decoder: &Decoder, chunk: &Chunk) -> Result
                 }
                 None => residual_plan::ResidualPlan::decoder_only(header.feature_count()),
             };
-            residual_plan::reconstruct(header, bound, &relations, &plan, &prediction, &residuals, &outliers)?
+            let values = match table_residuals::applies(header) && outliers.is_sorted_by_key(|&(i, _)| i) {
+                true => row_blocks::reconstruct_table(
+                    header,
+                    bound,
+                    &relations,
+                    &plan,
+                    decoder,
+                    &latent_values,
+                    &residuals,
+                    &outliers,
+                )?,
+                false => {
+                    let prediction = predict(header, decoder, &latent_values)?;
+                    if prediction.len() != modelled {
+                        return Err(ChunkError::DecoderOutput);
+                    }
+                    residual_plan::reconstruct(header, bound, &relations, &plan, &prediction, &residuals, &outliers)?
+                }
+            };
+            recycled::SYMBOLS.give(residuals.into_iter().map(bytes::zigzag).collect());
+            values
         }
         None => {
+            let prediction = predict(header, decoder, &latent_values)?;
+            if prediction.len() != modelled {
+                return Err(ChunkError::DecoderOutput);
+            }
             let mut values: Vec<f64> =
                 prediction.iter().enumerate().map(|(i, &v)| header.store(header.modelled_column(i), v)).collect();
             for &(i, exact) in &outliers {
@@ -802,9 +827,9 @@ fn decompress_chunk(header: &Header, decoder: &Decoder, chunk: &Chunk) -> Result
             values
         }
     };
-    let values = flagged::restore(&values, header.modelled_per_sample, &flagged, &flagged_values);
+    let values = flagged::restore(values, header.modelled_per_sample, &flagged, &flagged_values);
     let lossless = bytes::decode_f64s(optional_section_bytes(chunk, SectionName::Lossless))?;
-    Ok(header.assemble(samples, &values, &lossless)?)
+    Ok(header.assemble(samples, values, &lossless)?)
 }
 
 /// The latent codes of a file written with a hardware encoder, samples one after another: what

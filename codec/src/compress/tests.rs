@@ -159,3 +159,36 @@ fn data_beyond_one_chunk_are_cut_into_an_even_number_of_equal_chunks() {
         assert!(chunks * size - samples < chunks, "{samples} samples: {chunks} chunks of {size}");
     }
 }
+
+#[test]
+fn a_table_chunk_decoded_in_blocks_of_rows_equals_it_decoded_whole() {
+    let Some((dir, model, _)) = trained() else { return };
+    let jets = dataset::read(Path::new(JETS)).unwrap();
+    let rows = 2 * row_blocks::BLOCK_ROWS + 1000;
+    let input = dir.path().join("jets.npz");
+    dataset::write(&input, &jets.slice_samples(2000, 2000 + rows)).unwrap();
+    let bound = Some(ErrorBound::RelativeToRange(1e-3));
+    let options = CompressOptions {
+        chunk_samples: Some(rows),
+        ..options(&model, &input, &dir.path().join("x.baler"), bound)
+    };
+    let (header, chunks, _) = in_memory(&options);
+    let [chunk] = chunks.as_slice() else { panic!("one chunk of {rows} rows") };
+    let decoder = Decoder::Float(program(&model.join(DECODER_ONNX)).unwrap());
+    let coding = header.error_bound.as_ref().unwrap();
+    let plan_bytes = section_bytes(chunk, SectionName::ResidualPlan).unwrap();
+    let plan = residual_plan::ResidualPlan::from_bytes(plan_bytes, &residual_plan::PlanLayout::of(&header, &[])).unwrap();
+    let latent_values = header.latent_values(&stored_latent(&header, chunk, rows).unwrap()).unwrap();
+    let codes = stored_residuals(&header, chunk, rows * 24).unwrap();
+    // Exact values in the first block, on both sides of a block's edge and in the last.
+    let edge = row_blocks::BLOCK_ROWS * 24;
+    let outliers = [(3, 1.5), (edge - 1, -2.0), (edge, 7.0), (edge, 8.0), (2 * edge + 5, 0.25), (rows * 24 - 1, 9.0)];
+    let whole_prediction = predict(&header, &decoder, &latent_values).unwrap();
+    let whole =
+        residual_plan::reconstruct(&header, coding, &[], &plan, &whole_prediction, &codes, &outliers).unwrap();
+    let blocks =
+        row_blocks::reconstruct_table(&header, coding, &[], &plan, &decoder, &latent_values, &codes, &outliers).unwrap();
+    let bits = |values: &[f64]| values.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&blocks), bits(&whole));
+    assert_eq!((blocks[3], blocks[edge], blocks[rows * 24 - 1]), (1.5, 8.0, 9.0));
+}

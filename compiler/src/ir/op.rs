@@ -61,6 +61,22 @@ impl Activation {
     }
 }
 
+impl Activation {
+    /// [`Activation::eval`] on every value, in place: the kind matched once, so that the
+    /// piecewise-linear kinds become loops the compiler vectorizes.
+    #[inline(always)]
+    pub fn apply(self, values: &mut [f64]) {
+        match self {
+            Activation::Relu => values.iter_mut().for_each(|x| *x = x.max(0.0)),
+            Activation::LeakyRelu { alpha } => {
+                values.iter_mut().for_each(|x| *x = if *x >= 0.0 { *x } else { *x * alpha })
+            }
+            Activation::Clip { min, max } => values.iter_mut().for_each(|x| *x = x.clamp(min, max)),
+            _ => values.iter_mut().for_each(|x| *x = self.eval(*x)),
+        }
+    }
+}
+
 fn elu(x: f64, alpha: f64) -> f64 {
     if x > 0.0 {
         x

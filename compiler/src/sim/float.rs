@@ -321,7 +321,11 @@ impl FloatProgram {
                 Step::Input => input.to_vec(),
                 Step::Copy(from) => values[*from].clone(),
                 Step::Constant(c) => c.repeat(samples),
-                Step::Activation { from, activation } => values[*from].iter().map(|&x| activation.eval(x)).collect(),
+                Step::Activation { from, activation } => {
+                    let mut out = values[*from].clone();
+                    with_wide_registers(|| activation.apply(&mut out));
+                    out
+                }
                 Step::Add(a, b) => values[*a].iter().zip(&values[*b]).map(|(x, y)| x + y).collect(),
                 Step::Quantize { from, ty } => {
                     values[*from].iter().map(|&x| ty.from_f64(x).map_or(f64::NAN, |code| ty.to_f64(code))).collect()
@@ -444,9 +448,11 @@ fn dense_block(
     }
     for y in out.chunks_exact_mut(outputs) {
         for (acc, &b) in y.iter_mut().zip(bias) {
-            let sum = b + *acc;
-            *acc = activation.map_or(sum, |a| a.eval(sum));
+            *acc = b + *acc;
         }
+    }
+    if let Some(activation) = activation {
+        activation.apply(&mut out);
     }
     out
 }
@@ -477,9 +483,12 @@ fn conv_block(
             }
         }
         let b = bias[taps.channel(o)];
-        for (s, &sum) in sums.iter().enumerate() {
-            let value = b + sum;
-            out[s * outputs + o] = activation.map_or(value, |a| a.eval(value));
+        sums.iter_mut().for_each(|sum| *sum = b + *sum);
+        if let Some(activation) = activation {
+            activation.apply(&mut sums);
+        }
+        for (s, &value) in sums.iter().enumerate() {
+            out[s * outputs + o] = value;
         }
     }
     out
