@@ -29,10 +29,10 @@ mod latent_bits;
 mod linear_fit;
 mod network_error;
 pub mod packed_decoder;
+mod recycled;
 mod relation;
 pub(crate) mod residual_context;
 pub(crate) mod residual_plan;
-mod recycled;
 mod row_blocks;
 pub mod section_name;
 #[cfg(test)]
@@ -69,6 +69,7 @@ use balerc_io::dataset::{self, Dataset, Layout, SampleReader, SampleWriter};
 use balerc_io::frame_stacks;
 use balerc_io::numbers::four_significant;
 use ndarray::{ArrayD, Axis, IxDyn};
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -263,20 +264,20 @@ pub fn compress_with_progress(
 fn input_as_trained<'o>(
     options: &'o CompressOptions,
     info: &ModelLayout,
-) -> Result<(std::borrow::Cow<'o, CompressOptions>, SampleReader), CodecError> {
+) -> Result<(Cow<'o, CompressOptions>, SampleReader), CodecError> {
     let opened = open_input(options);
     if !options.columns.is_empty() || info.columns.is_empty() {
-        return Ok((std::borrow::Cow::Borrowed(options), opened?));
+        return Ok((Cow::Borrowed(options), opened?));
     }
     if let Ok(input) = opened {
         let names = &input.layout().names;
         if names == &info.columns || !info.columns.iter().all(|c| names.contains(c)) {
-            return Ok((std::borrow::Cow::Borrowed(options), input));
+            return Ok((Cow::Borrowed(options), input));
         }
     }
     let with_model_columns = CompressOptions { columns: info.columns.clone(), ..options.clone() };
     let input = open_input(&with_model_columns)?;
-    Ok((std::borrow::Cow::Owned(with_model_columns), input))
+    Ok((Cow::Owned(with_model_columns), input))
 }
 
 fn open_input(options: &CompressOptions) -> Result<SampleReader, CodecError> {
@@ -368,16 +369,18 @@ fn normalized(header: &Header, modelled: &[f64]) -> Vec<f64> {
         .collect()
 }
 
-fn modelled_values(header: &Header, data: &Dataset) -> Vec<f64> {
+/// The values the model codes, one sample after another: the data's own where it holds
+/// nothing else (no copy of the chunk), else the modelled columns gathered.
+fn modelled_values<'d>(header: &Header, data: &'d Dataset) -> Cow<'d, [f64]> {
     let every_column = header.modelled_columns.iter().copied().eq(0..data.values.shape().get(1).copied().unwrap_or(0));
     if let Some(values) = data.values.as_slice().filter(|_| !header.is_table() || every_column) {
-        return values.to_vec();
+        return Cow::Borrowed(values);
     }
     let values = match header.is_table() {
         true => data.values.select(Axis(1), &header.modelled_columns),
         false => data.values.clone(),
     };
-    values.as_standard_layout().iter().copied().collect()
+    Cow::Owned(values.as_standard_layout().iter().copied().collect())
 }
 
 fn lossless_values(header: &Header, data: &Dataset) -> Vec<f64> {
@@ -418,21 +421,21 @@ fn compress_chunk(
 }
 
 /// A chunk through the encoder: what compressing it with any latent width shares.
-struct EncodedChunk {
+struct EncodedChunk<'d> {
     /// The modelled values of the samples the model codes (the flagged ones left out).
-    original: Vec<f64>,
+    original: Cow<'d, [f64]>,
     raw: RawLatent,
     /// The samples the latent density flagged, and their modelled values.
     flagged: Vec<usize>,
     flagged_values: Vec<f64>,
 }
 
-fn encode_chunk(
+fn encode_chunk<'d>(
     header: &Header,
     encoder: &LatentEncoder,
     density: Option<&OutlierModel>,
-    data: &Dataset,
-) -> Result<EncodedChunk, ChunkError> {
+    data: &'d Dataset,
+) -> Result<EncodedChunk<'d>, ChunkError> {
     let per_sample = header.modelled_per_sample;
     let mut original = modelled_values(header, data);
     let mut raw = encoder.run(&normalized(header, &original))?;
@@ -440,7 +443,7 @@ fn encode_chunk(
     let flagged_values = flagged::rows(&original, per_sample, &flagged);
     if !flagged.is_empty() {
         let others = flagged::others(&flagged, data.samples());
-        original = flagged::rows(&original, per_sample, &others);
+        original = Cow::Owned(flagged::rows(&original, per_sample, &others));
         raw = raw.rows(header.latent_width, &others);
     }
     Ok(EncodedChunk { original, raw, flagged, flagged_values })
@@ -457,7 +460,6 @@ fn compress_encoded(
     let samples = data.samples();
     let EncodedChunk { original, raw, flagged, flagged_values } = encoded;
     let (quantized, latent_values) = encoder.store(header, raw)?;
-    let prediction = predict(header, decoder, &latent_values)?;
     let codes = latent::encode_entropy(&quantized, header.latent_width, header.latent_bits);
     let (range_name, ranges) = latent::range_section(&quantized);
     let mut sections = vec![section(range_name, ranges), section(SectionName::LatentCodes, codes)];
@@ -465,8 +467,20 @@ fn compress_encoded(
     let mut outliers = vec![];
     if let Some(bound) = &header.error_bound {
         let relations = header.relations()?;
-        let (plan, residuals) =
-            residual_plan::code_residuals(header, bound, &relations, original, &prediction, &mut outliers);
+        let (plan, residuals) = match table_residuals::applies(header) {
+            true => {
+                let trial_end = residual_plan::plan_trial_end(header, original.len());
+                let predict_rows = row_blocks::decoder_prediction(header, decoder, &latent_values);
+                let (plan, codes, found) =
+                    row_blocks::code_table(header, bound, &relations, original, trial_end, predict_rows)?;
+                outliers.extend(found);
+                (plan, codes)
+            }
+            false => {
+                let prediction = predict(header, decoder, &latent_values)?;
+                residual_plan::code_residuals(header, bound, &relations, original, &prediction, &mut outliers)
+            }
+        };
         if !plan.is_decoder_only() {
             sections.push(section(SectionName::ResidualPlan, plan.to_bytes()));
         }

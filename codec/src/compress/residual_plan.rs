@@ -30,9 +30,10 @@ use super::field_neighbours::{NeighbourWeights, Neighbourhood, Place};
 use super::header::{Header, ResidualCoding};
 use super::linear_fit::NormalEquations;
 use super::relation::Relation;
-use super::table_residuals;
+use super::{row_blocks, table_residuals};
 use crate::wire::ByteReader;
 use std::collections::{HashMap, HashSet};
+use std::convert::Infallible;
 
 /// Each way of coding a feature is tried on about this many values of a chunk (frames of a
 /// field, rows of a table): enough that their costs rank as the whole chunk's would.
@@ -583,7 +584,7 @@ const TRIAL_SAMPLES: usize = 3;
 /// The values each way of coding a feature is tried on: whole samples from the chunk's start,
 /// about `PLAN_TRIAL_VALUES` of them and at least `TRIAL_SAMPLES`. The way chosen then codes
 /// the whole chunk.
-fn plan_trial_end(header: &Header, values: usize) -> usize {
+pub(super) fn plan_trial_end(header: &Header, values: usize) -> usize {
     let per_sample = header.modelled_per_sample.max(1);
     PLAN_TRIAL_VALUES.div_ceil(per_sample).max(TRIAL_SAMPLES).saturating_mul(per_sample).min(values)
 }
@@ -600,7 +601,13 @@ pub fn code_residuals(
 ) -> (ResidualPlan, Vec<i64>) {
     let trial_end = plan_trial_end(header, original.len());
     if table_residuals::applies(header) {
-        let (plan, codes, found) = table_residuals::code(header, coding, relations, original, prediction, trial_end);
+        let per_sample = header.modelled_per_sample;
+        let rows_of =
+            |rows: std::ops::Range<usize>| prediction[rows.start * per_sample..rows.end * per_sample].to_vec();
+        let (plan, codes, found) = row_blocks::code_table(header, coding, relations, original, trial_end, |rows| {
+            Ok::<_, Infallible>(rows_of(rows))
+        })
+        .unwrap_or_else(|never| match never {});
         outliers.extend(found);
         return (plan, codes);
     }

@@ -352,47 +352,77 @@ fn coded_within(grid: Grid, bound: f64, store: impl Store, p: f64, x: f64) -> Op
     within.then_some((code, stored))
 }
 
-/// The plan for a table chunk and one code per modelled value (row-major); values the coding
-/// cannot bring within the bound become outliers (index, exact value) with code 0.
-pub fn code(
+/// What a column's plan may be, from all of its values in the chunk: whether they are all
+/// integers, and whether zeros are common enough to try coding them apart.
+#[derive(Debug, Clone, Copy)]
+pub struct ColumnKind {
+    integer: bool,
+    zeros_apart: bool,
+}
+
+impl ColumnKind {
+    /// Each column's kind, of a table chunk's modelled values (row-major).
+    pub fn of_columns(header: &Header, original: &[f64]) -> Vec<ColumnKind> {
+        let features = header.modelled_per_sample;
+        let rows = original.len() / features.max(1);
+        let mut kinds = vec![ColumnKind { integer: true, zeros_apart: false }; features];
+        let mut zeros = vec![0; features];
+        for row in original.chunks_exact(features.max(1)) {
+            for ((kind, count), &v) in kinds.iter_mut().zip(&mut zeros).zip(row) {
+                kind.integer &= is_integer(v);
+                *count += usize::from(v == 0.0);
+            }
+        }
+        for (kind, count) in kinds.iter_mut().zip(zeros) {
+            kind.zeros_apart = count * ZERO_SHARE_TO_TRY >= rows;
+        }
+        kinds
+    }
+
+    fn zeros_to_try(self) -> &'static [bool] {
+        match self.zeros_apart {
+            true => &[false, true],
+            false => &[false],
+        }
+    }
+}
+
+/// The plan for a table chunk, chosen on its first rows, and their codes (row-major): each
+/// feature's candidate predictions are tried on these rows and the one whose codes cost the
+/// fewest bits is kept; values the coding cannot bring within the bound become outliers
+/// (index, exact value) with code 0. `kinds` describes the whole chunk's columns.
+pub fn choose_plan(
     header: &Header,
     coding: &ResidualCoding,
     relations: &[Relation],
+    kinds: &[ColumnKind],
     original: &[f64],
     prediction: &[f64],
-    trial_end: usize,
 ) -> (ResidualPlan, Vec<i64>, Vec<(i64, f64)>) {
     let mut columns = Columns::new(header, relations, prediction);
     let (features, rows) = (columns.features, columns.rows);
     let original = transposed(original, features);
-    let trial_rows = trial_end.div_ceil(features).min(rows);
-    let gram = (2..=MAX_LINEAR_FEATURES).contains(&features).then(|| gram(&columns, &original, relations, trial_rows));
+    let gram = (2..=MAX_LINEAR_FEATURES).contains(&features).then(|| gram(&columns, &original, relations, rows));
     let mut codes_by_column = vec![0; features * rows];
     let mut outliers = vec![];
     let mut plans = Vec::with_capacity(features);
     let mut predicted = vec![0.0; rows];
     let (mut trial, mut best) = (CodedColumn::default(), CodedColumn::default());
-    for f in 0..features {
+    for (f, kind) in kinds.iter().enumerate().take(features) {
         let bound = coding.max_abs_error[f];
         let x = columns.column(&original, f);
         let storage = Storage::of(header, f);
-        let integer = x.iter().all(|&v| is_integer(v));
-        let zeros = x.iter().filter(|&&v| v == 0.0).count();
-        let zeros_apart: &[bool] = match zeros * ZERO_SHARE_TO_TRY >= rows {
-            true => &[false, true],
-            false => &[false],
-        };
         let own: Vec<usize> = (0..relations.len()).filter(|&r| relations[r].target == f).collect();
         let fitted = gram.as_ref().and_then(|gram| gram.fit(f, &own));
         let fitted = fitted.map(|w| Prediction::Columns(w.iter().map(|&w| w as f32).collect()));
         let candidates: Vec<Prediction> = [Prediction::Decoder].into_iter().chain(fitted).collect();
         let mut chosen: Option<FeaturePlan> = None;
-        for &zeros in zeros_apart {
+        for &zeros in kind.zeros_to_try() {
             for prediction in &candidates {
-                let plan = FeaturePlan { integer, zeros, prediction: prediction.clone() };
+                let plan = FeaturePlan { integer: kind.integer, zeros, prediction: prediction.clone() };
                 let grid = Grid::of(&plan, bound);
-                columns.predict(f, &plan, &mut predicted[..trial_rows]);
-                trial.code(grid, bound, storage, &x[..trial_rows], &predicted[..trial_rows]);
+                columns.predict(f, &plan, &mut predicted);
+                trial.code(grid, bound, storage, x, &predicted);
                 trial.bits = entropy_bits(&trial.codes)
                     + 64.0 * trial.outliers.len() as f64
                     + 32.0 * plan.prediction.weights().len() as f64;
@@ -403,10 +433,6 @@ pub fn code(
             }
         }
         let plan = chosen.expect("the decoder's prediction is always tried");
-        if trial_rows < rows {
-            columns.predict(f, &plan, &mut predicted);
-            best.code(Grid::of(&plan, bound), bound, storage, x, &predicted);
-        }
         codes_by_column[f * rows..(f + 1) * rows].copy_from_slice(&best.codes);
         outliers.extend(best.outliers.iter().map(|&r| ((r * features + f) as i64, x[r])));
         columns.set_decoded(f, &best.values);
@@ -416,6 +442,38 @@ pub fn code(
     let mut codes = vec![0; features * rows];
     transpose(&codes_by_column, rows, &mut codes);
     (ResidualPlan { features: plans }, codes, outliers)
+}
+
+/// The codes (row-major) and outliers of table rows under a chosen plan, as
+/// [`choose_plan`] codes the rows it chooses on.
+pub fn code_with_plan(
+    header: &Header,
+    coding: &ResidualCoding,
+    relations: &[Relation],
+    plan: &ResidualPlan,
+    original: &[f64],
+    prediction: &[f64],
+) -> (Vec<i64>, Vec<(i64, f64)>) {
+    let mut columns = Columns::new(header, relations, prediction);
+    let (features, rows) = (columns.features, columns.rows);
+    let original = transposed(original, features);
+    let mut codes_by_column = vec![0; features * rows];
+    let mut outliers = vec![];
+    let mut predicted = vec![0.0; rows];
+    let mut coded = CodedColumn::default();
+    for (f, feature) in plan.features.iter().enumerate() {
+        let bound = coding.max_abs_error[f];
+        let x = columns.column(&original, f);
+        columns.predict(f, feature, &mut predicted);
+        coded.code(Grid::of(feature, bound), bound, Storage::of(header, f), x, &predicted);
+        codes_by_column[f * rows..(f + 1) * rows].copy_from_slice(&coded.codes);
+        outliers.extend(coded.outliers.iter().map(|&r| ((r * features + f) as i64, x[r])));
+        columns.set_decoded(f, &coded.values);
+    }
+    outliers.sort_unstable_by_key(|&(i, _)| i);
+    let mut codes = vec![0; features * rows];
+    transpose(&codes_by_column, rows, &mut codes);
+    (codes, outliers)
 }
 
 /// The Gram matrix of the chunk's first `fit_rows` normalized values, the decoder's normalized

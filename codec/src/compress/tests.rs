@@ -168,27 +168,63 @@ fn a_table_chunk_decoded_in_blocks_of_rows_equals_it_decoded_whole() {
     let input = dir.path().join("jets.npz");
     dataset::write(&input, &jets.slice_samples(2000, 2000 + rows)).unwrap();
     let bound = Some(ErrorBound::RelativeToRange(1e-3));
-    let options = CompressOptions {
-        chunk_samples: Some(rows),
-        ..options(&model, &input, &dir.path().join("x.baler"), bound)
-    };
+    let options =
+        CompressOptions { chunk_samples: Some(rows), ..options(&model, &input, &dir.path().join("x.baler"), bound) };
     let (header, chunks, _) = in_memory(&options);
     let [chunk] = chunks.as_slice() else { panic!("one chunk of {rows} rows") };
     let decoder = Decoder::Float(program(&model.join(DECODER_ONNX)).unwrap());
     let coding = header.error_bound.as_ref().unwrap();
     let plan_bytes = section_bytes(chunk, SectionName::ResidualPlan).unwrap();
-    let plan = residual_plan::ResidualPlan::from_bytes(plan_bytes, &residual_plan::PlanLayout::of(&header, &[])).unwrap();
+    let plan =
+        residual_plan::ResidualPlan::from_bytes(plan_bytes, &residual_plan::PlanLayout::of(&header, &[])).unwrap();
     let latent_values = header.latent_values(&stored_latent(&header, chunk, rows).unwrap()).unwrap();
     let codes = stored_residuals(&header, chunk, rows * 24).unwrap();
     // Exact values in the first block, on both sides of a block's edge and in the last.
     let edge = row_blocks::BLOCK_ROWS * 24;
     let outliers = [(3, 1.5), (edge - 1, -2.0), (edge, 7.0), (edge, 8.0), (2 * edge + 5, 0.25), (rows * 24 - 1, 9.0)];
     let whole_prediction = predict(&header, &decoder, &latent_values).unwrap();
-    let whole =
-        residual_plan::reconstruct(&header, coding, &[], &plan, &whole_prediction, &codes, &outliers).unwrap();
+    let whole = residual_plan::reconstruct(&header, coding, &[], &plan, &whole_prediction, &codes, &outliers).unwrap();
     let blocks =
-        row_blocks::reconstruct_table(&header, coding, &[], &plan, &decoder, &latent_values, &codes, &outliers).unwrap();
+        row_blocks::reconstruct_table(&header, coding, &[], &plan, &decoder, &latent_values, &codes, &outliers)
+            .unwrap();
     let bits = |values: &[f64]| values.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
     assert_eq!(bits(&blocks), bits(&whole));
     assert_eq!((blocks[3], blocks[edge], blocks[rows * 24 - 1]), (1.5, 8.0, 9.0));
+}
+
+#[test]
+fn a_table_chunk_coded_in_blocks_of_rows_keeps_its_bound_and_finds_outliers_in_every_block() {
+    let Some((dir, model, _)) = trained() else { return };
+    let jets = dataset::read(Path::new(JETS)).unwrap();
+    let rows = 5 * row_blocks::BLOCK_ROWS + 700;
+    let input = dir.path().join("jets.npz");
+    dataset::write(&input, &jets.slice_samples(2000, 2000 + rows)).unwrap();
+    let options = CompressOptions {
+        chunk_samples: Some(rows),
+        ..options(&model, &input, &dir.path().join("x.baler"), Some(ErrorBound::RelativeToRange(1e-3)))
+    };
+    let (header, chunks, _) = in_memory(&options);
+    let decoder = Decoder::Float(program(&model.join(DECODER_ONNX)).unwrap());
+    let latent_values = header.latent_values(&stored_latent(&header, &chunks[0], rows).unwrap()).unwrap();
+    let mut original = modelled_values(&header, &dataset::read(&input).unwrap()).into_owned();
+    // Values no code reaches, in the trial rows and in later blocks, on both sides of an edge.
+    let edge = (residual_plan::plan_trial_end(&header, original.len()).div_ceil(24) + row_blocks::BLOCK_ROWS) * 24;
+    let far = [5, edge - 1, edge + 2, original.len() - 1];
+    for &i in &far {
+        original[i] = 1e30;
+    }
+    let coding = header.error_bound.as_ref().unwrap();
+    let trial_end = residual_plan::plan_trial_end(&header, original.len());
+    let predict_rows = row_blocks::decoder_prediction(&header, &decoder, &latent_values);
+    let (plan, codes, outliers) =
+        row_blocks::code_table(&header, coding, &[], &original, trial_end, predict_rows).unwrap();
+    let indices: Vec<usize> = outliers.iter().map(|&(i, _)| i as usize).collect();
+    assert!(far.iter().all(|i| indices.contains(i)), "{indices:?}");
+    assert!(indices.is_sorted());
+    let outliers: Vec<(usize, f64)> = outliers.iter().map(|&(i, v)| (i as usize, v)).collect();
+    let prediction = predict(&header, &decoder, &latent_values).unwrap();
+    let back = residual_plan::reconstruct(&header, coding, &[], &plan, &prediction, &codes, &outliers).unwrap();
+    for (i, (&x, &y)) in original.iter().zip(&back).enumerate() {
+        assert!((x - y).abs() <= coding.max_abs_error[i % 24], "value {i}: {x} came back as {y}");
+    }
 }

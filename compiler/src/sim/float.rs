@@ -448,7 +448,11 @@ fn dense_block(
     }
     for y in out.chunks_exact_mut(outputs) {
         for (acc, &b) in y.iter_mut().zip(bias) {
-            *acc = b + *acc;
+            // Bias first, as `eval` adds them.
+            #[allow(clippy::assign_op_pattern)]
+            {
+                *acc = b + *acc;
+            }
         }
     }
     if let Some(activation) = activation {
@@ -483,6 +487,7 @@ fn conv_block(
             }
         }
         let b = bias[taps.channel(o)];
+        #[allow(clippy::assign_op_pattern)]
         sums.iter_mut().for_each(|sum| *sum = b + *sum);
         if let Some(activation) = activation {
             activation.apply(&mut sums);
