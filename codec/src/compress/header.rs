@@ -260,9 +260,12 @@ impl Header {
 
     /// Widens each feature's (min, max) to cover the modelled values of a chunk.
     pub fn widen_ranges(&self, data: &Dataset, ranges: &mut [(f64, f64)]) {
-        for (i, &v) in super::modelled_values(self, data).iter().enumerate() {
-            let range = &mut ranges[self.feature_of(i)];
-            *range = (range.0.min(v), range.1.max(v));
+        let features: Vec<usize> = (0..self.modelled_per_sample).map(|j| self.feature_of(j)).collect();
+        for row in super::modelled_values(self, data).chunks(features.len().max(1)) {
+            for (&v, &f) in row.iter().zip(&features) {
+                let range = &mut ranges[f];
+                *range = (range.0.min(v), range.1.max(v));
+            }
         }
     }
 
@@ -361,6 +364,13 @@ impl Header {
             1 => 1,
             _ => self.modelled_per_sample,
         }
+    }
+
+    /// The (offset, scale) of each modelled value of a sample, in order: the normalization of
+    /// a chunk's values row by row, without a division per value to find its feature.
+    pub fn sample_normalization(&self) -> Vec<(f64, f64)> {
+        let n = &self.normalization;
+        (0..self.modelled_per_sample).map(|j| (n.offset[self.feature_of(j)], n.scale[self.feature_of(j)])).collect()
     }
 
     /// The normalization feature of the i-th modelled value of a chunk.

@@ -358,15 +358,12 @@ fn program(onnx: &Path) -> Result<FloatProgram, NetworkError> {
 
 /// Modelled values, normalized as the model was trained.
 fn normalized(header: &Header, modelled: &[f64]) -> Vec<f64> {
-    let n = &header.normalization;
-    modelled
-        .iter()
-        .enumerate()
-        .map(|(i, &v)| {
-            let f = header.feature_of(i);
-            (v - n.offset[f]) / n.scale[f]
-        })
-        .collect()
+    let normalization = header.sample_normalization();
+    let mut values = Vec::with_capacity(modelled.len());
+    for row in modelled.chunks(normalization.len().max(1)) {
+        values.extend(row.iter().zip(&normalization).map(|(&v, &(offset, scale))| (v - offset) / scale));
+    }
+    values
 }
 
 /// The values the model codes, one sample after another: the data's own where it holds
@@ -393,11 +390,12 @@ fn lossless_values(header: &Header, data: &Dataset) -> Vec<f64> {
 
 /// The decoder's prediction of the modelled values in the data's units, before storage.
 fn predict(header: &Header, decoder: &Decoder, latent: &[f64]) -> Result<Vec<f64>, NetworkError> {
-    let n = &header.normalization;
+    let normalization = header.sample_normalization();
     let mut prediction = decoder.run(latent)?;
-    for (i, v) in prediction.iter_mut().enumerate() {
-        let f = header.feature_of(i);
-        *v = *v * n.scale[f] + n.offset[f];
+    for row in prediction.chunks_mut(normalization.len().max(1)) {
+        for (v, &(offset, scale)) in row.iter_mut().zip(&normalization) {
+            *v = *v * scale + offset;
+        }
     }
     Ok(prediction)
 }

@@ -22,17 +22,17 @@ impl<T> Pool<T> {
         Pool { free: Mutex::new(Vec::new()) }
     }
 
-    /// An empty vector with room for at least `capacity` elements: a kept one where there is
-    /// one (the largest, so that it rarely has to grow), else a new one.
+    /// An empty vector with room for at least `capacity` elements: the smallest kept one that
+    /// has the room, else a new one (growing a kept one would copy it).
     pub fn take(&self, capacity: usize) -> Vec<T> {
         let kept = {
             let mut free = self.free.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            let largest = (0..free.len()).max_by_key(|&i| free[i].capacity());
-            largest.map(|i| free.swap_remove(i))
+            let roomy = (0..free.len()).filter(|&i| free[i].capacity() >= capacity);
+            let smallest = roomy.min_by_key(|&i| free[i].capacity());
+            smallest.map(|i| free.swap_remove(i))
         };
-        let mut buffer = kept.unwrap_or_default();
+        let mut buffer = kept.unwrap_or_else(|| Vec::with_capacity(capacity));
         buffer.clear();
-        buffer.reserve(capacity);
         buffer
     }
 
@@ -52,7 +52,6 @@ impl<T> Pool<T> {
 pub static VALUES: Pool<f64> = Pool::new();
 /// Residual symbols of a chunk, as entropy decoding gives them.
 pub static SYMBOLS: Pool<u64> = Pool::new();
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -69,5 +68,12 @@ mod tests {
         assert_eq!((again.as_ptr(), again.len()), (address, 0));
         let fresh = pool.take(1000);
         assert!(fresh.capacity() >= 1000);
+        // The smallest that has the room.
+        let (small, large) = (pool.take(10), pool.take(500));
+        let (small_at, large_at) = (small.as_ptr(), large.as_ptr());
+        pool.give(large);
+        pool.give(small);
+        assert_eq!(pool.take(5).as_ptr(), small_at);
+        assert_eq!(pool.take(400).as_ptr(), large_at);
     }
 }
