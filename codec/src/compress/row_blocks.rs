@@ -52,6 +52,9 @@ pub fn reconstruct_table(
     Ok(values)
 }
 
+/// A table chunk's plan, codes (row-major) and outliers (index, exact value; increasing).
+pub type CodedTable = (ResidualPlan, Vec<i64>, Vec<(i64, f64)>);
+
 /// The plan, codes (row-major) and outliers (index, exact value; increasing) of a bounded table
 /// chunk: the plan chosen on the rows of its first `trial_end` values (rounded up to whole
 /// rows), then every later block of rows coded with it. `predict_rows` gives the decoder's
@@ -63,7 +66,7 @@ pub fn code_table<E>(
     original: &[f64],
     trial_end: usize,
     mut predict_rows: impl FnMut(Range<usize>) -> Result<Vec<f64>, E>,
-) -> Result<(ResidualPlan, Vec<i64>, Vec<(i64, f64)>), E> {
+) -> Result<CodedTable, E> {
     let per_sample = header.modelled_per_sample.max(1);
     let rows = original.len() / per_sample;
     let kinds = ColumnKind::of_columns(header, original);
