@@ -816,10 +816,7 @@ fn decompress_chunk(header: &Header, decoder: &Decoder, chunk: &Chunk) -> Result
                     &outliers,
                 )?,
                 false => {
-                    let prediction = predict(header, decoder, &latent_values)?;
-                    if prediction.len() != modelled {
-                        return Err(ChunkError::DecoderOutput);
-                    }
+                    let prediction = whole_prediction(header, decoder, &latent_values, modelled)?;
                     residual_plan::reconstruct(header, bound, &relations, &plan, &prediction, &residuals, &outliers)?
                 }
             };
@@ -827,10 +824,7 @@ fn decompress_chunk(header: &Header, decoder: &Decoder, chunk: &Chunk) -> Result
             values
         }
         None => {
-            let prediction = predict(header, decoder, &latent_values)?;
-            if prediction.len() != modelled {
-                return Err(ChunkError::DecoderOutput);
-            }
+            let prediction = whole_prediction(header, decoder, &latent_values, modelled)?;
             let mut values: Vec<f64> =
                 prediction.iter().enumerate().map(|(i, &v)| header.store(header.modelled_column(i), v)).collect();
             for &(i, exact) in &outliers {
@@ -842,6 +836,20 @@ fn decompress_chunk(header: &Header, decoder: &Decoder, chunk: &Chunk) -> Result
     let values = flagged::restore(values, header.modelled_per_sample, &flagged, &flagged_values);
     let lossless = bytes::decode_f64s(optional_section_bytes(chunk, SectionName::Lossless))?;
     Ok(header.assemble(samples, values, &lossless)?)
+}
+
+/// The decoder's prediction of a whole chunk, which must give `modelled` values.
+fn whole_prediction(
+    header: &Header,
+    decoder: &Decoder,
+    latent: &[f64],
+    modelled: usize,
+) -> Result<Vec<f64>, ChunkError> {
+    let prediction = predict(header, decoder, latent)?;
+    match prediction.len() == modelled {
+        true => Ok(prediction),
+        false => Err(ChunkError::DecoderOutput),
+    }
 }
 
 /// The latent codes of a file written with a hardware encoder, samples one after another: what

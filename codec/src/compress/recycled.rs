@@ -2,9 +2,9 @@
 //!
 //! A chunk's values and residual codes are megabytes each. Allocated afresh for every chunk,
 //! they come back from the allocator as new pages that the kernel zeroes on first touch (the
-//! allocator returns freed memory of that size to the system, more so when, as here, it is
-//! freed on another thread than the one that allocated it): a fifth of a decompression went to
-//! that. Kept here between chunks, the same memory serves the whole run.
+//! allocator hands memory of that size back to the system, more so when, as here, it is freed
+//! on another thread than the one that allocated it). Kept here between chunks, the same
+//! memory serves the whole run.
 
 use std::sync::Mutex;
 
