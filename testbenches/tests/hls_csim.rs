@@ -3,50 +3,25 @@
 //! a few hundred vectors (real samples, corners, random codes). Every output code must
 //! equal the simulator's.
 
+mod common;
+
 use balerc_compiler::fixed::FixedType;
-use balerc_compiler::passes::Part;
 use balerc_compiler::quant::model::{Codes, FusedActivation, Layer, LayerOp, Value};
 use balerc_compiler::quant::{Accumulator, PrecisionConfig, QuantizedModel};
 use balerc_compiler::sim::Simulator;
 use balerc_compiler::stream::Io;
-use balerc_compiler::{lower, LowerOptions};
 use balerc_hls::{write_project, write_test_data, Options};
 use balerc_testbench::hls::{compile, csim};
 use balerc_testbench::vectors::input_vectors;
 use balerc_testbench::{ap_types, gxx, require};
-use ndarray::ArrayD;
-use ndarray_npy::ReadNpyExt;
 use std::path::{Path, PathBuf};
 
 const VECTORS: usize = 300;
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../compiler/tests/fixtures").join(name)
-}
-
-fn samples(name: &str) -> Vec<f64> {
-    let bytes = std::fs::read(fixture(&format!("{name}.input.npy"))).unwrap();
-    ArrayD::<f32>::read_npy(&bytes[..]).unwrap().iter().map(|&v| v as f64).collect()
-}
 
 /// The ap_types include directory and g++, or None to skip (a failure under CI).
 fn tools() -> Option<PathBuf> {
     require(gxx::available())?;
     require(ap_types::include_dir())
-}
-
-fn lowered(name: &str, precision: &str) -> (QuantizedModel, Vec<f64>) {
-    lowered_with(name, PrecisionConfig::uniform(precision.parse().unwrap()))
-}
-
-fn lowered_with(name: &str, precision: PrecisionConfig) -> (QuantizedModel, Vec<f64>) {
-    let data = samples(name);
-    let lowered = lower(
-        &fixture(&format!("{name}.onnx")),
-        &LowerOptions { part: Part::Full, precision, calibration: Some(data.clone()) },
-    )
-    .unwrap_or_else(|e| panic!("{name}: {e}"));
-    (lowered.model, data)
 }
 
 /// The layer kinds of a model, fused activations after a '+'.
@@ -73,7 +48,7 @@ fn vectors(model: &QuantizedModel, data: &[f64], seed: u64) -> Vec<Vec<i64>> {
 /// Writes the project, replaces its test data by real + corner + random vectors, and
 /// checks the C simulation bit for bit. Returns the build directory.
 fn check(name: &str, precision: &str, include: &Path) -> Vec<String> {
-    let (model, data) = lowered(name, precision);
+    let (model, data) = common::calibrated_uniform(name, precision);
     check_model(name, precision, &model, &data, include);
     kinds(&model)
 }
@@ -125,7 +100,7 @@ fn streamed_projects_match() {
         ("fpga_encoder_ts13", "ap_fixed<16,6>"),
     ];
     for (name, precision) in cases {
-        let (model, data) = lowered(name, precision);
+        let (model, data) = common::calibrated_uniform(name, precision);
         check_model_as(&format!("{name} streamed"), precision, &model, &data, &include, Io::Stream);
     }
 }
@@ -144,7 +119,7 @@ fn an_explicit_rounding_accumulator_matches() {
     let precision = "ap_fixed<14,5,AP_RND,AP_SAT>";
     let mut config = PrecisionConfig::uniform(precision.parse().unwrap());
     config.accumulator = Accumulator::Type("ap_fixed<18,7,AP_RND_CONV>".parse().unwrap());
-    let (model, data) = lowered_with("fpga_ae_ts17", config);
+    let (model, data) = common::calibrated("fpga_ae_ts17", config);
     assert!(model.layers.iter().filter_map(|l| l.op.linear()).all(|l| !l.exact));
     check_model("fpga_ae_ts17 (accumulator ap_fixed<18,7,AP_RND_CONV>)", precision, &model, &data, &include);
 }
@@ -199,14 +174,9 @@ fn tables_with_a_line_match() {
     let Some(include) = tools() else { return };
     let precision = "ap_fixed<16,6>";
     let name = "elu_selu_softplus_ts17";
-    let options = LowerOptions {
-        part: Part::Full,
-        precision: PrecisionConfig::uniform(precision.parse().unwrap()),
-        calibration: None,
-    };
-    let model = lower(&fixture(&format!("{name}.onnx")), &options).unwrap().model;
+    let model = common::uncalibrated(name, precision);
     assert_eq!(kinds(&model), ["dense", "elu", "dense", "selu", "dense", "softplus"]);
-    check_model(&format!("{name} (uncalibrated)"), precision, &model, &samples(name), &include);
+    check_model(&format!("{name} (uncalibrated)"), precision, &model, &common::samples(name), &include);
 }
 
 #[test]
@@ -239,7 +209,7 @@ fn conv3d_and_transposed_conv3d_match() {
 #[test]
 fn the_test_bench_reports_a_mismatch_and_fails() {
     let Some(include) = tools() else { return };
-    let (model, data) = lowered("fpga_encoder_ts13", "ap_fixed<12,4,AP_RND,AP_SAT>");
+    let (model, data) = common::calibrated_uniform("fpga_encoder_ts13", "ap_fixed<12,4,AP_RND,AP_SAT>");
     let dir = tempfile::tempdir().unwrap();
     write_project(&model, &Options { top: "enc".into(), ..Options::default() }, dir.path()).unwrap();
     let program = compile(dir.path(), &include).unwrap();

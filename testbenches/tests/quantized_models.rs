@@ -3,6 +3,8 @@
 //! must equal the bit-exact simulator on every output code (which the compiler's tests hold
 //! equal to the models' own references).
 
+mod common;
+
 use balerc_compiler::passes::Part;
 use balerc_compiler::quant::{PrecisionConfig, QuantizedModel};
 use balerc_compiler::sim::Simulator;
@@ -12,22 +14,10 @@ use balerc_testbench::hls::csim;
 use balerc_testbench::rtl::verilator_available;
 use balerc_testbench::vectors::input_vectors;
 use balerc_testbench::{ap_types, gxx, require};
-use ndarray::ArrayD;
-use ndarray_npy::ReadNpyExt;
-use std::path::{Path, PathBuf};
 
 /// `qdq_static_dense` (onnxruntime's static quantizer, float scales) computes on integer codes
 /// and requantizes with fixed-point multipliers.
 const MODELS: [&str; 5] = ["qonnx_dense_ae", "qcdq_dense_ae", "qonnx_conv1d", "qonnx_handmade", "qdq_static_dense"];
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../compiler/tests/fixtures").join(name)
-}
-
-fn samples(name: &str) -> Vec<f64> {
-    let bytes = std::fs::read(fixture(&format!("{name}.input.npy"))).unwrap();
-    ArrayD::<f32>::read_npy(&bytes[..]).unwrap().iter().map(|&v| v as f64).collect()
-}
 
 /// The model's own types; the built-in default only for what it leaves float.
 fn lowered(name: &str) -> QuantizedModel {
@@ -36,7 +26,7 @@ fn lowered(name: &str) -> QuantizedModel {
         precision: PrecisionConfig::built_in("ap_fixed<16,6>".parse().unwrap()),
         calibration: None,
     };
-    lower(&fixture(&format!("{name}.onnx")), &options).unwrap_or_else(|e| panic!("{name}: {e}")).model
+    lower(&common::fixture(&format!("{name}.onnx")), &options).unwrap_or_else(|e| panic!("{name}: {e}")).model
 }
 
 #[test]
@@ -57,7 +47,7 @@ fn quantized_models_match_in_verilator() {
         balerc_verilog::write_project(&lowered(name), &options, dir.path()).unwrap();
         let outcome = cosim(
             dir.path(),
-            &CosimOptions { vectors: 300, tool: Tool::Verilator, data: Some(samples(name)), seed: 7 },
+            &CosimOptions { vectors: 300, tool: Tool::Verilator, data: Some(common::samples(name)), seed: 7 },
         )
         .unwrap_or_else(|e| panic!("{name}: {e}"));
         assert!(
@@ -82,7 +72,7 @@ fn quantized_models_match_in_gxx() {
         let simulator = Simulator::new(&model);
         let n = model.input().len();
         let real: Vec<Vec<i64>> =
-            simulator.quantize_input(&samples(name)).unwrap().chunks(n).map(<[i64]>::to_vec).collect();
+            simulator.quantize_input(&common::samples(name)).unwrap().chunks(n).map(<[i64]>::to_vec).collect();
         let vectors = input_vectors(model.input().ty, n, 300, &real, 11);
         balerc_hls::write_test_data(&model, &vectors, dir.path()).unwrap();
         let outcome = csim(dir.path(), &include).unwrap_or_else(|e| panic!("{name}: {e}"));

@@ -4,12 +4,13 @@
 //! and with nothing waiting the beats must leave exactly when the backend's timing model
 //! says (the cycles report.json gives).
 
+mod common;
+
 use balerc_compiler::fixed::FixedType;
 use balerc_compiler::ir::{Activation, Conv, ConvGeometry, Dense, Graph, Op, Tensor};
 use balerc_compiler::passes::{run_pipeline, standard_pipeline, Part};
 use balerc_compiler::quant::{quantize, PrecisionConfig, QuantizedModel};
 use balerc_compiler::sim::Simulator;
-use balerc_compiler::{lower, LowerOptions};
 use balerc_testbench::cosim::{load_stream_build, stream_layouts, BeatLayout};
 use balerc_testbench::require;
 use balerc_testbench::rtl::{
@@ -18,19 +19,8 @@ use balerc_testbench::rtl::{
 };
 use balerc_testbench::vectors::input_vectors;
 use balerc_verilog::{stream_output_cycles, write_project, Io, Multipliers, Options, ReuseFactors};
-use ndarray::ArrayD;
-use ndarray_npy::ReadNpyExt;
 use proptest::prelude::*;
-use std::path::{Path, PathBuf};
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../compiler/tests/fixtures").join(name)
-}
-
-fn samples(name: &str) -> Vec<f64> {
-    let bytes = std::fs::read(fixture(&format!("{name}.input.npy"))).unwrap();
-    ArrayD::<f32>::read_npy(&bytes[..]).unwrap().iter().map(|&v| v as f64).collect()
-}
+use std::path::Path;
 
 /// A streamed design's options; `levels`: a register stage after every so many adder levels
 /// inside a stage's arithmetic (None: none inside).
@@ -56,23 +46,14 @@ fn build_fixture(
     dir: &Path,
     frames: usize,
 ) -> (QuantizedModel, Vec<Vec<i64>>) {
-    let data = samples(name);
-    let lowered = lower(
-        &fixture(&format!("{name}.onnx")),
-        &LowerOptions {
-            part: Part::Full,
-            precision: PrecisionConfig::uniform(precision.parse().unwrap()),
-            calibration: Some(data.clone()),
-        },
-    )
-    .unwrap();
-    write_project(&lowered.model, options, dir).unwrap();
-    let simulator = Simulator::new(&lowered.model);
+    let (model, data) = common::calibrated_uniform(name, precision);
+    write_project(&model, options, dir).unwrap();
+    let simulator = Simulator::new(&model);
     let codes = simulator.quantize_input(&data).unwrap();
     let real: Vec<Vec<i64>> = codes.chunks(simulator.input_len()).map(<[i64]>::to_vec).collect();
-    let input = lowered.model.input();
+    let input = model.input();
     let frames = input_vectors(input.ty, input.len(), frames, &real, 11);
-    (lowered.model, frames)
+    (model, frames)
 }
 
 /// Input beats of the frames and the output beats the simulator expects.
@@ -195,18 +176,10 @@ fn streams_match_in_icarus_under_back_pressure() {
 
 #[test]
 fn a_parallel_only_request_is_refused_clearly() {
-    let lowered = lower(
-        &fixture("conv1d_ts13.onnx"),
-        &LowerOptions {
-            part: Part::Full,
-            precision: PrecisionConfig::uniform("ap_fixed<16,6>".parse().unwrap()),
-            calibration: None,
-        },
-    )
-    .unwrap();
+    let model = common::uncalibrated("conv1d_ts13", "ap_fixed<16,6>");
     let dir = tempfile::tempdir().unwrap();
     let options = Options { reuse: ReuseFactors::uniform(4), ..stream_options(Multipliers::Auto, None) };
-    let error = write_project(&lowered.model, &options, dir.path()).unwrap_err().to_string();
+    let error = write_project(&model, &options, dir.path()).unwrap_err().to_string();
     assert!(error.contains("streamed design") && error.contains("reuse factor"), "{error}");
 }
 

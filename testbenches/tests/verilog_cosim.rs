@@ -2,28 +2,18 @@
 //! random networks, at several precisions, rounding and overflow modes, multiplier
 //! styles and pipeline depths. Every output code must match.
 
+mod common;
+
 use balerc_compiler::fixed::{FixedType, Overflow, Quantization};
 use balerc_compiler::ir::{Activation, Dense, Graph, Op, Tensor};
 use balerc_compiler::passes::{run_pipeline, standard_pipeline, Part};
 use balerc_compiler::quant::{quantize, PrecisionConfig, QuantizedModel};
-use balerc_compiler::{lower, LowerOptions};
 use balerc_testbench::cosim::{cosim, load_build, CosimOptions, Tool};
 use balerc_testbench::require;
 use balerc_testbench::rtl::{iverilog_available, lint, synthesize, verilator_available, yosys_available};
 use balerc_verilog::{legal_reuse_factors, write_project, Multipliers, Options, ReuseFactors};
-use ndarray::ArrayD;
-use ndarray_npy::ReadNpyExt;
 use proptest::prelude::*;
-use std::path::{Path, PathBuf};
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../compiler/tests/fixtures").join(name)
-}
-
-fn samples(name: &str) -> Vec<f64> {
-    let bytes = std::fs::read(fixture(&format!("{name}.input.npy"))).unwrap();
-    ArrayD::<f32>::read_npy(&bytes[..]).unwrap().iter().map(|&v| v as f64).collect()
-}
+use std::path::Path;
 
 fn options(multipliers: Multipliers, levels: u32) -> Options {
     folded(multipliers, levels, ReuseFactors::default())
@@ -48,17 +38,8 @@ fn build(name: &str, precision: &str, multipliers: Multipliers, levels: u32, dir
 }
 
 fn build_folded(name: &str, precision: &str, options: &Options, dir: &Path) -> Vec<f64> {
-    let data = samples(name);
-    let lowered = lower(
-        &fixture(&format!("{name}.onnx")),
-        &LowerOptions {
-            part: Part::Full,
-            precision: PrecisionConfig::uniform(precision.parse().unwrap()),
-            calibration: Some(data.clone()),
-        },
-    )
-    .unwrap();
-    write_project(&lowered.model, options, dir).unwrap();
+    let (model, data) = common::calibrated_uniform(name, precision);
+    write_project(&model, options, dir).unwrap();
     data
 }
 
@@ -155,25 +136,16 @@ fn folded_designs_match_in_icarus() {
 fn tables_with_a_line_match_in_icarus() {
     let Some(()) = require(iverilog_available()) else { return };
     for (precision, levels) in [("ap_fixed<16,6>", 3), ("ap_fixed<12,5,AP_RND_CONV,AP_SAT>", 100)] {
-        let lowered = lower(
-            &fixture("elu_selu_softplus_ts17.onnx"),
-            &LowerOptions {
-                part: Part::Full,
-                precision: PrecisionConfig::uniform(precision.parse().unwrap()),
-                calibration: None,
-            },
-        )
-        .unwrap();
-        let lines = lowered
-            .model
+        let model = common::uncalibrated("elu_selu_softplus_ts17", precision);
+        let lines = model
             .layers
             .iter()
             .filter(|l| matches!(l.op, balerc_compiler::quant::model::LayerOp::Table { linear: Some(_), .. }))
             .count();
         assert_eq!(lines, 3, "{precision}: elu, selu and softplus each have a line");
         let dir = tempfile::tempdir().unwrap();
-        write_project(&lowered.model, &options(Multipliers::ShiftAdd, levels), dir.path()).unwrap();
-        assert_bit_exact(dir.path(), Tool::Iverilog, 400, Some(samples("elu_selu_softplus_ts17")), precision);
+        write_project(&model, &options(Multipliers::ShiftAdd, levels), dir.path()).unwrap();
+        assert_bit_exact(dir.path(), Tool::Iverilog, 400, Some(common::samples("elu_selu_softplus_ts17")), precision);
     }
 }
 
@@ -349,18 +321,10 @@ proptest! {
 #[test]
 fn an_illegal_reuse_factor_is_refused_with_the_legal_ones() {
     let dir = tempfile::tempdir().unwrap();
-    let lowered = lower(
-        &fixture("fpga_encoder_ts13.onnx"),
-        &LowerOptions {
-            part: Part::Full,
-            precision: PrecisionConfig::uniform("ap_fixed<16,6>".parse().unwrap()),
-            calibration: None,
-        },
-    )
-    .unwrap();
+    let model = encoder_model();
     // 16, 20 and 10 products per output: every layer can share over at most 10 clocks.
-    assert_eq!(legal_reuse_factors(&lowered.model), (1..=10).collect::<Vec<_>>());
-    let error = write_project(&lowered.model, &folded(Multipliers::ShiftAdd, 5, ReuseFactors::uniform(11)), dir.path())
+    assert_eq!(legal_reuse_factors(model), (1..=10).collect::<Vec<_>>());
+    let error = write_project(model, &folded(Multipliers::ShiftAdd, 5, ReuseFactors::uniform(11)), dir.path())
         .unwrap_err()
         .to_string();
     assert!(error.contains("reuse factor 11") && error.contains("'/4/Gemm'"), "{error}");
@@ -368,21 +332,19 @@ fn an_illegal_reuse_factor_is_refused_with_the_legal_ones() {
     // A layer of its own may go as far as its own products.
     let mut reuse = ReuseFactors::uniform(2);
     reuse.layers.insert("/2/Gemm".into(), 21);
-    let error = write_project(&lowered.model, &folded(Multipliers::ShiftAdd, 5, reuse.clone()), dir.path())
-        .unwrap_err()
-        .to_string();
+    let error =
+        write_project(model, &folded(Multipliers::ShiftAdd, 5, reuse.clone()), dir.path()).unwrap_err().to_string();
     assert!(error.contains("reuse factor 21") && error.contains("layer '/2/Gemm'"), "{error}");
     assert!(
         error.ends_with(&format!("legal values: {}", (1..=20).map(|r| r.to_string()).collect::<Vec<_>>().join(", ")))
     );
     reuse.layers.insert("/2/Gemm".into(), 20);
-    let report = write_project(&lowered.model, &folded(Multipliers::ShiftAdd, 5, reuse.clone()), dir.path()).unwrap();
+    let report = write_project(model, &folded(Multipliers::ShiftAdd, 5, reuse.clone()), dir.path()).unwrap();
     assert_eq!(report.ii, 20);
     let layers: Vec<u32> = report.layers.iter().map(|l| l.reuse_factor).collect();
     assert_eq!(layers, vec![2, 20, 2]);
     reuse.layers.insert("/9/Gemm".into(), 2);
-    let error =
-        write_project(&lowered.model, &folded(Multipliers::ShiftAdd, 5, reuse), dir.path()).unwrap_err().to_string();
+    let error = write_project(model, &folded(Multipliers::ShiftAdd, 5, reuse), dir.path()).unwrap_err().to_string();
     assert!(error.contains("'/9/Gemm'") && error.contains("/0/Gemm, /2/Gemm, /4/Gemm"), "{error}");
 }
 
@@ -529,18 +491,7 @@ proptest! {
 /// The 16-20-10-8 encoder at `ap_fixed<16,6>`, lowered once.
 fn encoder_model() -> &'static QuantizedModel {
     static MODEL: std::sync::OnceLock<QuantizedModel> = std::sync::OnceLock::new();
-    MODEL.get_or_init(|| {
-        lower(
-            &fixture("fpga_encoder_ts13.onnx"),
-            &LowerOptions {
-                part: Part::Full,
-                precision: PrecisionConfig::uniform("ap_fixed<16,6>".parse().unwrap()),
-                calibration: None,
-            },
-        )
-        .unwrap()
-        .model
-    })
+    MODEL.get_or_init(|| common::uncalibrated("fpga_encoder_ts13", "ap_fixed<16,6>"))
 }
 
 /// Every nonzero weight code of the model's dense layers.
