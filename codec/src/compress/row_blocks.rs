@@ -36,10 +36,11 @@ pub fn reconstruct_table(
     if latent_values.len() != rows * latent_width {
         return Err(ChunkError::DecoderOutput);
     }
+    let mut predict_rows = decoder_prediction(header, decoder, latent_values);
     let mut values = recycled::VALUES.take(codes.len());
     for first in (0..rows).step_by(BLOCK_ROWS) {
         let end = (first + BLOCK_ROWS).min(rows);
-        let prediction = predict(header, decoder, &latent_values[first * latent_width..end * latent_width])?;
+        let prediction = predict_rows(first..end)?;
         if prediction.len() != (end - first) * per_sample {
             return Err(ChunkError::DecoderOutput);
         }
@@ -99,7 +100,7 @@ pub fn decoder_prediction<'a>(
 }
 
 /// The outliers whose indices lie in `span`, indexed from its start.
-fn outliers_within(outliers: &[(usize, f64)], span: std::ops::Range<usize>) -> Vec<(usize, f64)> {
+fn outliers_within(outliers: &[(usize, f64)], span: Range<usize>) -> Vec<(usize, f64)> {
     let from = outliers.partition_point(|&(i, _)| i < span.start);
     let to = outliers.partition_point(|&(i, _)| i < span.end);
     outliers[from..to].iter().map(|&(i, v)| (i - span.start, v)).collect()
