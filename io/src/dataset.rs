@@ -1,14 +1,18 @@
 //! Users' data files in and out: Baler-style `.npz` archives (key `data` plus optional column
-//! `names`), bare `.npy` arrays and `.csv` tables with a header line.
+//! `names`), bare `.npy` arrays, `.csv` tables with a header line, Parquet tables, HDF5
+//! datasets and ROOT TTrees.
 //!
 //! Values are held as f64 whatever the file stored; the stored dtype is remembered so that
 //! decompressed outputs come back in the user's own dtype.
 
 mod csv_table;
+mod formats;
 mod hdf5_table;
+mod npy_file;
 mod npz_entry;
 mod parquet_table;
 mod reader;
+mod root_table;
 #[cfg(test)]
 mod stream_tests;
 mod writer;
@@ -18,7 +22,7 @@ pub use writer::SampleWriter;
 
 use half::f16;
 use ndarray::{ArrayD, Axis, IxDyn, ShapeBuilder, Slice};
-use std::io::{self, Cursor, Read, Seek};
+use std::io::{self, Cursor, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 /// How values were stored in the user's file, so that outputs can restore it.
@@ -49,6 +53,7 @@ pub enum FileFormat {
     Csv,
     Parquet,
     Hdf5,
+    Root,
 }
 
 #[derive(Debug, Clone)]
@@ -79,34 +84,6 @@ fn invalid(path: &Path, message: impl Into<String>) -> DatasetError {
     DatasetError::Invalid { path: path.into(), message: message.into() }
 }
 
-impl FileFormat {
-    /// The format named by the file's extension (case does not matter).
-    pub fn from_path(path: &Path) -> Result<FileFormat, DatasetError> {
-        let (path, _) = split_object(path);
-        let path = path.as_path();
-        let extension = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
-        match extension.as_deref() {
-            Some("npz") => Ok(FileFormat::Npz),
-            Some("npy") => Ok(FileFormat::Npy),
-            Some("csv") => Ok(FileFormat::Csv),
-            Some("parquet") => Ok(FileFormat::Parquet),
-            Some("h5" | "hdf5") => Ok(FileFormat::Hdf5),
-            _ => Err(invalid(path, "unknown kind of file; expected a .npz, .npy, .csv, .parquet or .h5 file")),
-        }
-    }
-
-    /// The extension files of this format have.
-    pub fn extension(self) -> &'static str {
-        match self {
-            FileFormat::Npz => "npz",
-            FileFormat::Npy => "npy",
-            FileFormat::Csv => "csv",
-            FileFormat::Parquet => "parquet",
-            FileFormat::Hdf5 => "h5",
-        }
-    }
-}
-
 /// The columns `wanted` names among a table's `names` (or `width` unnamed ones), by name or
 /// by index as a string; an unknown one is an error listing what there is.
 fn select_columns(names: &[String], width: usize, wanted: &[String]) -> Result<Vec<usize>, String> {
@@ -123,16 +100,13 @@ fn select_columns(names: &[String], width: usize, wanted: &[String]) -> Result<V
 }
 
 /// A file and the object inside it that holds the data, as `FILE:OBJECT` names them
-/// (`jets.h5:/events/jets`). A path that exists as it is names a file alone, and so does one
-/// whose part before the last ':' is not an HDF5 file's name.
+/// (`jets.h5:/events/jets`, `nano.root:Events`). A path that exists as it is names a file
+/// alone, and so does one whose part before the last ':' is not an HDF5 or ROOT file's name.
 pub fn split_object(path: &Path) -> (PathBuf, Option<String>) {
     let text = path.to_string_lossy();
     let Some((file, object)) = text.rsplit_once(':') else { return (path.into(), None) };
-    let is_hdf5 = Path::new(file)
-        .extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "h5" | "hdf5"));
-    match path.exists() || !is_hdf5 || object.is_empty() {
+    let holds_objects = FileFormat::of_extension(Path::new(file)).is_some_and(FileFormat::holds_objects);
+    match path.exists() || !holds_objects || object.is_empty() {
         true => (path.into(), None),
         false => (PathBuf::from(file), Some(object.to_string())),
     }
@@ -646,6 +620,22 @@ fn into_array(flat: Vec<f64>, shape: &[usize], fortran_order: bool) -> Result<Ar
     }
 }
 
+/// Writes 64-bit integers as an `int64` `.npy` array, every value exact (through f64, as
+/// datasets hold values, integers past 2^53 would be rounded). Atomic, as every output.
+pub fn write_i64_npy(path: &Path, shape: &[usize], values: &[i64]) -> Result<(), DatasetError> {
+    if shape.iter().product::<usize>() != values.len() {
+        let message = format!("{} values do not fill shape {}", values.len(), shape_text(shape));
+        return Err(invalid(path, message));
+    }
+    crate::atomic::write_atomically(path, |file| {
+        let mut out = io::BufWriter::new(file);
+        out.write_all(&npy_header("<i8", shape)?)?;
+        values.iter().try_for_each(|value| out.write_all(&value.to_le_bytes()))?;
+        out.flush()
+    })
+    .map_err(|source| DatasetError::Write { path: path.into(), source })
+}
+
 /// Magic, version 1.0 and the header dict, padded with spaces to a 64-byte boundary as numpy does.
 fn npy_header(descr: &str, shape: &[usize]) -> io::Result<Vec<u8>> {
     let dict = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {}, }}", shape_text(shape));
@@ -977,7 +967,7 @@ mod tests {
     #[test]
     fn unknown_extension_is_refused() {
         let error = read(Path::new("data.txt")).unwrap_err().to_string();
-        assert!(error.contains("data.txt") && error.contains(".npz, .npy, .csv, .parquet or .h5"), "{error}");
+        assert!(error.contains("data.txt") && error.contains(".npz, .npy, .csv, .parquet, .h5 or .root"), "{error}");
     }
 
     #[test]

@@ -1,5 +1,7 @@
-//! balerc's datasets in and out: `.npy`, `.npz` and `.csv` read and written a chunk of samples
-//! at a time, outputs written to a temporary file and renamed into place when complete.
+//! balerc's datasets in and out: `.npy`, `.npz`, `.csv`, Parquet, HDF5 and ROOT read and
+//! written a chunk of samples at a time, outputs written to a temporary file and renamed into
+//! place when complete. Each format is a module behind a source and a sink trait (see
+//! `dataset/formats.rs`), so a new one is a module of its own and a line in each table there.
 
 pub mod atomic;
 pub mod dataset;

@@ -1,6 +1,7 @@
 //! HDF5 in and out: h5py's files read by `FILE:OBJECT` or by their only candidate, as one
-//! array (names from its `names` attribute) or a group of columns in their own types, in
-//! chunks; written back in those types; what is ambiguous or missing refused by name.
+//! array (names from its `names` attribute), a dataset of records or a group of columns in
+//! their own types, in chunks; written back in those types; what is ambiguous or missing
+//! refused by name.
 
 use balerc_io::dataset::{FileFormat, SampleReader, SampleWriter, StoredDtype};
 use std::path::{Path, PathBuf};
@@ -31,6 +32,36 @@ fn a_2d_dataset_is_a_table_named_by_its_attribute_whether_named_or_found() {
         assert_eq!(layout.names, ["pt", "eta", "phi"]);
         assert_eq!(values(&path, 30), expected, "{}", path.display());
     }
+}
+
+#[test]
+fn a_dataset_of_records_is_a_table_of_its_numeric_fields_in_their_own_types() {
+    let expected = |i: usize| {
+        [
+            i as f64 * 0.5 + 1.0,
+            ((i * 7) % 300) as f64,
+            f64::from(u8::from(i.is_multiple_of(5))),
+            (i % 17) as f64 * 0.125 - 1.0,
+        ]
+    };
+    let wanted: Vec<String> = ["pt", "n", "is_b", "eta"].map(String::from).to_vec();
+    for path in [named("records.h5", "/events"), fixture("records.h5")] {
+        let reader = SampleReader::open_columns(&path, &wanted).unwrap();
+        let layout = reader.layout().clone();
+        assert_eq!((layout.shape.as_slice(), layout.format), (&[100, 4][..], FileFormat::Hdf5));
+        assert_eq!(layout.names, wanted);
+        assert_eq!(layout.column_dtypes, [StoredDtype::F32, StoredDtype::I16, StoredDtype::Bool, StoredDtype::F64]);
+        let read: Vec<f64> = reader.chunks(30).flat_map(|c| c.unwrap().values.into_iter()).collect();
+        assert_eq!(read, (0..100).flat_map(expected).collect::<Vec<_>>(), "{}", path.display());
+    }
+    // Fields in another order, or one alone.
+    let eta_first = SampleReader::open_columns(&fixture("records.h5"), &["eta".into(), "pt".into()]).unwrap();
+    let values = eta_first.read_all().unwrap().values;
+    assert_eq!((values[[3, 0]], values[[3, 1]]), (-0.625, 2.5));
+
+    // The string field is refused by name unless left out.
+    let error = SampleReader::open(&fixture("records.h5")).err().expect("a field of strings").to_string();
+    assert!(error.contains("field 'tag' of dataset '/events' holds") && error.contains("--columns"), "{error}");
 }
 
 #[test]

@@ -16,7 +16,7 @@ fn expected_row(i: usize) -> [f64; 8] {
         (i % 17) as f64 * 0.125 - 1.0,
         ((i * 7) % 300) as f64,
         (i % 3) as f64,
-        f64::from(u8::from(i % 5 == 0)),
+        f64::from(u8::from(i.is_multiple_of(5))),
         (i * 1_000_003) as f64,
         (i % 8) as f64 * 0.25,
         (i * 3) as f64,

@@ -1,17 +1,9 @@
-//! Numeric arrays in and out of `.npy` files, whatever their stored dtype.
+//! Plain numeric arrays in and out (a simulator's inputs and outputs, calibration data),
+//! through the dataset layer's readers and writers: any format it reads, `.npy` out.
 
-use crate::atomic::write_atomically;
+use crate::dataset::{self, Dataset, DatasetError, FileFormat, StoredDtype};
 use ndarray::{ArrayD, IxDyn};
-use ndarray_npy::{ReadNpyExt, WriteNpyExt};
-use std::path::{Path, PathBuf};
-
-#[derive(Debug, thiserror::Error)]
-pub enum ArrayError {
-    #[error("cannot read {path}: {message}")]
-    Read { path: PathBuf, message: String },
-    #[error("cannot write {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
-}
+use std::path::Path;
 
 /// An array as flat f64 values with its shape.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,36 +12,24 @@ pub struct Array {
     pub data: Vec<f64>,
 }
 
-/// Reads a `.npy` file of any float or integer dtype.
-pub fn read_npy(path: &Path) -> Result<Array, ArrayError> {
-    let bytes = std::fs::read(path).map_err(|e| ArrayError::Read { path: path.into(), message: e.to_string() })?;
-    macro_rules! try_dtype {
-        ($($t:ty),*) => {$(
-            if let Ok(a) = ArrayD::<$t>::read_npy(&bytes[..]) {
-                return Ok(Array { shape: a.shape().to_vec(), data: a.iter().map(|&v| v as f64).collect() });
-            }
-        )*};
-    }
-    try_dtype!(f32, f64, i64, i32, i16, i8, u8, u16, u32, u64);
-    let message = match ArrayD::<f64>::read_npy(&bytes[..]) {
-        Err(e) => format!("not a numeric .npy array ({e})"),
-        Ok(_) => unreachable!("tried above"),
-    };
-    Err(ArrayError::Read { path: path.into(), message })
+/// Reads an array of any float or integer dtype from a `.npy` file (or any data file the
+/// dataset layer reads, a table as [rows, columns]).
+pub fn read_npy(path: &Path) -> Result<Array, DatasetError> {
+    let values = dataset::read(path)?.values;
+    Ok(Array { shape: values.shape().to_vec(), data: values.into_iter().collect() })
 }
 
-fn write<T: ndarray_npy::WritableElement>(path: &Path, shape: &[usize], data: Vec<T>) -> Result<(), ArrayError> {
-    let array = ArrayD::from_shape_vec(IxDyn(shape), data).expect("data fills the shape");
-    write_atomically(path, |file| array.write_npy(file).map_err(std::io::Error::other))
-        .map_err(|source| ArrayError::Write { path: path.into(), source })
+pub fn write_npy_f32(path: &Path, shape: &[usize], data: &[f64]) -> Result<(), DatasetError> {
+    let values = ArrayD::from_shape_vec(IxDyn(shape), data.to_vec()).map_err(|e| DatasetError::Invalid {
+        path: path.into(),
+        message: format!("{} values do not fill shape {shape:?}: {e}", data.len()),
+    })?;
+    dataset::write(path, &Dataset { values, names: vec![], dtype: StoredDtype::F32, format: FileFormat::Npy })
 }
 
-pub fn write_npy_f32(path: &Path, shape: &[usize], data: &[f64]) -> Result<(), ArrayError> {
-    write(path, shape, data.iter().map(|&v| v as f32).collect())
-}
-
-pub fn write_npy_i64(path: &Path, shape: &[usize], data: &[i64]) -> Result<(), ArrayError> {
-    write(path, shape, data.to_vec())
+/// Integer codes, exactly.
+pub fn write_npy_i64(path: &Path, shape: &[usize], data: &[i64]) -> Result<(), DatasetError> {
+    dataset::write_i64_npy(path, shape, data)
 }
 
 #[cfg(test)]
@@ -68,5 +48,19 @@ mod tests {
         std::fs::write(&path, b"not numpy").unwrap();
         let err = read_npy(&path).unwrap_err().to_string();
         assert!(err.contains("a.npy"), "{err}");
+    }
+
+    #[test]
+    fn codes_past_two_to_the_53_are_written_exactly() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("codes.npy");
+        let codes = [i64::MAX, (1 << 53) + 1, -(1 << 60) - 3];
+        write_npy_i64(&path, &[3], &codes).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        let payload = &bytes[bytes.len() - 24..];
+        let back: Vec<i64> = payload.chunks_exact(8).map(|b| i64::from_le_bytes(b.try_into().unwrap())).collect();
+        assert_eq!(back, codes);
+        assert!(String::from_utf8_lossy(&bytes[..64]).contains("'descr': '<i8'"));
+        assert!(write_npy_i64(&path, &[2], &codes).is_err(), "three values do not fill two");
     }
 }

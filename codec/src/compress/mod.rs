@@ -1032,11 +1032,11 @@ pub fn describe_json(path: &Path) -> Result<serde_json::Value, CodecError> {
     }))
 }
 
-/// What the ratio is measured against: the user's file, or for an object inside an HDF5 file
-/// (which may hold much else) its values as stored.
+/// What the ratio is measured against: the user's file, or for an object inside an HDF5 or
+/// ROOT file (which may hold much else, and ROOT compresses its baskets) its values as stored.
 fn original_bytes(header: &Header, input: &Path) -> u64 {
     match header.format {
-        dataset::FileFormat::Hdf5 => header.raw_bytes(),
+        dataset::FileFormat::Hdf5 | dataset::FileFormat::Root => header.raw_bytes(),
         _ => std::fs::metadata(input).map_or(0, |m| m.len()),
     }
 }

@@ -3,9 +3,19 @@
 //! Read in two passes: the first checks every cell and counts the rows (the dtype depends on
 //! all of them), the second hands out the values a number of rows at a time.
 
+use super::formats::{Opened, SampleSink, SampleSource, SourceError};
 use super::{Layout, StoredDtype};
+use ndarray::ArrayD;
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{self, BufReader, BufWriter};
+use std::path::Path;
+
+/// Scans the file, then opens it again for its values.
+pub(super) fn open(path: &Path) -> Result<Opened, String> {
+    let opened = || File::open(path).map_err(|e| format!("cannot be opened: {e}"));
+    let layout = scan(opened()?)?;
+    Ok(Opened::new(layout, CsvRows::open(opened()?)?, false))
+}
 
 pub(super) struct CsvRows {
     reader: csv::Reader<BufReader<File>>,
@@ -58,8 +68,20 @@ impl CsvRows {
     }
 }
 
+impl SampleSource for CsvRows {
+    fn read(&mut self, first: usize, count: usize) -> Result<Vec<f64>, SourceError> {
+        let mut out = Vec::with_capacity(count * self.names.len());
+        for row in first..first + count {
+            if self.next_row(&mut out)?.is_none() {
+                return Err(format!("ends at row {row}, before the {} rows it had", first + count).into());
+            }
+        }
+        Ok(out)
+    }
+}
+
 /// The first pass: names, row count and dtype, every cell checked on the way.
-pub(super) fn scan(file: File) -> Result<Layout, String> {
+fn scan(file: File) -> Result<Layout, String> {
     let mut rows = CsvRows::open(file)?;
     let (mut count, mut all_integers, mut scratch) = (0, true, Vec::new());
     while let Some(integers) = rows.next_row(&mut scratch)? {
@@ -83,8 +105,38 @@ fn looks_like_integer(cell: &str) -> bool {
     !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// A table written a row per line after a header line.
+pub(super) struct CsvSink {
+    out: csv::Writer<BufWriter<File>>,
+    dtype: StoredDtype,
+}
+
+impl CsvSink {
+    pub(super) fn start(file: File, layout: &Layout) -> io::Result<CsvSink> {
+        let mut out = csv::Writer::from_writer(BufWriter::with_capacity(1 << 20, file));
+        out.write_record(header(layout))?;
+        Ok(CsvSink { out, dtype: layout.dtype })
+    }
+}
+
+impl SampleSink for CsvSink {
+    /// A sample is one row: a table row, or the single value of a 1-D array.
+    fn write(&mut self, _first: usize, values: &ArrayD<f64>) -> io::Result<()> {
+        let dtype = self.dtype;
+        values
+            .outer_iter()
+            .try_for_each(|sample| self.out.write_record(sample.iter().map(|&value| dtype.text(value))))
+            .map_err(io::Error::from)
+    }
+
+    fn finish(self: Box<Self>) -> io::Result<()> {
+        self.out.into_inner().map_err(|e| e.into_error())?.into_inner().map_err(|e| e.into_error())?;
+        Ok(())
+    }
+}
+
 /// The column names, or `column_0, column_1, ...` when the data has none, since the header is required.
-pub(super) fn header(layout: &Layout) -> Vec<String> {
+fn header(layout: &Layout) -> Vec<String> {
     if !layout.names.is_empty() {
         return layout.names.clone();
     }

@@ -1,27 +1,37 @@
 //! HDF5 datasets: an array of samples along its first axis (a table's column names from a
-//! `names` attribute when it has one), or a group of 1-D datasets of equal length, one per
-//! column. Named as `FILE:OBJECT` (`jets.h5:/events/jets`), or by the file alone when it holds
+//! `names` attribute when it has one), a 1-D dataset of records (a compound type, as h5py
+//! writes a structured array) whose numeric fields are the columns, or a group of 1-D
+//! datasets of equal length, one per column. Named as `FILE:OBJECT` (`jets.h5:/events/jets`), or by the file alone when it holds
 //! one candidate. Read and written a hyperslab of samples at a time.
 
+use super::formats::{Opened, SampleSink, SampleSource, SourceError};
 use super::{Layout, StoredDtype};
-use hdf5::types::{FloatSize, IntSize, TypeDescriptor, VarLenUnicode};
-use hdf5::{Dataset, File, Hyperslab, Selection, SliceOrIndex};
+use hdf5::types::{CompoundField, CompoundType, FloatSize, IntSize, TypeDescriptor, VarLenUnicode};
+use hdf5::{Dataset, Dataspace, Datatype, File, Hyperslab, Selection, SliceOrIndex};
 use hdf5_ndarray::{ArrayD, IxDyn};
 
 /// The object balerc writes when the output names none.
 pub(super) const DEFAULT_OBJECT: &str = "data";
 
 /// Where an HDF5 object keeps the values balerc reads.
-pub(super) enum Hdf5Source {
+enum Hdf5Source {
     /// One array, samples along its first axis.
     Array { dataset: Dataset, dtype: StoredDtype },
     /// One 1-D dataset per column.
     Columns { datasets: Vec<(Dataset, StoredDtype)> },
+    /// A 1-D dataset of records, the named fields as columns.
+    Records { dataset: Dataset, fields: Vec<(String, StoredDtype)> },
 }
 
 /// Opens `object` in the file (or its only candidate): the layout and where the values are.
 /// Of a group of columns, only the `wanted` ones are opened, in that order, where named.
-pub(super) fn open(
+pub(super) fn open(path: &std::path::Path, object: Option<&str>, wanted: Option<&[String]>) -> Result<Opened, String> {
+    let (layout, source) = open_object(path, object, wanted)?;
+    let selects_columns = matches!(source, Hdf5Source::Columns { .. } | Hdf5Source::Records { .. });
+    Ok(Opened::new(layout, source, selects_columns))
+}
+
+fn open_object(
     path: &std::path::Path,
     object: Option<&str>,
     wanted: Option<&[String]>,
@@ -32,6 +42,9 @@ pub(super) fn open(
         None => only_candidate(&file)?,
     };
     if let Ok(dataset) = file.dataset(&name) {
+        if let Some(fields) = record_fields(&dataset) {
+            return open_records(dataset, &name, fields, wanted);
+        }
         let dtype =
             dtype_of(&dataset).map_err(|kind| format!("dataset '{name}' holds {kind}; balerc reads numbers"))?;
         let shape = dataset.shape();
@@ -77,6 +90,56 @@ pub(super) fn open(
     Ok((layout, Hdf5Source::Columns { datasets }))
 }
 
+/// The fields of a dataset of records, in their order.
+fn record_fields(dataset: &Dataset) -> Option<Vec<CompoundField>> {
+    match dataset.dtype().and_then(|t| t.to_descriptor()).ok()? {
+        TypeDescriptor::Compound(compound) => Some(compound.fields),
+        _ => None,
+    }
+}
+
+/// A 1-D dataset of records as a table: its numeric fields (the `wanted` ones alone, in that
+/// order, where named) are the columns, each in its own type.
+fn open_records(
+    dataset: Dataset,
+    name: &str,
+    fields: Vec<CompoundField>,
+    wanted: Option<&[String]>,
+) -> Result<(Layout, Hdf5Source), String> {
+    let shape = dataset.shape();
+    if shape.len() != 1 {
+        return Err(format!(
+            "dataset '{name}' holds records in {} dimensions; balerc reads a 1-D list of them",
+            shape.len()
+        ));
+    }
+    let names: Vec<String> = fields.iter().map(|field| field.name.clone()).collect();
+    let chosen = match wanted {
+        Some(wanted) => super::select_columns(&names, names.len(), wanted)?,
+        None => (0..names.len()).collect(),
+    };
+    let fields = chosen
+        .into_iter()
+        .map(|f| {
+            let field = &fields[f];
+            let dtype = dtype_of_descriptor(&field.ty).map_err(|kind| {
+                let others = if wanted.is_none() { "; select the others with --columns" } else { "" };
+                format!("field '{}' of dataset '{name}' holds {kind}; balerc reads numbers{others}", field.name)
+            })?;
+            Ok((field.name.clone(), dtype))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    let (dtype, column_dtypes) = StoredDtype::of_columns(fields.iter().map(|&(_, dtype)| dtype).collect());
+    let layout = Layout {
+        shape: vec![shape[0], fields.len()],
+        names: fields.iter().map(|(name, _)| name.clone()).collect(),
+        dtype,
+        format: super::FileFormat::Hdf5,
+        column_dtypes,
+    };
+    Ok((layout, Hdf5Source::Records { dataset, fields }))
+}
+
 /// The file's one numeric dataset or group of columns, found from its root.
 fn only_candidate(file: &File) -> Result<String, String> {
     let mut candidates = vec![];
@@ -88,6 +151,7 @@ fn only_candidate(file: &File) -> Result<String, String> {
         for member in group.member_names().map_err(|e| e.to_string())? {
             let path = join(&member);
             match group.dataset(&member) {
+                Ok(dataset) if record_fields(&dataset).is_some() => candidates.push(path),
                 Ok(dataset) if dataset.ndim() == 1 && name != "/" && dtype_of(&dataset).is_ok() => has_columns = true,
                 Ok(dataset) if dtype_of(&dataset).is_ok() && dataset.ndim() >= 1 => candidates.push(path),
                 Ok(_) => {}
@@ -108,9 +172,13 @@ fn only_candidate(file: &File) -> Result<String, String> {
 
 /// The stored type of a numeric dataset, or what it holds instead.
 fn dtype_of(dataset: &Dataset) -> Result<StoredDtype, String> {
-    use StoredDtype::*;
     let descriptor = dataset.dtype().and_then(|t| t.to_descriptor()).map_err(|e| e.to_string())?;
-    Ok(match descriptor {
+    dtype_of_descriptor(&descriptor)
+}
+
+fn dtype_of_descriptor(descriptor: &TypeDescriptor) -> Result<StoredDtype, String> {
+    use StoredDtype::*;
+    Ok(match *descriptor {
         TypeDescriptor::Integer(size) => [I8, I16, I32, I64][int_index(size)],
         TypeDescriptor::Unsigned(size) => [U8, U16, U32, U64][int_index(size)],
         TypeDescriptor::Float(FloatSize::U2) => F16,
@@ -118,7 +186,7 @@ fn dtype_of(dataset: &Dataset) -> Result<StoredDtype, String> {
         TypeDescriptor::Float(FloatSize::U8) => F64,
         TypeDescriptor::Boolean => Bool,
         TypeDescriptor::Compound(_) => return Err("records of several fields (a compound type)".into()),
-        other => return Err(format!("{other}")),
+        ref other => return Err(format!("{other}")),
     })
 }
 
@@ -146,9 +214,15 @@ fn samples(shape: &[usize], first: usize, count: usize) -> Selection {
     Selection::from(Hyperslab::from(slices))
 }
 
+impl SampleSource for Hdf5Source {
+    fn read(&mut self, first: usize, count: usize) -> Result<Vec<f64>, SourceError> {
+        Ok(self.samples(first, count)?)
+    }
+}
+
 impl Hdf5Source {
     /// Samples [first, first + count) as f64 values in C order.
-    pub(super) fn read(&self, first: usize, count: usize) -> Result<Vec<f64>, String> {
+    fn samples(&self, first: usize, count: usize) -> Result<Vec<f64>, String> {
         match self {
             Hdf5Source::Array { dataset, dtype } => read_values(dataset, *dtype, first, count),
             Hdf5Source::Columns { datasets } => {
@@ -156,6 +230,16 @@ impl Hdf5Source {
                 let mut rows = vec![0.0; count * width];
                 for (c, (dataset, dtype)) in datasets.iter().enumerate() {
                     for (r, value) in read_values(dataset, *dtype, first, count)?.into_iter().enumerate() {
+                        rows[r * width + c] = value;
+                    }
+                }
+                Ok(rows)
+            }
+            Hdf5Source::Records { dataset, fields } => {
+                let width = fields.len();
+                let mut rows = vec![0.0; count * width];
+                for (c, (field, dtype)) in fields.iter().enumerate() {
+                    for (r, value) in read_field(dataset, field, *dtype, first, count)?.into_iter().enumerate() {
                         rows[r * width + c] = value;
                     }
                 }
@@ -182,6 +266,57 @@ fn read_values(dataset: &Dataset, dtype: StoredDtype, first: usize, count: usize
     })
 }
 
+/// One field of records [first, first + count), as f64: libhdf5 picks the field out by its
+/// name and converts it, as it converts whole datasets (booleans are an enumeration it
+/// converts to the same enumeration, bytes 0 and 1).
+fn read_field(
+    dataset: &Dataset,
+    field: &str,
+    dtype: StoredDtype,
+    first: usize,
+    count: usize,
+) -> Result<Vec<f64>, String> {
+    let failed = |e: hdf5::Error| {
+        format!("field '{field}' of dataset '{}', records {first} to {}: {e}", dataset.name(), first + count)
+    };
+    let boolean = dtype == StoredDtype::Bool;
+    let (member, size) = match boolean {
+        true => (TypeDescriptor::Boolean, 1),
+        false => (TypeDescriptor::Float(FloatSize::U8), 8),
+    };
+    let only_field = CompoundField { name: field.to_string(), ty: member, offset: 0, index: 0 };
+    let memory_type =
+        Datatype::from_descriptor(&TypeDescriptor::Compound(CompoundType { fields: vec![only_field], size }))
+            .map_err(failed)?;
+    let file_space =
+        dataset.space().and_then(|space| space.select(samples(&dataset.shape(), first, count))).map_err(failed)?;
+    let memory_space = Dataspace::try_new(count).map_err(failed)?;
+    // f64 cells, whose bytes also hold the booleans at the front.
+    let mut cells = vec![0.0f64; count];
+    let status = hdf5::sync::sync(|| unsafe {
+        hdf5_sys::h5d::H5Dread(
+            dataset.id(),
+            memory_type.id(),
+            memory_space.id(),
+            file_space.id(),
+            hdf5_sys::h5p::H5P_DEFAULT,
+            cells.as_mut_ptr().cast(),
+        )
+    });
+    if status < 0 {
+        return Err(format!(
+            "field '{field}' of dataset '{}', records {first} to {}: libhdf5 could not read it",
+            dataset.name(),
+            first + count
+        ));
+    }
+    if boolean {
+        let bytes: Vec<u8> = cells.iter().flat_map(|cell| cell.to_ne_bytes()).take(count).collect();
+        return Ok(bytes.into_iter().map(|b| f64::from(u8::from(b != 0))).collect());
+    }
+    Ok(cells)
+}
+
 /// An HDF5 file being written: one array dataset, or a group of columns where they differ in
 /// type.
 pub(super) struct Hdf5Sink {
@@ -194,9 +329,24 @@ enum Target {
     Columns { datasets: Vec<(Dataset, StoredDtype)> },
 }
 
+impl SampleSink for Hdf5Sink {
+    fn write(&mut self, first: usize, values: &ndarray::ArrayD<f64>) -> std::io::Result<()> {
+        self.write_samples(first, values).map_err(std::io::Error::other)
+    }
+
+    /// Flushes the file; it is complete.
+    fn finish(self: Box<Self>) -> std::io::Result<()> {
+        self.file.flush().and_then(|_| self.file.close()).map_err(std::io::Error::other)
+    }
+}
+
 impl Hdf5Sink {
     /// Creates `object` (`data` when none is named) in a new file at `path`.
-    pub(super) fn start(path: &std::path::Path, object: Option<&str>, layout: &Layout) -> hdf5::Result<Hdf5Sink> {
+    pub(super) fn start(path: &std::path::Path, object: Option<&str>, layout: &Layout) -> std::io::Result<Hdf5Sink> {
+        Hdf5Sink::create(path, object, layout).map_err(std::io::Error::other)
+    }
+
+    fn create(path: &std::path::Path, object: Option<&str>, layout: &Layout) -> hdf5::Result<Hdf5Sink> {
         let file = File::create(path)?;
         let object = object.unwrap_or(DEFAULT_OBJECT);
         let target = match layout.column_dtypes.is_empty() {
@@ -225,7 +375,7 @@ impl Hdf5Sink {
     }
 
     /// Samples [first, first + n) of the values, in C order.
-    pub(super) fn write(&mut self, first: usize, values: &ndarray::ArrayD<f64>) -> hdf5::Result<()> {
+    fn write_samples(&mut self, first: usize, values: &ndarray::ArrayD<f64>) -> hdf5::Result<()> {
         let count = values.shape().first().copied().unwrap_or(0);
         match &self.target {
             Target::Array { dataset, dtype, shape } => {
@@ -243,12 +393,6 @@ impl Hdf5Sink {
                 Ok(())
             }
         }
-    }
-
-    /// Flushes the file; it is complete.
-    pub(super) fn finish(self) -> hdf5::Result<()> {
-        self.file.flush()?;
-        self.file.close()
     }
 }
 

@@ -3,6 +3,7 @@
 //! time, so memory holds one row group's values; written one row group per chunk of rows,
 //! each column in its own type, so that integers and booleans come back as they were.
 
+use super::formats::{Opened, SampleSink, SampleSource, SourceError};
 use super::{Layout, StoredDtype};
 use half::f16;
 use parquet::basic::{Compression, ConvertedType, LogicalType, Repetition, Type as PhysicalType, ZstdLevel};
@@ -14,7 +15,8 @@ use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::{ColumnDescriptor, Type};
 use std::fs::File;
-use std::io::Write;
+use std::io::{self, BufWriter};
+use std::path::Path;
 use std::sync::Arc;
 
 /// A Parquet file's rows, handed out in order a chunk at a time.
@@ -34,7 +36,8 @@ pub(super) struct ParquetRows {
 
 /// Opens a Parquet file: its table's layout (the `wanted` columns alone, in that order, where
 /// named), and its rows to read.
-pub(super) fn open(file: File, wanted: Option<&[String]>) -> Result<(Layout, ParquetRows), String> {
+pub(super) fn open(path: &Path, wanted: Option<&[String]>) -> Result<Opened, String> {
+    let file = File::open(path).map_err(|e| format!("cannot be opened: {e}"))?;
     let reader = SerializedFileReader::new(file).map_err(|e| format!("not a readable Parquet file: {e}"))?;
     let metadata = reader.metadata().file_metadata();
     let schema = metadata.schema_descr();
@@ -58,7 +61,7 @@ pub(super) fn open(file: File, wanted: Option<&[String]>) -> Result<(Layout, Par
         column_dtypes,
     };
     let rows = ParquetRows { reader, leaves, names, dtypes, next_group: 0, rows_before: 0, rows: vec![], taken: 0 };
-    Ok((layout, rows))
+    Ok(Opened::new(layout, rows, true))
 }
 
 /// The stored type of a flat numeric column; any other column is an error naming it.
@@ -110,9 +113,19 @@ fn dtype_of(column: &ColumnDescriptor) -> Result<StoredDtype, String> {
     })
 }
 
+impl SampleSource for ParquetRows {
+    fn read(&mut self, first: usize, count: usize) -> Result<Vec<f64>, SourceError> {
+        let rows = self.next_rows(count)?;
+        match rows.len() == count * self.names.len() {
+            true => Ok(rows),
+            false => Err(format!("ends before the {} rows it had", first + count).into()),
+        }
+    }
+}
+
 impl ParquetRows {
     /// The next `count` rows, row after row (fewer where the file ends).
-    pub(super) fn read(&mut self, count: usize) -> Result<Vec<f64>, String> {
+    fn next_rows(&mut self, count: usize) -> Result<Vec<f64>, String> {
         let width = self.names.len();
         let mut values = Vec::with_capacity(count * width);
         while values.len() < count * width {
@@ -239,14 +252,35 @@ fn read_values<T>(
 }
 
 /// Writes a table's rows as Parquet, one row group per chunk of rows written.
-pub(super) struct ParquetSink<W: Write + Send> {
-    writer: SerializedFileWriter<W>,
+pub(super) struct ParquetSink {
+    writer: SerializedFileWriter<BufWriter<File>>,
     dtypes: Vec<StoredDtype>,
 }
 
-impl<W: Write + Send> ParquetSink<W> {
+impl SampleSink for ParquetSink {
+    fn write(&mut self, _first: usize, values: &ndarray::ArrayD<f64>) -> io::Result<()> {
+        match values.as_slice() {
+            Some(rows) => self.write_rows(rows),
+            None => self.write_rows(&values.iter().copied().collect::<Vec<_>>()),
+        }
+        .map_err(io::Error::other)
+    }
+
+    /// Writes the footer; the output is complete.
+    fn finish(self: Box<Self>) -> io::Result<()> {
+        let out = self.writer.into_inner().map_err(io::Error::other)?;
+        out.into_inner().map_err(|e| e.into_error())?;
+        Ok(())
+    }
+}
+
+impl ParquetSink {
     /// Starts a file whose columns have the layout's names (`c0`, `c1`... where it has none) and types.
-    pub(super) fn start(out: W, layout: &Layout) -> parquet::errors::Result<ParquetSink<W>> {
+    pub(super) fn start(file: File, layout: &Layout) -> io::Result<ParquetSink> {
+        ParquetSink::start_writer(BufWriter::with_capacity(1 << 20, file), layout).map_err(io::Error::other)
+    }
+
+    fn start_writer(out: BufWriter<File>, layout: &Layout) -> parquet::errors::Result<ParquetSink> {
         let width = layout.sample_len();
         let dtypes: Vec<StoredDtype> = (0..width).map(|c| layout.column_dtype(c)).collect();
         let fields = (0..width)
@@ -261,7 +295,7 @@ impl<W: Write + Send> ParquetSink<W> {
     }
 
     /// Rows of the table, row after row, as one row group.
-    pub(super) fn write_rows(&mut self, values: &[f64]) -> parquet::errors::Result<()> {
+    fn write_rows(&mut self, values: &[f64]) -> parquet::errors::Result<()> {
         let width = self.dtypes.len();
         let mut group = self.writer.next_row_group()?;
         let mut c = 0;
@@ -296,11 +330,6 @@ impl<W: Write + Send> ParquetSink<W> {
         }
         group.close()?;
         Ok(())
-    }
-
-    /// Writes the footer; the output is complete.
-    pub(super) fn finish(self) -> parquet::errors::Result<W> {
-        self.writer.into_inner()
     }
 }
 
