@@ -10,6 +10,17 @@ mod training;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Compression allocates and frees chunk-sized arrays over and over. mimalloc hands freed
+/// memory back to the system within milliseconds by default, and the kernel then zeroes every
+/// page of the next chunk's arrays afresh: a third of a compression's time. Freed memory is
+/// kept for reuse instead; the peak is unchanged, it only stays the process's until it exits.
+fn keep_freed_memory() {
+    // mi_option_purge_delay in mimalloc.h (the same in its versions 2 and 3); -1 never purges.
+    const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+    // SAFETY: called first in main, before any other thread that could read the options.
+    unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, -1) };
+}
+
 use anyhow::{bail, Context, Result};
 use balerc_compiler::fixed::FixedType;
 use balerc_compiler::passes::Part;
@@ -289,6 +300,7 @@ impl ModelArgs {
 }
 
 fn main() {
+    keep_freed_memory();
     exit_quietly_on_closed_pipe();
     let cli = Cli::parse();
     stop_cleanly_on_interrupt(matches!(cli.command, Command::Compress(_) | Command::Decompress(_)));
