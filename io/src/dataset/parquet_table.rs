@@ -13,7 +13,7 @@ use parquet::data_type::FixedLenByteArray;
 use parquet::file::properties::WriterProperties;
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::file::writer::SerializedFileWriter;
-use parquet::schema::types::{ColumnDescriptor, Type};
+use parquet::schema::types::{ColumnDescriptor, ColumnPath, Type};
 use std::fs::File;
 use std::io::{self, BufWriter};
 use std::path::Path;
@@ -290,7 +290,17 @@ impl ParquetSink {
             })
             .collect::<parquet::errors::Result<Vec<_>>>()?;
         let schema = Arc::new(Type::group_type_builder("schema").with_fields(fields).build()?);
-        let properties = WriterProperties::builder().set_compression(Compression::ZSTD(ZstdLevel::default())).build();
+        // Dictionaries pay for integer and boolean columns, not for floats of as many values as
+        // rows: their dictionaries grow until the writer gives up on them.
+        let floats =
+            (0..width).filter(|&c| matches!(dtypes[c], StoredDtype::F16 | StoredDtype::F32 | StoredDtype::F64));
+        let properties = floats
+            .fold(WriterProperties::builder(), |properties, c| {
+                let name = layout.names.get(c).cloned().unwrap_or_else(|| format!("c{c}"));
+                properties.set_column_dictionary_enabled(ColumnPath::from(name), false)
+            })
+            .set_compression(Compression::ZSTD(ZstdLevel::default()))
+            .build();
         Ok(ParquetSink { writer: SerializedFileWriter::new(out, schema, Arc::new(properties))?, dtypes })
     }
 
