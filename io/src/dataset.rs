@@ -409,11 +409,12 @@ fn reversed<const N: usize>(mut bytes: [u8; N]) -> [u8; N] {
 }
 
 fn encode_as<const N: usize>(values: &ArrayD<f64>, convert: impl Fn(f64) -> [u8; N]) -> Vec<u8> {
-    let mut bytes = Vec::with_capacity(values.len() * N);
-    for &value in values {
-        bytes.extend_from_slice(&convert(value));
+    // Values in C order are one slice, whose loop the compiler vectorizes; ndarray's iterator
+    // over any number of axes takes an index step per value.
+    match values.as_slice() {
+        Some(values) => values.iter().flat_map(|&value| convert(value)).collect(),
+        None => values.iter().flat_map(|&value| convert(value)).collect(),
     }
-    bytes
 }
 
 /// Shortest round-trip text; exponent notation for very large or small magnitudes,
