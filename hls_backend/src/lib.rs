@@ -23,6 +23,7 @@
 //! static file.
 
 mod latency;
+mod join_view;
 mod layer_view;
 mod project;
 mod reuse;
