@@ -188,33 +188,44 @@ fn pools_pads_and_upsampling_match_in_verilator() {
 
 /// Skip connections and ceil-mode pools, lint-clean and code for code: the residual blocks'
 /// sums (their branches of different depths, the shorter one delayed), a U-Net concatenation,
-/// and border windows of their own sizes. Pipelined after every adder level too, which
-/// lengthens the longer branch further.
+/// and border windows of their own sizes. One residual block is also pipelined after every
+/// adder level, which lengthens its longer branch further.
 #[test]
 fn skip_connections_and_ceil_pools_match_in_verilator() {
     let Some(()) = require(verilator_available()) else { return };
-    for name in ["residual_dense_ts17", "residual_conv_ts17", "concat_skip_ts17", "ceil_pools_ts19"] {
-        for levels in [3, 1] {
-            let dir = tempfile::tempdir().unwrap();
-            let data = build(name, "ap_fixed<12,4,AP_RND,AP_SAT>", Multipliers::ShiftAdd, levels, dir.path());
-            let (design, _) = load_build(dir.path()).unwrap();
-            lint(&design).unwrap_or_else(|warnings| panic!("{name}: lint warnings\n{warnings}"));
-            assert_bit_exact(dir.path(), Tool::Verilator, 100, Some(data), &format!("{name}, {levels} levels a stage"));
-        }
+    let cases = [
+        ("residual_dense_ts17", 3),
+        ("residual_conv_ts17", 3),
+        ("residual_conv_ts17", 1),
+        ("concat_skip_ts17", 3),
+        ("ceil_pools_ts19", 3),
+    ];
+    for (name, levels) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let data = build(name, "ap_fixed<12,4,AP_RND,AP_SAT>", Multipliers::ShiftAdd, levels, dir.path());
+        let (design, _) = load_build(dir.path()).unwrap();
+        lint(&design).unwrap_or_else(|warnings| panic!("{name}: lint warnings\n{warnings}"));
+        assert_bit_exact(dir.path(), Tool::Verilator, 100, Some(data), &format!("{name}, {levels} levels a stage"));
     }
 }
 
-/// A residual block folded (a new sample every few clocks), in Icarus: the delayed branch
-/// must still meet the folded one's result of the same sample.
+/// Skip connections folded (a new sample every few clocks), in Icarus: the delayed branch must
+/// still meet the folded one's result of the same sample, whether every layer is folded or
+/// only one layer of the longer branch.
 #[test]
 fn folded_skip_connections_match_in_icarus() {
     let Some(()) = require(iverilog_available()) else { return };
-    for (name, reuse) in [("residual_dense_ts17", 4), ("concat_skip_ts17", 3)] {
+    let only = |layer: &str, reuse: u32| ReuseFactors { default: 1, layers: [(layer.to_string(), reuse)].into() };
+    for (name, reuse, ii) in [
+        ("residual_dense_ts17", ReuseFactors::uniform(4), 4),
+        ("residual_conv_ts17", only("/outer/Conv", 3), 3),
+        ("concat_skip_ts17", only("/middle/Conv", 2), 2),
+    ] {
         let dir = tempfile::tempdir().unwrap();
-        let options = folded(Multipliers::Dsp, 3, ReuseFactors::uniform(reuse));
+        let options = folded(Multipliers::Dsp, 3, reuse);
         let data = build_folded(name, "ap_fixed<16,6>", &options, dir.path());
-        assert_eq!(report(dir.path())["ii"], reuse, "{name}");
-        assert_bit_exact(dir.path(), Tool::Iverilog, 100, Some(data), &format!("{name} at R = {reuse}"));
+        assert_eq!(report(dir.path())["ii"], ii, "{name}");
+        assert_bit_exact(dir.path(), Tool::Iverilog, 100, Some(data), &format!("{name} at II = {ii}"));
     }
 }
 
