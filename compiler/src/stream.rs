@@ -236,7 +236,11 @@ pub fn plan(model: &QuantizedModel) -> Result<Plan, StreamError> {
             {
                 let transposed = matches!(layer.op, LayerOp::Conv { transposed: true, .. });
                 let Some(g) = geometry else {
-                    return Err(refuse(layer, "its model was quantized without the geometry; quantize it again"));
+                    return Err(refuse(
+                        layer,
+                        "its windows are no one kernel slid over the input (a pool whose border windows divide by \
+                         their own sizes), or its model was quantized without the geometry",
+                    ));
                 };
                 let window =
                     if matches!(layer.op, LayerOp::MaxPool { .. }) { WindowKind::Max } else { WindowKind::Conv };

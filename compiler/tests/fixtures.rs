@@ -303,6 +303,13 @@ fn with_attribute(name: &str, op_type: &str, attribute: &str, value: i64) -> tem
 }
 
 #[test]
+fn a_concat_off_the_channel_axis_is_refused_naming_its_node() {
+    let path = with_attribute("concat_skip_ts17.onnx", "Concat", "axis", 2);
+    let err = load_and_optimize(&path, Part::Full).unwrap_err().to_string();
+    assert!(err.contains("'/Concat'") && err.contains("along axis 2"), "{err}");
+}
+
+#[test]
 fn unsupported_attributes_are_named_with_their_node() {
     let path = with_attribute("fpga_encoder_ts13.onnx", "Gemm", "transA", 1);
     let err = load_and_optimize(&path, Part::Full).unwrap_err().to_string();

@@ -22,8 +22,8 @@
 //! are computed in Rust, the templates hold the layout only. The kernel header is a
 //! static file.
 
-mod latency;
 mod join_view;
+mod latency;
 mod layer_view;
 mod project;
 mod reuse;

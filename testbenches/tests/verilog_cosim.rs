@@ -255,6 +255,20 @@ fn shift_add_uses_no_dsp_and_dsp_mode_does() {
     assert!(dsps[1] > 0);
 }
 
+/// A residual block synthesizes (yosys, UltraScale+) on shift-add terms alone; the skip's
+/// delay registers are flip-flops beside the layers' own.
+#[test]
+fn a_residual_block_synthesizes_without_dsp() {
+    let Some(()) = require(yosys_available()) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    build("residual_dense_ts17", "ap_fixed<12,4,AP_RND,AP_SAT>", Multipliers::ShiftAdd, 3, dir.path());
+    let (design, _) = load_build(dir.path()).unwrap();
+    let resources = synthesize(&design, dir.path()).unwrap();
+    eprintln!("residual_dense_ts17 at ap_fixed<12,4,AP_RND,AP_SAT>, shift-add: {resources:?}");
+    assert!(resources.lut > 0 && resources.ff > 0, "{resources:?}");
+    assert_eq!(resources.dsp, 0, "{resources:?}");
+}
+
 fn fixed_type() -> impl Strategy<Value = FixedType> {
     (5u32..=18, -1i32..=7, 0usize..7, 0usize..4).prop_map(|(w, i, q, o)| {
         let q = [

@@ -171,7 +171,8 @@ impl<'m> Timeline<'m> {
         while self.delays[value].len() < clocks {
             let from = self.delays[value].last().cloned().unwrap_or_else(|| self.vector(value).to_string());
             let name = format!("v{value}_delay{}", self.delays[value].len() + 1);
-            writeln!(body, "    reg {} {name};\n    always @(posedge clk) {name} <= {from};", range(bits as u32)).unwrap();
+            writeln!(body, "    reg {} {name};\n    always @(posedge clk) {name} <= {from};", range(bits as u32))
+                .unwrap();
             self.delay_bits += bits;
             self.delays[value].push(name);
         }

@@ -269,7 +269,9 @@ pub enum PoolKind {
     Max,
     /// The mean; with `count_include_pad` the window's positions in the explicit padding count
     /// towards its size (never those past it, which only ceil_mode adds).
-    Average { count_include_pad: bool },
+    Average {
+        count_include_pad: bool,
+    },
 }
 
 /// An ONNX pool whose border windows can hold fewer values than the kernel: ceil_mode=1, or an
@@ -337,17 +339,16 @@ impl Pool {
                     .map(|o| {
                         let start = o * g.stride[d] as isize - begin as isize;
                         let stop = start + g.kernel[d] as isize;
-                        let counted = if include_pad {
-                            stop.min(n + end as isize) - start
-                        } else {
-                            stop.min(n) - start.max(0)
-                        };
+                        let counted =
+                            if include_pad { stop.min(n + end as isize) - start } else { stop.min(n) - start.max(0) };
                         counted.max(0) as usize
                     })
                     .collect()
             })
             .collect();
-        Ok(per_dim.iter().fold(vec![1], |sizes, dim| sizes.iter().flat_map(|&s| dim.iter().map(move |&c| s * c)).collect()))
+        Ok(per_dim
+            .iter()
+            .fold(vec![1], |sizes, dim| sizes.iter().flat_map(|&s| dim.iter().map(move |&c| s * c)).collect()))
     }
 
     /// An average pool as taps over `input` ([channels, spatial...]) and the weights they

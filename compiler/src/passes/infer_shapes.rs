@@ -165,7 +165,9 @@ fn output_shape(graph: &Graph, id: NodeId) -> Result<Vec<usize>> {
         Op::Add => {
             let (a, b) = (operand_shapes[0], operand_shapes[1]);
             if a != b {
-                return fail(format!("adds tensors of shapes {a:?} and {b:?} (only tensors of one shape are added)"));
+                return fail(format!(
+                    "an Add of tensors of shapes {a:?} and {b:?} (only tensors of one shape are added, no broadcasting)"
+                ));
             }
             Ok(a.clone())
         }
@@ -179,11 +181,14 @@ fn output_shape(graph: &Graph, id: NodeId) -> Result<Vec<usize>> {
 fn concat(parts: &[&Vec<usize>], axis: usize) -> std::result::Result<Vec<usize>, String> {
     let shapes = || parts.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", ");
     if axis != 1 {
-        return Err(format!("joins shapes {} along axis {axis} (only the channel axis, 1, is supported)", shapes()));
+        return Err(format!(
+            "a Concat of shapes {} along axis {axis} (only the channel axis, 1, is supported)",
+            shapes()
+        ));
     }
     let first = parts[0];
     if first.is_empty() || parts.iter().any(|s| s.len() != first.len() || s[1..] != first[1..]) {
-        return Err(format!("joins shapes {} that differ off the channel axis", shapes()));
+        return Err(format!("a Concat of shapes {} that differ off the channel axis", shapes()));
     }
     let channels = parts.iter().map(|s| s[0]).sum();
     Ok(std::iter::once(channels).chain(first[1..].iter().copied()).collect())
@@ -242,6 +247,14 @@ mod tests {
         InferShapes.run(&mut g).unwrap();
         let shapes: Vec<_> = ids.iter().map(|&n| g.node(n).shape.clone()).collect();
         assert_eq!(shapes, vec![vec![16], vec![32], vec![2, 4, 4], vec![32], vec![32]]);
+    }
+
+    #[test]
+    fn an_add_of_two_shapes_is_refused_by_node_name() {
+        let (mut g, ids) = chain(4, vec![dense(4, 3), Op::Add]);
+        g.connect(ids[0], ids[2], 1);
+        let err = InferShapes.run(&mut g).unwrap_err().to_string();
+        assert!(err.contains("'n1'") && err.contains("an Add of tensors of shapes [3] and [4]"), "{err}");
     }
 
     #[test]

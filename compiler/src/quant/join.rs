@@ -24,7 +24,10 @@ pub fn common_type(parts: &[FixedType], name: &str) -> Result<FixedType> {
     let frac = parts.iter().map(|t| t.frac_bits()).max().expect("two or more parts");
     let range = parts.iter().map(|&t| aligned(t, frac)).reduce(Interval::hull).expect("two or more parts");
     exact_type(range, frac, name).map_err(|_| {
-        precision_error(name, "the concatenated parts need a common type wider than 64 bits; give the layer a result type")
+        precision_error(
+            name,
+            "the concatenated parts need a common type wider than 64 bits; give the layer a result type",
+        )
     })
 }
 

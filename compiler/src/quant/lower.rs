@@ -143,7 +143,8 @@ fn lower_node(
             ));
         }
         Op::Pool(pool) => {
-            let Some((taps, weights)) = pool.border_average(&input.shape).map_err(|e| precision_error(&node.name, e))?
+            let Some((taps, weights)) =
+                pool.border_average(&input.shape).map_err(|e| precision_error(&node.name, e))?
             else {
                 return Err(precision_error(&node.name, "shape inference left a plain pool unresolved"));
             };
