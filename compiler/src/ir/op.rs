@@ -509,3 +509,44 @@ impl Op {
         matches!(self, Op::Dense(_) | Op::Conv(_))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pool(kind: PoolKind, kernel: usize, stride: usize, pad: usize, ceil_mode: bool) -> Pool {
+        let geometry = ConvGeometry {
+            kernel: vec![kernel],
+            stride: vec![stride],
+            dilation: vec![1],
+            padding: vec![(pad, pad)],
+            output_padding: vec![0],
+        };
+        Pool { kind, geometry, ceil_mode }
+    }
+
+    #[test]
+    fn ceil_mode_rounds_up_but_drops_a_window_starting_past_the_input() {
+        let max = |k, s, p, n| pool(PoolKind::Max, k, s, p, true).output_extent(&[n]).unwrap()[0];
+        assert_eq!(max(3, 2, 0, 8), 4, "the last window starts at 6 and runs past 8");
+        assert_eq!(max(2, 2, 0, 8), 4, "windows that fit: as without ceil_mode");
+        assert_eq!(max(1, 2, 0, 4), 2, "a third window would start at 4, past the input");
+        assert_eq!(pool(PoolKind::Max, 3, 2, 0, false).output_extent(&[8]).unwrap(), [3]);
+    }
+
+    #[test]
+    fn border_windows_count_what_onnx_counts() {
+        let average = |include_pad| PoolKind::Average { count_include_pad: include_pad };
+        // 4 -> 3 with pads 1: windows [-1, 2), [1, 4), [3, 6); 5 is past the padding.
+        assert_eq!(pool(average(true), 3, 2, 1, true).window_sizes(&[4]).unwrap(), [3, 3, 2]);
+        assert_eq!(pool(average(false), 3, 2, 1, true).window_sizes(&[4]).unwrap(), [2, 3, 1]);
+        // Without ceil_mode, counting the padding: every window is whole, a plain average pool.
+        let plain = pool(average(true), 3, 1, 1, false);
+        assert_eq!(plain.border_average(&[1, 4]).unwrap(), None);
+        let (taps, weights) = pool(average(false), 3, 1, 1, false).border_average(&[1, 4]).unwrap().unwrap();
+        // Sizes 2, 3, 3, 2: one weight for each size, 1/2 and 1/3.
+        assert_eq!(weights, [0.5, 1.0 / 3.0]);
+        assert_eq!(taps.of(0), &[(0, 0), (1, 0)]);
+        assert_eq!(taps.of(1), &[(0, 1), (1, 1), (2, 1)]);
+    }
+}
