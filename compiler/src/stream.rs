@@ -181,6 +181,12 @@ pub fn plan(model: &QuantizedModel) -> Result<Plan, StreamError> {
     let mut value = model.input;
     let mut stages = Vec::new();
     for (k, layer) in model.layers.iter().enumerate() {
+        if matches!(layer.op, LayerOp::Add { .. } | LayerOp::Concat) {
+            return Err(refuse(
+                layer,
+                "it joins two branches (a skip connection), and a streamed design is a chain of layers; use --io parallel",
+            ));
+        }
         if layer.inputs.len() != 1 || layer.inputs[0] != value {
             return Err(refuse(layer, "a streamed design is a chain, each layer reading the one before"));
         }
@@ -230,7 +236,11 @@ pub fn plan(model: &QuantizedModel) -> Result<Plan, StreamError> {
             {
                 let transposed = matches!(layer.op, LayerOp::Conv { transposed: true, .. });
                 let Some(g) = geometry else {
-                    return Err(refuse(layer, "its model was quantized without the geometry; quantize it again"));
+                    return Err(refuse(
+                        layer,
+                        "its windows are no one kernel slid over the input (a pool whose border windows divide by \
+                         their own sizes), or its model was quantized without the geometry",
+                    ));
                 };
                 let window =
                     if matches!(layer.op, LayerOp::MaxPool { .. }) { WindowKind::Max } else { WindowKind::Conv };
@@ -258,6 +268,7 @@ pub fn plan(model: &QuantizedModel) -> Result<Plan, StreamError> {
             | LayerOp::LeakyRelu { .. }
             | LayerOp::Clip { .. }
             | LayerOp::Table { .. } => (StageKind::Map, Stream { ty: out.ty, ..current.clone() }),
+            LayerOp::Add { .. } | LayerOp::Concat => unreachable!("refused above"),
         };
         let layer = if matches!(kind, StageKind::Serialize) { None } else { Some(k) };
         stages.push(Stage { layer, kind, input: current, output: output.clone() });

@@ -11,7 +11,7 @@ use ndarray::ArrayD;
 use ndarray_npy::ReadNpyExt;
 use std::path::PathBuf;
 
-const MODELS: [&str; 27] = [
+const MODELS: [&str; 31] = [
     "fpga_encoder_ts13",
     "fpga_ae_ts17",
     "burn_style_matmul_add",
@@ -39,6 +39,10 @@ const MODELS: [&str; 27] = [
     "elu_selu_softplus_ts17",
     "resize_sizes_dynamo18",
     "max_pool_ts17",
+    "residual_dense_ts17",
+    "residual_conv_ts17",
+    "concat_skip_ts17",
+    "ceil_pools_ts19",
 ];
 
 fn fixture(name: &str) -> PathBuf {
@@ -208,6 +212,43 @@ fn constant_arithmetic_folds_into_layers_or_becomes_an_affine_map() {
     assert_eq!(kinds("const_arith_conv_ts17"), ["input", "conv", "batch_norm", "conv", "flatten", "dense", "output"]);
 }
 
+fn kinds_of(name: &str) -> Vec<&'static str> {
+    let graph = load_and_optimize(&fixture(&format!("{name}.onnx")), Part::Full).unwrap();
+    graph.topological_order().iter().map(|&n| graph.node(n).op.kind()).collect()
+}
+
+/// A skip connection joins two branches: the sum of two run-time tensors stays an add (the
+/// ReLU after it cannot fuse into a linear layer), a torch.cat a concatenation.
+#[test]
+fn skip_connections_stay_joins_of_two_branches() {
+    for name in ["residual_dense_ts17", "residual_conv_ts17"] {
+        let kinds = kinds_of(name);
+        assert_eq!(kinds.iter().filter(|&&k| k == "add").count(), 1, "{name}: {kinds:?}");
+        let add = kinds.iter().position(|&k| k == "add").unwrap();
+        assert_eq!(kinds[add + 1], "activation", "{name}: {kinds:?}");
+    }
+    let kinds = kinds_of("concat_skip_ts17");
+    assert!(kinds.contains(&"concat") && kinds.contains(&"max_pool"), "{kinds:?}");
+}
+
+/// ceil_mode: the max pool is a plain one whose end padding reaches the last window, the
+/// average pool keeps windows of their own sizes.
+#[test]
+fn ceil_mode_pools_get_their_border_windows() {
+    let graph = load_and_optimize(&fixture("ceil_pools_ts19.onnx"), Part::Full).unwrap();
+    let nodes: Vec<_> = graph.topological_order().into_iter().map(|n| graph.node(n)).collect();
+    let kinds: Vec<_> = nodes.iter().map(|n| n.op.kind()).collect();
+    assert_eq!(kinds, ["input", "conv", "max_pool", "average_pool", "flatten", "dense", "output"]);
+    let Op::MaxPool(max) = &nodes[2].op else { unreachable!() };
+    assert_eq!((nodes[2].shape.as_slice(), max.padding.as_slice()), (&[2, 4, 4][..], &[(0, 1), (0, 1)][..]));
+    let Op::Pool(average) = &nodes[3].op else { unreachable!() };
+    assert_eq!(nodes[3].shape, [2, 3, 3]);
+    let sizes = average.window_sizes(&[4, 4]).unwrap();
+    // Per axis the windows hold 3, 3 and 2 values (the last one's third position lies past
+    // the padding).
+    assert_eq!(sizes, [9, 9, 6, 9, 9, 6, 6, 6, 4]);
+}
+
 /// Average pools and nearest upsampling are convolutions that pair each channel with itself.
 #[test]
 fn pools_and_upsampling_become_convolutions() {
@@ -259,6 +300,13 @@ fn with_attribute(name: &str, op_type: &str, attribute: &str, value: i64) -> tem
     let file = tempfile::Builder::new().suffix(".onnx").tempfile().unwrap();
     std::fs::write(file.path(), model.write_to_bytes().unwrap()).unwrap();
     file.into_temp_path()
+}
+
+#[test]
+fn a_concat_off_the_channel_axis_is_refused_naming_its_node() {
+    let path = with_attribute("concat_skip_ts17.onnx", "Concat", "axis", 2);
+    let err = load_and_optimize(&path, Part::Full).unwrap_err().to_string();
+    assert!(err.contains("'/Concat'") && err.contains("along axis 2"), "{err}");
 }
 
 #[test]

@@ -55,7 +55,8 @@ impl Schedule {
             }
             LayerOp::Affine { .. } | LayerOp::LeakyRelu { .. } | LayerOp::PRelu { .. } => 2,
             LayerOp::Relu | LayerOp::Clip { .. } | LayerOp::MaxPool { .. } | LayerOp::Table { .. } => 1,
-            LayerOp::Reshape => 0,
+            LayerOp::Reshape | LayerOp::Concat => 0,
+            LayerOp::Add { .. } => 1,
         }
     }
 }
@@ -68,7 +69,13 @@ pub fn layer_cycles(model: &QuantizedModel, options: &Options) -> Result<Vec<usi
     Ok(model.layers.iter().map(|layer| schedule.layer(model, layer)).collect())
 }
 
-/// The estimated latency of the top function: from reading `x` to writing `y`.
+/// The estimated latency of the top function: from reading `x` to writing `y`, along the
+/// longest path where branches run side by side.
 pub fn latency_cycles(model: &QuantizedModel, options: &Options) -> Result<usize, Error> {
-    Ok(layer_cycles(model, options)?.iter().sum())
+    let mut ready = vec![0; model.values.len()];
+    for (layer, cycles) in model.layers.iter().zip(layer_cycles(model, options)?) {
+        let start = layer.inputs.iter().map(|&v| ready[v]).max().unwrap_or(0);
+        ready[layer.output] = start + cycles;
+    }
+    Ok(ready[model.output])
 }

@@ -61,6 +61,9 @@ fn strings<const N: usize>(items: [&dyn ToString; N]) -> Vec<String> {
 
 pub fn layer_view(model: &QuantizedModel, names: &Names, k: usize) -> Result<LayerView, Error> {
     let layer: &Layer = &model.layers[k];
+    if matches!(layer.op, LayerOp::Add { .. } | LayerOp::Concat) {
+        return crate::join_view::join_view(model, names, k);
+    }
     let [input] = layer.inputs[..] else {
         return Err(Error::Unsupported(format!(
             "layer '{}' has {} inputs; every layer takes one",
@@ -287,6 +290,7 @@ pub fn layer_view(model: &QuantizedModel, names: &Names, k: usize) -> Result<Lay
             elementwise()?;
             KernelCall { kernel: "copy", template_args: strings([x_t, y_t, &n_in]), args: strings([x_a, y_a]) }
         }
+        LayerOp::Add { .. } | LayerOp::Concat => unreachable!("joins have a view of their own"),
     };
     Ok(LayerView {
         index: k,

@@ -22,6 +22,7 @@
 //! are computed in Rust, the templates hold the layout only. The kernel header is a
 //! static file.
 
+mod join_view;
 mod latency;
 mod layer_view;
 mod project;

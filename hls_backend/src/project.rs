@@ -160,6 +160,8 @@ fn resources(model: &QuantizedModel) -> Resources {
             | LayerOp::LeakyRelu { .. }
             | LayerOp::Clip { .. }
             | LayerOp::MaxPool { .. }
+            | LayerOp::Add { .. }
+            | LayerOp::Concat
             | LayerOp::Reshape => {}
         }
     }

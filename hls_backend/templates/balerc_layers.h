@@ -209,6 +209,35 @@ Elements:
     }
 }
 
+// A skip connection's sum: both operands converted exactly to sum_T (the finer fraction,
+// integer bits for the whole sum), added there, then the one cast to the result.
+template <class a_T, class b_T, class sum_T, class res_T, int N>
+void add(const a_T a[N], const b_T b[N], res_T y[N]) {
+#pragma HLS INLINE
+Elements:
+    for (int i = 0; i < N; i++) {
+#pragma HLS UNROLL
+        const sum_T s = (sum_T)a[i] + (sum_T)b[i];
+        y[i] = (res_T)s;
+    }
+}
+
+// A concatenation along the channel axis: a's codes, then b's, each cast to the result.
+template <class a_T, class b_T, class res_T, int NA, int NB>
+void concat(const a_T a[NA], const b_T b[NB], res_T y[NA + NB]) {
+#pragma HLS INLINE
+First:
+    for (int i = 0; i < NA; i++) {
+#pragma HLS UNROLL
+        y[i] = (res_T)a[i];
+    }
+Second:
+    for (int i = 0; i < NB; i++) {
+#pragma HLS UNROLL
+        y[NA + i] = (res_T)b[i];
+    }
+}
+
 // A leaky ReLU with a slope per channel: negative x times alpha[i / PER_CHANNEL] (the codes
 // of alpha_T) at full precision, then the cast, as act_leaky_relu does with one slope.
 template <class data_T, class res_T, class alpha_T, int N, int PER_CHANNEL>

@@ -156,6 +156,18 @@ fn pools_pads_and_upsampling_match() {
 }
 
 #[test]
+fn skip_connections_and_ceil_pools_match() {
+    let Some(include) = tools() else { return };
+    for name in ["residual_dense_ts17", "residual_conv_ts17"] {
+        let kinds = check(name, "ap_fixed<12,4,AP_RND,AP_SAT>", &include);
+        assert!(kinds.iter().any(|k| k == "add"), "{name}: {kinds:?}");
+    }
+    let kinds = check("concat_skip_ts17", "ap_fixed<16,6,AP_RND_CONV,AP_WRAP>", &include);
+    assert!(kinds.iter().any(|k| k == "concat"), "{kinds:?}");
+    check("ceil_pools_ts19", "ap_fixed<12,4,AP_RND,AP_SAT>", &include);
+}
+
+#[test]
 fn clip_and_prelu_layers_match() {
     let Some(include) = tools() else { return };
     let kinds = check("clip_ts17", "ap_fixed<12,4,AP_RND,AP_SAT>", &include);

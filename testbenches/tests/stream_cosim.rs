@@ -183,6 +183,15 @@ fn a_parallel_only_request_is_refused_clearly() {
     assert!(error.contains("streamed design") && error.contains("reuse factor"), "{error}");
 }
 
+#[test]
+fn a_skip_connection_is_refused_for_streaming_naming_its_node() {
+    let model = common::uncalibrated("residual_conv_ts17", "ap_fixed<16,6>");
+    let dir = tempfile::tempdir().unwrap();
+    let error = write_project(&model, &stream_options(Multipliers::Auto, None), dir.path()).unwrap_err().to_string();
+    let add = model.layers.iter().find(|l| l.op.kind() == "add").unwrap();
+    assert!(error.contains(&format!("'{}'", add.name)) && error.contains("--io parallel"), "{error}");
+}
+
 /// A random chain: a convolution (plain or transposed, 1-D or 2-D, random kernel, stride,
 /// padding and dilation), an activation, perhaps a max pool, then a flatten and a dense
 /// layer, or the image itself as the output.

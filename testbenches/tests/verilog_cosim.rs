@@ -186,6 +186,49 @@ fn pools_pads_and_upsampling_match_in_verilator() {
     }
 }
 
+/// Skip connections and ceil-mode pools, lint-clean and code for code: the residual blocks'
+/// sums (their branches of different depths, the shorter one delayed), a U-Net concatenation,
+/// and border windows of their own sizes. One residual block is also pipelined after every
+/// adder level, which lengthens its longer branch further.
+#[test]
+fn skip_connections_and_ceil_pools_match_in_verilator() {
+    let Some(()) = require(verilator_available()) else { return };
+    let cases = [
+        ("residual_dense_ts17", 3),
+        ("residual_conv_ts17", 3),
+        ("residual_conv_ts17", 1),
+        ("concat_skip_ts17", 3),
+        ("ceil_pools_ts19", 3),
+    ];
+    for (name, levels) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let data = build(name, "ap_fixed<12,4,AP_RND,AP_SAT>", Multipliers::ShiftAdd, levels, dir.path());
+        let (design, _) = load_build(dir.path()).unwrap();
+        lint(&design).unwrap_or_else(|warnings| panic!("{name}: lint warnings\n{warnings}"));
+        assert_bit_exact(dir.path(), Tool::Verilator, 100, Some(data), &format!("{name}, {levels} levels a stage"));
+    }
+}
+
+/// Skip connections folded (a new sample every few clocks), in Icarus: the delayed branch must
+/// still meet the folded one's result of the same sample, whether every layer is folded or
+/// only one layer of the longer branch.
+#[test]
+fn folded_skip_connections_match_in_icarus() {
+    let Some(()) = require(iverilog_available()) else { return };
+    let only = |layer: &str, reuse: u32| ReuseFactors { default: 1, layers: [(layer.to_string(), reuse)].into() };
+    for (name, reuse, ii) in [
+        ("residual_dense_ts17", ReuseFactors::uniform(4), 4),
+        ("residual_conv_ts17", only("/outer/Conv", 3), 3),
+        ("concat_skip_ts17", only("/middle/Conv", 2), 2),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let options = folded(Multipliers::Dsp, 3, reuse);
+        let data = build_folded(name, "ap_fixed<16,6>", &options, dir.path());
+        assert_eq!(report(dir.path())["ii"], ii, "{name}");
+        assert_bit_exact(dir.path(), Tool::Iverilog, 100, Some(data), &format!("{name} at II = {ii}"));
+    }
+}
+
 /// Conv3d over stacks of frames (the whole autoencoder, with its transposed Conv3d, runs in
 /// Icarus above).
 #[test]
@@ -210,6 +253,20 @@ fn shift_add_uses_no_dsp_and_dsp_mode_does() {
     }
     assert_eq!(dsps[0], 0);
     assert!(dsps[1] > 0);
+}
+
+/// A residual block synthesizes (yosys, UltraScale+) on shift-add terms alone; the skip's
+/// delay registers are flip-flops beside the layers' own.
+#[test]
+fn a_residual_block_synthesizes_without_dsp() {
+    let Some(()) = require(yosys_available()) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    build("residual_dense_ts17", "ap_fixed<12,4,AP_RND,AP_SAT>", Multipliers::ShiftAdd, 3, dir.path());
+    let (design, _) = load_build(dir.path()).unwrap();
+    let resources = synthesize(&design, dir.path()).unwrap();
+    eprintln!("residual_dense_ts17 at ap_fixed<12,4,AP_RND,AP_SAT>, shift-add: {resources:?}");
+    assert!(resources.lut > 0 && resources.ff > 0, "{resources:?}");
+    assert_eq!(resources.dsp, 0, "{resources:?}");
 }
 
 fn fixed_type() -> impl Strategy<Value = FixedType> {

@@ -80,7 +80,7 @@ pub fn emit(
         cx.body,
         "    reg {} {p}_in;\n    always @(posedge clk) if ({start}) {p}_in <= {};",
         range(in_bits),
-        cx.input
+        cx.inputs[0]
     )
     .unwrap();
     writeln!(

@@ -27,8 +27,9 @@ pub struct Context<'a> {
     pub registers: Registers,
     /// This layer's prefix for wire names, e.g. `l3`.
     pub prefix: String,
-    /// The packed input vector and the packed output vector to drive.
-    pub input: String,
+    /// The packed vector of each operand (one, or several for a join), and the packed output
+    /// vector to drive.
+    pub inputs: Vec<String>,
     pub output: String,
 }
 
@@ -61,7 +62,7 @@ pub fn emit(model: &QuantizedModel, layer: &Layer, cx: &mut Context) -> Result<u
         output.ty
     )
     .unwrap();
-    let elements = unpack(cx.body, &cx.input, &p, input.ty, input.len());
+    let elements = unpack(cx.body, &cx.inputs[0], &p, input.ty, input.len());
     let mut inner_stages = 0;
     let outputs: Vec<String> = match &layer.op {
         LayerOp::Dense { .. } | LayerOp::Conv { .. } => {
@@ -215,6 +216,15 @@ pub fn emit(model: &QuantizedModel, layer: &Layer, cx: &mut Context) -> Result<u
                 .collect::<Result<_, Error>>()?
         }
         LayerOp::Reshape => elements.iter().map(|x| x.name.clone()).collect(),
+        LayerOp::Add { sum } => {
+            let others = crate::join::unpack_others(model, layer, cx);
+            crate::join::add(cx, &elements, &others[0], *sum, output.ty)?
+        }
+        LayerOp::Concat => {
+            let mut parts = vec![elements];
+            parts.extend(crate::join::unpack_others(model, layer, cx));
+            crate::join::concat(cx, &parts, output.ty)?
+        }
     };
     let packed: Vec<&str> = outputs.iter().rev().map(String::as_str).collect();
     writeln!(cx.body, "    assign {} = {{{}}};", cx.output, packed.join(", ")).unwrap();
@@ -589,7 +599,7 @@ fn leaky(
 }
 
 /// Instantiates the conversion of `x` to `target`; returns the result wire.
-fn convert(
+pub(crate) fn convert(
     cx: &mut Context,
     x: &str,
     width: u32,

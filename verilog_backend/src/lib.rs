@@ -10,6 +10,7 @@ mod csd;
 mod cse;
 mod dsp_plan;
 mod fold;
+mod join;
 mod layer;
 mod project;
 mod reuse;

@@ -21,7 +21,6 @@ pub fn generate(model: &QuantizedModel, options: &Options) -> Result<Design, Err
     let mut cost = Cost::default();
     let mut body = String::new();
     let mut register_bits = 0u64;
-    let mut latency = 0usize;
     let factors = crate::reuse::resolve(model, &options.reuse)?;
     let ii = factors.iter().copied().max().unwrap_or(1) as usize;
     if options.dsp.budget.is_some() && options.multipliers != Multipliers::Auto {
@@ -30,13 +29,15 @@ pub fn generate(model: &QuantizedModel, options: &Options) -> Result<Design, Err
     }
     let mut plan = crate::dsp_plan::plan(model, &factors, options.multipliers, options.dsp);
     let mut layers = Vec::new();
-    // The packed vector holding each value once it is computed.
-    let mut vectors: Vec<Option<String>> = vec![None; model.values.len()];
-    vectors[model.input] = Some("in_data".to_string());
+    // The packed vector holding each value once it is computed, and the clock it holds the
+    // sample from (counted from the sample's acceptance).
+    let mut values = Timeline::new(model, "in_data");
     for (k, layer) in model.layers.iter().enumerate() {
         let value = &model.values[layer.output];
         let bits = value.len() as u64 * value.ty.width as u64;
-        let source = vectors[layer.inputs[0]].clone().expect("layers come in topological order");
+        // A join waits for its latest operand; the others pass through delay registers.
+        let before = layer.inputs.iter().map(|&v| values.ready_at(v)).max().expect("a layer reads an operand");
+        let sources = layer.inputs.iter().map(|&v| values.delayed(&mut body, v, before)).collect();
         let prefix = format!("l{k}");
         let output_vector = format!("{prefix}_d");
         writeln!(body, "    wire {} {output_vector};", range(bits as u32)).unwrap();
@@ -50,10 +51,9 @@ pub fn generate(model: &QuantizedModel, options: &Options) -> Result<Design, Err
             sharing_pairs: options.sharing_pairs,
             registers: Registers::default(),
             prefix: prefix.clone(),
-            input: source,
+            inputs: sources,
             output: output_vector.clone(),
         };
-        let before = latency;
         // A folded layer's output register loads once per sample, when the sum is complete.
         let (inner_stages, load) = if factors[k] > 1 {
             let folded = fold::emit(model, layer, factors[k], before, &mut cx)?;
@@ -62,9 +62,9 @@ pub fn generate(model: &QuantizedModel, options: &Options) -> Result<Design, Err
             (emit(model, layer, &mut cx)?, String::new())
         };
         register_bits += cx.registers.bits;
-        latency += inner_stages as usize;
+        let mut after = before + inner_stages as usize;
         if layer.op == LayerOp::Reshape {
-            vectors[layer.output] = Some(output_vector);
+            values.set(layer.output, output_vector, after);
         } else {
             let register = format!("{prefix}_q");
             writeln!(
@@ -73,22 +73,24 @@ pub fn generate(model: &QuantizedModel, options: &Options) -> Result<Design, Err
                 range(bits as u32)
             )
             .unwrap();
-            vectors[layer.output] = Some(register);
             register_bits += bits;
-            latency += 1;
+            after += 1;
+            values.set(layer.output, register, after);
         }
         if matches!(layer.op, LayerOp::Dense { .. } | LayerOp::Conv { .. }) {
             layers.push(LayerReuse {
                 name: layer.name.clone(),
                 reuse_factor: factors[k],
-                latency_cycles: latency - before,
+                latency_cycles: after - before,
             });
         }
     }
+    register_bits += values.delay_bits;
+    let latency = values.ready_at(model.output);
     if latency == 0 {
         return Err(Error::Unsupported("the model computes nothing (only reshapes)".into()));
     }
-    let result = vectors[model.output].clone().expect("the output is computed");
+    let result = values.vector(model.output).to_string();
     let n_in = input.len() as u64 * input.ty.width as u64;
     let n_out = output.len() as u64 * output.ty.width as u64;
     let valid_shift =
@@ -127,6 +129,58 @@ pub fn generate(model: &QuantizedModel, options: &Options) -> Result<Design, Err
         register_bits: register_bits + latency as u64 + ready_bits,
         stream: None,
     })
+}
+
+/// Each value's packed vector and the clock it holds the sample from, with the delay
+/// registers that bring an earlier branch to a join in step with the later one.
+struct Timeline<'m> {
+    model: &'m QuantizedModel,
+    vectors: Vec<Option<String>>,
+    ready: Vec<usize>,
+    /// `delays[v][d - 1]`: value v delayed by d clocks, made once and shared by its readers.
+    delays: Vec<Vec<String>>,
+    delay_bits: u64,
+}
+
+impl<'m> Timeline<'m> {
+    fn new(model: &'m QuantizedModel, input: &str) -> Self {
+        let n = model.values.len();
+        let mut vectors = vec![None; n];
+        vectors[model.input] = Some(input.to_string());
+        Timeline { model, vectors, ready: vec![0; n], delays: vec![Vec::new(); n], delay_bits: 0 }
+    }
+
+    fn set(&mut self, value: usize, vector: String, ready: usize) {
+        self.vectors[value] = Some(vector);
+        self.ready[value] = ready;
+    }
+
+    fn ready_at(&self, value: usize) -> usize {
+        self.ready[value]
+    }
+
+    fn vector(&self, value: usize) -> &str {
+        self.vectors[value].as_deref().expect("layers come in topological order")
+    }
+
+    /// The vector holding `value`'s sample at clock `at` (not before the value is ready).
+    fn delayed(&mut self, body: &mut String, value: usize, at: usize) -> String {
+        let clocks = at - self.ready[value];
+        let v = &self.model.values[value];
+        let bits = v.len() as u64 * v.ty.width as u64;
+        while self.delays[value].len() < clocks {
+            let from = self.delays[value].last().cloned().unwrap_or_else(|| self.vector(value).to_string());
+            let name = format!("v{value}_delay{}", self.delays[value].len() + 1);
+            writeln!(body, "    reg {} {name};\n    always @(posedge clk) {name} <= {from};", range(bits as u32))
+                .unwrap();
+            self.delay_bits += bits;
+            self.delays[value].push(name);
+        }
+        match clocks {
+            0 => self.vector(value).to_string(),
+            d => self.delays[value][d - 1].clone(),
+        }
+    }
 }
 
 /// `accepted`, high in the clock a sample enters. Every clock when II = 1; otherwise

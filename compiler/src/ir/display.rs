@@ -50,11 +50,15 @@ fn write_attributes(f: &mut fmt::Formatter<'_>, op: &Op) -> fmt::Result {
         Op::Conv(c) => write_conv(f, c),
         Op::Channelwise(c) => write!(f, " window={:?} stride={:?}", c.geometry.kernel, c.geometry.stride),
         Op::MaxPool(g) => write!(f, " window={:?} stride={:?} pad={:?}", g.kernel, g.stride, g.padding),
+        Op::Pool(p) => {
+            let g = &p.geometry;
+            write!(f, " window={:?} stride={:?} pad={:?} ceil_mode={}", g.kernel, g.stride, g.padding, p.ceil_mode)
+        }
         Op::BatchNorm(b) => write!(f, " channels={}", b.scale.len()),
         Op::Activation(a) => write!(f, " {a}"),
         Op::PRelu { slopes } => write!(f, " slopes={}", slopes.len()),
         Op::Reshape { shape: s } => write!(f, " to {s:?}"),
-        Op::Flatten { axis } => write!(f, " axis={axis}"),
+        Op::Flatten { axis } | Op::Concat { axis } => write!(f, " axis={axis}"),
         Op::Transpose { perm } => write!(f, " perm={perm:?}"),
         Op::Pad { pads } => write!(f, " pads={pads:?}"),
         Op::Quantize(ty) => write!(f, " to {ty}"),

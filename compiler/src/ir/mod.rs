@@ -12,7 +12,7 @@ mod verify;
 
 pub use code_scales::CodeScales;
 pub use declared::Declared;
-pub use op::{Activation, BatchNorm, Channelwise, Conv, ConvGeometry, Dense, Op};
+pub use op::{Activation, BatchNorm, Channelwise, Conv, ConvGeometry, Dense, Op, Pool, PoolKind};
 pub use requantize::{Requantize, MANTISSA_BITS};
 pub use taps::Taps;
 pub use tensor::Tensor;

@@ -263,6 +263,122 @@ impl Channelwise {
     }
 }
 
+/// What a [`Pool`] takes of each window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PoolKind {
+    Max,
+    /// The mean; with `count_include_pad` the window's positions in the explicit padding count
+    /// towards its size (never those past it, which only ceil_mode adds).
+    Average {
+        count_include_pad: bool,
+    },
+}
+
+/// An ONNX pool whose border windows can hold fewer values than the kernel: ceil_mode=1, or an
+/// average over padding that does not count. Shape inference makes it a max pool or an average
+/// pool of equal windows where it can; an average whose windows differ stays, and is quantized
+/// as a convolution whose taps at the border are 1 over their own window's size.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pool {
+    pub kind: PoolKind,
+    pub geometry: ConvGeometry,
+    /// Output extents rounded up: a last window may start in the input and run past it.
+    pub ceil_mode: bool,
+}
+
+impl Pool {
+    /// The output extent of each spatial dimension. As ONNX and PyTorch do, a window that
+    /// ceil_mode would start past the input and its begin padding is dropped.
+    pub fn output_extent(&self, input: &[usize]) -> Result<Vec<usize>, String> {
+        let g = &self.geometry;
+        input
+            .iter()
+            .enumerate()
+            .map(|(d, &n)| {
+                let span = g.dilation[d] * (g.kernel[d] - 1) + 1;
+                let (begin, end) = g.padding[d];
+                let padded = n + begin + end;
+                if padded < span {
+                    return Err(format!("kernel span {span} exceeds the padded input extent {padded}"));
+                }
+                let steps = padded - span;
+                let mut extent = if self.ceil_mode { steps.div_ceil(g.stride[d]) } else { steps / g.stride[d] } + 1;
+                if self.ceil_mode && (extent - 1) * g.stride[d] >= n + begin {
+                    extent -= 1;
+                }
+                Ok(extent)
+            })
+            .collect()
+    }
+
+    /// The same windows without ceil_mode: the end padding grown until the last window fits.
+    pub fn floor_geometry(&self, input: &[usize]) -> Result<ConvGeometry, String> {
+        let extent = self.output_extent(input)?;
+        let mut g = self.geometry.clone();
+        for (d, &n) in input.iter().enumerate() {
+            let span = g.dilation[d] * (g.kernel[d] - 1) + 1;
+            let needed = (extent[d] - 1) * g.stride[d] + span;
+            let padded = n + g.padding[d].0 + g.padding[d].1;
+            g.padding[d].1 += needed.saturating_sub(padded);
+        }
+        Ok(g)
+    }
+
+    /// How many positions of each output's window count towards its mean, for an input of
+    /// spatial extents `input`, outputs in row-major order.
+    pub fn window_sizes(&self, input: &[usize]) -> Result<Vec<usize>, String> {
+        let g = &self.geometry;
+        let include_pad = matches!(self.kind, PoolKind::Average { count_include_pad: true });
+        let per_dim: Vec<Vec<usize>> = self
+            .output_extent(input)?
+            .iter()
+            .enumerate()
+            .map(|(d, &extent)| {
+                let (n, (begin, end)) = (input[d] as isize, g.padding[d]);
+                (0..extent as isize)
+                    .map(|o| {
+                        let start = o * g.stride[d] as isize - begin as isize;
+                        let stop = start + g.kernel[d] as isize;
+                        let counted =
+                            if include_pad { stop.min(n + end as isize) - start } else { stop.min(n) - start.max(0) };
+                        counted.max(0) as usize
+                    })
+                    .collect()
+            })
+            .collect();
+        Ok(per_dim
+            .iter()
+            .fold(vec![1], |sizes, dim| sizes.iter().flat_map(|&s| dim.iter().map(move |&c| s * c)).collect()))
+    }
+
+    /// An average pool as taps over `input` ([channels, spatial...]) and the weights they
+    /// index: one over each distinct window size. None when the windows differ in no size
+    /// from the kernel's, where it is a plain average pool.
+    pub fn border_average(&self, input: &[usize]) -> Result<Option<(Taps, Vec<f64>)>, String> {
+        let sizes = self.window_sizes(&input[1..])?;
+        let full: usize = self.geometry.kernel.iter().product();
+        if sizes.iter().all(|&s| s == full) {
+            return Ok(None);
+        }
+        if let Some(empty) = sizes.iter().position(|&s| s == 0) {
+            return Err(format!("window {empty} of the pool covers no value"));
+        }
+        let mut distinct: Vec<usize> = sizes.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        let windows = self.floor_geometry(&input[1..])?.windows(input);
+        let per_channel = sizes.len();
+        let entries = (0..windows.outputs())
+            .flat_map(|o| {
+                let weight = distinct.binary_search(&sizes[o % per_channel]).expect("listed") as u32;
+                windows.of(o).iter().map(move |&(i, _)| (i, weight))
+            })
+            .collect();
+        let taps = Taps { starts: windows.starts.clone(), entries, per_channel: windows.per_channel };
+        Ok(Some((taps, distinct.iter().map(|&s| 1.0 / s as f64).collect())))
+    }
+}
+
 /// Inference-time batch normalization, kept as y = x * scale + shift per channel
 /// (channel = first per-sample axis).
 #[derive(Debug, Clone, PartialEq)]
@@ -307,6 +423,9 @@ pub enum Op {
     Channelwise(Channelwise),
     /// The largest value of a window over each channel alone (padding never wins).
     MaxPool(ConvGeometry),
+    /// A pool with border windows of their own sizes (ceil_mode, or padding that an average
+    /// does not count).
+    Pool(Pool),
     BatchNorm(BatchNorm),
     Activation(Activation),
     /// Reshape to an ONNX shape that includes the batch dimension first
@@ -330,8 +449,14 @@ pub enum Op {
     },
     /// MatMul with a constant right operand, before constant folding makes it Dense.
     MatMul,
-    /// Elementwise addition, before constant folding absorbs a constant into a bias.
+    /// Elementwise addition: a constant one folds into the bias of the linear layer before
+    /// it; one of two run-time tensors of the same shape (a skip connection) stays.
     Add,
+    /// Run-time tensors joined along `axis` (the batch axis is 0); shape inference accepts the
+    /// channel axis (1) only, along which the parts' codes lie one after another.
+    Concat {
+        axis: usize,
+    },
     Identity,
     Dropout,
     /// A cast to a fixed-point type that the model itself declares (a quantization node on a
@@ -360,6 +485,8 @@ impl Op {
             Op::Channelwise(c) if c.transposed => "upsample",
             Op::Channelwise(_) => "average_pool",
             Op::MaxPool(_) => "max_pool",
+            Op::Pool(Pool { kind: PoolKind::Max, .. }) => "max_pool",
+            Op::Pool(_) => "average_pool",
             Op::BatchNorm(_) => "batch_norm",
             Op::Activation(_) => "activation",
             Op::Reshape { .. } => "reshape",
@@ -368,6 +495,7 @@ impl Op {
             Op::Pad { .. } => "pad",
             Op::MatMul => "matmul",
             Op::Add => "add",
+            Op::Concat { .. } => "concat",
             Op::Identity => "identity",
             Op::Dropout => "dropout",
             Op::Quantize(_) => "quantize",
@@ -379,5 +507,46 @@ impl Op {
     /// A layer with weights, whose outputs are a weighted sum of its inputs.
     pub fn is_linear(&self) -> bool {
         matches!(self, Op::Dense(_) | Op::Conv(_))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pool(kind: PoolKind, kernel: usize, stride: usize, pad: usize, ceil_mode: bool) -> Pool {
+        let geometry = ConvGeometry {
+            kernel: vec![kernel],
+            stride: vec![stride],
+            dilation: vec![1],
+            padding: vec![(pad, pad)],
+            output_padding: vec![0],
+        };
+        Pool { kind, geometry, ceil_mode }
+    }
+
+    #[test]
+    fn ceil_mode_rounds_up_but_drops_a_window_starting_past_the_input() {
+        let max = |k, s, p, n| pool(PoolKind::Max, k, s, p, true).output_extent(&[n]).unwrap()[0];
+        assert_eq!(max(3, 2, 0, 8), 4, "the last window starts at 6 and runs past 8");
+        assert_eq!(max(2, 2, 0, 8), 4, "windows that fit: as without ceil_mode");
+        assert_eq!(max(1, 2, 0, 4), 2, "a third window would start at 4, past the input");
+        assert_eq!(pool(PoolKind::Max, 3, 2, 0, false).output_extent(&[8]).unwrap(), [3]);
+    }
+
+    #[test]
+    fn border_windows_count_what_onnx_counts() {
+        let average = |include_pad| PoolKind::Average { count_include_pad: include_pad };
+        // 4 -> 3 with pads 1: windows [-1, 2), [1, 4), [3, 6); 5 is past the padding.
+        assert_eq!(pool(average(true), 3, 2, 1, true).window_sizes(&[4]).unwrap(), [3, 3, 2]);
+        assert_eq!(pool(average(false), 3, 2, 1, true).window_sizes(&[4]).unwrap(), [2, 3, 1]);
+        // Without ceil_mode, counting the padding: every window is whole, a plain average pool.
+        let plain = pool(average(true), 3, 1, 1, false);
+        assert_eq!(plain.border_average(&[1, 4]).unwrap(), None);
+        let (taps, weights) = pool(average(false), 3, 1, 1, false).border_average(&[1, 4]).unwrap().unwrap();
+        // Sizes 2, 3, 3, 2: one weight for each size, 1/2 and 1/3.
+        assert_eq!(weights, [0.5, 1.0 / 3.0]);
+        assert_eq!(taps.of(0), &[(0, 0), (1, 0)]);
+        assert_eq!(taps.of(1), &[(0, 1), (1, 1), (2, 1)]);
     }
 }

@@ -5,11 +5,13 @@ use super::{Graph, NodeId, Op};
 use crate::{Error, Result};
 use petgraph::Direction;
 
-/// How many operands a node of this kind reads.
-fn arity(op: &Op) -> usize {
+/// How many operands a node of this kind reads; `present` is how many it has, which a
+/// concatenation of two or more takes as its own.
+fn arity(op: &Op, present: usize) -> usize {
     match op {
         Op::Input { .. } | Op::Constant(_) => 0,
         Op::Add | Op::MatMul => 2,
+        Op::Concat { .. } => present.max(2),
         _ => 1,
     }
 }
@@ -30,7 +32,7 @@ pub fn verify(graph: &Graph, after: &str) -> Result<()> {
         let mut slots: Vec<usize> =
             graph.nodes.edges_directed(id, Direction::Incoming).map(|e| e.weight().slot).collect();
         slots.sort_unstable();
-        let expected: Vec<usize> = (0..arity(&node.op)).collect();
+        let expected: Vec<usize> = (0..arity(&node.op, slots.len())).collect();
         if slots != expected {
             return Err(broken(
                 id,
@@ -42,7 +44,8 @@ pub fn verify(graph: &Graph, after: &str) -> Result<()> {
         }
         let keeps_shape = matches!(
             node.op,
-            Op::Activation(_)
+            Op::Add
+                | Op::Activation(_)
                 | Op::PRelu { .. }
                 | Op::Quantize(_)
                 | Op::Requantize(_)
@@ -51,12 +54,13 @@ pub fn verify(graph: &Graph, after: &str) -> Result<()> {
                 | Op::Output
         );
         if keeps_shape {
-            let operand = graph.node(graph.operand(id));
-            if !node.shape.is_empty() && !operand.shape.is_empty() && node.shape != operand.shape {
-                return Err(broken(
-                    id,
-                    format!("shape {:?} differs from its operand's {:?}", node.shape, operand.shape),
-                ));
+            for operand in graph.operands(id).into_iter().map(|o| graph.node(o)) {
+                if !node.shape.is_empty() && !operand.shape.is_empty() && node.shape != operand.shape {
+                    return Err(broken(
+                        id,
+                        format!("shape {:?} differs from its operand's {:?}", node.shape, operand.shape),
+                    ));
+                }
             }
         }
         let declares_constants = node.declared.weight.is_some() || node.declared.bias.is_some();
@@ -104,6 +108,34 @@ mod tests {
         g.connect(ids[0], ids[2], 0);
         let err = verify(&g, "test").unwrap_err().to_string();
         assert!(err.contains("slots [0, 0]"), "{err}");
+    }
+
+    #[test]
+    fn an_add_with_one_operand_and_a_concat_with_a_gap_are_caught() {
+        let (mut g, ids) = chain(4, vec![relu(), Op::Add]);
+        let err = verify(&g, "test").unwrap_err().to_string();
+        assert!(err.contains("node 'n1'") && err.contains("expected [0, 1]"), "{err}");
+        g.connect(ids[0], ids[2], 1);
+        verify(&g, "test").unwrap();
+        let concat = g.add("cat", Op::Concat { axis: 1 });
+        g.connect(ids[0], concat, 0);
+        g.connect(ids[1], concat, 2);
+        let out = g.add("y2", Op::Output);
+        g.connect(concat, out, 0);
+        let err = verify(&g, "test").unwrap_err().to_string();
+        assert!(err.contains("node 'cat'") && err.contains("slots [0, 2]"), "{err}");
+    }
+
+    #[test]
+    fn an_add_of_two_shapes_is_caught() {
+        let (mut g, ids) = chain(4, vec![relu(), Op::Add]);
+        g.connect(ids[0], ids[2], 1);
+        for (&id, shape) in ids.iter().zip([vec![4], vec![4], vec![4], vec![4]]) {
+            g.node_mut(id).shape = shape;
+        }
+        verify(&g, "test").unwrap();
+        g.node_mut(ids[0]).shape = vec![2, 2];
+        assert!(verify(&g, "test").unwrap_err().to_string().contains("differs from its operand's"));
     }
 
     #[test]

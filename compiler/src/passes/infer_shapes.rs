@@ -1,7 +1,7 @@
 //! Gives every node its per-sample output shape and checks that operands fit.
 
 use super::Pass;
-use crate::ir::{Graph, NodeId, Op};
+use crate::ir::{Channelwise, Graph, NodeId, Op, Pool, PoolKind};
 use crate::{Error, Result};
 
 pub struct InferShapes;
@@ -37,10 +37,28 @@ fn resolve_with_operand_shape(graph: &mut Graph, id: NodeId) {
             Some(Op::Conv(c.as_conv(channels)))
         }
         Op::Transpose { perm } => operand.as_deref().and_then(|shape| relabelling(shape, perm)),
+        Op::Pool(pool) if operand.as_ref().is_some_and(|s| s.len() == pool.geometry.kernel.len() + 1) => {
+            operand.as_deref().and_then(|shape| plain_pool(pool, shape))
+        }
         _ => None,
     };
     if let Some(op) = spread {
         graph.node_mut(id).op = op;
+    }
+}
+
+/// A pool with ceil_mode as the plain pool it is over an input of `shape` (per sample): a max
+/// pool whose end padding reaches the last window (padding never wins), or an average pool
+/// whose windows all count the kernel's size. None for an average over windows of differing
+/// sizes, which stays.
+fn plain_pool(pool: &Pool, shape: &[usize]) -> Option<Op> {
+    let geometry = pool.floor_geometry(&shape[1..]).ok()?;
+    match pool.kind {
+        PoolKind::Max => Some(Op::MaxPool(geometry)),
+        PoolKind::Average { .. } => match pool.border_average(shape) {
+            Ok(None) => Some(Op::Conv(Channelwise::average_pool(geometry).as_conv(shape[0]))),
+            _ => None,
+        },
     }
 }
 
@@ -119,6 +137,14 @@ fn output_shape(graph: &Graph, id: NodeId) -> Result<Vec<usize>> {
             let extent = g.window_conv(x[0]).output_extent(&x[1..]).or_else(fail)?;
             Ok(std::iter::once(x[0]).chain(extent).collect())
         }
+        Op::Pool(p) => {
+            let x = input();
+            if x.len() != p.geometry.kernel.len() + 1 {
+                return fail(format!("a {}-D pool receives a tensor of shape {x:?}", p.geometry.kernel.len()));
+            }
+            let extent = p.output_extent(&x[1..]).or_else(fail)?;
+            Ok(std::iter::once(x[0]).chain(extent).collect())
+        }
         Op::BatchNorm(b) => {
             let x = input();
             if x.first() != Some(&b.scale.len()) {
@@ -139,12 +165,33 @@ fn output_shape(graph: &Graph, id: NodeId) -> Result<Vec<usize>> {
         Op::Add => {
             let (a, b) = (operand_shapes[0], operand_shapes[1]);
             if a != b {
-                return fail(format!("adds tensors of shapes {a:?} and {b:?}"));
+                return fail(format!(
+                    "an Add of tensors of shapes {a:?} and {b:?} (only tensors of one shape are added, no broadcasting)"
+                ));
             }
             Ok(a.clone())
         }
+        Op::Concat { axis } => concat(&operand_shapes, *axis).or_else(fail),
         Op::MatMul => fail("matrix product of two run-time tensors".into()),
     }
+}
+
+/// The shape of tensors joined along `axis` (the batch axis 0): the channel axis only, so
+/// that each part's codes lie one after another, per sample, in the result.
+fn concat(parts: &[&Vec<usize>], axis: usize) -> std::result::Result<Vec<usize>, String> {
+    let shapes = || parts.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", ");
+    if axis != 1 {
+        return Err(format!(
+            "a Concat of shapes {} along axis {axis} (only the channel axis, 1, is supported)",
+            shapes()
+        ));
+    }
+    let first = parts[0];
+    if first.is_empty() || parts.iter().any(|s| s.len() != first.len() || s[1..] != first[1..]) {
+        return Err(format!("a Concat of shapes {} that differ off the channel axis", shapes()));
+    }
+    let channels = parts.iter().map(|s| s[0]).sum();
+    Ok(std::iter::once(channels).chain(first[1..].iter().copied()).collect())
 }
 
 /// Resolves an ONNX target shape whose first entry stands for the batch.
@@ -203,10 +250,26 @@ mod tests {
     }
 
     #[test]
+    fn an_add_of_two_shapes_is_refused_by_node_name() {
+        let (mut g, ids) = chain(4, vec![dense(4, 3), Op::Add]);
+        g.connect(ids[0], ids[2], 1);
+        let err = InferShapes.run(&mut g).unwrap_err().to_string();
+        assert!(err.contains("'n1'") && err.contains("an Add of tensors of shapes [3] and [4]"), "{err}");
+    }
+
+    #[test]
     fn reports_a_mismatch_by_node_name() {
         let (mut g, _) = chain(16, vec![dense(15, 4)]);
         let err = InferShapes.run(&mut g).unwrap_err().to_string();
         assert!(err.contains("'n0'") && err.contains("15 inputs"), "{err}");
+    }
+
+    #[test]
+    fn joins_along_the_channel_axis_only() {
+        assert_eq!(concat(&[&vec![2, 4, 4], &vec![3, 4, 4]], 1).unwrap(), vec![5, 4, 4]);
+        assert_eq!(concat(&[&vec![6], &vec![2], &vec![1]], 1).unwrap(), vec![9]);
+        assert!(concat(&[&vec![2, 4, 4], &vec![2, 4, 5]], 1).unwrap_err().contains("differ off the channel axis"));
+        assert!(concat(&[&vec![2, 4], &vec![2, 4]], 2).unwrap_err().contains("along axis 2"));
     }
 
     #[test]

@@ -53,8 +53,8 @@ pub fn quantize(graph: &Graph, config: &PrecisionConfig) -> Result<QuantizedMode
                 value_of.insert(id, model.output);
             }
             _ => {
-                let input = operand_values.first().map(|&v| model.values[v].clone());
-                let (op, ty) = lower_node(graph, id, input.as_ref(), config, keep_exact_sums)?;
+                let operands: Vec<Value> = operand_values.iter().map(|&v| model.values[v].clone()).collect();
+                let (op, ty) = lower_node(graph, id, &operands, config, keep_exact_sums)?;
                 model.values.push(Value { name: node.name.clone(), shape: node.shape.clone(), ty });
                 let output = model.values.len() - 1;
                 model.layers.push(Layer { name: node.name.clone(), op, inputs: operand_values, output });
@@ -79,7 +79,7 @@ pub fn effective_precision(config: &PrecisionConfig, node: &crate::ir::Node) -> 
     layer
 }
 
-fn precision_error(node: &str, message: impl std::fmt::Display) -> Error {
+pub(super) fn precision_error(node: &str, message: impl std::fmt::Display) -> Error {
     Error::Precision(format!("layer '{node}': {message}"))
 }
 
@@ -96,14 +96,19 @@ fn codes(values: &[f64], ty: FixedType, node: &str, role: &str) -> Result<Codes>
 fn lower_node(
     graph: &Graph,
     id: NodeId,
-    input: Option<&Value>,
+    operands: &[Value],
     config: &PrecisionConfig,
     keep_exact_sums: bool,
 ) -> Result<(LayerOp, FixedType)> {
     let node = graph.node(id);
     let layer = effective_precision(config, node);
     let result = layer.result.unwrap_or(config.default);
-    let input = input.expect("every layer has an operand");
+    let Some(input) = operands.first() else {
+        return Err(precision_error(
+            &node.name,
+            format!("a {} operand that no layer absorbs (only a constant added right after a dense or conv layer folds into its bias)", node.op.kind()),
+        ));
+    };
     if let Some(role) = off_grid_constant(node) {
         return Err(precision_error(
             &node.name,
@@ -136,6 +141,19 @@ fn lower_node(
                 LayerOp::Conv { linear, taps, transposed: c.transposed, geometry: Some(c.geometry.clone()) },
                 result,
             ));
+        }
+        Op::Pool(pool) => {
+            let Some((taps, weights)) =
+                pool.border_average(&input.shape).map_err(|e| precision_error(&node.name, e))?
+            else {
+                return Err(precision_error(&node.name, "shape inference left a plain pool unresolved"));
+            };
+            let bias = vec![0.0; node.shape[0]];
+            let linear = linear(&node.name, &weights, &bias, None, input.ty, &layer, config, |weights| {
+                (0..taps.outputs()).map(|o| taps.of(o).iter().map(|&(_, w)| weights[w as usize]).collect()).collect()
+            })?;
+            // No geometry: the windows are not one kernel slid over the input.
+            return Ok((LayerOp::Conv { linear, taps, transposed: false, geometry: None }, result));
         }
         Op::BatchNorm(b) => {
             let scale = codes(&b.scale, layer.weight.unwrap_or(config.default), &node.name, "scale")?;
@@ -183,6 +201,15 @@ fn lower_node(
         }
         Op::Reshape { .. } | Op::Flatten { .. } | Op::Identity | Op::Dropout => {
             return Ok((LayerOp::Reshape, input.ty))
+        }
+        Op::Add => {
+            let sum = super::join::sum_type(operands[0].ty, operands[1].ty, &node.name)?;
+            return Ok((LayerOp::Add { sum }, layer.result.unwrap_or(sum)));
+        }
+        Op::Concat { .. } => {
+            let parts: Vec<FixedType> = operands.iter().map(|v| v.ty).collect();
+            let common = super::join::common_type(&parts, &node.name)?;
+            return Ok((LayerOp::Concat, layer.result.unwrap_or(common)));
         }
         other => {
             return Err(precision_error(&node.name, format!("a {} node cannot be quantized", other.kind())));
@@ -302,7 +329,7 @@ fn linear(
 
 /// The narrowest signed type with `frac` fractional bits that holds every value of the
 /// interval (given in codes with `frac` fractional bits).
-fn exact_type(range: Interval, frac: i32, name: &str) -> Result<FixedType> {
+pub(super) fn exact_type(range: Interval, frac: i32, name: &str) -> Result<FixedType> {
     let width = range.signed_bits();
     if width > 64 {
         return Err(precision_error(

@@ -2,6 +2,7 @@
 
 pub mod auto;
 pub mod config;
+mod join;
 mod lower;
 pub mod model;
 pub mod range;

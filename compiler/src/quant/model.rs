@@ -119,6 +119,15 @@ pub enum LayerOp {
     },
     /// Same codes under another shape.
     Reshape,
+    /// y = cast_result(a + b) elementwise, two values of one shape (a skip connection): both
+    /// operands aligned to the finer fraction, their sum exact in `sum` (integer bits from
+    /// the operands' ranges), then one cast.
+    Add {
+        sum: FixedType,
+    },
+    /// The operands' codes one after another (a concatenation along the channel axis), each
+    /// cast from its own type to the result's.
+    Concat,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -212,6 +221,8 @@ impl LayerOp {
             LayerOp::Table { function: TableFunction::Selu, .. } => "selu",
             LayerOp::Table { function: TableFunction::Softplus, .. } => "softplus",
             LayerOp::Reshape => "reshape",
+            LayerOp::Add { .. } => "add",
+            LayerOp::Concat => "concat",
         }
     }
 

@@ -91,6 +91,8 @@ fn type_sources(graph: &Graph, config: &PrecisionConfig, name: &str, op: &LayerO
             (Some(_), _) => "model",
             (None, Some(_)) => "config",
             (None, None) if role == "result" && keeps_exact_sums && op.linear().is_some() => "exact sum",
+            (None, None) if role == "result" && matches!(op, LayerOp::Add { .. }) => "exact sum",
+            (None, None) if role == "result" && matches!(op, LayerOp::Concat) => "common type of its parts",
             (None, None) => config.origin.label(),
         };
         match groups.iter_mut().find(|(s, _)| *s == source) {

@@ -96,6 +96,13 @@ enum Kernel {
         line: Option<Line>,
     },
     Copy,
+    /// Two operands aligned to the sum's fraction (shifted up by these bits), added, cast.
+    Add {
+        shifts: [u32; 2],
+        to_result: Caster,
+    },
+    /// Each operand cast to the result, one after another.
+    Concat(Vec<Caster>),
 }
 
 /// A quantized model prepared for repeated bit-exact execution.
@@ -168,6 +175,13 @@ impl<'m> Simulator<'m> {
                         }),
                     },
                     LayerOp::Reshape => Kernel::Copy,
+                    LayerOp::Add { sum } => {
+                        let up = |v: usize| (sum.frac_bits() - model.values[layer.inputs[v]].ty.frac_bits()) as u32;
+                        Kernel::Add { shifts: [up(0), up(1)], to_result: result.caster(sum.frac_bits()) }
+                    }
+                    LayerOp::Concat => Kernel::Concat(
+                        layer.inputs.iter().map(|&v| result.caster(model.values[v].ty.frac_bits())).collect(),
+                    ),
                 }
             })
             .collect();
@@ -220,12 +234,24 @@ impl<'m> Simulator<'m> {
         let mut values: Vec<Vec<i64>> = vec![Vec::new(); self.model.values.len()];
         values[self.model.input] = input.to_vec();
         for (layer, kernel) in self.model.layers.iter().zip(&self.kernels) {
-            let n_in = self.model.values[layer.inputs[0]].len();
             let n_out = self.model.values[layer.output].len();
-            let x = &values[layer.inputs[0]];
             let mut y = vec![0i64; samples * n_out];
-            for (xs, ys) in x.chunks_exact(n_in).zip(y.chunks_exact_mut(n_out)) {
-                kernel.apply(xs, ys);
+            let operand = |v: usize, s: usize| {
+                let n = self.model.values[v].len();
+                &values[v][s * n..(s + 1) * n]
+            };
+            match kernel {
+                Kernel::Add { .. } | Kernel::Concat(_) => {
+                    for (s, ys) in y.chunks_exact_mut(n_out).enumerate() {
+                        let xs: Vec<&[i64]> = layer.inputs.iter().map(|&v| operand(v, s)).collect();
+                        kernel.join(&xs, ys);
+                    }
+                }
+                _ => {
+                    for (s, ys) in y.chunks_exact_mut(n_out).enumerate() {
+                        kernel.apply(operand(layer.inputs[0], s), ys);
+                    }
+                }
             }
             values[layer.output] = y;
         }
@@ -356,6 +382,26 @@ impl Kernel {
                 }
             }
             Kernel::Copy => y.copy_from_slice(x),
+            Kernel::Add { .. } | Kernel::Concat(_) => unreachable!("a join reads several operands"),
+        }
+    }
+
+    /// A kernel that reads several operands: one sample of each.
+    fn join(&self, operands: &[&[i64]], y: &mut [i64]) {
+        match self {
+            Kernel::Add { shifts, to_result } => {
+                let [a, b] = operands else { unreachable!("an add has two operands") };
+                for ((out, &u), &v) in y.iter_mut().zip(*a).zip(*b) {
+                    *out = to_result.apply((u << shifts[0]) + (v << shifts[1]));
+                }
+            }
+            Kernel::Concat(casts) => {
+                let mut outs = y.iter_mut();
+                for (part, cast) in operands.iter().zip(casts) {
+                    part.iter().zip(outs.by_ref()).for_each(|(&v, out)| *out = cast.apply(v));
+                }
+            }
+            _ => unreachable!("a one-operand kernel"),
         }
     }
 }

@@ -51,6 +51,8 @@ enum Step {
         per_channel: usize,
     },
     Add(usize, usize),
+    /// Each sample's parts one after another (a concatenation along the channel axis).
+    Concat(Vec<usize>),
     /// A cast the model declares, applied to the float value as the quantizer does.
     Quantize {
         from: usize,
@@ -85,6 +87,17 @@ pub struct FloatProgram {
 struct Usage {
     samples: AtomicU64,
     nanos: AtomicU64,
+}
+
+/// The taps and weights of an average pool whose border windows have sizes of their own.
+fn border_average(pool: &crate::ir::Pool, graph: &Graph, n: NodeId) -> Result<(crate::ir::Taps, Vec<f64>)> {
+    let node = graph.node(n);
+    let input = &graph.node(graph.operand(n)).shape;
+    match pool.border_average(input) {
+        Ok(Some(average)) => Ok(average),
+        Ok(None) => Err(Error::unsupported(node.op.kind(), &node.name, "shape inference left a plain pool unresolved")),
+        Err(e) => Err(Error::shape(&node.name, e)),
+    }
 }
 
 /// Samples evaluated together, so that a dense layer is one matrix product per block.
@@ -128,6 +141,11 @@ impl FloatProgram {
                         bias: c.bias.clone(),
                         activation: c.activation,
                     },
+                    Op::Pool(p) => {
+                        let (taps, weight) = border_average(p, graph, n)?;
+                        let channels = graph.node(n).shape[0];
+                        Step::Conv { from: from(n), taps, weight, bias: vec![0.0; channels], activation: None }
+                    }
                     Op::MaxPool(g) => {
                         Step::MaxPool { from: from(n), windows: g.windows(&graph.node(graph.operand(n)).shape) }
                     }
@@ -154,6 +172,7 @@ impl FloatProgram {
                         let ops = graph.operands(n);
                         Step::Add(position[&ops[0]], position[&ops[1]])
                     }
+                    Op::Concat { .. } => Step::Concat(graph.operands(n).iter().map(|o| position[o]).collect()),
                     Op::MatMul => {
                         return Err(Error::unsupported("MatMul", &node.name, "a product of two run-time tensors"))
                     }
@@ -257,6 +276,7 @@ impl FloatProgram {
                 .map(|(i, &x)| Activation::LeakyRelu { alpha: slopes[i / per_channel] }.eval(x))
                 .collect(),
             Step::Add(a, b) => values(a).iter().zip(values(b)).map(|(x, y)| x + y).collect(),
+            Step::Concat(parts) => parts.iter().flat_map(|&p| values(&p).iter().copied()).collect(),
             Step::Quantize { from, ty } => {
                 values(from).iter().map(|&x| ty.from_f64(x).map_or(f64::NAN, |code| ty.to_f64(code))).collect()
             }
@@ -327,6 +347,14 @@ impl FloatProgram {
                     out
                 }
                 Step::Add(a, b) => values[*a].iter().zip(&values[*b]).map(|(x, y)| x + y).collect(),
+                Step::Concat(parts) => {
+                    let values = &values;
+                    let lens = &self.lens;
+                    (0..samples)
+                        .flat_map(|s| parts.iter().flat_map(move |&p| &values[p][s * lens[p]..(s + 1) * lens[p]]))
+                        .copied()
+                        .collect()
+                }
                 Step::Quantize { from, ty } => {
                     values[*from].iter().map(|&x| ty.from_f64(x).map_or(f64::NAN, |code| ty.to_f64(code))).collect()
                 }

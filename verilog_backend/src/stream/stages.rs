@@ -107,7 +107,7 @@ impl Writer<'_> {
             sharing_pairs: self.options.sharing_pairs,
             registers: Registers::enabled_by(format!("s{k}_en")),
             prefix: format!("s{k}"),
-            input: input.to_string(),
+            inputs: vec![input.to_string()],
             output: y.clone(),
         };
         let depth = emit(model, layer, &mut cx)?;
@@ -513,7 +513,7 @@ impl Writer<'_> {
             sharing_pairs: self.options.sharing_pairs,
             registers: Registers::default(),
             prefix: prefix.to_string(),
-            input: String::new(),
+            inputs: Vec::new(),
             output: String::new(),
         };
         activate(&mut cx, linear, sum, result, prefix)

@@ -1,14 +1,15 @@
 //! Turns onnx-ir's typed nodes into IR operators, reading weights out of the constants.
 
 use super::names::OriginalNode;
-use crate::ir::{Activation, BatchNorm, Channelwise, Conv, ConvGeometry, Dense, Op, Tensor};
+use crate::ir::{Activation, BatchNorm, Channelwise, Conv, ConvGeometry, Dense, Op, Pool, PoolKind, Tensor};
 use crate::{Error, Result};
 use onnx_ir::node::padding::{AutoPad, PaddingConfig1d, PaddingConfig2d, PaddingConfig3d};
 use onnx_ir::{Argument, Node, TensorDataExt};
 
-pub const SUPPORTED: &str = "Gemm, MatMul, Add, Mul, Sub and Div by a constant, Relu, LeakyRelu, \
+pub const SUPPORTED: &str = "Gemm, MatMul, Add (of a constant, or of two tensors of one shape), \
+Concat (of run-time tensors along the channel axis), Mul, Sub and Div by a constant, Relu, LeakyRelu, \
 PRelu (one slope or one per channel), Sigmoid, Tanh, Elu, Selu, Softplus, Clip, BatchNormalization, Conv and ConvTranspose (1-D, 2-D, 3-D), \
-AveragePool and MaxPool (1-D, 2-D, 3-D), Resize and Upsample (nearest, whole factors, by scales or sizes), \
+AveragePool and MaxPool (1-D, 2-D, 3-D; ceil_mode and count_include_pad too), Resize and Upsample (nearest, whole factors, by scales or sizes), \
 Pad (zeros, before a convolution or pool), Transpose (of axes of extent 1), Flatten, Reshape, Identity, Dropout, \
 Constant";
 
@@ -83,6 +84,7 @@ pub fn convert(node: &Node, original: &OriginalNode) -> Result<Converted> {
             Converted::unary(Op::Dense(Dense { weight: weight.transposed(), bias, activation: None }))
         }
         Node::Add(_) => Converted { op: Op::Add, dynamic_inputs: vec![0, 1] },
+        Node::Concat(n) => ctx.concat(&n.inputs, n.config.axis)?,
         Node::Mul(n) => ctx.with_constant(&n.inputs, Arithmetic::Times)?,
         Node::Div(n) => ctx.with_constant(&n.inputs, Arithmetic::Over)?,
         Node::Sub(n) => ctx.with_constant(&n.inputs, Arithmetic::Minus)?,
@@ -356,6 +358,18 @@ impl Context<'_> {
         }
     }
 
+    /// A concatenation of run-time tensors (a skip connection joining two branches); onnx-ir
+    /// gives the axis counted from the front, the batch axis 0.
+    fn concat(&self, inputs: &[Argument], axis: usize) -> Result<Converted> {
+        if inputs.len() < 2 {
+            return Err(self.unsupported(format!("it joins {} tensor (two or more are needed)", inputs.len())));
+        }
+        if let Some(k) = inputs.iter().position(|a| a.value().is_some()) {
+            return Err(self.unsupported(format!("its input {k} is a constant (only run-time tensors are joined)")));
+        }
+        Ok(Converted { op: Op::Concat { axis }, dynamic_inputs: (0..inputs.len()).collect() })
+    }
+
     /// A PReLU whose learned slope is one value for every channel (PyTorch's default) is a
     /// LeakyReLU with that slope; one slope per channel (`nn.PReLU(C)`) stays a PReLU.
     fn prelu(&self, inputs: &[Argument]) -> Result<Op> {
@@ -384,9 +398,9 @@ impl Context<'_> {
         Ok(Activation::Clip { min, max })
     }
 
-    /// An average pool as a window of equal taps over each channel. Zero padding counts
-    /// towards the average only with count_include_pad=1 (otherwise the windows at the border
-    /// would divide by fewer values, which no single window of taps does).
+    /// An average pool as a window of equal taps over each channel; with ceil_mode, or padding
+    /// that count_include_pad=0 leaves out, a pool whose border windows divide by their own
+    /// sizes.
     fn average_pool(
         &self,
         geometry: ConvGeometry,
@@ -395,15 +409,15 @@ impl Context<'_> {
         auto_pad: &AutoPad,
     ) -> Result<Op> {
         self.plain_conv(1, auto_pad)?;
-        if ceil_mode {
-            return Err(self.unsupported("ceil_mode=1 (windows that run past the input)"));
+        let padded = geometry.padding.iter().any(|&(begin, end)| begin + end > 0);
+        if !ceil_mode && (include_pad || !padded) {
+            return Ok(Op::Channelwise(Channelwise::average_pool(geometry)));
         }
-        if !include_pad && geometry.padding.iter().any(|&(begin, end)| begin + end > 0) {
-            return Err(
-                self.unsupported("pads with count_include_pad=0 (the border windows would average fewer values)")
-            );
+        // Border windows of their own sizes: each divides by the values it counts.
+        if geometry.dilation.iter().any(|&d| d != 1) {
+            return Err(self.unsupported("dilations with ceil_mode=1 or count_include_pad=0 (border windows)"));
         }
-        Ok(Op::Channelwise(Channelwise::average_pool(geometry)))
+        Ok(Op::Pool(Pool { kind: PoolKind::Average { count_include_pad: include_pad }, geometry, ceil_mode }))
     }
 
     /// A max pool: padding never wins, so windows at the border take the largest of the
@@ -411,7 +425,7 @@ impl Context<'_> {
     fn max_pool(&self, geometry: ConvGeometry, ceil_mode: bool, auto_pad: &AutoPad) -> Result<Op> {
         self.plain_conv(1, auto_pad)?;
         if ceil_mode {
-            return Err(self.unsupported("ceil_mode=1 (windows that run past the input)"));
+            return Ok(Op::Pool(Pool { kind: PoolKind::Max, geometry, ceil_mode }));
         }
         Ok(Op::MaxPool(geometry))
     }
