@@ -7,6 +7,8 @@ pub use balerc_io::{atomic, dataset, frame_stacks, numbers};
 pub mod config;
 pub mod device;
 pub mod evaluate;
+pub mod lowering;
+pub mod message;
 pub mod model;
 pub mod model_dir;
 pub mod onnx_export;
