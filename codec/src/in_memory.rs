@@ -14,9 +14,10 @@ use std::path::{Path, PathBuf};
 /// What an in-memory compression or decompression can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum InMemoryError {
-    /// The pipeline's own error, its message speaking of the array and the bytes.
+    /// The pipeline's own error (`error`), its message (which quotes the causes) speaking of
+    /// the array and the bytes.
     #[error("{message}")]
-    Codec { message: String, source: CodecError },
+    Codec { message: String, error: CodecError },
     #[error("cannot stage the data in a temporary directory: {0}")]
     Stage(std::io::Error),
 }
@@ -45,12 +46,11 @@ impl Staging {
     }
 
     /// The pipeline's error, with the staged paths named as the caller knows them.
-    fn explained(&self, source: CodecError) -> InMemoryError {
-        let message = source
-            .to_string()
+    fn explained(&self, error: CodecError) -> InMemoryError {
+        let message = balerc_io::message::of_error(&error)
             .replace(&self.array().display().to_string(), ARRAY)
             .replace(&self.baler().display().to_string(), BYTES);
-        InMemoryError::Codec { message, source }
+        InMemoryError::Codec { message, error }
     }
 
     fn explained_dataset(&self, source: dataset::DatasetError) -> InMemoryError {

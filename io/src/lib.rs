@@ -5,4 +5,5 @@ pub mod atomic;
 pub mod dataset;
 pub mod frame_stacks;
 pub mod interrupt;
+pub mod message;
 pub mod numbers;

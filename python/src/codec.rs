@@ -3,7 +3,7 @@
 use crate::arrays;
 use crate::errors::{said, OrRaise};
 use balerc_codec::compress::{
-    self, CompressOptions, DecompressOptions, Embedding, EncoderChoice, ErrorBound, LatentBits, OutlierChoice,
+    self as pipeline, CompressOptions, DecompressOptions, Embedding, EncoderChoice, ErrorBound, LatentBits, OutlierChoice,
 };
 use balerc_codec::in_memory;
 use numpy::PyReadonlyArrayDyn;
@@ -83,7 +83,7 @@ impl Settings {
             embed_model: match self.embed_model {
                 Some(true) => Embedding::Always,
                 Some(false) => Embedding::Never,
-                None => compress::EMBED_WHEN_UNDER,
+                None => pipeline::EMBED_WHEN_UNDER,
             },
             encoder,
             chunk_samples: self.chunk_samples,
@@ -143,7 +143,7 @@ pub fn decompress<'py>(
 #[pyfunction]
 pub fn compress_file(py: Python<'_>, input: PathBuf, output: PathBuf, settings: &str) -> PyResult<String> {
     let options = Settings::parse(settings)?.options(input, output)?;
-    let report = py.detach(|| compress::compress(&options)).or_raise()?;
+    let report = py.detach(|| pipeline::compress(&options)).or_raise()?;
     Ok(json(&report))
 }
 
@@ -160,6 +160,6 @@ pub fn decompress_file(
     let decoder_precision =
         decoder_precision.as_deref().map(balerc_runtime::lowering::parse_precision).transpose().or_raise()?;
     let options = DecompressOptions { input, output, model, decoder_precision };
-    let report = py.detach(|| compress::decompress(&options)).or_raise()?;
+    let report = py.detach(|| pipeline::decompress(&options)).or_raise()?;
     Ok(json(&report))
 }
