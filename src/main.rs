@@ -15,7 +15,7 @@ use balerc_compiler::fixed::FixedType;
 use balerc_compiler::passes::Part;
 use balerc_compiler::quant::precision_report;
 use balerc_compiler::sim::{FloatProgram, Simulator};
-use balerc_compiler::{lower, LowerOptions, Lowered};
+use balerc_compiler::Lowered;
 use balerc_io::atomic::AtomicDir;
 use balerc_runtime::array::{read_npy, write_npy_f32, write_npy_i64, Array};
 use balerc_runtime::lowering::{batch_size, LowerRequest, PrecisionChoice};
