@@ -232,7 +232,12 @@ struct ModelArgs {
 
 impl ModelArgs {
     fn request(&self) -> LowerRequest {
-        LowerRequest { model: self.model.clone(), part: self.part, precision: self.precision, config: self.config.clone() }
+        LowerRequest {
+            model: self.model.clone(),
+            part: self.part,
+            precision: self.precision,
+            config: self.config.clone(),
+        }
     }
 
     fn lower(&self) -> Result<(Lowered, Option<Array>)> {

@@ -96,7 +96,7 @@ fn read(path: &Path) -> Result<Vec<u8>, InMemoryError> {
 mod tests {
     use super::*;
     use crate::compress::{Embedding, EncoderChoice, ErrorBound, LatentBits, OutlierChoice};
-    
+
     const MODEL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/jets_model");
 
     fn options(bound: Option<ErrorBound>) -> CompressOptions {

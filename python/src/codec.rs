@@ -3,7 +3,8 @@
 use crate::arrays;
 use crate::errors::{said, OrRaise};
 use balerc_codec::compress::{
-    self as pipeline, CompressOptions, DecompressOptions, Embedding, EncoderChoice, ErrorBound, LatentBits, OutlierChoice,
+    self as pipeline, CompressOptions, DecompressOptions, Embedding, EncoderChoice, ErrorBound, LatentBits,
+    OutlierChoice,
 };
 use balerc_codec::in_memory;
 use numpy::PyReadonlyArrayDyn;
@@ -65,7 +66,9 @@ impl Settings {
         let encoder = match (self.encoder_hardware, self.encoder_precision) {
             (Some(_), Some(_)) => return Err(said("give encoder_hardware or encoder_precision, not both")),
             (Some(build), None) => EncoderChoice::HardwareBuild(build),
-            (None, Some(precision)) => EncoderChoice::Precision(balerc_runtime::lowering::parse_precision(&precision).or_raise()?),
+            (None, Some(precision)) => {
+                EncoderChoice::Precision(balerc_runtime::lowering::parse_precision(&precision).or_raise()?)
+            }
             (None, None) => EncoderChoice::Float,
         };
         let outliers = match self.outliers.as_deref() {

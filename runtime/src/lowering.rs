@@ -211,7 +211,11 @@ mod tests {
     fn a_precision_is_a_type_or_a_file() {
         assert_eq!(parse_precision("ap_fixed<8,3>").unwrap().default, "ap_fixed<8,3>".parse().unwrap());
         let err = parse_precision("ap_fixed<8").unwrap_err().to_string();
-        assert!(err.starts_with("'ap_fixed<8' is neither a fixed-point type (") && err.ends_with("nor a precision TOML file"), "{err}");
+        assert!(
+            err.starts_with("'ap_fixed<8' is neither a fixed-point type (")
+                && err.ends_with("nor a precision TOML file"),
+            "{err}"
+        );
     }
 
     #[test]
