@@ -2,7 +2,6 @@
 //! workflow.
 
 use anyhow::{bail, Result};
-use balerc_compiler::fixed::FixedType;
 use balerc_compiler::quant::PrecisionConfig;
 use balerc_runtime::compress::{
     self, CompressOptions, DecompressOptions, Embedding, EncoderChoice, ErrorBound, LatentBits, NetworkWork,
@@ -101,13 +100,7 @@ fn encoder_choice(args: &CompressArgs) -> Result<EncoderChoice> {
 
 /// A type spelled as HLS spells it, or the path of a precision TOML file.
 pub fn parse_precision(text: &str) -> Result<PrecisionConfig> {
-    if std::path::Path::new(text).is_file() {
-        return Ok(PrecisionConfig::from_toml(std::path::Path::new(text))?);
-    }
-    match text.parse::<FixedType>() {
-        Ok(ty) => Ok(PrecisionConfig::uniform(ty)),
-        Err(e) => bail!("'{text}' is neither a fixed-point type ({e}) nor a precision TOML file"),
-    }
+    Ok(balerc_runtime::lowering::parse_precision(text)?)
 }
 
 pub fn compress(args: &CompressArgs) -> Result<()> {

@@ -24,12 +24,12 @@ fn keep_freed_memory() {
 use anyhow::{bail, Context, Result};
 use balerc_compiler::fixed::FixedType;
 use balerc_compiler::passes::Part;
-use balerc_compiler::quant::{precision_report, PrecisionConfig};
+use balerc_compiler::quant::precision_report;
 use balerc_compiler::sim::{FloatProgram, Simulator};
-use balerc_compiler::{lower, LowerOptions, Lowered};
+use balerc_compiler::Lowered;
 use balerc_io::atomic::AtomicDir;
 use balerc_runtime::array::{read_npy, write_npy_f32, write_npy_i64, Array};
-use balerc_runtime::model_dir;
+use balerc_runtime::lowering::{batch_size, LowerRequest, PrecisionChoice};
 use balerc_testbench::cosim::{cosim, CosimOptions, Tool};
 use balerc_verilog::Multipliers;
 use clap::{Args, Parser, Subcommand};
@@ -241,61 +241,27 @@ struct ModelArgs {
     calibration: Option<PathBuf>,
 }
 
-/// The default type of every tensor when nothing else chooses one.
-const DEFAULT_PRECISION: &str = "ap_fixed<16,6>";
-
 impl ModelArgs {
-    fn lower(&self) -> Result<(Lowered, Option<Array>)> {
-        let trained = self.trained_precision();
-        let precision = self.precision_config()?;
-        let calibration = self.calibration.as_deref().map(read_npy).transpose()?;
-        let (file, part) = match (&self.config, self.precision, trained) {
-            (None, None, Some(_)) => self.cut_from_whole_model(),
-            _ => self.onnx_file(),
-        };
-        let options = LowerOptions { part, precision, calibration: calibration.as_ref().map(|a| a.data.clone()) };
-        let _spinner = spinner::Spinner::on_terminal(format!("lowering {}", file.display()));
-        Ok((lower(&file, &options)?, calibration))
-    }
-
-    /// The precision file, the --precision type, the trained precision or the default.
-    fn precision_config(&self) -> Result<PrecisionConfig> {
-        let trained = self.trained_precision();
-        Ok(match (&self.config, self.precision, &trained) {
-            (Some(path), _, _) => PrecisionConfig::from_toml(path)?,
-            (None, Some(ty), _) => PrecisionConfig::uniform(ty),
-            (None, None, Some(path)) => {
-                eprintln!("using {}, the precision the model was trained for", path.display());
-                PrecisionConfig::from_toml(path)?
-            }
-            // Nothing given: a quantized model's own types, the default for what it leaves float.
-            (None, None, None) => PrecisionConfig::built_in(DEFAULT_PRECISION.parse().expect("a valid type")),
-        })
-    }
-
-    /// A model directory's precision.toml, written when it was trained with --qat.
-    fn trained_precision(&self) -> Option<PathBuf> {
-        let path = self.model.join(model_dir::PRECISION_FILE);
-        (model_dir::is_model_dir(&self.model) && path.is_file()).then_some(path)
-    }
-
-    /// precision.toml names layers as autoencoder.onnx does (the decoder's count on after the
-    /// encoder's), so the part is cut from that file.
-    fn cut_from_whole_model(&self) -> (PathBuf, Part) {
-        (self.model.join(model_dir::FULL_ONNX), self.part)
-    }
-
-    /// A model directory holds each part as its own ONNX file.
-    fn onnx_file(&self) -> (PathBuf, Part) {
-        if !model_dir::is_model_dir(&self.model) {
-            return (self.model.clone(), self.part);
+    fn request(&self) -> LowerRequest {
+        LowerRequest {
+            model: self.model.clone(),
+            part: self.part,
+            precision: self.precision,
+            config: self.config.clone(),
         }
-        let file = match self.part {
-            Part::Full => model_dir::FULL_ONNX,
-            Part::Encoder => model_dir::ENCODER_ONNX,
-            Part::Decoder => model_dir::DECODER_ONNX,
-        };
-        (self.model.join(file), Part::Full)
+    }
+
+    fn lower(&self) -> Result<(Lowered, Option<Array>)> {
+        let request = self.request();
+        let precision = request.precision_choice();
+        if let PrecisionChoice::Trained(path) = &precision {
+            eprintln!("using {}, the precision the model was trained for", path.display());
+        }
+        let config = precision.load()?;
+        let calibration = self.calibration.as_deref().map(read_npy).transpose()?;
+        let (file, _) = request.onnx_file(&precision);
+        let _spinner = spinner::Spinner::on_terminal(format!("lowering {}", file.display()));
+        Ok((request.lower_with(&precision, config, calibration.as_ref().map(|a| a.data.clone()))?, calibration))
     }
 }
 
@@ -309,13 +275,7 @@ fn main() {
             eprintln!("interrupted: nothing was written");
             std::process::exit(128 + signal);
         }
-        // Errors already quote their causes; print each message once.
-        let mut message = String::new();
-        for cause in error.chain().map(|e| e.to_string()) {
-            if !message.ends_with(&cause) {
-                message += &if message.is_empty() { cause } else { format!(": {cause}") };
-            }
-        }
+        let message = balerc_runtime::message::joined(error.chain().map(|e| e.to_string()));
         eprintln!("error: {message}");
         std::process::exit(1);
     }
@@ -514,7 +474,7 @@ fn run(cli: Cli) -> Result<()> {
             let (lowered, _) = model.lower()?;
             let x = read_npy(&input)?;
             let per_sample = lowered.model.input().len();
-            let batch = batch_size(&x, per_sample).with_context(|| format!("input {}", input.display()))?;
+            let batch = batch_size(&x.shape, per_sample).with_context(|| format!("input {}", input.display()))?;
             let mut shape = vec![batch];
             shape.extend(&lowered.model.output().shape);
             let started = Instant::now();
@@ -588,15 +548,4 @@ fn lowered_outputs(dir: &std::path::Path) -> Result<usize> {
     let text = std::fs::read_to_string(dir.join("report.json"))?;
     let report: serde_json::Value = serde_json::from_str(&text)?;
     Ok(report["output"]["count"].as_u64().unwrap_or(0) as usize)
-}
-
-/// The number of samples in an array whose trailing dimensions hold one sample each.
-fn batch_size(x: &Array, per_sample: usize) -> Result<usize> {
-    let trailing: usize = x.shape.iter().skip(1).product();
-    match x.shape.len() {
-        0 => bail!("is a scalar; expected samples of {per_sample} values"),
-        1 if x.shape[0] == per_sample => Ok(1),
-        _ if trailing == per_sample => Ok(x.shape[0]),
-        _ => bail!("has shape {:?}, but the model takes samples of {per_sample} values", x.shape),
-    }
 }

@@ -58,10 +58,6 @@ enum Outliers {
     None,
 }
 
-/// Rounds of outlier removal that `--outliers auto` asks for when the configuration sets none:
-/// a second round catches what the first model's density hid.
-const DEFAULT_OUTLIER_ROUNDS: usize = 2;
-
 impl TrainArgs {
     /// The shortcut flags are overrides like any other.
     fn overrides(&self) -> Vec<String> {
@@ -130,11 +126,7 @@ fn open_project(args: &TrainArgs) -> Result<Project> {
 pub fn train(args: &TrainArgs) -> Result<()> {
     let mut project = open_project(args)?;
     let rounds = &mut project.config.training.outlier_rounds;
-    match args.outliers {
-        Some(Outliers::Auto) if *rounds == 0 => *rounds = DEFAULT_OUTLIER_ROUNDS,
-        Some(Outliers::None) => *rounds = 0,
-        _ => {}
-    }
+    training_run::choose_outlier_rounds(rounds, args.outliers.map(|o| o == Outliers::Auto));
     let mut progress = Progress::new(project.config.training.epochs, *rounds);
     let outcome = training_run::run(&project, &args.device.open().map_err(anyhow::Error::msg)?, &mut progress)
         .map_err(anyhow::Error::msg)?;

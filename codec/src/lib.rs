@@ -8,6 +8,7 @@ pub mod density;
 mod error;
 /// Entry points that take arbitrary bytes, for the fuzz targets under fuzz/ and the corpus replay test.
 pub mod fuzzing;
+pub mod in_memory;
 pub mod model_files;
 pub mod normalize;
 pub mod weight_grid;

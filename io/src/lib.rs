@@ -7,4 +7,5 @@ pub mod atomic;
 pub mod dataset;
 pub mod frame_stacks;
 pub mod interrupt;
+pub mod message;
 pub mod numbers;

@@ -3,10 +3,11 @@
 
 pub mod array;
 pub use balerc_codec::{compress, container, density, normalize};
-pub use balerc_io::{atomic, dataset, frame_stacks, numbers};
+pub use balerc_io::{atomic, dataset, frame_stacks, message, numbers};
 pub mod config;
 pub mod device;
 pub mod evaluate;
+pub mod lowering;
 pub mod model;
 pub mod model_dir;
 pub mod onnx_export;

@@ -15,6 +15,20 @@ use burn::prelude::*;
 use ndarray::{ArrayD, Axis};
 use std::path::{Path, PathBuf};
 
+/// Rounds of outlier removal that asking for it sets when the configuration sets none: a
+/// second round catches what the first model's density hid.
+pub const DEFAULT_OUTLIER_ROUNDS: usize = 2;
+
+/// Outlier removal switched on (the configured rounds, or [`DEFAULT_OUTLIER_ROUNDS`] where it
+/// sets none), off, or left as configured (`None`).
+pub fn choose_outlier_rounds(rounds: &mut usize, wanted: Option<bool>) {
+    match wanted {
+        Some(true) if *rounds == 0 => *rounds = DEFAULT_OUTLIER_ROUNDS,
+        Some(false) => *rounds = 0,
+        _ => {}
+    }
+}
+
 /// The training data after column selection, as the model sees it.
 pub struct PreparedData {
     pub modelled: ArrayD<f64>,
