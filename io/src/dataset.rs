@@ -972,10 +972,16 @@ mod tests {
     }
 
     #[test]
-    fn fields_cannot_be_written_as_csv() {
+    fn fields_cannot_be_written_as_a_format_of_tables() {
         let dir = tempfile::tempdir().unwrap();
-        let fields = table(ArrayD::zeros(IxDyn(&[2, 2, 2])), &[], StoredDtype::F64, FileFormat::Csv);
-        let error = write(&dir.path().join("f.csv"), &fields).unwrap_err().to_string();
-        assert!(error.contains("f.csv: a .csv file holds a table"), "{error}");
+        for format in [FileFormat::Csv, FileFormat::Parquet, FileFormat::Root] {
+            let fields = table(ArrayD::zeros(IxDyn(&[2, 3, 4])), &[], StoredDtype::F64, format);
+            let file = format!("f.{}", format.extension());
+            let error = write(&dir.path().join(&file), &fields).unwrap_err().to_string();
+            let expected =
+                format!("{file}: a .{} file holds a table, but the data has shape (2, 3, 4)", format.extension());
+            assert!(error.contains(&expected), "{error}");
+            assert!(!dir.path().join(&file).exists());
+        }
     }
 }

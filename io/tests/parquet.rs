@@ -1,7 +1,7 @@
 //! Parquet tables in and out: pyarrow's files read with each column's type, in chunks across
 //! row groups, written back in the same types, and what balerc cannot read refused by name.
 
-use balerc_io::dataset::{FileFormat, Layout, SampleReader, SampleWriter, StoredDtype};
+use balerc_io::dataset::{FileFormat, SampleReader, SampleWriter, StoredDtype};
 use std::path::{Path, PathBuf};
 
 fn fixture(name: &str) -> PathBuf {
@@ -83,20 +83,6 @@ fn columns_balerc_cannot_read_are_refused_by_name() {
     std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
     let cut = SampleReader::open(&path).err().expect("half a file is an error").to_string();
     assert!(cut.contains("cut.parquet") && cut.contains("Parquet"), "{cut}");
-}
-
-#[test]
-fn only_tables_are_written_as_parquet() {
-    let dir = tempfile::tempdir().unwrap();
-    let layout = Layout {
-        shape: vec![4, 5, 5],
-        names: vec![],
-        dtype: StoredDtype::F32,
-        format: FileFormat::Parquet,
-        column_dtypes: vec![],
-    };
-    let error = SampleWriter::create(&dir.path().join("f.parquet"), &layout).err().unwrap().to_string();
-    assert!(error.contains("holds a table") && error.contains("(4, 5, 5)"), "{error}");
 }
 
 #[test]

@@ -151,17 +151,3 @@ fn an_rntuple_and_a_file_that_is_not_root_are_refused_with_the_reason() {
     let message = error_of(SampleReader::open(&fake));
     assert!(message.contains("fake.root") && message.contains("not a readable ROOT file"), "{message}");
 }
-
-#[test]
-fn fields_cannot_be_written_as_a_tree() {
-    let dir = tempfile::tempdir().unwrap();
-    let layout = Layout {
-        shape: vec![2, 3, 4],
-        names: vec![],
-        dtype: StoredDtype::F32,
-        format: FileFormat::Root,
-        column_dtypes: vec![],
-    };
-    let error = SampleWriter::create(&dir.path().join("f.root"), &layout).err().expect("refused").to_string();
-    assert!(error.contains("a .root file holds a table"), "{error}");
-}
